@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install what neurofit needs to build and test, from Debian's packages.
+# Run as root (CI does). CUDA (nvcc + cuRAND) is optional and not installed here.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  build-essential cmake pkg-config \
+  libcriterion-dev libcjson-dev liblapacke-dev liblapack-dev libblas-dev libhdf5-dev \
+  python3 python3-numpy >/dev/null
+echo "neurofit: build dependencies installed"

@@ -1,0 +1,14 @@
+/* The command table of the `neurofit` tool: one X-macro line per command,
+ * implemented in src/cli/<name>.c as int nf_cli_<name>(int argc, char **argv)
+ * (argv[0] is the command name). Return value is the process exit code. */
+#ifndef NEUROFIT_CLI_COMMANDS_H
+#define NEUROFIT_CLI_COMMANDS_H
+
+#define NF_CLI_COMMANDS(X)                                                            \
+    X(version, "print the version and the backends this build has")
+
+#define NF__CLI_DECL(name, help) int nf_cli_##name(int argc, char **argv);
+NF_CLI_COMMANDS(NF__CLI_DECL)
+#undef NF__CLI_DECL
+
+#endif

@@ -1,0 +1,24 @@
+/* Library-internal helpers shared by every module (prefix nf__).
+ * Not installed; never included by public headers. */
+#ifndef NEUROFIT_INTERNAL_H
+#define NEUROFIT_INTERNAL_H
+
+#include "neurofit/status.h"
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define NF__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define NF__PRINTF(a, b)
+#endif
+
+/* Record a message for this thread (printf-style) and return s, so that a
+ * failing path reads: return nf__fail(NF_EINVAL, "dt = %g ms must be > 0", dt); */
+nf_status nf__fail(nf_status s, const char *fmt, ...) NF__PRINTF(2, 3);
+
+/* Overflow-checked allocation of n * size bytes; NULL (and errno) on overflow. */
+void *nf__calloc(size_t n, size_t size);
+void *nf__malloc_array(size_t n, size_t size);
+
+#endif

@@ -1,0 +1,6 @@
+# core: status codes, allocation helpers, .npy and JSON output helpers.
+list(APPEND NF_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/status.c
+  ${CMAKE_CURRENT_LIST_DIR}/alloc.c
+  ${CMAKE_CURRENT_LIST_DIR}/npy.c
+  ${CMAKE_CURRENT_LIST_DIR}/fileio.c)
