@@ -13,12 +13,19 @@
 #define NF__PRINTF(a, b)
 #endif
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Record a message for this thread (printf-style) and return s, so that a
  * failing path reads: return nf__fail(NF_EINVAL, "dt = %g ms must be > 0", dt); */
 nf_status nf__fail(nf_status s, const char *fmt, ...) NF__PRINTF(2, 3);
 
-/* Overflow-checked allocation of n * size bytes; NULL (and errno) on overflow. */
+/* Overflow-checked allocation of n * size bytes; NULL on overflow. */
 void *nf__calloc(size_t n, size_t size);
 void *nf__malloc_array(size_t n, size_t size);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,0 +1,111 @@
+/* The batch simulation engine: P parameterised neurons x T samples in one
+ * call, on every CPU core or on a CUDA GPU, from one definition of each model.
+ *
+ * Time grid: sample n is at t = n dt (ms), n = 0 .. n_steps-1. Sample 0 is the
+ * initial state; sample n+1 follows from sample n and the stimulus I[n]
+ * (forward schemes use the previous sample's current).
+ *
+ * Ownership: the engine owns its thread pool and device buffers (reused across
+ * runs of the same shape; no allocation on the hot path of repeated runs).
+ * nf_batch holds borrowed pointers only: the caller owns every array and
+ * keeps it alive during nf_engine_run. Outputs are written in place.
+ *
+ * Results depend only on the inputs: the same for any thread count, any batch
+ * split (set sim_offset) and, up to float rounding, either backend.
+ */
+#ifndef NEUROFIT_ENGINE_H
+#define NEUROFIT_ENGINE_H
+
+#include "neurofit/model.h"
+#include "neurofit/status.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { NF_BACKEND_AUTO = 0, NF_BACKEND_CPU, NF_BACKEND_CUDA } nf_backend;
+
+/* "auto", "cpu", "cuda" */
+const char *nf_backend_name(nf_backend b);
+nf_status nf_backend_parse(const char *s, nf_backend *out);
+
+/* 1 when this build has the CUDA backend and a device is present. */
+int nf_cuda_available(void);
+/* Name of device 0 ("" when none) and its SM count. */
+const char *nf_cuda_device_name(void);
+
+typedef struct nf_stimulus {
+    /* Waveforms, pA: sim i receives row wave_index[i] of waves; with
+     * wave_index NULL, row 0 when n_waves == 1 (shared) or row i when
+     * n_waves == n_sims (one per simulation). NULL waves: zero current. */
+    const float *waves; /* [n_waves][n_steps] pA */
+    int64_t n_waves;
+    const int32_t *wave_index; /* [n_sims] or NULL */
+    /* Ornstein-Uhlenbeck noise added on top (when noise_sd_pA > 0 or
+     * noise_mean_pA != 0): mean + x, x stationary with sd and correlation time
+     * tau (tau = 0: white). Drawn from Philox4x32-10 keyed by (seed, global
+     * simulation index, step). */
+    float noise_mean_pA;
+    float noise_sd_pA;
+    float noise_tau_ms;
+    uint64_t seed;
+} nf_stimulus;
+
+typedef struct nf_batch {
+    const nf_model *model;
+    int64_t n_sims;
+    int64_t n_steps; /* samples per simulation (>= 1) */
+    double dt_ms;
+    int64_t sim_offset; /* global index of sim 0, for RNG streams of split batches */
+
+    const float *params;     /* [n_sims][n_params] model units (required) */
+    const float *init_state; /* [n_sims][n_state] or NULL for the model's own */
+    nf_stimulus stim;
+    float v_detect_mV; /* spike detection level for models without reset (0) */
+    float v_limit_mV;  /* |V| beyond this marks a simulation invalid (1e4 if 0) */
+
+    /* ---- outputs: each NULL when not wanted ---- */
+    float *voltage;        /* [n_sims][nf_batch_n_rec()] mV */
+    int64_t record_every;  /* record samples n % record_every == 0 (>= 1 when voltage) */
+    float *spike_times;    /* [n_sims][max_spikes] ms, first max_spikes spikes */
+    int32_t max_spikes;
+    int32_t *spike_counts; /* [n_sims] all spikes, also beyond max_spikes */
+    float *final_state;    /* [n_sims][n_state] */
+    uint8_t *valid;        /* [n_sims] 1 = finite and |V| <= v_limit throughout */
+
+    /* ---- fused trace scorer ---- */
+    const float *target;          /* [n_targets][n_obs] mV; NaN samples skipped */
+    int64_t n_targets;
+    int64_t n_obs;
+    int64_t obs_every;            /* target sample j is model sample j * obs_every */
+    const int32_t *target_index;  /* [n_sims] or NULL (as wave_index) */
+    double *sse;                  /* [n_sims] sum of squared errors, mV^2 */
+} nf_batch;
+
+/* Samples recorded per simulation: ceil(n_steps / record_every). */
+int64_t nf_batch_n_rec(const nf_batch *b);
+
+typedef struct nf_engine nf_engine;
+
+/* Create an engine on a backend. n_threads <= 0: one per online CPU (CPU
+ * backend). NF_BACKEND_AUTO picks CUDA when a device is present. CUDA when
+ * unavailable: NF_ENODEV (device missing) or NF_EUNSUPPORTED (build). */
+nf_status nf_engine_create(nf_backend backend, int n_threads, nf_engine **out);
+void nf_engine_destroy(nf_engine *e); /* NULL ok */
+nf_backend nf_engine_backend(const nf_engine *e);
+int nf_engine_threads(const nf_engine *e);
+
+/* Check a batch without running it: every misuse gets a status and an
+ * nf_errmsg() naming the field (and for parameters the simulation, name and
+ * value). */
+nf_status nf_batch_validate(const nf_batch *b);
+
+/* Validate and run a batch. */
+nf_status nf_engine_run(nf_engine *e, const nf_batch *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,13 @@
+/* The model list: one X line per model, each defined by kernels/model_<name>.h.
+ * Adding a model = writing its header + adding its line here. */
+#ifndef NEUROFIT_MODELS_H
+#define NEUROFIT_MODELS_H
+
+#include "model_adex.h"
+#include "model_hh.h"
+#include "model_izhikevich.h"
+#include "model_lif6.h"
+
+#define NF_MODEL_LIST(X) X(lif6) X(adex) X(izhikevich) X(hh)
+
+#endif

@@ -1,0 +1,88 @@
+/* Common definitions for code compiled both as C17 (CPU backend, gcc/clang)
+ * and as CUDA C++ device code (nvcc). Everything under kernels/ sticks to the
+ * common subset of the two languages: no compound literals, no VLAs,
+ * f-suffixed float literals, restrict spelled NF_RESTRICT.
+ *
+ * NF_HD      marks a function __host__ __device__ under nvcc, nothing in C.
+ * NF_LANES   how many neurons one call of a simulate-block body advances side
+ *            by side: 1 on the GPU (one thread per neuron), NF_CPU_LANES on
+ *            the CPU so that the inner loop over lanes vectorises.
+ */
+#ifndef NEUROFIT_KERNEL_H
+#define NEUROFIT_KERNEL_H
+
+#include <stdint.h>
+
+#if defined(__CUDACC__)
+#define NF_HD __host__ __device__ __forceinline__
+#define NF_RESTRICT __restrict__
+#define NF_LANES 1
+#elif defined(__cplusplus)
+#define NF_HD inline
+#define NF_RESTRICT __restrict__
+#define NF_LANES NF_CPU_LANES
+#define NF_LDG(p) (*(p))
+#else
+#define NF_HD static inline
+#define NF_RESTRICT restrict
+#define NF_LANES NF_CPU_LANES
+#define NF_LDG(p) (*(p))
+#endif
+
+/* 32 floats: two AVX-512 vectors or four AVX2 vectors per state variable. */
+#define NF_CPU_LANES 32
+
+#define NF_CAT_(a, b) a##b
+#define NF_CAT(a, b) NF_CAT_(a, b)
+#define NF_CAT3(a, b, c) NF_CAT(NF_CAT(a, b), c)
+
+/* Field generators for the X-macro lists of a model header:
+ *   PARAMS(X): X(name, unit, default, fit_lo, fit_hi, valid_lo, valid_hi, "description")
+ *   STATE(X):  X(name, unit, "description")
+ *   CONST(X):  X(name)   derived per-neuron constants used by the step */
+#define NF_PAR_FIELD(name, unit, def, lo, hi, vlo, vhi, doc) float name;
+#define NF_STATE_FIELD(name, unit, doc) float name;
+#define NF_CONST_FIELD(name) float name;
+
+/* Read-only-cache loads on the device; plain loads elsewhere (also in the
+ * host pass of nvcc, which compiles the shared functions for the host too). */
+#if defined(__CUDA_ARCH__)
+#define NF_LDG(p) __ldg(p)
+#elif defined(__CUDACC__)
+#define NF_LDG(p) (*(p))
+#endif
+
+/* Bit casts between float and 32-bit integers. */
+#if defined(__CUDA_ARCH__)
+#define NF_F2I(x) __float_as_int(x)
+#define NF_I2F(x) __int_as_float(x)
+#else
+NF_HD int32_t nf__f2i(float x)
+{
+    union {
+        float f;
+        int32_t i;
+    } u;
+    u.f = x;
+    return u.i;
+}
+NF_HD float nf__i2f(int32_t x)
+{
+    union {
+        float f;
+        int32_t i;
+    } u;
+    u.i = x;
+    return u.f;
+}
+#define NF_F2I(x) nf__f2i(x)
+#define NF_I2F(x) nf__i2f(x)
+#endif
+
+/* Per-batch constants every model may use when preparing a neuron. */
+typedef struct nf__env {
+    float dt;       /* ms */
+    float v_detect; /* mV: spike detection level for models without a reset */
+} nf__env;
+
+#endif

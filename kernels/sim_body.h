@@ -1,0 +1,180 @@
+/* The simulate-one-block body, shared by the CPU backend and the CUDA kernel.
+ *
+ * Included once per model with NF_M defined to the model's name (e.g. lif6);
+ * it defines
+ *     void nf__sim_<model>(const nf__kargs *a, int64_t i0, int64_t nl)
+ * which simulates neurons i0 .. i0+nl-1 (nl <= NF_LANES) over all steps.
+ * On the GPU NF_LANES is 1 and each thread calls it for its own neuron; on the
+ * CPU NF_LANES neurons advance side by side so the lane loops vectorise.
+ * Lanes at or beyond nl repeat neuron i0+nl-1 and are never stored.
+ *
+ * Per step: observe V (record, score, validity), draw the stimulus, advance
+ * the model, note spikes. Parameters are loaded and derived constants
+ * computed once; per-lane state lives in local structure-of-arrays buffers.
+ */
+#ifndef NF_M
+#error "define NF_M before including sim_body.h"
+#endif
+
+#define NF__PAR NF_CAT3(nf_, NF_M, _par)
+#define NF__STATE NF_CAT3(nf_, NF_M, _state)
+#define NF__CONST NF_CAT3(nf_, NF_M, _const)
+#define NF__PLIST NF_CAT3(NF_, NF_M, _PARAMS)
+#define NF__SLIST NF_CAT3(NF_, NF_M, _STATE)
+#define NF__CLIST NF_CAT3(NF_, NF_M, _CONST)
+
+/* SoA lane buffers, loads and stores generated from the X lists. */
+#define NF__SBUF(name, unit, doc) float sb_##name[NF_LANES];
+#define NF__CBUF(name) float cb_##name[NF_LANES];
+#define NF__SLOAD(name, unit, doc) st.name = sb_##name[l];
+#define NF__SSTORE(name, unit, doc) sb_##name[l] = st.name;
+#define NF__CLOAD(name) cs.name = cb_##name[l];
+#define NF__CSTORE(name) cb_##name[l] = cs.name;
+#define NF__PGLOAD(name, unit, def, lo, hi, vlo, vhi, doc) \
+    p.name = NF_LDG(a->params + (k++) * a->stride + gi);
+#define NF__SGLOAD(name, unit, doc) st.name = NF_LDG(a->init + (k++) * a->stride + gi);
+#define NF__SGSTORE(name, unit, doc) a->final_state[(k++) * a->stride + gi] = sb_##name[l];
+
+NF_HD void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, int64_t i0, int64_t nl)
+{
+    NF__SLIST(NF__SBUF)
+    NF__CLIST(NF__CBUF)
+    float cur[NF_LANES]; /* stimulus of the step, pA */
+    float ou[NF_LANES];  /* OU noise state, pA */
+    float vo[NF_LANES];  /* observed voltage of the sample, mV */
+    float nz[4][NF_LANES];
+    int32_t spk[NF_LANES], nspk[NF_LANES], bad[NF_LANES];
+    double sse[NF_LANES];
+    const float *wrow[NF_LANES];
+    const float *trow[NF_LANES];
+    const int64_t T = a->n_steps;
+
+    for (int l = 0; l < NF_LANES; l++) {
+        int64_t gi = i0 + (l < nl ? l : nl - 1);
+        NF__PAR p;
+        NF__STATE st;
+        NF__CONST cs;
+        int k = 0;
+        NF__PLIST(NF__PGLOAD)
+        NF_CAT3(nf_, NF_M, _prepare)(&p, &a->env, &cs);
+        if (a->init) {
+            k = 0;
+            NF__SLIST(NF__SGLOAD)
+        } else {
+            NF_CAT3(nf_, NF_M, _init)(&p, &st);
+        }
+        NF__SLIST(NF__SSTORE)
+        NF__CLIST(NF__CSTORE)
+        int64_t wr = a->wave_idx ? a->wave_idx[gi] : (a->n_waves == 1 ? 0 : gi);
+        wrow[l] = a->waves ? a->waves + wr * T : 0;
+        int64_t tr = a->target_idx ? a->target_idx[gi] : (a->n_targets == 1 ? 0 : gi);
+        trow[l] = a->target ? a->target + tr * a->n_obs : 0;
+        ou[l] = 0.0f;
+        nspk[l] = 0;
+        bad[l] = 0;
+        sse[l] = 0.0;
+    }
+
+    int64_t rec_next = 0, rec_j = 0, obs_next = 0, obs_j = 0;
+    for (int64_t n = 0;; n++) {
+        /* ---- observe sample n ---- */
+        for (int l = 0; l < NF_LANES; l++) {
+            NF__STATE st;
+            NF__CONST cs;
+            NF__SLIST(NF__SLOAD)
+            NF__CLIST(NF__CLOAD)
+            float v = NF_CAT3(nf_, NF_M, _observe)(&cs, &st);
+            vo[l] = v;
+            bad[l] |= !(fabsf(v) <= a->v_limit);
+        }
+        if (a->rec && n == rec_next) {
+            for (int l = 0; l < NF_LANES; l++)
+                if (l < nl) a->rec[(i0 + l) * a->n_rec + rec_j] = vo[l];
+            rec_j++;
+            rec_next += a->rec_every;
+        }
+        if (a->target && n == obs_next && obs_j < a->n_obs) {
+            for (int l = 0; l < NF_LANES; l++) {
+                float t = NF_LDG(trow[l] + obs_j);
+                float d = (t == t) ? vo[l] - t : 0.0f;
+                sse[l] += (double)(d * d);
+            }
+            obs_j++;
+            obs_next += a->obs_every;
+        }
+        if (n + 1 >= T) break;
+
+        /* ---- stimulus for the step n -> n+1 ---- */
+        for (int l = 0; l < NF_LANES; l++) cur[l] = a->waves ? NF_LDG(wrow[l] + n) : 0.0f;
+        if (a->ou_on) {
+            int q = (int)(n & 3);
+            if (q == 0) {
+                for (int l = 0; l < NF_LANES; l++) {
+                    float z[4];
+                    int64_t gi = a->sim_offset + i0 + (l < nl ? l : nl - 1);
+                    nf_rng_normal4(a->seed, NF_RNG_STIMULUS, (uint64_t)gi, (uint32_t)(n >> 2), z);
+                    nz[0][l] = z[0];
+                    nz[1][l] = z[1];
+                    nz[2][l] = z[2];
+                    nz[3][l] = z[3];
+                }
+            }
+            for (int l = 0; l < NF_LANES; l++) {
+                /* stationary start: x_0 = sd z_0, x_n = a x_{n-1} + sd b z_n */
+                float x = n == 0 ? a->ou_sd * nz[q][l] : a->ou_a * ou[l] + a->ou_sd * a->ou_b * nz[q][l];
+                ou[l] = x;
+                cur[l] += a->ou_mean + x;
+            }
+        }
+
+        /* ---- advance the model ---- */
+        int32_t any = 0;
+        for (int l = 0; l < NF_LANES; l++) {
+            NF__STATE st;
+            NF__CONST cs;
+            NF__SLIST(NF__SLOAD)
+            NF__CLIST(NF__CLOAD)
+            spk[l] = NF_CAT3(nf_, NF_M, _step)(&cs, &st, cur[l]);
+            NF__SLIST(NF__SSTORE)
+            any |= spk[l];
+        }
+        if (any) {
+            float t_ms = (float)((double)(n + 1) * (double)a->env.dt);
+            for (int l = 0; l < NF_LANES && l < nl; l++) {
+                if (spk[l]) {
+                    if (a->spk_t && nspk[l] < a->max_spikes)
+                        a->spk_t[(i0 + l) * a->max_spikes + nspk[l]] = t_ms;
+                    nspk[l]++;
+                }
+            }
+        }
+    }
+
+    for (int l = 0; l < NF_LANES && l < nl; l++) {
+        int64_t i = i0 + l, gi = i;
+        if (a->spk_n) a->spk_n[i] = nspk[l];
+        if (a->valid) a->valid[i] = (uint8_t)!bad[l];
+        if (a->sse) a->sse[i] = sse[l];
+        if (a->final_state) {
+            int k = 0;
+            NF__SLIST(NF__SGSTORE)
+        }
+    }
+}
+
+#undef NF__PAR
+#undef NF__STATE
+#undef NF__CONST
+#undef NF__PLIST
+#undef NF__SLIST
+#undef NF__CLIST
+#undef NF__SBUF
+#undef NF__CBUF
+#undef NF__SLOAD
+#undef NF__SSTORE
+#undef NF__CLOAD
+#undef NF__CSTORE
+#undef NF__PGLOAD
+#undef NF__SGLOAD
+#undef NF__SGSTORE
+#undef NF_M

@@ -1,0 +1,33 @@
+/* Engine internals shared by engine.c, cpu.c and the CUDA host code. */
+#ifndef NEUROFIT_ENGINE_BACKEND_H
+#define NEUROFIT_ENGINE_BACKEND_H
+
+#include "neurofit/engine.h"
+#include "nf_kargs.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- CPU backend (cpu.c) ---- */
+typedef struct nf__pool nf__pool;
+nf_status nf__pool_create(int n_threads, nf__pool **out);
+void nf__pool_destroy(nf__pool *p);
+int nf__pool_threads(const nf__pool *p);
+/* Simulate a->n_sims neurons of model id on the pool. */
+void nf__cpu_run(nf__pool *p, int model_id, const nf__kargs *a);
+
+/* ---- CUDA backend (kernels/engine_cuda.cu) ---- */
+typedef struct nf__cuda nf__cuda;
+int nf__cuda_device_count(void);
+const char *nf__cuda_name(void);
+nf_status nf__cuda_create(nf__cuda **out);
+void nf__cuda_destroy(nf__cuda *c);
+/* a holds host pointers (params/init/final_state SoA with stride n_sims);
+ * the CUDA side copies inputs, launches, and copies outputs back into them. */
+nf_status nf__cuda_run(nf__cuda *c, int model_id, int n_params, int n_state, const nf__kargs *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

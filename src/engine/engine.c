@@ -1,0 +1,258 @@
+/* Engine front: batch validation, layout conversion (the caller's row-major
+ * [sim][param] arrays to the kernels' structure-of-arrays), and dispatch to
+ * the CPU pool or the CUDA backend (include/neurofit/engine.h). */
+#include "neurofit/engine.h"
+
+#include "backend.h"
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct nf_engine {
+    nf_backend backend;
+    nf__pool *pool;
+    nf__cuda *cuda;
+    /* SoA scratch, grow-only */
+    float *soa;
+    size_t soa_cap;
+};
+
+const char *nf_backend_name(nf_backend b)
+{
+    switch (b) {
+    case NF_BACKEND_AUTO: return "auto";
+    case NF_BACKEND_CPU: return "cpu";
+    case NF_BACKEND_CUDA: return "cuda";
+    }
+    return "?";
+}
+
+nf_status nf_backend_parse(const char *s, nf_backend *out)
+{
+    if (s && !strcmp(s, "auto")) *out = NF_BACKEND_AUTO;
+    else if (s && !strcmp(s, "cpu")) *out = NF_BACKEND_CPU;
+    else if (s && !strcmp(s, "cuda")) *out = NF_BACKEND_CUDA;
+    else return nf__fail(NF_EINVAL, "unknown backend '%s' (auto, cpu, cuda)", s ? s : "(null)");
+    return NF_OK;
+}
+
+#ifdef NF_HAVE_CUDA
+int nf_cuda_available(void) { return nf__cuda_device_count() > 0; }
+const char *nf_cuda_device_name(void) { return nf__cuda_name(); }
+#else
+int nf_cuda_available(void) { return 0; }
+const char *nf_cuda_device_name(void) { return ""; }
+#endif
+
+nf_status nf_engine_create(nf_backend backend, int n_threads, nf_engine **out)
+{
+    *out = NULL;
+    if (backend == NF_BACKEND_AUTO) backend = nf_cuda_available() ? NF_BACKEND_CUDA : NF_BACKEND_CPU;
+    nf_engine *e = calloc(1, sizeof *e);
+    if (!e) return nf__fail(NF_ENOMEM, "engine: out of memory");
+    e->backend = backend;
+    nf_status s = NF_OK;
+    if (backend == NF_BACKEND_CPU) {
+        s = nf__pool_create(n_threads, &e->pool);
+    } else {
+#ifdef NF_HAVE_CUDA
+        if (!nf_cuda_available())
+            s = nf__fail(NF_ENODEV, "backend cuda: no CUDA device is available");
+        else
+            s = nf__cuda_create(&e->cuda);
+#else
+        s = nf__fail(NF_EUNSUPPORTED, "backend cuda: this build has no CUDA backend (nvcc was not found)");
+#endif
+    }
+    if (s) {
+        nf_engine_destroy(e);
+        return s;
+    }
+    *out = e;
+    return NF_OK;
+}
+
+void nf_engine_destroy(nf_engine *e)
+{
+    if (!e) return;
+    nf__pool_destroy(e->pool);
+#ifdef NF_HAVE_CUDA
+    nf__cuda_destroy(e->cuda);
+#endif
+    free(e->soa);
+    free(e);
+}
+
+nf_backend nf_engine_backend(const nf_engine *e) { return e->backend; }
+int nf_engine_threads(const nf_engine *e) { return e->pool ? nf__pool_threads(e->pool) : 0; }
+
+int64_t nf_batch_n_rec(const nf_batch *b)
+{
+    if (b->record_every < 1) return 0;
+    return (b->n_steps + b->record_every - 1) / b->record_every;
+}
+
+static nf_status nf__check_rows(const char *what, const int32_t *idx, int64_t n_sims, int64_t n_rows)
+{
+    if (!idx) {
+        if (n_rows != 1 && n_rows != n_sims)
+            return nf__fail(NF_EINVAL,
+                            "%s: %lld rows for %lld simulations without an index (need 1 or one per simulation)",
+                            what, (long long)n_rows, (long long)n_sims);
+        return NF_OK;
+    }
+    for (int64_t i = 0; i < n_sims; i++)
+        if (idx[i] < 0 || idx[i] >= n_rows)
+            return nf__fail(NF_ERANGE, "%s index[%lld] = %d is outside 0..%lld", what, (long long)i,
+                            idx[i], (long long)n_rows - 1);
+    return NF_OK;
+}
+
+nf_status nf_batch_validate(const nf_batch *b)
+{
+    if (!b) return nf__fail(NF_EINVAL, "batch is NULL");
+    const nf_model *m = b->model;
+    if (!m) return nf__fail(NF_ENOMODEL, "batch has no model");
+    if (b->n_sims < 1) return nf__fail(NF_EINVAL, "n_sims = %lld must be >= 1", (long long)b->n_sims);
+    if (b->n_steps < 1) return nf__fail(NF_EINVAL, "n_steps = %lld must be >= 1", (long long)b->n_steps);
+    if (!(b->dt_ms > 0) || !isfinite(b->dt_ms))
+        return nf__fail(NF_EINVAL, "dt = %g ms must be finite and > 0", b->dt_ms);
+    if ((double)b->n_steps * b->dt_ms > 1e9)
+        return nf__fail(NF_ERANGE, "duration %g ms is too long", (double)b->n_steps * b->dt_ms);
+    if (b->sim_offset < 0) return nf__fail(NF_EINVAL, "sim_offset must be >= 0");
+    if (!b->params) return nf__fail(NF_EINVAL, "params is NULL (need [n_sims][%d] for %s)", m->n_params, m->name);
+    for (int64_t i = 0; i < b->n_sims; i++) {
+        const float *row = b->params + i * m->n_params;
+        for (int j = 0; j < m->n_params; j++) {
+            const nf_param_info *pi = &m->params[j];
+            float v = row[j];
+            if (!isfinite(v))
+                return nf__fail(NF_ENAN, "params[%lld][%d] (%s.%s) is %g", (long long)i, j, m->name, pi->name, v);
+            if (v < pi->valid_lo || v > pi->valid_hi)
+                return nf__fail(NF_ERANGE, "params[%lld][%d] (%s.%s) = %g %s is outside the valid range [%g, %g]",
+                                (long long)i, j, m->name, pi->name, v, pi->unit, pi->valid_lo, pi->valid_hi);
+        }
+    }
+    if (b->init_state)
+        for (int64_t i = 0; i < b->n_sims * m->n_state; i++)
+            if (!isfinite(b->init_state[i]))
+                return nf__fail(NF_ENAN, "init_state[%lld][%lld] (%s) is not finite", (long long)(i / m->n_state),
+                                (long long)(i % m->n_state), m->state[i % m->n_state].name);
+    const nf_stimulus *st = &b->stim;
+    if (st->waves) {
+        if (st->n_waves < 1) return nf__fail(NF_EINVAL, "stimulus: n_waves must be >= 1");
+        nf_status s = nf__check_rows("stimulus", st->wave_index, b->n_sims, st->n_waves);
+        if (s) return s;
+        for (int64_t i = 0; i < st->n_waves * b->n_steps; i++)
+            if (!isfinite(st->waves[i]))
+                return nf__fail(NF_ENAN, "stimulus waveform %lld sample %lld is not finite",
+                                (long long)(i / b->n_steps), (long long)(i % b->n_steps));
+    }
+    if (!isfinite(st->noise_mean_pA) || !isfinite(st->noise_sd_pA) || !isfinite(st->noise_tau_ms))
+        return nf__fail(NF_ENAN, "stimulus noise: mean, sd and tau must be finite");
+    if (st->noise_sd_pA < 0) return nf__fail(NF_EINVAL, "stimulus noise: sd = %g pA must be >= 0", st->noise_sd_pA);
+    if (st->noise_tau_ms < 0) return nf__fail(NF_EINVAL, "stimulus noise: tau = %g ms must be >= 0", st->noise_tau_ms);
+    if (!isfinite(b->v_detect_mV)) return nf__fail(NF_ENAN, "v_detect is not finite");
+    if (!(b->v_limit_mV >= 0) || !isfinite(b->v_limit_mV)) return nf__fail(NF_EINVAL, "v_limit must be finite and >= 0");
+    if (b->voltage && b->record_every < 1)
+        return nf__fail(NF_EINVAL, "record_every = %lld must be >= 1 when voltage is recorded", (long long)b->record_every);
+    if (b->spike_times && b->max_spikes < 1)
+        return nf__fail(NF_EINVAL, "max_spikes = %d must be >= 1 when spike times are recorded", b->max_spikes);
+    if (b->target || b->sse) {
+        if (!b->target || !b->sse) return nf__fail(NF_EINVAL, "scorer: target and sse must both be given");
+        if (b->n_targets < 1 || b->n_obs < 1 || b->obs_every < 1)
+            return nf__fail(NF_EINVAL, "scorer: n_targets, n_obs and obs_every must be >= 1");
+        if ((b->n_obs - 1) * b->obs_every >= b->n_steps)
+            return nf__fail(NF_EINVAL,
+                            "scorer: target of %lld samples every %lld steps is longer than the %lld-sample simulation",
+                            (long long)b->n_obs, (long long)b->obs_every, (long long)b->n_steps);
+        nf_status s = nf__check_rows("target", b->target_index, b->n_sims, b->n_targets);
+        if (s) return s;
+    }
+    return NF_OK;
+}
+
+/* rows [n][k] -> soa [k][n] */
+static void nf__to_soa(const float *rows, int64_t n, int k, float *soa)
+{
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < k; j++) soa[(int64_t)j * n + i] = rows[i * k + j];
+}
+
+static void nf__from_soa(const float *soa, int64_t n, int k, float *rows)
+{
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < k; j++) rows[i * k + j] = soa[(int64_t)j * n + i];
+}
+
+nf_status nf_engine_run(nf_engine *e, const nf_batch *b)
+{
+    if (!e) return nf__fail(NF_EINVAL, "engine is NULL");
+    nf_status s = nf_batch_validate(b);
+    if (s) return s;
+    const nf_model *m = b->model;
+    int64_t n = b->n_sims;
+    size_t need = (size_t)n * (size_t)(m->n_params + 2 * m->n_state);
+    if (need > e->soa_cap) {
+        float *p = realloc(e->soa, need * sizeof *p);
+        if (!p) return nf__fail(NF_ENOMEM, "engine: out of memory for %lld simulations", (long long)n);
+        e->soa = p;
+        e->soa_cap = need;
+    }
+    float *par = e->soa;
+    float *init = par + (size_t)n * m->n_params;
+    float *fin = init + (size_t)n * m->n_state;
+    nf__to_soa(b->params, n, m->n_params, par);
+    if (b->init_state) nf__to_soa(b->init_state, n, m->n_state, init);
+
+    nf__kargs a;
+    memset(&a, 0, sizeof a);
+    a.n_sims = n;
+    a.sim_offset = b->sim_offset;
+    a.n_steps = b->n_steps;
+    a.env.dt = (float)b->dt_ms;
+    a.env.v_detect = b->v_detect_mV;
+    a.params = par;
+    a.init = b->init_state ? init : NULL;
+    a.stride = n;
+    a.waves = b->stim.waves;
+    a.wave_idx = b->stim.wave_index;
+    a.n_waves = b->stim.n_waves;
+    a.ou_on = b->stim.noise_sd_pA > 0 || b->stim.noise_mean_pA != 0;
+    a.ou_mean = b->stim.noise_mean_pA;
+    a.ou_sd = b->stim.noise_sd_pA;
+    double ar = b->stim.noise_tau_ms > 0 ? exp(-b->dt_ms / b->stim.noise_tau_ms) : 0.0;
+    a.ou_a = (float)ar;
+    a.ou_b = (float)sqrt(1.0 - ar * ar);
+    a.seed = b->stim.seed;
+    a.rec = b->voltage;
+    a.rec_every = b->voltage ? b->record_every : 0;
+    a.n_rec = nf_batch_n_rec(b);
+    a.spk_t = b->spike_times;
+    a.spk_n = b->spike_counts;
+    a.max_spikes = b->spike_times ? b->max_spikes : 0;
+    a.final_state = b->final_state ? fin : NULL;
+    a.valid = b->valid;
+    a.v_limit = b->v_limit_mV > 0 ? b->v_limit_mV : 1.0e4f;
+    a.target = b->target;
+    a.target_idx = b->target_index;
+    a.n_targets = b->n_targets;
+    a.n_obs = b->n_obs;
+    a.obs_every = b->obs_every;
+    a.sse = b->sse;
+
+    if (e->backend == NF_BACKEND_CPU) {
+        nf__cpu_run(e->pool, m->id, &a);
+    } else {
+#ifdef NF_HAVE_CUDA
+        s = nf__cuda_run(e->cuda, m->id, m->n_params, m->n_state, &a);
+        if (s) return s;
+#else
+        return nf__fail(NF_EUNSUPPORTED, "no CUDA backend in this build");
+#endif
+    }
+    if (b->final_state) nf__from_soa(fin, n, m->n_state, b->final_state);
+    return NF_OK;
+}
