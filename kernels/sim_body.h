@@ -35,7 +35,11 @@
 #define NF__SGLOAD(name, unit, doc) st.name = NF_LDG(a->init + (k++) * a->stride + gi);
 #define NF__SGSTORE(name, unit, doc) a->final_state[(k++) * a->stride + gi] = sb_##name[l];
 
-NF_HD void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, int64_t i0, int64_t nl)
+#ifndef NF_BODY_ATTR
+#define NF_BODY_ATTR
+#endif
+
+NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, int64_t i0, int64_t nl)
 {
     NF__SLIST(NF__SBUF)
     NF__CLIST(NF__CBUF)
@@ -45,6 +49,7 @@ NF_HD void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, int64_t i0, in
     float nz[4][NF_LANES];
     int32_t spk[NF_LANES], nspk[NF_LANES], bad[NF_LANES];
     double sse[NF_LANES];
+    float ssef[NF_LANES];
     const float *wrow[NF_LANES];
     const float *trow[NF_LANES];
     const int64_t T = a->n_steps;
@@ -70,23 +75,34 @@ NF_HD void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, int64_t i0, in
         int64_t tr = a->target_idx ? a->target_idx[gi] : (a->n_targets == 1 ? 0 : gi);
         trow[l] = a->target ? a->target + tr * a->n_obs : 0;
         ou[l] = 0.0f;
+        cur[l] = 0.0f;
         nspk[l] = 0;
-        bad[l] = 0;
         sse[l] = 0.0;
+        ssef[l] = 0.0f;
     }
+
+    /* observe sample 0 */
+    for (int l = 0; l < NF_LANES; l++) {
+        NF__STATE st;
+        NF__CONST cs;
+        NF__SLIST(NF__SLOAD)
+        NF__CLIST(NF__CLOAD)
+        float v = NF_CAT3(nf_, NF_M, _observe)(&cs, &st);
+        vo[l] = v;
+        bad[l] = !(fabsf(v) <= a->v_limit);
+    }
+    /* one waveform for every lane: read it once per step */
+    const float *wshared = 0;
+    if (a->waves && !a->wave_idx && a->n_waves == 1) wshared = a->waves;
+    if (a->waves && nl == 1) wshared = wrow[0];
+    const int ou_on = a->ou_on;
+    const float *tshared = 0;
+    if (a->target && !a->target_idx && a->n_targets == 1) tshared = a->target;
+    if (a->target && nl == 1) tshared = trow[0];
 
     int64_t rec_next = 0, rec_j = 0, obs_next = 0, obs_j = 0;
     for (int64_t n = 0;; n++) {
-        /* ---- observe sample n ---- */
-        for (int l = 0; l < NF_LANES; l++) {
-            NF__STATE st;
-            NF__CONST cs;
-            NF__SLIST(NF__SLOAD)
-            NF__CLIST(NF__CLOAD)
-            float v = NF_CAT3(nf_, NF_M, _observe)(&cs, &st);
-            vo[l] = v;
-            bad[l] |= !(fabsf(v) <= a->v_limit);
-        }
+        /* ---- record and score sample n ---- */
         if (a->rec && n == rec_next) {
             for (int l = 0; l < NF_LANES; l++)
                 if (l < nl) a->rec[(i0 + l) * a->n_rec + rec_j] = vo[l];
@@ -94,40 +110,65 @@ NF_HD void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, int64_t i0, in
             rec_next += a->rec_every;
         }
         if (a->target && n == obs_next && obs_j < a->n_obs) {
-            for (int l = 0; l < NF_LANES; l++) {
-                float t = NF_LDG(trow[l] + obs_j);
-                float d = (t == t) ? vo[l] - t : 0.0f;
-                sse[l] += (double)(d * d);
+            if (tshared) {
+                const float t = NF_LDG(tshared + obs_j);
+                const float ok = (t == t) ? 1.0f : 0.0f;
+                const float tt = (t == t) ? t : 0.0f;
+                for (int l = 0; l < NF_LANES; l++) {
+                    float d = ok * (vo[l] - tt);
+                    ssef[l] += d * d;
+                }
+            } else {
+                for (int l = 0; l < NF_LANES; l++) {
+                    float t = NF_LDG(trow[l] + obs_j);
+                    float d = (t == t) ? vo[l] - t : 0.0f;
+                    ssef[l] += d * d;
+                }
             }
             obs_j++;
             obs_next += a->obs_every;
+            /* float partial sums of at most 64 terms, accumulated in double */
+            if ((obs_j & 63) == 0 || obs_j == a->n_obs) {
+                for (int l = 0; l < NF_LANES; l++) {
+                    sse[l] += (double)ssef[l];
+                    ssef[l] = 0.0f;
+                }
+            }
         }
         if (n + 1 >= T) break;
 
         /* ---- stimulus for the step n -> n+1 ---- */
-        for (int l = 0; l < NF_LANES; l++) cur[l] = a->waves ? NF_LDG(wrow[l] + n) : 0.0f;
-        if (a->ou_on) {
-            int q = (int)(n & 3);
-            if (q == 0) {
-                for (int l = 0; l < NF_LANES; l++) {
-                    float z[4];
-                    int64_t gi = a->sim_offset + i0 + (l < nl ? l : nl - 1);
-                    nf_rng_normal4(a->seed, NF_RNG_STIMULUS, (uint64_t)gi, (uint32_t)(n >> 2), z);
-                    nz[0][l] = z[0];
-                    nz[1][l] = z[1];
-                    nz[2][l] = z[2];
-                    nz[3][l] = z[3];
-                }
-            }
+        const float i_shared = wshared ? NF_LDG(wshared + n) : 0.0f;
+        const int q = (int)(n & 3);
+        if (ou_on && q == 0) {
             for (int l = 0; l < NF_LANES; l++) {
-                /* stationary start: x_0 = sd z_0, x_n = a x_{n-1} + sd b z_n */
-                float x = n == 0 ? a->ou_sd * nz[q][l] : a->ou_a * ou[l] + a->ou_sd * a->ou_b * nz[q][l];
+                float z[4];
+                int64_t gi = a->sim_offset + i0 + (l < nl ? l : nl - 1);
+                nf_rng_normal4(a->seed, NF_RNG_STIMULUS, (uint64_t)gi, (uint32_t)(n >> 2), z);
+                nz[0][l] = z[0];
+                nz[1][l] = z[1];
+                nz[2][l] = z[2];
+                nz[3][l] = z[3];
+            }
+        }
+        if (wshared) {
+            for (int l = 0; l < NF_LANES; l++) cur[l] = i_shared;
+        } else if (a->waves) {
+            for (int l = 0; l < NF_LANES; l++) cur[l] = NF_LDG(wrow[l] + n);
+        }
+        if (ou_on) {
+            /* stationary OU start: x_0 = sd z_0, then x_n = a x_{n-1} + sd b z_n */
+            const float ou_k = n == 0 ? 0.0f : a->ou_a;
+            const float ou_s = n == 0 ? a->ou_sd : a->ou_sd * a->ou_b;
+            const float *z = nz[q];
+            for (int l = 0; l < NF_LANES; l++) {
+                float x = ou_k * ou[l] + ou_s * z[l];
                 ou[l] = x;
-                cur[l] += a->ou_mean + x;
+                cur[l] = (a->waves ? cur[l] : 0.0f) + a->ou_mean + x;
             }
         }
 
-        /* ---- advance the model ---- */
+        /* ---- advance the model and observe sample n+1 ---- */
         int32_t any = 0;
         for (int l = 0; l < NF_LANES; l++) {
             NF__STATE st;
@@ -136,6 +177,9 @@ NF_HD void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, int64_t i0, in
             NF__CLIST(NF__CLOAD)
             spk[l] = NF_CAT3(nf_, NF_M, _step)(&cs, &st, cur[l]);
             NF__SLIST(NF__SSTORE)
+            float v = NF_CAT3(nf_, NF_M, _observe)(&cs, &st);
+            vo[l] = v;
+            bad[l] |= !(fabsf(v) <= a->v_limit);
             any |= spk[l];
         }
         if (any) {

@@ -9,6 +9,12 @@
  * thread count because each simulation only reads its own inputs. */
 #include "backend.h"
 #include "internal.h"
+
+/* The body must be inlined into each target clone below, or it would be
+ * compiled once for the baseline instruction set. */
+#if defined(__GNUC__)
+#define NF_BODY_ATTR __attribute__((always_inline))
+#endif
 #include "sim_all.h"
 
 #include <pthread.h>
