@@ -180,16 +180,15 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
             float v = NF_CAT3(nf_, NF_M, _observe)(&cs, &st);
             vo[l] = v;
             bad[l] |= !(fabsf(v) <= a->v_limit);
+            nspk[l] += spk[l];
             any |= spk[l];
         }
-        if (any) {
+        if (any && a->spk_t) {
+            /* rare: store the times of this step's spikes (count already added) */
             float t_ms = (float)((double)(n + 1) * (double)a->env.dt);
             for (int l = 0; l < NF_LANES && l < nl; l++) {
-                if (spk[l]) {
-                    if (a->spk_t && nspk[l] < a->max_spikes)
-                        a->spk_t[(i0 + l) * a->max_spikes + nspk[l]] = t_ms;
-                    nspk[l]++;
-                }
+                int32_t k = nspk[l] - 1;
+                if (spk[l] && k < a->max_spikes) a->spk_t[(i0 + l) * a->max_spikes + k] = t_ms;
             }
         }
     }
