@@ -9,6 +9,8 @@
 
 #include "neurofit/status.h"
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -57,6 +59,11 @@ int nf_model_state_index(const nf_model *m, const char *name);
 
 /* Fill out[0..n_params-1] with the defaults. */
 void nf_model_defaults(const nf_model *m, float *out);
+
+/* Draw parameter rows first .. first+n-1 uniformly inside the fitting bounds:
+ * out [n][n_params]. Row i depends only on (seed, first + i) (Philox stream
+ * NF_RNG_PRIOR), so any split of the rows gives the same values. */
+void nf_model_sample_uniform(const nf_model *m, uint64_t seed, int64_t first, int64_t n, float *out);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,11 @@
 #ifndef NEUROFIT_CLI_COMMANDS_H
 #define NEUROFIT_CLI_COMMANDS_H
 
-#define NF_CLI_COMMANDS(X)                                                            \
+#define NF_CLI_COMMANDS(X)                                                              \
+    X(demo, "run the embedded example: every model, a current step, a summary")       \
+    X(models, "list the neuron models, or one model's equations, units and bounds")   \
+    X(simulate, "simulate a batch of neurons and write .npy files")                   \
+    X(bench, "measure simulation throughput (neuron-steps per second)")               \
     X(version, "print the version and the backends this build has")
 
 #define NF__CLI_DECL(name, help) int nf_cli_##name(int argc, char **argv);

@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "models.h"
+#include "nf_philox.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -60,4 +61,18 @@ int nf_model_state_index(const nf_model *m, const char *name)
 void nf_model_defaults(const nf_model *m, float *out)
 {
     for (int i = 0; i < m->n_params; i++) out[i] = (float)m->params[i].def;
+}
+
+void nf_model_sample_uniform(const nf_model *m, uint64_t seed, int64_t first, int64_t n, float *out)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float u[4];
+        for (int j = 0; j < m->n_params; j++) {
+            if (j % 4 == 0) nf_rng_uniform4(seed, NF_RNG_PRIOR, (uint64_t)(first + i), (uint32_t)(j / 4), u);
+            const nf_param_info *p = &m->params[j];
+            /* u in (0, 1]: map to [lo, hi] */
+            double v = p->lo + (p->hi - p->lo) * (1.0 - (double)u[j % 4]);
+            out[i * m->n_params + j] = (float)v;
+        }
+    }
 }

@@ -1,0 +1,95 @@
+/* `neurofit bench`: the user-facing throughput benchmark.
+ *
+ *   neurofit bench [--models a,b|all] [--backend auto|cpu|cuda|all] [--sims P]
+ *                  [--steps T] [--threads N] [--reps R] [--scorer none|rmse|both]
+ *
+ * Prints a markdown table: model | backend | sims | steps | scorer |
+ * neuron-steps/s | fraction of ceiling (GPU instruction-issue ceilings known
+ * for the H100). */
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "neurofit/bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD "bench"
+
+int nf_cli_bench(int argc, char **argv)
+{
+    const char *models = "all", *backend = "auto", *scorer = "none";
+    int64_t P = 100000, T = 10000, threads = 0, reps = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: neurofit bench [--models a,b|all] [--backend auto|cpu|cuda|all] [--sims P]\n"
+                   "                      [--steps T] [--threads N] [--reps R] [--scorer none|rmse|both]\n");
+            return NF_EXIT_OK;
+        }
+        if (!(v = nf_cli_value(argc, argv, &i))) return nf_cli_error(CMD, NF_EXIT_USAGE, "%s needs a value", a);
+        if (!strcmp(a, "--models")) models = v;
+        else if (!strcmp(a, "--backend")) backend = v;
+        else if (!strcmp(a, "--scorer")) scorer = v;
+        else if (!strcmp(a, "--sims")) {
+            if (!nf_cli_parse_i64(v, &P) || P < 1) return nf_cli_error(CMD, NF_EXIT_USAGE, "--sims %s: need >= 1", v);
+        } else if (!strcmp(a, "--steps")) {
+            if (!nf_cli_parse_i64(v, &T) || T < 2) return nf_cli_error(CMD, NF_EXIT_USAGE, "--steps %s: need >= 2", v);
+        } else if (!strcmp(a, "--threads")) {
+            if (!nf_cli_parse_i64(v, &threads) || threads < 0)
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--threads %s: need >= 0", v);
+        } else if (!strcmp(a, "--reps")) {
+            if (!nf_cli_parse_i64(v, &reps) || reps < 1) return nf_cli_error(CMD, NF_EXIT_USAGE, "--reps %s: need >= 1", v);
+        } else return nf_cli_error(CMD, NF_EXIT_USAGE, "unknown option %s (see --help)", a);
+    }
+    int sc_lo = 0, sc_hi = 0;
+    if (!strcmp(scorer, "rmse")) sc_lo = sc_hi = 1;
+    else if (!strcmp(scorer, "both")) sc_hi = 1;
+    else if (strcmp(scorer, "none")) return nf_cli_error(CMD, NF_EXIT_USAGE, "--scorer %s: none, rmse or both", scorer);
+
+    nf_backend list[2];
+    int nb = 0;
+    if (!strcmp(backend, "all")) {
+        list[nb++] = NF_BACKEND_CPU;
+        if (nf_cuda_available()) list[nb++] = NF_BACKEND_CUDA;
+    } else {
+        nf_backend b;
+        if (nf_backend_parse(backend, &b)) return nf_cli_error(CMD, NF_EXIT_USAGE, "--backend: %s", nf_errmsg());
+        list[nb++] = b == NF_BACKEND_AUTO ? (nf_cuda_available() ? NF_BACKEND_CUDA : NF_BACKEND_CPU) : b;
+    }
+    /* validate the model list first */
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", models);
+    const nf_model *ms[64];
+    int nm = 0;
+    if (!strcmp(models, "all")) {
+        for (int i = 0; i < nf_model_count() && nm < 64; i++) ms[nm++] = nf_model_at(i);
+    } else {
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t && nm < 64; t = strtok_r(NULL, ",", &save)) {
+            if (!(ms[nm++] = nf_model_find(t))) return nf_cli_error(CMD, NF_EXIT_USAGE, "--models: %s", nf_errmsg());
+        }
+    }
+    printf("| model | backend | sims | steps | scorer | neuron-steps/s | fraction of ceiling |\n");
+    printf("|---|---|---:|---:|---|---:|---:|\n");
+    for (int bi = 0; bi < nb; bi++) {
+        nf_engine *e;
+        if (nf_engine_create(list[bi], (int)threads, &e)) return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+        for (int k = 0; k < nm; k++)
+            for (int sc = sc_lo; sc <= sc_hi; sc++) {
+                nf_bench_result r;
+                if (nf_bench_engine(e, ms[k], P, T, sc, (int)reps, &r)) {
+                    nf_engine_destroy(e);
+                    return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+                }
+                double ceil = list[bi] == NF_BACKEND_CUDA ? nf_bench_h100_ceiling(ms[k]) : 0;
+                char frac[32] = "-";
+                if (ceil > 0) snprintf(frac, sizeof frac, "%.2f (H100)", r.steps_per_s / ceil);
+                printf("| %s | %s | %lld | %lld | %s | %.3g | %s |\n", ms[k]->name, nf_backend_name(list[bi]),
+                       (long long)P, (long long)T, sc ? "rmse" : "none", r.steps_per_s, frac);
+                fflush(stdout);
+            }
+        nf_engine_destroy(e);
+    }
+    return NF_EXIT_OK;
+}

@@ -1,0 +1,63 @@
+/* Helpers shared by the command implementations (src/cli/cli_util.h). */
+#include "cli/cli_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int nf_cli_error(const char *cmd, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "neurofit %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+int nf_cli_parse_double(const char *s, double *out)
+{
+    if (!s || !*s) return 0;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v)) return 0;
+    *out = v;
+    return 1;
+}
+
+int nf_cli_parse_i64(const char *s, int64_t *out)
+{
+    if (!s || !*s) return 0;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end) return 0;
+    *out = v;
+    return 1;
+}
+
+int nf_cli_parse_list(const char *s, double *out, int max)
+{
+    int n = 0;
+    char buf[256];
+    if (strlen(s) >= sizeof buf) return -1;
+    strcpy(buf, s);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n >= max || !nf_cli_parse_double(tok, &out[n])) return -1;
+        n++;
+    }
+    return n;
+}
+
+const char *nf_cli_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) return NULL;
+    (*i)++;
+    return argv[*i];
+}

@@ -1,0 +1,108 @@
+/* Engine throughput measurement (include/neurofit/bench.h). */
+#include "neurofit/bench.h"
+
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double nf__now(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Step amplitude (pA) that makes the default cell of each model fire. */
+static double nf__drive(const nf_model *m)
+{
+    if (!strcmp(m->name, "lif6")) return 250;
+    if (!strcmp(m->name, "adex")) return 800;
+    if (!strcmp(m->name, "izhikevich")) return 200;
+    return 400; /* hh and anything new: a strong step */
+}
+
+double nf_bench_h100_ceiling(const nf_model *m)
+{
+    if (!strcmp(m->name, "lif6")) return 2.1e12;
+    if (!strcmp(m->name, "izhikevich")) return 1.5e12;
+    if (!strcmp(m->name, "adex")) return 1.3e12;
+    if (!strcmp(m->name, "hh")) return 1.7e11;
+    return 0;
+}
+
+nf_status nf_bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_t T, int scored, int reps,
+                          nf_bench_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (P < 1 || T < 2 || reps < 1) return nf__fail(NF_EINVAL, "bench: need sims >= 1, steps >= 2, reps >= 1");
+    const double dt = m->dt_max_ms < 0.1 ? m->dt_max_ms : 0.1;
+    float *par = malloc(sizeof(float) * (size_t)P * m->n_params);
+    float *wave = malloc(sizeof(float) * (size_t)T);
+    float *target = malloc(sizeof(float) * (size_t)T);
+    int32_t *cnt = malloc(sizeof(int32_t) * (size_t)P);
+    double *sse = malloc(sizeof(double) * (size_t)P);
+    uint8_t *valid = malloc((size_t)P);
+    nf_status s = NF_OK;
+    if (!par || !wave || !target || !cnt || !sse || !valid) {
+        s = nf__fail(NF_ENOMEM, "bench: out of memory for %lld simulations", (long long)P);
+        goto done;
+    }
+    /* parameters within +-5 % of the fitting range around the defaults */
+    uint64_t st = 12345;
+    for (int64_t i = 0; i < P; i++)
+        for (int j = 0; j < m->n_params; j++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            double u = (double)(st >> 11) / 9007199254740992.0;
+            const nf_param_info *pi = &m->params[j];
+            double v = pi->def + 0.1 * (u - 0.5) * (pi->hi - pi->lo);
+            v = v < pi->lo ? pi->lo : v > pi->hi ? pi->hi : v;
+            par[i * m->n_params + j] = (float)v;
+        }
+    double amp = nf__drive(m);
+    for (int64_t n = 0; n < T; n++) {
+        wave[n] = (n * dt > 10.0) ? (float)amp : 0.0f;
+        target[n] = -65.0f;
+    }
+    nf_batch b = {0};
+    b.model = m;
+    b.n_sims = P;
+    b.n_steps = T;
+    b.dt_ms = dt;
+    b.params = par;
+    b.stim.waves = wave;
+    b.stim.n_waves = 1;
+    b.spike_counts = cnt;
+    b.valid = valid;
+    if (scored) {
+        b.target = target;
+        b.n_targets = 1;
+        b.n_obs = T;
+        b.obs_every = 1;
+        b.sse = sse;
+    }
+    out->seconds = 1e300;
+    for (int r = 0; r < reps; r++) {
+        double w0 = nf__now(CLOCK_MONOTONIC), c0 = nf__now(CLOCK_PROCESS_CPUTIME_ID);
+        if ((s = nf_engine_run(e, &b))) goto done;
+        double w = nf__now(CLOCK_MONOTONIC) - w0, c = nf__now(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        if (w < out->seconds) {
+            out->seconds = w;
+            out->cpu_seconds = c;
+        }
+    }
+    int64_t fired = 0;
+    for (int64_t i = 0; i < P; i++) fired += cnt[i] > 0;
+    out->fired = (double)fired / (double)P;
+    out->steps_per_s = (double)P * (double)T / out->seconds;
+    out->dt_ms = dt;
+done:
+    free(par);
+    free(wave);
+    free(target);
+    free(cnt);
+    free(sse);
+    free(valid);
+    return s;
+}

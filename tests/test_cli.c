@@ -1,0 +1,167 @@
+/* The neurofit command line (simulate, models, demo): outputs numpy reads with
+ * the documented shapes, and every bad input gets a clear message, a non-zero
+ * exit and no half-written result. Runs the built binary. */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BIN NF_BINARY_DIR "/neurofit"
+
+static char tmpdir[256];
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/nf_test_cli_%ld", (long)getpid());
+    mkdir(tmpdir, 0777);
+}
+
+/* Run a shell command; stderr+stdout into out (cap bytes). Returns exit code. */
+static int run(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+TestSuite(cli, .init = setup);
+
+Test(cli, simulate_writes_files_numpy_reads_with_documented_shapes)
+{
+    char out[8192];
+    int rc = run(out, sizeof out,
+                 BIN " simulate --model adex --sample-prior 37 --seed 5 --stimulus step:500,5,30 "
+                     "--stimulus noise:0,30,2 --dt 0.1 --duration 40 --record every:4 --max-spikes 8 --out %s/a",
+                 tmpdir);
+    cr_assert_eq(rc, 0, "%s", out);
+    rc = run(out, sizeof out,
+             "/usr/bin/python3 -c \"import numpy as np, json; d='%s/a/'; "
+             "p=np.load(d+'params.npy'); v=np.load(d+'voltage.npy'); s=np.load(d+'spikes.npy'); "
+             "c=np.load(d+'spike_counts.npy'); ok=np.load(d+'valid.npy'); m=json.load(open(d+'meta.json')); "
+             "assert p.shape==(37,10) and p.dtype==np.float32; assert v.shape==(37,101) and v.dtype==np.float32; "
+             "assert s.shape==(37,8); assert c.shape==(37,) and c.dtype==np.int32; assert ok.dtype==bool; "
+             "assert m['model']=='adex' and m['n_steps']==401 and m['record_every']==4; "
+             "assert np.allclose(v[:,0], p[:,2]); assert ok.all(); "
+             "k=np.minimum(c,8); assert all(np.isnan(s[i,k[i]:]).all() and np.isfinite(s[i,:k[i]]).all() for i in range(37)); "
+             "print('numpy ok')\"",
+             tmpdir);
+    cr_assert_eq(rc, 0, "%s", out);
+}
+
+Test(cli, params_file_with_header_in_any_order)
+{
+    char out[4096], path[512];
+    snprintf(path, sizeof path, "%s/p.csv", tmpdir);
+    FILE *fp = fopen(path, "w");
+    fprintf(fp, "V_th,E_L\n-50,-70\n-52,-68\n");
+    fclose(fp);
+    int rc = run(out, sizeof out, BIN " simulate --model lif6 --params %s --stimulus step:0,0,1 --dt 0.1 --duration 5 --out %s/b",
+                 path, tmpdir);
+    cr_assert_eq(rc, 0, "%s", out);
+    rc = run(out, sizeof out,
+             "/usr/bin/python3 -c \"import numpy as np; p=np.load('%s/b/params.npy'); v=np.load('%s/b/voltage.npy'); "
+             "assert p.shape==(2,6); assert p[1,3]==-52 and p[1,2]==-68 and p[0,0]==150; assert v[1,0]==-68\"",
+             tmpdir, tmpdir);
+    cr_assert_eq(rc, 0, "%s", out);
+}
+
+static void expect_error(const char *needle, const char *fmt_args)
+{
+    char out[4096];
+    int rc = run(out, sizeof out, BIN " simulate %s --out %s/bad", fmt_args, tmpdir);
+    cr_assert_neq(rc, 0, "'%s' must fail", fmt_args);
+    cr_assert(strstr(out, needle) != NULL, "'%s': message should mention '%s', got: %s", fmt_args, needle, out);
+    cr_assert_not(exists(tmpdir, "bad/voltage.npy"), "nothing written on failure");
+    cr_assert_not(exists(tmpdir, "bad/params.npy"), "nothing written on failure");
+}
+
+Test(cli, bad_input_clear_error_nonzero_exit_nothing_written)
+{
+    expect_error("unknown model 'lif9'", "--model lif9 --sample-prior 3 --stimulus step:1,0,1 --dt 0.1 --duration 10");
+    expect_error("--dt", "--model lif6 --sample-prior 3 --stimulus step:1,0,1 --dt 0 --duration 10");
+    expect_error("--dt", "--model lif6 --sample-prior 3 --stimulus step:1,0,1 --dt -0.1 --duration 10");
+    expect_error("--sample-prior", "--model lif6 --sample-prior 0 --stimulus step:1,0,1 --dt 0.1 --duration 10");
+    expect_error("step:", "--model lif6 --sample-prior 3 --stimulus step:1,0 --dt 0.1 --duration 10");
+    expect_error("--record", "--model lif6 --sample-prior 3 --stimulus step:1,0,1 --dt 0.1 --duration 10 --record every:0");
+    expect_error("cannot open", "--model lif6 --params /nonexistent.csv --stimulus step:1,0,1 --dt 0.1 --duration 10");
+
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/nan.csv", tmpdir);
+    FILE *fp = fopen(path, "w");
+    fprintf(fp, "C_m g_L E_L V_th V_res t_ref\n150 nan -70 -55 -75 2\n");
+    fclose(fp);
+    snprintf(args, sizeof args, "--model lif6 --params %s --stimulus step:1,0,1 --dt 0.1 --duration 10", path);
+    expect_error("g_L", args);
+
+    snprintf(path, sizeof path, "%s/range.csv", tmpdir);
+    fp = fopen(path, "w");
+    fprintf(fp, "-150 10 -70 -55 -75 2\n");
+    fclose(fp);
+    snprintf(args, sizeof args, "--model lif6 --params %s --stimulus step:1,0,1 --dt 0.1 --duration 10", path);
+    expect_error("C_m", args);
+
+    snprintf(path, sizeof path, "%s/stim.txt", tmpdir);
+    fp = fopen(path, "w");
+    for (int i = 0; i < 50; i++) fprintf(fp, "%d\n", i);
+    fclose(fp);
+    snprintf(args, sizeof args, "--model lif6 --sample-prior 2 --stimulus file:%s --dt 0.1 --duration 10", path);
+    expect_error("expected 101", args); /* 50 samples for a 101-sample run */
+}
+
+Test(cli, unwritable_output_and_existing_results_kept_on_failure)
+{
+    char out[4096];
+    int rc = run(out, sizeof out, BIN " simulate --model lif6 --sample-prior 2 --stimulus step:1,0,1 --dt 0.1 --duration 1 --out /proc/nf_nope");
+    cr_assert_neq(rc, 0);
+    cr_assert(strstr(out, "/proc/nf_nope"), "%s", out);
+    /* a good run, then a failing run into the same directory: the good files stay */
+    rc = run(out, sizeof out, BIN " simulate --model lif6 --sample-prior 2 --stimulus step:1,0,1 --dt 0.1 --duration 1 --out %s/keep", tmpdir);
+    cr_assert_eq(rc, 0, "%s", out);
+    struct stat before, after;
+    char path[512];
+    snprintf(path, sizeof path, "%s/keep/params.npy", tmpdir);
+    cr_assert_eq(stat(path, &before), 0);
+    rc = run(out, sizeof out, BIN " simulate --model lif6 --sample-prior 5 --stimulus step:1,0,1 --dt 0 --duration 1 --out %s/keep", tmpdir);
+    cr_assert_neq(rc, 0);
+    cr_assert_eq(stat(path, &after), 0);
+    cr_assert_eq(before.st_size, after.st_size, "earlier result untouched");
+}
+
+Test(cli, models_lists_every_model_and_rejects_unknown)
+{
+    char out[16384];
+    cr_assert_eq(run(out, sizeof out, BIN " models"), 0);
+    cr_assert(strstr(out, "lif6") && strstr(out, "adex") && strstr(out, "izhikevich") && strstr(out, "hh"), "%s", out);
+    cr_assert_eq(run(out, sizeof out, BIN " models izhikevich"), 0);
+    cr_assert(strstr(out, "v_peak") && strstr(out, "nS/mV"), "%s", out);
+    cr_assert_eq(run(out, sizeof out, BIN " models nope"), 2);
+    cr_assert(strstr(out, "unknown model"), "%s", out);
+    cr_assert_eq(run(out, sizeof out, BIN " frobnicate"), 2);
+}
+
+Test(cli, demo_runs_and_explains_itself)
+{
+    char out[16384];
+    cr_assert_eq(run(out, sizeof out, BIN " demo --sims 300"), 0, "%s", out);
+    cr_assert(strstr(out, "neurons fired") && strstr(out, "hh") && strstr(out, "AdEx"), "%s", out);
+}
