@@ -1,11 +1,13 @@
-/* Engine throughput: neuron-steps per second for each model x backend x batch
- * size, simulate-only and with the fused trace-RMSE scorer. Prints a markdown
- * table; validates each configuration against a small CPU reference run
- * (spike counts) before timing. It never asserts timings.
+/* Engine throughput benchmark: neuron-steps per second for each model x
+ * backend x batch size, simulate-only and with the fused trace-RMSE scorer,
+ * and, where Debian's python3-brian is installed, Brian2's cpp_standalone
+ * binary on the same batch (bench/brian2_reference.py) for the speed-up.
+ * Prints markdown tables with machine and date; never asserts timings.
  *
  * usage: bench_engine [--models a,b] [--backend cpu|cuda|all] [--sims P,P,..]
- *                     [--steps T] [--threads N] [--reps R] */
-#include "neurofit/engine.h"
+ *                     [--steps T] [--threads N] [--reps R] [--brian2 on|off]
+ *                     [--brian2-sims P] */
+#include "neurofit/bench.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,52 +17,33 @@
 #include <time.h>
 #include <unistd.h>
 
-static double cpu_seconds(void)
+static double brian2_rate(const char *model, int64_t P, int64_t T, double dt, double amp)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 %s/bench/brian2_reference.py %s %lld %lld %g %g 2>/dev/null | tail -n 1",
+             NF_SOURCE_DIR, model, (long long)P, (long long)T, dt, amp);
+    FILE *p = popen(cmd, "r");
+    if (!p) return NAN;
+    double rate = NAN, sec;
+    if (fscanf(p, "%lf %lf", &rate, &sec) != 2) rate = NAN;
+    pclose(p);
+    return rate;
 }
 
-static double now(void)
+static double drive_pA(const char *name)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-/* Per-model stimulus amplitude (pA) that makes the default cell fire, and dt. */
-static void model_drive(const nf_model *m, double *amp, double *dt)
-{
-    *dt = m->dt_max_ms < 0.1 ? m->dt_max_ms : 0.1;
-    if (!strcmp(m->name, "lif6")) *amp = 250;
-    else if (!strcmp(m->name, "adex")) *amp = 800;
-    else if (!strcmp(m->name, "izhikevich")) *amp = 200;
-    else *amp = 400;
-}
-
-/* Parameters spread +-10 % around the defaults, clipped to the fitting box. */
-static float *make_params(const nf_model *m, int64_t P)
-{
-    float *p = malloc(sizeof(float) * (size_t)P * m->n_params);
-    uint64_t s = 12345;
-    for (int64_t i = 0; i < P; i++)
-        for (int j = 0; j < m->n_params; j++) {
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            double u = (double)(s >> 11) / 9007199254740992.0;
-            const nf_param_info *pi = &m->params[j];
-            double v = pi->def + 0.1 * (u - 0.5) * (pi->hi - pi->lo);
-            v = v < pi->lo ? pi->lo : v > pi->hi ? pi->hi : v;
-            p[i * m->n_params + j] = (float)v;
-        }
-    return p;
+    if (!strcmp(name, "lif6")) return 250;
+    if (!strcmp(name, "adex")) return 800;
+    if (!strcmp(name, "izhikevich")) return 200;
+    return 400;
 }
 
 int main(int argc, char **argv)
 {
-    const char *models = "lif6,adex,izhikevich,hh", *backend = "all";
-    const char *sims = "1000,100000,1000000";
-    int64_t T = 10000;
+    const char *models = "lif6,adex,izhikevich,hh", *backend = "all", *sims = "1000,100000,1000000";
+    const char *brian = "on";
+    int64_t T = 10000, brian_sims = 100000;
     int threads = 0, reps = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--models")) models = argv[i + 1];
@@ -69,36 +52,55 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--steps")) T = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--brian2")) brian = argv[i + 1];
+        else if (!strcmp(argv[i], "--brian2-sims")) brian_sims = atoll(argv[i + 1]);
         else {
             fprintf(stderr, "bench_engine: unknown option %s\n", argv[i]);
             return 2;
         }
     }
+    int use_brian = !strcmp(brian, "on") &&
+                    system("/usr/bin/python3 -c 'import brian2' >/dev/null 2>&1") == 0;
     struct utsname u;
     uname(&u);
     time_t t0 = time(NULL);
     char date[32];
     strftime(date, sizeof date, "%Y-%m-%d", gmtime(&t0));
-    printf("# bench_engine  %s  host %s  %ld CPUs  CUDA: %s\n\n", date, u.machine, sysconf(_SC_NPROCESSORS_ONLN),
+    char cpu[256] = "?";
+    FILE *ci = fopen("/proc/cpuinfo", "r");
+    if (ci) {
+        char line[512];
+        while (fgets(line, sizeof line, ci))
+            if (!strncmp(line, "model name", 10)) {
+                char *c = strchr(line, ':');
+                if (c) snprintf(cpu, sizeof cpu, "%s", c + 2);
+                cpu[strcspn(cpu, "\n")] = 0;
+                break;
+            }
+        fclose(ci);
+    }
+    printf("# bench_engine %s: %s, %ld CPUs (%s); CUDA: %s\n\n", date, u.machine, sysconf(_SC_NPROCESSORS_ONLN), cpu,
            nf_cuda_available() ? nf_cuda_device_name() : "none");
-    printf("| model | backend | sims | steps | scorer | seconds | neuron-steps/s | per CPU-second |\n");
-    printf("|---|---|---:|---:|---|---:|---:|---:|\n");
+    printf("| model | backend | sims | steps | scorer | seconds | neuron-steps/s | per CPU-second | fraction of ceiling |\n");
+    printf("|---|---|---:|---:|---|---:|---:|---:|---:|\n");
 
     nf_backend backends[2] = {NF_BACKEND_CPU, NF_BACKEND_CUDA};
+    double cpu_rate[64] = {0};
     char mlist[256];
     snprintf(mlist, sizeof mlist, "%s", models);
-    for (char *mn = strtok(mlist, ","); mn; mn = strtok(NULL, ",")) {
+    int mi = 0;
+    const nf_model *ms[64];
+    for (char *mn = strtok(mlist, ","); mn && mi < 64; mn = strtok(NULL, ","), mi++) {
         const nf_model *m = nf_model_find(mn);
         if (!m) {
             fprintf(stderr, "bench_engine: %s\n", nf_errmsg());
             return 2;
         }
-        double amp, dt;
-        model_drive(m, &amp, &dt);
+        ms[mi] = m;
         for (int bi = 0; bi < 2; bi++) {
             if (strcmp(backend, "all") && strcmp(backend, nf_backend_name(backends[bi]))) continue;
             if (backends[bi] == NF_BACKEND_CUDA && !nf_cuda_available()) {
-                printf("| %s | cuda | - | - | - | - | skipped: no CUDA device | - |\n", m->name);
+                printf("| %s | cuda | - | - | - | - | skipped: no CUDA device | - | - |\n", m->name);
                 continue;
             }
             nf_engine *e;
@@ -111,62 +113,41 @@ int main(int argc, char **argv)
             char *save = NULL;
             for (char *ps = strtok_r(slist, ",", &save); ps; ps = strtok_r(NULL, ",", &save)) {
                 int64_t P = atoll(ps);
-                float *par = make_params(m, P);
-                float *wave = malloc(sizeof(float) * T);
-                float *target = malloc(sizeof(float) * T);
-                for (int64_t n = 0; n < T; n++) {
-                    wave[n] = (n * dt > 10.0) ? (float)amp : 0.0f;
-                    target[n] = -65.0f;
-                }
-                int32_t *cnt = malloc(sizeof(int32_t) * P);
-                double *sse = malloc(sizeof(double) * P);
-                uint8_t *valid = malloc((size_t)P);
                 for (int scored = 0; scored < 2; scored++) {
-                    nf_batch b = {0};
-                    b.model = m;
-                    b.n_sims = P;
-                    b.n_steps = T;
-                    b.dt_ms = dt;
-                    b.params = par;
-                    b.stim.waves = wave;
-                    b.stim.n_waves = 1;
-                    b.spike_counts = cnt;
-                    b.valid = valid;
-                    if (scored) {
-                        b.target = target;
-                        b.n_targets = 1;
-                        b.n_obs = T;
-                        b.obs_every = 1;
-                        b.sse = sse;
+                    nf_bench_result r;
+                    if (nf_bench_engine(e, m, P, T, scored, reps, &r)) {
+                        fprintf(stderr, "bench_engine: %s\n", nf_errmsg());
+                        return 1;
                     }
-                    double best = 1e30, best_cpu = 1e30;
-                    for (int r = 0; r < reps; r++) {
-                        double a = now(), c = cpu_seconds();
-                        if (nf_engine_run(e, &b)) {
-                            fprintf(stderr, "bench_engine: %s\n", nf_errmsg());
-                            return 1;
-                        }
-                        double el = now() - a, cel = cpu_seconds() - c;
-                        best = el < best ? el : best;
-                        best_cpu = cel < best_cpu ? cel : best_cpu;
-                    }
-                    int64_t fired = 0;
-                    for (int64_t i = 0; i < P; i++) fired += cnt[i] > 0;
-                    printf("| %s | %s | %lld | %lld | %s | %.3f | %.3g | %.3g |\n", m->name,
-                           nf_backend_name(backends[bi]), (long long)P, (long long)T, scored ? "rmse" : "none", best,
-                           (double)P * T / best, backends[bi] == NF_BACKEND_CPU ? (double)P * T / best_cpu : NAN);
+                    double ceil = backends[bi] == NF_BACKEND_CUDA ? nf_bench_h100_ceiling(m) : 0;
+                    char frac[32] = "-";
+                    if (ceil > 0) snprintf(frac, sizeof frac, "%.2f (H100)", r.steps_per_s / ceil);
+                    char percpu[32] = "-";
+                    if (backends[bi] == NF_BACKEND_CPU) snprintf(percpu, sizeof percpu, "%.3g", (double)P * T / r.cpu_seconds);
+                    printf("| %s | %s | %lld | %lld | %s | %.3f | %.3g | %s | %s |\n", m->name,
+                           nf_backend_name(backends[bi]), (long long)P, (long long)T, scored ? "rmse" : "none",
+                           r.seconds, r.steps_per_s, percpu, frac);
                     fflush(stdout);
-                    if (fired == 0) fprintf(stderr, "bench_engine: warning: %s: no simulation spiked\n", m->name);
+                    if (backends[bi] == NF_BACKEND_CPU && !scored && P == brian_sims) cpu_rate[mi] = r.steps_per_s;
+                    if (r.fired == 0) fprintf(stderr, "bench_engine: warning: %s: no simulation spiked\n", m->name);
                 }
-                free(par);
-                free(wave);
-                free(target);
-                free(cnt);
-                free(sse);
-                free(valid);
             }
             nf_engine_destroy(e);
         }
+    }
+    if (use_brian) {
+        printf("\n## Against Brian2 %s cpp_standalone (single thread, same batch: %lld sims x %lld steps)\n\n",
+               "2.5", (long long)brian_sims, (long long)T);
+        printf("| model | Brian2 neuron-steps/s | neurofit cpu neuron-steps/s | speed-up |\n|---|---:|---:|---:|\n");
+        for (int k = 0; k < mi; k++) {
+            double dt = ms[k]->dt_max_ms < 0.1 ? ms[k]->dt_max_ms : 0.1;
+            double br = brian2_rate(ms[k]->name, brian_sims, T, dt, drive_pA(ms[k]->name));
+            printf("| %s | %.3g | %.3g | %.1fx |\n", ms[k]->name, br, cpu_rate[k],
+                   cpu_rate[k] > 0 ? cpu_rate[k] / br : NAN);
+            fflush(stdout);
+        }
+    } else if (!strcmp(brian, "on")) {
+        printf("\nBrian2 comparison skipped: /usr/bin/python3 cannot import brian2 (apt-get install python3-brian)\n");
     }
     return 0;
 }
