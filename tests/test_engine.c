@@ -468,3 +468,46 @@ Test(engine, cuda_backend_unavailable_is_a_clear_error)
     cr_assert_eq(nf_engine_backend(e), NF_BACKEND_CPU);
     nf_engine_destroy(e);
 }
+
+Test(engine, ou_noise_drives_passive_membrane_to_theoretical_variance)
+{
+    /* A passive LIF (threshold out of reach) filtering OU current of SD s and
+     * correlation time tau_x has stationary Var(V) = (s / g_L)^2 tau_x / (tau_x + tau_m)
+     * and mean E_L + mean / g_L: checks the noise scale, its correlation time
+     * and its mean in one go. */
+    const nf_model *m = nf_model_find("lif6");
+    const int64_t P = 4000, T = 4001;
+    float *p = nft_default_params(m, P);
+    for (int64_t i = 0; i < P; i++) {
+        p[i * 6 + 0] = 100.0f; /* C_m: tau_m = 10 ms */
+        p[i * 6 + 1] = 10.0f;
+        p[i * 6 + 2] = -70.0f;
+        p[i * 6 + 3] = 500.0f;
+    }
+    float *fin = malloc(sizeof(float) * P * 2);
+    nf_engine *e = cpu_engine(2);
+    nf_batch b = {0};
+    b.model = m;
+    b.n_sims = P;
+    b.n_steps = T;
+    b.dt_ms = 0.05;
+    b.params = p;
+    b.stim.noise_mean_pA = 50.0f;
+    b.stim.noise_sd_pA = 100.0f;
+    b.stim.noise_tau_ms = 5.0f;
+    b.stim.seed = 11;
+    b.final_state = fin;
+    cr_assert_eq(nf_engine_run(e, &b), NF_OK, "%s", nf_errmsg());
+    double s1 = 0, s2 = 0;
+    for (int64_t i = 0; i < P; i++) {
+        s1 += fin[i * 2];
+        s2 += (double)fin[i * 2] * fin[i * 2];
+    }
+    double mean = s1 / P, var = s2 / P - mean * mean;
+    double var_ref = (100.0 / 10.0) * (100.0 / 10.0) * 5.0 / (5.0 + 10.0);
+    cr_assert(fabs(mean - (-70.0 + 5.0)) < 0.5, "mean %g mV", mean);
+    cr_assert(fabs(var / var_ref - 1.0) < 0.1, "Var(V) %g vs %g mV^2", var, var_ref);
+    nf_engine_destroy(e);
+    free(p);
+    free(fin);
+}
