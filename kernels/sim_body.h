@@ -160,9 +160,10 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
             /* stationary OU start: x_0 = sd z_0, then x_n = a x_{n-1} + sd b z_n */
             const float ou_k = n == 0 ? 0.0f : a->ou_a;
             const float ou_s = n == 0 ? a->ou_sd : a->ou_sd * a->ou_b;
-            const float *z = nz[q];
             for (int l = 0; l < NF_LANES; l++) {
-                float x = ou_k * ou[l] + ou_s * z[l];
+                /* selects, not nz[q][l]: a dynamic index would put nz in GPU local memory */
+                float z = q == 0 ? nz[0][l] : (q == 1 ? nz[1][l] : (q == 2 ? nz[2][l] : nz[3][l]));
+                float x = ou_k * ou[l] + ou_s * z;
                 ou[l] = x;
                 cur[l] = (a->waves ? cur[l] : 0.0f) + a->ou_mean + x;
             }
