@@ -1,2 +1,2 @@
-# fit: scores (normalised RMSE, coincidence factor, feature error, combined).
-list(APPEND NF_SOURCES ${CMAKE_CURRENT_LIST_DIR}/score.c)
+# fit: scores (normalised RMSE, coincidence factor, feature error, combined) and the HTML report.
+list(APPEND NF_SOURCES ${CMAKE_CURRENT_LIST_DIR}/score.c ${CMAKE_CURRENT_LIST_DIR}/report.c)
