@@ -61,7 +61,7 @@ typedef enum {
 } nf_optim_restart;
 
 /* Why the optimiser stopped. One X-macro list makes the enum and the strings.
- * TOLFUN, TOLX, STAGNATION and CONDITION end one CMA-ES run; with restarts
+ * TOLFUN, TOLX, STAGNATION, CONDITION and MAXITER end one CMA-ES run; with restarts
  * enabled they start the next run and are only reported when no restart is
  * left. */
 #define NF_OPTIM_STOP_LIST(X)                                                          \
@@ -71,7 +71,8 @@ typedef enum {
     X(NF_OPTIM_STOP_TOLFUN, "fitness range below tolfun")                               \
     X(NF_OPTIM_STOP_TOLX, "step size below tolx")                                       \
     X(NF_OPTIM_STOP_STAGNATION, "no improvement over the stagnation window")            \
-    X(NF_OPTIM_STOP_CONDITION, "covariance condition number above 1e14")
+    X(NF_OPTIM_STOP_CONDITION, "covariance condition number above 1e14")                \
+    X(NF_OPTIM_STOP_MAXITER, "generation limit of a BIPOP small-population run")
 
 typedef enum {
 #define NF__OPTIM_STOP_ENUM(name, str) name,
@@ -96,7 +97,7 @@ typedef struct nf_optim_config {
     uint64_t seed;
     /* CMA-ES restarts */
     nf_optim_restart restart;
-    int max_restarts;     /* IPOP: restarts; BIPOP: large-population restarts (default 9) */
+    int max_restarts;     /* IPOP restarts / BIPOP large-population restarts, default 9 */
     /* stopping */
     int64_t max_evals;    /* <= 0: no limit */
     double target;        /* stop when best fitness <= target; -Inf: never */

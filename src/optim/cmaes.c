@@ -27,9 +27,9 @@
  * Restarts (Auger & Hansen 2005; Hansen 2009): a local stop (tolfun, tolx,
  * stagnation, condition) starts a new run from a uniformly random mean in
  * the box. IPOP doubles lambda each time. BIPOP interlaces "large" runs
- * (lambda0 2^k, sigma0) with "small" runs (lambda0 (lambda_large/(2 lambda0))^(U^2),
- * sigma0 10^(-2U)) so that the small runs never use more evaluations than
- * the large ones. */
+ * (lambda0 2^k, sigma0) with "small" runs (lambda0 2^(k U^2), sigma0 10^(-2U'))
+ * so that the small runs never use more evaluations than the large ones
+ * (details at restart_or_stop). */
 #include "optim_internal.h"
 
 #include "internal.h"
@@ -305,10 +305,20 @@ nf_status nf__cmaes_tell(nf_optim *o, const double *fin)
         restart_or_stop(o, NF_OPTIM_STOP_STAGNATION, &st);
     else if ((dmax / dmin) * (dmax / dmin) > 1e14)
         restart_or_stop(o, NF_OPTIM_STOP_CONDITION, &st);
+    else if (s->run_maxiter > 0 && s->run_gen >= s->run_maxiter)
+        restart_or_stop(o, NF_OPTIM_STOP_MAXITER, &st);
     return st;
 }
 
-/* A run ended for a local reason: start the next (IPOP/BIPOP) or stop. */
+/* A run ended for a local reason: start the next (IPOP/BIPOP) or stop.
+ * BIPOP follows pycma's fmin: the first run's budget counts as "small"; a
+ * small run is taken while the small runs used fewer evaluations than the
+ * large ones, with lambda = floor(lambda0 m^(U^2)), m = 2^(large runs so far),
+ * sigma = sigma0 0.01^U' and at most 0.5 (large evaluations) / lambda
+ * generations; otherwise a large run with lambda = lambda0 2^(large runs).
+ * Only large runs count against max_restarts (pycma counts both; with its
+ * default of 9 the large population then stops at 32 lambda0, too small for
+ * Rastrigin in 10-D in most of our runs). */
 static void restart_or_stop(nf_optim *o, nf_optim_stop_reason why, nf_status *st)
 {
     nf__optim_scalars *s = &o->s;
@@ -321,25 +331,26 @@ static void restart_or_stop(nf_optim *o, nf_optim_stop_reason why, nf_status *st
         s->evals_small += run_evals;
     else
         s->evals_large += run_evals;
-    int small = s->restart == NF_OPTIM_RESTART_BIPOP && s->n_large > 0 &&
-                s->evals_small < s->evals_large;
+    int small = s->restart == NF_OPTIM_RESTART_BIPOP && s->evals_small < s->evals_large;
     if (!small && s->n_large >= s->max_restarts) {
         s->stop = why;
         return;
     }
     double sigma = s->sigma0;
+    s->run_maxiter = 0;
     if (small) {
-        double u1 = nf__rng_uniform(s->rng), u2 = nf__rng_uniform(s->rng);
-        double ratio = 0.5 * (double)s->lambda_large_last / (double)s->lambda0;
-        int64_t lam = (int64_t)floor((double)s->lambda0 * pow(ratio, u1 * u1));
+        double u_sigma = nf__rng_uniform(s->rng), u_lam = nf__rng_uniform(s->rng);
+        double m = ldexp(1.0, (int)s->n_large);
+        int64_t lam = (int64_t)floor((double)s->lambda0 * pow(m, u_lam * u_lam));
         s->lambda = lam < 2 ? 2 : lam;
-        sigma = s->sigma0 * pow(10.0, -2.0 * u2);
+        sigma = s->sigma0 * pow(0.01, u_sigma);
+        int64_t maxiter = (int64_t)floor(0.5 * (double)s->evals_large / (double)s->lambda);
+        s->run_maxiter = maxiter < 1 ? 1 : maxiter;
         s->regime_small = 1;
     } else {
         s->n_large++;
         s->lambda = s->lambda0 << s->n_large;
         if (s->lambda > (1 << 22)) s->lambda = 1 << 22;
-        s->lambda_large_last = s->lambda;
         s->regime_small = 0;
     }
     s->restarts++;

@@ -307,6 +307,7 @@ nf_status nf_optim_create(nf_optim **out, const nf_optim_config *c)
     s->de_cr = c->de_cr;
     s->stop = NF_OPTIM_RUNNING;
     s->x0_given = c->x0 != NULL;
+    s->regime_small = 1; /* BIPOP: the first run's budget counts as small */
     nf__rng_seed(s->rng, c->seed);
     if ((st = alloc_fixed(o)) != NF_OK) goto fail;
     for (int j = 0; j < c->n; j++) {

@@ -22,8 +22,8 @@ typedef struct nf__optim_scalars {
     int64_t hist_cap, hist_len, hist_pos;     /* ring of best-of-generation fitness */
     int64_t mu, eigen_gen, eigen_gap;          /* CMA-ES */
     int64_t shade_h, shade_k, archive_len;     /* SHADE */
-    int64_t evals_large, evals_small, lambda_large_last;
-    int64_t x0_given, de_ready;
+    int64_t evals_large, evals_small;
+    int64_t x0_given, de_ready, run_maxiter;
     uint64_t rng[4];
     double target, tolfun, tolx, sigma0, best_f, run_best_f;
     double sigma, mueff, cs, ds, cc, c1, cmu, chin; /* CMA-ES */
