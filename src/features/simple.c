@@ -1,0 +1,102 @@
+/* The simple feature set of the Python auto-fit module (spike_times,
+ * spike_count, mean_isi, cv_isi, firing_rate, v_rest, v_max, v_min,
+ * ap_height, ap_width), on the samples as given. Differences from that module,
+ * on purpose: firing_rate is in Hz (it divided by a duration in ms), ap_width
+ * measures the first spike (its loop started on the sample below threshold and
+ * always gave 0), and what cannot be computed is missing instead of 0. */
+#include "features/features_internal.h"
+
+#include <math.h>
+
+/* k-th smallest of a[0..n) (quickselect; reorders a). */
+static double kth(double *a, int64_t n, int64_t k)
+{
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = a[lo + (hi - lo) / 2];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot) i++;
+            while (a[j] > pivot) j--;
+            if (i <= j) {
+                double tmp = a[i];
+                a[i] = a[j];
+                a[j] = tmp;
+                i++;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return a[k];
+    }
+    return a[k];
+}
+
+void nf__simple_features(struct nf_features *f, const double *t, const double *v, int64_t n)
+{
+    double thr = f->o.threshold_mV;
+    double dt = (t[n - 1] - t[0]) / (double)(n - 1); /* mean sample interval, ms */
+
+    /* spikes: upward crossings, at the time of the last sample not above thr */
+    int64_t ns = 0, first = -1;
+    for (int64_t k = 0; k + 1 < n; k++)
+        if (v[k] <= thr && v[k + 1] > thr) {
+            if (first < 0) first = k;
+            ns++;
+        }
+    *nf__put(f, NF__F_SPIKE_COUNT, 1) = (double)ns;
+    *nf__put(f, NF__F_FIRING_RATE, 1) = (double)ns / ((double)n * dt) * 1000.0;
+    if (ns == 0) {
+        nf__missing(f, NF__F_SPIKE_TIMES, "no threshold crossing");
+        nf__missing(f, NF__F_AP_WIDTH_SIMPLE, "no threshold crossing");
+    } else {
+        double *st = nf__put(f, NF__F_SPIKE_TIMES, ns);
+        int64_t s = 0;
+        for (int64_t k = 0; k + 1 < n; k++)
+            if (v[k] <= thr && v[k + 1] > thr) st[s++] = t[k];
+        /* ap_width: how long the first spike stays above threshold */
+        int64_t above = 0;
+        for (int64_t k = first + 1; k < n && v[k] > thr; k++) above++;
+        *nf__put(f, NF__F_AP_WIDTH_SIMPLE, 1) = (double)above * dt;
+    }
+    if (ns < 2) {
+        nf__missing(f, NF__F_MEAN_ISI, "needs at least 2 threshold crossings");
+        nf__missing(f, NF__F_CV_ISI, "needs at least 2 threshold crossings");
+    } else {
+        const double *st = f->pool + f->res[NF__F_SPIKE_TIMES].off;
+        double mean = (st[ns - 1] - st[0]) / (double)(ns - 1), var = 0;
+        for (int64_t s = 1; s < ns; s++) {
+            double d = st[s] - st[s - 1] - mean;
+            var += d * d;
+        }
+        *nf__put(f, NF__F_MEAN_ISI, 1) = mean;
+        *nf__put(f, NF__F_CV_ISI, 1) = sqrt(var / (double)(ns - 1)) / mean; /* population sd, as numpy.std */
+    }
+
+    /* v_rest: median of the samples not above threshold (v[0] when none) */
+    double vmax = v[0], vmin = v[0], *sub = f->scratch;
+    int64_t m = 0;
+    for (int64_t k = 0; k < n; k++) {
+        if (v[k] > vmax) vmax = v[k];
+        if (v[k] < vmin) vmin = v[k];
+        if (v[k] <= thr) sub[m++] = v[k];
+    }
+    double vrest = v[0];
+    if (m > 0) {
+        vrest = kth(sub, m, m / 2);
+        if (m % 2 == 0) { /* mean of the two middle values; the lower is the max of the lower half */
+            double lo = sub[0];
+            for (int64_t k = 1; k < m / 2; k++)
+                if (sub[k] > lo) lo = sub[k];
+            vrest = (vrest + lo) / 2;
+        }
+    }
+    *nf__put(f, NF__F_V_REST, 1) = vrest;
+    *nf__put(f, NF__F_V_MAX, 1) = vmax;
+    *nf__put(f, NF__F_V_MIN, 1) = vmin;
+    *nf__put(f, NF__F_AP_HEIGHT_SIMPLE, 1) = vmax - vrest;
+}

@@ -1,0 +1,534 @@
+/* Feature extractor: eFEL's expected values on its all-features test trace,
+ * missing values with reasons, flat and synthetic traces, input validation,
+ * context reuse, JSON/CSV output, and the `neurofit features` command. */
+#include "neurofit/features.h"
+#include "neurofit/npy.h"
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define EFEL_DIR NF_SOURCE_DIR "/../shared/data/efel/allfeatures/"
+#define BIN NF_BINARY_DIR "/neurofit"
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+/* Two-column text file t V into t, v (malloc'd). */
+static int64_t read_tv(const char *path, double **t, double **v)
+{
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp, "cannot open %s", path);
+    size_t cap = 1 << 15, n = 0;
+    *t = malloc(sizeof(double) * cap);
+    *v = malloc(sizeof(double) * cap);
+    double a, b;
+    while (fscanf(fp, "%lf %lf", &a, &b) == 2) {
+        if (n == cap) {
+            cap *= 2;
+            *t = realloc(*t, sizeof(double) * cap);
+            *v = realloc(*v, sizeof(double) * cap);
+        }
+        (*t)[n] = a;
+        (*v)[n] = b;
+        n++;
+    }
+    fclose(fp);
+    return (int64_t)n;
+}
+
+static cJSON *read_json(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    cr_assert_not_null(fp, "cannot open %s", path);
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = malloc((size_t)len + 1);
+    cr_assert_eq(fread(buf, 1, (size_t)len, fp), (size_t)len);
+    buf[len] = 0;
+    fclose(fp);
+    cJSON *j = cJSON_Parse(buf);
+    free(buf);
+    cr_assert_not_null(j, "%s does not parse", path);
+    return j;
+}
+
+static int close_enough(double got, double want)
+{
+    if (want == 0) return fabs(got) <= 1e-9;
+    return fabs(got - want) <= 1e-6 * fabs(want);
+}
+
+/* Synthetic trace on a 0.025 ms grid: rest at v0 mV, spikes at the given times
+ * (a 1 ms wide bump to +30 mV followed by a 10 mV AHP decaying with 5 ms). */
+static double *synth(int64_t n, double dt, double v0, const double *spikes, int ns)
+{
+    double *v = malloc(sizeof(double) * (size_t)n);
+    for (int64_t k = 0; k < n; k++) {
+        double t = (double)k * dt, x = v0;
+        for (int s = 0; s < ns; s++) {
+            double u = t - spikes[s];
+            x += (30 - v0) * exp(-u * u / (2 * 0.3 * 0.3));
+            if (u > 0.5) x -= 10 * (1 - exp(-(u - 0.5) / 0.5)) * exp(-(u - 0.5) / 5);
+        }
+        v[k] = x;
+    }
+    return v;
+}
+
+static nf_feature_value get(const nf_features *f, const char *name)
+{
+    nf_feature_value r;
+    cr_assert_eq(nf_features_lookup(f, name, &r), NF_OK, "%s: %s", name, nf_errmsg());
+    return r;
+}
+
+/* ---- eFEL acceptance ------------------------------------------------------------ */
+
+/* The eFEL features of the issue, each with its key in expectedresults.json
+ * (eFEL renamed Spikecount to spike_count; the value is the same). */
+static const char *const EFEL_FEATURES[][2] = {
+    {"peak_time", "peak_time"},
+    {"peak_voltage", "peak_voltage"},
+    {"Spikecount", "spike_count"},
+    {"mean_frequency", "mean_frequency"},
+    {"ISI_values", "ISI_values"},
+    {"all_ISI_values", "all_ISI_values"},
+    {"ISI_CV", "ISI_CV"},
+    {"inv_first_ISI", "inv_first_ISI"},
+    {"time_to_first_spike", "time_to_first_spike"},
+    {"time_to_last_spike", "time_to_last_spike"},
+    {"AP_begin_indices", "AP_begin_indices"},
+    {"AP_amplitude", "AP_amplitude"},
+    {"AP_height", "AP_height"},
+    {"AP_width", "AP_width"},
+    {"spike_half_width", "spike_half_width"},
+    {"AHP_depth", "AHP_depth"},
+    {"min_AHP_values", "min_AHP_values"},
+    {"voltage_base", "voltage_base"},
+    {"steady_state_voltage", "steady_state_voltage"},
+    {"steady_state_voltage_stimend", "steady_state_voltage_stimend"},
+    {"voltage_deflection", "voltage_deflection"},
+    {"adaptation_index", "adaptation_index"},
+    {"adaptation_index2", "adaptation_index2"},
+    {"decay_time_constant_after_stim", "decay_time_constant_after_stim"},
+    {"burst_number", "burst_number"},
+    {"ISI_log_slope", "ISI_log_slope"},
+};
+
+Test(features_efel, every_listed_feature_matches_efel_expected_results)
+{
+    double *t, *v;
+    int64_t n = read_tv(EFEL_DIR "testdata.txt", &t, &v);
+    cr_assert_gt(n, 10000);
+    cJSON *exp = read_json(EFEL_DIR "expectedresults.json");
+    nf_features *f;
+    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    nf_trace tr = {.t = t, .v = v, .n = n, .stim_start_ms = 700, .stim_end_ms = 2700};
+    cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "%s", nf_errmsg());
+    size_t nfeat = sizeof EFEL_FEATURES / sizeof EFEL_FEATURES[0];
+    cr_assert_eq(nfeat, 26);
+    for (size_t k = 0; k < nfeat; k++) {
+        const char *name = EFEL_FEATURES[k][0];
+        cJSON *want = cJSON_GetObjectItemCaseSensitive(exp, EFEL_FEATURES[k][1]);
+        cr_assert(cJSON_IsArray(want), "%s: no expected values", name);
+        nf_feature_value got = get(f, name);
+        cr_assert_not(got.missing, "%s is missing: %s", name, got.reason);
+        cr_assert_eq(got.n, cJSON_GetArraySize(want), "%s: %lld values, eFEL has %d", name, (long long)got.n,
+                     cJSON_GetArraySize(want));
+        for (int64_t j = 0; j < got.n; j++) {
+            double w = cJSON_GetArrayItem(want, (int)j)->valuedouble;
+            cr_expect(close_enough(got.values[j], w), "%s[%lld] = %.17g, eFEL %.17g", name, (long long)j,
+                      got.values[j], w);
+        }
+    }
+    nf_features_destroy(f);
+    cJSON_Delete(exp);
+    free(t);
+    free(v);
+}
+
+Test(features_efel, uniform_dt_input_equals_explicit_time_axis)
+{
+    /* a trace given by dt gives the same features as the same trace with t */
+    int64_t n = 40000;
+    double dt = 0.025, sp[] = {120, 180, 260, 370, 500, 640};
+    double *v = synth(n, dt, -70, sp, 6), *t = malloc(sizeof(double) * (size_t)n);
+    for (int64_t k = 0; k < n; k++) t[k] = (double)k * dt;
+    nf_features *a, *b;
+    cr_assert_eq(nf_features_create(&a, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(&b, NULL), NF_OK);
+    nf_trace ta = {.t = t, .v = v, .n = n, .stim_start_ms = 100, .stim_end_ms = 800};
+    nf_trace tb = {.dt_ms = dt, .v = v, .n = n, .stim_start_ms = 100, .stim_end_ms = 800};
+    cr_assert_eq(nf_features_compute(a, &ta), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_features_compute(b, &tb), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(get(a, "Spikecount").values[0], 6);
+    for (int id = 0; id < nf_feature_count(); id++) {
+        nf_feature_value x, y;
+        nf_features_get(a, id, &x);
+        nf_features_get(b, id, &y);
+        cr_assert_eq(x.missing, y.missing, "%s", nf_feature_name(id));
+        cr_assert_eq(x.n, y.n, "%s", nf_feature_name(id));
+        for (int64_t j = 0; j < x.n; j++)
+            cr_assert(close_enough(x.values[j], y.values[j]), "%s[%lld]: %.17g vs %.17g", nf_feature_name(id),
+                      (long long)j, x.values[j], y.values[j]);
+    }
+    nf_features_destroy(a);
+    nf_features_destroy(b);
+    free(v);
+    free(t);
+}
+
+Test(features_efel, synthetic_spikes_are_found_where_they_were_put)
+{
+    int64_t n = 40000;
+    double dt = 0.025, sp[] = {150, 200, 300, 450};
+    double *v = synth(n, dt, -65, sp, 4);
+    nf_features *f;
+    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    nf_trace tr = {.dt_ms = dt, .v = v, .n = n, .stim_start_ms = 100, .stim_end_ms = 900};
+    cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "%s", nf_errmsg());
+    nf_feature_value pt = get(f, "peak_time"), isi = get(f, "all_ISI_values");
+    cr_assert_eq(pt.n, 4);
+    for (int s = 0; s < 4; s++) cr_assert(fabs(pt.values[s] - sp[s]) < 0.06, "peak %d at %g ms", s, pt.values[s]);
+    cr_assert(fabs(get(f, "mean_frequency").values[0] - 4 * 1000.0 / (450 - 100)) < 0.05);
+    cr_assert(fabs(isi.values[0] - 50) < 0.1 && fabs(isi.values[2] - 150) < 0.1);
+    cr_assert(fabs(get(f, "inv_first_ISI").values[0] - 20) < 0.05);
+    cr_assert(fabs(get(f, "voltage_base").values[0] - (-65)) < 1e-9);
+    cr_assert(fabs(get(f, "peak_voltage").values[1] - 30) < 0.1);
+    /* the simple set on the same trace */
+    cr_assert_eq(get(f, "spike_count").values[0], 4);
+    cr_assert(fabs(get(f, "v_max").values[0] - 30) < 0.1);
+    cr_assert(fabs(get(f, "mean_isi").values[0] - 100) < 0.1);
+    cr_assert(fabs(get(f, "firing_rate").values[0] - 4 / (n * dt / 1000)) < 1e-9);
+    cr_assert(get(f, "ap_width").values[0] > 0.2 && get(f, "ap_width").values[0] < 1.5);
+    nf_features_destroy(f);
+    free(v);
+}
+
+/* ---- missing values -------------------------------------------------------------- */
+
+Test(features_missing, one_spike_has_no_isi_features)
+{
+    int64_t n = 20000;
+    double dt = 0.025, sp[] = {200};
+    double *v = synth(n, dt, -70, sp, 1);
+    nf_features *f;
+    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    nf_trace tr = {.dt_ms = dt, .v = v, .n = n, .stim_start_ms = 100, .stim_end_ms = 400};
+    cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(get(f, "Spikecount").values[0], 1);
+    nf_feature_value cv = get(f, "ISI_CV");
+    cr_assert(cv.missing, "ISI_CV with one spike must be missing, got %g", cv.n ? cv.values[0] : 0);
+    cr_assert_null(cv.values);
+    cr_assert_eq(cv.n, 0);
+    cr_assert(strlen(cv.reason) > 0);
+    const char *also[] = {"ISI_values", "all_ISI_values", "inv_first_ISI", "adaptation_index", "ISI_log_slope",
+                          "mean_isi", "cv_isi"};
+    for (size_t k = 0; k < sizeof also / sizeof also[0]; k++)
+        cr_assert(get(f, also[k]).missing, "%s should be missing with one spike", also[k]);
+    cr_assert_not(get(f, "time_to_first_spike").missing);
+    cr_assert_not(get(f, "AP_amplitude").missing, "%s", get(f, "AP_amplitude").reason);
+    cr_assert_eq(get(f, "burst_number").values[0], 0);
+    nf_features_destroy(f);
+    free(v);
+}
+
+Test(features_missing, flat_trace_has_no_spike_features_but_has_levels)
+{
+    int64_t n = 5000;
+    double *v = malloc(sizeof(double) * (size_t)n);
+    for (int64_t k = 0; k < n; k++) v[k] = -70;
+    nf_features *f;
+    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    nf_trace tr = {.dt_ms = 0.1, .v = v, .n = n, .stim_start_ms = 100, .stim_end_ms = 400};
+    cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(get(f, "Spikecount").values[0], 0);
+    cr_assert_eq(get(f, "spike_count").values[0], 0);
+    cr_assert_eq(get(f, "firing_rate").values[0], 0);
+    const char *none[] = {"peak_time", "mean_frequency", "ISI_CV", "AP_begin_indices", "AP_width", "min_AHP_values",
+                          "time_to_first_spike", "spike_times", "mean_isi", "ap_width",
+                          /* |V - V(stim start)| is 0: its logarithm has no slope */
+                          "decay_time_constant_after_stim"};
+    for (size_t k = 0; k < sizeof none / sizeof none[0]; k++) {
+        nf_feature_value r = get(f, none[k]);
+        cr_assert(r.missing, "%s should be missing on a flat trace", none[k]);
+        cr_assert(strlen(r.reason) > 0);
+    }
+    cr_assert_str_eq(get(f, "peak_time").reason, "voltage never crosses the threshold");
+    cr_assert_eq(get(f, "voltage_base").values[0], -70);
+    cr_assert_eq(get(f, "steady_state_voltage").values[0], -70);
+    cr_assert_eq(get(f, "voltage_deflection").values[0], 0);
+    cr_assert_eq(get(f, "v_rest").values[0], -70);
+    cr_assert_eq(get(f, "ap_height").values[0], 0);
+    nf_features_destroy(f);
+    free(v);
+}
+
+/* ---- bad input ------------------------------------------------------------------- */
+
+Test(features_input, nan_sample_is_rejected_naming_it)
+{
+    double v[100];
+    for (int k = 0; k < 100; k++) v[k] = -70;
+    v[37] = NAN;
+    nf_features *f;
+    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    nf_trace tr = {.dt_ms = 0.1, .v = v, .n = 100, .stim_start_ms = 1, .stim_end_ms = 5};
+    cr_assert_eq(nf_features_compute(f, &tr), NF_ENAN);
+    cr_assert(strstr(nf_errmsg(), "v[37]"), "message: %s", nf_errmsg());
+    nf_feature_value r;
+    cr_assert_eq(nf_features_get(f, 0, &r), NF_ESTATE, "no result after a failed compute");
+    nf_features_destroy(f);
+}
+
+Test(features_input, bad_arguments_are_rejected_with_a_message)
+{
+    double v[100], t[100];
+    for (int k = 0; k < 100; k++) {
+        v[k] = -70;
+        t[k] = k * 0.1;
+    }
+    nf_features *f;
+    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    nf_feature_value r;
+    cr_assert_eq(nf_features_get(f, 0, &r), NF_ESTATE, "before any compute");
+    struct {
+        nf_trace tr;
+        const char *word;
+    } bad[] = {
+        {{.dt_ms = 0.1, .v = v, .n = 2, .stim_start_ms = 1, .stim_end_ms = 5}, "samples"},
+        {{.dt_ms = 0.1, .v = NULL, .n = 100, .stim_start_ms = 1, .stim_end_ms = 5}, "voltage"},
+        {{.dt_ms = 0, .v = v, .n = 100, .stim_start_ms = 1, .stim_end_ms = 5}, "dt"},
+        {{.dt_ms = -1, .v = v, .n = 100, .stim_start_ms = 1, .stim_end_ms = 5}, "dt"},
+        {{.dt_ms = 0.1, .v = v, .n = 100, .stim_start_ms = 5, .stim_end_ms = 5}, "stimulus end"},
+        {{.dt_ms = 0.1, .v = v, .n = 100, .stim_start_ms = NAN, .stim_end_ms = 5}, "stimulus window"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        cr_assert_neq(nf_features_compute(f, &bad[k].tr), NF_OK, "case %zu accepted", k);
+        cr_assert(strstr(nf_errmsg(), bad[k].word), "case %zu: message '%s' lacks '%s'", k, nf_errmsg(), bad[k].word);
+    }
+    t[50] = t[49]; /* time must increase */
+    nf_trace tr = {.t = t, .v = v, .n = 100, .stim_start_ms = 1, .stim_end_ms = 5};
+    cr_assert_eq(nf_features_compute(f, &tr), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "t[50]"), "%s", nf_errmsg());
+    cr_assert_eq(nf_features_compute(f, NULL), NF_EINVAL);
+    cr_assert_eq(nf_features_compute(NULL, &tr), NF_EINVAL);
+    nf_features_destroy(f);
+    nf_features_destroy(NULL);
+
+    nf_features_opts o;
+    nf_features_opts_default(&o);
+    o.spike_skipf = 1.5;
+    cr_assert_eq(nf_features_create(&f, &o), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "spike_skipf"), "%s", nf_errmsg());
+    nf_features_opts_default(&o);
+    o.interp_step_ms = -0.1;
+    cr_assert_eq(nf_features_create(&f, &o), NF_EINVAL);
+    nf_features_opts_default(&o);
+    o.threshold_mV = NAN;
+    cr_assert_eq(nf_features_create(&f, &o), NF_EINVAL);
+    cr_assert_eq(nf_features_create(NULL, NULL), NF_EINVAL);
+}
+
+Test(features_input, huge_time_span_is_refused_not_allocated)
+{
+    double v[3] = {-70, -70, -70}, t[3] = {0, 1, 1e12};
+    nf_features *f;
+    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    nf_trace tr = {.t = t, .v = v, .n = 3, .stim_start_ms = 0.5, .stim_end_ms = 0.7};
+    cr_assert_eq(nf_features_compute(f, &tr), NF_ERANGE);
+    cr_assert(strstr(nf_errmsg(), "interpolation"), "%s", nf_errmsg());
+    nf_features_destroy(f);
+}
+
+Test(features_input, names_and_lists)
+{
+    cr_assert_eq(nf_feature_count(), 36);
+    cr_assert_eq(nf_feature_id("AP_begin_indices"), 10);
+    cr_assert_str_eq(nf_feature_name(nf_feature_id("firing_rate")), "firing_rate");
+    cr_assert_str_eq(nf_feature_unit(nf_feature_id("firing_rate")), "Hz");
+    cr_assert_eq(nf_feature_id("nope"), -1);
+    cr_assert_null(nf_feature_name(-1));
+    cr_assert_null(nf_feature_name(36));
+    int ids[64];
+    cr_assert_eq(nf_features_parse_list("ISI_CV,v_rest", ids, 64), 2);
+    cr_assert_eq(ids[1], nf_feature_id("v_rest"));
+    cr_assert_eq(nf_features_parse_list("all", ids, 64), 36);
+    cr_assert_eq(nf_features_parse_list("ISI_CV,bogus", ids, 64), -1);
+    cr_assert(strstr(nf_errmsg(), "bogus"), "%s", nf_errmsg());
+    cr_assert_eq(nf_features_parse_list("ISI_CV,,v_rest", ids, 64), -1);
+    nf_features *f;
+    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    nf_feature_value r;
+    cr_assert_eq(nf_features_lookup(f, "bogus", &r), NF_ENOTFOUND);
+    cr_assert_eq(nf_features_get(f, 99, &r), NF_ENOTFOUND);
+    nf_features_destroy(f);
+}
+
+/* ---- reuse and serialisation -------------------------------------------------------- */
+
+Test(features_context, reuse_across_lengths_gives_identical_results)
+{
+    double *t, *v;
+    int64_t n = read_tv(EFEL_DIR "testdata.txt", &t, &v);
+    double sp[] = {50, 80};
+    double *w = synth(8000, 0.025, -60, sp, 2);
+    nf_features *f, *g;
+    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(&g, NULL), NF_OK);
+    nf_trace big = {.t = t, .v = v, .n = n, .stim_start_ms = 700, .stim_end_ms = 2700};
+    nf_trace small = {.dt_ms = 0.025, .v = w, .n = 8000, .stim_start_ms = 20, .stim_end_ms = 150};
+    cr_assert_eq(nf_features_compute(g, &big), NF_OK);
+    cr_assert_eq(nf_features_compute(f, &small), NF_OK);
+    cr_assert_eq(get(f, "Spikecount").values[0], 2);
+    cr_assert_eq(nf_features_compute(f, &big), NF_OK);
+    cr_assert_eq(nf_features_compute(f, &small), NF_OK);
+    cr_assert_eq(nf_features_compute(f, &big), NF_OK);
+    for (int id = 0; id < nf_feature_count(); id++) {
+        nf_feature_value x, y;
+        nf_features_get(f, id, &x);
+        nf_features_get(g, id, &y);
+        cr_assert_eq(x.missing, y.missing);
+        cr_assert_eq(x.n, y.n);
+        if (x.n) cr_assert_arr_eq(x.values, y.values, sizeof(double) * (size_t)x.n, "%s", nf_feature_name(id));
+    }
+    nf_features_destroy(f);
+    nf_features_destroy(g);
+    free(t);
+    free(v);
+    free(w);
+}
+
+Test(features_context, json_has_null_and_reason_for_missing_csv_has_empty_cell)
+{
+    double sp[] = {100};
+    double *v = synth(8000, 0.025, -70, sp, 1);
+    nf_features *f;
+    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    nf_trace tr = {.dt_ms = 0.025, .v = v, .n = 8000, .stim_start_ms = 50, .stim_end_ms = 150};
+    cr_assert_eq(nf_features_compute(f, &tr), NF_OK);
+    int ids[3];
+    cr_assert_eq(nf_features_parse_list("Spikecount,ISI_CV,peak_time", ids, 3), 3);
+    cJSON *j = nf_features_to_json(f, ids, 3);
+    cr_assert_not_null(j);
+    cr_assert_eq(cJSON_GetObjectItem(j, "Spikecount")->valuedouble, 1);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "ISI_CV")));
+    cr_assert(cJSON_IsArray(cJSON_GetObjectItem(j, "peak_time")));
+    cJSON *miss = cJSON_GetObjectItem(j, "missing");
+    cr_assert(cJSON_IsString(cJSON_GetObjectItem(miss, "ISI_CV")));
+    cJSON_Delete(j);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    cr_assert_eq(nf_features_write_csv_header(fp, ids, 3), NF_OK);
+    cr_assert_eq(nf_features_write_csv_row(fp, f, "a,b", ids, 3), NF_OK);
+    fclose(fp);
+    const char *want = "label,Spikecount,ISI_CV,peak_time\n\"a,b\",1,,";
+    cr_assert(!strncmp(buf, want, strlen(want)), "%s", buf);
+    cr_assert(fabs(atof(buf + strlen(want)) - 100) < 0.05, "%s", buf); /* the peak, on the 0.1 ms grid */
+    free(buf);
+    nf_features_destroy(f);
+    free(v);
+}
+
+/* ---- command line ---------------------------------------------------------------- */
+
+static int run(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(features_cli, json_of_the_efel_trace)
+{
+    static char out[1 << 16];
+    int rc = run(out, sizeof out,
+                 BIN " features " EFEL_DIR "testdata.txt --stim-start 700 --stim-end 2700 "
+                     "--features Spikecount,AP_begin_indices,ISI_CV");
+    cr_assert_eq(rc, 0, "%s", out);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert(cJSON_IsArray(j) && cJSON_GetArraySize(j) == 1, "%s", out);
+    cJSON *feat = cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "features");
+    cr_assert_eq(cJSON_GetObjectItem(feat, "Spikecount")->valuedouble, 6);
+    cr_assert_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(feat, "AP_begin_indices"), 0)->valuedouble, 7068);
+    cr_assert(fabs(cJSON_GetObjectItem(feat, "ISI_CV")->valuedouble - 0.44788080327644053) < 1e-12);
+    cJSON_Delete(j);
+}
+
+Test(features_cli, npy_rows_give_one_csv_row_each)
+{
+    char dir[256], path[300], out[8192];
+    snprintf(dir, sizeof dir, "/tmp/nf_test_features_%ld", (long)getpid());
+    mkdir(dir, 0777);
+    snprintf(path, sizeof path, "%s/v.npy", dir);
+    double sp1[] = {30, 60}, sp2[] = {40, 70, 100};
+    double *a = synth(6000, 0.025, -70, sp1, 2), *b = synth(6000, 0.025, -70, sp2, 3);
+    float *rows = malloc(sizeof(float) * 12000);
+    for (int k = 0; k < 6000; k++) {
+        rows[k] = (float)a[k];
+        rows[6000 + k] = (float)b[k];
+    }
+    int64_t shape[2] = {2, 6000};
+    cr_assert_eq(nf_npy_write(path, NF_DT_F32, 2, shape, rows), NF_OK);
+    int rc = run(out, sizeof out, BIN " features %s --dt 0.025 --stim-start 20 --stim-end 140 --format csv "
+                                      "--features Spikecount,spike_count", path);
+    cr_assert_eq(rc, 0, "%s", out);
+    char want[1024];
+    snprintf(want, sizeof want, "label,Spikecount,spike_count\n\"%s#0\",2,2\n\"%s#1\",3,3\n", path, path);
+    cr_assert_str_eq(out, want);
+    rc = run(out, sizeof out, BIN " features %s --stim-start 20 --stim-end 140", path);
+    cr_assert_eq(rc, 2, "a .npy without --dt must be refused: %s", out);
+    cr_assert(strstr(out, "--dt"), "%s", out);
+    free(a);
+    free(b);
+    free(rows);
+    unlink(path);
+    rmdir(dir);
+}
+
+Test(features_cli, bad_input_gets_a_message_and_exit_2)
+{
+    char out[4096];
+    int rc = run(out, sizeof out, BIN " features /nonexistent/trace.txt --stim-start 1 --stim-end 2");
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "/nonexistent/trace.txt"), "%s", out);
+    rc = run(out, sizeof out, BIN " features " EFEL_DIR "testdata.txt --stim-start 700 --stim-end 2700 --features "
+                              "Spikecount,not_a_feature");
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "not_a_feature"), "%s", out);
+    rc = run(out, sizeof out, BIN " features " EFEL_DIR "testdata.txt");
+    cr_assert_eq(rc, 2, "no window and no current column: %s", out);
+    cr_assert(strstr(out, "--stim-start"), "%s", out);
+    rc = run(out, sizeof out, BIN " features " EFEL_DIR "testdata.txt --stim-start 700 --stim-end 2700 --format xml");
+    cr_assert_eq(rc, 2, "%s", out);
+    rc = run(out, sizeof out, BIN " features");
+    cr_assert_eq(rc, 2, "%s", out);
+    /* a text file with a NaN sample */
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/nf_test_features_nan_%ld.txt", (long)getpid());
+    FILE *fp = fopen(path, "w");
+    fprintf(fp, "t V\n0 -70\n0.1 -70\n0.2 nan\n0.3 -70\n");
+    fclose(fp);
+    rc = run(out, sizeof out, BIN " features %s --stim-start 0.1 --stim-end 0.2", path);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "v[2]") && strstr(out, path), "%s", out);
+    unlink(path);
+}
