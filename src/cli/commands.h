@@ -10,6 +10,7 @@
     X(simulate, "simulate a batch of neurons and write .npy files")                   \
     X(bench, "measure simulation throughput (neuron-steps per second)")               \
     X(features, "electrophysiology features (eFEL-compatible) of recorded traces")    \
+    X(info, "show what a recording holds: sweeps, channels, units, rate, epochs")     \
     X(version, "print the version and the backends this build has")
 
 #define NF__CLI_DECL(name, help) int nf_cli_##name(int argc, char **argv);

@@ -1,0 +1,77 @@
+/* .npy arrays as recordings: a 1-D array is V [mV] sampled every
+ * options.dt_ms; a 2-D array [n_samples][n_columns] is a table whose columns
+ * are named as for text (options.columns; default "t V" for two columns).
+ * Header parsing and size checks are those of nf_npy_read (src/core/npy.c). */
+#include "rec_internal.h"
+
+#include "neurofit/npy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double npy_at(const void *d, nf_dtype t, size_t k)
+{
+    switch (t) {
+    case NF_DT_F32: return ((const float *)d)[k];
+    case NF_DT_F64: return ((const double *)d)[k];
+    case NF_DT_I32: return ((const int32_t *)d)[k];
+    case NF_DT_I64: return (double)((const int64_t *)d)[k];
+    case NF_DT_U8:
+    case NF_DT_BOOL: return ((const uint8_t *)d)[k];
+    }
+    return 0;
+}
+
+nf_status nf__npy_open(const char *path, const nf_recording_options *o, nf_recording **rec)
+{
+    *rec = NULL;
+    void *data = NULL;
+    nf_dtype type;
+    int ndim = 0;
+    int64_t shape[2];
+    nf_status s = nf_npy_read(path, &data, &type, &ndim, shape, 2);
+    if (s) return s;
+    int64_t n = ndim >= 1 ? shape[0] : 0, k = ndim == 2 ? shape[1] : 1;
+    double *col[3] = {NULL, NULL, NULL};
+    nf__colmap m;
+    if (ndim < 1 || n <= 0 || k <= 0) {
+        s = nf__fail(NF_EFORMAT, "%s: empty array (need [samples] or [samples][columns])", path);
+        goto done;
+    }
+    if (o->columns)
+        s = nf__colmap_parse(path, o->columns, 1, &m);
+    else
+        s = nf__colmap_default(path, (int)(k > 4096 ? 4096 : k), o->dt_ms, &m);
+    if (s) goto done;
+    if (m.v >= k || m.t >= k || m.i >= k) {
+        s = nf__fail(NF_EINVAL, "%s: columns name column %d but the array has %lld", path,
+                     (m.v > m.t ? (m.v > m.i ? m.v : m.i) : (m.t > m.i ? m.t : m.i)) + 1, (long long)k);
+        goto done;
+    }
+    if (m.t < 0 && !(o->dt_ms > 0)) {
+        s = nf__fail(NF_EINVAL, "%s: no time column and no time step: give dt", path);
+        goto done;
+    }
+    const int idx[3] = {m.t, m.v, m.i};
+    for (int c = 0; c < 3; c++) {
+        if (idx[c] < 0) continue;
+        if (!(col[c] = nf__malloc_array((size_t)n, sizeof(double)))) {
+            s = nf__fail(NF_ENOMEM, "%s: out of memory", path);
+            goto done;
+        }
+        for (int64_t j = 0; j < n; j++) col[c][j] = npy_at(data, type, (size_t)(j * k + idx[c]));
+    }
+    s = nf__rec_from_columns(path, NF_FORMAT_NPY, &m, col[0], col[1], col[2], n, o->dt_ms, rec);
+    if (!s)
+        snprintf((*rec)->format_detail, sizeof (*rec)->format_detail, "npy, shape (%lld, %lld)", (long long)n,
+                 (long long)k);
+done:
+    free(data);
+    for (int c = 0; c < 3; c++) free(col[c]);
+    if (s) {
+        nf_recording_free(*rec);
+        *rec = NULL;
+    }
+    return s;
+}
