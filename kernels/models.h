@@ -4,10 +4,14 @@
 #define NEUROFIT_MODELS_H
 
 #include "model_adex.h"
+#include "model_eif.h"
 #include "model_hh.h"
 #include "model_izhikevich.h"
+#include "model_lapicque.h"
 #include "model_lif6.h"
+#include "model_qif.h"
+#include "model_slif.h"
 
-#define NF_MODEL_LIST(X) X(lif6) X(adex) X(izhikevich) X(hh)
+#define NF_MODEL_LIST(X) X(lif6) X(adex) X(izhikevich) X(hh) X(slif) X(lapicque) X(qif) X(eif)
 
 #endif

@@ -17,5 +17,13 @@
 #include "sim_body.h"
 #define NF_M hh
 #include "sim_body.h"
+#define NF_M slif
+#include "sim_body.h"
+#define NF_M lapicque
+#include "sim_body.h"
+#define NF_M qif
+#include "sim_body.h"
+#define NF_M eif
+#include "sim_body.h"
 
 #endif
