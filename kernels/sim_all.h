@@ -25,5 +25,15 @@
 #include "sim_body.h"
 #define NF_M eif
 #include "sim_body.h"
+#define NF_M fhn
+#include "sim_body.h"
+#define NF_M morris_lecar
+#include "sim_body.h"
+#define NF_M hindmarsh_rose
+#include "sim_body.h"
+#define NF_M theta
+#include "sim_body.h"
+#define NF_M rf
+#include "sim_body.h"
 
 #endif

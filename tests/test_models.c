@@ -16,6 +16,7 @@ typedef struct {
     double dt;
     const float *params;
     const float *wave; /* one shared waveform, or NULL */
+    int64_t n_waves;   /* 0: one shared; n_sims: one per simulation */
     float noise_sd;
     uint64_t seed;
     int threads;
@@ -40,7 +41,7 @@ static void sim(const char *name, sim_io *io)
     b.dt_ms = io->dt;
     b.params = io->params;
     b.stim.waves = io->wave;
-    b.stim.n_waves = io->wave ? 1 : 0;
+    b.stim.n_waves = io->wave ? (io->n_waves ? io->n_waves : 1) : 0;
     b.stim.noise_sd_pA = io->noise_sd;
     b.stim.noise_tau_ms = 2.0f;
     b.stim.seed = io->seed;
@@ -246,4 +247,198 @@ Test(eif, rheobase_is_g_L_times_V_T_minus_E_L_minus_Delta_T)
     cr_assert_eq(fire("eif", p, 0.98 * rh, 0.1, 30000, NULL, 0), 0);
     cr_assert_gt(fire("eif", p, 1.02 * rh, 0.1, 30000, NULL, 0), 0);
     free(p);
+}
+
+/* ---- fhn ------------------------------------------------------------------ */
+
+Test(fhn, repetitive_firing_starts_at_the_hopf_current)
+{
+    /* a = 0.7, b = 0.8, eps = 0.08: Hopf where 1 - v^2 = eps b, I_m = 0.3312 */
+    float *p = defaults("fhn");
+    const double gain = 0.004, dt = 0.05;
+    const int64_t T = 60000; /* 3 s */
+    float t[512];
+    int n_lo = fire("fhn", p, 0.31 / gain, dt, T, t, 512);
+    int late_lo = 0;
+    for (int k = 0; k < n_lo && k < 512; k++) late_lo += t[k] > 1000.0f;
+    cr_assert_eq(late_lo, 0, "I_m = 0.31: no repetitive firing (%d late spikes)", late_lo);
+    int n_hi = fire("fhn", p, 0.36 / gain, dt, T, t, 512);
+    cr_assert_geq(n_hi, 20, "I_m = 0.36 fires repetitively (%d spikes)", n_hi);
+    free(p);
+}
+
+/* ---- morris_lecar: class I vs class II ------------------------------------ */
+
+/* Lowest sustained firing rate (Hz, over the last 2 s of 3 s) when the
+ * current is scanned from lo to hi pA in steps of d; 0 when none fires. */
+static double ml_onset_rate(const float *p1, double lo, double hi, double d, double *onset)
+{
+    const int64_t P = (int64_t)((hi - lo) / d) + 1, T = 60000;
+    const double dt = 0.05;
+    float *p = malloc(sizeof(float) * 12 * P);
+    float *w = malloc(sizeof(float) * P * T);
+    for (int64_t i = 0; i < P; i++) {
+        memcpy(p + 12 * i, p1, sizeof(float) * 12);
+        for (int64_t n = 0; n < T; n++) w[i * T + n] = (float)(lo + d * i);
+    }
+    float *t = malloc(sizeof(float) * P * 256);
+    int32_t *cnt = malloc(sizeof(int32_t) * P);
+    sim_io io = {.n_sims = P, .n_steps = T, .dt = dt, .params = p, .wave = w, .n_waves = P, .spk_t = t,
+                 .max_spikes = 256, .counts = cnt, .threads = 2};
+    sim("morris_lecar", &io);
+    double rate = 0;
+    *onset = -1;
+    for (int64_t i = 0; i < P && rate == 0; i++) {
+        int late = 0;
+        for (int k = 0; k < cnt[i] && k < 256; k++) late += t[i * 256 + k] > 1000.0f;
+        if (late >= 2) {
+            rate = late / 2.0;
+            *onset = lo + d * i;
+        }
+    }
+    free(p);
+    free(w);
+    free(t);
+    free(cnt);
+    return rate;
+}
+
+Test(morris_lecar, class_I_fires_arbitrarily_slowly_class_II_jumps_to_a_finite_rate)
+{
+    float *p = defaults("morris_lecar"); /* class I set */
+    double on1, on2;
+    double r1 = ml_onset_rate(p, 300, 600, 5, &on1);
+    set("morris_lecar", p, "g_Ca", 44.0f); /* class II set */
+    set("morris_lecar", p, "V3", 2.0f);
+    set("morris_lecar", p, "V4", 30.0f);
+    set("morris_lecar", p, "phi", 0.04f);
+    double r2 = ml_onset_rate(p, 700, 1000, 5, &on2);
+    printf("morris_lecar: class I onset %g pA at %g Hz; class II onset %g pA at %g Hz\n", on1, r1, on2, r2);
+    cr_assert(on1 > 0 && on2 > 0, "both sets fire in the scanned range");
+    cr_assert_lt(r1, 4.0, "class I: onset rate %g Hz should be near zero", r1);
+    cr_assert_gt(r2, 7.0, "class II: onset rate %g Hz should be finite", r2);
+    free(p);
+}
+
+/* ---- hindmarsh_rose ------------------------------------------------------- */
+
+Test(hindmarsh_rose, bursts_at_moderate_current_and_rests_without)
+{
+    float *p = defaults("hindmarsh_rose"); /* gain 0.01/pA: 250 pA is I_m = 2.5 */
+    float t[512];
+    int n = fire("hindmarsh_rose", p, 250.0, 0.05, 60000, t, 512);
+    n = n < 512 ? n : 512;
+    /* after the 1 s transient: ISIs fall in two groups (within and between
+     * bursts) and every long ISI is followed by short ones */
+    int k0 = 0;
+    while (k0 < n && t[k0] < 1000.0f) k0++;
+    cr_assert_geq(n - k0, 10, "fires after the transient");
+    double lo = 1e9, hi = 0;
+    for (int k = k0 + 1; k < n; k++) {
+        double isi = t[k] - t[k - 1];
+        lo = isi < lo ? isi : lo;
+        hi = isi > hi ? isi : hi;
+    }
+    int bursts = 0, in_burst = 0, longest_burst = 0, run = 0;
+    for (int k = k0 + 1; k < n; k++) {
+        double isi = t[k] - t[k - 1];
+        if (isi > 2.5 * lo) {
+            bursts++;
+            run = 0;
+        } else {
+            in_burst++;
+            run++;
+            longest_burst = run > longest_burst ? run : longest_burst;
+        }
+    }
+    printf("hindmarsh_rose: ISIs %.1f .. %.1f ms, %d bursts, %d intra-burst ISIs\n", lo, hi, bursts, in_burst);
+    cr_assert_gt(hi, 3.0 * lo, "bimodal ISIs: %g vs %g", hi, lo);
+    cr_assert_geq(bursts, 5);
+    cr_assert_geq(in_burst, bursts, "at least two spikes per burst");
+    cr_assert_eq(fire("hindmarsh_rose", p, 0.0, 0.05, 20000, NULL, 0), 0, "rests at 0 pA");
+    free(p);
+}
+
+/* ---- theta ---------------------------------------------------------------- */
+
+Test(theta, rate_is_sqrt_I_over_pi)
+{
+    float *p = defaults("theta");
+    set("theta", p, "I_0", 0.0f);
+    set("theta", p, "tau", 2.0f);
+    const double gain = 1e-4, tau = 2.0, dt = 0.05;
+    const double currents[3] = {50.0, 200.0, 800.0};
+    for (int c = 0; c < 3; c++) {
+        float t[512];
+        int n = fire("theta", p, currents[c], dt, 100000, t, 512);
+        double isi = mean_isi(t, n < 512 ? n : 512, 1);
+        double rate = 1000.0 / isi, ref = 1000.0 * sqrt(gain * currents[c]) / (M_PI * tau);
+        cr_assert(fabs(rate / ref - 1.0) < 1e-3 + dt / isi, "I %g: rate %g Hz vs sqrt(I)/pi %g Hz", currents[c],
+                  rate, ref);
+    }
+    /* excitable with I_0 < 0: rheobase -I_0 / gain */
+    set("theta", p, "I_0", -0.005f);
+    cr_assert_eq(fire("theta", p, 0.97 * 50.0, dt, 100000, NULL, 0), 0);
+    cr_assert_gt(fire("theta", p, 1.03 * 50.0, dt, 100000, NULL, 0), 0);
+    free(p);
+}
+
+/* ---- rf ------------------------------------------------------------------- */
+
+Test(rf, subthreshold_resonance_at_sqrt_omega2_minus_b2)
+{
+    const double b = -0.02, f = 10.0, dt = 0.1;
+    const double om = 2 * M_PI * f / 1000.0, f_res = 1000.0 * sqrt(om * om - b * b) / (2 * M_PI);
+    const int64_t P = 61, T = 20000; /* 2 s; transients decay as exp(b t) */
+    float *p = nft_default_params(nf_model_find("rf"), P);
+    float *w = malloc(sizeof(float) * P * T);
+    for (int64_t i = 0; i < P; i++) {
+        p[i * 6 + 1] = (float)b, p[i * 6 + 2] = (float)f, p[i * 6 + 4] = 500.0f; /* no spikes */
+        double fi = 5.0 + 0.25 * i;
+        for (int64_t n = 0; n < T; n++) w[i * T + n] = (float)(20.0 * sin(2 * M_PI * fi * n * dt / 1000.0));
+    }
+    float *v = malloc(sizeof(float) * P * T);
+    sim_io io = {.n_sims = P, .n_steps = T, .dt = dt, .params = p, .wave = w, .n_waves = P, .v = v, .threads = 2};
+    sim("rf", &io);
+    double amp[61];
+    int best = 0;
+    for (int64_t i = 0; i < P; i++) {
+        float lo = 1e9f, hi = -1e9f;
+        for (int64_t n = T / 2; n < T; n++) {
+            lo = v[i * T + n] < lo ? v[i * T + n] : lo;
+            hi = v[i * T + n] > hi ? v[i * T + n] : hi;
+        }
+        amp[i] = hi - lo;
+        if (amp[i] > amp[best]) best = (int)i;
+    }
+    cr_assert(best > 0 && best < P - 1, "peak inside the scan");
+    /* parabola through the three samples around the peak */
+    double y0 = amp[best - 1], y1 = amp[best], y2 = amp[best + 1];
+    double peak = 5.0 + 0.25 * (best + 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2));
+    printf("rf: amplitude peak at %.3f Hz, closed form %.3f Hz (natural %g Hz)\n", peak, f_res, f);
+    cr_assert(fabs(peak - f_res) < 0.1, "resonance at %g Hz, expected %g", peak, f_res);
+    free(p);
+    free(w);
+    free(v);
+}
+
+/* ---- runaway parameter sets ----------------------------------------------- */
+
+Test(zoo, runaway_parameter_sets_flagged_invalid)
+{
+    /* Euler in model time diverges when tau is far below dt */
+    const char *names[2] = {"fhn", "hindmarsh_rose"};
+    for (int k = 0; k < 2; k++) {
+        const nf_model *m = nf_model_find(names[k]);
+        float *p = nft_default_params(m, 2);
+        p[m->n_params + nf_model_param_index(m, "tau")] = 0.01f;
+        float *w = nft_step(2000, 0.05, 250.0, 0.0, 1e9);
+        uint8_t valid[2] = {9, 9};
+        sim_io io = {.n_sims = 2, .n_steps = 2000, .dt = 0.05, .params = p, .wave = w, .valid = valid};
+        sim(names[k], &io);
+        cr_assert_eq(valid[0], 1, "%s defaults valid", names[k]);
+        cr_assert_eq(valid[1], 0, "%s with tau = 0.01 ms at dt = 0.05 must be flagged invalid", names[k]);
+        free(p);
+        free(w);
+    }
 }
