@@ -4,7 +4,7 @@
  * binary on the same batch (bench/brian2_reference.py) for the speed-up.
  * Prints markdown tables with machine and date; never asserts timings.
  *
- * usage: bench_engine [--models a,b] [--backend cpu|cuda|all] [--sims P,P,..]
+ * usage: bench_engine [--models a,b|all (default)] [--backend cpu|cuda|all] [--sims P,P,..]
  *                     [--steps T] [--threads N] [--reps R] [--brian2 on|off]
  *                     [--brian2-sims P] */
 #include "neurofit/bench.h"
@@ -31,17 +31,9 @@ static double brian2_rate(const char *model, int64_t P, int64_t T, double dt, do
     return rate;
 }
 
-static double drive_pA(const char *name)
-{
-    if (!strcmp(name, "lif6")) return 250;
-    if (!strcmp(name, "adex")) return 800;
-    if (!strcmp(name, "izhikevich")) return 200;
-    return 400;
-}
-
 int main(int argc, char **argv)
 {
-    const char *models = "lif6,adex,izhikevich,hh", *backend = "all", *sims = "1000,100000,1000000";
+    const char *models = "all", *backend = "all", *sims = "1000,100000,1000000";
     const char *brian = "on";
     int64_t T = 10000, brian_sims = 100000;
     int threads = 0, reps = 1;
@@ -86,8 +78,16 @@ int main(int argc, char **argv)
 
     nf_backend backends[2] = {NF_BACKEND_CPU, NF_BACKEND_CUDA};
     double cpu_rate[64] = {0};
-    char mlist[256];
-    snprintf(mlist, sizeof mlist, "%s", models);
+    char mlist[1024] = "";
+    if (!strcmp(models, "all")) {
+        /* every registered model */
+        for (int k = 0; k < nf_model_count(); k++) {
+            size_t len = strlen(mlist);
+            snprintf(mlist + len, sizeof mlist - len, "%s%s", k ? "," : "", nf_model_at(k)->name);
+        }
+    } else {
+        snprintf(mlist, sizeof mlist, "%s", models);
+    }
     int mi = 0;
     const nf_model *ms[64];
     for (char *mn = strtok(mlist, ","); mn && mi < 64; mn = strtok(NULL, ","), mi++) {
@@ -140,8 +140,12 @@ int main(int argc, char **argv)
                "2.5", (long long)brian_sims, (long long)T);
         printf("| model | Brian2 neuron-steps/s | neurofit cpu neuron-steps/s | speed-up |\n|---|---:|---:|---:|\n");
         for (int k = 0; k < mi; k++) {
+            const char *known[] = {"lif6", "adex", "izhikevich", "hh"}; /* in brian2_reference.py */
+            int in_script = 0;
+            for (int j = 0; j < 4; j++) in_script |= !strcmp(ms[k]->name, known[j]);
+            if (!in_script) continue;
             double dt = ms[k]->dt_max_ms < 0.1 ? ms[k]->dt_max_ms : 0.1;
-            double br = brian2_rate(ms[k]->name, brian_sims, T, dt, drive_pA(ms[k]->name));
+            double br = brian2_rate(ms[k]->name, brian_sims, T, dt, ms[k]->drive_pA);
             printf("| %s | %.3g | %.3g | %.1fx |\n", ms[k]->name, br, cpu_rate[k],
                    cpu_rate[k] > 0 ? cpu_rate[k] / br : NAN);
             fflush(stdout);

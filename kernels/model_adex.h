@@ -43,7 +43,7 @@
         "C dV/dt = -g_L (V-E_L) + g_L Delta_T exp((V-V_T)/Delta_T) - w + I; "               \
         "tau_w dw/dt = a (V-E_L) - w; V >= V_peak -> V = V_r, w += b",                     \
         "forward Euler; exponent capped at its spike cut-off value",                        \
-        "Brette R, Gerstner W (2005) J Neurophysiol 94:3637-3642", 0.1
+        "Brette R, Gerstner W (2005) J Neurophysiol 94:3637-3642", 0.1, 800
 
 typedef struct { NF_adex_PARAMS(NF_PAR_FIELD) } nf_adex_par;
 typedef struct { NF_adex_STATE(NF_STATE_FIELD) } nf_adex_state;

@@ -61,7 +61,7 @@
     "hh", "Hodgkin-Huxley with Na, K, M and leak (Pospischil et al. 2008)",                 \
         "C dV/dt = -g_L(V-E_L) - g_Na m^3 h (V-E_Na) - g_K n^4 (V-E_K) - g_M p (V-E_K) + I", \
         "exponential Euler (gates and V); spikes = upward crossings of the detection level", \
-        "Pospischil M et al. (2008) Biol Cybern 99:427-441; Traub & Miles (1991)", 0.025
+        "Pospischil M et al. (2008) Biol Cybern 99:427-441; Traub & Miles (1991)", 0.025, 400
 
 typedef struct { NF_hh_PARAMS(NF_PAR_FIELD) } nf_hh_par;
 typedef struct { NF_hh_STATE(NF_STATE_FIELD) } nf_hh_state;

@@ -39,7 +39,7 @@
         "C dv/dt = k (v-v_r)(v-v_t) - u + I; du/dt = a (b (v-v_r) - u); "               \
         "v >= v_peak -> v = c, u += d",                                                 \
         "forward Euler",                                                                \
-        "Izhikevich EM (2007) Dynamical Systems in Neuroscience, ch. 8; IEEE TNN 14:1569 (2003)", 0.1
+        "Izhikevich EM (2007) Dynamical Systems in Neuroscience, ch. 8; IEEE TNN 14:1569 (2003)", 0.1, 200
 
 typedef struct { NF_izhikevich_PARAMS(NF_PAR_FIELD) } nf_izhikevich_par;
 typedef struct { NF_izhikevich_STATE(NF_STATE_FIELD) } nf_izhikevich_state;

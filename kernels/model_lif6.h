@@ -38,7 +38,7 @@
     "lif6", "six-parameter leaky integrate-and-fire (BayesFlow LIF study)",           \
         "C_m dV/dt = -g_L (V - E_L) + I; V >= V_th -> V = V_res, held for t_ref",     \
         "forward Euler, previous sample's current; V[0] = E_L",                        \
-        "Lapicque 1907; BayesFlow LIF study (r-a-j/simulation-based-inference)", 0.1
+        "Lapicque 1907; BayesFlow LIF study (r-a-j/simulation-based-inference)", 0.1, 250
 
 typedef struct { NF_lif6_PARAMS(NF_PAR_FIELD) } nf_lif6_par;
 typedef struct { NF_lif6_STATE(NF_STATE_FIELD) } nf_lif6_state;

@@ -17,5 +17,23 @@
 #include "sim_body.h"
 #define NF_M hh
 #include "sim_body.h"
+#define NF_M slif
+#include "sim_body.h"
+#define NF_M lapicque
+#include "sim_body.h"
+#define NF_M qif
+#include "sim_body.h"
+#define NF_M eif
+#include "sim_body.h"
+#define NF_M fhn
+#include "sim_body.h"
+#define NF_M morris_lecar
+#include "sim_body.h"
+#define NF_M hindmarsh_rose
+#include "sim_body.h"
+#define NF_M theta
+#include "sim_body.h"
+#define NF_M rf
+#include "sim_body.h"
 
 #endif

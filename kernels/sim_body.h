@@ -11,6 +11,13 @@
  * Per step: observe V (record, score, validity), draw the stimulus, advance
  * the model, note spikes. Parameters are loaded and derived constants
  * computed once; per-lane state lives in local structure-of-arrays buffers.
+ *
+ * Intrinsic noise: a model whose header defines NF_<model>_NOISE to 1 gets one
+ * standard normal per step as a fourth argument of its step function,
+ *     int nf_<model>_step(const c *, state *, float i_pA, float z).
+ * The draws come from Philox stream NF_RNG_INTRINSIC keyed by (seed, global
+ * simulation index, step), like the stimulus noise, so they are the same on
+ * both backends and for any thread count or batch split.
  */
 #ifndef NF_M
 #error "define NF_M before including sim_body.h"
@@ -35,6 +42,15 @@
 #define NF__SGLOAD(name, unit, doc) st.name = NF_LDG(a->init + (k++) * a->stride + gi);
 #define NF__SGSTORE(name, unit, doc) a->final_state[(k++) * a->stride + gi] = sb_##name[l];
 
+/* undefined NF_<model>_NOISE counts as 0 in #if */
+#if NF_CAT3(NF_, NF_M, _NOISE)
+#define NF__NOISE 1
+#define NF__STEP(cs, st, i, z) NF_CAT3(nf_, NF_M, _step)(cs, st, i, z)
+#else
+#define NF__NOISE 0
+#define NF__STEP(cs, st, i, z) NF_CAT3(nf_, NF_M, _step)(cs, st, i)
+#endif
+
 #ifndef NF_BODY_ATTR
 #define NF_BODY_ATTR
 #endif
@@ -47,6 +63,9 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
     float ou[NF_LANES];  /* OU noise state, pA */
     float vo[NF_LANES];  /* observed voltage of the sample, mV */
     float nz[4][NF_LANES];
+#if NF__NOISE
+    float zi[4][NF_LANES]; /* intrinsic noise draws of the current 4-step block */
+#endif
     int32_t spk[NF_LANES], nspk[NF_LANES], bad[NF_LANES];
     double sse[NF_LANES];
     float ssef[NF_LANES];
@@ -151,6 +170,19 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
                 nz[3][l] = z[3];
             }
         }
+#if NF__NOISE
+        if (q == 0) {
+            for (int l = 0; l < NF_LANES; l++) {
+                float z[4];
+                int64_t gi = a->sim_offset + i0 + (l < nl ? l : nl - 1);
+                nf_rng_normal4(a->seed, NF_RNG_INTRINSIC, (uint64_t)gi, (uint32_t)(n >> 2), z);
+                zi[0][l] = z[0];
+                zi[1][l] = z[1];
+                zi[2][l] = z[2];
+                zi[3][l] = z[3];
+            }
+        }
+#endif
         if (wshared) {
             for (int l = 0; l < NF_LANES; l++) cur[l] = i_shared;
         } else if (a->waves) {
@@ -176,7 +208,14 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
             NF__CONST cs;
             NF__SLIST(NF__SLOAD)
             NF__CLIST(NF__CLOAD)
-            spk[l] = NF_CAT3(nf_, NF_M, _step)(&cs, &st, cur[l]);
+#if NF__NOISE
+            /* selects, not zi[q][l] (GPU local memory) */
+            const float zl = q == 0 ? zi[0][l] : (q == 1 ? zi[1][l] : (q == 2 ? zi[2][l] : zi[3][l]));
+#else
+            const float zl = 0.0f;
+#endif
+            spk[l] = NF__STEP(&cs, &st, cur[l], zl);
+            (void)zl;
             NF__SLIST(NF__SSTORE)
             float v = NF_CAT3(nf_, NF_M, _observe)(&cs, &st);
             vo[l] = v;
@@ -221,4 +260,6 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
 #undef NF__PGLOAD
 #undef NF__SGLOAD
 #undef NF__SGSTORE
+#undef NF__NOISE
+#undef NF__STEP
 #undef NF_M

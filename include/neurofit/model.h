@@ -38,6 +38,7 @@ typedef struct nf_model {
     const char *scheme;      /* integration scheme */
     const char *reference;   /* paper */
     double dt_max_ms;        /* largest recommended step */
+    double drive_pA;         /* a step current that makes the default cell fire */
     int n_params;
     const nf_param_info *params;
     int n_state;

@@ -80,7 +80,7 @@ int nf_cli_demo(int argc, char **argv)
         const nf_model *m = nf_model_at(mi);
         const double dt = m->dt_max_ms < 0.1 ? m->dt_max_ms : 0.1;
         const int64_t T = (int64_t)(1000.0 / dt) + 1;
-        const double amp = !strcmp(m->name, "adex") ? 800 : (!strcmp(m->name, "izhikevich") ? 150 : 300);
+        const double amp = m->drive_pA; /* makes the model's default cell fire */
         float *par = malloc(sizeof(float) * P * m->n_params);
         float *wave = malloc(sizeof(float) * T);
         int32_t *cnt = malloc(sizeof(int32_t) * P);

@@ -14,15 +14,6 @@ static double nf__now(clockid_t c)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Step amplitude (pA) that makes the default cell of each model fire. */
-static double nf__drive(const nf_model *m)
-{
-    if (!strcmp(m->name, "lif6")) return 250;
-    if (!strcmp(m->name, "adex")) return 800;
-    if (!strcmp(m->name, "izhikevich")) return 200;
-    return 400; /* hh and anything new: a strong step */
-}
-
 double nf_bench_h100_ceiling(const nf_model *m)
 {
     if (!strcmp(m->name, "lif6")) return 2.1e12;
@@ -60,7 +51,7 @@ nf_status nf_bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_t T,
             v = v < pi->lo ? pi->lo : v > pi->hi ? pi->hi : v;
             par[i * m->n_params + j] = (float)v;
         }
-    double amp = nf__drive(m);
+    double amp = m->drive_pA; /* makes the default cell fire */
     for (int64_t n = 0; n < T; n++) {
         wave[n] = (n * dt > 10.0) ? (float)amp : 0.0f;
         target[n] = -65.0f;

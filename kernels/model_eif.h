@@ -1,0 +1,88 @@
+/* eif: exponential integrate-and-fire neuron (Fourcaud-Trocme et al. 2003).
+ *
+ *   C dV/dt = -g_L (V - E_L) + g_L Delta_T exp((V - V_T) / Delta_T) + I
+ *   V >= V_peak -> V = V_r, held for t_ref
+ *
+ * Rheobase (saddle-node where the resting and threshold points merge, at
+ * V = V_T): I_rh = g_L (V_T - E_L - Delta_T).
+ * Scheme: forward Euler with the previous sample's current; the exponent is
+ * capped at its value at V_peak so a large step cannot overflow. Euler's
+ * fixed points are the ODE's, so the rheobase is exact on the grid.
+ * Initial state V = E_L.
+ *
+ * Units: C pF, g_L nS, voltages and Delta_T mV, t_ref ms, I pA.
+ * Reference: Fourcaud-Trocme N et al. (2003) J Neurosci 23:11628-11640.
+ */
+#ifndef NEUROFIT_MODEL_EIF_H
+#define NEUROFIT_MODEL_EIF_H
+
+#include "nf_kernel.h"
+#include "nf_math.h"
+
+#define NF_eif_PARAMS(X)                                                                 \
+    X(C, "pF", 150.0, 20.0, 500.0, 1e-3, 1e9, "membrane capacitance")                    \
+    X(g_L, "nS", 10.0, 1.0, 50.0, 1e-6, 1e9, "leak conductance")                         \
+    X(E_L, "mV", -70.0, -90.0, -55.0, -1e3, 1e3, "leak reversal potential")              \
+    X(V_T, "mV", -50.0, -65.0, -30.0, -1e3, 1e3, "exponential threshold potential")      \
+    X(Delta_T, "mV", 2.0, 0.3, 6.0, 1e-3, 1e3, "slope factor")                          \
+    X(V_r, "mV", -65.0, -85.0, -40.0, -1e3, 1e3, "reset potential")                      \
+    X(V_peak, "mV", 20.0, -20.0, 40.0, -1e3, 1e3, "spike cut-off")                       \
+    X(t_ref, "ms", 2.0, 0.0, 5.0, 0.0, 1e6, "absolute refractory period")
+
+#define NF_eif_STATE(X)                                    \
+    X(v, "mV", "membrane potential")                       \
+    X(n_since, "steps", "steps since the last spike (capped at 1e7)")
+
+#define NF_eif_CONST(X) X(k) X(g_L) X(E_L) X(V_T) X(gD) X(inv_Delta_T) X(arg_max) X(V_r) X(V_peak) X(t_ref) X(dt)
+
+#define NF_eif_INFO                                                                          \
+    "eif", "exponential integrate-and-fire (Fourcaud-Trocme et al. 2003)",                   \
+        "C dV/dt = -g_L (V - E_L) + g_L Delta_T exp((V - V_T)/Delta_T) + I; "                \
+        "V >= V_peak -> V = V_r, held for t_ref",                                            \
+        "forward Euler, previous sample's current; exponent capped at its V_peak value",     \
+        "Fourcaud-Trocme N, Hansel D, van Vreeswijk C, Brunel N (2003) J Neurosci 23:11628", 0.1, 250
+
+typedef struct { NF_eif_PARAMS(NF_PAR_FIELD) } nf_eif_par;
+typedef struct { NF_eif_STATE(NF_STATE_FIELD) } nf_eif_state;
+typedef struct { NF_eif_CONST(NF_CONST_FIELD) } nf_eif_const;
+
+NF_HD void nf_eif_prepare(const nf_eif_par *p, const nf__env *env, nf_eif_const *c)
+{
+    c->k = env->dt / p->C;
+    c->g_L = p->g_L;
+    c->E_L = p->E_L;
+    c->V_T = p->V_T;
+    c->gD = p->g_L * p->Delta_T;
+    c->inv_Delta_T = 1.0f / p->Delta_T;
+    c->arg_max = (p->V_peak - p->V_T) / p->Delta_T;
+    c->V_r = p->V_r;
+    c->V_peak = p->V_peak;
+    c->t_ref = p->t_ref;
+    c->dt = env->dt;
+}
+
+NF_HD void nf_eif_init(const nf_eif_par *p, nf_eif_state *s)
+{
+    s->v = p->E_L;
+    s->n_since = 1.0e7f;
+}
+
+NF_HD float nf_eif_observe(const nf_eif_const *c, const nf_eif_state *s) { return s->v; }
+
+NF_HD int nf_eif_step(const nf_eif_const *c, nf_eif_state *s, float i_pA)
+{
+    float ns = s->n_since + 1.0f;
+    ns = ns > 1.0e7f ? 1.0e7f : ns;
+    int refractory = ns * c->dt < c->t_ref;
+    float v = s->v;
+    float arg = (v - c->V_T) * c->inv_Delta_T;
+    arg = arg > c->arg_max ? c->arg_max : arg;
+    float vn = v + c->k * (-c->g_L * (v - c->E_L) + c->gD * nf_expf(arg) + i_pA);
+    vn = refractory ? c->V_r : vn;
+    int spike = !refractory && vn >= c->V_peak;
+    s->v = spike ? c->V_r : vn;
+    s->n_since = spike ? 0.0f : ns;
+    return spike;
+}
+
+#endif
