@@ -9,6 +9,7 @@
     X(models, "list the neuron models, or one model's equations, units and bounds")   \
     X(simulate, "simulate a batch of neurons and write .npy files")                   \
     X(bench, "measure simulation throughput (neuron-steps per second)")               \
+    X(sbi, "simulation-based inference: training sets (sbi simulate)")                \
     X(version, "print the version and the backends this build has")
 
 #define NF__CLI_DECL(name, help) int nf_cli_##name(int argc, char **argv);
