@@ -342,7 +342,8 @@ static nf_status nf__parse_item(nf_prior *p, const char *item)
     fam[fl] = '\0';
     nf_prior_dim d = {0};
     nf_status s = nf_prior_family_parse(fam, &d.family);
-    if (s) return nf__fail(s, "prior %s: %s", name, nf_errmsg());
+    if (s) return nf__fail(s, "prior %s: unknown prior family '%s' (known: uniform, loguniform, normal, "
+                              "truncnormal, fixed)", name, fam);
     double v[4] = {0, 0, 0, 0};
     int nv = 0;
     if (colon) {
@@ -424,9 +425,10 @@ nf_status nf_prior_parse_json(nf_prior *p, const char *text)
         }
         const cJSON *f = cJSON_GetObjectItemCaseSensitive(it, "family");
         nf_prior_dim d = {0};
-        s = nf_prior_family_parse(cJSON_IsString(f) ? f->valuestring : NULL, &d.family);
-        if (s) {
-            s = nf__fail(s, "prior %s: %s", name, nf_errmsg());
+        const char *fs = cJSON_IsString(f) ? f->valuestring : "(missing)";
+        if ((s = nf_prior_family_parse(fs, &d.family))) {
+            s = nf__fail(s, "prior %s: unknown prior family '%s' (known: uniform, loguniform, normal, "
+                            "truncnormal, fixed)", name, fs);
             break;
         }
         switch (d.family) {
