@@ -9,7 +9,8 @@
  *
  * neurofit's streams: key = (seed low 32, seed high 32); counter =
  * (block, stream, sim low 32, sim high 32), where block = step / 4 and stream
- * names the use (NF_RNG_STIMULUS, NF_RNG_INTRINSIC, NF_RNG_PRIOR). One call
+ * names the use (NF_RNG_STIMULUS, NF_RNG_INTRINSIC, NF_RNG_PRIOR,
+ * NF_RNG_SBI_STIMULUS: SBI training-set stimuli, src/sbi/). One call
  * gives four uniforms and, through two Box-Muller transforms, four normals for
  * steps 4*block .. 4*block+3. A value therefore depends only on (seed, stream,
  * simulation, step): the same on both backends, any thread count or batch split.
@@ -24,7 +25,7 @@
 #include <curand_kernel.h>
 #endif
 
-enum { NF_RNG_STIMULUS = 0, NF_RNG_INTRINSIC = 1, NF_RNG_PRIOR = 2 };
+enum { NF_RNG_STIMULUS = 0, NF_RNG_INTRINSIC = 1, NF_RNG_PRIOR = 2, NF_RNG_SBI_STIMULUS = 3 };
 
 typedef struct nf_u32x4 {
     uint32_t x, y, z, w;

@@ -11,6 +11,7 @@
     X(bench, "measure simulation throughput (neuron-steps per second)")               \
     X(features, "electrophysiology features (eFEL-compatible) of recorded traces")    \
     X(info, "show what a recording holds: sweeps, channels, units, rate, epochs")     \
+    X(sbi, "simulation-based inference: training sets (sbi simulate)")                \
     X(version, "print the version and the backends this build has")
 
 #define NF__CLI_DECL(name, help) int nf_cli_##name(int argc, char **argv);

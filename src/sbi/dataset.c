@@ -1,0 +1,515 @@
+/* SBI simulation in chunks and the streamed training-set writer
+ * (include/neurofit/sbi.h): presets, config checks, the chunk runner (prior
+ * draws and stimuli on worker threads, then one engine batch), summary
+ * statistics, and nf_sbi_write_dataset with its staged, atomic commit. */
+#include "neurofit/sbi.h"
+
+#include "internal.h"
+#include "neurofit/fileio.h"
+#include "neurofit/npy.h"
+#include "sbi/sbi_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- presets and checks --------------------------------------------------- */
+
+nf_status nf_sbi_preset(const char *name, uint64_t seed, nf_sbi_config *cfg, nf_prior **prior)
+{
+    *prior = NULL;
+    memset(cfg, 0, sizeof *cfg);
+    if (!name || strcmp(name, "bayesflow-lif") != 0)
+        return nf__fail(NF_EINVAL, "unknown preset '%s' (known: bayesflow-lif)", name ? name : "(null)");
+    const nf_model *m = nf_model_find("lif6");
+    if (!m) return NF_ENOMODEL;
+    nf_prior *p;
+    nf_status s = nf_prior_create(m, &p);
+    if (s) return s;
+    /* The study's uniform priors (SI there, model units here) and repair. */
+    static const struct {
+        const char *name;
+        double lo, hi;
+    } u[] = {{"C_m", 100, 200}, {"g_L", 5, 15},     {"E_L", -80, -65},
+             {"V_th", -60, -50}, {"V_res", -80, -70}, {"t_ref", 1, 5}};
+    for (int i = 0; i < 6 && !s; i++) {
+        nf_prior_dim d = {NF_PRIOR_UNIFORM, u[i].lo, u[i].hi, 0, 0};
+        s = nf_prior_set(p, u[i].name, &d);
+    }
+    if (!s) s = nf_prior_add_constraint(p, "V_res", "E_L");
+    if (!s) s = nf_prior_add_constraint(p, "E_L", "V_th");
+    if (!s) s = nf_prior_set_repair(p, "bayesflow-lif");
+    if (s) {
+        nf_prior_destroy(p);
+        return s;
+    }
+    cfg->model = m;
+    cfg->prior = p;
+    cfg->stim.kind = NF_SBI_STIM_BAYESFLOW;
+    cfg->stim.amp_pA = 300.0; /* 0.3 nA */
+    cfg->stim.amp_hi_pA = 3000.0;
+    cfg->dt_ms = 0.1;
+    cfg->n_steps = NF_SBI_BAYESFLOW_T;
+    cfg->record_every = 1;
+    cfg->x = NF_SBI_X_TRACES;
+    cfg->seed = seed;
+    snprintf(cfg->preset, sizeof cfg->preset, "%s", name);
+    *prior = p;
+    return NF_OK;
+}
+
+nf_status nf_sbi_config_validate(const nf_sbi_config *cfg)
+{
+    if (!cfg->model) return nf__fail(NF_EINVAL, "sbi: no model");
+    if (!cfg->prior) return nf__fail(NF_EINVAL, "sbi: no prior");
+    if (nf_prior_model(cfg->prior) != cfg->model)
+        return nf__fail(NF_EINVAL, "sbi: prior is for model %s, config for %s", nf_prior_model(cfg->prior)->name,
+                        cfg->model->name);
+    if (nf_prior_dim_count(cfg->prior) == 0)
+        return nf__fail(NF_EINVAL, "sbi: every parameter of %s is fixed; give at least one a distribution",
+                        cfg->model->name);
+    if (!(cfg->dt_ms > 0) || !isfinite(cfg->dt_ms)) return nf__fail(NF_EINVAL, "sbi: dt %g ms must be > 0", cfg->dt_ms);
+    if (cfg->n_steps < 1) return nf__fail(NF_EINVAL, "sbi: n_steps %lld must be >= 1", (long long)cfg->n_steps);
+    if (cfg->record_every < 1)
+        return nf__fail(NF_EINVAL, "sbi: record_every %lld must be >= 1", (long long)cfg->record_every);
+    if (cfg->x < NF_SBI_X_TRACES || cfg->x > NF_SBI_X_BOTH) return nf__fail(NF_EINVAL, "sbi: bad x kind %d", (int)cfg->x);
+    const nf_sbi_stimulus *s = &cfg->stim;
+    switch (s->kind) {
+    case NF_SBI_STIM_NONE:
+        break;
+    case NF_SBI_STIM_STEP:
+        if (!isfinite(s->amp_pA) || !isfinite(s->start_ms) || !isfinite(s->stop_ms) || !(s->start_ms < s->stop_ms))
+            return nf__fail(NF_EINVAL, "step stimulus: need finite amp and start %g < stop %g ms", s->start_ms,
+                            s->stop_ms);
+        if (s->amp_hi_pA != 0 && !(s->amp_hi_pA >= s->amp_pA))
+            return nf__fail(NF_EINVAL, "step stimulus: amplitude range [%g, %g] pA is inverted", s->amp_pA,
+                            s->amp_hi_pA);
+        break;
+    case NF_SBI_STIM_OU:
+        if (!isfinite(s->mean_pA) || !(s->sd_pA >= 0) || !(s->tau_ms > 0) || !isfinite(s->sd_pA))
+            return nf__fail(NF_EINVAL, "OU stimulus: need finite mean, sd %g >= 0 and tau %g > 0 ms", s->sd_pA,
+                            s->tau_ms);
+        break;
+    case NF_SBI_STIM_FILE:
+        if (!s->waves || s->n_waves < 1) return nf__fail(NF_EINVAL, "stimulus file %s: no waveforms", s->source);
+        break;
+    case NF_SBI_STIM_BAYESFLOW:
+        if (!(s->amp_pA <= s->amp_hi_pA))
+            return nf__fail(NF_EINVAL, "bayesflow stimulus: amplitude range [%g, %g] pA is inverted", s->amp_pA,
+                            s->amp_hi_pA);
+        break;
+    default:
+        return nf__fail(NF_EINVAL, "sbi: unknown stimulus kind %d", (int)s->kind);
+    }
+    return NF_OK;
+}
+
+/* ---- summaries ------------------------------------------------------------ */
+
+static const char *const nf__summary_names[NF_SBI_N_SUMMARIES] = {"spike_count", "first_spike_ms", "mean_isi_ms",
+                                                                  "v_mean_mV", "v_sd_mV"};
+
+const char *nf_sbi_summary_name(int k) { return k >= 0 && k < NF_SBI_N_SUMMARIES ? nf__summary_names[k] : NULL; }
+
+#define NF__SUMMARY_SPIKES 256
+
+static void nf__summaries(int64_t n, int64_t n_rec, double dur_ms, const float *v, const int32_t *count,
+                          const float *st, float *out)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double s = 0, ss = 0;
+        const float *vi = v + i * n_rec;
+        for (int64_t k = 0; k < n_rec; k++) s += vi[k];
+        double mean = s / (double)n_rec;
+        for (int64_t k = 0; k < n_rec; k++) ss += (vi[k] - mean) * (vi[k] - mean);
+        int32_t c = count[i], kept = c < NF__SUMMARY_SPIKES ? c : NF__SUMMARY_SPIKES;
+        const float *ti = st + i * NF__SUMMARY_SPIKES;
+        float *o = out + i * NF_SBI_N_SUMMARIES;
+        o[0] = (float)c;
+        o[1] = c > 0 ? ti[0] : (float)dur_ms;
+        o[2] = kept > 1 ? (float)((ti[kept - 1] - ti[0]) / (double)(kept - 1)) : (float)dur_ms;
+        o[3] = (float)mean;
+        o[4] = (float)sqrt(ss / (double)n_rec);
+    }
+}
+
+/* ---- runner --------------------------------------------------------------- */
+
+struct nf_sbi_runner {
+    nf_engine *e;
+    nf_sbi_config cfg;
+    int64_t max_n, T, n_rec;
+    int d, np, n_threads, varies;
+    float *params;   /* [max_n][np] */
+    float *theta;    /* [max_n][d] scratch when the caller wants none */
+    float *stim;     /* [max_n][T], or [1][T] shared */
+    float *traces;   /* [max_n][n_rec] scratch for summaries */
+    float *spikes;   /* [max_n][NF__SUMMARY_SPIKES] */
+    int32_t *counts; /* [max_n] */
+    uint8_t *valid;  /* [max_n] */
+};
+
+void nf_sbi_runner_destroy(nf_sbi_runner *r)
+{
+    if (!r) return;
+    free(r->params);
+    free(r->theta);
+    free(r->stim);
+    free(r->traces);
+    free(r->spikes);
+    free(r->counts);
+    free(r->valid);
+    free(r);
+}
+
+nf_status nf_sbi_runner_create(nf_engine *e, const nf_sbi_config *cfg, int64_t max_n, nf_sbi_runner **out)
+{
+    *out = NULL;
+    nf_status s = nf_sbi_config_validate(cfg);
+    if (s) return s;
+    if (max_n < 1) return nf__fail(NF_EINVAL, "sbi runner: chunk size %lld must be >= 1", (long long)max_n);
+    nf_sbi_runner *r = nf__calloc(1, sizeof *r);
+    if (!r) return nf__fail(NF_ENOMEM, "sbi runner: out of memory");
+    r->e = e;
+    r->cfg = *cfg;
+    r->max_n = max_n;
+    r->T = cfg->n_steps;
+    r->n_rec = (cfg->n_steps + cfg->record_every - 1) / cfg->record_every;
+    r->d = nf_prior_dim_count(cfg->prior);
+    r->np = cfg->model->n_params;
+    r->varies = nf_sbi_stimulus_varies(&cfg->stim);
+    r->n_threads = nf_engine_backend(e) == NF_BACKEND_CPU ? nf_engine_threads(e) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (r->n_threads < 1) r->n_threads = 1;
+    size_t n = (size_t)max_n;
+    r->params = nf__malloc_array(n * (size_t)r->np, sizeof(float));
+    r->theta = nf__malloc_array(n * (size_t)r->d, sizeof(float));
+    r->stim = nf__malloc_array(r->varies ? n * (size_t)r->T : (size_t)r->T, sizeof(float));
+    r->valid = nf__malloc_array(n, 1);
+    int ok = r->params && r->theta && r->stim && r->valid;
+    if (cfg->x & NF_SBI_X_SUMMARIES) {
+        r->traces = nf__malloc_array(n * (size_t)r->n_rec, sizeof(float));
+        r->spikes = nf__malloc_array(n * NF__SUMMARY_SPIKES, sizeof(float));
+        r->counts = nf__malloc_array(n, sizeof(int32_t));
+        ok = ok && r->traces && r->spikes && r->counts;
+    }
+    if (!ok) {
+        nf_sbi_runner_destroy(r);
+        return nf__fail(NF_ENOMEM, "sbi runner: out of memory for %lld simulations x %lld samples", (long long)max_n,
+                        (long long)cfg->n_steps);
+    }
+    if (!r->varies && (s = nf_sbi_stimuli(&r->cfg, 0, 1, r->stim))) {
+        nf_sbi_runner_destroy(r);
+        return s;
+    }
+    *out = r;
+    return NF_OK;
+}
+
+typedef struct {
+    nf_sbi_runner *r;
+    int64_t first, lo, hi;
+    float *theta;
+    nf_status s;
+    char msg[512];
+} nf__sbi_job;
+
+/* Prior draws and stimuli of rows [lo, hi) of a chunk: pure per row. */
+static void *nf__sbi_prepare(void *arg)
+{
+    nf__sbi_job *j = arg;
+    nf_sbi_runner *r = j->r;
+    int64_t n = j->hi - j->lo;
+    j->s = nf_prior_sample(r->cfg.prior, r->cfg.seed, j->first + j->lo, n, j->theta + j->lo * r->d,
+                           r->params + j->lo * r->np);
+    if (!j->s && r->varies) j->s = nf_sbi_stimuli(&r->cfg, j->first + j->lo, n, r->stim + j->lo * r->T);
+    if (j->s) snprintf(j->msg, sizeof j->msg, "%s", nf_errmsg()); /* the message lives on this thread */
+    return NULL;
+}
+
+static nf_status nf__prepare_parallel(nf_sbi_runner *r, int64_t first, int64_t n, float *theta)
+{
+    enum { MAX_T = 256 };
+    nf__sbi_job jobs[MAX_T];
+    pthread_t th[MAX_T];
+    int nt = r->n_threads < MAX_T ? r->n_threads : MAX_T;
+    if (n < 64 * (int64_t)nt) nt = (int)((n + 63) / 64);
+    if (nt < 1) nt = 1;
+    int started[MAX_T] = {0};
+    for (int t = 0; t < nt; t++) {
+        jobs[t] = (nf__sbi_job){r, first, n * t / nt, n * (t + 1) / nt, theta, NF_OK, ""};
+        if (t > 0) started[t] = pthread_create(&th[t], NULL, nf__sbi_prepare, &jobs[t]) == 0;
+        if (t > 0 && !started[t]) nf__sbi_prepare(&jobs[t]); /* no thread: do it here */
+    }
+    nf__sbi_prepare(&jobs[0]);
+    for (int t = 1; t < nt; t++)
+        if (started[t]) pthread_join(th[t], NULL);
+    for (int t = 0; t < nt; t++)
+        if (jobs[t].s) return nf__fail(jobs[t].s, "%s", jobs[t].msg);
+    return NF_OK;
+}
+
+nf_status nf_sbi_runner_run(nf_sbi_runner *r, int64_t first, int64_t n, float *theta, float *stimulus,
+                            float *traces, float *summaries, uint8_t *valid)
+{
+    if (n < 0 || n > r->max_n)
+        return nf__fail(NF_EINVAL, "sbi runner: %lld simulations exceed the chunk size %lld", (long long)n,
+                        (long long)r->max_n);
+    if (first < 0) return nf__fail(NF_EINVAL, "sbi runner: first simulation %lld < 0", (long long)first);
+    if (n == 0) return NF_OK;
+    float *th = theta ? theta : r->theta;
+    nf_status s = nf__prepare_parallel(r, first, n, th);
+    if (s) return s;
+
+    int want_sum = summaries && (r->cfg.x & NF_SBI_X_SUMMARIES);
+    nf_batch b;
+    memset(&b, 0, sizeof b);
+    b.model = r->cfg.model;
+    b.n_sims = n;
+    b.n_steps = r->T;
+    b.dt_ms = r->cfg.dt_ms;
+    b.sim_offset = first;
+    b.params = r->params;
+    b.stim.waves = r->stim;
+    b.stim.n_waves = r->varies ? n : 1;
+    b.stim.seed = r->cfg.seed;
+    b.voltage = traces ? traces : (want_sum ? r->traces : NULL);
+    b.record_every = r->cfg.record_every;
+    b.valid = valid ? valid : r->valid;
+    if (want_sum) {
+        b.spike_times = r->spikes;
+        b.max_spikes = NF__SUMMARY_SPIKES;
+        b.spike_counts = r->counts;
+    }
+    s = nf_engine_run(r->e, &b);
+    if (s) return s;
+    if (want_sum)
+        nf__summaries(n, r->n_rec, (double)(r->T - 1) * r->cfg.dt_ms, b.voltage, r->counts, r->spikes, summaries);
+    if (stimulus) {
+        if (r->varies) memcpy(stimulus, r->stim, sizeof(float) * (size_t)(n * r->T));
+        else
+            for (int64_t i = 0; i < n; i++) memcpy(stimulus + i * r->T, r->stim, sizeof(float) * (size_t)r->T);
+    }
+    return NF_OK;
+}
+
+nf_status nf_sbi_simulate(nf_engine *e, const nf_sbi_config *cfg, int64_t first, int64_t n, float *theta,
+                          float *stimulus, float *traces, float *summaries, uint8_t *valid)
+{
+    nf_sbi_runner *r;
+    nf_status s = nf_sbi_runner_create(e, cfg, n > 0 ? n : 1, &r);
+    if (s) return s;
+    s = nf_sbi_runner_run(r, first, n, theta, stimulus, traces, summaries, valid);
+    nf_sbi_runner_destroy(r);
+    return s;
+}
+
+/* ---- dataset writer ------------------------------------------------------- */
+
+enum { F_THETA, F_X, F_SUM, F_STIM, F_VALID, F_COUNT };
+static const char *const nf__file_names[F_COUNT] = {"theta.npy", "x.npy", "summaries.npy", "stimulus.npy",
+                                                    "valid.npy"};
+
+static cJSON *nf__file_json(cJSON *files, const char *name, int64_t n, int64_t cols, const char *dtype,
+                            const char *unit, const char *what)
+{
+    cJSON *f = cJSON_AddObjectToObject(files, name);
+    cJSON *shape = cJSON_AddArrayToObject(f, "shape");
+    cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)n));
+    if (cols >= 0) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)cols));
+    cJSON_AddStringToObject(f, "dtype", dtype);
+    cJSON_AddStringToObject(f, "unit", unit);
+    cJSON_AddStringToObject(f, "content", what);
+    return f;
+}
+
+static char *nf__meta(const nf_sbi_config *cfg, const nf_sbi_write_opts *o, const int *wrote, int64_t n_rec,
+                      int64_t n_valid)
+{
+    const nf_model *m = cfg->model;
+    const nf_prior *p = cfg->prior;
+    const int64_t N = o->n_sims;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "format", "neurofit-sbi-1");
+    cJSON_AddStringToObject(root, "model", m->name);
+    if (cfg->preset[0]) cJSON_AddStringToObject(root, "preset", cfg->preset);
+    cJSON_AddNumberToObject(root, "n_sims", (double)N);
+    cJSON_AddNumberToObject(root, "n_valid", (double)n_valid);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)cfg->seed);
+    cJSON_AddStringToObject(root, "seed", seed);
+    cJSON_AddStringToObject(root, "rng", "Philox4x32-10 keyed by (seed, stream, simulation index, block)");
+    cJSON_AddNumberToObject(root, "dt_ms", cfg->dt_ms);
+    cJSON_AddNumberToObject(root, "n_steps", (double)cfg->n_steps);
+    cJSON_AddNumberToObject(root, "record_every", (double)cfg->record_every);
+    cJSON_AddStringToObject(root, "time_grid", "trace sample j is at t = j * record_every * dt_ms ms");
+    cJSON *order = cJSON_AddArrayToObject(root, "theta_order");
+    cJSON *units = cJSON_AddArrayToObject(root, "theta_units");
+    for (int j = 0; j < nf_prior_dim_count(p); j++) {
+        const nf_param_info *pi = &m->params[nf_prior_param_of(p, j)];
+        cJSON_AddItemToArray(order, cJSON_CreateString(pi->name));
+        cJSON_AddItemToArray(units, cJSON_CreateString(pi->unit));
+    }
+    cJSON_AddItemToObject(root, "prior", nf__prior_json(p));
+    cJSON_AddItemToObject(root, "stimulus", nf__stimulus_json(&cfg->stim, cfg->dt_ms, cfg->n_steps));
+    cJSON *files = cJSON_AddObjectToObject(root, "files");
+    int d = nf_prior_dim_count(p);
+    nf__file_json(files, "theta.npy", N, d, "float32", "model units (theta_units)", "parameters, theta_order columns");
+    if (cfg->x & NF_SBI_X_TRACES)
+        nf__file_json(files, "x.npy", N, n_rec, "float32", "mV", "membrane potential traces");
+    else
+        nf__file_json(files, "x.npy", N, NF_SBI_N_SUMMARIES, "float32", "see summary_names", "summary statistics");
+    if (wrote[F_SUM])
+        nf__file_json(files, "summaries.npy", N, NF_SBI_N_SUMMARIES, "float32", "see summary_names",
+                      "summary statistics");
+    if (wrote[F_STIM]) nf__file_json(files, "stimulus.npy", N, cfg->n_steps, "float32", "pA", "injected current");
+    nf__file_json(files, "valid.npy", N, -1, "bool", "", "1 = finite voltage inside the engine's limit");
+    if (cfg->x & NF_SBI_X_SUMMARIES) {
+        cJSON *sn = cJSON_AddArrayToObject(root, "summary_names");
+        for (int k = 0; k < NF_SBI_N_SUMMARIES; k++) cJSON_AddItemToArray(sn, cJSON_CreateString(nf__summary_names[k]));
+    }
+    if (o->command_line) cJSON_AddStringToObject(root, "command", o->command_line);
+    char *s = cJSON_Print(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+/* Remove the staging directory and whatever is in it (our own files only). */
+static void nf__remove_staging(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    if (dp) {
+        struct dirent *de;
+        char path[4096];
+        while ((de = readdir(dp)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+                !nf_path_join(path, sizeof path, dir, de->d_name))
+                unlink(path);
+        closedir(dp);
+    }
+    rmdir(dir);
+}
+
+nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const char *dir, const nf_sbi_write_opts *o)
+{
+    if (o->n_sims < 1) return nf__fail(NF_EINVAL, "sbi: number of simulations %lld must be >= 1", (long long)o->n_sims);
+    nf_status s = nf_sbi_config_validate(cfg);
+    if (s) return s;
+    if (cfg->stim.kind == NF_SBI_STIM_FILE && cfg->stim.n_waves > 1 && cfg->stim.n_waves < o->n_sims)
+        return nf__fail(NF_ERANGE, "stimulus file %s has %lld waveforms, fewer than the %lld simulations",
+                        cfg->stim.source, (long long)cfg->stim.n_waves, (long long)o->n_sims);
+    int64_t chunk = o->chunk > 0 ? o->chunk : 8192;
+    if (chunk > o->n_sims) chunk = o->n_sims;
+    if ((s = nf_mkdir_p(dir))) return s;
+
+    char stage[4096], path[4096], fin[4096], name[64];
+    snprintf(name, sizeof name, ".partial-%ld", (long)getpid());
+    if ((s = nf_path_join(stage, sizeof stage, dir, name))) return s;
+    if (mkdir(stage, 0777) != 0 && errno != EEXIST)
+        return nf__fail(NF_EIO, "cannot create %s: %s", stage, strerror(errno));
+
+    nf_sbi_runner *r = NULL;
+    nf_npy_writer *w[F_COUNT] = {0};
+    int wrote[F_COUNT] = {0};
+    float *theta = NULL, *x = NULL, *sum = NULL, *stim = NULL;
+    uint8_t *valid = NULL;
+    int64_t n_valid = 0;
+    char *meta = NULL;
+
+    s = nf_sbi_runner_create(e, cfg, chunk, &r);
+    if (s) goto fail;
+    const int d = r->d;
+    const int64_t T = cfg->n_steps, n_rec = r->n_rec;
+    wrote[F_THETA] = wrote[F_X] = wrote[F_VALID] = 1;
+    wrote[F_SUM] = cfg->x == NF_SBI_X_BOTH;
+    wrote[F_STIM] = o->write_stimulus && r->varies;
+    int64_t xcols = (cfg->x & NF_SBI_X_TRACES) ? n_rec : NF_SBI_N_SUMMARIES;
+    theta = nf__malloc_array((size_t)chunk * (size_t)d, sizeof(float));
+    x = nf__malloc_array((size_t)chunk * (size_t)xcols, sizeof(float));
+    valid = nf__malloc_array((size_t)chunk, 1);
+    if (cfg->x == NF_SBI_X_BOTH) sum = nf__malloc_array((size_t)chunk * NF_SBI_N_SUMMARIES, sizeof(float));
+    if (wrote[F_STIM]) stim = nf__malloc_array((size_t)chunk * (size_t)T, sizeof(float));
+    if (!theta || !x || !valid || (wrote[F_SUM] && !sum) || (wrote[F_STIM] && !stim)) {
+        s = nf__fail(NF_ENOMEM, "sbi: out of memory for chunks of %lld simulations", (long long)chunk);
+        goto fail;
+    }
+    const int64_t cols[F_COUNT] = {d, xcols, NF_SBI_N_SUMMARIES, T, 0};
+    for (int f = 0; f < F_COUNT && !s; f++) {
+        if (!wrote[f]) continue;
+        if (!(s = nf_path_join(path, sizeof path, stage, nf__file_names[f])))
+            s = nf_npy_writer_open(&w[f], path, f == F_VALID ? NF_DT_BOOL : NF_DT_F32, f == F_VALID ? 1 : 2, &cols[f]);
+    }
+    if (s) goto fail;
+
+    for (int64_t first = 0; first < o->n_sims; first += chunk) {
+        int64_t n = o->n_sims - first < chunk ? o->n_sims - first : chunk;
+        float *traces = (cfg->x & NF_SBI_X_TRACES) ? x : NULL;
+        float *sums = cfg->x == NF_SBI_X_SUMMARIES ? x : sum;
+        s = nf_sbi_runner_run(r, first, n, theta, stim, traces, sums, valid);
+        if (!s) s = nf_npy_writer_append(w[F_THETA], theta, n);
+        if (!s) s = nf_npy_writer_append(w[F_X], x, n);
+        if (!s && w[F_SUM]) s = nf_npy_writer_append(w[F_SUM], sum, n);
+        if (!s && w[F_STIM]) s = nf_npy_writer_append(w[F_STIM], stim, n);
+        if (!s) s = nf_npy_writer_append(w[F_VALID], valid, n);
+        if (s) goto fail;
+        for (int64_t i = 0; i < n; i++) n_valid += valid[i] != 0;
+        if (o->progress && o->progress(o->user, first + n, o->n_sims)) {
+            s = nf__fail(NF_EINTERRUPTED, "sbi: stopped after %lld of %lld simulations; nothing was committed",
+                         (long long)(first + n), (long long)o->n_sims);
+            goto fail;
+        }
+    }
+    for (int f = 0; f < F_COUNT; f++) {
+        if (!w[f]) continue;
+        nf_status s2 = nf_npy_writer_close(w[f]);
+        w[f] = NULL;
+        if (!s) s = s2;
+    }
+    if (s) goto fail;
+
+    /* Commit: drop the old marker first, so no mix of old and new files ever
+     * looks complete; move the files; write meta.json last. */
+    meta = nf__meta(cfg, o, wrote, n_rec, n_valid);
+    if (!meta) {
+        s = nf__fail(NF_ENOMEM, "sbi: out of memory for meta.json");
+        goto fail;
+    }
+    if ((s = nf_path_join(fin, sizeof fin, dir, "meta.json"))) goto fail;
+    if (unlink(fin) != 0 && errno != ENOENT) {
+        s = nf__fail(NF_EIO, "cannot replace %s: %s", fin, strerror(errno));
+        goto fail;
+    }
+    for (int f = 0; f < F_COUNT; f++) {
+        if ((s = nf_path_join(fin, sizeof fin, dir, nf__file_names[f]))) goto fail;
+        if (!wrote[f]) { /* a file of an older dataset that this one does not have */
+            if (unlink(fin) != 0 && errno != ENOENT) {
+                s = nf__fail(NF_EIO, "cannot remove stale %s: %s", fin, strerror(errno));
+                goto fail;
+            }
+            continue;
+        }
+        if ((s = nf_path_join(path, sizeof path, stage, nf__file_names[f]))) goto fail;
+        if (rename(path, fin) != 0) {
+            s = nf__fail(NF_EIO, "cannot move %s to %s: %s", path, fin, strerror(errno));
+            goto fail;
+        }
+    }
+    if (!(s = nf_path_join(fin, sizeof fin, dir, "meta.json"))) s = nf_file_write_string(fin, meta);
+
+fail:
+    for (int f = 0; f < F_COUNT; f++) nf_npy_writer_abort(w[f]);
+    nf__remove_staging(stage);
+    nf_sbi_runner_destroy(r);
+    free(theta);
+    free(x);
+    free(sum);
+    free(stim);
+    free(valid);
+    free(meta);
+    return s;
+}

@@ -1,0 +1,8 @@
+# sbi: priors, stimuli, the bayesflow-lif preset and streamed SBI training sets.
+list(APPEND NF_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/prior.c
+  ${CMAKE_CURRENT_LIST_DIR}/stimulus.c
+  ${CMAKE_CURRENT_LIST_DIR}/dataset.c)
+# The lane loops of the stimulus generator vectorise only without errno/trap semantics.
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/stimulus.c PROPERTIES
+  COMPILE_OPTIONS "-fno-math-errno;-fno-trapping-math")

@@ -1,0 +1,26 @@
+/* Internals of the SBI module (src/sbi/), shared by its files only. */
+#ifndef NEUROFIT_SBI_INTERNAL_H
+#define NEUROFIT_SBI_INTERNAL_H
+
+#include "neurofit/sbi.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+/* Standard normal CDF and its inverse (double precision over (0, 1)). */
+double nf__norm_cdf(double x);
+double nf__norm_quantile(double p);
+
+/* Two 53-bit uniforms in (0, 1) from one Philox block: returned and *u2. */
+double nf__u53_block(uint64_t seed, uint32_t stream, uint64_t sim, uint32_t block, double *u2);
+
+/* Block of NF_RNG_SBI_STIMULUS that holds per-simulation stimulus scalars. */
+#define NF__SBI_SCALAR_BLOCK 0xFFFFFFFFu
+
+/* The prior as a cJSON object (caller deletes). */
+cJSON *nf__prior_json(const nf_prior *p);
+
+/* The stimulus description as a cJSON object (caller deletes). */
+cJSON *nf__stimulus_json(const nf_sbi_stimulus *s, double dt_ms, int64_t n_steps);
+
+#endif

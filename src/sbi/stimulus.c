@@ -1,0 +1,227 @@
+/* Stimuli of SBI training sets (include/neurofit/sbi.h): steps, per-simulation
+ * Ornstein-Uhlenbeck noise, waveform files and the BayesFlow LIF study's
+ * coloured current.
+ *
+ * Random numbers: normals of sample k of simulation g are component k % 4 of
+ * nf_rng_normal4(seed, NF_RNG_SBI_STIMULUS, g, k / 4); per-simulation scalars
+ * (an amplitude) come from block NF__SBI_SCALAR_BLOCK. Each row depends only
+ * on (seed, g), so any chunking or thread split gives the same stimuli.
+ *
+ * The study's coloured noise is numpy.convolve(w, kern, mode="same") with
+ * kern[j] = exp(-j dt / tau) and both of length T: output m is the full
+ * convolution at j = m + (T-1)/2. Because the kernel is exponential the full
+ * convolution is a first-order recursion (O(T) instead of O(T^2)):
+ *   y[j] = r y[j-1] + w[j]            for j < T      (r = exp(-dt/tau))
+ *   y[j] = r y[j-1] - r^T w[j-T]      for j >= T     (the window's far end)
+ * run in double over 8 simulations side by side so the chains overlap. */
+#include "neurofit/sbi.h"
+
+#include "internal.h"
+#include "nf_philox.h"
+#include "sbi/sbi_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NF__BF_LANES 8
+#define NF__TWO_PI 6.283185307179586477
+
+int nf_sbi_stimulus_varies(const nf_sbi_stimulus *s)
+{
+    switch (s->kind) {
+    case NF_SBI_STIM_STEP:
+        return s->amp_hi_pA > s->amp_pA;
+    case NF_SBI_STIM_OU:
+    case NF_SBI_STIM_BAYESFLOW:
+        return 1;
+    case NF_SBI_STIM_FILE:
+        return s->n_waves > 1;
+    case NF_SBI_STIM_NONE:
+        break;
+    }
+    return 0;
+}
+
+/* Standard normals of samples 0 .. T-1 of simulation g into z. */
+static void nf__normals(uint64_t seed, uint64_t g, int64_t T, float *z)
+{
+    int64_t k = 0;
+    for (; k + 4 <= T; k += 4) nf_rng_normal4(seed, NF_RNG_SBI_STIMULUS, g, (uint32_t)(k >> 2), z + k);
+    if (k < T) {
+        float t[4];
+        nf_rng_normal4(seed, NF_RNG_SBI_STIMULUS, g, (uint32_t)(k >> 2), t);
+        for (int j = 0; k + j < T; j++) z[k + j] = t[j];
+    }
+}
+
+static double nf__scalar_uniform(uint64_t seed, uint64_t g)
+{
+    return nf__u53_block(seed, NF_RNG_SBI_STIMULUS, g, NF__SBI_SCALAR_BLOCK, NULL);
+}
+
+/* BayesFlow rows [first, first+n): out [n][T] pA, amp [n] pA or NULL. */
+static nf_status nf__bayesflow_rows(uint64_t seed, double amp_lo, double amp_hi, double dt_ms, int64_t T,
+                                    int64_t first, int64_t n, float *out, float *amp_out)
+{
+    double *sinw = nf__malloc_array((size_t)T, sizeof *sinw);
+    double *cbuf = nf__malloc_array((size_t)T * NF__BF_LANES, sizeof *cbuf);
+    if (!sinw || !cbuf) {
+        free(sinw);
+        free(cbuf);
+        return nf__fail(NF_ENOMEM, "bayesflow stimulus: out of memory (T = %lld)", (long long)T);
+    }
+    /* The study's time axis is float32 seconds; its kernel step is t[1]. */
+    const double dt_s = dt_ms * 1e-3, t1_s = (double)(float)dt_s;
+    for (int64_t k = 0; k < T; k++) sinw[k] = 0.25 * sin(NF__TWO_PI * 10.0 * (double)k * dt_s);
+    const double r = exp(-t1_s / 0.010), rT = pow(r, (double)T);
+    const int64_t off = (T - 1) / 2;
+
+    for (int64_t g0 = 0; g0 < n; g0 += NF__BF_LANES) {
+        const int L = (int)(n - g0 < NF__BF_LANES ? n - g0 : NF__BF_LANES);
+        double amp[NF__BF_LANES], y[NF__BF_LANES], mx[NF__BF_LANES];
+        const float *w[NF__BF_LANES];
+        for (int l = 0; l < NF__BF_LANES; l++) {
+            int ll = l < L ? l : 0; /* idle lanes repeat lane 0 */
+            uint64_t g = (uint64_t)(first + g0 + ll);
+            float *row = out + (g0 + ll) * T;
+            if (l < L) {
+                nf__normals(seed, g, T, row); /* white noise, overwritten below */
+                amp[l] = amp_lo + (amp_hi - amp_lo) * nf__scalar_uniform(seed, g);
+            }
+            w[l] = row;
+            y[l] = 0.0;
+            mx[l] = 0.0;
+        }
+        for (int64_t j = 0; j < off + T; j++) {
+            if (j < T) {
+                for (int l = 0; l < NF__BF_LANES; l++) y[l] = r * y[l] + (double)w[l][j];
+            } else {
+                for (int l = 0; l < NF__BF_LANES; l++) y[l] = r * y[l] - rT * (double)w[l][j - T];
+            }
+            if (j >= off) {
+                double *c = cbuf + (j - off) * NF__BF_LANES;
+                for (int l = 0; l < NF__BF_LANES; l++) {
+                    c[l] = y[l];
+                    double a = fabs(y[l]);
+                    mx[l] = a > mx[l] ? a : mx[l];
+                }
+            }
+        }
+        for (int l = 0; l < L; l++) {
+            float *row = out + (g0 + l) * T;
+            double scale = 0.15 / (mx[l] + 1e-9);
+            for (int64_t k = 0; k < T; k++)
+                row[k] = (float)(amp[l] * (1.0 + sinw[k] + scale * cbuf[k * NF__BF_LANES + l]));
+            if (amp_out) amp_out[g0 + l] = (float)amp[l];
+        }
+    }
+    free(sinw);
+    free(cbuf);
+    return NF_OK;
+}
+
+nf_status nf_sbi_stimuli(const nf_sbi_config *cfg, int64_t first, int64_t n, float *out)
+{
+    const nf_sbi_stimulus *s = &cfg->stim;
+    const int64_t T = cfg->n_steps;
+    const double dt = cfg->dt_ms;
+    switch (s->kind) {
+    case NF_SBI_STIM_NONE:
+        memset(out, 0, sizeof(float) * (size_t)(n * T));
+        return NF_OK;
+    case NF_SBI_STIM_STEP:
+        for (int64_t i = 0; i < n; i++) {
+            double amp = s->amp_pA;
+            if (s->amp_hi_pA > s->amp_pA)
+                amp += (s->amp_hi_pA - s->amp_pA) * nf__scalar_uniform(cfg->seed, (uint64_t)(first + i));
+            for (int64_t k = 0; k < T; k++) {
+                double t = (double)k * dt;
+                out[i * T + k] = (t >= s->start_ms && t < s->stop_ms) ? (float)amp : 0.0f;
+            }
+        }
+        return NF_OK;
+    case NF_SBI_STIM_OU: {
+        /* Exact discretisation of the stationary OU process. */
+        const double a = exp(-dt / s->tau_ms), b = s->sd_pA * sqrt(1.0 - a * a);
+        for (int64_t i = 0; i < n; i++) {
+            float *row = out + i * T;
+            nf__normals(cfg->seed, (uint64_t)(first + i), T, row);
+            double x = s->sd_pA * (double)row[0];
+            row[0] = (float)(s->mean_pA + x);
+            for (int64_t k = 1; k < T; k++) {
+                x = a * x + b * (double)row[k];
+                row[k] = (float)(s->mean_pA + x);
+            }
+        }
+        return NF_OK;
+    }
+    case NF_SBI_STIM_FILE:
+        if (s->n_waves > 1 && first + n > s->n_waves)
+            return nf__fail(NF_ERANGE, "stimulus file %s has %lld waveforms; simulation %lld needs one", s->source,
+                            (long long)s->n_waves, (long long)(first + n - 1));
+        for (int64_t i = 0; i < n; i++)
+            memcpy(out + i * T, s->waves + (s->n_waves > 1 ? first + i : 0) * T, sizeof(float) * (size_t)T);
+        return NF_OK;
+    case NF_SBI_STIM_BAYESFLOW:
+        return nf__bayesflow_rows(cfg->seed, s->amp_pA, s->amp_hi_pA, dt, T, first, n, out, NULL);
+    }
+    return nf__fail(NF_EINVAL, "stimulus: unknown kind %d", (int)s->kind);
+}
+
+cJSON *nf__stimulus_json(const nf_sbi_stimulus *s, double dt_ms, int64_t n_steps)
+{
+    cJSON *o = cJSON_CreateObject();
+    static const char *const kinds[] = {"none", "step", "ou", "file", "bayesflow"};
+    cJSON_AddStringToObject(o, "kind", kinds[s->kind]);
+    cJSON_AddStringToObject(o, "unit", "pA");
+    switch (s->kind) {
+    case NF_SBI_STIM_STEP:
+        cJSON_AddNumberToObject(o, "amp_pA", s->amp_pA);
+        if (s->amp_hi_pA > s->amp_pA) cJSON_AddNumberToObject(o, "amp_hi_pA", s->amp_hi_pA);
+        cJSON_AddNumberToObject(o, "start_ms", s->start_ms);
+        cJSON_AddNumberToObject(o, "stop_ms", s->stop_ms);
+        break;
+    case NF_SBI_STIM_OU:
+        cJSON_AddNumberToObject(o, "mean_pA", s->mean_pA);
+        cJSON_AddNumberToObject(o, "sd_pA", s->sd_pA);
+        cJSON_AddNumberToObject(o, "tau_ms", s->tau_ms);
+        break;
+    case NF_SBI_STIM_FILE:
+        cJSON_AddStringToObject(o, "source", s->source);
+        cJSON_AddNumberToObject(o, "n_waves", (double)s->n_waves);
+        break;
+    case NF_SBI_STIM_BAYESFLOW:
+        cJSON_AddStringToObject(o, "formula",
+                                "I(t) = amp (1 + 0.25 sin(2 pi 10 Hz t) + 0.15 c(t)), amp ~ U(amp_lo, amp_hi); "
+                                "c = numpy.convolve(w, exp(-k dt / 10 ms), mode='same') / (max|.| + 1e-9), "
+                                "w standard normal per sample");
+        cJSON_AddNumberToObject(o, "amp_lo_pA", s->amp_pA);
+        cJSON_AddNumberToObject(o, "amp_hi_pA", s->amp_hi_pA);
+        cJSON_AddNumberToObject(o, "tau_ms", 10.0);
+        break;
+    case NF_SBI_STIM_NONE:
+        break;
+    }
+    cJSON_AddNumberToObject(o, "dt_ms", dt_ms);
+    cJSON_AddNumberToObject(o, "n_steps", (double)n_steps);
+    cJSON_AddBoolToObject(o, "per_simulation", nf_sbi_stimulus_varies(s));
+    return o;
+}
+
+nf_status nf_sbi_bayesflow_lif_generate(uint64_t seed, int64_t first, int64_t n, float *theta, float *amp_pA,
+                                        float *stimulus)
+{
+    nf_sbi_config cfg;
+    nf_prior *prior = NULL;
+    nf_status s = nf_sbi_preset("bayesflow-lif", seed, &cfg, &prior);
+    if (!s && theta) s = nf_prior_sample(prior, seed, first, n, theta, NULL);
+    nf_prior_destroy(prior);
+    if (s || (!amp_pA && !stimulus)) return s;
+    float *buf = stimulus ? stimulus : nf__malloc_array((size_t)n * NF_SBI_BAYESFLOW_T, sizeof(float));
+    if (!buf) return nf__fail(NF_ENOMEM, "bayesflow stimulus: out of memory");
+    s = nf__bayesflow_rows(seed, cfg.stim.amp_pA, cfg.stim.amp_hi_pA, cfg.dt_ms, NF_SBI_BAYESFLOW_T, first, n, buf,
+                           amp_pA);
+    if (buf != stimulus) free(buf);
+    return s;
+}
