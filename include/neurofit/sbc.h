@@ -1,0 +1,163 @@
+/* Posterior estimation and simulation-based calibration (SBC) in C.
+ *
+ * Three parts, each usable alone:
+ *
+ *  1. nf_abc: regression-adjusted approximate Bayesian computation on summary
+ *     statistics. A reference table of prior draws theta [n][d] and their
+ *     summaries s [n][k] is reduced to d projections eta(s) by a global
+ *     least-squares pilot (semi-automatic ABC, Fearnhead & Prangle 2012);
+ *     for an observation the K nearest rows in eta are kept with Epanechnikov
+ *     weights and every parameter is corrected by a weighted local-linear
+ *     regression on eta (Beaumont, Zhang & Balding 2002), in a logit scale of
+ *     the (slightly widened) prior box. Posterior draws are weighted
+ *     resamples of the corrected rows.
+ *
+ *  2. nf_sbc_lif_summaries: physics-informed summaries of one lif6 voltage
+ *     trace, with the stimulus known (ARX least squares of dV on V and I over
+ *     subthreshold steps gives dt/C_m, dt g_L/C_m, E_L; spike resets, clamped
+ *     runs and pre-spike samples give V_res, t_ref, V_th) or voltage only.
+ *
+ *  3. nf_sbc_*: SBC (Talts et al. 2018) analysis of M true parameter vectors
+ *     with L posterior draws each: ranks (ties broken at random), rank
+ *     histograms, ECDF differences with simultaneous bands computed by
+ *     simulation (Saeilynoja, Buerkner & Vehtari 2022), posterior-mean
+ *     recovery (Pearson r), contraction, z-scores, posterior predictive
+ *     coverage; written as JSON and self-contained SVG plots.
+ *
+ * Ownership: every array argument is borrowed for the call only; handles
+ * (nf_abc, nf_sbc_result) are created by the library and released with their
+ * destroy function (NULL accepted). Functions never keep caller pointers.
+ * Randomness comes from an explicit seed: the same inputs and seed give the
+ * same outputs. const handles may be used from several threads at once.
+ */
+#ifndef NEUROFIT_SBC_H
+#define NEUROFIT_SBC_H
+
+#include "neurofit/status.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------
+ * 1. Regression-adjusted ABC
+ * ------------------------------------------------------------------------- */
+
+typedef struct nf_abc_opts {
+    int64_t n_neighbors; /* K rows kept per observation; 0: auto = clamp(n/100, 200, 4000) */
+    int quadratic;       /* pilot regression on [1, z, z^2] (1, default) or [1, z] (0) */
+    int adjust;          /* local-linear correction (1, default) or plain rejection (0) */
+    double margin;       /* logit box = prior box widened by margin x width per side (0.1) */
+} nf_abc_opts;
+
+void nf_abc_opts_default(nf_abc_opts *o);
+
+typedef struct nf_abc nf_abc;
+
+/* Build an estimator from a reference table.
+ *   theta: [n][d] prior draws (model units), each inside [lo[j], hi[j]]
+ *   summ:  [n][k] their summaries (finite)
+ *   lo, hi: [d] prior support (lo < hi)
+ * Requires d >= 1, k >= 1, n >= max(50, 4 (2k + 1)). The table is copied. */
+nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d, int k,
+                        const double *lo, const double *hi, const nf_abc_opts *opts,
+                        nf_abc **out);
+void nf_abc_destroy(nf_abc *a);
+int nf_abc_n_params(const nf_abc *a);
+int nf_abc_n_summaries(const nf_abc *a);
+
+/* n_draws posterior draws for one observation.
+ *   s_obs: [k] observed summaries (finite)
+ *   draws: [n_draws][d] out, model units. */
+nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, uint64_t seed,
+                        float *draws);
+
+/* ---------------------------------------------------------------------------
+ * 2. lif6 summaries
+ * ------------------------------------------------------------------------- */
+
+/* Number of summaries: with the stimulus known (with_stimulus = 1) or from the
+ * voltage alone (0). */
+int nf_sbc_lif_n_summaries(int with_stimulus);
+
+/* Summaries of one trace.
+ *   v:    [n] mV, sample i at t = i dt (sample 0 = E_L for lif6), possibly noisy
+ *   stim: [n] pA, the current driving step i -> i+1, or NULL (voltage only)
+ *   out:  [nf_sbc_lif_n_summaries(stim != NULL)]
+ * A spike is a drop v[i] - v[i-1] < -spike_drop_mV (3 mV when <= 0). Missing
+ * quantities (no spike) get fixed fallbacks, so out is always finite.
+ * Errors: n < 20, dt <= 0, non-finite samples. */
+nf_status nf_sbc_lif_summaries(const float *v, const float *stim, int64_t n, double dt_ms,
+                               double spike_drop_mV, float *out);
+
+/* ---------------------------------------------------------------------------
+ * 3. SBC analysis
+ * ------------------------------------------------------------------------- */
+
+/* Ranks of the true values among the draws: ranks[m][j] = #{l: post < true}
+ * plus a uniform share of ties, in 0..L.
+ *   theta: [M][d], post: [M][L][d], ranks: [M][d] out. */
+nf_status nf_sbc_ranks(const float *theta, const float *post, int64_t M, int64_t L, int d,
+                       uint64_t seed, int32_t *ranks);
+
+/* Simultaneous band for the ECDF of M ranks uniform on 0..L, at the points
+ * z_p = j_p / (L + 1) with j_p = 1..L spread evenly (n_points of them, at most
+ * L): counts #{rank < j_p} inside [lower[p], upper[p]] for all p at once with
+ * probability ~level. gamma is the adjusted pointwise level (simulation
+ * method of Saeilynoja et al. 2022, n_sims Monte Carlo sets).
+ *   j: [n_points] out; lower, upper: [n_points] out, counts. */
+nf_status nf_sbc_ecdf_band(int64_t M, int64_t L, int n_points, double level, int n_sims,
+                           uint64_t seed, int32_t *j, int32_t *lower, int32_t *upper,
+                           double *gamma);
+
+/* Fraction of obs[t] inside the pointwise central `level` band of the
+ * predictive traces pred [P][T] (P >= 2). NaN observations are skipped. */
+nf_status nf_sbc_band_coverage(const float *pred, int64_t P, int64_t T, const float *obs,
+                               double level, double *frac);
+
+typedef struct nf_sbc_input {
+    int64_t M;                /* prior draws (>= 10) */
+    int64_t L;                /* posterior draws each (>= 1) */
+    int d;                    /* parameters */
+    const char *const *names; /* [d] or NULL (p0, p1, ...) */
+    const char *const *units; /* [d] or NULL */
+    const float *theta;       /* [M][d] true values */
+    const float *post;        /* [M][L][d] posterior draws */
+    const double *prior_var;  /* [d] or NULL: sample variance of theta */
+    const double *ppc;        /* [M] predictive coverage per draw or NULL */
+    double ppc_level;         /* level of that band (e.g. 0.9) */
+    double level;             /* simultaneous band level (0.95 when 0) */
+    int n_band_sims;          /* Monte Carlo sets for the band (2000 when 0) */
+    int n_points;             /* ECDF points (min(L, 99) when 0) */
+    uint64_t seed;
+} nf_sbc_input;
+
+typedef struct nf_sbc_param_stats {
+    double r;            /* Pearson r of posterior mean vs truth */
+    double contraction;  /* 1 - mean posterior variance / prior variance */
+    double z_mean, z_sd; /* (posterior mean - truth) / posterior sd */
+    double rmse;         /* of the posterior mean */
+    int violations;      /* ECDF points outside the simultaneous band */
+    double max_ecdf_diff; /* max |ECDF(z) - z| */
+} nf_sbc_param_stats;
+
+typedef struct nf_sbc_result nf_sbc_result;
+
+nf_status nf_sbc_analyse(const nf_sbc_input *in, nf_sbc_result **out);
+void nf_sbc_result_destroy(nf_sbc_result *r);
+nf_status nf_sbc_result_param(const nf_sbc_result *r, int j, nf_sbc_param_stats *out);
+/* Mean predictive coverage (NaN without ppc). */
+double nf_sbc_result_ppc(const nf_sbc_result *r);
+
+/* result JSON (cJSON): settings, per-parameter statistics, rank histogram,
+ * ECDF band, ranks and posterior means. Written atomically. */
+nf_status nf_sbc_write_json(const nf_sbc_result *r, const char *path);
+/* dir/sbc_ranks.svg, dir/sbc_ecdf.svg, dir/sbc_recovery.svg (dir created). */
+nf_status nf_sbc_write_svg(const nf_sbc_result *r, const char *dir);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,415 @@
+/* Regression-adjusted ABC (include/neurofit/sbc.h, part 1).
+ *
+ * Parameters live in a logit scale of the prior box widened by `margin` on
+ * each side: phi = logit((theta - lo_w) / (hi_w - lo_w)). The widening keeps
+ * draws at the box edge (and point masses there, such as a repaired V_res =
+ * -80 mV) at finite phi, so the linear correction can move them a little
+ * either way instead of piling them up against the bound.
+ *
+ * Pilot (Fearnhead & Prangle 2012): phi ~ [1, z, z^2] by least squares over
+ * the whole table, z the standardised summaries; eta = fitted phi, scaled to
+ * unit sd, is the distance space (one coordinate per parameter, so every
+ * parameter counts the same however many summaries inform it).
+ *
+ * Per observation (Beaumont, Zhang & Balding 2002): the K nearest rows in eta,
+ * Epanechnikov weights 1 - (dist / h)^2 with h the (K+1)-th distance, a
+ * weighted least-squares fit phi ~ [1, eta - eta_obs], and the corrected rows
+ * phi_i - beta (eta_i - eta_obs), resampled by weight. */
+#include "internal.h"
+#include "sbc_internal.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct nf_abc {
+    int64_t n;
+    int d, k, p;
+    nf_abc_opts o;
+    double *lo_w, *hi_w; /* [d] widened box */
+    double *zmean, *zsd; /* [k] summary standardisation */
+    double *B;           /* [p][d] pilot coefficients */
+    double *emean, *esd; /* [d] eta standardisation */
+    double *phi;         /* [n][d] */
+    float *eta;          /* [n][d] */
+};
+
+void nf_abc_opts_default(nf_abc_opts *o)
+{
+    o->n_neighbors = 0;
+    o->quadratic = 1;
+    o->adjust = 1;
+    o->margin = 0.1;
+}
+
+int nf__chol_solve(double *A, double *B, int p, int nrhs, double ridge)
+{
+    double tr = 0.0;
+    for (int i = 0; i < p; i++) tr += A[i * p + i];
+    double add = ridge * (tr > 0.0 ? tr / p : 1.0);
+    for (int i = 0; i < p; i++) A[i * p + i] += add;
+    for (int j = 0; j < p; j++) {
+        double s = A[j * p + j];
+        for (int m = 0; m < j; m++) s -= A[j * p + m] * A[j * p + m];
+        if (!(s > 0.0)) return -1;
+        double l = sqrt(s);
+        A[j * p + j] = l;
+        for (int i = j + 1; i < p; i++) {
+            double t = A[i * p + j];
+            for (int m = 0; m < j; m++) t -= A[i * p + m] * A[j * p + m];
+            A[i * p + j] = t / l;
+        }
+    }
+    for (int r = 0; r < nrhs; r++) {
+        for (int i = 0; i < p; i++) { /* L y = b */
+            double t = B[i * nrhs + r];
+            for (int m = 0; m < i; m++) t -= A[i * p + m] * B[m * nrhs + r];
+            B[i * nrhs + r] = t / A[i * p + i];
+        }
+        for (int i = p - 1; i >= 0; i--) { /* L^T x = y */
+            double t = B[i * nrhs + r];
+            for (int m = i + 1; m < p; m++) t -= A[m * p + i] * B[m * nrhs + r];
+            B[i * nrhs + r] = t / A[i * p + i];
+        }
+    }
+    return 0;
+}
+
+static double to_phi(const nf_abc *a, int j, double th)
+{
+    double u = (th - a->lo_w[j]) / (a->hi_w[j] - a->lo_w[j]);
+    u = u < 1e-9 ? 1e-9 : (u > 1.0 - 1e-9 ? 1.0 - 1e-9 : u);
+    return log(u / (1.0 - u));
+}
+
+static double from_phi(const nf_abc *a, int j, double ph)
+{
+    ph = ph > 40.0 ? 40.0 : (ph < -40.0 ? -40.0 : ph);
+    return a->lo_w[j] + (a->hi_w[j] - a->lo_w[j]) / (1.0 + exp(-ph));
+}
+
+/* Pilot features of one summary row: f [p]. */
+static void features(const nf_abc *a, const float *s, double *f)
+{
+    f[0] = 1.0;
+    for (int c = 0; c < a->k; c++) {
+        double z = ((double)s[c] - a->zmean[c]) / a->zsd[c];
+        f[1 + c] = z;
+        if (a->o.quadratic) f[1 + a->k + c] = z * z;
+    }
+}
+
+/* Standardised projections of one summary row: e [d]; f scratch [p]. */
+static void project(const nf_abc *a, const float *s, double *f, double *e)
+{
+    features(a, s, f);
+    for (int j = 0; j < a->d; j++) {
+        double t = 0.0;
+        for (int c = 0; c < a->p; c++) t += f[c] * a->B[c * a->d + j];
+        e[j] = (t - a->emean[j]) / a->esd[j];
+    }
+}
+
+void nf_abc_destroy(nf_abc *a)
+{
+    if (!a) return;
+    free(a->lo_w);
+    free(a->hi_w);
+    free(a->zmean);
+    free(a->zsd);
+    free(a->B);
+    free(a->emean);
+    free(a->esd);
+    free(a->phi);
+    free(a->eta);
+    free(a);
+}
+
+int nf_abc_n_params(const nf_abc *a) { return a ? a->d : 0; }
+int nf_abc_n_summaries(const nf_abc *a) { return a ? a->k : 0; }
+
+static nf_status check_inputs(const float *theta, const float *summ, int64_t n, int d, int k,
+                              const double *lo, const double *hi, const nf_abc_opts *o)
+{
+    if (!theta || !summ || !lo || !hi) return nf__fail(NF_EINVAL, "abc: theta, summ, lo, hi must not be NULL");
+    if (d < 1 || d > 64) return nf__fail(NF_EINVAL, "abc: d = %d parameters must be in 1..64", d);
+    if (k < 1 || k > 256) return nf__fail(NF_EINVAL, "abc: k = %d summaries must be in 1..256", k);
+    int64_t need = 4 * (2 * (int64_t)k + 1);
+    if (need < 50) need = 50;
+    if (n < need)
+        return nf__fail(NF_EINVAL, "abc: reference table has %lld rows, need >= %lld for %d summaries",
+                        (long long)n, (long long)need, k);
+    if (o->n_neighbors < 0 || o->n_neighbors > n - 1)
+        return nf__fail(NF_EINVAL, "abc: n_neighbors = %lld must be in 0..%lld", (long long)o->n_neighbors,
+                        (long long)(n - 1));
+    if (o->n_neighbors > 0 && o->n_neighbors < d + 2)
+        return nf__fail(NF_EINVAL, "abc: n_neighbors = %lld must be >= d + 2 = %d", (long long)o->n_neighbors, d + 2);
+    if (!(o->margin > 0.0 && o->margin <= 10.0))
+        return nf__fail(NF_EINVAL, "abc: margin = %g must be in (0, 10]", o->margin);
+    for (int j = 0; j < d; j++)
+        if (!(isfinite(lo[j]) && isfinite(hi[j]) && lo[j] < hi[j]))
+            return nf__fail(NF_EINVAL, "abc: bounds[%d]: lower %g >= upper %g (or not finite)", j, lo[j], hi[j]);
+    for (int64_t i = 0; i < n; i++) {
+        for (int j = 0; j < d; j++) {
+            double t = theta[i * d + j];
+            if (!(t >= lo[j] && t <= hi[j]))
+                return nf__fail(NF_ERANGE, "abc: theta[%lld][%d] = %g outside its prior [%g, %g]", (long long)i, j, t,
+                                lo[j], hi[j]);
+        }
+        for (int c = 0; c < k; c++)
+            if (!isfinite(summ[i * k + c]))
+                return nf__fail(NF_ENAN, "abc: summ[%lld][%d] is not finite", (long long)i, c);
+    }
+    return NF_OK;
+}
+
+nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d, int k,
+                        const double *lo, const double *hi, const nf_abc_opts *opts,
+                        nf_abc **out)
+{
+    if (!out) return nf__fail(NF_EINVAL, "abc: out must not be NULL");
+    *out = NULL;
+    nf_abc_opts o;
+    if (opts) o = *opts;
+    else nf_abc_opts_default(&o);
+    nf_status st = check_inputs(theta, summ, n, d, k, lo, hi, &o);
+    if (st != NF_OK) return st;
+
+    nf_abc *a = nf__calloc(1, sizeof *a);
+    if (!a) return nf__fail(NF_ENOMEM, "abc: out of memory");
+    a->n = n;
+    a->d = d;
+    a->k = k;
+    a->o = o;
+    a->p = 1 + k * (o.quadratic ? 2 : 1);
+    int p = a->p;
+    a->lo_w = nf__malloc_array((size_t)d, sizeof(double));
+    a->hi_w = nf__malloc_array((size_t)d, sizeof(double));
+    a->zmean = nf__calloc((size_t)k, sizeof(double));
+    a->zsd = nf__calloc((size_t)k, sizeof(double));
+    a->B = nf__calloc((size_t)p * (size_t)d, sizeof(double));
+    a->emean = nf__calloc((size_t)d, sizeof(double));
+    a->esd = nf__calloc((size_t)d, sizeof(double));
+    a->phi = nf__malloc_array((size_t)n * (size_t)d, sizeof(double));
+    a->eta = nf__malloc_array((size_t)n * (size_t)d, sizeof(float));
+    double *XtX = nf__calloc((size_t)p * (size_t)p, sizeof(double));
+    double *f = nf__calloc((size_t)p, sizeof(double));
+    double *e = nf__calloc((size_t)d, sizeof(double));
+    if (!a->lo_w || !a->hi_w || !a->zmean || !a->zsd || !a->B || !a->emean || !a->esd || !a->phi || !a->eta ||
+        !XtX || !f || !e) {
+        st = nf__fail(NF_ENOMEM, "abc: out of memory for a table of %lld rows", (long long)n);
+        goto done;
+    }
+    for (int j = 0; j < d; j++) {
+        double w = hi[j] - lo[j];
+        a->lo_w[j] = lo[j] - o.margin * w;
+        a->hi_w[j] = hi[j] + o.margin * w;
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < d; j++) a->phi[i * d + j] = to_phi(a, j, theta[i * d + j]);
+
+    /* summary standardisation (two passes for accuracy) */
+    for (int64_t i = 0; i < n; i++)
+        for (int c = 0; c < k; c++) a->zmean[c] += summ[i * k + c];
+    for (int c = 0; c < k; c++) a->zmean[c] /= (double)n;
+    for (int64_t i = 0; i < n; i++)
+        for (int c = 0; c < k; c++) {
+            double t = summ[i * k + c] - a->zmean[c];
+            a->zsd[c] += t * t;
+        }
+    for (int c = 0; c < k; c++) {
+        a->zsd[c] = sqrt(a->zsd[c] / (double)n);
+        if (!(a->zsd[c] > 0.0)) a->zsd[c] = 1.0; /* constant summary: z = 0 */
+    }
+
+    /* pilot least squares: (X^T X) B = X^T phi */
+    for (int64_t i = 0; i < n; i++) {
+        features(a, summ + i * k, f);
+        for (int r = 0; r < p; r++) {
+            for (int c = 0; c <= r; c++) XtX[r * p + c] += f[r] * f[c];
+            for (int j = 0; j < d; j++) a->B[r * d + j] += f[r] * a->phi[i * d + j];
+        }
+    }
+    for (int r = 0; r < p; r++)
+        for (int c = r + 1; c < p; c++) XtX[r * p + c] = XtX[c * p + r];
+    if (nf__chol_solve(XtX, a->B, p, d, 1e-9) != 0) {
+        st = nf__fail(NF_ERANGE, "abc: pilot regression is singular (summaries collinear?)");
+        goto done;
+    }
+
+    /* eta and its standardisation */
+    for (int j = 0; j < d; j++) {
+        a->emean[j] = 0.0;
+        a->esd[j] = 1.0;
+    }
+    double *m1 = a->emean, *m2 = a->esd;
+    double *acc1 = nf__calloc((size_t)d, sizeof(double)), *acc2 = nf__calloc((size_t)d, sizeof(double));
+    if (!acc1 || !acc2) {
+        free(acc1);
+        free(acc2);
+        st = nf__fail(NF_ENOMEM, "abc: out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        project(a, summ + i * k, f, e); /* raw fitted phi while emean = 0, esd = 1 */
+        for (int j = 0; j < d; j++) {
+            a->eta[i * d + j] = (float)e[j];
+            acc1[j] += e[j];
+            acc2[j] += e[j] * e[j];
+        }
+    }
+    for (int j = 0; j < d; j++) {
+        double mu = acc1[j] / (double)n;
+        double var = acc2[j] / (double)n - mu * mu;
+        m1[j] = mu;
+        m2[j] = var > 1e-24 ? sqrt(var) : 1.0;
+    }
+    free(acc1);
+    free(acc2);
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < d; j++) a->eta[i * d + j] = (float)((a->eta[i * d + j] - m1[j]) / m2[j]);
+    st = NF_OK;
+done:
+    free(XtX);
+    free(f);
+    free(e);
+    if (st != NF_OK) {
+        nf_abc_destroy(a);
+        return st;
+    }
+    *out = a;
+    return NF_OK;
+}
+
+/* k-th smallest (0-based) of x[0..n-1]; x is reordered. */
+static float select_kth(float *x, int64_t n, int64_t k)
+{
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pv = x[lo + (hi - lo) / 2];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (x[i] < pv) i++;
+            while (x[j] > pv) j--;
+            if (i <= j) {
+                float t = x[i];
+                x[i] = x[j];
+                x[j] = t;
+                i++;
+                j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return x[k];
+    }
+    return x[k];
+}
+
+nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, uint64_t seed,
+                        float *draws)
+{
+    if (!a || !s_obs || !draws) return nf__fail(NF_EINVAL, "abc_sample: NULL argument");
+    if (n_draws < 1) return nf__fail(NF_EINVAL, "abc_sample: n_draws = %lld must be >= 1", (long long)n_draws);
+    for (int c = 0; c < a->k; c++)
+        if (!isfinite(s_obs[c])) return nf__fail(NF_ENAN, "abc_sample: s_obs[%d] is not finite", c);
+    const int d = a->d;
+    const int64_t n = a->n;
+    int64_t K = a->o.n_neighbors;
+    if (K == 0) {
+        K = n / 100;
+        K = K < 200 ? 200 : (K > 4000 ? 4000 : K);
+        if (K > n - 1) K = n - 1;
+    }
+    const int q = d + 1;
+    nf_status st = NF_OK;
+    float *dist = nf__malloc_array((size_t)n, sizeof(float));
+    float *tmp = nf__malloc_array((size_t)n, sizeof(float));
+    int64_t *idx = nf__malloc_array((size_t)K, sizeof(int64_t));
+    double *w = nf__malloc_array((size_t)K, sizeof(double));
+    double *adj = nf__malloc_array((size_t)K * (size_t)d, sizeof(double));
+    double *f = nf__calloc((size_t)a->p, sizeof(double));
+    double *eo = nf__calloc((size_t)d, sizeof(double));
+    double *XtX = nf__calloc((size_t)q * (size_t)q, sizeof(double));
+    double *Xty = nf__calloc((size_t)q * (size_t)d, sizeof(double));
+    double *x = nf__calloc((size_t)q, sizeof(double));
+    if (!dist || !tmp || !idx || !w || !adj || !f || !eo || !XtX || !Xty || !x) {
+        st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
+        goto done;
+    }
+    project(a, s_obs, f, eo);
+    for (int64_t i = 0; i < n; i++) {
+        double s = 0.0;
+        for (int j = 0; j < d; j++) {
+            double t = a->eta[i * d + j] - eo[j];
+            s += t * t;
+        }
+        dist[i] = (float)s;
+    }
+    memcpy(tmp, dist, sizeof(float) * (size_t)n);
+    float thr = select_kth(tmp, n, K - 1);  /* K-th smallest squared distance */
+    float h2 = select_kth(tmp, n, K);       /* (K+1)-th: kernel radius */
+    int64_t m = 0;
+    for (int64_t i = 0; i < n && m < K; i++) /* strictly closer rows first */
+        if (dist[i] < thr) idx[m++] = i;
+    for (int64_t i = 0; i < n && m < K; i++)
+        if (dist[i] == thr) idx[m++] = i;
+    double wsum = 0.0;
+    for (int64_t r = 0; r < K; r++) {
+        double u = h2 > 0.0f ? (double)dist[idx[r]] / (double)h2 : 0.0;
+        w[r] = u < 1.0 ? 1.0 - u : 0.0;
+        if (h2 > 0.0f && u >= 1.0) w[r] = 1e-3; /* ties at the radius keep a token weight */
+        wsum += w[r];
+    }
+    if (!(wsum > 0.0))
+        for (int64_t r = 0; r < K; r++) w[r] = 1.0;
+
+    for (int64_t r = 0; r < K; r++)
+        for (int j = 0; j < d; j++) adj[r * d + j] = a->phi[idx[r] * d + j];
+    if (a->o.adjust) {
+        for (int64_t r = 0; r < K; r++) {
+            x[0] = 1.0;
+            for (int j = 0; j < d; j++) x[1 + j] = a->eta[idx[r] * d + j] - eo[j];
+            for (int u = 0; u < q; u++) {
+                for (int v = 0; v <= u; v++) XtX[u * q + v] += w[r] * x[u] * x[v];
+                for (int j = 0; j < d; j++) Xty[u * d + j] += w[r] * x[u] * adj[r * d + j];
+            }
+        }
+        for (int u = 0; u < q; u++)
+            for (int v = u + 1; v < q; v++) XtX[u * q + v] = XtX[v * q + u];
+        if (nf__chol_solve(XtX, Xty, q, d, 1e-8) == 0) {
+            for (int64_t r = 0; r < K; r++)
+                for (int j = 0; j < d; j++) {
+                    double c = 0.0;
+                    for (int v = 0; v < d; v++) c += Xty[(1 + v) * d + j] * (a->eta[idx[r] * d + v] - eo[v]);
+                    adj[r * d + j] -= c;
+                }
+        } /* singular local design: fall back to the rejection sample */
+    }
+    /* weighted resampling: cumulative weights and binary search */
+    for (int64_t r = 1; r < K; r++) w[r] += w[r - 1];
+    nf__rng rng = {seed ^ 0x5851F42D4C957F2Dull};
+    for (int64_t l = 0; l < n_draws; l++) {
+        double u = nf__rng_unif(&rng) * w[K - 1];
+        int64_t lo = 0, hi = K - 1;
+        while (lo < hi) {
+            int64_t mid = (lo + hi) / 2;
+            if (w[mid] > u) hi = mid;
+            else lo = mid + 1;
+        }
+        for (int j = 0; j < d; j++) draws[l * d + j] = (float)from_phi(a, j, adj[lo * d + j]);
+    }
+done:
+    free(dist);
+    free(tmp);
+    free(idx);
+    free(w);
+    free(adj);
+    free(f);
+    free(eo);
+    free(XtX);
+    free(Xty);
+    free(x);
+    return st;
+}
