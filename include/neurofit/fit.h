@@ -1,0 +1,163 @@
+/* Fitting neuron models to current-clamp recordings (the main job).
+ *
+ * nf_fit takes recordings (voltage + injected current on a time grid) and
+ * candidate models, optimises every model's parameters on every recording
+ * with a population optimiser (CMA-ES with IPOP restarts, DE or SHADE), and
+ * ranks the models per recording. Its shape follows the Python auto-fit
+ * module that inspired neurofit, fit(voltage, current, dt, threshold,
+ * candidates, top_k) -> ranked records, generalised to many recordings and
+ * with real optimisation.
+ *
+ * Batch-first: in each generation, the populations of every still-running
+ * recording of one model are one engine call (recordings x population
+ * simulations); models with different state sizes are separate calls. The
+ * engine scores each simulation in the same pass (sum of squared errors
+ * against the target, spike times); full traces are simulated only once at
+ * the end for the best parameters.
+ *
+ * Score of a candidate (lower is better), see neurofit/score.h:
+ *   combined = w_rmse * RMSE / sd(target)
+ *            + w_features * mean over target features of |f_model - f_target| / sigma
+ *              (250 for a feature the target has and the model cannot produce)
+ *            + w_spikes * (1 - Gamma)   (coincidence factor, window 2 ms)
+ * The features of the search are computed from spike times (spike count,
+ * mean frequency, time to first and last spike, ISI CV, adaptation index) with
+ * sigma = max(floor, 10 % of the target value), documented in README.md.
+ * Invalid simulations (NaN, runaway) score +Inf.
+ *
+ * Sub-stepping: when a recording's sample interval is larger than the model's
+ * largest stable step (nf_model.dt_max_ms), the model runs k sub-steps per
+ * sample (the current held over the sample) and is compared at every k-th step.
+ *
+ * Determinism: the result depends on the inputs and the seed only (not on the
+ * thread count). Checkpoints (options.checkpoint_dir) save the optimisers
+ * after every generation; a resumed run ends with the same result as an
+ * uninterrupted one.
+ */
+#ifndef NEUROFIT_FIT_H
+#define NEUROFIT_FIT_H
+
+#include "neurofit/engine.h"
+#include "neurofit/optim.h"
+#include "neurofit/score.h"
+#include "neurofit/status.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One recording (one sweep) to fit. Arrays are borrowed during nf_fit. */
+typedef struct nf_fit_target {
+    const char *name;   /* label, e.g. "cell1.abf sweep 3" */
+    const float *v;     /* [n] membrane potential, mV (finite) */
+    const float *i;     /* [n] injected current, pA (finite) */
+    int64_t n;          /* samples (>= 10) */
+    double dt_ms;       /* sample interval, > 0 */
+    double stim_start_ms, stim_end_ms; /* feature window; both 0: found from the current */
+} nf_fit_target;
+
+typedef struct nf_fit_progress {
+    int model_index, n_models;
+    const char *model;
+    int64_t generation;
+    int targets_running, n_targets;
+    double best_score;    /* best combined score of this model over the running targets */
+    int64_t sims_done;    /* simulations so far, all models */
+    double neuron_steps;  /* neuron-steps so far */
+    double elapsed_s;
+} nf_fit_progress;
+
+/* Return non-zero to stop the fit (it then returns NF_EINTERRUPTED after
+ * writing a checkpoint when checkpoints are on). */
+typedef int (*nf_fit_progress_fn)(const nf_fit_progress *p, void *user);
+
+typedef struct nf_fit_options {
+    const char *const *models; /* model names; NULL: every registered model */
+    int n_models;
+    nf_optim_kind optimizer;   /* NF_OPTIM_CMAES (default), NF_OPTIM_DE, NF_OPTIM_SHADE */
+    int64_t budget;            /* evaluations per (recording, model); default 3000 */
+    int popsize;               /* 0: the optimiser's default */
+    int restarts;              /* CMA-ES IPOP restarts (default 2) */
+    int top_k;                 /* models kept per recording in results.json (default 3) */
+    uint64_t seed;
+    nf_backend backend;
+    int threads;               /* CPU threads, <= 0: all */
+    nf_score_weights weights;
+    double threshold_mV;       /* spike detection in the recording (-20) */
+    double gamma_window_ms;    /* coincidence window (2) */
+    const char *checkpoint_dir; /* NULL: no checkpoints */
+    int resume;                /* continue from checkpoint_dir */
+    nf_fit_progress_fn progress;
+    void *progress_user;
+} nf_fit_options;
+
+void nf_fit_options_default(nf_fit_options *o);
+
+/* The spike-time features of the search, in this order. */
+#define NF_FIT_FEATURE_LIST(X)                                                 \
+    X(spike_count, "1", 1.0)                                                   \
+    X(mean_frequency, "Hz", 1.0)                                               \
+    X(time_to_first_spike, "ms", 2.0)                                          \
+    X(time_to_last_spike, "ms", 2.0)                                           \
+    X(ISI_CV, "1", 0.05)                                                       \
+    X(adaptation_index, "1", 0.02)
+enum {
+#define NF__FIT_FEAT_ENUM(name, unit, floor) NF_FIT_F_##name,
+    NF_FIT_FEATURE_LIST(NF__FIT_FEAT_ENUM)
+#undef NF__FIT_FEAT_ENUM
+    NF_FIT_N_FEATURES
+};
+const char *nf_fit_feature_name(int f);
+const char *nf_fit_feature_unit(int f);
+
+/* Spike-time features of one train (sorted, ms) for a stimulus window:
+ * values[f] and has[f] (0 when the feature does not exist, e.g. ISI_CV with
+ * fewer than 3 spikes). */
+void nf_fit_spike_features(const float *t, int n, double stim_start, double stim_end, double *values,
+                           uint8_t *has);
+
+/* One fitted (recording, model) pair. */
+typedef struct nf_fit_record {
+    int target;                /* index into the targets */
+    const nf_model *model;
+    int rank;                  /* 1 = best model of this recording */
+    float *params;             /* [model->n_params] */
+    double rmse_mV, nrmse, feature_error, gamma, combined;
+    int n_features;            /* target features that entered feature_error */
+    double features_model[NF_FIT_N_FEATURES], features_target[NF_FIT_N_FEATURES];
+    uint8_t has_model[NF_FIT_N_FEATURES], has_target[NF_FIT_N_FEATURES];
+    int64_t evals, generations;
+    int restarts;
+    const char *stop_reason;
+    double *convergence;       /* best combined score after each generation */
+    int n_convergence;
+    float *trace;              /* [target n] best simulated voltage on the target grid */
+    int valid;                 /* the best simulation was finite */
+} nf_fit_record;
+
+typedef struct nf_fit_result {
+    int n_targets, n_models;
+    const nf_model **models;   /* [n_models] */
+    nf_fit_record *records;    /* [n_targets][n_models], each recording's row ranked best first */
+    double seconds;
+    int64_t sims;              /* simulations run */
+    double neuron_steps;
+    nf_backend backend;
+} nf_fit_result;
+
+nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt,
+                 nf_fit_result **out);
+void nf_fit_result_free(nf_fit_result *r);
+
+/* Write results.json, results.csv, best_traces.npy ([n_targets][max n] f4,
+ * NaN padded) and report.html into dir (created if needed), each atomically.
+ * top_k bounds the models per recording in results.json and the report. */
+nf_status nf_fit_write(const nf_fit_result *r, const nf_fit_target *targets, int top_k,
+                       const nf_fit_options *opt, const char *dir);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

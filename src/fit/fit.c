@@ -1,0 +1,206 @@
+/* nf_fit: optimise every candidate model on every recording, batch-first,
+ * and rank them. See neurofit/fit.h for the scores and the batch layout. */
+#include "neurofit/fit.h"
+
+#include "fit_internal.h"
+#include "neurofit/fileio.h"
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const feat_names[] = {
+#define NF__FIT_FEAT_NAME(name, unit, floor) #name,
+    NF_FIT_FEATURE_LIST(NF__FIT_FEAT_NAME)
+#undef NF__FIT_FEAT_NAME
+};
+static const char *const feat_units[] = {
+#define NF__FIT_FEAT_UNIT(name, unit, floor) unit,
+    NF_FIT_FEATURE_LIST(NF__FIT_FEAT_UNIT)
+#undef NF__FIT_FEAT_UNIT
+};
+static const double feat_floor[] = {
+#define NF__FIT_FEAT_FLOOR(name, unit, floor) floor,
+    NF_FIT_FEATURE_LIST(NF__FIT_FEAT_FLOOR)
+#undef NF__FIT_FEAT_FLOOR
+};
+
+const char *nf_fit_feature_name(int f) { return f >= 0 && f < NF_FIT_N_FEATURES ? feat_names[f] : NULL; }
+const char *nf_fit_feature_unit(int f) { return f >= 0 && f < NF_FIT_N_FEATURES ? feat_units[f] : NULL; }
+
+void nf_fit_options_default(nf_fit_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->optimizer = NF_OPTIM_CMAES;
+    o->budget = 3000;
+    o->restarts = 2;
+    o->top_k = 3;
+    o->seed = 1;
+    o->backend = NF_BACKEND_AUTO;
+    o->weights = nf_score_weights_default();
+    o->threshold_mV = -20.0;
+    o->gamma_window_ms = 2.0;
+}
+
+/* ---- spike-time features ------------------------------------------------ */
+
+void nf_fit_spike_features(const float *t, int n, double s0, double s1, double *val, uint8_t *has)
+{
+    memset(has, 0, NF_FIT_N_FEATURES);
+    for (int f = 0; f < NF_FIT_N_FEATURES; f++)
+        val[f] = 0;
+    val[NF_FIT_F_spike_count] = n;
+    has[NF_FIT_F_spike_count] = 1;
+    int a = 0, b = n; /* spikes inside the window: [a, b) */
+    while (a < n && t[a] < s0)
+        a++;
+    while (b > a && t[b - 1] > s1)
+        b--;
+    int m = b - a;
+    if (m >= 1) {
+        double first = t[a] - s0, last = t[b - 1] - s0;
+        val[NF_FIT_F_time_to_first_spike] = first;
+        val[NF_FIT_F_time_to_last_spike] = last;
+        has[NF_FIT_F_time_to_first_spike] = has[NF_FIT_F_time_to_last_spike] = 1;
+        if (last > 0) {
+            val[NF_FIT_F_mean_frequency] = 1000.0 * m / last;
+            has[NF_FIT_F_mean_frequency] = 1;
+        }
+    }
+    if (m >= 3) { /* two or more ISIs */
+        double sum = 0, sum2 = 0;
+        for (int k = a + 1; k < b; k++)
+            sum += t[k] - t[k - 1];
+        double mean = sum / (m - 1);
+        for (int k = a + 1; k < b; k++)
+            sum2 += (t[k] - t[k - 1] - mean) * (t[k] - t[k - 1] - mean);
+        if (mean > 0) {
+            val[NF_FIT_F_ISI_CV] = sqrt(sum2 / (m - 2)) / mean;
+            has[NF_FIT_F_ISI_CV] = 1;
+        }
+    }
+    if (m >= 4) { /* three or more ISIs: mean normalised difference of consecutive ISIs */
+        double acc = 0;
+        int cnt = 0;
+        for (int k = a + 2; k < b; k++) {
+            double i0 = t[k - 1] - t[k - 2], i1 = t[k] - t[k - 1];
+            if (i0 + i1 > 0) {
+                acc += (i1 - i0) / (i1 + i0);
+                cnt++;
+            }
+        }
+        if (cnt) {
+            val[NF_FIT_F_adaptation_index] = acc / cnt;
+            has[NF_FIT_F_adaptation_index] = 1;
+        }
+    }
+}
+
+#define NF__FIT_HYST_MV 5.0
+
+/* ---- targets -------------------------------------------------------------- */
+
+nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double threshold, nf__fit_tgt *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *name = t->name ? t->name : "recording";
+    if (!t->v || !t->i)
+        return nf__fail(NF_EINVAL, "recording %d (%s): voltage and current are required", idx, name);
+    if (t->n < 10)
+        return nf__fail(NF_EINVAL, "recording %d (%s): %lld samples, need at least 10", idx, name,
+                        (long long)t->n);
+    if (!(t->dt_ms > 0) || !isfinite(t->dt_ms))
+        return nf__fail(NF_EINVAL, "recording %d (%s): dt = %g ms must be > 0", idx, name, t->dt_ms);
+    double sum = 0, sum2 = 0;
+    for (int64_t k = 0; k < t->n; k++) {
+        if (!isfinite(t->v[k]))
+            return nf__fail(NF_ENAN, "recording %d (%s): voltage sample %lld is %g", idx, name,
+                            (long long)k, t->v[k]);
+        if (!isfinite(t->i[k]))
+            return nf__fail(NF_ENAN, "recording %d (%s): current sample %lld is %g", idx, name,
+                            (long long)k, t->i[k]);
+        sum += t->v[k];
+    }
+    double mean = sum / t->n;
+    for (int64_t k = 0; k < t->n; k++)
+        sum2 += (t->v[k] - mean) * (t->v[k] - mean);
+    out->sd = sqrt(sum2 / t->n);
+    out->duration = (double)(t->n - 1) * t->dt_ms;
+
+    out->s0 = t->stim_start_ms;
+    out->s1 = t->stim_end_ms;
+    if (out->s0 == 0 && out->s1 == 0) {
+        /* the window where the current differs from its first sample */
+        float base = t->i[0];
+        double amp = 0;
+        for (int64_t k = 0; k < t->n; k++)
+            amp = fmax(amp, fabs(t->i[k] - base));
+        int64_t a = -1, b = -1;
+        for (int64_t k = 0; k < t->n; k++)
+            if (fabs(t->i[k] - base) > 1e-3 * amp && amp > 0) {
+                if (a < 0)
+                    a = k;
+                b = k;
+            }
+        out->s0 = a < 0 ? 0 : (double)a * t->dt_ms;
+        out->s1 = a < 0 ? out->duration : (double)b * t->dt_ms;
+    }
+    if (!(out->s1 > out->s0))
+        return nf__fail(NF_EINVAL, "recording %d (%s): stimulus window [%g, %g] ms is empty", idx, name,
+                        out->s0, out->s1);
+
+    /* spike times: the peak after each upward crossing of the threshold (the
+     * time eFEL calls peak_time). A model that resets (LIF family) reports
+     * its reset instant, which is the sample after its peak; conductance
+     * models report their own crossing, a fraction of a millisecond earlier. */
+    int cap = 16;
+    out->spikes = malloc(sizeof(float) * cap);
+    if (!out->spikes)
+        return nf__fail(NF_ENOMEM, "recording %d: out of memory", idx);
+    for (int64_t k = 1; k < t->n; k++) {
+        if (!(t->v[k - 1] < threshold && t->v[k] >= threshold))
+            continue;
+        /* the spike lasts until V falls NF__FIT_HYST_MV below the threshold, so
+         * recording noise around the threshold does not split one spike in two */
+        int64_t peak = k;
+        while (k + 1 < t->n && t->v[k + 1] >= threshold - NF__FIT_HYST_MV) {
+            k++;
+            if (t->v[k] > t->v[peak])
+                peak = k;
+        }
+        if (out->n_spikes == cap) {
+            cap *= 2;
+            float *sp = realloc(out->spikes, sizeof(float) * cap);
+            if (!sp)
+                return nf__fail(NF_ENOMEM, "recording %d: out of memory", idx);
+            out->spikes = sp;
+        }
+        out->spikes[out->n_spikes++] = (float)((double)peak * t->dt_ms);
+    }
+    nf_fit_spike_features(out->spikes, out->n_spikes, out->s0, out->s1, out->feat, out->has);
+    for (int f = 0; f < NF_FIT_N_FEATURES; f++)
+        out->sigma[f] = fmax(feat_floor[f], 0.1 * fabs(out->feat[f]));
+    return NF_OK;
+}
+
+void nf__fit_score(const nf__fit_tgt *tg, const nf_score_weights *w, double window, double sse,
+                   int64_t n_obs, int valid, const float *spk, int n_spk, int n_total,
+                   nf__fit_score_out *o)
+{
+    memset(o, 0, sizeof *o);
+    if (!valid || !isfinite(sse)) {
+        o->rmse = o->nrmse = o->fe = o->combined = INFINITY;
+        o->gamma = NAN;
+        return;
+    }
+    o->rmse = sqrt(sse / (double)n_obs);
+    o->nrmse = nf_score_nrmse(sse, n_obs, tg->sd);
+    nf_fit_spike_features(spk, n_spk, tg->s0, tg->s1, o->feat, o->has);
+    o->feat[NF_FIT_F_spike_count] = n_total; /* spikes beyond the stored ones count too */
+    o->fe = nf_score_features(tg->feat, tg->has, o->feat, o->has, tg->sigma, NF_FIT_N_FEATURES,
+                              NF_FEATURE_PENALTY, &o->n_used);
+    o->gamma = nf_score_gamma(tg->spikes, tg->n_spikes, spk, n_spk, tg->duration, window);
+    o->combined = nf_score_combined(w, o->nrmse, o->fe, o->n_used, o->gamma);
+}

@@ -1,0 +1,30 @@
+/* Internals of the fit module shared by its source files. */
+#ifndef NEUROFIT_FIT_INTERNAL_H
+#define NEUROFIT_FIT_INTERNAL_H
+
+#include "neurofit/fit.h"
+
+/* A prepared recording: statistics and spike features of the target. */
+typedef struct nf__fit_tgt {
+    double sd, duration, s0, s1;
+    float *spikes;
+    int n_spikes;
+    double feat[NF_FIT_N_FEATURES], sigma[NF_FIT_N_FEATURES];
+    uint8_t has[NF_FIT_N_FEATURES];
+} nf__fit_tgt;
+
+typedef struct nf__fit_score_out {
+    double rmse, nrmse, fe, gamma, combined;
+    int n_used;
+    double feat[NF_FIT_N_FEATURES];
+    uint8_t has[NF_FIT_N_FEATURES];
+} nf__fit_score_out;
+
+nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double threshold, nf__fit_tgt *out);
+
+/* Score one simulation: spk holds n_spk stored spike times of n_total. */
+void nf__fit_score(const nf__fit_tgt *tg, const nf_score_weights *w, double window, double sse,
+                   int64_t n_obs, int valid, const float *spk, int n_spk, int n_total,
+                   nf__fit_score_out *o);
+
+#endif

@@ -1,0 +1,286 @@
+/* Outputs of a fit: results.json, results.csv, best_traces.npy, report.html. */
+#include "neurofit/fit.h"
+
+#include "fit_internal.h"
+#include "internal.h"
+#include "neurofit/features.h"
+#include "neurofit/fileio.h"
+#include "neurofit/npy.h"
+#include "neurofit/report.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* eFEL features reported (on full traces) for the target and each kept model */
+static const char EFEL_SET[] = "Spikecount,mean_frequency,time_to_first_spike,ISI_CV,adaptation_index2,"
+                               "AP_height,AP_width,AHP_depth,voltage_base,steady_state_voltage_stimend";
+
+static cJSON *num(double x) { return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull(); }
+
+static cJSON *spike_features_json(const double *v, const uint8_t *has)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int f = 0; f < NF_FIT_N_FEATURES; f++)
+        cJSON_AddItemToObject(o, nf_fit_feature_name(f), has[f] ? num(v[f]) : cJSON_CreateNull());
+    return o;
+}
+
+/* eFEL features of one float trace; NULL (JSON null) when they cannot be computed. */
+static cJSON *efel_json(nf_features *fx, const int *ids, int n_ids, const float *v, int64_t n, double dt,
+                        double s0, double s1)
+{
+    double *d = malloc(sizeof(double) * (size_t)n);
+    if (!d)
+        return cJSON_CreateNull();
+    for (int64_t k = 0; k < n; k++)
+        d[k] = v[k];
+    nf_trace tr = {.dt_ms = dt, .v = d, .n = n, .stim_start_ms = s0, .stim_end_ms = s1};
+    cJSON *out = NULL;
+    if (nf_features_compute(fx, &tr) == NF_OK)
+        out = nf_features_to_json(fx, ids, n_ids);
+    free(d);
+    return out ? out : cJSON_CreateNull();
+}
+
+static void params_text(const nf_fit_record *rec, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int j = 0; j < rec->model->n_params && len + 1 < cap; j++) {
+        const nf_param_info *p = &rec->model->params[j];
+        int w = snprintf(buf + len, cap - len, "%s%s=%.4g %s", j ? ", " : "", p->name, rec->params[j], p->unit);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+}
+
+static cJSON *record_json(const nf_fit_record *rec, cJSON *efel_model)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "rank", rec->rank);
+    cJSON_AddStringToObject(o, "model", rec->model->name);
+    cJSON *ps = cJSON_AddObjectToObject(o, "params");
+    for (int j = 0; j < rec->model->n_params; j++) {
+        cJSON *p = cJSON_AddObjectToObject(ps, rec->model->params[j].name);
+        cJSON_AddItemToObject(p, "value", num(rec->params[j]));
+        cJSON_AddStringToObject(p, "unit", rec->model->params[j].unit);
+    }
+    cJSON_AddItemToObject(o, "rmse_mV", num(rec->rmse_mV));
+    cJSON_AddItemToObject(o, "rmse_over_sd", num(rec->nrmse));
+    cJSON_AddItemToObject(o, "feature_error", num(rec->feature_error));
+    cJSON_AddNumberToObject(o, "n_features", rec->n_features);
+    cJSON_AddItemToObject(o, "gamma", num(rec->gamma));
+    cJSON_AddItemToObject(o, "spike_timing_error", num(1.0 - rec->gamma));
+    cJSON_AddItemToObject(o, "combined_score", num(rec->combined));
+    cJSON_AddNumberToObject(o, "evaluations", (double)rec->evals);
+    cJSON_AddNumberToObject(o, "generations", (double)rec->generations);
+    cJSON_AddNumberToObject(o, "restarts", rec->restarts);
+    cJSON_AddStringToObject(o, "stop_reason", rec->stop_reason ? rec->stop_reason : "");
+    cJSON_AddBoolToObject(o, "valid", rec->valid);
+    cJSON_AddItemToObject(o, "spike_features", spike_features_json(rec->features_model, rec->has_model));
+    if (efel_model)
+        cJSON_AddItemToObject(o, "efel_features", efel_model);
+    return o;
+}
+
+static nf_status write_json(const nf_fit_result *r, const nf_fit_target *t, int top_k, const nf_fit_options *opt,
+                            const char *path)
+{
+    nf_features *fx = NULL;
+    int ids[64];
+    int n_ids = nf_features_parse_list(EFEL_SET, ids, 64);
+    if (n_ids < 0 || nf_features_create(&fx, NULL))
+        return nf__fail(NF_EINVAL, "fit: feature set: %s", nf_errmsg());
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "format", "neurofit-fit-results");
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON_AddStringToObject(root, "backend", nf_backend_name(r->backend));
+    cJSON_AddNumberToObject(root, "seconds", r->seconds);
+    cJSON_AddNumberToObject(root, "simulations", (double)r->sims);
+    cJSON_AddNumberToObject(root, "neuron_steps", r->neuron_steps);
+    cJSON *o = cJSON_AddObjectToObject(root, "options");
+    cJSON_AddStringToObject(o, "optimizer", nf_optim_kind_str(opt->optimizer));
+    cJSON_AddNumberToObject(o, "budget", (double)opt->budget);
+    cJSON_AddNumberToObject(o, "popsize", opt->popsize);
+    cJSON_AddNumberToObject(o, "restarts", opt->restarts);
+    cJSON_AddNumberToObject(o, "seed", (double)opt->seed);
+    cJSON_AddNumberToObject(o, "top_k", top_k);
+    cJSON_AddNumberToObject(o, "threshold_mV", opt->threshold_mV);
+    cJSON_AddNumberToObject(o, "gamma_window_ms", opt->gamma_window_ms);
+    cJSON *w = cJSON_AddObjectToObject(o, "weights");
+    cJSON_AddNumberToObject(w, "rmse", opt->weights.rmse);
+    cJSON_AddNumberToObject(w, "features", opt->weights.features);
+    cJSON_AddNumberToObject(w, "spikes", opt->weights.spikes);
+    cJSON *models = cJSON_AddArrayToObject(root, "models");
+    for (int m = 0; m < r->n_models; m++)
+        cJSON_AddItemToArray(models, cJSON_CreateString(r->models[m]->name));
+    cJSON *recs = cJSON_AddArrayToObject(root, "recordings");
+    for (int i = 0; i < r->n_targets; i++) {
+        const nf_fit_record *row = &r->records[(size_t)i * r->n_models];
+        nf__fit_tgt tg;
+        nf_status s = nf__fit_prepare_target(&t[i], i, opt->threshold_mV, &tg);
+        if (s) {
+            cJSON_Delete(root);
+            nf_features_destroy(fx);
+            return s;
+        }
+        cJSON *ro = cJSON_CreateObject();
+        cJSON_AddStringToObject(ro, "name", t[i].name ? t[i].name : "");
+        cJSON_AddNumberToObject(ro, "samples", (double)t[i].n);
+        cJSON_AddNumberToObject(ro, "dt_ms", t[i].dt_ms);
+        cJSON_AddNumberToObject(ro, "stim_start_ms", tg.s0);
+        cJSON_AddNumberToObject(ro, "stim_end_ms", tg.s1);
+        cJSON_AddItemToObject(ro, "target_spike_features", spike_features_json(tg.feat, tg.has));
+        cJSON *sig = cJSON_AddObjectToObject(ro, "feature_sigmas");
+        for (int f = 0; f < NF_FIT_N_FEATURES; f++)
+            cJSON_AddItemToObject(sig, nf_fit_feature_name(f), num(tg.sigma[f]));
+        cJSON_AddItemToObject(ro, "target_efel_features",
+                              efel_json(fx, ids, n_ids, t[i].v, t[i].n, t[i].dt_ms, tg.s0, tg.s1));
+        free(tg.spikes);
+        cJSON *top = cJSON_AddArrayToObject(ro, "top");
+        int k = top_k < r->n_models ? top_k : r->n_models;
+        for (int j = 0; j < k; j++) {
+            cJSON *ef = row[j].trace ? efel_json(fx, ids, n_ids, row[j].trace, t[i].n, t[i].dt_ms, tg.s0, tg.s1)
+                                     : cJSON_CreateNull();
+            cJSON_AddItemToArray(top, record_json(&row[j], ef));
+        }
+        cJSON_AddItemToArray(recs, ro);
+    }
+    nf_features_destroy(fx);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text)
+        return nf__fail(NF_ENOMEM, "fit: out of memory writing %s", path);
+    nf_status s = nf_file_write_string(path, text);
+    cJSON_free(text);
+    return s;
+}
+
+static void csv_field(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}
+
+static void csv_num(FILE *fp, double x)
+{
+    if (isfinite(x))
+        fprintf(fp, ",%.9g", x);
+    else
+        fputs(",", fp);
+}
+
+static nf_status write_csv(const nf_fit_result *r, const nf_fit_target *t, const char *path)
+{
+    nf_commit_file cf;
+    nf_status s = nf_file_commit_open(&cf, path);
+    if (s)
+        return s;
+    FILE *fp = cf.fp;
+    fputs("recording,rank,model,combined_score,rmse_mV,rmse_over_sd,feature_error,gamma,evaluations,"
+          "generations,restarts,stop_reason,valid,params\n", fp);
+    for (int i = 0; i < r->n_targets; i++)
+        for (int j = 0; j < r->n_models; j++) {
+            const nf_fit_record *rec = &r->records[(size_t)i * r->n_models + j];
+            csv_field(fp, t[i].name ? t[i].name : "");
+            fprintf(fp, ",%d,%s", rec->rank, rec->model->name);
+            csv_num(fp, rec->combined);
+            csv_num(fp, rec->rmse_mV);
+            csv_num(fp, rec->nrmse);
+            csv_num(fp, rec->feature_error);
+            csv_num(fp, rec->gamma);
+            fprintf(fp, ",%lld,%lld,%d,", (long long)rec->evals, (long long)rec->generations, rec->restarts);
+            csv_field(fp, rec->stop_reason ? rec->stop_reason : "");
+            fprintf(fp, ",%d,", rec->valid);
+            char p[2048];
+            params_text(rec, p, sizeof p);
+            csv_field(fp, p);
+            fputc('\n', fp);
+        }
+    int ok = !ferror(fp);
+    s = nf_file_commit_close(&cf, ok);
+    if (!s && !ok)
+        s = nf__fail(NF_EIO, "%s: write failed", path);
+    return s;
+}
+
+static nf_status write_traces(const nf_fit_result *r, const nf_fit_target *t, const char *path)
+{
+    int64_t nmax = 0;
+    for (int i = 0; i < r->n_targets; i++)
+        nmax = t[i].n > nmax ? t[i].n : nmax;
+    float *buf = nf__malloc_array((size_t)r->n_targets * (size_t)nmax, sizeof(float));
+    if (!buf)
+        return nf__fail(NF_ENOMEM, "%s: out of memory", path);
+    for (int i = 0; i < r->n_targets; i++) {
+        const nf_fit_record *best = &r->records[(size_t)i * r->n_models];
+        for (int64_t k = 0; k < nmax; k++)
+            buf[(size_t)i * nmax + k] = best->trace && k < t[i].n ? best->trace[k] : NAN;
+    }
+    int64_t shape[2] = {r->n_targets, nmax};
+    nf_status s = nf_npy_write(path, NF_DT_F32, 2, shape, buf);
+    free(buf);
+    return s;
+}
+
+static nf_status write_report(const nf_fit_result *r, const nf_fit_target *t, int top_k, const char *path)
+{
+    int k = top_k < r->n_models ? top_k : r->n_models;
+    nf_report_recording *rr = calloc((size_t)r->n_targets, sizeof *rr);
+    nf_report_fit *rf = calloc((size_t)r->n_targets * (size_t)k, sizeof *rf);
+    char *ptext = calloc((size_t)r->n_targets * (size_t)k, 1024);
+    nf_status s = NF_OK;
+    if (!rr || !rf || !ptext) {
+        s = nf__fail(NF_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    for (int i = 0; i < r->n_targets; i++) {
+        for (int j = 0; j < k; j++) {
+            const nf_fit_record *rec = &r->records[(size_t)i * r->n_models + j];
+            nf_report_fit *f = &rf[(size_t)i * k + j];
+            char *pt = ptext + ((size_t)i * k + j) * 1024;
+            params_text(rec, pt, 1024);
+            *f = (nf_report_fit){.model = rec->model->name, .combined = rec->combined, .nrmse = rec->nrmse,
+                                 .feature_error = rec->feature_error, .gamma = rec->gamma, .evals = rec->evals,
+                                 .stop_reason = rec->stop_reason, .params_text = pt, .trace = rec->trace,
+                                 .convergence = rec->convergence, .n_convergence = rec->n_convergence};
+        }
+        rr[i] = (nf_report_recording){.name = t[i].name, .dt_ms = t[i].dt_ms, .n = t[i].n, .v_target = t[i].v,
+                                      .i_stim = t[i].i, .fits = rf + (size_t)i * k, .n_fits = k};
+    }
+    s = nf_report_write_html(path, "neurofit fit report", rr, r->n_targets);
+done:
+    free(rr);
+    free(rf);
+    free(ptext);
+    return s;
+}
+
+nf_status nf_fit_write(const nf_fit_result *r, const nf_fit_target *targets, int top_k, const nf_fit_options *opt,
+                       const char *dir)
+{
+    if (!r || !targets || !dir || !opt)
+        return nf__fail(NF_EINVAL, "fit write: NULL argument");
+    if (top_k < 1)
+        return nf__fail(NF_EINVAL, "fit write: top-k %d must be >= 1", top_k);
+    nf_status s = nf_mkdir_p(dir);
+    char p[4096];
+    if (!s && !(s = nf_path_join(p, sizeof p, dir, "results.json")))
+        s = write_json(r, targets, top_k, opt, p);
+    if (!s && !(s = nf_path_join(p, sizeof p, dir, "results.csv")))
+        s = write_csv(r, targets, p);
+    if (!s && !(s = nf_path_join(p, sizeof p, dir, "best_traces.npy")))
+        s = write_traces(r, targets, p);
+    if (!s && !(s = nf_path_join(p, sizeof p, dir, "report.html")))
+        s = write_report(r, targets, top_k, p);
+    return s;
+}

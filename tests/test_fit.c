@@ -1,0 +1,344 @@
+/* nf_fit: recovery of known parameters, model ranking, determinism,
+ * checkpoint/resume equivalence, outputs, bad input. */
+#include "neurofit/fit.h"
+#include "neurofit/npy.h"
+#include "nf_test_util.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A synthetic recording: model `name` with params under a current protocol
+ * (a -amp/3 pA hyperpolarising step from 20 to 120 ms, which shows the passive
+ * properties, then amp pA from 150 ms to 20 ms before the end), dt ms, n
+ * samples, plus Gaussian noise of sd noise_mV. */
+static void synth(const char *name, const float *params, double amp, double dt, int64_t n, double noise_mV,
+                  uint64_t seed, float *v, float *I)
+{
+    const nf_model *m = nf_model_find(name);
+    cr_assert(m);
+    for (int64_t k = 0; k < n; k++)
+        I[k] = k * dt >= 20.0 && k * dt < 120.0                       ? (float)(-amp / 3)
+               : (k * dt >= 150.0 && k * dt < (n - 1) * dt - 20.0) ? (float)amp
+                                                                     : 0.0f;
+    nf_engine *e = NULL;
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e), NF_OK);
+    nf_batch b = {.model = m, .n_sims = 1, .n_steps = n, .dt_ms = dt, .params = params,
+                  .stim = {.waves = I, .n_waves = 1}, .voltage = v, .record_every = 1};
+    cr_assert_eq(nf_engine_run(e, &b), NF_OK, "%s", nf_errmsg());
+    nf_engine_destroy(e);
+    for (int64_t k = 0; k < n; k += 2) { /* Box-Muller pairs */
+        double u1 = nft_uniform(&seed), u2 = nft_uniform(&seed);
+        double r = sqrt(-2 * log(1 - u1)) * noise_mV;
+        v[k] += (float)(r * cos(2 * M_PI * u2));
+        if (k + 1 < n)
+            v[k + 1] += (float)(r * sin(2 * M_PI * u2));
+    }
+}
+
+static nf_fit_options opts(const char *const *models, int n_models, int64_t budget)
+{
+    nf_fit_options o;
+    nf_fit_options_default(&o);
+    o.models = models;
+    o.n_models = n_models;
+    o.budget = budget;
+    o.backend = NF_BACKEND_CPU;
+    o.threads = 2;
+    o.seed = 11;
+    /* lif6 traces never peak: the sample that crosses V_th is set to V_res,
+     * so spikes of synthetic lif6 recordings are found below V_th */
+    o.threshold_mV = -58.0;
+    return o;
+}
+
+Test(fit, recovers_lif6_parameters_from_a_noisy_step_recording)
+{
+    enum { N = 4001 };
+    static float v[N], I[N];
+    const float truth[6] = {130.0f, 8.0f, -70.0f, -53.0f, -74.0f, 2.5f};
+    synth("lif6", truth, 300.0, 0.1, N, 0.5, 3, v, I);
+    nf_fit_target t = {.name = "synthetic lif6", .v = v, .i = I, .n = N, .dt_ms = 0.1};
+    const char *models[] = {"lif6"};
+    nf_fit_options o = opts(models, 1, 10000);
+    nf_fit_result *r = NULL;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_OK, "%s", nf_errmsg());
+    const nf_fit_record *rec = &r->records[0];
+    cr_assert(rec->valid);
+    cr_assert_gt(rec->gamma, 0.95, "gamma %g, rmse %g, %lld evals, stop: %s, C=%g gL=%g EL=%g Vth=%g Vres=%g tref=%g", rec->gamma, rec->rmse_mV, (long long)rec->evals, rec->stop_reason, rec->params[0], rec->params[1], rec->params[2], rec->params[3], rec->params[4], rec->params[5]);
+    cr_assert_lt(rec->rmse_mV, 1.0, "rmse %g mV (noise 0.5 mV), %lld evals, stop: %s, C=%g gL=%g EL=%g Vth=%g Vres=%g tref=%g", rec->rmse_mV, (long long)rec->evals, rec->stop_reason, rec->params[0], rec->params[1], rec->params[2], rec->params[3], rec->params[4], rec->params[5]);
+    /* t_ref acts in whole 0.1 ms steps, so it is known to a few per cent only:
+     * median error over the parameters < 3 %, every parameter < 20 % */
+    double rel[6];
+    for (int j = 0; j < 6; j++) {
+        rel[j] = fabs(rec->params[j] - truth[j]) / fabs(truth[j]);
+        cr_assert_lt(rel[j], 0.20, "%s: fitted %g, true %g", rec->model->params[j].name, rec->params[j], truth[j]);
+    }
+    for (int a = 0; a < 6; a++)
+        for (int b = a + 1; b < 6; b++)
+            if (rel[b] < rel[a]) {
+                double x = rel[a];
+                rel[a] = rel[b];
+                rel[b] = x;
+            }
+    cr_assert_lt(0.5 * (rel[2] + rel[3]), 0.03, "median relative error %g", 0.5 * (rel[2] + rel[3]));
+    cr_assert_gt(rec->evals, 100);
+    cr_assert_leq(rec->evals, 10000 + 200);
+    cr_assert(rec->n_convergence > 5 && rec->convergence[rec->n_convergence - 1] <= rec->convergence[0]);
+    nf_fit_result_free(r);
+}
+
+Test(fit, adapting_cell_ranks_adapting_model_above_lif)
+{
+    enum { N = 5001 };
+    static float v[N], I[N];
+    /* Izhikevich regular-spiking cell: strong spike-frequency adaptation */
+    const nf_model *izh = nf_model_find("izhikevich");
+    float p[16];
+    nf_model_defaults(izh, p);
+    synth("izhikevich", p, 200.0, 0.1, N, 0.3, 5, v, I);
+    nf_fit_target t = {.name = "rs cell", .v = v, .i = I, .n = N, .dt_ms = 0.1};
+    const char *models[] = {"lif6", "izhikevich"};
+    nf_fit_options o = opts(models, 2, 2500);
+    o.threshold_mV = -20.0; /* Izhikevich spikes peak at v_peak */
+    nf_fit_result *r = NULL;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_OK, "%s", nf_errmsg());
+    cr_assert_str_eq(r->records[0].model->name, "izhikevich", "ranked first: %s (%g vs %g)",
+                     r->records[0].model->name, r->records[0].combined, r->records[1].combined);
+    cr_assert_eq(r->records[0].rank, 1);
+    cr_assert_eq(r->records[1].rank, 2);
+    cr_assert_lt(r->records[0].combined, r->records[1].combined);
+    nf_fit_result_free(r);
+}
+
+/* Several recordings in one batch, different lengths (two engine groups). */
+static void two_recordings(float *v1, float *i1, float *v2, float *i2, nf_fit_target *t)
+{
+    const float a[6] = {160.0f, 12.0f, -68.0f, -55.0f, -72.0f, 3.0f};
+    const float b[6] = {110.0f, 6.0f, -75.0f, -52.0f, -78.0f, 1.5f};
+    synth("lif6", a, 350.0, 0.1, 2001, 0.5, 1, v1, i1);
+    synth("lif6", b, 250.0, 0.2, 1501, 0.5, 2, v2, i2);
+    t[0] = (nf_fit_target){.name = "a", .v = v1, .i = i1, .n = 2001, .dt_ms = 0.1};
+    t[1] = (nf_fit_target){.name = "b", .v = v2, .i = i2, .n = 1501, .dt_ms = 0.2};
+}
+
+static void same_results(const nf_fit_result *x, const nf_fit_result *y)
+{
+    cr_assert_eq(x->n_targets * x->n_models, y->n_targets * y->n_models);
+    for (int k = 0; k < x->n_targets * x->n_models; k++) {
+        const nf_fit_record *a = &x->records[k], *b = &y->records[k];
+        cr_assert_eq(a->model, b->model);
+        cr_assert_eq(a->evals, b->evals);
+        cr_assert_eq(memcmp(a->params, b->params, sizeof(float) * a->model->n_params), 0,
+                     "record %d (%s) differs", k, a->model->name);
+        cr_assert_eq(a->combined, b->combined);
+        cr_assert_eq(a->n_convergence, b->n_convergence);
+    }
+}
+
+Test(fit, deterministic_for_a_seed_and_any_thread_count)
+{
+    static float v1[2001], i1[2001], v2[1501], i2[1501];
+    nf_fit_target t[2];
+    two_recordings(v1, i1, v2, i2, t);
+    const char *models[] = {"lif6", "adex"};
+    nf_fit_options o = opts(models, 2, 600);
+    nf_fit_result *r1 = NULL, *r2 = NULL;
+    o.threads = 1;
+    cr_assert_eq(nf_fit(t, 2, &o, &r1), NF_OK, "%s", nf_errmsg());
+    o.threads = 2;
+    cr_assert_eq(nf_fit(t, 2, &o, &r2), NF_OK, "%s", nf_errmsg());
+    same_results(r1, r2);
+    nf_fit_result_free(r1);
+    nf_fit_result_free(r2);
+}
+
+static int stop_after(const nf_fit_progress *p, void *user)
+{
+    int *calls = user;
+    return ++*calls == 7; /* interrupt in the middle of the second model */
+}
+
+Test(fit, resume_after_interruption_gives_the_uninterrupted_result)
+{
+    static float v1[2001], i1[2001], v2[1501], i2[1501];
+    nf_fit_target t[2];
+    two_recordings(v1, i1, v2, i2, t);
+    const char *models[] = {"izhikevich", "lif6"};
+    nf_fit_options o = opts(models, 2, 300);
+    nf_fit_result *ref = NULL, *res = NULL;
+    cr_assert_eq(nf_fit(t, 2, &o, &ref), NF_OK, "%s", nf_errmsg());
+
+    char dir[] = "/tmp/nf_fit_ckpt_XXXXXX";
+    cr_assert(mkdtemp(dir));
+    int calls = 0;
+    o.checkpoint_dir = dir;
+    o.progress = stop_after;
+    o.progress_user = &calls;
+    cr_assert_eq(nf_fit(t, 2, &o, &res), NF_EINTERRUPTED);
+    cr_assert_null(res);
+    cr_assert(strstr(nf_errmsg(), "resume"), "%s", nf_errmsg());
+    o.progress = NULL;
+    o.resume = 1;
+    cr_assert_eq(nf_fit(t, 2, &o, &res), NF_OK, "%s", nf_errmsg());
+    same_results(ref, res);
+    nf_fit_result_free(res);
+
+    /* a checkpoint of another run is refused */
+    o.seed = 12;
+    cr_assert_eq(nf_fit(t, 2, &o, &res), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "different run"), "%s", nf_errmsg());
+    nf_fit_result_free(ref);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(fit, substeps_when_the_recording_is_coarser_than_the_model_step)
+{
+    /* hh needs steps <= its dt_max; a 0.2 ms recording runs several substeps */
+    const nf_model *hh = nf_model_find("hh");
+    cr_assert_lt(hh->dt_max_ms, 0.2);
+    enum { N = 1001 };
+    static float v[N], I[N];
+    float p[32];
+    nf_model_defaults(hh, p);
+    /* ground truth on a fine grid, sampled every 0.2 ms */
+    const int k = (int)ceil(0.2 / hh->dt_max_ms - 1e-9);
+    int64_t nf = (N - 1) * k + 1;
+    float *vf = malloc(sizeof(float) * nf), *If = malloc(sizeof(float) * nf);
+    synth("hh", p, 0.0, 0.2 / k, nf, 0.0, 1, vf, If);
+    for (int64_t s = 0; s < nf; s++)
+        If[s] = (s / k) * 0.2 >= 20.0 && (s / k) * 0.2 < 180.0 ? 400.0f : 0.0f;
+    nf_engine *e = NULL;
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e), NF_OK);
+    nf_batch b = {.model = hh, .n_sims = 1, .n_steps = nf, .dt_ms = 0.2 / k, .params = p,
+                  .stim = {.waves = If, .n_waves = 1}, .voltage = vf, .record_every = 1};
+    cr_assert_eq(nf_engine_run(e, &b), NF_OK, "%s", nf_errmsg());
+    nf_engine_destroy(e);
+    for (int j = 0; j < N; j++) {
+        v[j] = vf[(int64_t)j * k];
+        I[j] = If[(int64_t)j * k];
+    }
+    nf_fit_target t = {.name = "hh coarse", .v = v, .i = I, .n = N, .dt_ms = 0.2};
+    const char *models[] = {"hh"};
+    nf_fit_options o = opts(models, 1, 3000);
+    o.threshold_mV = -20.0;
+    nf_fit_result *r = NULL;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_OK, "%s", nf_errmsg());
+    /* the sub-stepped model reproduces the coarse recording: spikes matched,
+     * the voltage within a few mV (a spike that is off by one sample costs
+     * tens of mV at one sample, so the RMSE bound is loose) */
+    const nf_fit_record *rec = &r->records[0];
+    cr_assert(rec->valid);
+    cr_assert_gt(rec->gamma, 0.8, "gamma %g, rmse %g mV, combined %g", rec->gamma, rec->rmse_mV, rec->combined);
+    cr_assert_lt(rec->rmse_mV, 8.0, "rmse %g mV", rec->rmse_mV);
+    for (int j = 0; j < N; j++)
+        cr_assert(isfinite(rec->trace[j]));
+    nf_fit_result_free(r);
+    free(vf);
+    free(If);
+}
+
+Test(fit, writes_json_csv_npy_and_report)
+{
+    static float v1[2001], i1[2001], v2[1501], i2[1501];
+    nf_fit_target t[2];
+    two_recordings(v1, i1, v2, i2, t);
+    const char *models[] = {"lif6", "adex", "izhikevich"};
+    nf_fit_options o = opts(models, 3, 200);
+    nf_fit_result *r = NULL;
+    cr_assert_eq(nf_fit(t, 2, &o, &r), NF_OK, "%s", nf_errmsg());
+    char dir[] = "/tmp/nf_fit_out_XXXXXX";
+    cr_assert(mkdtemp(dir));
+    cr_assert_eq(nf_fit_write(r, t, 2, &o, dir), NF_OK, "%s", nf_errmsg());
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c \"import json,csv,numpy as np; d='%s'; j=json.load(open(d+'/results.json')); "
+             "assert len(j['recordings'])==2; assert all(len(r['top'])==2 for r in j['recordings']); "
+             "t=j['recordings'][0]['top'][0]; assert t['rank']==1 and 'C_m' in t['params'] or t['model']!='lif6'; "
+             "assert t['combined_score'] <= j['recordings'][0]['top'][1]['combined_score']; "
+             "rows=list(csv.DictReader(open(d+'/results.csv'))); assert len(rows)==6, len(rows); "
+             "a=np.load(d+'/best_traces.npy'); assert a.shape==(2,2001), a.shape; "
+             "assert np.isnan(a[1,1501:]).all() and np.isfinite(a[1,:1501]).all(); "
+             "h=open(d+'/report.html').read(); assert h.count('<svg')>=6\"",
+             dir);
+    cr_assert_eq(system(cmd), 0, "outputs do not load as documented");
+    nf_fit_result_free(r);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(fit, bad_input_is_a_clear_error)
+{
+    static float v[100], I[100];
+    for (int k = 0; k < 100; k++)
+        v[k] = -70.0f;
+    nf_fit_target t = {.name = "cell7", .v = v, .i = I, .n = 100, .dt_ms = 0.1};
+    const char *models[] = {"lif6"};
+    nf_fit_options o = opts(models, 1, 100);
+    nf_fit_result *r = NULL;
+
+    v[42] = NAN;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_ENAN);
+    cr_assert(strstr(nf_errmsg(), "cell7") && strstr(nf_errmsg(), "42"), "%s", nf_errmsg());
+    v[42] = -70.0f;
+
+    t.dt_ms = 0;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "dt"), "%s", nf_errmsg());
+    t.dt_ms = 0.1;
+
+    const char *bad[] = {"lif6", "nosuchmodel"};
+    o.models = bad;
+    o.n_models = 2;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_ENOMODEL);
+    cr_assert(strstr(nf_errmsg(), "nosuchmodel"), "%s", nf_errmsg());
+    const char *twice[] = {"lif6", "lif6"};
+    o.models = twice;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    o.models = models;
+    o.n_models = 1;
+
+    o.budget = 0;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    o.budget = 100;
+    o.popsize = 1;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    o.popsize = 0;
+    o.resume = 1;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL, "resume without a checkpoint directory");
+    o.checkpoint_dir = "/tmp/nf_fit_no_such_ckpt_dir_for_test";
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_ENOTFOUND);
+    rmdir(o.checkpoint_dir);
+    o.resume = 0;
+    o.checkpoint_dir = NULL;
+    t.n = 5;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    cr_assert_null(r);
+}
+
+Test(fit, spike_features_and_missing_values)
+{
+    double val[NF_FIT_N_FEATURES];
+    uint8_t has[NF_FIT_N_FEATURES];
+    const float t[] = {5.0f, 110.0f, 130.0f, 160.0f, 200.0f, 400.0f};
+    nf_fit_spike_features(t, 6, 100.0, 300.0, val, has);
+    cr_assert_eq(val[NF_FIT_F_spike_count], 6);
+    cr_assert_float_eq(val[NF_FIT_F_time_to_first_spike], 10.0, 1e-9);
+    cr_assert_float_eq(val[NF_FIT_F_time_to_last_spike], 100.0, 1e-9);
+    cr_assert_float_eq(val[NF_FIT_F_mean_frequency], 1000.0 * 4 / 100.0, 1e-9);
+    /* ISIs in the window 20, 30, 40: mean 30, sd 10 */
+    cr_assert_float_eq(val[NF_FIT_F_ISI_CV], 10.0 / 30.0, 1e-9);
+    cr_assert_float_eq(val[NF_FIT_F_adaptation_index], ((30.0 - 20) / 50 + (40.0 - 30) / 70) / 2, 1e-9);
+    nf_fit_spike_features(t, 1, 0.0, 300.0, val, has);
+    cr_assert(has[NF_FIT_F_spike_count] && has[NF_FIT_F_time_to_first_spike]);
+    cr_assert(!has[NF_FIT_F_ISI_CV] && !has[NF_FIT_F_adaptation_index], "one spike: no ISI statistics");
+    nf_fit_spike_features(NULL, 0, 0.0, 300.0, val, has);
+    cr_assert(has[NF_FIT_F_spike_count] && val[NF_FIT_F_spike_count] == 0);
+    cr_assert(!has[NF_FIT_F_time_to_first_spike]);
+}
