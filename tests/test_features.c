@@ -155,6 +155,47 @@ Test(features_efel, every_listed_feature_matches_efel_expected_results)
     free(v);
 }
 
+/* Values from eFEL's own basic tests on two more of its traces: mean_frequency
+ * on a trace with a variable (and sometimes repeated) time step, and the AP
+ * begin voltage (peak voltage - AP amplitude) at two interpolation steps and
+ * two derivative windows. */
+Test(features_efel, efel_basic_test_values)
+{
+    double *t, *v;
+    int64_t n = read_tv(NF_SOURCE_DIR "/../shared/data/efel/basic/mean_frequency_1.txt", &t, &v);
+    nf_features *f;
+    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    nf_trace tr = {.t = t, .v = v, .n = n, .stim_start_ms = 500, .stim_end_ms = 900};
+    cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "%s", nf_errmsg());
+    cr_assert(fabs(get(f, "mean_frequency").values[0] - 15.2858453) < 1e-7, "%.10g",
+              get(f, "mean_frequency").values[0]);
+    nf_features_destroy(f);
+    free(t);
+    free(v);
+
+    n = read_tv(NF_SOURCE_DIR "/../shared/data/efel/basic/derivwindow.txt", &t, &v);
+    struct {
+        double step;
+        int window;
+        double begin_mV;
+    } cases[] = {{0.1, 3, -45.03627393790836}, {0.01, 3, -45.5055215}, {0.01, 30, -45.505521563640386}};
+    for (size_t c = 0; c < 3; c++) {
+        nf_features_opts o;
+        nf_features_opts_default(&o);
+        o.interp_step_ms = cases[c].step;
+        o.deriv_window = cases[c].window;
+        cr_assert_eq(nf_features_create(&f, &o), NF_OK);
+        nf_trace d = {.t = t, .v = v, .n = n, .stim_start_ms = 100, .stim_end_ms = 1000};
+        cr_assert_eq(nf_features_compute(f, &d), NF_OK, "%s", nf_errmsg());
+        double begin = get(f, "peak_voltage").values[0] - get(f, "AP_amplitude").values[0];
+        cr_assert(fabs(begin - cases[c].begin_mV) < 1e-6, "case %zu: AP begin at %.12g mV, eFEL %.12g", c, begin,
+                  cases[c].begin_mV);
+        nf_features_destroy(f);
+    }
+    free(t);
+    free(v);
+}
+
 Test(features_efel, uniform_dt_input_equals_explicit_time_axis)
 {
     /* a trace given by dt gives the same features as the same trace with t */
@@ -315,10 +356,20 @@ Test(features_input, bad_arguments_are_rejected_with_a_message)
         cr_assert_neq(nf_features_compute(f, &bad[k].tr), NF_OK, "case %zu accepted", k);
         cr_assert(strstr(nf_errmsg(), bad[k].word), "case %zu: message '%s' lacks '%s'", k, nf_errmsg(), bad[k].word);
     }
-    t[50] = t[49]; /* time must increase */
+    t[50] = t[48]; /* time must not go back */
     nf_trace tr = {.t = t, .v = v, .n = 100, .stim_start_ms = 1, .stim_end_ms = 5};
     cr_assert_eq(nf_features_compute(f, &tr), NF_EINVAL);
     cr_assert(strstr(nf_errmsg(), "t[50]"), "%s", nf_errmsg());
+    t[50] = t[49]; /* a repeated time is accepted when resampling ... */
+    cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "%s", nf_errmsg());
+    nf_features_opts o0;
+    nf_features_opts_default(&o0);
+    o0.interp_step_ms = 0;
+    nf_features *g;
+    cr_assert_eq(nf_features_create(&g, &o0), NF_OK);
+    cr_assert_eq(nf_features_compute(g, &tr), NF_EINVAL, "... but not without it");
+    cr_assert(strstr(nf_errmsg(), "t[50]"), "%s", nf_errmsg());
+    nf_features_destroy(g);
     cr_assert_eq(nf_features_compute(f, NULL), NF_EINVAL);
     cr_assert_eq(nf_features_compute(NULL, &tr), NF_EINVAL);
     nf_features_destroy(f);

@@ -100,7 +100,8 @@ static int64_t resample(const double *t, const double *v, int64_t n, double step
             vi[k] = v[j];
             return k + 1;
         }
-        vi[k] = v[j] + (v[j + 1] - v[j]) / (t[j + 1] - t[j]) * (x - t[j]);
+        /* a repeated time (x == t[j] == t[j+1]) takes the first sample */
+        vi[k] = t[j + 1] > t[j] ? v[j] + (v[j + 1] - v[j]) / (t[j + 1] - t[j]) * (x - t[j]) : v[j];
     }
     return m;
 }
