@@ -555,6 +555,34 @@ Test(features_cli, npy_rows_give_one_csv_row_each)
     rmdir(dir);
 }
 
+Test(features_cli, csv_text_with_current_gives_the_stimulus_window)
+{
+    char path[256];
+    static char out[1 << 14];
+    snprintf(path, sizeof path, "/tmp/nf_test_features_tvi_%ld.csv", (long)getpid());
+    double sp[] = {50, 90};
+    double *v = synth(8000, 0.025, -70, sp, 2);
+    FILE *fp = fopen(path, "w");
+    fprintf(fp, "t_ms,V_mV,I_pA\n");
+    for (int k = 0; k < 8000; k++) {
+        double t = k * 0.025;
+        fprintf(fp, "%.3f,%.6f,%g\n", t, v[k], t >= 20 && t < 140 ? 150.0 : 0.0);
+    }
+    fclose(fp);
+    int rc = run(out, sizeof out, BIN " features %s --features Spikecount,mean_frequency", path);
+    cr_assert_eq(rc, 0, "%s", out);
+    cJSON *j = cJSON_Parse(out), *rec = cJSON_GetArrayItem(j, 0);
+    cr_assert_not_null(rec, "%s", out);
+    cr_assert(fabs(cJSON_GetObjectItem(rec, "stim_start_ms")->valuedouble - 20) < 1e-9, "%s", out);
+    cr_assert(fabs(cJSON_GetObjectItem(rec, "stim_end_ms")->valuedouble - 139.975) < 1e-9, "%s", out);
+    cJSON *feat = cJSON_GetObjectItem(rec, "features");
+    cr_assert_eq(cJSON_GetObjectItem(feat, "Spikecount")->valuedouble, 2);
+    cr_assert(fabs(cJSON_GetObjectItem(feat, "mean_frequency")->valuedouble - 2000.0 / 70) < 0.1, "%s", out);
+    cJSON_Delete(j);
+    free(v);
+    unlink(path);
+}
+
 Test(features_cli, bad_input_gets_a_message_and_exit_2)
 {
     char out[4096];
