@@ -3,9 +3,11 @@
  * context reuse, JSON/CSV output, and the `neurofit features` command. */
 #include "neurofit/features.h"
 #include "neurofit/npy.h"
+#include "nf_test_util.h" /* nft_uniform */
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -422,6 +424,45 @@ Test(features_input, names_and_lists)
     cr_assert_eq(nf_features_lookup(f, "bogus", &r), NF_ENOTFOUND);
     cr_assert_eq(nf_features_get(f, 99, &r), NF_ENOTFOUND);
     nf_features_destroy(f);
+}
+
+Test(features_input, random_traces_never_crash_and_give_finite_values)
+{
+    /* noise, random spikes (some at the very start or end), random windows
+     * (some outside the trace) and random options; run under ASan in CI */
+    uint64_t seed = 12345;
+    nf_features *f = NULL;
+    for (int it = 0; it < 300; it++) {
+        nf_features_opts o;
+        nf_features_opts_default(&o);
+        o.interp_step_ms = nft_uniform(&seed) < 0.3 ? 0 : 0.1;
+        o.deriv_window = 1 + (int)(nft_uniform(&seed) * 40);
+        o.ignore_first_isi = nft_uniform(&seed) < 0.5;
+        cr_assert_eq(nf_features_create(&f, &o), NF_OK);
+        int64_t n = 3 + (int64_t)(nft_uniform(&seed) * 3000);
+        double dt = 0.02 + nft_uniform(&seed) * 0.3, *v = malloc(sizeof(double) * (size_t)n);
+        for (int64_t k = 0; k < n; k++) v[k] = -70 + 4 * (nft_uniform(&seed) - 0.5);
+        int ns = (int)(nft_uniform(&seed) * 8);
+        for (int s = 0; s < ns; s++) {
+            int64_t at = (int64_t)(nft_uniform(&seed) * (double)n), w = 1 + (int64_t)(nft_uniform(&seed) * 20);
+            for (int64_t k = at; k < at + w && k < n; k++) v[k] = 20 - 5 * (double)(k - at);
+        }
+        double span = (double)(n - 1) * dt, a = (nft_uniform(&seed) * 1.4 - 0.2) * span;
+        nf_trace tr = {.dt_ms = dt, .v = v, .n = n, .stim_start_ms = a,
+                       .stim_end_ms = a + 0.01 + nft_uniform(&seed) * span};
+        cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "iteration %d: %s", it, nf_errmsg());
+        for (int id = 0; id < nf_feature_count(); id++) {
+            nf_feature_value r;
+            cr_assert_eq(nf_features_get(f, id, &r), NF_OK);
+            cr_assert(r.missing ? strlen(r.reason) > 0 && r.n == 0 : r.n > 0, "it %d %s", it, nf_feature_name(id));
+            for (int64_t j = 0; j < r.n; j++)
+                cr_assert(isfinite(r.values[j]), "it %d: %s[%lld] = %g", it, nf_feature_name(id), (long long)j,
+                          r.values[j]);
+            if (!nf_feature_is_vector(id)) cr_assert(r.missing || r.n == 1, "%s", nf_feature_name(id));
+        }
+        free(v);
+        nf_features_destroy(f);
+    }
 }
 
 /* ---- reuse and serialisation -------------------------------------------------------- */

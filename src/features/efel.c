@@ -200,8 +200,8 @@ static int64_t find_ap_begin(const double *t, const double *d, int64_t n, double
                     begin = k + 1;
                     break;
                 }
-            if (begin > n - width) begin = n - width;
-            if (begin == lo) {
+            if (begin > n - width) begin = n - width; /* keep the window inside the trace */
+            if (begin <= lo) { /* (eFEL tests ==; < only happens on traces shorter than the window) */
                 skip = 1;
                 break;
             }
