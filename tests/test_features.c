@@ -3,9 +3,11 @@
  * context reuse, JSON/CSV output, and the `neurofit features` command. */
 #include "neurofit/features.h"
 #include "neurofit/npy.h"
+#include "nf_test_util.h" /* nft_uniform */
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -151,6 +153,47 @@ Test(features_efel, every_listed_feature_matches_efel_expected_results)
     }
     nf_features_destroy(f);
     cJSON_Delete(exp);
+    free(t);
+    free(v);
+}
+
+/* Values from eFEL's own basic tests on two more of its traces: mean_frequency
+ * on a trace with a variable (and sometimes repeated) time step, and the AP
+ * begin voltage (peak voltage - AP amplitude) at two interpolation steps and
+ * two derivative windows. */
+Test(features_efel, efel_basic_test_values)
+{
+    double *t, *v;
+    int64_t n = read_tv(NF_SOURCE_DIR "/../shared/data/efel/basic/mean_frequency_1.txt", &t, &v);
+    nf_features *f;
+    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    nf_trace tr = {.t = t, .v = v, .n = n, .stim_start_ms = 500, .stim_end_ms = 900};
+    cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "%s", nf_errmsg());
+    cr_assert(fabs(get(f, "mean_frequency").values[0] - 15.2858453) < 1e-7, "%.10g",
+              get(f, "mean_frequency").values[0]);
+    nf_features_destroy(f);
+    free(t);
+    free(v);
+
+    n = read_tv(NF_SOURCE_DIR "/../shared/data/efel/basic/derivwindow.txt", &t, &v);
+    struct {
+        double step;
+        int window;
+        double begin_mV;
+    } cases[] = {{0.1, 3, -45.03627393790836}, {0.01, 3, -45.5055215}, {0.01, 30, -45.505521563640386}};
+    for (size_t c = 0; c < 3; c++) {
+        nf_features_opts o;
+        nf_features_opts_default(&o);
+        o.interp_step_ms = cases[c].step;
+        o.deriv_window = cases[c].window;
+        cr_assert_eq(nf_features_create(&f, &o), NF_OK);
+        nf_trace d = {.t = t, .v = v, .n = n, .stim_start_ms = 100, .stim_end_ms = 1000};
+        cr_assert_eq(nf_features_compute(f, &d), NF_OK, "%s", nf_errmsg());
+        double begin = get(f, "peak_voltage").values[0] - get(f, "AP_amplitude").values[0];
+        cr_assert(fabs(begin - cases[c].begin_mV) < 1e-6, "case %zu: AP begin at %.12g mV, eFEL %.12g", c, begin,
+                  cases[c].begin_mV);
+        nf_features_destroy(f);
+    }
     free(t);
     free(v);
 }
@@ -315,10 +358,20 @@ Test(features_input, bad_arguments_are_rejected_with_a_message)
         cr_assert_neq(nf_features_compute(f, &bad[k].tr), NF_OK, "case %zu accepted", k);
         cr_assert(strstr(nf_errmsg(), bad[k].word), "case %zu: message '%s' lacks '%s'", k, nf_errmsg(), bad[k].word);
     }
-    t[50] = t[49]; /* time must increase */
+    t[50] = t[48]; /* time must not go back */
     nf_trace tr = {.t = t, .v = v, .n = 100, .stim_start_ms = 1, .stim_end_ms = 5};
     cr_assert_eq(nf_features_compute(f, &tr), NF_EINVAL);
     cr_assert(strstr(nf_errmsg(), "t[50]"), "%s", nf_errmsg());
+    t[50] = t[49]; /* a repeated time is accepted when resampling ... */
+    cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "%s", nf_errmsg());
+    nf_features_opts o0;
+    nf_features_opts_default(&o0);
+    o0.interp_step_ms = 0;
+    nf_features *g;
+    cr_assert_eq(nf_features_create(&g, &o0), NF_OK);
+    cr_assert_eq(nf_features_compute(g, &tr), NF_EINVAL, "... but not without it");
+    cr_assert(strstr(nf_errmsg(), "t[50]"), "%s", nf_errmsg());
+    nf_features_destroy(g);
     cr_assert_eq(nf_features_compute(f, NULL), NF_EINVAL);
     cr_assert_eq(nf_features_compute(NULL, &tr), NF_EINVAL);
     nf_features_destroy(f);
@@ -371,6 +424,45 @@ Test(features_input, names_and_lists)
     cr_assert_eq(nf_features_lookup(f, "bogus", &r), NF_ENOTFOUND);
     cr_assert_eq(nf_features_get(f, 99, &r), NF_ENOTFOUND);
     nf_features_destroy(f);
+}
+
+Test(features_input, random_traces_never_crash_and_give_finite_values)
+{
+    /* noise, random spikes (some at the very start or end), random windows
+     * (some outside the trace) and random options; run under ASan in CI */
+    uint64_t seed = 12345;
+    nf_features *f = NULL;
+    for (int it = 0; it < 300; it++) {
+        nf_features_opts o;
+        nf_features_opts_default(&o);
+        o.interp_step_ms = nft_uniform(&seed) < 0.3 ? 0 : 0.1;
+        o.deriv_window = 1 + (int)(nft_uniform(&seed) * 40);
+        o.ignore_first_isi = nft_uniform(&seed) < 0.5;
+        cr_assert_eq(nf_features_create(&f, &o), NF_OK);
+        int64_t n = 3 + (int64_t)(nft_uniform(&seed) * 3000);
+        double dt = 0.02 + nft_uniform(&seed) * 0.3, *v = malloc(sizeof(double) * (size_t)n);
+        for (int64_t k = 0; k < n; k++) v[k] = -70 + 4 * (nft_uniform(&seed) - 0.5);
+        int ns = (int)(nft_uniform(&seed) * 8);
+        for (int s = 0; s < ns; s++) {
+            int64_t at = (int64_t)(nft_uniform(&seed) * (double)n), w = 1 + (int64_t)(nft_uniform(&seed) * 20);
+            for (int64_t k = at; k < at + w && k < n; k++) v[k] = 20 - 5 * (double)(k - at);
+        }
+        double span = (double)(n - 1) * dt, a = (nft_uniform(&seed) * 1.4 - 0.2) * span;
+        nf_trace tr = {.dt_ms = dt, .v = v, .n = n, .stim_start_ms = a,
+                       .stim_end_ms = a + 0.01 + nft_uniform(&seed) * span};
+        cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "iteration %d: %s", it, nf_errmsg());
+        for (int id = 0; id < nf_feature_count(); id++) {
+            nf_feature_value r;
+            cr_assert_eq(nf_features_get(f, id, &r), NF_OK);
+            cr_assert(r.missing ? strlen(r.reason) > 0 && r.n == 0 : r.n > 0, "it %d %s", it, nf_feature_name(id));
+            for (int64_t j = 0; j < r.n; j++)
+                cr_assert(isfinite(r.values[j]), "it %d: %s[%lld] = %g", it, nf_feature_name(id), (long long)j,
+                          r.values[j]);
+            if (!nf_feature_is_vector(id)) cr_assert(r.missing || r.n == 1, "%s", nf_feature_name(id));
+        }
+        free(v);
+        nf_features_destroy(f);
+    }
 }
 
 /* ---- reuse and serialisation -------------------------------------------------------- */
@@ -502,6 +594,34 @@ Test(features_cli, npy_rows_give_one_csv_row_each)
     free(rows);
     unlink(path);
     rmdir(dir);
+}
+
+Test(features_cli, csv_text_with_current_gives_the_stimulus_window)
+{
+    char path[256];
+    static char out[1 << 14];
+    snprintf(path, sizeof path, "/tmp/nf_test_features_tvi_%ld.csv", (long)getpid());
+    double sp[] = {50, 90};
+    double *v = synth(8000, 0.025, -70, sp, 2);
+    FILE *fp = fopen(path, "w");
+    fprintf(fp, "t_ms,V_mV,I_pA\n");
+    for (int k = 0; k < 8000; k++) {
+        double t = k * 0.025;
+        fprintf(fp, "%.3f,%.6f,%g\n", t, v[k], t >= 20 && t < 140 ? 150.0 : 0.0);
+    }
+    fclose(fp);
+    int rc = run(out, sizeof out, BIN " features %s --features Spikecount,mean_frequency", path);
+    cr_assert_eq(rc, 0, "%s", out);
+    cJSON *j = cJSON_Parse(out), *rec = cJSON_GetArrayItem(j, 0);
+    cr_assert_not_null(rec, "%s", out);
+    cr_assert(fabs(cJSON_GetObjectItem(rec, "stim_start_ms")->valuedouble - 20) < 1e-9, "%s", out);
+    cr_assert(fabs(cJSON_GetObjectItem(rec, "stim_end_ms")->valuedouble - 139.975) < 1e-9, "%s", out);
+    cJSON *feat = cJSON_GetObjectItem(rec, "features");
+    cr_assert_eq(cJSON_GetObjectItem(feat, "Spikecount")->valuedouble, 2);
+    cr_assert(fabs(cJSON_GetObjectItem(feat, "mean_frequency")->valuedouble - 2000.0 / 70) < 0.1, "%s", out);
+    cJSON_Delete(j);
+    free(v);
+    unlink(path);
 }
 
 Test(features_cli, bad_input_gets_a_message_and_exit_2)

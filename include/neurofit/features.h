@@ -53,8 +53,9 @@ typedef struct nf_features_opts {
 
 void nf_features_opts_default(nf_features_opts *o);
 
-/* One trace. Either t (strictly increasing sample times) or dt_ms > 0 (sample
- * k at k * dt_ms). Every sample must be finite. */
+/* One trace. Either t (increasing sample times; with resampling a time may
+ * repeat, as in text files printed with few decimals) or dt_ms > 0 (sample k
+ * at k * dt_ms). Every sample must be finite. */
 typedef struct nf_trace {
     const double *t;    /* [n] ms, or NULL */
     double dt_ms;       /* used when t is NULL */

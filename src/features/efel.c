@@ -13,19 +13,22 @@
 
 /* ---- shared helpers ------------------------------------------------------ */
 
-/* First k in [0, n) with t[k] >= x; n when none. */
-static int64_t first_at_or_after(const double *t, int64_t n, double x)
+/* First k in [0, n) with t[k] >= x (after = 0) or t[k] > x (after = 1); n
+ * when none. t is increasing: binary search. */
+static int64_t search(const double *t, int64_t n, double x, int after)
 {
-    int64_t lo = 0, hi = n; /* t is increasing: binary search */
+    int64_t lo = 0, hi = n;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (t[mid] >= x)
+        if (t[mid] > x || (!after && t[mid] == x))
             hi = mid;
         else
             lo = mid + 1;
     }
     return lo;
 }
+static int64_t first_at_or_after(const double *t, int64_t n, double x) { return search(t, n, x, 0); }
+static int64_t first_after(const double *t, int64_t n, double x) { return search(t, n, x, 1); }
 
 /* eFEL's "first minimum": walking forward from a, the running minimum is
  * returned as soon as two later samples are not below it; otherwise the lowest
@@ -100,7 +103,8 @@ static int64_t resample(const double *t, const double *v, int64_t n, double step
             vi[k] = v[j];
             return k + 1;
         }
-        vi[k] = v[j] + (v[j + 1] - v[j]) / (t[j + 1] - t[j]) * (x - t[j]);
+        /* a repeated time (x == t[j] == t[j+1]) takes the first sample */
+        vi[k] = t[j + 1] > t[j] ? v[j] + (v[j + 1] - v[j]) / (t[j + 1] - t[j]) * (x - t[j]) : v[j];
     }
     return m;
 }
@@ -199,8 +203,8 @@ static int64_t find_ap_begin(const double *t, const double *d, int64_t n, double
                     begin = k + 1;
                     break;
                 }
-            if (begin > n - width) begin = n - width;
-            if (begin == lo) {
+            if (begin > n - width) begin = n - width; /* keep the window inside the trace */
+            if (begin <= lo) { /* (eFEL tests ==; < only happens on traces shorter than the window) */
                 skip = 1;
                 break;
             }
@@ -229,6 +233,18 @@ static void put_scalar(struct nf_features *f, int id, double x, const char *why_
         *nf__put(f, id, 1) = x;
     else
         nf__missing(f, id, why_not_finite);
+}
+
+/* Store the mean of v[a..b), or mark missing when the range is empty. */
+static void put_mean(struct nf_features *f, int id, const double *v, int64_t a, int64_t b, const char *why_empty)
+{
+    if (b <= a) {
+        nf__missing(f, id, why_empty);
+        return;
+    }
+    double sum = 0;
+    for (int64_t k = a; k < b; k++) sum += v[k];
+    *nf__put(f, id, 1) = sum / (double)(b - a);
 }
 
 /* Mark a vector feature missing when one of its values is not finite. */
@@ -488,36 +504,13 @@ static void subthreshold_features(struct nf_features *f, const double *t, const 
                 b = k + 1;
                 break;
             }
-        double sum = 0;
-        for (int64_t k = a; k < b; k++) sum += v[k];
-        if (b <= a)
-            nf__missing(f, NF__F_VOLTAGE_BASE, "no sample in the voltage_base window");
-        else
-            *nf__put(f, NF__F_VOLTAGE_BASE, 1) = sum / (double)(b - a);
+        put_mean(f, NF__F_VOLTAGE_BASE, v, a, b, "no sample in the voltage_base window");
     }
     /* steady_state_voltage: mean after the stimulus end */
-    {
-        double sum = 0;
-        int64_t m = 0;
-        for (int64_t k = n - 1; k >= 0 && t[k] > se; k--) {
-            sum += v[k];
-            m++;
-        }
-        if (m == 0)
-            nf__missing(f, NF__F_STEADY_STATE_VOLTAGE, "no sample after the stimulus end");
-        else
-            *nf__put(f, NF__F_STEADY_STATE_VOLTAGE, 1) = sum / (double)m;
-    }
+    put_mean(f, NF__F_STEADY_STATE_VOLTAGE, v, first_after(t, n, se), n, "no sample after the stimulus end");
     /* steady_state_voltage_stimend: mean over the last 10% of the stimulus */
-    {
-        int64_t a = first_at_or_after(t, n, se - 0.1 * (se - ss)), b = first_at_or_after(t, n, se);
-        double sum = 0;
-        for (int64_t k = a; k < b; k++) sum += v[k];
-        if (b <= a)
-            nf__missing(f, NF__F_STEADY_STATE_VOLTAGE_STIMEND, "no sample in the last 10% of the stimulus");
-        else
-            *nf__put(f, NF__F_STEADY_STATE_VOLTAGE_STIMEND, 1) = sum / (double)(b - a);
-    }
+    put_mean(f, NF__F_STEADY_STATE_VOLTAGE_STIMEND, v, first_at_or_after(t, n, se - 0.1 * (se - ss)),
+             first_at_or_after(t, n, se), "no sample in the last 10% of the stimulus");
     /* voltage_deflection: mean of the 5 samples ending 5 samples before the
      * first sample after the stimulus end, minus the mean before the stimulus */
     {

@@ -172,7 +172,9 @@ void nf__missing(struct nf_features *f, int id, const char *reason)
  * (seconds read as ms, a stray huge time) can ask for. */
 #define NF__MAX_SAMPLES ((int64_t)1 << 30)
 
-static nf_status check_trace(const nf_trace *tr)
+/* resampling: time may repeat a value (text files printed with few
+ * decimals), as eFEL accepts; without resampling it must increase. */
+static nf_status check_trace(const nf_trace *tr, int resampling)
 {
     if (!tr) return nf__fail(NF_EINVAL, "features: trace is NULL");
     if (!tr->v) return nf__fail(NF_EINVAL, "features: trace has no voltage (v is NULL)");
@@ -196,10 +198,13 @@ static nf_status check_trace(const nf_trace *tr)
         for (int64_t k = 1; k < tr->n; k++) {
             if (!isfinite(tr->t[k]))
                 return nf__fail(NF_ENAN, "features: t[%lld] = %g ms is not finite", (long long)k, tr->t[k]);
-            if (!(tr->t[k] > tr->t[k - 1]))
-                return nf__fail(NF_EINVAL, "features: time is not increasing: t[%lld] = %g ms after t[%lld] = %g ms",
+            if (!(tr->t[k] > tr->t[k - 1] || (resampling && tr->t[k] == tr->t[k - 1])))
+                return nf__fail(NF_EINVAL, "features: time is not increasing: t[%lld] = %.17g ms after t[%lld] = %.17g ms",
                                 (long long)k, tr->t[k], (long long)k - 1, tr->t[k - 1]);
         }
+        if (!(tr->t[tr->n - 1] > tr->t[0]))
+            return nf__fail(NF_EINVAL, "features: the trace spans no time (t[0] = t[%lld] = %g ms)",
+                            (long long)tr->n - 1, tr->t[0]);
     }
     if (tr->i)
         for (int64_t k = 0; k < tr->n; k++)
@@ -212,7 +217,7 @@ nf_status nf_features_compute(nf_features *f, const nf_trace *tr)
 {
     if (!f) return nf__fail(NF_EINVAL, "nf_features_compute: context is NULL");
     f->have_result = 0;
-    nf_status st = check_trace(tr);
+    nf_status st = check_trace(tr, f->o.interp_step_ms > 0);
     if (st) return st;
     int64_t n = tr->n, need = n;
     double t_last = tr->t ? tr->t[n - 1] : (double)(n - 1) * tr->dt_ms;
