@@ -194,16 +194,21 @@ nf_status nf__cmaes_ask(nf_optim *o, double *x)
     return NF_OK;
 }
 
-/* |C^{-1/2} y|^2 = |D^{-1} B^T y|^2 */
-static double mahalanobis2(const nf_optim *o, const double *y)
+/* |C^{-1/2} y|^2 = |D^{-1} B^T y|^2; t: [n] scratch. Row-wise over B so the
+ * inner loop is contiguous. */
+static double mahalanobis2(const nf_optim *o, const double *y, double *t)
 {
     int n = (int)o->s.n;
+    for (int j = 0; j < n; j++) t[j] = 0;
+    for (int i = 0; i < n; i++) {
+        const double *b = o->B + (size_t)i * n;
+        double yi = y[i];
+        for (int j = 0; j < n; j++) t[j] += b[j] * yi;
+    }
     double sum = 0;
     for (int j = 0; j < n; j++) {
-        double t = 0;
-        for (int i = 0; i < n; i++) t += o->B[(size_t)i * n + j] * y[i];
-        t /= o->D[j];
-        sum += t * t;
+        double v = t[j] / o->D[j];
+        sum += v * v;
     }
     return sum;
 }
@@ -265,7 +270,7 @@ nf_status nf__cmaes_tell(nf_optim *o, const double *fin)
         if (wk == 0) continue;
         const double *g = o->pop + (size_t)idx[k] * n;
         for (int i = 0; i < n; i++) y[i] = (g[i] - mold[i]) / s->sigma;
-        if (wk < 0) wk *= n / pow(sqrt(mahalanobis2(o, y)) + 1e-9, 2);
+        if (wk < 0) wk *= n / pow(sqrt(mahalanobis2(o, y, o->work + 4 * n)) + 1e-9, 2);
         for (int i = 0; i < n; i++) {
             double wy = wk * y[i];
             double *row = o->C + (size_t)i * n;
