@@ -180,7 +180,8 @@ nf_status nf__cmaes_ask(nf_optim *o, double *x)
     }
     double *z = o->work, *u = o->work + n;
     for (int k = 0; k < lam; k++) {
-        for (int i = 0; i < n; i++) z[i] = o->D[i] * nf__rng_normal(s->rng);
+        nf__rng_normal_fill(s->rng, z, n);
+        for (int i = 0; i < n; i++) z[i] *= o->D[i];
         double *g = o->pop + (size_t)k * n;
         for (int i = 0; i < n; i++) {
             const double *b = o->B + (size_t)i * n;

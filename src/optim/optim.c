@@ -76,6 +76,18 @@ double nf__rng_normal(uint64_t s[4])
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+void nf__rng_normal_fill(uint64_t s[4], double *z, int64_t m)
+{
+    /* Both Box-Muller values of each pair; an odd tail drops its partner, so
+     * nothing is cached between calls. */
+    for (int64_t i = 0; i < m; i += 2) {
+        double r = sqrt(-2.0 * log(1.0 - nf__rng_uniform(s)));
+        double a = 6.283185307179586 * nf__rng_uniform(s);
+        z[i] = r * cos(a);
+        if (i + 1 < m) z[i + 1] = r * sin(a);
+    }
+}
+
 int64_t nf__rng_below(uint64_t s[4], int64_t k)
 {
     /* Lemire-free rejection on the top bits: unbiased, k is small. */
