@@ -12,6 +12,7 @@
  *
  *   bench_optim [--quick] [--seeds K] [--no-timing] */
 #include "neurofit/optim.h"
+#include "optim/testfun.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -23,37 +24,6 @@
 #define TARGET 1e-8
 
 typedef double (*fun_t)(const double *x, int n);
-
-static double f_sphere(const double *x, int n)
-{
-    double s = 0;
-    for (int i = 0; i < n; i++) s += x[i] * x[i];
-    return s;
-}
-
-static double f_ellipsoid(const double *x, int n)
-{
-    double s = 0;
-    for (int i = 0; i < n; i++) s += pow(1e6, n > 1 ? (double)i / (n - 1) : 0) * x[i] * x[i];
-    return s;
-}
-
-static double f_rosenbrock(const double *x, int n)
-{
-    double s = 0;
-    for (int i = 0; i + 1 < n; i++) {
-        double a = x[i + 1] - x[i] * x[i], b = 1 - x[i];
-        s += 100 * a * a + b * b;
-    }
-    return s;
-}
-
-static double f_rastrigin(const double *x, int n)
-{
-    double s = 10.0 * n;
-    for (int i = 0; i < n; i++) s += x[i] * x[i] - 10 * cos(2 * 3.141592653589793 * x[i]);
-    return s;
-}
 
 typedef struct {
     const char *name;
@@ -67,10 +37,10 @@ typedef struct {
     int64_t budget;
 } opt_entry;
 
-static const fun_entry FUNS[] = {{"sphere", f_sphere},
-                                 {"ellipsoid", f_ellipsoid},
-                                 {"rosenbrock", f_rosenbrock},
-                                 {"rastrigin", f_rastrigin}};
+static const fun_entry FUNS[] = {{"sphere", nf_tf_sphere},
+                                 {"ellipsoid", nf_tf_ellipsoid},
+                                 {"rosenbrock", nf_tf_rosenbrock},
+                                 {"rastrigin", nf_tf_rastrigin}};
 static const opt_entry OPTS[] = {
     {"cmaes", NF_OPTIM_CMAES, NF_OPTIM_RESTART_NONE, 100000},
     {"cmaes-ipop", NF_OPTIM_CMAES, NF_OPTIM_RESTART_IPOP, 400000},
@@ -217,7 +187,7 @@ static void timing_table(int quick)
                     double t0 = cpu_s();
                     nf_optim_ask(o, x);
                     double t1 = cpu_s();
-                    for (int k = 0; k < lam; k++) f[k] = f_ellipsoid(x + (size_t)k * n, n);
+                    for (int k = 0; k < lam; k++) f[k] = nf_tf_ellipsoid(x + (size_t)k * n, n);
                     double t2 = cpu_s();
                     nf_optim_tell(o, f);
                     spent += (t1 - t0) + (cpu_s() - t2);
