@@ -571,3 +571,30 @@ Test(optim, invalid_arguments_are_rejected_with_clear_messages)
     nf_optim_destroy(o);
     nf_optim_destroy(NULL);
 }
+
+/* ---- smallest sizes ---------------------------------------------------------------- */
+
+Test(optim, one_dimension_and_smallest_populations_work)
+{
+    double lo[1] = {-1}, hi[1] = {2};
+    static const struct {
+        nf_optim_kind kind;
+        int lambda;
+    } cases[] = {{NF_OPTIM_CMAES, 0}, {NF_OPTIM_CMAES, 2}, {NF_OPTIM_DE, 4}, {NF_OPTIM_SHADE, 4}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nf_optim_config c;
+        nf_optim_config_default(&c, cases[i].kind, 1, lo, hi);
+        c.lambda = cases[i].lambda;
+        c.target = 1e-12;
+        c.max_evals = 20000;
+        nf_optim *o;
+        cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+        drive(o, nf_tf_sphere, lo, hi, 1 << 30);
+        double fb;
+        nf_optim_best(o, NULL, &fb);
+        cr_assert(fb <= 1e-12, "case %zu (%s, lambda %d): f = %g, %s", i,
+                  nf_optim_kind_str(cases[i].kind), nf_optim_lambda(o), fb,
+                  nf_optim_stop_str(nf_optim_stop(o)));
+        nf_optim_destroy(o);
+    }
+}
