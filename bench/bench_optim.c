@@ -10,7 +10,11 @@
  * per generation (lambda each) up to the one that first reaches f < 1e-8.
  * The median is over the successful runs.
  *
- *   bench_optim [--quick] [--seeds K] [--no-timing] */
+ *   bench_optim [--quick] [--seeds K] [--no-timing] [--box B] [--sigma0 S] [--x0 V]
+ *
+ * --box B: search box [-B, B]^n (B >= 5; x0 stays uniform in [-5, 5]^n);
+ * --sigma0 S: CMA-ES initial step in the function's units; --x0 V: fixed
+ * initial mean (every coordinate V) instead of the random one. */
 #include "neurofit/optim.h"
 #include "optim/testfun.h"
 
@@ -22,6 +26,11 @@
 
 #define DIM 10
 #define TARGET 1e-8
+
+/* Benchmark definition, changeable from the command line to see how much the
+ * medians depend on it: box [-g_box, g_box]^n, x0 uniform in [-5, 5]^n (or
+ * every coordinate g_x0 when set), CMA-ES sigma0 in the function's units. */
+static double g_box = 5, g_sigma0 = 2, g_x0 = NAN;
 
 typedef double (*fun_t)(const double *x, int n);
 
@@ -76,15 +85,15 @@ static int64_t run_one(const fun_entry *fe, const opt_entry *oe, uint64_t seed, 
     double lo[DIM], hi[DIM], x0[DIM];
     uint64_t r = mix(seed * 0x9E3779B97F4A7C15ull + 12345);
     for (int j = 0; j < DIM; j++) {
-        lo[j] = -5;
-        hi[j] = 5;
+        lo[j] = -g_box;
+        hi[j] = g_box;
         r = mix(r + 0x9E3779B97F4A7C15ull);
-        x0[j] = -5 + 10 * (double)(r >> 11) * 0x1.0p-53;
+        x0[j] = isnan(g_x0) ? -5 + 10 * (double)(r >> 11) * 0x1.0p-53 : g_x0;
     }
     nf_optim_config c;
     nf_optim_config_default(&c, oe->kind, DIM, lo, hi);
     c.x0 = oe->kind == NF_OPTIM_CMAES ? x0 : NULL; /* DE: uniform initial population */
-    c.sigma0 = 0.2;
+    c.sigma0 = g_sigma0 / (2 * g_box);
     c.seed = seed;
     c.restart = oe->restart;
     c.max_evals = budget;
@@ -213,12 +222,24 @@ int main(int argc, char **argv)
             seeds = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-timing"))
             timing = 0;
+        else if (!strcmp(argv[i], "--box") && i + 1 < argc)
+            g_box = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--sigma0") && i + 1 < argc)
+            g_sigma0 = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--x0") && i + 1 < argc)
+            g_x0 = atof(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_optim [--quick] [--seeds K] [--no-timing]\n");
+            fprintf(stderr, "usage: bench_optim [--quick] [--seeds K] [--no-timing] [--box B] "
+                            "[--sigma0 S] [--x0 V]\n");
             return 2;
         }
     }
     if (quick && seeds == 11) seeds = 3;
+    if (!(g_box >= 5) || !(g_sigma0 > 0 && g_sigma0 <= 2 * g_box) ||
+        (!isnan(g_x0) && !(fabs(g_x0) <= g_box))) {
+        fprintf(stderr, "bench_optim: need --box >= 5, 0 < --sigma0 <= 2 box, |--x0| <= box\n");
+        return 2;
+    }
     if (seeds < 1 || seeds > 64) {
         fprintf(stderr, "bench_optim: --seeds must be in [1, 64]\n");
         return 2;
@@ -226,6 +247,8 @@ int main(int argc, char **argv)
     double t0 = now_s();
     printf("## Evaluations to f < 1e-8, n = %d, %d seeds (median over successes)\n\n", DIM,
            seeds);
+    printf("box [-%g, %g]^%d, x0 %s, cmaes sigma0 %g\n\n", g_box, g_box, DIM,
+           isnan(g_x0) ? "uniform in [-5, 5]" : "fixed", g_sigma0);
     convergence_table(seeds, quick);
     if (timing) timing_table(quick);
     printf("\ntotal: wall %.1f s, CPU %.1f s\n", now_s() - t0, clock_s(CLOCK_PROCESS_CPUTIME_ID));

@@ -178,16 +178,23 @@ nf_status nf__cmaes_ask(nf_optim *o, double *x)
         if (st) return st;
         s->eigen_gen = s->run_gen;
     }
-    double *z = o->work, *u = o->work + n;
+    /* y = B (D z) as a sum of scaled eigenvectors: with B^T stored row-wise
+     * the inner loop is a contiguous axpy that vectorises (a dot product
+     * per coordinate would be bound by the add latency). */
+    double *bt = o->work, *z = o->work + (size_t)n * n, *u = z + n;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) bt[(size_t)j * n + i] = o->B[(size_t)i * n + j];
     for (int k = 0; k < lam; k++) {
         nf__rng_normal_fill(s->rng, z, n);
-        for (int i = 0; i < n; i++) z[i] *= o->D[i];
         double *g = o->pop + (size_t)k * n;
+        for (int i = 0; i < n; i++) g[i] = 0;
+        for (int j = 0; j < n; j++) {
+            const double *b = bt + (size_t)j * n;
+            double zj = o->D[j] * z[j];
+            for (int i = 0; i < n; i++) g[i] += zj * b[i];
+        }
         for (int i = 0; i < n; i++) {
-            const double *b = o->B + (size_t)i * n;
-            double y = 0;
-            for (int j = 0; j < n; j++) y += b[j] * z[j];
-            g[i] = o->mean[i] + s->sigma * y;
+            g[i] = o->mean[i] + s->sigma * g[i];
             u[i] = reflect01(g[i]);
         }
         nf__optim_to_user(o, u, x + (size_t)k * n);
