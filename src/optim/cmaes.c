@@ -42,6 +42,7 @@
 /* Genotype -> [0, 1] by reflection at both bounds (period 2). */
 static inline double reflect01(double g)
 {
+    if (g >= 0.0 && g <= 1.0) return g; /* the common case, without fmod */
     double t = fmod(g, 2.0);
     if (t < 0) t += 2.0;
     return t <= 1.0 ? t : 2.0 - t;
