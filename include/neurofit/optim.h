@@ -148,8 +148,8 @@ double nf_optim_sigma(const nf_optim *o);       /* CMA-ES step size (normalised)
 /* Checkpoint: binary file (magic "NFOPTIM1", version, the whole state
  * including the generator, FNV-1a 64 checksum), written atomically.
  * nf_optim_load rejects foreign, truncated or corrupt files with NF_EFORMAT
- * and a message saying what is wrong. Valid between tell and ask (not
- * between ask and tell: NF_ESTATE). */
+ * and a message saying what is wrong. Saving between ask and tell keeps the
+ * pending population: the restored optimiser expects the tell for it. */
 nf_status nf_optim_save(const nf_optim *o, const char *path);
 nf_status nf_optim_load(nf_optim **out, const char *path);
 

@@ -42,6 +42,7 @@
 /* Genotype -> [0, 1] by reflection at both bounds (period 2). */
 static inline double reflect01(double g)
 {
+    if (g >= 0.0 && g <= 1.0) return g; /* the common case, without fmod */
     double t = fmod(g, 2.0);
     if (t < 0) t += 2.0;
     return t <= 1.0 ? t : 2.0 - t;
@@ -178,15 +179,23 @@ nf_status nf__cmaes_ask(nf_optim *o, double *x)
         if (st) return st;
         s->eigen_gen = s->run_gen;
     }
-    double *z = o->work, *u = o->work + n;
+    /* y = B (D z) as a sum of scaled eigenvectors: with B^T stored row-wise
+     * the inner loop is a contiguous axpy that vectorises (a dot product
+     * per coordinate would be bound by the add latency). */
+    double *bt = o->work, *z = o->work + (size_t)n * n, *u = z + n;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) bt[(size_t)j * n + i] = o->B[(size_t)i * n + j];
     for (int k = 0; k < lam; k++) {
-        for (int i = 0; i < n; i++) z[i] = o->D[i] * nf__rng_normal(s->rng);
+        nf__rng_normal_fill(s->rng, z, n);
         double *g = o->pop + (size_t)k * n;
+        for (int i = 0; i < n; i++) g[i] = 0;
+        for (int j = 0; j < n; j++) {
+            const double *b = bt + (size_t)j * n;
+            double zj = o->D[j] * z[j];
+            for (int i = 0; i < n; i++) g[i] += zj * b[i];
+        }
         for (int i = 0; i < n; i++) {
-            const double *b = o->B + (size_t)i * n;
-            double y = 0;
-            for (int j = 0; j < n; j++) y += b[j] * z[j];
-            g[i] = o->mean[i] + s->sigma * y;
+            g[i] = o->mean[i] + s->sigma * g[i];
             u[i] = reflect01(g[i]);
         }
         nf__optim_to_user(o, u, x + (size_t)k * n);
@@ -194,16 +203,21 @@ nf_status nf__cmaes_ask(nf_optim *o, double *x)
     return NF_OK;
 }
 
-/* |C^{-1/2} y|^2 = |D^{-1} B^T y|^2 */
-static double mahalanobis2(const nf_optim *o, const double *y)
+/* |C^{-1/2} y|^2 = |D^{-1} B^T y|^2; t: [n] scratch. Row-wise over B so the
+ * inner loop is contiguous. */
+static double mahalanobis2(const nf_optim *o, const double *y, double *t)
 {
     int n = (int)o->s.n;
+    for (int j = 0; j < n; j++) t[j] = 0;
+    for (int i = 0; i < n; i++) {
+        const double *b = o->B + (size_t)i * n;
+        double yi = y[i];
+        for (int j = 0; j < n; j++) t[j] += b[j] * yi;
+    }
     double sum = 0;
     for (int j = 0; j < n; j++) {
-        double t = 0;
-        for (int i = 0; i < n; i++) t += o->B[(size_t)i * n + j] * y[i];
-        t /= o->D[j];
-        sum += t * t;
+        double v = t[j] / o->D[j];
+        sum += v * v;
     }
     return sum;
 }
@@ -265,7 +279,7 @@ nf_status nf__cmaes_tell(nf_optim *o, const double *fin)
         if (wk == 0) continue;
         const double *g = o->pop + (size_t)idx[k] * n;
         for (int i = 0; i < n; i++) y[i] = (g[i] - mold[i]) / s->sigma;
-        if (wk < 0) wk *= n / pow(sqrt(mahalanobis2(o, y)) + 1e-9, 2);
+        if (wk < 0) wk *= n / pow(sqrt(mahalanobis2(o, y, o->work + 4 * n)) + 1e-9, 2);
         for (int i = 0; i < n; i++) {
             double wy = wk * y[i];
             double *row = o->C + (size_t)i * n;

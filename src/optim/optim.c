@@ -68,12 +68,29 @@ static uint64_t xoshiro_next(uint64_t s[4])
 
 double nf__rng_uniform(uint64_t s[4]) { return (double)(xoshiro_next(s) >> 11) * 0x1.0p-53; }
 
+void nf__rng_normal_fill(uint64_t s[4], double *z, int64_t m)
+{
+    /* Marsaglia's polar method: a pair per accepted point in the unit disc,
+     * one log and one sqrt, no trigonometry. An odd tail drops its partner,
+     * so nothing is cached between calls. */
+    for (int64_t i = 0; i < m; i += 2) {
+        double a, b, q;
+        do {
+            a = 2.0 * nf__rng_uniform(s) - 1.0;
+            b = 2.0 * nf__rng_uniform(s) - 1.0;
+            q = a * a + b * b;
+        } while (q >= 1.0 || q == 0.0);
+        double r = sqrt(-2.0 * log(q) / q);
+        z[i] = a * r;
+        if (i + 1 < m) z[i + 1] = b * r;
+    }
+}
+
 double nf__rng_normal(uint64_t s[4])
 {
-    /* One value per call, so the generator words are the whole state. */
-    double u1 = 1.0 - nf__rng_uniform(s); /* (0, 1] */
-    double u2 = nf__rng_uniform(s);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    double z;
+    nf__rng_normal_fill(s, &z, 1);
+    return z;
 }
 
 int64_t nf__rng_below(uint64_t s[4], int64_t k)

@@ -54,8 +54,9 @@ struct nf_optim {
 /* ---- generator: xoshiro256** seeded through splitmix64 ---------------- */
 void nf__rng_seed(uint64_t s[4], uint64_t seed);
 double nf__rng_uniform(uint64_t s[4]);  /* [0, 1) */
-double nf__rng_normal(uint64_t s[4]);   /* N(0, 1), Box-Muller, no cached value */
+double nf__rng_normal(uint64_t s[4]);   /* N(0, 1), polar method, no cached value */
 int64_t nf__rng_below(uint64_t s[4], int64_t k); /* uniform in [0, k) */
+void nf__rng_normal_fill(uint64_t s[4], double *z, int64_t m); /* m N(0, 1) values */
 
 /* ---- shared helpers (optim.c) ----------------------------------------- */
 /* Sort idx[0..m) by f ascending, NaN treated as +Inf, ties by index. */
