@@ -12,7 +12,9 @@
  * 1.5 .. 3 and fires tonically above.
  *
  * Scheme: forward Euler in model time, h = dt / tau (dt_max keeps h <= 0.05
- * at the default tau); diverging runs are flagged invalid. Spikes: upward
+ * at the default tau; the lower bound of tau keeps h <= 0.1, inside Euler's
+ * stability limit 2 / (3 x^2) at spike peaks); diverging runs are flagged
+ * invalid. Spikes: upward
  * crossings of the detection level (v_detect, 0 mV by default).
  *
  * Reference: Hindmarsh JL, Rose RM (1984) Proc R Soc Lond B 221:87-102.
@@ -27,7 +29,7 @@
     X(r, "1", 0.005, 0.0005, 0.02, 0.0, 1e3, "slow adaptation rate")                  \
     X(s_a, "1", 4.0, 1.0, 6.0, -1e3, 1e3, "adaptation strength")                      \
     X(x_R, "1", -1.6, -2.0, -1.2, -1e3, 1e3, "adaptation reference (resting x)")       \
-    X(tau, "ms", 1.0, 0.2, 5.0, 1e-3, 1e6, "time scale: ms per model time unit")       \
+    X(tau, "ms", 1.0, 0.5, 5.0, 1e-3, 1e6, "time scale: ms per model time unit")       \
     X(gain, "1/pA", 0.01, 0.001, 0.05, 0.0, 1e3, "current gain: model units per pA")   \
     X(V_scale, "mV", 22.0, 10.0, 40.0, 1e-3, 1e4, "voltage scale: mV per model unit")  \
     X(V_off, "mV", -30.0, -50.0, -10.0, -1e3, 1e3, "voltage offset: V at x = 0")
