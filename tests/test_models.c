@@ -426,20 +426,39 @@ Test(rf, subthreshold_resonance_at_sqrt_omega2_minus_b2)
 
 Test(zoo, runaway_parameter_sets_flagged_invalid)
 {
-    /* Euler in model time diverges when tau is far below dt */
-    const char *names[2] = {"fhn", "hindmarsh_rose"};
+    /* explicit parts of the schemes diverge when a rate times dt is far
+     * beyond 2: fhn's recovery (h eps b = 400), hindmarsh_rose's y (h = 5) */
+    struct {
+        const char *model, *p1;
+        float v1;
+        const char *p2;
+        float v2;
+    } cases[2] = {{"fhn", "tau", 0.01f, "eps", 100.0f}, {"hindmarsh_rose", "tau", 0.01f, "r", 0.005f}};
     for (int k = 0; k < 2; k++) {
-        const nf_model *m = nf_model_find(names[k]);
+        const nf_model *m = nf_model_find(cases[k].model);
         float *p = nft_default_params(m, 2);
-        p[m->n_params + nf_model_param_index(m, "tau")] = 0.01f;
+        set(cases[k].model, p + m->n_params, cases[k].p1, cases[k].v1);
+        set(cases[k].model, p + m->n_params, cases[k].p2, cases[k].v2);
         float *w = nft_step(2000, 0.05, 250.0, 0.0, 1e9);
         uint8_t valid[2] = {9, 9};
         sim_io io = {.n_sims = 2, .n_steps = 2000, .dt = 0.05, .params = p, .wave = w, .valid = valid};
-        sim(names[k], &io);
-        cr_assert_eq(valid[0], 1, "%s defaults valid", names[k]);
-        cr_assert_eq(valid[1], 0, "%s with tau = 0.01 ms at dt = 0.05 must be flagged invalid", names[k]);
+        sim(cases[k].model, &io);
+        cr_assert_eq(valid[0], 1, "%s defaults valid", cases[k].model);
+        cr_assert_eq(valid[1], 0, "%s with %s = %g, %s = %g must be flagged invalid", cases[k].model, cases[k].p1,
+                     cases[k].v1, cases[k].p2, cases[k].v2);
         free(p);
         free(w);
+    }
+    /* the semi-implicit cubic keeps strong drive and the smallest tau of the
+     * bounds valid (plain Euler diverged there) */
+    const char *names[2] = {"fhn", "hindmarsh_rose"};
+    for (int k = 0; k < 2; k++) {
+        const nf_model *m = nf_model_find(names[k]);
+        float *p = nft_default_params(m, 1);
+        set(names[k], p, "tau", (float)m->params[nf_model_param_index(m, "tau")].lo);
+        set(names[k], p, "gain", (float)m->params[nf_model_param_index(m, "gain")].hi);
+        cr_assert_gt(fire(names[k], p, 2000.0, m->dt_max_ms, 4000, NULL, 0), 0, "%s fires and stays valid", names[k]);
+        free(p);
     }
 }
 
