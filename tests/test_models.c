@@ -426,15 +426,17 @@ Test(rf, subthreshold_resonance_at_sqrt_omega2_minus_b2)
 
 Test(zoo, runaway_parameter_sets_flagged_invalid)
 {
-    /* explicit parts of the schemes diverge when a rate times dt is far
-     * beyond 2: fhn's recovery (h eps b = 400), hindmarsh_rose's y (h = 5) */
+    /* fhn: the explicit recovery step diverges when h eps b is far beyond 2
+     * (400 here). (hindmarsh_rose's linearly implicit step, the exact or
+     * exponential schemes and the reset models stay bounded in the valid
+     * ranges: checked below and in the CUDA test's random batches.) */
     struct {
         const char *model, *p1;
         float v1;
         const char *p2;
         float v2;
-    } cases[2] = {{"fhn", "tau", 0.01f, "eps", 100.0f}, {"hindmarsh_rose", "tau", 0.01f, "r", 0.005f}};
-    for (int k = 0; k < 2; k++) {
+    } cases[1] = {{"fhn", "tau", 0.01f, "eps", 100.0f}};
+    for (int k = 0; k < 1; k++) {
         const nf_model *m = nf_model_find(cases[k].model);
         float *p = nft_default_params(m, 2);
         set(cases[k].model, p + m->n_params, cases[k].p1, cases[k].v1);
@@ -449,15 +451,15 @@ Test(zoo, runaway_parameter_sets_flagged_invalid)
         free(p);
         free(w);
     }
-    /* the semi-implicit cubic keeps strong drive and the smallest tau of the
-     * bounds valid (plain Euler diverged there) */
+    /* the (semi-)implicit cubic keeps the strongest drive at the smallest tau
+     * of the bounds valid (plain Euler diverged there) */
     const char *names[2] = {"fhn", "hindmarsh_rose"};
     for (int k = 0; k < 2; k++) {
         const nf_model *m = nf_model_find(names[k]);
         float *p = nft_default_params(m, 1);
         set(names[k], p, "tau", (float)m->params[nf_model_param_index(m, "tau")].lo);
         set(names[k], p, "gain", (float)m->params[nf_model_param_index(m, "gain")].hi);
-        cr_assert_gt(fire(names[k], p, 2000.0, m->dt_max_ms, 4000, NULL, 0), 0, "%s fires and stays valid", names[k]);
+        cr_assert_gt(fire(names[k], p, 3000.0, m->dt_max_ms, 4000, NULL, 0), 0, "%s fires and stays valid", names[k]);
         free(p);
     }
 }
