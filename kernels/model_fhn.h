@@ -30,7 +30,7 @@
 
 #define NF_fhn_PARAMS(X)                                                              \
     X(a, "1", 0.7, 0.3, 1.2, -1e3, 1e3, "recovery offset")                           \
-    X(b, "1", 0.8, 0.2, 1.2, 0.0, 1e3, "recovery self-coupling")                     \
+    X(b, "1", 0.8, 0.2, 1.2, 1e-3, 1e3, "recovery self-coupling")                     \
     X(eps, "1", 0.08, 0.01, 0.3, 1e-6, 1e3, "recovery rate (time-scale separation)") \
     X(tau, "ms", 1.0, 0.2, 5.0, 1e-3, 1e6, "time scale: ms per model time unit")     \
     X(gain, "1/pA", 0.004, 0.0005, 0.02, 0.0, 1e3, "current gain: model units per pA") \
