@@ -25,7 +25,7 @@
     X(E_L, "mV", -70.0, -90.0, -55.0, -1e3, 1e3, "leak reversal potential")              \
     X(V_T, "mV", -50.0, -65.0, -30.0, -1e3, 1e3, "exponential threshold potential")      \
     X(Delta_T, "mV", 2.0, 0.3, 6.0, 1e-3, 1e3, "slope factor")                          \
-    X(V_r, "mV", -65.0, -85.0, -40.0, -1e3, 1e3, "reset potential")                      \
+    X(V_r, "mV", -65.0, -85.0, -50.0, -1e3, 1e3, "reset potential")                      \
     X(V_peak, "mV", 20.0, -20.0, 40.0, -1e3, 1e3, "spike cut-off")                       \
     X(t_ref, "ms", 2.0, 0.0, 5.0, 0.0, 1e6, "absolute refractory period")
 

@@ -24,7 +24,7 @@
     X(k, "nS/mV", 0.7, 0.05, 5.0, 1e-6, 1e6, "quadratic gain")                      \
     X(V_r, "mV", -65.0, -90.0, -55.0, -1e3, 1e3, "resting potential")              \
     X(V_t, "mV", -45.0, -60.0, -30.0, -1e3, 1e3, "threshold (unstable) potential")  \
-    X(V_reset, "mV", -60.0, -85.0, -40.0, -1e3, 1e3, "reset potential")            \
+    X(V_reset, "mV", -60.0, -85.0, -45.0, -1e3, 1e3, "reset potential")            \
     X(V_peak, "mV", 30.0, 0.0, 50.0, -1e3, 1e3, "spike cut-off")
 
 #define NF_qif_STATE(X) X(v, "mV", "membrane potential")

@@ -29,12 +29,12 @@
 #include "nf_math.h"
 
 #define NF_rf_PARAMS(X)                                                            \
-    X(C, "pF", 200.0, 20.0, 1000.0, 1e-3, 1e9, "input capacitance (I / C drives x)") \
-    X(b, "1/ms", -0.02, -0.5, -0.002, -1e3, 0.0, "damping rate (< 0)")            \
-    X(f, "Hz", 8.0, 1.0, 50.0, 0.0, 1e4, "natural (ringing) frequency")           \
+    X(C, "pF", 200.0, 20.0, 500.0, 1e-3, 1e9, "input capacitance (I / C drives x)") \
+    X(b, "1/ms", -0.02, -0.2, -0.002, -1e3, -1e-6, "damping rate (< 0)")            \
+    X(f, "Hz", 8.0, 1.0, 30.0, 0.0, 1e4, "natural (ringing) frequency")           \
     X(E_L, "mV", -65.0, -85.0, -55.0, -1e3, 1e3, "resting potential")             \
-    X(V_th, "mV", -50.0, -60.0, -30.0, -1e3, 1e3, "spike threshold")              \
-    X(V_r, "mV", -65.0, -85.0, -45.0, -1e3, 1e3, "reset potential")
+    X(V_th, "mV", -50.0, -55.0, -30.0, -1e3, 1e3, "spike threshold")              \
+    X(V_r, "mV", -65.0, -85.0, -50.0, -1e3, 1e3, "reset potential")
 
 #define NF_rf_STATE(X)                                    \
     X(v, "mV", "membrane potential (E_L + y)")            \

@@ -31,8 +31,8 @@
     X(C_m, "pF", 150.0, 20.0, 500.0, 1e-3, 1e9, "membrane capacitance")            \
     X(g_L, "nS", 10.0, 1.0, 50.0, 1e-6, 1e9, "leak conductance")                   \
     X(E_L, "mV", -70.0, -90.0, -55.0, -1e3, 1e3, "leak reversal (resting) potential") \
-    X(V_th, "mV", -50.0, -60.0, -30.0, -1e3, 1e3, "spike threshold")               \
-    X(V_res, "mV", -65.0, -85.0, -45.0, -1e3, 1e3, "reset potential")              \
+    X(V_th, "mV", -50.0, -55.0, -30.0, -1e3, 1e3, "spike threshold")               \
+    X(V_res, "mV", -65.0, -85.0, -50.0, -1e3, 1e3, "reset potential")              \
     X(t_ref, "ms", 2.0, 0.0, 5.0, 0.0, 1e6, "absolute refractory period")          \
     X(sigma, "mV", 2.0, 0.0, 10.0, 0.0, 1e3, "stationary sd of the intrinsic voltage noise")
 

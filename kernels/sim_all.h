@@ -35,5 +35,13 @@
 #include "sim_body.h"
 #define NF_M rf
 #include "sim_body.h"
+#define NF_M alpha_lif
+#include "sim_body.h"
+#define NF_M glif1
+#include "sim_body.h"
+#define NF_M glif2
+#include "sim_body.h"
+#define NF_M glif3
+#include "sim_body.h"
 
 #endif

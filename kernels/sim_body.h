@@ -65,6 +65,7 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
     float nz[4][NF_LANES];
 #if NF__NOISE
     float zi[4][NF_LANES]; /* intrinsic noise draws of the current 4-step block */
+    float zc[NF_LANES];    /* the draw of the current step */
 #endif
     int32_t spk[NF_LANES], nspk[NF_LANES], bad[NF_LANES];
     double sse[NF_LANES];
@@ -182,6 +183,9 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
                 zi[3][l] = z[3];
             }
         }
+        /* this step's draw; selects, not zi[q][l] (GPU local memory) */
+        for (int l = 0; l < NF_LANES; l++)
+            zc[l] = q == 0 ? zi[0][l] : (q == 1 ? zi[1][l] : (q == 2 ? zi[2][l] : zi[3][l]));
 #endif
         if (wshared) {
             for (int l = 0; l < NF_LANES; l++) cur[l] = i_shared;
@@ -209,8 +213,7 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
             NF__SLIST(NF__SLOAD)
             NF__CLIST(NF__CLOAD)
 #if NF__NOISE
-            /* selects, not zi[q][l] (GPU local memory) */
-            const float zl = q == 0 ? zi[0][l] : (q == 1 ? zi[1][l] : (q == 2 ? zi[2][l] : zi[3][l]));
+            const float zl = zc[l];
 #else
             const float zl = 0.0f;
 #endif

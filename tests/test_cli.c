@@ -1,6 +1,8 @@
 /* The neurofit command line (simulate, models, demo): outputs numpy reads with
  * the documented shapes, and every bad input gets a clear message, a non-zero
  * exit and no half-written result. Runs the built binary. */
+#include "neurofit/model.h"
+
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -152,6 +154,8 @@ Test(cli, models_lists_every_model_and_rejects_unknown)
     char out[16384];
     cr_assert_eq(run(out, sizeof out, BIN " models"), 0);
     cr_assert(strstr(out, "lif6") && strstr(out, "adex") && strstr(out, "izhikevich") && strstr(out, "hh"), "%s", out);
+    for (int i = 0; i < nf_model_count(); i++)
+        cr_assert(strstr(out, nf_model_at(i)->name), "models lists %s: %s", nf_model_at(i)->name, out);
     cr_assert_eq(run(out, sizeof out, BIN " models izhikevich"), 0);
     cr_assert(strstr(out, "v_peak") && strstr(out, "nS/mV"), "%s", out);
     cr_assert_eq(run(out, sizeof out, BIN " models nope"), 2);
@@ -164,4 +168,25 @@ Test(cli, demo_runs_and_explains_itself)
     char out[16384];
     cr_assert_eq(run(out, sizeof out, BIN " demo --sims 300"), 0, "%s", out);
     cr_assert(strstr(out, "neurons fired") && strstr(out, "hh") && strstr(out, "AdEx"), "%s", out);
+    for (int i = 0; i < nf_model_count(); i++) {
+        char row[64];
+        snprintf(row, sizeof row, "| %s |", nf_model_at(i)->name);
+        cr_assert(strstr(out, row), "demo runs %s: %s", nf_model_at(i)->name, out);
+    }
+}
+
+Test(cli, simulate_runs_every_model)
+{
+    char out[8192];
+    for (int i = 0; i < nf_model_count(); i++) {
+        const char *name = nf_model_at(i)->name;
+        int rc = run(out, sizeof out,
+                     BIN " simulate --model %s --sample-prior 5 --seed 3 --stimulus step:300,5,40 --dt 0.025 "
+                         "--duration 50 --out %s/every_%s",
+                     name, tmpdir, name);
+        cr_assert_eq(rc, 0, "simulate --model %s: %s", name, out);
+        char file[128];
+        snprintf(file, sizeof file, "every_%s/voltage.npy", name);
+        cr_assert(exists(tmpdir, file), "simulate --model %s wrote %s", name, file);
+    }
 }

@@ -373,7 +373,8 @@ Test(theta, rate_is_sqrt_I_over_pi)
         int n = fire("theta", p, currents[c], dt, 100000, t, 512);
         double isi = mean_isi(t, n < 512 ? n : 512, 1);
         double rate = 1000.0 / isi, ref = 1000.0 * sqrt(gain * currents[c]) / (M_PI * tau);
-        cr_assert(fabs(rate / ref - 1.0) < 1e-3 + dt / isi, "I %g: rate %g Hz vs sqrt(I)/pi %g Hz", currents[c],
+        printf("theta: %g pA: %.4f Hz, sqrt(I)/pi %.4f Hz (%+.2e)\n", currents[c], rate, ref, rate / ref - 1.0);
+        cr_assert(fabs(rate / ref - 1.0) < 1e-3, "I %g: rate %g Hz vs sqrt(I)/pi %g Hz", currents[c],
                   rate, ref);
     }
     /* excitable with I_0 < 0: rheobase -I_0 / gain */
@@ -426,19 +427,165 @@ Test(rf, subthreshold_resonance_at_sqrt_omega2_minus_b2)
 
 Test(zoo, runaway_parameter_sets_flagged_invalid)
 {
-    /* Euler in model time diverges when tau is far below dt */
-    const char *names[2] = {"fhn", "hindmarsh_rose"};
-    for (int k = 0; k < 2; k++) {
-        const nf_model *m = nf_model_find(names[k]);
+    /* fhn: the explicit recovery step diverges when h eps b is far beyond 2
+     * (400 here). (hindmarsh_rose's linearly implicit step, the exact or
+     * exponential schemes and the reset models stay bounded in the valid
+     * ranges: checked below and in the CUDA test's random batches.) */
+    struct {
+        const char *model, *p1;
+        float v1;
+        const char *p2;
+        float v2;
+    } cases[1] = {{"fhn", "tau", 0.01f, "eps", 100.0f}};
+    for (int k = 0; k < 1; k++) {
+        const nf_model *m = nf_model_find(cases[k].model);
         float *p = nft_default_params(m, 2);
-        p[m->n_params + nf_model_param_index(m, "tau")] = 0.01f;
+        set(cases[k].model, p + m->n_params, cases[k].p1, cases[k].v1);
+        set(cases[k].model, p + m->n_params, cases[k].p2, cases[k].v2);
         float *w = nft_step(2000, 0.05, 250.0, 0.0, 1e9);
         uint8_t valid[2] = {9, 9};
         sim_io io = {.n_sims = 2, .n_steps = 2000, .dt = 0.05, .params = p, .wave = w, .valid = valid};
-        sim(names[k], &io);
-        cr_assert_eq(valid[0], 1, "%s defaults valid", names[k]);
-        cr_assert_eq(valid[1], 0, "%s with tau = 0.01 ms at dt = 0.05 must be flagged invalid", names[k]);
+        sim(cases[k].model, &io);
+        cr_assert_eq(valid[0], 1, "%s defaults valid", cases[k].model);
+        cr_assert_eq(valid[1], 0, "%s with %s = %g, %s = %g must be flagged invalid", cases[k].model, cases[k].p1,
+                     cases[k].v1, cases[k].p2, cases[k].v2);
         free(p);
         free(w);
     }
+    /* the (semi-)implicit cubic keeps the strongest drive at the smallest tau
+     * of the bounds valid (plain Euler diverged there) */
+    const char *names[2] = {"fhn", "hindmarsh_rose"};
+    for (int k = 0; k < 2; k++) {
+        const nf_model *m = nf_model_find(names[k]);
+        float *p = nft_default_params(m, 1);
+        set(names[k], p, "tau", (float)m->params[nf_model_param_index(m, "tau")].lo);
+        set(names[k], p, "gain", (float)m->params[nf_model_param_index(m, "gain")].hi);
+        cr_assert_gt(fire(names[k], p, 3000.0, m->dt_max_ms, 4000, NULL, 0), 0, "%s fires and stays valid", names[k]);
+        free(p);
+    }
+}
+
+/* ---- alpha_lif ------------------------------------------------------------ */
+
+Test(alpha_lif, filter_response_to_a_pulse_is_the_alpha_kernel)
+{
+    /* a pulse of I0 pA for one step dt: I_f(t) = I0 (K(t) - K(t - dt)) with
+     * K(t) = 1 - exp(-t/tau)(1 + t/tau), the integral of t/tau^2 exp(-t/tau) */
+    const double dt = 0.1, tau = 2.0, I0 = 1000.0;
+    float *p = defaults("alpha_lif");
+    set("alpha_lif", p, "tau_s", (float)tau);
+    set("alpha_lif", p, "V_th", 500.0f);
+    const int64_t lens[4] = {5, 21, 41, 101}; /* t = (len - 1) dt after the pulse onset */
+    double peak_seen = 0;
+    for (int k = 0; k < 4; k++) {
+        int64_t T = lens[k];
+        float *w = nft_step(T, dt, I0, 0.0, 0.5 * dt);
+        float fin[4];
+        sim_io io = {.n_sims = 1, .n_steps = T, .dt = dt, .params = p, .wave = w, .fin = fin};
+        sim("alpha_lif", &io);
+        double t = (T - 1) * dt;
+        double K1 = 1 - exp(-t / tau) * (1 + t / tau), K0 = 1 - exp(-(t - dt) / tau) * (1 + (t - dt) / tau);
+        double ref = I0 * (K1 - K0);
+        cr_assert(fabs(fin[2] - ref) < 1e-4 * I0, "t %g: I_f %g vs %g pA", t, fin[2], ref);
+        peak_seen = fin[2] > peak_seen ? fin[2] : peak_seen;
+        free(w);
+    }
+    /* the kernel peaks at tau with height Q / (e tau), Q = I0 dt */
+    cr_assert(fabs(peak_seen - I0 * dt / (M_E * tau)) < 0.01 * I0 * dt / tau, "peak %g", peak_seen);
+    /* a constant current passes unchanged (unit area) */
+    float *w = nft_step(2000, dt, 123.0, 0.0, 1e9);
+    float fin[4];
+    sim_io io = {.n_sims = 1, .n_steps = 2000, .dt = dt, .params = p, .wave = w, .fin = fin};
+    sim("alpha_lif", &io);
+    cr_assert(fabsf(fin[2] - 123.0f) < 1e-3f, "DC %g", fin[2]);
+    free(w);
+    free(p);
+}
+
+/* ---- GLIF 1-3 ------------------------------------------------------------- */
+
+static float *glif_trace(const char *name, const float *p, double I, int64_t T, float *t, int32_t *n, float *fin)
+{
+    float *w = nft_step(T, 0.05, I, 10.0, 1e9);
+    float *v = malloc(sizeof(float) * T);
+    sim_io io = {.n_sims = 1, .n_steps = T, .dt = 0.05, .params = p, .wave = w, .v = v, .spk_t = t,
+                 .max_spikes = 64, .counts = n, .fin = fin};
+    sim(name, &io);
+    free(w);
+    return v;
+}
+
+Test(glif, reset_rules_and_after_spike_currents_reduce_to_glif1)
+{
+    const int64_t T = 8000;
+    float p1[5] = {100, 5, -70, -50, 2};
+    float p2[9] = {100, 5, -70, -50, 2, 0, 0.05f, 0, 0};
+    float p3[9] = {100, 5, -70, -50, 2, 0, 0.1f, 0, 0.01f};
+    float t[64], fin[4];
+    int32_t n1, n2, n3;
+    float *v1 = glif_trace("glif1", p1, 200, T, t, &n1, fin);
+    float *v2 = glif_trace("glif2", p2, 200, T, t, &n2, fin);
+    float *v3 = glif_trace("glif3", p3, 200, T, t, &n3, fin);
+    cr_assert_gt(n1, 3);
+    cr_assert_eq(memcmp(v1, v2, sizeof(float) * T), 0, "GLIF2 with no reset rules is GLIF1");
+    cr_assert_eq(memcmp(v1, v3, sizeof(float) * T), 0, "GLIF3 with no after-spike currents is GLIF1");
+    free(v1);
+    free(v2);
+    free(v3);
+}
+
+Test(glif, glif2_voltage_and_threshold_reset_rules)
+{
+    float *p = defaults("glif2"); /* E_L -70, V_th -50, dTh 5, b_s 0.05, f_v 0.4, dV 2 */
+    float p1[5] = {p[0], p[1], p[2], p[3], p[4]};
+    const int64_t T = 8000;
+    float t[64], t1[64], fin[3], fin1[2];
+    int32_t n, n1;
+    float *v = glif_trace("glif2", p, 300, T, t, &n, fin);
+    float *v1 = glif_trace("glif1", p1, 300, T, t1, &n1, fin1);
+    cr_assert_geq(n, 3);
+    /* the sample at the first spike: E_L + f_v (V- - E_L) - dV, V- the value
+     * that crossed V_th = -50 (within one Euler step above it) */
+    int64_t k = (int64_t)lround(t[0] / 0.05);
+    double lo = -70 + 0.4 * 20 - 2, hi = lo + 0.4 * 0.05 / 100.0 * (300 + 5 * 20);
+    cr_assert(v[k] >= lo - 1e-4 && v[k] <= hi + 1e-4, "reset to %g, expected in [%g, %g]", v[k], lo, hi);
+    cr_assert(v[k - 1] < -50.0f, "below threshold before the spike");
+    /* the raised threshold lengthens the ISIs against GLIF1, though the
+     * voltage reset starts nearer threshold */
+    cr_assert_eq(t[0], t1[0], "first spike unchanged");
+    double isi2 = t[n - 1 < 63 ? n - 1 : 63] - t[0], isi1 = t1[n - 1 < 63 ? n - 1 : 63] - t1[0];
+    cr_assert_gt(isi2, isi1, "threshold adaptation: %g vs %g ms for the same spike count", isi2, isi1);
+    /* the threshold component decays exactly: th_s at the end equals the sum
+     * of dTh exp(-b_s (t_end - t_spike)) over the spikes */
+    double th = 0, t_end = (T - 1) * 0.05;
+    for (int j = 0; j < n && j < 64; j++) th += 5.0 * exp(-0.05 * (t_end - t[j]));
+    cr_assert(fabs(fin[1] - th) < 1e-3 * 5.0 + 1e-5, "th_s %g vs %g", fin[1], th);
+    free(v);
+    free(v1);
+    free(p);
+}
+
+Test(glif, glif3_after_spike_currents_decay_exactly_and_adapt)
+{
+    float *p = defaults("glif3"); /* dI_1 -30 pA, k_1 0.1; dI_2 -10 pA, k_2 0.01 */
+    float p1[5] = {p[0], p[1], p[2], p[3], p[4]};
+    const int64_t T = 8000;
+    float t[64], t1[64], fin[4], fin1[2];
+    int32_t n, n1;
+    float *v = glif_trace("glif3", p, 300, T, t, &n, fin);
+    float *v1 = glif_trace("glif1", p1, 300, T, t1, &n1, fin1);
+    cr_assert_geq(n, 3);
+    cr_assert_lt(n, n1, "hyperpolarising after-spike currents slow firing: %d vs %d spikes", n, n1);
+    double a1 = 0, a2 = 0, t_end = (T - 1) * 0.05;
+    for (int j = 0; j < n && j < 64; j++) {
+        a1 += -30.0 * exp(-0.1 * (t_end - t[j]));
+        a2 += -10.0 * exp(-0.01 * (t_end - t[j]));
+    }
+    cr_assert(fabs(fin[1] - a1) < 1e-3 * 30, "I_1 %g vs %g pA", fin[1], a1);
+    cr_assert(fabs(fin[2] - a2) < 1e-3 * 10 * n, "I_2 %g vs %g pA", fin[2], a2);
+    /* adaptation: the ISIs lengthen as the slow current builds up */
+    cr_assert_gt(t[n - 1] - t[n - 2], t[1] - t[0]);
+    free(v);
+    free(v1);
+    free(p);
 }

@@ -46,7 +46,8 @@ typedef struct nf_stimulus {
     /* Ornstein-Uhlenbeck noise added on top (when noise_sd_pA > 0 or
      * noise_mean_pA != 0): mean + x, x stationary with sd and correlation time
      * tau (tau = 0: white). Drawn from Philox4x32-10 keyed by (seed, global
-     * simulation index, step). */
+     * simulation index, step). The same seed keys the intrinsic noise of
+     * stochastic models (slif) on its own stream, NF_RNG_INTRINSIC. */
     float noise_mean_pA;
     float noise_sd_pA;
     float noise_tau_ms;
