@@ -6,6 +6,7 @@
  * bad input that fails fast with a message naming it. */
 #include "neurofit/engine.h"
 #include "neurofit/sbi.h"
+#include "nf_philox.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -320,6 +321,31 @@ Test(sbi, ou_and_step_stimuli_have_their_statistics_and_shape)
     cr_expect_neq(w[150], w[T + 150], "amplitudes differ between simulations");
     free(w);
     free(one);
+    nf_prior_destroy(p);
+}
+
+Test(sbi, stimulus_normals_are_the_documented_philox_stream)
+{
+    /* OU with tau -> 0 is white: sample k is exactly normal k of stream
+     * NF_RNG_SBI_STIMULUS (the vectorised generator must give the same bits). */
+    nf_prior *p = lif6_prior();
+    cr_assert_eq(nf_prior_parse(p, "C_m=uniform:100,200"), NF_OK);
+    nf_sbi_config c = {0};
+    c.model = nf_model_find("lif6");
+    c.prior = p;
+    c.dt_ms = 0.1;
+    c.n_steps = 1003; /* not a multiple of 4 or of the 256-sample pass */
+    c.seed = 0x123456789abcull;
+    c.stim = (nf_sbi_stimulus){.kind = NF_SBI_STIM_OU, .sd_pA = 1, .tau_ms = 1e-30};
+    float *w = malloc(sizeof(float) * 3 * 1003);
+    cr_assert_eq(nf_sbi_stimuli(&c, 1ull << 33, 3, w), NF_OK, "%s", nf_errmsg());
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 1003; k++) {
+            float z[4];
+            nf_rng_normal4(c.seed, NF_RNG_SBI_STIMULUS, (1ull << 33) + (uint64_t)i, (uint32_t)(k / 4), z);
+            cr_assert_eq(w[i * 1003 + k], z[k % 4], "sim %d sample %d: %.9g vs %.9g", i, k, w[i * 1003 + k], z[k % 4]);
+        }
+    free(w);
     nf_prior_destroy(p);
 }
 
