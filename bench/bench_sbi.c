@@ -88,7 +88,10 @@ int main(int argc, char **argv)
     if (nf_sbi_bayesflow_lif_generate(1, 5000, 1000, theta2, NULL, stim2)) return die("generate");
     int ok = !memcmp(theta, theta2, sizeof(float) * 1000 * 6) && !memcmp(stim, stim2, sizeof(float) * 1000 * T);
     for (int i = 0; i < 1000; i++) ok &= valid[i] == 1;
+    double load[3] = {0, 0, 0};
+    getloadavg(load, 3);
     printf("## bench_sbi: bayesflow-lif preset (lif6, 501 samples, dt 0.1 ms)\n\n");
+    printf("machine: %ld online CPUs, load average at start %.1f\n\n", sysconf(_SC_NPROCESSORS_ONLN), load[0]);
     printf("validation: runner chunk == stand-alone generator, all valid: %s\n\n", ok ? "yes" : "NO");
     if (!ok) return 1;
 
@@ -111,9 +114,10 @@ int main(int argc, char **argv)
 
     /* ---- 3. to disk ---- */
     nf_sbi_write_opts o = {.n_sims = N, .chunk = chunk, .write_stimulus = 1};
+    c0 = cpu_seconds();
     t0 = now();
     if (nf_sbi_write_dataset(e, &c, dir, &o)) return die("write dataset");
-    double t_disk = now() - t0;
+    double t_disk = now() - t0, cpu_disk = cpu_seconds() - c0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
 
@@ -122,8 +126,9 @@ int main(int argc, char **argv)
            1e6 * t_in / (double)n_in);
     printf("| simulate, excluding disk (%d threads) | %lld | %.2f | %.2f us | CPU %.2f s |\n", nf_engine_threads(e),
            (long long)N, t_mem, 1e6 * t_mem / (double)N, cpu_mem);
-    printf("| simulate + write theta, x, stimulus, valid .npy | %lld | %.2f | %.2f us | %.2f GB written |\n",
-           (long long)N, t_disk, 1e6 * t_disk / (double)N, (double)N * (2 * T + 6) * 4 / 1e9 + (double)N / 1e9);
+    printf("| simulate + write theta, x, stimulus, valid .npy | %lld | %.2f | %.2f us | CPU %.2f s, %.2f GB written |\n",
+           (long long)N, t_disk, 1e6 * t_disk / (double)N, cpu_disk,
+           (double)N * (2 * T + 6) * 4 / 1e9 + (double)N / 1e9);
     printf("\npeak RSS of this process: %.1f MiB (chunk %lld)\n\n", (double)ru.ru_maxrss / 1024.0, (long long)chunk);
 
     /* ---- memory bound: peak RSS of a fresh process per N ---- */
@@ -133,6 +138,8 @@ int main(int argc, char **argv)
         if (rss < 0) return die("child");
         printf("| %lld | %.2f | %.1f |\n", (long long)n, sec, rss);
     }
+    getloadavg(load, 3);
+    printf("\nload average at the end: %.1f\n", load[0]);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "bench_sbi: could not remove %s\n", dir);
