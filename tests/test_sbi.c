@@ -140,6 +140,25 @@ Test(sbi, rejection_enforces_constraints_with_the_conditional_distribution)
     nf_prior_destroy(p);
 }
 
+Test(sbi, normal_draws_outside_the_models_valid_range_are_redrawn)
+{
+    /* C_m must be >= 1e-3 pF; N(1, 10^2) puts ~46 % of its mass below */
+    nf_prior *p = lif6_prior();
+    cr_assert_eq(nf_prior_parse(p, "C_m=normal:1,10"), NF_OK, "%s", nf_errmsg());
+    float th[2000];
+    cr_assert_eq(nf_prior_sample(p, 8, 0, 2000, th, NULL), NF_OK, "%s", nf_errmsg());
+    for (int i = 0; i < 2000; i++) cr_assert(th[i] >= 1e-3f, "row %d: C_m %g", i, th[i]);
+    nf_prior_destroy(p);
+    /* a prior entirely outside the valid range is an error, not a hang */
+    p = lif6_prior();
+    cr_assert_eq(nf_prior_parse(p, "C_m=normal:-1e6,1"), NF_OK);
+    cr_assert_eq(nf_prior_set_max_tries(p, 500), NF_OK);
+    cr_expect_eq(nf_prior_sample(p, 8, 0, 1, th, NULL), NF_ERANGE);
+    cr_expect(strstr(nf_errmsg(), "valid parameter range") != NULL, "%s", nf_errmsg());
+    cr_expect_eq(nf_prior_set_max_tries(p, 0), NF_EINVAL);
+    nf_prior_destroy(p);
+}
+
 Test(sbi, preset_priors_stay_in_bounds_and_the_repair_rule_acts)
 {
     const int64_t n = 20000;
