@@ -289,18 +289,26 @@ Test(sbi, cli_rejects_bad_input_and_writes_nothing)
 
 /* ---- stimuli ------------------------------------------------------------------ */
 
-Test(sbi, ou_and_step_stimuli_have_their_statistics_and_shape)
+/* A lif6 config with one free parameter (stimulus tests), n_steps at 0.1 ms. */
+static nf_sbi_config lif6_config(nf_prior **p, int64_t n_steps, uint64_t seed)
 {
-    nf_prior *p = lif6_prior();
-    cr_assert_eq(nf_prior_parse(p, "C_m=uniform:100,200"), NF_OK);
+    *p = lif6_prior();
+    cr_assert_eq(nf_prior_parse(*p, "C_m=uniform:100,200"), NF_OK);
     nf_sbi_config c = {0};
     c.model = nf_model_find("lif6");
-    c.prior = p;
+    c.prior = *p;
     c.dt_ms = 0.1;
-    c.n_steps = 2000;
+    c.n_steps = n_steps;
     c.record_every = 1;
     c.x = NF_SBI_X_TRACES;
-    c.seed = 77;
+    c.seed = seed;
+    return c;
+}
+
+Test(sbi, ou_and_step_stimuli_have_their_statistics_and_shape)
+{
+    nf_prior *p;
+    nf_sbi_config c = lif6_config(&p, 2000, 77);
     c.stim.kind = NF_SBI_STIM_OU;
     c.stim.mean_pA = 50;
     c.stim.sd_pA = 20;
@@ -347,14 +355,9 @@ Test(sbi, stimulus_normals_are_the_documented_philox_stream)
 {
     /* OU with tau -> 0 is white: sample k is exactly normal k of stream
      * NF_RNG_SBI_STIMULUS (the vectorised generator must give the same bits). */
-    nf_prior *p = lif6_prior();
-    cr_assert_eq(nf_prior_parse(p, "C_m=uniform:100,200"), NF_OK);
-    nf_sbi_config c = {0};
-    c.model = nf_model_find("lif6");
-    c.prior = p;
-    c.dt_ms = 0.1;
-    c.n_steps = 1003; /* not a multiple of 4 or of the 256-sample pass */
-    c.seed = 0x123456789abcull;
+    nf_prior *p;
+    /* 1003 samples: not a multiple of 4 or of the 256-sample pass */
+    nf_sbi_config c = lif6_config(&p, 1003, 0x123456789abcull);
     c.stim = (nf_sbi_stimulus){.kind = NF_SBI_STIM_OU, .sd_pA = 1, .tau_ms = 1e-30};
     float *w = malloc(sizeof(float) * 3 * 1003);
     cr_assert_eq(nf_sbi_stimuli(&c, 1ull << 33, 3, w), NF_OK, "%s", nf_errmsg());
