@@ -9,7 +9,9 @@
 #include "nf_philox.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -529,4 +531,67 @@ Test(sbi, an_interrupted_run_commits_nothing_and_keeps_the_old_dataset)
     free(after);
     nf_engine_destroy(e);
     nf_prior_destroy(p);
+}
+
+/* 1 when dir has an entry whose name starts with prefix and ends with suffix. */
+static int has_entry(const char *dir, const char *prefix, const char *suffix)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) return 0;
+    struct dirent *de;
+    int found = 0;
+    while (!found && (de = readdir(dp))) {
+        size_t n = strlen(de->d_name), k = strlen(suffix);
+        found = !strncmp(de->d_name, prefix, strlen(prefix)) && n >= k && !strcmp(de->d_name + n - k, suffix);
+    }
+    closedir(dp);
+    return found;
+}
+
+Test(sbi, a_killed_run_leaves_no_file_that_looks_complete, .timeout = 60)
+{
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/killed", tmpdir);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        execl(BIN, BIN, "sbi", "simulate", "--preset", "bayesflow-lif", "--n", "5000000", "--chunk", "1024",
+              "--no-stimulus-file", "--quiet", "--out", dir, (char *)NULL);
+        _exit(127);
+    }
+    /* wait until the run is streaming into its staging directory */
+    for (int i = 0; i < 500 && !has_entry(dir, ".partial-", ""); i++) usleep(10000);
+    usleep(300000);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFSIGNALED(st), "the run ended before it was killed (status %d)", st);
+    cr_expect(has_entry(dir, ".partial-", ""), "no staging directory: was the run killed before it started?");
+    cr_expect(!has_entry(dir, "meta.json", ""), "meta.json exists after a killed run");
+    cr_expect(!has_entry(dir, "", ".npy"), "a .npy file under its final name after a killed run");
+}
+
+Test(sbi, ctrl_c_stops_cleanly_and_removes_the_staging_directory, .timeout = 60)
+{
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/interrupted", tmpdir);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        execl(BIN, BIN, "sbi", "simulate", "--preset", "bayesflow-lif", "--n", "5000000", "--chunk", "1024",
+              "--no-stimulus-file", "--quiet", "--out", dir, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500 && !has_entry(dir, ".partial-", ""); i++) usleep(10000);
+    usleep(200000);
+    kill(pid, SIGINT);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "expected exit 1 after Ctrl-C (status %d)", st);
+    DIR *dp = opendir(dir);
+    cr_assert_not_null(dp);
+    struct dirent *de;
+    while ((de = readdir(dp)))
+        cr_expect(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."), "left behind: %s", de->d_name);
+    closedir(dp);
 }
