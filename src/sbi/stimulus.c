@@ -137,9 +137,8 @@ NF__CLONES static nf_status nf__bayesflow_rows(uint64_t seed, double amp_lo, dou
                 for (int l = 0; l < NF__BF_LANES; l++) y[l] = r * y[l] - rT * (double)w[l][j - T];
             }
             if (j >= off) {
-                double *c = cbuf + (j - off) * NF__BF_LANES;
                 for (int l = 0; l < NF__BF_LANES; l++) {
-                    c[l] = y[l];
+                    cbuf[l * T + (j - off)] = y[l]; /* lane-major: the last pass reads rows */
                     double a = fabs(y[l]);
                     mx[l] = a > mx[l] ? a : mx[l];
                 }
@@ -149,7 +148,7 @@ NF__CLONES static nf_status nf__bayesflow_rows(uint64_t seed, double amp_lo, dou
             float *row = out + (g0 + l) * T;
             double scale = 0.15 / (mx[l] + 1e-9);
             for (int64_t k = 0; k < T; k++)
-                row[k] = (float)(amp[l] * (1.0 + sinw[k] + scale * cbuf[k * NF__BF_LANES + l]));
+                row[k] = (float)(amp[l] * (1.0 + sinw[k] + scale * cbuf[l * T + k]));
             if (amp_out) amp_out[g0 + l] = (float)amp[l];
         }
     }
