@@ -595,3 +595,43 @@ Test(sbi, ctrl_c_stops_cleanly_and_removes_the_staging_directory, .timeout = 60)
         cr_expect(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."), "left behind: %s", de->d_name);
     closedir(dp);
 }
+
+Test(sbi, file_stimuli_are_used_row_by_row_or_shared)
+{
+    if (!have_numpy()) cr_skip_test("needs " PY " with numpy (Debian python3-numpy)");
+    char out[8192];
+    int rc = run(out, sizeof out,
+                 PY " -c \"import numpy as np; d='%s/'; "
+                 "np.save(d+'w.npy', (np.arange(4*201).reshape(4,201) %% 50 * 10).astype(np.float32)); "
+                 "np.save(d+'s.npy', np.full(201, 250, np.float32)); "
+                 "np.save(d+'bad.npy', np.zeros((4, 7), np.float32))\"",
+                 tmpdir);
+    cr_assert_eq(rc, 0, "%s", out);
+    rc = run(out, sizeof out,
+             BIN " sbi simulate --model lif6 --prior C_m=uniform:100,200 --stimulus file:%s/w.npy --dt 0.1 "
+                 "--duration 20 --n 4 --quiet --out %s/fw && " BIN
+                 " sbi simulate --model lif6 --prior C_m=uniform:100,200 --stimulus file:%s/s.npy --dt 0.1 "
+                 "--duration 20 --n 4 --quiet --out %s/fs",
+             tmpdir, tmpdir, tmpdir, tmpdir);
+    cr_assert_eq(rc, 0, "%s", out);
+    rc = run(out, sizeof out,
+             PY " -c \"import numpy as np, os; d='%s/'; "
+                "assert (np.load(d+'fw/stimulus.npy') == np.load(d+'w.npy')).all(); "
+                "assert not os.path.exists(d+'fs/stimulus.npy'); "
+                "x = np.load(d+'fs/x.npy'); assert x.shape == (4, 201) and (x[:, 50] > x[:, 0] + 5).all()\"",
+             tmpdir);
+    cr_expect_eq(rc, 0, "%s", out);
+    /* wrong length, and fewer waveforms than simulations */
+    rc = run(out, sizeof out,
+             BIN " sbi simulate --model lif6 --prior C_m=uniform:100,200 --stimulus file:%s/bad.npy --dt 0.1 "
+                 "--duration 20 --n 4 --out %s/fb",
+             tmpdir, tmpdir);
+    cr_expect_eq(rc, 2, "%s", out);
+    cr_expect(strstr(out, "7 samples per waveform, the run has 201") != NULL, "%s", out);
+    rc = run(out, sizeof out,
+             BIN " sbi simulate --model lif6 --prior C_m=uniform:100,200 --stimulus file:%s/w.npy --dt 0.1 "
+                 "--duration 20 --n 5 --out %s/fb",
+             tmpdir, tmpdir);
+    cr_expect_neq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "fewer than the 5 simulations") != NULL, "%s", out);
+}
