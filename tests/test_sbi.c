@@ -6,9 +6,12 @@
  * bad input that fails fast with a message naming it. */
 #include "neurofit/engine.h"
 #include "neurofit/sbi.h"
+#include "nf_philox.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +139,25 @@ Test(sbi, rejection_enforces_constraints_with_the_conditional_distribution)
     cr_expect(fabs(sa / n - (-80 + 10.0 / 3)) < 5 * se, "E[V_res | V_res < E_L] = %g", sa / n);
     cr_expect(fabs(sb / n - (-80 + 20.0 / 3)) < 5 * se, "E[E_L | V_res < E_L] = %g", sb / n);
     free(th);
+    nf_prior_destroy(p);
+}
+
+Test(sbi, normal_draws_outside_the_models_valid_range_are_redrawn)
+{
+    /* C_m must be >= 1e-3 pF; N(1, 10^2) puts ~46 % of its mass below */
+    nf_prior *p = lif6_prior();
+    cr_assert_eq(nf_prior_parse(p, "C_m=normal:1,10"), NF_OK, "%s", nf_errmsg());
+    float th[2000];
+    cr_assert_eq(nf_prior_sample(p, 8, 0, 2000, th, NULL), NF_OK, "%s", nf_errmsg());
+    for (int i = 0; i < 2000; i++) cr_assert(th[i] >= 1e-3f, "row %d: C_m %g", i, th[i]);
+    nf_prior_destroy(p);
+    /* a prior entirely outside the valid range is an error, not a hang */
+    p = lif6_prior();
+    cr_assert_eq(nf_prior_parse(p, "C_m=normal:-1e6,1"), NF_OK);
+    cr_assert_eq(nf_prior_set_max_tries(p, 500), NF_OK);
+    cr_expect_eq(nf_prior_sample(p, 8, 0, 1, th, NULL), NF_ERANGE);
+    cr_expect(strstr(nf_errmsg(), "valid parameter range") != NULL, "%s", nf_errmsg());
+    cr_expect_eq(nf_prior_set_max_tries(p, 0), NF_EINVAL);
     nf_prior_destroy(p);
 }
 
@@ -269,18 +291,26 @@ Test(sbi, cli_rejects_bad_input_and_writes_nothing)
 
 /* ---- stimuli ------------------------------------------------------------------ */
 
-Test(sbi, ou_and_step_stimuli_have_their_statistics_and_shape)
+/* A lif6 config with one free parameter (stimulus tests), n_steps at 0.1 ms. */
+static nf_sbi_config lif6_config(nf_prior **p, int64_t n_steps, uint64_t seed)
 {
-    nf_prior *p = lif6_prior();
-    cr_assert_eq(nf_prior_parse(p, "C_m=uniform:100,200"), NF_OK);
+    *p = lif6_prior();
+    cr_assert_eq(nf_prior_parse(*p, "C_m=uniform:100,200"), NF_OK);
     nf_sbi_config c = {0};
     c.model = nf_model_find("lif6");
-    c.prior = p;
+    c.prior = *p;
     c.dt_ms = 0.1;
-    c.n_steps = 2000;
+    c.n_steps = n_steps;
     c.record_every = 1;
     c.x = NF_SBI_X_TRACES;
-    c.seed = 77;
+    c.seed = seed;
+    return c;
+}
+
+Test(sbi, ou_and_step_stimuli_have_their_statistics_and_shape)
+{
+    nf_prior *p;
+    nf_sbi_config c = lif6_config(&p, 2000, 77);
     c.stim.kind = NF_SBI_STIM_OU;
     c.stim.mean_pA = 50;
     c.stim.sd_pA = 20;
@@ -320,6 +350,26 @@ Test(sbi, ou_and_step_stimuli_have_their_statistics_and_shape)
     cr_expect_neq(w[150], w[T + 150], "amplitudes differ between simulations");
     free(w);
     free(one);
+    nf_prior_destroy(p);
+}
+
+Test(sbi, stimulus_normals_are_the_documented_philox_stream)
+{
+    /* OU with tau -> 0 is white: sample k is exactly normal k of stream
+     * NF_RNG_SBI_STIMULUS (the vectorised generator must give the same bits). */
+    nf_prior *p;
+    /* 1003 samples: not a multiple of 4 or of the 256-sample pass */
+    nf_sbi_config c = lif6_config(&p, 1003, 0x123456789abcull);
+    c.stim = (nf_sbi_stimulus){.kind = NF_SBI_STIM_OU, .sd_pA = 1, .tau_ms = 1e-30};
+    float *w = malloc(sizeof(float) * 3 * 1003);
+    cr_assert_eq(nf_sbi_stimuli(&c, 1ull << 33, 3, w), NF_OK, "%s", nf_errmsg());
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 1003; k++) {
+            float z[4];
+            nf_rng_normal4(c.seed, NF_RNG_SBI_STIMULUS, (1ull << 33) + (uint64_t)i, (uint32_t)(k / 4), z);
+            cr_assert_eq(w[i * 1003 + k], z[k % 4], "sim %d sample %d: %.9g vs %.9g", i, k, w[i * 1003 + k], z[k % 4]);
+        }
+    free(w);
     nf_prior_destroy(p);
 }
 
@@ -481,4 +531,107 @@ Test(sbi, an_interrupted_run_commits_nothing_and_keeps_the_old_dataset)
     free(after);
     nf_engine_destroy(e);
     nf_prior_destroy(p);
+}
+
+/* 1 when dir has an entry whose name starts with prefix and ends with suffix. */
+static int has_entry(const char *dir, const char *prefix, const char *suffix)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) return 0;
+    struct dirent *de;
+    int found = 0;
+    while (!found && (de = readdir(dp))) {
+        size_t n = strlen(de->d_name), k = strlen(suffix);
+        found = !strncmp(de->d_name, prefix, strlen(prefix)) && n >= k && !strcmp(de->d_name + n - k, suffix);
+    }
+    closedir(dp);
+    return found;
+}
+
+Test(sbi, a_killed_run_leaves_no_file_that_looks_complete, .timeout = 60)
+{
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/killed", tmpdir);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        execl(BIN, BIN, "sbi", "simulate", "--preset", "bayesflow-lif", "--n", "5000000", "--chunk", "1024",
+              "--no-stimulus-file", "--quiet", "--out", dir, (char *)NULL);
+        _exit(127);
+    }
+    /* wait until the run is streaming into its staging directory */
+    for (int i = 0; i < 500 && !has_entry(dir, ".partial-", ""); i++) usleep(10000);
+    usleep(300000);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFSIGNALED(st), "the run ended before it was killed (status %d)", st);
+    cr_expect(has_entry(dir, ".partial-", ""), "no staging directory: was the run killed before it started?");
+    cr_expect(!has_entry(dir, "meta.json", ""), "meta.json exists after a killed run");
+    cr_expect(!has_entry(dir, "", ".npy"), "a .npy file under its final name after a killed run");
+}
+
+Test(sbi, ctrl_c_stops_cleanly_and_removes_the_staging_directory, .timeout = 60)
+{
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/interrupted", tmpdir);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        execl(BIN, BIN, "sbi", "simulate", "--preset", "bayesflow-lif", "--n", "5000000", "--chunk", "1024",
+              "--no-stimulus-file", "--quiet", "--out", dir, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500 && !has_entry(dir, ".partial-", ""); i++) usleep(10000);
+    usleep(200000);
+    kill(pid, SIGINT);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "expected exit 1 after Ctrl-C (status %d)", st);
+    DIR *dp = opendir(dir);
+    cr_assert_not_null(dp);
+    struct dirent *de;
+    while ((de = readdir(dp)))
+        cr_expect(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."), "left behind: %s", de->d_name);
+    closedir(dp);
+}
+
+Test(sbi, file_stimuli_are_used_row_by_row_or_shared)
+{
+    if (!have_numpy()) cr_skip_test("needs " PY " with numpy (Debian python3-numpy)");
+    char out[8192];
+    int rc = run(out, sizeof out,
+                 PY " -c \"import numpy as np; d='%s/'; "
+                 "np.save(d+'w.npy', (np.arange(4*201).reshape(4,201) %% 50 * 10).astype(np.float32)); "
+                 "np.save(d+'s.npy', np.full(201, 250, np.float32)); "
+                 "np.save(d+'bad.npy', np.zeros((4, 7), np.float32))\"",
+                 tmpdir);
+    cr_assert_eq(rc, 0, "%s", out);
+    rc = run(out, sizeof out,
+             BIN " sbi simulate --model lif6 --prior C_m=uniform:100,200 --stimulus file:%s/w.npy --dt 0.1 "
+                 "--duration 20 --n 4 --quiet --out %s/fw && " BIN
+                 " sbi simulate --model lif6 --prior C_m=uniform:100,200 --stimulus file:%s/s.npy --dt 0.1 "
+                 "--duration 20 --n 4 --quiet --out %s/fs",
+             tmpdir, tmpdir, tmpdir, tmpdir);
+    cr_assert_eq(rc, 0, "%s", out);
+    rc = run(out, sizeof out,
+             PY " -c \"import numpy as np, os; d='%s/'; "
+                "assert (np.load(d+'fw/stimulus.npy') == np.load(d+'w.npy')).all(); "
+                "assert not os.path.exists(d+'fs/stimulus.npy'); "
+                "x = np.load(d+'fs/x.npy'); assert x.shape == (4, 201) and (x[:, 50] > x[:, 0] + 5).all()\"",
+             tmpdir);
+    cr_expect_eq(rc, 0, "%s", out);
+    /* wrong length, and fewer waveforms than simulations */
+    rc = run(out, sizeof out,
+             BIN " sbi simulate --model lif6 --prior C_m=uniform:100,200 --stimulus file:%s/bad.npy --dt 0.1 "
+                 "--duration 20 --n 4 --out %s/fb",
+             tmpdir, tmpdir);
+    cr_expect_eq(rc, 2, "%s", out);
+    cr_expect(strstr(out, "7 samples per waveform, the run has 201") != NULL, "%s", out);
+    rc = run(out, sizeof out,
+             BIN " sbi simulate --model lif6 --prior C_m=uniform:100,200 --stimulus file:%s/w.npy --dt 0.1 "
+                 "--duration 20 --n 5 --out %s/fb",
+             tmpdir, tmpdir);
+    cr_expect_neq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "fewer than the 5 simulations") != NULL, "%s", out);
 }

@@ -15,6 +15,7 @@
 #include "neurofit/npy.h"
 #include "neurofit/sbi.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +54,18 @@ typedef struct {
     int last_pct;
 } progress_state;
 
+/* Ctrl-C / SIGTERM: stop after the current chunk; the library then removes
+ * its staging directory and commits nothing. */
+static volatile sig_atomic_t nf__stop;
+static void on_signal(int sig) { nf__stop = sig; }
+
 static int progress(void *user, int64_t done, int64_t total)
 {
     progress_state *p = user;
+    if (nf__stop) {
+        if (!p->quiet) fputc('\n', stderr);
+        return 1;
+    }
     int pct = (int)(100 * done / total);
     if (!p->quiet && pct / 10 != p->last_pct / 10) {
         fprintf(stderr, "\rneurofit sbi: %lld / %lld simulations (%d%%)", (long long)done, (long long)total, pct);
@@ -253,6 +263,11 @@ static int cmd_simulate(int argc, char **argv)
         }
         progress_state ps = {quiet, time(NULL), -10};
         nf_sbi_write_opts o = {n, chunk, write_stim, progress, &ps, cmdline};
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         if (nf_sbi_write_dataset(e, &cfg, out, &o)) rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());

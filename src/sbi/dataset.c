@@ -395,6 +395,38 @@ static void nf__remove_staging(const char *dir)
     rmdir(dir);
 }
 
+/* One chunk's output buffers; two of them alternate so that the disk writes
+ * of chunk k (on a writer thread) overlap the simulation of chunk k+1. */
+typedef struct {
+    float *theta, *x, *sum, *stim;
+    uint8_t *valid;
+    int64_t n;
+    nf_npy_writer **w;
+    nf_status s;
+    char msg[512];
+} nf__chunk_buf;
+
+static void *nf__append_chunk(void *arg)
+{
+    nf__chunk_buf *b = arg;
+    nf_npy_writer **w = b->w;
+    const void *src[F_COUNT] = {b->theta, b->x, b->sum, b->stim, b->valid};
+    b->s = NF_OK;
+    for (int f = 0; f < F_COUNT && !b->s; f++)
+        if (w[f]) b->s = nf_npy_writer_append(w[f], src[f], b->n);
+    if (b->s) snprintf(b->msg, sizeof b->msg, "%s", nf_errmsg()); /* the message lives on this thread */
+    return NULL;
+}
+
+static void nf__chunk_free(nf__chunk_buf *b)
+{
+    free(b->theta);
+    free(b->x);
+    free(b->sum);
+    free(b->stim);
+    free(b->valid);
+}
+
 nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const char *dir, const nf_sbi_write_opts *o)
 {
     if (o->n_sims < 1) return nf__fail(NF_EINVAL, "sbi: number of simulations %lld must be >= 1", (long long)o->n_sims);
@@ -416,8 +448,10 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
     nf_sbi_runner *r = NULL;
     nf_npy_writer *w[F_COUNT] = {0};
     int wrote[F_COUNT] = {0};
-    float *theta = NULL, *x = NULL, *sum = NULL, *stim = NULL;
-    uint8_t *valid = NULL;
+    nf__chunk_buf buf[2];
+    memset(buf, 0, sizeof buf);
+    pthread_t writer;
+    int writing = 0; /* a writer thread is running on buf[cur ^ 1] */
     int64_t n_valid = 0;
     char *meta = NULL;
 
@@ -428,15 +462,19 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
     wrote[F_THETA] = wrote[F_X] = wrote[F_VALID] = 1;
     wrote[F_SUM] = cfg->x == NF_SBI_X_BOTH;
     wrote[F_STIM] = o->write_stimulus && r->varies;
-    int64_t xcols = (cfg->x & NF_SBI_X_TRACES) ? n_rec : NF_SBI_N_SUMMARIES;
-    theta = nf__malloc_array((size_t)chunk * (size_t)d, sizeof(float));
-    x = nf__malloc_array((size_t)chunk * (size_t)xcols, sizeof(float));
-    valid = nf__malloc_array((size_t)chunk, 1);
-    if (cfg->x == NF_SBI_X_BOTH) sum = nf__malloc_array((size_t)chunk * NF_SBI_N_SUMMARIES, sizeof(float));
-    if (wrote[F_STIM]) stim = nf__malloc_array((size_t)chunk * (size_t)T, sizeof(float));
-    if (!theta || !x || !valid || (wrote[F_SUM] && !sum) || (wrote[F_STIM] && !stim)) {
-        s = nf__fail(NF_ENOMEM, "sbi: out of memory for chunks of %lld simulations", (long long)chunk);
-        goto fail;
+    const int64_t xcols = (cfg->x & NF_SBI_X_TRACES) ? n_rec : NF_SBI_N_SUMMARIES;
+    for (int k = 0; k < 2; k++) {
+        nf__chunk_buf *b = &buf[k];
+        b->w = w;
+        b->theta = nf__malloc_array((size_t)chunk * (size_t)d, sizeof(float));
+        b->x = nf__malloc_array((size_t)chunk * (size_t)xcols, sizeof(float));
+        b->valid = nf__malloc_array((size_t)chunk, 1);
+        if (wrote[F_SUM]) b->sum = nf__malloc_array((size_t)chunk * NF_SBI_N_SUMMARIES, sizeof(float));
+        if (wrote[F_STIM]) b->stim = nf__malloc_array((size_t)chunk * (size_t)T, sizeof(float));
+        if (!b->theta || !b->x || !b->valid || (wrote[F_SUM] && !b->sum) || (wrote[F_STIM] && !b->stim)) {
+            s = nf__fail(NF_ENOMEM, "sbi: out of memory for chunks of %lld simulations", (long long)chunk);
+            goto fail;
+        }
     }
     const int64_t cols[F_COUNT] = {d, xcols, NF_SBI_N_SUMMARIES, T, 0};
     for (int f = 0; f < F_COUNT && !s; f++) {
@@ -446,27 +484,40 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
     }
     if (s) goto fail;
 
-    for (int64_t first = 0; first < o->n_sims; first += chunk) {
-        int64_t n = o->n_sims - first < chunk ? o->n_sims - first : chunk;
-        float *traces = (cfg->x & NF_SBI_X_TRACES) ? x : NULL;
-        float *sums = cfg->x == NF_SBI_X_SUMMARIES ? x : sum;
-        s = nf_sbi_runner_run(r, first, n, theta, stim, traces, sums, valid);
-        if (!s) s = nf_npy_writer_append(w[F_THETA], theta, n);
-        if (!s) s = nf_npy_writer_append(w[F_X], x, n);
-        if (!s && w[F_SUM]) s = nf_npy_writer_append(w[F_SUM], sum, n);
-        if (!s && w[F_STIM]) s = nf_npy_writer_append(w[F_STIM], stim, n);
-        if (!s) s = nf_npy_writer_append(w[F_VALID], valid, n);
+    int cur = 0;
+    for (int64_t first = 0; first < o->n_sims; first += chunk, cur ^= 1) {
+        nf__chunk_buf *b = &buf[cur];
+        b->n = o->n_sims - first < chunk ? o->n_sims - first : chunk;
+        float *traces = (cfg->x & NF_SBI_X_TRACES) ? b->x : NULL;
+        float *sums = cfg->x == NF_SBI_X_SUMMARIES ? b->x : b->sum;
+        s = nf_sbi_runner_run(r, first, b->n, b->theta, b->stim, traces, sums, b->valid);
+        if (writing) { /* the previous chunk's writes must finish before reuse */
+            pthread_join(writer, NULL);
+            writing = 0;
+            if (!s && buf[cur ^ 1].s) s = nf__fail(buf[cur ^ 1].s, "%s", buf[cur ^ 1].msg);
+        }
         if (s) goto fail;
-        for (int64_t i = 0; i < n; i++) n_valid += valid[i] != 0;
-        if (o->progress && o->progress(o->user, first + n, o->n_sims)) {
+        for (int64_t i = 0; i < b->n; i++) n_valid += b->valid[i] != 0;
+        if (o->progress && o->progress(o->user, first + b->n, o->n_sims)) {
             s = nf__fail(NF_EINTERRUPTED, "sbi: stopped after %lld of %lld simulations; nothing was committed",
-                         (long long)(first + n), (long long)o->n_sims);
+                         (long long)(first + b->n), (long long)o->n_sims);
+            goto fail;
+        }
+        if (pthread_create(&writer, NULL, nf__append_chunk, b) == 0) writing = 1;
+        else if (nf__append_chunk(b), b->s) { /* no thread: write here */
+            s = nf__fail(b->s, "%s", b->msg);
             goto fail;
         }
     }
+    if (writing) {
+        pthread_join(writer, NULL);
+        writing = 0;
+        if (buf[cur ^ 1].s) s = nf__fail(buf[cur ^ 1].s, "%s", buf[cur ^ 1].msg);
+    }
     for (int f = 0; f < F_COUNT; f++) {
         if (!w[f]) continue;
-        nf_status s2 = nf_npy_writer_close(w[f]);
+        nf_status s2 = s ? NF_OK : nf_npy_writer_close(w[f]);
+        if (s) nf_npy_writer_abort(w[f]);
         w[f] = NULL;
         if (!s) s = s2;
     }
@@ -502,14 +553,12 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
     if (!(s = nf_path_join(fin, sizeof fin, dir, "meta.json"))) s = nf_file_write_string(fin, meta);
 
 fail:
+    if (writing) pthread_join(writer, NULL);
     for (int f = 0; f < F_COUNT; f++) nf_npy_writer_abort(w[f]);
     nf__remove_staging(stage);
     nf_sbi_runner_destroy(r);
-    free(theta);
-    free(x);
-    free(sum);
-    free(stim);
-    free(valid);
+    nf__chunk_free(&buf[0]);
+    nf__chunk_free(&buf[1]);
     free(meta);
     return s;
 }

@@ -218,7 +218,10 @@ nf_status nf_prior_set_repair(nf_prior *p, const char *rule)
 
 nf_status nf_prior_set_max_tries(nf_prior *p, int64_t max_tries)
 {
-    if (max_tries < 1) return nf__fail(NF_EINVAL, "max tries %lld must be >= 1", (long long)max_tries);
+    /* attempt * n_params + j must fit the 32-bit Philox block counter */
+    int64_t cap = (int64_t)(UINT32_MAX / (uint32_t)(p->model->n_params + 1));
+    if (max_tries < 1 || max_tries > cap)
+        return nf__fail(NF_EINVAL, "max tries %lld must be in 1..%lld", (long long)max_tries, (long long)cap);
     p->max_tries = max_tries;
     return NF_OK;
 }
@@ -580,10 +583,16 @@ static void nf__repair_bayesflow(const nf_prior *p, double *v)
     if (v[el] >= v[vth]) v[el] = nf__clip(v[vth] - 5.0, p->dim[el].lo, p->dim[el].hi);
 }
 
+/* Index of the first constraint the draw violates (compared after rounding
+ * to float, as stored), -1 when none; NF__OUT_OF_RANGE when a value leaves
+ * the model's valid range (possible with normal priors). */
+#define NF__OUT_OF_RANGE (-2)
 static int nf__violated(const nf_prior *p, const double *v)
 {
+    for (int j = 0; j < p->model->n_params; j++)
+        if (!(v[j] >= p->model->params[j].valid_lo && v[j] <= p->model->params[j].valid_hi)) return NF__OUT_OF_RANGE;
     for (int c = 0; c < p->n_con; c++)
-        if (!(v[p->con_lhs[c]] < v[p->con_rhs[c]])) return c;
+        if (!((float)v[p->con_lhs[c]] < (float)v[p->con_rhs[c]])) return c;
     return -1;
 }
 
@@ -610,8 +619,13 @@ nf_status nf_prior_sample(const nf_prior *p, uint64_t seed, int64_t first, int64
             for (int j = 0; j < np; j++) v[j] = nf__draw(&p->dim[j], seed, sim, (uint32_t)(a * np + j));
             if (p->mode == NF_CONSTRAINT_REPAIR) nf__repair_bayesflow(p, v);
             bad = nf__violated(p, v);
-            if (bad < 0) break;
+            if (bad == -1) break;
         }
+        if (bad == NF__OUT_OF_RANGE)
+            return nf__fail(NF_ERANGE,
+                            "%lld consecutive prior draws (simulation %lld) left the model's valid parameter range; "
+                            "narrow the normal priors",
+                            (long long)p->max_tries, (long long)sim);
         if (bad >= 0)
             return nf__fail(NF_ERANGE,
                             "constraint %s < %s rejected %lld consecutive prior draws (simulation %lld); "

@@ -43,15 +43,52 @@ int nf_sbi_stimulus_varies(const nf_sbi_stimulus *s)
     return 0;
 }
 
-/* Standard normals of samples 0 .. T-1 of simulation g into z. */
-static void nf__normals(uint64_t seed, uint64_t g, int64_t T, float *z)
+/* Compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader picks one
+ * (as the engine's CPU backend does). The lane loops below vectorise. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define NF__CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NF__CLONES
+#endif
+
+#define NF__NB 64 /* Philox blocks per pass (256 samples) */
+
+/* Standard normals of samples 0 .. T-1 of simulation g into z: the values of
+ * nf_rng_normal4 (same words, same Box-Muller), computed NF__NB blocks at a
+ * time so that the block loop vectorises. */
+NF__CLONES static void nf__normals(uint64_t seed, uint64_t g, int64_t T, float *z)
 {
-    int64_t k = 0;
-    for (; k + 4 <= T; k += 4) nf_rng_normal4(seed, NF_RNG_SBI_STIMULUS, g, (uint32_t)(k >> 2), z + k);
-    if (k < T) {
-        float t[4];
-        nf_rng_normal4(seed, NF_RNG_SBI_STIMULUS, g, (uint32_t)(k >> 2), t);
-        for (int j = 0; k + j < T; j++) z[k + j] = t[j];
+    const uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    const uint32_t s_lo = (uint32_t)g, s_hi = (uint32_t)(g >> 32);
+    const int64_t nb_all = (T + 3) / 4;
+    for (int64_t b0 = 0; b0 < nb_all; b0 += NF__NB) {
+        const int nb = (int)(nb_all - b0 < NF__NB ? nb_all - b0 : NF__NB);
+        float n0[NF__NB], n1[NF__NB], n2[NF__NB], n3[NF__NB];
+        for (int b = 0; b < nb; b++) {
+            nf_u32x4 c;
+            c.x = (uint32_t)(b0 + b);
+            c.y = NF_RNG_SBI_STIMULUS;
+            c.z = s_lo;
+            c.w = s_hi;
+            nf_u32x4 r = nf_philox4x32_10(c, k0, k1);
+            nf_box_muller(nf_u32_to_uniform(r.x), nf_u32_to_uniform(r.y), &n0[b], &n1[b]);
+            nf_box_muller(nf_u32_to_uniform(r.z), nf_u32_to_uniform(r.w), &n2[b], &n3[b]);
+        }
+        float *o = z + 4 * b0;
+        const int64_t left = T - 4 * b0;
+        if (left >= 4 * (int64_t)nb) {
+            for (int b = 0; b < nb; b++) {
+                o[4 * b] = n0[b];
+                o[4 * b + 1] = n1[b];
+                o[4 * b + 2] = n2[b];
+                o[4 * b + 3] = n3[b];
+            }
+        } else {
+            for (int64_t k = 0; k < left; k++) {
+                int b = (int)(k >> 2), q = (int)(k & 3);
+                o[k] = q == 0 ? n0[b] : q == 1 ? n1[b] : q == 2 ? n2[b] : n3[b];
+            }
+        }
     }
 }
 
@@ -61,7 +98,7 @@ static double nf__scalar_uniform(uint64_t seed, uint64_t g)
 }
 
 /* BayesFlow rows [first, first+n): out [n][T] pA, amp [n] pA or NULL. */
-static nf_status nf__bayesflow_rows(uint64_t seed, double amp_lo, double amp_hi, double dt_ms, int64_t T,
+NF__CLONES static nf_status nf__bayesflow_rows(uint64_t seed, double amp_lo, double amp_hi, double dt_ms, int64_t T,
                                     int64_t first, int64_t n, float *out, float *amp_out)
 {
     double *sinw = nf__malloc_array((size_t)T, sizeof *sinw);
@@ -100,9 +137,8 @@ static nf_status nf__bayesflow_rows(uint64_t seed, double amp_lo, double amp_hi,
                 for (int l = 0; l < NF__BF_LANES; l++) y[l] = r * y[l] - rT * (double)w[l][j - T];
             }
             if (j >= off) {
-                double *c = cbuf + (j - off) * NF__BF_LANES;
                 for (int l = 0; l < NF__BF_LANES; l++) {
-                    c[l] = y[l];
+                    cbuf[l * T + (j - off)] = y[l]; /* lane-major: the last pass reads rows */
                     double a = fabs(y[l]);
                     mx[l] = a > mx[l] ? a : mx[l];
                 }
@@ -112,7 +148,7 @@ static nf_status nf__bayesflow_rows(uint64_t seed, double amp_lo, double amp_hi,
             float *row = out + (g0 + l) * T;
             double scale = 0.15 / (mx[l] + 1e-9);
             for (int64_t k = 0; k < T; k++)
-                row[k] = (float)(amp[l] * (1.0 + sinw[k] + scale * cbuf[k * NF__BF_LANES + l]));
+                row[k] = (float)(amp[l] * (1.0 + sinw[k] + scale * cbuf[l * T + k]));
             if (amp_out) amp_out[g0 + l] = (float)amp[l];
         }
     }
