@@ -33,6 +33,7 @@ struct nf_abc {
     double *emean, *esd; /* [d] eta standardisation */
     double *phi;         /* [n][d] */
     float *eta;          /* [n][d] */
+    float *summ;         /* [n][k] copy of the summaries */
 };
 
 void nf_abc_opts_default(nf_abc_opts *o)
@@ -40,7 +41,7 @@ void nf_abc_opts_default(nf_abc_opts *o)
     o->n_neighbors = 0;
     o->quadratic = 1;
     o->adjust = 1;
-    o->margin = 0.1;
+    o->margin = 1.0;
 }
 
 int nf__chol_solve(double *A, double *B, int p, int nrhs, double ridge)
@@ -123,6 +124,7 @@ void nf_abc_destroy(nf_abc *a)
     free(a->esd);
     free(a->phi);
     free(a->eta);
+    free(a->summ);
     free(a);
 }
 
@@ -193,10 +195,11 @@ nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d,
     a->esd = nf__calloc((size_t)d, sizeof(double));
     a->phi = nf__malloc_array((size_t)n * (size_t)d, sizeof(double));
     a->eta = nf__malloc_array((size_t)n * (size_t)d, sizeof(float));
+    a->summ = nf__malloc_array((size_t)n * (size_t)k, sizeof(float));
     double *XtX = nf__calloc((size_t)p * (size_t)p, sizeof(double));
     double *f = nf__calloc((size_t)p, sizeof(double));
     double *e = nf__calloc((size_t)d, sizeof(double));
-    if (!a->lo_w || !a->hi_w || !a->zmean || !a->zsd || !a->B || !a->emean || !a->esd || !a->phi || !a->eta ||
+    if (!a->lo_w || !a->hi_w || !a->zmean || !a->zsd || !a->B || !a->emean || !a->esd || !a->phi || !a->eta || !a->summ ||
         !XtX || !f || !e) {
         st = nf__fail(NF_ENOMEM, "abc: out of memory for a table of %lld rows", (long long)n);
         goto done;
@@ -206,6 +209,7 @@ nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d,
         a->lo_w[j] = lo[j] - o.margin * w;
         a->hi_w[j] = hi[j] + o.margin * w;
     }
+    memcpy(a->summ, summ, sizeof(float) * (size_t)n * (size_t)k);
     for (int64_t i = 0; i < n; i++)
         for (int j = 0; j < d; j++) a->phi[i * d + j] = to_phi(a, j, theta[i * d + j]);
 
@@ -322,7 +326,7 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
         K = K < 200 ? 200 : (K > 4000 ? 4000 : K);
         if (K > n - 1) K = n - 1;
     }
-    const int q = d + 1;
+    const int q = a->k + 1;
     nf_status st = NF_OK;
     float *dist = nf__malloc_array((size_t)n, sizeof(float));
     float *tmp = nf__malloc_array((size_t)n, sizeof(float));
@@ -368,9 +372,26 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
     for (int64_t r = 0; r < K; r++)
         for (int j = 0; j < d; j++) adj[r * d + j] = a->phi[idx[r] * d + j];
     if (a->o.adjust) {
+        /* local-linear correction on the standardised summaries themselves
+         * (the pilot projections only choose the neighbours) */
+        double *zo = f; /* features() puts z at f[1..k] */
+        double *zr = nf__malloc_array((size_t)a->k + 1, sizeof(double));
+        if (!zr) {
+            st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
+            goto done;
+        }
+        features(a, s_obs, f);
+        double *zobs = nf__malloc_array((size_t)a->k, sizeof(double));
+        if (!zobs) {
+            free(zr);
+            st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
+            goto done;
+        }
+        memcpy(zobs, zo + 1, sizeof(double) * (size_t)a->k);
         for (int64_t r = 0; r < K; r++) {
+            const float *sr = a->summ + idx[r] * a->k;
             x[0] = 1.0;
-            for (int j = 0; j < d; j++) x[1 + j] = a->eta[idx[r] * d + j] - eo[j];
+            for (int c = 0; c < a->k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
             for (int u = 0; u < q; u++) {
                 for (int v = 0; v <= u; v++) XtX[u * q + v] += w[r] * x[u] * x[v];
                 for (int j = 0; j < d; j++) Xty[u * d + j] += w[r] * x[u] * adj[r * d + j];
@@ -378,14 +399,19 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
         }
         for (int u = 0; u < q; u++)
             for (int v = u + 1; v < q; v++) XtX[u * q + v] = XtX[v * q + u];
-        if (nf__chol_solve(XtX, Xty, q, d, 1e-8) == 0) {
-            for (int64_t r = 0; r < K; r++)
+        if (nf__chol_solve(XtX, Xty, q, d, 1e-6) == 0) {
+            for (int64_t r = 0; r < K; r++) {
+                const float *sr = a->summ + idx[r] * a->k;
+                for (int c = 0; c < a->k; c++) zr[c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
                 for (int j = 0; j < d; j++) {
-                    double c = 0.0;
-                    for (int v = 0; v < d; v++) c += Xty[(1 + v) * d + j] * (a->eta[idx[r] * d + v] - eo[v]);
-                    adj[r * d + j] -= c;
+                    double cc = 0.0;
+                    for (int v = 0; v < a->k; v++) cc += Xty[(1 + v) * d + j] * zr[v];
+                    adj[r * d + j] -= cc;
                 }
+            }
         } /* singular local design: fall back to the rejection sample */
+        free(zr);
+        free(zobs);
     }
     /* weighted resampling: cumulative weights and binary search */
     for (int64_t r = 1; r < K; r++) w[r] += w[r - 1];
