@@ -13,8 +13,11 @@
  *
  * Per observation (Beaumont, Zhang & Balding 2002): the K nearest rows in eta,
  * Epanechnikov weights 1 - (dist / h)^2 with h the (K+1)-th distance, a
- * weighted least-squares fit phi ~ [1, eta - eta_obs], and the corrected rows
- * phi_i - beta (eta_i - eta_obs), resampled by weight. */
+ * weighted least-squares fit phi ~ [1, z - z_obs] on the standardised
+ * summaries, and the corrected rows phi_i - beta (z_i - z_obs), resampled by
+ * weight. The logit scale bounds the draws to the widened box; with the
+ * default margin (one prior width per side) it is nearly linear over the
+ * prior, so the local-linear correction is not bent by it. */
 #include "internal.h"
 #include "sbc_internal.h"
 
@@ -145,8 +148,8 @@ static nf_status check_inputs(const float *theta, const float *summ, int64_t n, 
     if (o->n_neighbors < 0 || o->n_neighbors > n - 1)
         return nf__fail(NF_EINVAL, "abc: n_neighbors = %lld must be in 0..%lld", (long long)o->n_neighbors,
                         (long long)(n - 1));
-    if (o->n_neighbors > 0 && o->n_neighbors < d + 2)
-        return nf__fail(NF_EINVAL, "abc: n_neighbors = %lld must be >= d + 2 = %d", (long long)o->n_neighbors, d + 2);
+    if (o->n_neighbors > 0 && o->n_neighbors < k + 2)
+        return nf__fail(NF_EINVAL, "abc: n_neighbors = %lld must be >= k + 2 = %d", (long long)o->n_neighbors, k + 2);
     if (!(o->margin > 0.0 && o->margin <= 10.0))
         return nf__fail(NF_EINVAL, "abc: margin = %g must be in (0, 10]", o->margin);
     for (int j = 0; j < d; j++)
