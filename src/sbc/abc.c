@@ -45,6 +45,7 @@ void nf_abc_opts_default(nf_abc_opts *o)
     o->quadratic = 1;
     o->adjust = 1;
     o->margin = 1.0;
+    o->hetero = 1;
 }
 
 int nf__chol_solve(double *A, double *B, int p, int nrhs, double ridge)
@@ -402,6 +403,17 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
         }
         for (int u = 0; u < q; u++)
             for (int v = u + 1; v < q; v++) XtX[u * q + v] = XtX[v * q + u];
+        double *XtX0 = nf__malloc_array((size_t)q * (size_t)q, sizeof(double));
+        double *G = nf__calloc((size_t)q * (size_t)d, sizeof(double));
+        if (!XtX0 || !G) {
+            free(XtX0);
+            free(G);
+            free(zr);
+            free(zobs);
+            st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
+            goto done;
+        }
+        memcpy(XtX0, XtX, sizeof(double) * (size_t)q * (size_t)q);
         if (nf__chol_solve(XtX, Xty, q, d, 1e-6) == 0) {
             for (int64_t r = 0; r < K; r++) {
                 const float *sr = a->summ + idx[r] * a->k;
@@ -412,7 +424,43 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
                     adj[r * d + j] -= cc;
                 }
             }
+            if (a->o.hetero) {
+                /* Blum & Francois (2010): log e^2 ~ [1, z - z_obs] with the same
+                 * weights; residuals rescaled to the spread expected at z_obs */
+                double floor2 = 0.0;
+                for (int64_t r = 0; r < K; r++)
+                    for (int j = 0; j < d; j++) {
+                        double e = adj[r * d + j] - Xty[j];
+                        floor2 += e * e;
+                    }
+                floor2 = 1e-8 * floor2 / (double)(K * d) + 1e-300;
+                for (int64_t r = 0; r < K; r++) {
+                    const float *sr = a->summ + idx[r] * a->k;
+                    x[0] = 1.0;
+                    for (int c = 0; c < a->k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+                    for (int j = 0; j < d; j++) {
+                        double e = adj[r * d + j] - Xty[j];
+                        double le = log(e * e + floor2);
+                        for (int u = 0; u < q; u++) G[u * d + j] += w[r] * x[u] * le;
+                    }
+                }
+                if (nf__chol_solve(XtX0, G, q, d, 1e-6) == 0) {
+                    for (int64_t r = 0; r < K; r++) {
+                        const float *sr = a->summ + idx[r] * a->k;
+                        for (int c = 0; c < a->k; c++) zr[c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+                        for (int j = 0; j < d; j++) {
+                            double lv = 0.0; /* log variance at row r minus at z_obs */
+                            for (int v = 0; v < a->k; v++) lv += G[(1 + v) * d + j] * zr[v];
+                            double sc = exp(-0.5 * lv);
+                            sc = sc < 0.2 ? 0.2 : (sc > 5.0 ? 5.0 : sc);
+                            adj[r * d + j] = Xty[j] + (adj[r * d + j] - Xty[j]) * sc;
+                        }
+                    }
+                }
+            }
         } /* singular local design: fall back to the rejection sample */
+        free(XtX0);
+        free(G);
         free(zr);
         free(zobs);
     }
