@@ -35,6 +35,7 @@ struct nf_abc {
     double *B;           /* [p][d] pilot coefficients */
     double *emean, *esd; /* [d] eta standardisation */
     double *phi;         /* [n][d] */
+    float *theta;        /* [n][d] copy, model units */
     float *eta;          /* [n][d] */
     float *summ;         /* [n][k] copy of the summaries */
 };
@@ -46,6 +47,7 @@ void nf_abc_opts_default(nf_abc_opts *o)
     o->adjust = 1;
     o->margin = 1.0;
     o->hetero = 1;
+    o->linear_below = 0.05;
 }
 
 int nf__chol_solve(double *A, double *B, int p, int nrhs, double ridge)
@@ -127,6 +129,7 @@ void nf_abc_destroy(nf_abc *a)
     free(a->emean);
     free(a->esd);
     free(a->phi);
+    free(a->theta);
     free(a->eta);
     free(a->summ);
     free(a);
@@ -198,12 +201,13 @@ nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d,
     a->emean = nf__calloc((size_t)d, sizeof(double));
     a->esd = nf__calloc((size_t)d, sizeof(double));
     a->phi = nf__malloc_array((size_t)n * (size_t)d, sizeof(double));
+    a->theta = nf__malloc_array((size_t)n * (size_t)d, sizeof(float));
     a->eta = nf__malloc_array((size_t)n * (size_t)d, sizeof(float));
     a->summ = nf__malloc_array((size_t)n * (size_t)k, sizeof(float));
     double *XtX = nf__calloc((size_t)p * (size_t)p, sizeof(double));
     double *f = nf__calloc((size_t)p, sizeof(double));
     double *e = nf__calloc((size_t)d, sizeof(double));
-    if (!a->lo_w || !a->hi_w || !a->zmean || !a->zsd || !a->B || !a->emean || !a->esd || !a->phi || !a->eta || !a->summ ||
+    if (!a->lo_w || !a->hi_w || !a->zmean || !a->zsd || !a->B || !a->emean || !a->esd || !a->phi || !a->theta || !a->eta || !a->summ ||
         !XtX || !f || !e) {
         st = nf__fail(NF_ENOMEM, "abc: out of memory for a table of %lld rows", (long long)n);
         goto done;
@@ -214,6 +218,7 @@ nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d,
         a->hi_w[j] = hi[j] + o.margin * w;
     }
     memcpy(a->summ, summ, sizeof(float) * (size_t)n * (size_t)k);
+    memcpy(a->theta, theta, sizeof(float) * (size_t)n * (size_t)d);
     for (int64_t i = 0; i < n; i++)
         for (int j = 0; j < d; j++) a->phi[i * d + j] = to_phi(a, j, theta[i * d + j]);
 
@@ -342,7 +347,8 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
     double *XtX = nf__calloc((size_t)q * (size_t)q, sizeof(double));
     double *Xty = nf__calloc((size_t)q * (size_t)d, sizeof(double));
     double *x = nf__calloc((size_t)q, sizeof(double));
-    if (!dist || !tmp || !idx || !w || !adj || !f || !eo || !XtX || !Xty || !x) {
+    unsigned char *lin = nf__calloc((size_t)d, 1);
+    if (!dist || !tmp || !idx || !w || !adj || !f || !eo || !XtX || !Xty || !x || !lin) {
         st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
         goto done;
     }
@@ -375,6 +381,23 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
 
     for (int64_t r = 0; r < K; r++)
         for (int j = 0; j < d; j++) adj[r * d + j] = a->phi[idx[r] * d + j];
+    /* Parameters whose neighbours already sit in a narrow slice of the prior
+     * are corrected in model units: there the logit's curvature, not the
+     * data, would set the error of a linear correction. */
+    for (int j = 0; j < d; j++) {
+        double width = (a->hi_w[j] - a->lo_w[j]) / (1.0 + 2.0 * a->o.margin);
+        double sw = 0.0, m1 = 0.0, m2 = 0.0;
+        for (int64_t r = 0; r < K; r++) {
+            double t = a->theta[idx[r] * d + j];
+            sw += w[r];
+            m1 += w[r] * t;
+            m2 += w[r] * t * t;
+        }
+        double var = sw > 0.0 ? m2 / sw - (m1 / sw) * (m1 / sw) : 0.0;
+        lin[j] = a->o.linear_below > 0.0 && sqrt(var > 0.0 ? var : 0.0) < a->o.linear_below * width;
+        if (lin[j])
+            for (int64_t r = 0; r < K; r++) adj[r * d + j] = a->theta[idx[r] * d + j];
+    }
     if (a->o.adjust) {
         /* local-linear correction on the standardised summaries themselves
          * (the pilot projections only choose the neighbours) */
@@ -475,7 +498,12 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
             if (w[mid] > u) hi = mid;
             else lo = mid + 1;
         }
-        for (int j = 0; j < d; j++) draws[l * d + j] = (float)from_phi(a, j, adj[lo * d + j]);
+        for (int j = 0; j < d; j++) {
+            double t = adj[lo * d + j];
+            if (lin[j]) t = t < a->lo_w[j] ? a->lo_w[j] : (t > a->hi_w[j] ? a->hi_w[j] : t);
+            else t = from_phi(a, j, t);
+            draws[l * d + j] = (float)t;
+        }
     }
 done:
     free(dist);
@@ -488,5 +516,6 @@ done:
     free(XtX);
     free(Xty);
     free(x);
+    free(lin);
     return st;
 }

@@ -210,14 +210,19 @@ nf_status nf_sbc_lif_summaries(const float *v, const float *stim, int64_t n, dou
             }
         }
         tref_hat = dt_ms * (rcnt > 0 ? rsum / (double)rcnt : rsum_all / (double)S);
+        /* held samples, without the last two of each run: a run found one or
+         * two samples too long would otherwise bias V_res upwards, more so
+         * when the first free step is small (V_res close to E_L) */
         double sv = 0.0;
         int64_t cv = 0;
-        for (int64_t i = 0; i < n; i++)
-            if (clamped[i]) {
+        for (int64_t sk = 0; sk < S; sk++) {
+            int64_t end = sp[sk] + (run[sk] > 4 ? run[sk] - 2 : run[sk]);
+            for (int64_t i = sp[sk]; i < end && i < n; i++) {
                 sv += v[i];
                 cv++;
             }
-        vres_hat = sv / (double)cv;
+        }
+        vres_hat = cv > 0 ? sv / (double)cv : -75.0;
     }
     double el_reg = fabs(b) > 1e-6 ? clampd(c / b, -150.0, 0.0) : v[0];
 
