@@ -52,6 +52,8 @@ typedef struct nf_abc_opts {
     int hetero;          /* rescale residuals by a local log-variance fit (1, default;
                             Blum & Francois 2010); only with adjust */
     double margin;       /* logit box = prior box widened by margin x width per side (1.0) */
+    int refine;          /* two-stage neighbourhood: refine x K candidates in eta, then the
+                            K nearest in a local fit's predictions (2; <= 1: off) */
     double linear_below; /* correct a parameter in model units, not logit, when its
                             neighbours' sd < linear_below x prior width (0.05; 0: never) */
 } nf_abc_opts;

@@ -48,6 +48,7 @@ void nf_abc_opts_default(nf_abc_opts *o)
     o->margin = 1.0;
     o->hetero = 1;
     o->linear_below = 0.05;
+    o->refine = 2;
 }
 
 int nf__chol_solve(double *A, double *B, int p, int nrhs, double ridge)
@@ -320,6 +321,65 @@ static float select_kth(float *x, int64_t n, int64_t k)
     return x[k];
 }
 
+/* The K nearest of dist[0..n-1] (K < n): sel [K] their positions, w [K]
+ * Epanechnikov weights with the (K+1)-th distance as radius. tmp: [n]. */
+static void pick_nearest(const float *dist, int64_t n, int64_t K, float *tmp, int64_t *sel, double *w)
+{
+    memcpy(tmp, dist, sizeof(float) * (size_t)n);
+    float thr = select_kth(tmp, n, K - 1); /* K-th smallest squared distance */
+    float h2 = select_kth(tmp, n, K);      /* (K+1)-th: kernel radius */
+    int64_t m = 0;
+    for (int64_t i = 0; i < n && m < K; i++) /* strictly closer rows first */
+        if (dist[i] < thr) sel[m++] = i;
+    for (int64_t i = 0; i < n && m < K; i++)
+        if (dist[i] == thr) sel[m++] = i;
+    double wsum = 0.0;
+    for (int64_t r = 0; r < K; r++) {
+        double u = h2 > 0.0f ? (double)dist[sel[r]] / (double)h2 : 0.0;
+        w[r] = u < 1.0 ? 1.0 - u : 0.0;
+        if (h2 > 0.0f && u >= 1.0) w[r] = 1e-3; /* ties at the radius keep a token weight */
+        wsum += w[r];
+    }
+    if (!(wsum > 0.0))
+        for (int64_t r = 0; r < K; r++) w[r] = 1.0;
+}
+
+/* Weighted least squares phi ~ [1, z - z_obs] over rows idx [K]: B [q][d]
+ * and the weighted residual variance res2 [d]. XtX [q][q], x [q] scratch.
+ * Returns 0 on success. */
+static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64_t K, const double *zobs,
+                     double *B, double *res2, double *XtX, double *x)
+{
+    const int d = a->d, k = a->k, q = k + 1;
+    memset(XtX, 0, sizeof(double) * (size_t)q * (size_t)q);
+    memset(B, 0, sizeof(double) * (size_t)q * (size_t)d);
+    for (int64_t r = 0; r < K; r++) {
+        const float *sr = a->summ + idx[r] * k;
+        x[0] = 1.0;
+        for (int c = 0; c < k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        for (int u = 0; u < q; u++) {
+            for (int v = 0; v <= u; v++) XtX[u * q + v] += w[r] * x[u] * x[v];
+            for (int j = 0; j < d; j++) B[u * d + j] += w[r] * x[u] * a->phi[idx[r] * d + j];
+        }
+    }
+    for (int u = 0; u < q; u++)
+        for (int v = u + 1; v < q; v++) XtX[u * q + v] = XtX[v * q + u];
+    if (nf__chol_solve(XtX, B, q, d, 1e-6) != 0) return -1;
+    double sw = 0.0;
+    for (int j = 0; j < d; j++) res2[j] = 0.0;
+    for (int64_t r = 0; r < K; r++) {
+        const float *sr = a->summ + idx[r] * k;
+        sw += w[r];
+        for (int j = 0; j < d; j++) {
+            double e = a->phi[idx[r] * d + j] - B[j];
+            for (int c = 0; c < k; c++) e -= B[(1 + c) * d + j] * (((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c]);
+            res2[j] += w[r] * e * e;
+        }
+    }
+    for (int j = 0; j < d; j++) res2[j] = sw > 0.0 ? res2[j] / sw : 0.0;
+    return 0;
+}
+
 nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, uint64_t seed,
                         float *draws)
 {
@@ -361,23 +421,58 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
         }
         dist[i] = (float)s;
     }
-    memcpy(tmp, dist, sizeof(float) * (size_t)n);
-    float thr = select_kth(tmp, n, K - 1);  /* K-th smallest squared distance */
-    float h2 = select_kth(tmp, n, K);       /* (K+1)-th: kernel radius */
-    int64_t m = 0;
-    for (int64_t i = 0; i < n && m < K; i++) /* strictly closer rows first */
-        if (dist[i] < thr) idx[m++] = i;
-    for (int64_t i = 0; i < n && m < K; i++)
-        if (dist[i] == thr) idx[m++] = i;
-    double wsum = 0.0;
-    for (int64_t r = 0; r < K; r++) {
-        double u = h2 > 0.0f ? (double)dist[idx[r]] / (double)h2 : 0.0;
-        w[r] = u < 1.0 ? 1.0 - u : 0.0;
-        if (h2 > 0.0f && u >= 1.0) w[r] = 1e-3; /* ties at the radius keep a token weight */
-        wsum += w[r];
+    int64_t K1 = a->o.refine > 1 ? K * (int64_t)a->o.refine : K;
+    if (K1 > n - 1) K1 = n - 1;
+    if (K1 <= K + 1) {
+        pick_nearest(dist, n, K, tmp, idx, w);
+    } else {
+        /* Two-stage neighbourhood: the K1 nearest in eta, a local-linear fit
+         * on them, then the K candidates nearest in its fitted parameters,
+         * each scaled by its residual sd (posterior-width units). The final
+         * neighbourhood is then narrow where the data are precise, so the
+         * linear correction below extrapolates over less. */
+        int64_t *idx1 = nf__malloc_array((size_t)K1, sizeof(int64_t)), *sel = nf__malloc_array((size_t)K, sizeof(int64_t));
+        double *w1 = nf__malloc_array((size_t)K1, sizeof(double));
+        double *B1 = nf__malloc_array((size_t)q * (size_t)d, sizeof(double));
+        double *res2 = nf__malloc_array((size_t)d, sizeof(double)), *z1 = nf__malloc_array((size_t)a->k, sizeof(double));
+        double *XtX1 = nf__malloc_array((size_t)q * (size_t)q, sizeof(double));
+        float *d2 = nf__malloc_array((size_t)K1, sizeof(float));
+        int ok = idx1 && sel && w1 && B1 && res2 && z1 && XtX1 && d2;
+        if (ok) {
+            pick_nearest(dist, n, K1, tmp, idx1, w1);
+            features(a, s_obs, f);
+            memcpy(z1, f + 1, sizeof(double) * (size_t)a->k);
+            if (local_fit(a, idx1, w1, K1, z1, B1, res2, XtX1, x) == 0) {
+                for (int64_t r = 0; r < K1; r++) {
+                    const float *sr = a->summ + idx1[r] * a->k;
+                    double s2 = 0.0;
+                    for (int j = 0; j < d; j++) {
+                        double pr = 0.0;
+                        for (int c = 0; c < a->k; c++)
+                            pr += B1[(1 + c) * d + j] * (((double)sr[c] - a->zmean[c]) / a->zsd[c] - z1[c]);
+                        s2 += pr * pr / (res2[j] > 1e-300 ? res2[j] : 1e-300);
+                    }
+                    d2[r] = (float)s2;
+                }
+                pick_nearest(d2, K1, K, tmp, sel, w);
+                for (int64_t r = 0; r < K; r++) idx[r] = idx1[sel[r]];
+            } else {
+                pick_nearest(dist, n, K, tmp, idx, w);
+            }
+        }
+        free(idx1);
+        free(sel);
+        free(w1);
+        free(B1);
+        free(res2);
+        free(z1);
+        free(XtX1);
+        free(d2);
+        if (!ok) {
+            st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
+            goto done;
+        }
     }
-    if (!(wsum > 0.0))
-        for (int64_t r = 0; r < K; r++) w[r] = 1.0;
 
     for (int64_t r = 0; r < K; r++)
         for (int j = 0; j < d; j++) adj[r * d + j] = a->phi[idx[r] * d + j];
