@@ -46,7 +46,7 @@ extern "C" {
  * ------------------------------------------------------------------------- */
 
 typedef struct nf_abc_opts {
-    int64_t n_neighbors; /* K rows kept per observation; 0: auto = clamp(n/100, 200, 4000) */
+    int64_t n_neighbors; /* K rows kept per observation; 0: auto = clamp(n/30, 200, 4000) */
     int quadratic;       /* pilot regression on [1, z, z^2] (1, default) or [1, z] (0) */
     int adjust;          /* local-linear correction (1, default) or plain rejection (0) */
     int hetero;          /* rescale residuals by a local log-variance fit (1, default;

@@ -391,7 +391,7 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
     const int64_t n = a->n;
     int64_t K = a->o.n_neighbors;
     if (K == 0) {
-        K = n / 100;
+        K = n / 30;
         K = K < 200 ? 200 : (K > 4000 ? 4000 : K);
         if (K > n - 1) K = n - 1;
     }
