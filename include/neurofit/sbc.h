@@ -6,11 +6,14 @@
  *     statistics. A reference table of prior draws theta [n][d] and their
  *     summaries s [n][k] is reduced to d projections eta(s) by a global
  *     least-squares pilot (semi-automatic ABC, Fearnhead & Prangle 2012);
- *     for an observation the K nearest rows in eta are kept with Epanechnikov
- *     weights and every parameter is corrected by a weighted local-linear
+ *     for an observation the K rows nearest in eta (refined by a local fit's
+ *     predictions) are kept with Epanechnikov weights, every parameter is
+ *     corrected by a weighted local-linear
  *     regression on the standardised summaries (Beaumont, Zhang & Balding
- *     2002), in a logit scale of the widened prior box. Posterior draws are
- *     weighted resamples of the corrected rows.
+ *     2002) in a logit scale of the widened prior box (or in model units when
+ *     the neighbours are already narrow), residuals are rescaled by a local
+ *     variance fit (Blum & Francois 2010), and posterior draws are weighted
+ *     resamples of the corrected rows.
  *
  *  2. nf_sbc_lif_summaries: physics-informed summaries of one lif6 voltage
  *     trace, with the stimulus known (ARX least squares of dV on V and I over
