@@ -3,7 +3,8 @@
  * stimulus observed and from the voltage alone.
  *
  *   bench_sbc [--ref N] [--M M] [--L L] [--ppc P] [--sigma mV] [--k K]
- *             [--seed S] [--out DIR]
+ *             [--margin W] [--hetero 0|1] [--refine R] [--linear F] [--seed S]
+ *             [--out DIR]
  *
  * N reference simulations build the estimator; M fresh prior draws are then
  * simulated, inferred (L posterior draws each) and ranked. P posterior draws
@@ -29,7 +30,8 @@ static double now_s(void)
 
 typedef struct cfg {
     int64_t n_ref, M, L, P, K;
-    double sigma;
+    double sigma, margin, linear;
+    int hetero, refine;
     uint64_t seed;
     const char *out;
 } cfg;
@@ -50,6 +52,10 @@ static int run_variant(const cfg *c, nf_engine *e, int with_stim, const float *r
     nf_abc_opts o;
     nf_abc_opts_default(&o);
     o.n_neighbors = c->K;
+    if (c->margin > 0) o.margin = c->margin;
+    o.hetero = c->hetero;
+    if (c->refine >= 0) o.refine = c->refine;
+    if (c->linear >= 0) o.linear_below = c->linear;
     nf_abc *abc = NULL;
     if (nf_abc_create(ref_theta, ref_s, c->n_ref, d, k, nft_lif_lo, nft_lif_hi, &o, &abc) != NF_OK)
         return die("abc_create");
@@ -69,7 +75,12 @@ static int run_variant(const cfg *c, nf_engine *e, int with_stim, const float *r
     for (int64_t m = 0; m < c->M; m++) {
         for (int64_t p = 0; p <= c->P; p++) {
             const float *src = p < c->P ? post + (m * c->L + p % c->L) * d : test_theta + m * d;
-            memcpy(th + p * d, src, sizeof(float) * d);
+            /* draws may leave the prior box slightly (see docs/sbc.md);
+             * simulate them inside it so every parameter is physical */
+            for (int j = 0; j < d; j++) {
+                float t = src[j];
+                th[p * d + j] = t < nft_lif_lo[j] ? (float)nft_lif_lo[j] : (t > nft_lif_hi[j] ? (float)nft_lif_hi[j] : t);
+            }
             /* stimulus known: the observed one; voltage only: a fresh prior stimulus per draw */
             if (with_stim || p == c->P) nft_lif_stimulus(test_seed, m, I + p * NFT_LIF_T);
             else nft_lif_stimulus(c->seed + 77, m * (c->P + 1) + p, I + p * NFT_LIF_T);
@@ -126,7 +137,7 @@ static int run_variant(const cfg *c, nf_engine *e, int with_stim, const float *r
 
 int main(int argc, char **argv)
 {
-    cfg c = {.n_ref = 100000, .M = 500, .L = 99, .P = 50, .K = 0, .sigma = 0.1, .seed = 2026, .out = "sbc_out"};
+    cfg c = {.n_ref = 100000, .M = 500, .L = 99, .P = 50, .K = 0, .sigma = 0.1, .hetero = 1, .refine = -1, .linear = -1, .seed = 2026, .out = "sbc_out"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc) {
@@ -140,6 +151,10 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--ppc")) c.P = atoll(val);
         else if (!strcmp(a, "--k")) c.K = atoll(val);
         else if (!strcmp(a, "--sigma")) c.sigma = atof(val);
+        else if (!strcmp(a, "--margin")) c.margin = atof(val);
+        else if (!strcmp(a, "--hetero")) c.hetero = atoi(val);
+        else if (!strcmp(a, "--refine")) c.refine = atoi(val);
+        else if (!strcmp(a, "--linear")) c.linear = atof(val);
         else if (!strcmp(a, "--seed")) c.seed = (uint64_t)atoll(val);
         else if (!strcmp(a, "--out")) c.out = val;
         else {

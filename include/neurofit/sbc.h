@@ -6,10 +6,13 @@
  *     statistics. A reference table of prior draws theta [n][d] and their
  *     summaries s [n][k] is reduced to d projections eta(s) by a global
  *     least-squares pilot (semi-automatic ABC, Fearnhead & Prangle 2012);
- *     for an observation the K nearest rows in eta are kept with Epanechnikov
- *     weights and every parameter is corrected by a weighted local-linear
- *     regression on eta (Beaumont, Zhang & Balding 2002), in a logit scale of
- *     the (slightly widened) prior box. Posterior draws are weighted
+ *     for an observation the K rows nearest in eta (refined by a local fit's
+ *     predictions) are kept with Epanechnikov weights, every parameter is
+ *     corrected by a weighted local-linear
+ *     regression on the standardised summaries (Beaumont, Zhang & Balding
+ *     2002) in a logit scale of the widened prior box (or in model units when
+ *     the neighbours are already narrow), residuals are rescaled by a local
+ *     variance fit (Blum & Francois 2010), and posterior draws are weighted
  *     resamples of the corrected rows.
  *
  *  2. nf_sbc_lif_summaries: physics-informed summaries of one lif6 voltage
@@ -46,10 +49,16 @@ extern "C" {
  * ------------------------------------------------------------------------- */
 
 typedef struct nf_abc_opts {
-    int64_t n_neighbors; /* K rows kept per observation; 0: auto = clamp(n/100, 200, 4000) */
+    int64_t n_neighbors; /* K rows kept per observation; 0: auto = clamp(n/30, 200, 4000) */
     int quadratic;       /* pilot regression on [1, z, z^2] (1, default) or [1, z] (0) */
     int adjust;          /* local-linear correction (1, default) or plain rejection (0) */
-    double margin;       /* logit box = prior box widened by margin x width per side (0.1) */
+    int hetero;          /* rescale residuals by a local log-variance fit (1, default;
+                            Blum & Francois 2010); only with adjust */
+    double margin;       /* logit box = prior box widened by margin x width per side (1.0) */
+    int refine;          /* two-stage neighbourhood: refine x K candidates in eta, then the
+                            K nearest in a local fit's predictions (2; <= 1: off) */
+    double linear_below; /* correct a parameter in model units, not logit, when its
+                            neighbours' sd < linear_below x prior width (0.05; 0: never) */
 } nf_abc_opts;
 
 void nf_abc_opts_default(nf_abc_opts *o);
@@ -60,7 +69,8 @@ typedef struct nf_abc nf_abc;
  *   theta: [n][d] prior draws (model units), each inside [lo[j], hi[j]]
  *   summ:  [n][k] their summaries (finite)
  *   lo, hi: [d] prior support (lo < hi)
- * Requires d >= 1, k >= 1, n >= max(50, 4 (2k + 1)). The table is copied. */
+ * Requires d >= 1, k >= 1, n >= max(50, 4 (2k + 1)); n_neighbors 0 or >= k + 2.
+ * The table is copied. Draws may leave [lo, hi] by up to margin x width. */
 nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d, int k,
                         const double *lo, const double *hi, const nf_abc_opts *opts,
                         nf_abc **out);

@@ -13,8 +13,11 @@
  *
  * Per observation (Beaumont, Zhang & Balding 2002): the K nearest rows in eta,
  * Epanechnikov weights 1 - (dist / h)^2 with h the (K+1)-th distance, a
- * weighted least-squares fit phi ~ [1, eta - eta_obs], and the corrected rows
- * phi_i - beta (eta_i - eta_obs), resampled by weight. */
+ * weighted least-squares fit phi ~ [1, z - z_obs] on the standardised
+ * summaries, and the corrected rows phi_i - beta (z_i - z_obs), resampled by
+ * weight. The logit scale bounds the draws to the widened box; with the
+ * default margin (one prior width per side) it is nearly linear over the
+ * prior, so the local-linear correction is not bent by it. */
 #include "internal.h"
 #include "sbc_internal.h"
 
@@ -32,7 +35,9 @@ struct nf_abc {
     double *B;           /* [p][d] pilot coefficients */
     double *emean, *esd; /* [d] eta standardisation */
     double *phi;         /* [n][d] */
+    float *theta;        /* [n][d] copy, model units */
     float *eta;          /* [n][d] */
+    float *summ;         /* [n][k] copy of the summaries */
 };
 
 void nf_abc_opts_default(nf_abc_opts *o)
@@ -40,7 +45,10 @@ void nf_abc_opts_default(nf_abc_opts *o)
     o->n_neighbors = 0;
     o->quadratic = 1;
     o->adjust = 1;
-    o->margin = 0.1;
+    o->margin = 1.0;
+    o->hetero = 1;
+    o->linear_below = 0.05;
+    o->refine = 2;
 }
 
 int nf__chol_solve(double *A, double *B, int p, int nrhs, double ridge)
@@ -122,7 +130,9 @@ void nf_abc_destroy(nf_abc *a)
     free(a->emean);
     free(a->esd);
     free(a->phi);
+    free(a->theta);
     free(a->eta);
+    free(a->summ);
     free(a);
 }
 
@@ -143,8 +153,8 @@ static nf_status check_inputs(const float *theta, const float *summ, int64_t n, 
     if (o->n_neighbors < 0 || o->n_neighbors > n - 1)
         return nf__fail(NF_EINVAL, "abc: n_neighbors = %lld must be in 0..%lld", (long long)o->n_neighbors,
                         (long long)(n - 1));
-    if (o->n_neighbors > 0 && o->n_neighbors < d + 2)
-        return nf__fail(NF_EINVAL, "abc: n_neighbors = %lld must be >= d + 2 = %d", (long long)o->n_neighbors, d + 2);
+    if (o->n_neighbors > 0 && o->n_neighbors < k + 2)
+        return nf__fail(NF_EINVAL, "abc: n_neighbors = %lld must be >= k + 2 = %d", (long long)o->n_neighbors, k + 2);
     if (!(o->margin > 0.0 && o->margin <= 10.0))
         return nf__fail(NF_EINVAL, "abc: margin = %g must be in (0, 10]", o->margin);
     for (int j = 0; j < d; j++)
@@ -192,11 +202,13 @@ nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d,
     a->emean = nf__calloc((size_t)d, sizeof(double));
     a->esd = nf__calloc((size_t)d, sizeof(double));
     a->phi = nf__malloc_array((size_t)n * (size_t)d, sizeof(double));
+    a->theta = nf__malloc_array((size_t)n * (size_t)d, sizeof(float));
     a->eta = nf__malloc_array((size_t)n * (size_t)d, sizeof(float));
+    a->summ = nf__malloc_array((size_t)n * (size_t)k, sizeof(float));
     double *XtX = nf__calloc((size_t)p * (size_t)p, sizeof(double));
     double *f = nf__calloc((size_t)p, sizeof(double));
     double *e = nf__calloc((size_t)d, sizeof(double));
-    if (!a->lo_w || !a->hi_w || !a->zmean || !a->zsd || !a->B || !a->emean || !a->esd || !a->phi || !a->eta ||
+    if (!a->lo_w || !a->hi_w || !a->zmean || !a->zsd || !a->B || !a->emean || !a->esd || !a->phi || !a->theta || !a->eta || !a->summ ||
         !XtX || !f || !e) {
         st = nf__fail(NF_ENOMEM, "abc: out of memory for a table of %lld rows", (long long)n);
         goto done;
@@ -206,6 +218,8 @@ nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d,
         a->lo_w[j] = lo[j] - o.margin * w;
         a->hi_w[j] = hi[j] + o.margin * w;
     }
+    memcpy(a->summ, summ, sizeof(float) * (size_t)n * (size_t)k);
+    memcpy(a->theta, theta, sizeof(float) * (size_t)n * (size_t)d);
     for (int64_t i = 0; i < n; i++)
         for (int j = 0; j < d; j++) a->phi[i * d + j] = to_phi(a, j, theta[i * d + j]);
 
@@ -307,6 +321,65 @@ static float select_kth(float *x, int64_t n, int64_t k)
     return x[k];
 }
 
+/* The K nearest of dist[0..n-1] (K < n): sel [K] their positions, w [K]
+ * Epanechnikov weights with the (K+1)-th distance as radius. tmp: [n]. */
+static void pick_nearest(const float *dist, int64_t n, int64_t K, float *tmp, int64_t *sel, double *w)
+{
+    memcpy(tmp, dist, sizeof(float) * (size_t)n);
+    float thr = select_kth(tmp, n, K - 1); /* K-th smallest squared distance */
+    float h2 = select_kth(tmp, n, K);      /* (K+1)-th: kernel radius */
+    int64_t m = 0;
+    for (int64_t i = 0; i < n && m < K; i++) /* strictly closer rows first */
+        if (dist[i] < thr) sel[m++] = i;
+    for (int64_t i = 0; i < n && m < K; i++)
+        if (dist[i] == thr) sel[m++] = i;
+    double wsum = 0.0;
+    for (int64_t r = 0; r < K; r++) {
+        double u = h2 > 0.0f ? (double)dist[sel[r]] / (double)h2 : 0.0;
+        w[r] = u < 1.0 ? 1.0 - u : 0.0;
+        if (h2 > 0.0f && u >= 1.0) w[r] = 1e-3; /* ties at the radius keep a token weight */
+        wsum += w[r];
+    }
+    if (!(wsum > 0.0))
+        for (int64_t r = 0; r < K; r++) w[r] = 1.0;
+}
+
+/* Weighted least squares phi ~ [1, z - z_obs] over rows idx [K]: B [q][d]
+ * and the weighted residual variance res2 [d]. XtX [q][q], x [q] scratch.
+ * Returns 0 on success. */
+static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64_t K, const double *zobs,
+                     double *B, double *res2, double *XtX, double *x)
+{
+    const int d = a->d, k = a->k, q = k + 1;
+    memset(XtX, 0, sizeof(double) * (size_t)q * (size_t)q);
+    memset(B, 0, sizeof(double) * (size_t)q * (size_t)d);
+    for (int64_t r = 0; r < K; r++) {
+        const float *sr = a->summ + idx[r] * k;
+        x[0] = 1.0;
+        for (int c = 0; c < k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        for (int u = 0; u < q; u++) {
+            for (int v = 0; v <= u; v++) XtX[u * q + v] += w[r] * x[u] * x[v];
+            for (int j = 0; j < d; j++) B[u * d + j] += w[r] * x[u] * a->phi[idx[r] * d + j];
+        }
+    }
+    for (int u = 0; u < q; u++)
+        for (int v = u + 1; v < q; v++) XtX[u * q + v] = XtX[v * q + u];
+    if (nf__chol_solve(XtX, B, q, d, 1e-6) != 0) return -1;
+    double sw = 0.0;
+    for (int j = 0; j < d; j++) res2[j] = 0.0;
+    for (int64_t r = 0; r < K; r++) {
+        const float *sr = a->summ + idx[r] * k;
+        sw += w[r];
+        for (int j = 0; j < d; j++) {
+            double e = a->phi[idx[r] * d + j] - B[j];
+            for (int c = 0; c < k; c++) e -= B[(1 + c) * d + j] * (((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c]);
+            res2[j] += w[r] * e * e;
+        }
+    }
+    for (int j = 0; j < d; j++) res2[j] = sw > 0.0 ? res2[j] / sw : 0.0;
+    return 0;
+}
+
 nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, uint64_t seed,
                         float *draws)
 {
@@ -318,11 +391,11 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
     const int64_t n = a->n;
     int64_t K = a->o.n_neighbors;
     if (K == 0) {
-        K = n / 100;
+        K = n / 30;
         K = K < 200 ? 200 : (K > 4000 ? 4000 : K);
         if (K > n - 1) K = n - 1;
     }
-    const int q = d + 1;
+    const int q = a->k + 1;
     nf_status st = NF_OK;
     float *dist = nf__malloc_array((size_t)n, sizeof(float));
     float *tmp = nf__malloc_array((size_t)n, sizeof(float));
@@ -334,7 +407,8 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
     double *XtX = nf__calloc((size_t)q * (size_t)q, sizeof(double));
     double *Xty = nf__calloc((size_t)q * (size_t)d, sizeof(double));
     double *x = nf__calloc((size_t)q, sizeof(double));
-    if (!dist || !tmp || !idx || !w || !adj || !f || !eo || !XtX || !Xty || !x) {
+    unsigned char *lin = nf__calloc((size_t)d, 1);
+    if (!dist || !tmp || !idx || !w || !adj || !f || !eo || !XtX || !Xty || !x || !lin) {
         st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
         goto done;
     }
@@ -347,30 +421,99 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
         }
         dist[i] = (float)s;
     }
-    memcpy(tmp, dist, sizeof(float) * (size_t)n);
-    float thr = select_kth(tmp, n, K - 1);  /* K-th smallest squared distance */
-    float h2 = select_kth(tmp, n, K);       /* (K+1)-th: kernel radius */
-    int64_t m = 0;
-    for (int64_t i = 0; i < n && m < K; i++) /* strictly closer rows first */
-        if (dist[i] < thr) idx[m++] = i;
-    for (int64_t i = 0; i < n && m < K; i++)
-        if (dist[i] == thr) idx[m++] = i;
-    double wsum = 0.0;
-    for (int64_t r = 0; r < K; r++) {
-        double u = h2 > 0.0f ? (double)dist[idx[r]] / (double)h2 : 0.0;
-        w[r] = u < 1.0 ? 1.0 - u : 0.0;
-        if (h2 > 0.0f && u >= 1.0) w[r] = 1e-3; /* ties at the radius keep a token weight */
-        wsum += w[r];
+    int64_t K1 = a->o.refine > 1 ? K * (int64_t)a->o.refine : K;
+    if (K1 > n - 1) K1 = n - 1;
+    if (K1 <= K + 1) {
+        pick_nearest(dist, n, K, tmp, idx, w);
+    } else {
+        /* Two-stage neighbourhood: the K1 nearest in eta, a local-linear fit
+         * on them, then the K candidates nearest in its fitted parameters,
+         * each scaled by its residual sd (posterior-width units). The final
+         * neighbourhood is then narrow where the data are precise, so the
+         * linear correction below extrapolates over less. */
+        int64_t *idx1 = nf__malloc_array((size_t)K1, sizeof(int64_t)), *sel = nf__malloc_array((size_t)K, sizeof(int64_t));
+        double *w1 = nf__malloc_array((size_t)K1, sizeof(double));
+        double *B1 = nf__malloc_array((size_t)q * (size_t)d, sizeof(double));
+        double *res2 = nf__malloc_array((size_t)d, sizeof(double)), *z1 = nf__malloc_array((size_t)a->k, sizeof(double));
+        double *XtX1 = nf__malloc_array((size_t)q * (size_t)q, sizeof(double));
+        float *d2 = nf__malloc_array((size_t)K1, sizeof(float));
+        int ok = idx1 && sel && w1 && B1 && res2 && z1 && XtX1 && d2;
+        if (ok) {
+            pick_nearest(dist, n, K1, tmp, idx1, w1);
+            features(a, s_obs, f);
+            memcpy(z1, f + 1, sizeof(double) * (size_t)a->k);
+            if (local_fit(a, idx1, w1, K1, z1, B1, res2, XtX1, x) == 0) {
+                for (int64_t r = 0; r < K1; r++) {
+                    const float *sr = a->summ + idx1[r] * a->k;
+                    double s2 = 0.0;
+                    for (int j = 0; j < d; j++) {
+                        double pr = 0.0;
+                        for (int c = 0; c < a->k; c++)
+                            pr += B1[(1 + c) * d + j] * (((double)sr[c] - a->zmean[c]) / a->zsd[c] - z1[c]);
+                        s2 += pr * pr / (res2[j] > 1e-300 ? res2[j] : 1e-300);
+                    }
+                    d2[r] = (float)s2;
+                }
+                pick_nearest(d2, K1, K, tmp, sel, w);
+                for (int64_t r = 0; r < K; r++) idx[r] = idx1[sel[r]];
+            } else {
+                pick_nearest(dist, n, K, tmp, idx, w);
+            }
+        }
+        free(idx1);
+        free(sel);
+        free(w1);
+        free(B1);
+        free(res2);
+        free(z1);
+        free(XtX1);
+        free(d2);
+        if (!ok) {
+            st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
+            goto done;
+        }
     }
-    if (!(wsum > 0.0))
-        for (int64_t r = 0; r < K; r++) w[r] = 1.0;
 
     for (int64_t r = 0; r < K; r++)
         for (int j = 0; j < d; j++) adj[r * d + j] = a->phi[idx[r] * d + j];
-    if (a->o.adjust) {
+    /* Parameters whose neighbours already sit in a narrow slice of the prior
+     * are corrected in model units: there the logit's curvature, not the
+     * data, would set the error of a linear correction. */
+    for (int j = 0; j < d; j++) {
+        double width = (a->hi_w[j] - a->lo_w[j]) / (1.0 + 2.0 * a->o.margin);
+        double sw = 0.0, m1 = 0.0, m2 = 0.0;
         for (int64_t r = 0; r < K; r++) {
+            double t = a->theta[idx[r] * d + j];
+            sw += w[r];
+            m1 += w[r] * t;
+            m2 += w[r] * t * t;
+        }
+        double var = sw > 0.0 ? m2 / sw - (m1 / sw) * (m1 / sw) : 0.0;
+        lin[j] = a->o.linear_below > 0.0 && sqrt(var > 0.0 ? var : 0.0) < a->o.linear_below * width;
+        if (lin[j])
+            for (int64_t r = 0; r < K; r++) adj[r * d + j] = a->theta[idx[r] * d + j];
+    }
+    if (a->o.adjust) {
+        /* local-linear correction on the standardised summaries themselves
+         * (the pilot projections only choose the neighbours) */
+        double *zo = f; /* features() puts z at f[1..k] */
+        double *zr = nf__malloc_array((size_t)a->k + 1, sizeof(double));
+        if (!zr) {
+            st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
+            goto done;
+        }
+        features(a, s_obs, f);
+        double *zobs = nf__malloc_array((size_t)a->k, sizeof(double));
+        if (!zobs) {
+            free(zr);
+            st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
+            goto done;
+        }
+        memcpy(zobs, zo + 1, sizeof(double) * (size_t)a->k);
+        for (int64_t r = 0; r < K; r++) {
+            const float *sr = a->summ + idx[r] * a->k;
             x[0] = 1.0;
-            for (int j = 0; j < d; j++) x[1 + j] = a->eta[idx[r] * d + j] - eo[j];
+            for (int c = 0; c < a->k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
             for (int u = 0; u < q; u++) {
                 for (int v = 0; v <= u; v++) XtX[u * q + v] += w[r] * x[u] * x[v];
                 for (int j = 0; j < d; j++) Xty[u * d + j] += w[r] * x[u] * adj[r * d + j];
@@ -378,14 +521,66 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
         }
         for (int u = 0; u < q; u++)
             for (int v = u + 1; v < q; v++) XtX[u * q + v] = XtX[v * q + u];
-        if (nf__chol_solve(XtX, Xty, q, d, 1e-8) == 0) {
-            for (int64_t r = 0; r < K; r++)
+        double *XtX0 = nf__malloc_array((size_t)q * (size_t)q, sizeof(double));
+        double *G = nf__calloc((size_t)q * (size_t)d, sizeof(double));
+        if (!XtX0 || !G) {
+            free(XtX0);
+            free(G);
+            free(zr);
+            free(zobs);
+            st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
+            goto done;
+        }
+        memcpy(XtX0, XtX, sizeof(double) * (size_t)q * (size_t)q);
+        if (nf__chol_solve(XtX, Xty, q, d, 1e-6) == 0) {
+            for (int64_t r = 0; r < K; r++) {
+                const float *sr = a->summ + idx[r] * a->k;
+                for (int c = 0; c < a->k; c++) zr[c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
                 for (int j = 0; j < d; j++) {
-                    double c = 0.0;
-                    for (int v = 0; v < d; v++) c += Xty[(1 + v) * d + j] * (a->eta[idx[r] * d + v] - eo[v]);
-                    adj[r * d + j] -= c;
+                    double cc = 0.0;
+                    for (int v = 0; v < a->k; v++) cc += Xty[(1 + v) * d + j] * zr[v];
+                    adj[r * d + j] -= cc;
                 }
+            }
+            if (a->o.hetero) {
+                /* Blum & Francois (2010): log e^2 ~ [1, z - z_obs] with the same
+                 * weights; residuals rescaled to the spread expected at z_obs */
+                double floor2 = 0.0;
+                for (int64_t r = 0; r < K; r++)
+                    for (int j = 0; j < d; j++) {
+                        double e = adj[r * d + j] - Xty[j];
+                        floor2 += e * e;
+                    }
+                floor2 = 1e-8 * floor2 / (double)(K * d) + 1e-300;
+                for (int64_t r = 0; r < K; r++) {
+                    const float *sr = a->summ + idx[r] * a->k;
+                    x[0] = 1.0;
+                    for (int c = 0; c < a->k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+                    for (int j = 0; j < d; j++) {
+                        double e = adj[r * d + j] - Xty[j];
+                        double le = log(e * e + floor2);
+                        for (int u = 0; u < q; u++) G[u * d + j] += w[r] * x[u] * le;
+                    }
+                }
+                if (nf__chol_solve(XtX0, G, q, d, 1e-6) == 0) {
+                    for (int64_t r = 0; r < K; r++) {
+                        const float *sr = a->summ + idx[r] * a->k;
+                        for (int c = 0; c < a->k; c++) zr[c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+                        for (int j = 0; j < d; j++) {
+                            double lv = 0.0; /* log variance at row r minus at z_obs */
+                            for (int v = 0; v < a->k; v++) lv += G[(1 + v) * d + j] * zr[v];
+                            double sc = exp(-0.5 * lv);
+                            sc = sc < 0.2 ? 0.2 : (sc > 5.0 ? 5.0 : sc);
+                            adj[r * d + j] = Xty[j] + (adj[r * d + j] - Xty[j]) * sc;
+                        }
+                    }
+                }
+            }
         } /* singular local design: fall back to the rejection sample */
+        free(XtX0);
+        free(G);
+        free(zr);
+        free(zobs);
     }
     /* weighted resampling: cumulative weights and binary search */
     for (int64_t r = 1; r < K; r++) w[r] += w[r - 1];
@@ -398,7 +593,12 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
             if (w[mid] > u) hi = mid;
             else lo = mid + 1;
         }
-        for (int j = 0; j < d; j++) draws[l * d + j] = (float)from_phi(a, j, adj[lo * d + j]);
+        for (int j = 0; j < d; j++) {
+            double t = adj[lo * d + j];
+            if (lin[j]) t = t < a->lo_w[j] ? a->lo_w[j] : (t > a->hi_w[j] ? a->hi_w[j] : t);
+            else t = from_phi(a, j, t);
+            draws[l * d + j] = (float)t;
+        }
     }
 done:
     free(dist);
@@ -411,5 +611,6 @@ done:
     free(XtX);
     free(Xty);
     free(x);
+    free(lin);
     return st;
 }
