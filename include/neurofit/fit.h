@@ -79,7 +79,7 @@ typedef struct nf_fit_options {
     nf_optim_kind optimizer;   /* NF_OPTIM_CMAES (default), NF_OPTIM_DE, NF_OPTIM_SHADE */
     int64_t budget;            /* evaluations per (recording, model); default 3000 */
     int popsize;               /* 0: the optimiser's default */
-    int restarts;              /* CMA-ES IPOP restarts (default 2) */
+    int restarts;              /* CMA-ES IPOP restarts at most (default 9; the budget also ends them) */
     int top_k;                 /* models kept per recording in results.json (default 3) */
     uint64_t seed;
     nf_backend backend;

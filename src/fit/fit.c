@@ -35,7 +35,7 @@ void nf_fit_options_default(nf_fit_options *o)
     memset(o, 0, sizeof *o);
     o->optimizer = NF_OPTIM_CMAES;
     o->budget = 3000;
-    o->restarts = 2;
+    o->restarts = 9;
     o->top_k = 3;
     o->seed = 1;
     o->backend = NF_BACKEND_AUTO;
