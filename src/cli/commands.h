@@ -8,6 +8,7 @@
     X(demo, "run the embedded example: every model, a current step, a summary")       \
     X(models, "list the neuron models, or one model's equations, units and bounds")   \
     X(simulate, "simulate a batch of neurons and write .npy files")                   \
+    X(fit, "fit models to recordings, rank them, write results and an HTML report")  \
     X(bench, "measure simulation throughput (neuron-steps per second)")               \
     X(features, "electrophysiology features (eFEL-compatible) of recorded traces")    \
     X(info, "show what a recording holds: sweeps, channels, units, rate, epochs")     \

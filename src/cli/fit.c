@@ -1,0 +1,485 @@
+/* `neurofit fit`: fit candidate models to recordings, rank them, write
+ * results.json, results.csv, best_traces.npy and report.html.
+ *
+ *   neurofit fit FILE... | --example  [--sweeps all|LIST] [--models all|a,b,..]
+ *       [--optimizer cmaes|de|shade] [--budget EVALS] [--popsize N] [--restarts N]
+ *       [--top-k K] [--seed S] [--backend auto|cpu|cuda] [--threads N]
+ *       [--weights rmse=W,features=W,spikes=W] [--threshold MV] [--window MS]
+ *       [--stim-start MS --stim-end MS] [--columns SPEC] [--dt MS]
+ *       --out DIR [--resume] [--quiet]
+ *
+ * Checkpoints go to DIR/checkpoint while the fit runs; Ctrl-C saves one and
+ * exits with 130, and --resume continues to the same result as an
+ * uninterrupted run. They are removed when the results are written. */
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "neurofit/engine.h"
+#include "neurofit/fileio.h"
+#include "neurofit/fit.h"
+#include "neurofit/recording.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CMD "fit"
+#define MAX_FILES 1024
+#define MAX_TARGETS 65536
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: neurofit fit FILE... | --example  --out DIR [options]\n\n"
+            "  FILE...              ABF 1/2, NWB 2, IBW, text or .npy recordings (see `neurofit info`)\n"
+            "  --example            fit the embedded example (a synthetic AdEx cell, 0.5 mV noise)\n"
+            "  --sweeps all|LIST    sweeps of each file, e.g. 0,2,5-7 (default all)\n"
+            "  --models all|a,b     candidate models (default all; `neurofit models` lists them)\n"
+            "  --optimizer NAME     cmaes (default, IPOP restarts), de or shade\n"
+            "  --budget EVALS       evaluations per recording and model (default 3000)\n"
+            "  --popsize N          population size (default: the optimiser's)\n"
+            "  --restarts N         CMA-ES restarts at most (default 9; the budget also ends them)\n"
+            "  --top-k K            models kept per recording in results.json and the report (3)\n"
+            "  --seed S             random seed (1)\n"
+            "  --backend B          auto (default), cpu or cuda;  --threads N  CPU threads\n"
+            "  --weights SPEC       score weights, e.g. rmse=1,features=1,spikes=1 (the default)\n"
+            "  --threshold MV       spike detection in the recordings (-20)\n"
+            "  --window MS          spike coincidence window (2)\n"
+            "  --stim-start MS --stim-end MS   feature window (default: where the current changes)\n"
+            "  --columns SPEC --dt MS          text / .npy layout (see `neurofit info`)\n"
+            "  --out DIR            output directory (required)\n"
+            "  --resume             continue an interrupted fit in DIR\n"
+            "  --quiet              no progress output\n");
+}
+
+static volatile sig_atomic_t g_interrupted;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+}
+
+typedef struct progress_state {
+    int quiet, tty;
+    double last_print, total_sims;
+    int last_model;
+} progress_state;
+
+static int on_progress(const nf_fit_progress *p, void *user)
+{
+    progress_state *ps = user;
+    if (g_interrupted)
+        return 1;
+    if (ps->quiet)
+        return 0;
+    int new_model = p->model_index != ps->last_model;
+    if (!new_model && p->elapsed_s - ps->last_print < (ps->tty ? 0.2 : 5.0))
+        return 0;
+    ps->last_print = p->elapsed_s;
+    ps->last_model = p->model_index;
+    double frac = ps->total_sims > 0 ? p->sims_done / ps->total_sims : 0;
+    if (frac > 1)
+        frac = 1;
+    /* the budget bounds the simulations; stops before it make the ETA an upper bound */
+    double eta = frac > 0 ? p->elapsed_s * (1.0 / frac - 1.0) : 0;
+    char line[256];
+    snprintf(line, sizeof line,
+             "model %d/%d %-14s gen %4lld  running %d/%d  best %-9.4g  %.2g neuron-steps/s  %.0f s, ETA <= %.0f s",
+             p->model_index + 1, p->n_models, p->model, (long long)p->generation, p->targets_running, p->n_targets,
+             p->best_score, p->elapsed_s > 0 ? p->neuron_steps / p->elapsed_s : 0.0, p->elapsed_s, eta);
+    if (ps->tty)
+        fprintf(stderr, "\r%-130s", line);
+    else
+        fprintf(stderr, "%s\n", line);
+    return 0;
+}
+
+/* "all" or "0,2,5-7" -> mask over n sweeps; -1 on a bad spec. */
+static int parse_sweeps(const char *spec, int n, unsigned char *mask, const char *file)
+{
+    memset(mask, 0, (size_t)n);
+    if (!strcmp(spec, "all")) {
+        memset(mask, 1, (size_t)n);
+        return 0;
+    }
+    const char *p = spec;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10), b = a;
+        if (end == p)
+            return nf_cli_error(CMD, -1, "--sweeps \"%s\": expected numbers like 0,2,5-7", spec);
+        if (*end == '-') {
+            const char *q = end + 1;
+            b = strtol(q, &end, 10);
+            if (end == q)
+                return nf_cli_error(CMD, -1, "--sweeps \"%s\": bad range", spec);
+        }
+        if (a < 0 || b < a || b >= n)
+            return nf_cli_error(CMD, -1, "--sweeps \"%s\": %s has sweeps 0..%d", spec, file, n - 1);
+        for (long k = a; k <= b; k++)
+            mask[k] = 1;
+        if (*end == ',')
+            end++;
+        else if (*end)
+            return nf_cli_error(CMD, -1, "--sweeps \"%s\": unexpected \"%s\"", spec, end);
+        p = end;
+    }
+    return 0;
+}
+
+typedef struct loaded {
+    nf_fit_target *t;
+    int n;
+    float **bufs;   /* owned float copies */
+    char **names;
+} loaded;
+
+static void loaded_free(loaded *L)
+{
+    for (int k = 0; k < L->n; k++) {
+        free(L->bufs[2 * k]);
+        free(L->bufs[2 * k + 1]);
+        free(L->names[k]);
+    }
+    free(L->t);
+    free(L->bufs);
+    free(L->names);
+}
+
+static int add_target(loaded *L, const char *name, const double *v, const double *i, int64_t n, double dt)
+{
+    if (L->n == MAX_TARGETS)
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "more than %d sweeps", MAX_TARGETS);
+    if (L->n % 64 == 0) {
+        size_t cap = (size_t)L->n + 64;
+        nf_fit_target *t = realloc(L->t, cap * sizeof *t);
+        if (t)
+            L->t = t;
+        float **b = realloc(L->bufs, 2 * cap * sizeof *b);
+        if (b)
+            L->bufs = b;
+        char **nm = realloc(L->names, cap * sizeof *nm);
+        if (nm)
+            L->names = nm;
+        if (!t || !b || !nm)
+            return nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
+    }
+    float *fv = malloc(sizeof(float) * (size_t)n), *fi = malloc(sizeof(float) * (size_t)n);
+    char *nm = strdup(name);
+    if (!fv || !fi || !nm) {
+        free(fv), free(fi), free(nm);
+        return nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory for %s", name);
+    }
+    for (int64_t k = 0; k < n; k++) {
+        fv[k] = (float)v[k];
+        fi[k] = (float)i[k];
+    }
+    L->bufs[2 * L->n] = fv;
+    L->bufs[2 * L->n + 1] = fi;
+    L->names[L->n] = nm;
+    L->t[L->n] = (nf_fit_target){.name = nm, .v = fv, .i = fi, .n = n, .dt_ms = dt};
+    L->n++;
+    return 0;
+}
+
+static int load_file(loaded *L, const char *path, const char *sweeps, const nf_recording_options *ro)
+{
+    nf_recording *rec = NULL;
+    if (nf_recording_open(path, ro, &rec))
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "%s", nf_errmsg());
+    unsigned char *mask = malloc((size_t)rec->n_sweeps);
+    int rc = mask ? 0 : nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
+    if (!rc && parse_sweeps(sweeps, rec->n_sweeps, mask, path))
+        rc = NF_EXIT_USAGE;
+    for (int s = 0; s < rec->n_sweeps && !rc; s++) {
+        if (!mask[s])
+            continue;
+        const nf_sweep *sw = &rec->sweeps[s];
+        if (!sw->i)
+            rc = nf_cli_error(CMD, NF_EXIT_USAGE,
+                              "%s sweep %d: no injected current (neither recorded nor rebuilt from a protocol); "
+                              "a fit needs the stimulus", path, sw->index);
+        else if (!(sw->dt_ms > 0))
+            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s sweep %d: irregular time grid; fitting needs a fixed sample "
+                              "interval", path, sw->index);
+        else {
+            char name[4200];
+            const char *base = strrchr(path, '/');
+            snprintf(name, sizeof name, "%s sweep %d", base ? base + 1 : path, sw->index);
+            rc = add_target(L, name, sw->v, sw->i, sw->n, sw->dt_ms);
+        }
+    }
+    free(mask);
+    nf_recording_free(rec);
+    return rc;
+}
+
+/* The embedded example: an adapting AdEx cell (the `adex` defaults) under a
+ * hyperpolarising then a depolarising step, 0.1 ms sampling, 700 ms, plus
+ * 0.5 mV measurement noise. An integrate-and-fire recording has no spike
+ * peaks (the sample that reaches V_peak is the reset), so the example detects
+ * its spikes at -45 mV unless --threshold says otherwise. */
+#define EXAMPLE_THRESHOLD_MV -45.0
+static int load_example(loaded *L)
+{
+    const nf_model *m = nf_model_find("adex");
+    if (!m)
+        return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+    enum { N = 7001 };
+    double *v = malloc(sizeof(double) * N), *I = malloc(sizeof(double) * N);
+    float *fv = malloc(sizeof(float) * N), *fi = malloc(sizeof(float) * N);
+    float p[64];
+    nf_model_defaults(m, p);
+    nf_engine *e = NULL;
+    int rc = 0;
+    if (!v || !I || !fv || !fi)
+        rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
+    for (int k = 0; k < N && !rc; k++) {
+        double t = 0.1 * k;
+        fi[k] = t >= 50 && t < 200 ? -0.25f * (float)m->drive_pA : (t >= 250 && t < 650 ? (float)m->drive_pA : 0.0f);
+    }
+    if (!rc && nf_engine_create(NF_BACKEND_CPU, 1, &e))
+        rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+    if (!rc) {
+        nf_batch b = {.model = m, .n_sims = 1, .n_steps = N, .dt_ms = 0.1, .params = p,
+                      .stim = {.waves = fi, .n_waves = 1}, .voltage = fv, .record_every = 1};
+        if (nf_engine_run(e, &b))
+            rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+    }
+    uint64_t s = 0x5eed;
+    for (int k = 0; k < N && !rc; k++) {
+        /* Box-Muller from a small LCG: the example is the same on every machine */
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        double u1 = ((s >> 11) + 0.5) / 9007199254740992.0;
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        double u2 = (s >> 11) / 9007199254740992.0;
+        v[k] = fv[k] + 0.5 * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+        I[k] = fi[k];
+    }
+    if (!rc)
+        rc = add_target(L, "example: AdEx cell (adex defaults) + 0.5 mV noise", v, I, N, 0.1);
+    nf_engine_destroy(e);
+    free(v), free(I), free(fv), free(fi);
+    return rc;
+}
+
+static void print_summary(const nf_fit_result *r, const nf_fit_target *t, int top_k)
+{
+    int k = top_k < r->n_models ? top_k : r->n_models;
+    printf("| recording | rank | model | combined | RMSE (mV) | feature error | Gamma | evals |\n"
+           "|---|---:|---|---:|---:|---:|---:|---:|\n");
+    for (int i = 0; i < r->n_targets; i++)
+        for (int j = 0; j < k; j++) {
+            const nf_fit_record *rec = &r->records[(size_t)i * r->n_models + j];
+            printf("| %s | %d | %s | %.4g | %.3g | %.3g | %.3f | %lld |\n", j ? "" : t[i].name, rec->rank,
+                   rec->model->name, rec->combined, rec->rmse_mV, rec->feature_error, rec->gamma,
+                   (long long)rec->evals);
+        }
+    printf("\n%d recording(s) x %d model(s) in %.1f s on %s: %.3g simulations, %.3g neuron-steps/s\n", r->n_targets,
+           r->n_models, r->seconds, nf_backend_name(r->backend), (double)r->sims,
+           r->seconds > 0 ? r->neuron_steps / r->seconds : 0.0);
+}
+
+static void remove_checkpoint(const char *dir)
+{
+    /* checkpoint/<snapshot>/<files> and checkpoint/state.json */
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[4096], q[4200];
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (nf_path_join(p, sizeof p, dir, e->d_name))
+            continue;
+        DIR *sub = opendir(p);
+        if (sub) {
+            struct dirent *f;
+            while ((f = readdir(sub)))
+                if (f->d_name[0] != '.' && nf_path_join(q, sizeof q, p, f->d_name) == NF_OK)
+                    unlink(q);
+            closedir(sub);
+            rmdir(p);
+        } else {
+            unlink(p);
+        }
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+int nf_cli_fit(int argc, char **argv)
+{
+    nf_fit_options o;
+    nf_fit_options_default(&o);
+    nf_recording_options ro;
+    nf_recording_options_init(&ro);
+    const char *files[MAX_FILES];
+    int n_files = 0, example = 0, quiet = 0;
+    const char *out = NULL, *sweeps = "all", *models = "all";
+    double stim_start = NAN, stim_end = NAN;
+    int threshold_given = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return NF_EXIT_OK;
+        }
+        if (!strcmp(a, "--example")) { example = 1; continue; }
+        if (!strcmp(a, "--resume")) { o.resume = 1; continue; }
+        if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
+        if (strncmp(a, "--", 2)) {
+            if (n_files == MAX_FILES)
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "more than %d files", MAX_FILES);
+            files[n_files++] = a;
+            continue;
+        }
+        if (!(v = nf_cli_value(argc, argv, &i))) {
+            usage(stderr);
+            return nf_cli_error(CMD, NF_EXIT_USAGE, "option %s needs a value (or is unknown)", a);
+        }
+        double d;
+        int64_t n;
+        if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--sweeps")) sweeps = v;
+        else if (!strcmp(a, "--models")) models = v;
+        else if (!strcmp(a, "--columns")) ro.columns = v;
+        else if (!strcmp(a, "--optimizer")) {
+            if (!strcmp(v, "cmaes")) o.optimizer = NF_OPTIM_CMAES;
+            else if (!strcmp(v, "de")) o.optimizer = NF_OPTIM_DE;
+            else if (!strcmp(v, "shade")) o.optimizer = NF_OPTIM_SHADE;
+            else return nf_cli_error(CMD, NF_EXIT_USAGE, "--optimizer %s: expected cmaes, de or shade", v);
+        } else if (!strcmp(a, "--backend")) {
+            if (nf_backend_parse(v, &o.backend))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--backend: %s", nf_errmsg());
+        } else if (!strcmp(a, "--weights")) {
+            if (nf_score_weights_parse(v, &o.weights))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--weights: %s", nf_errmsg());
+        } else if (!strcmp(a, "--budget") || !strcmp(a, "--popsize") || !strcmp(a, "--restarts") ||
+                   !strcmp(a, "--top-k") || !strcmp(a, "--threads") || !strcmp(a, "--seed")) {
+            if (!nf_cli_parse_i64(v, &n) || n < 0 || n > (int64_t)1 << 40)
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a non-negative integer", a, v);
+            if (!strcmp(a, "--budget")) o.budget = n;
+            else if (!strcmp(a, "--popsize")) o.popsize = (int)(n > 1 << 20 ? 1 << 20 : n);
+            else if (!strcmp(a, "--restarts")) o.restarts = (int)(n > 1000 ? 1000 : n);
+            else if (!strcmp(a, "--top-k")) o.top_k = (int)(n > 1000 ? 1000 : n);
+            else if (!strcmp(a, "--threads")) o.threads = (int)(n > 4096 ? 4096 : n);
+            else o.seed = (uint64_t)n;
+        } else if (!strcmp(a, "--threshold") || !strcmp(a, "--window") || !strcmp(a, "--stim-start") ||
+                   !strcmp(a, "--stim-end") || !strcmp(a, "--dt")) {
+            if (!nf_cli_parse_double(v, &d))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a number", a, v);
+            if (!strcmp(a, "--threshold")) o.threshold_mV = d, threshold_given = 1;
+            else if (!strcmp(a, "--window")) o.gamma_window_ms = d;
+            else if (!strcmp(a, "--stim-start")) stim_start = d;
+            else if (!strcmp(a, "--stim-end")) stim_end = d;
+            else ro.dt_ms = d;
+        } else {
+            usage(stderr);
+            return nf_cli_error(CMD, NF_EXIT_USAGE, "unknown option %s", a);
+        }
+    }
+    if (!out)
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--out DIR is required");
+    if (!example && n_files == 0)
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "no recordings given (FILE... or --example)");
+    if (example && n_files > 0)
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--example fits the embedded recording; give no files with it");
+    if (isnan(stim_start) != isnan(stim_end))
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--stim-start and --stim-end go together");
+    if (!isnan(stim_start) && !(stim_end > stim_start))
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--stim-end %g must be after --stim-start %g", stim_end, stim_start);
+
+    /* candidate models */
+    char *mlist = NULL;
+    const char *names[256];
+    if (strcmp(models, "all")) {
+        mlist = strdup(models);
+        if (!mlist)
+            return nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
+        int nm = 0;
+        for (char *tok = strtok(mlist, ","); tok; tok = strtok(NULL, ",")) {
+            if (nm == 256) {
+                free(mlist);
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--models: more than 256 names");
+            }
+            if (!nf_model_find(tok)) {
+                int rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--models: %s", nf_errmsg());
+                free(mlist);
+                return rc;
+            }
+            names[nm++] = tok;
+        }
+        if (!nm) {
+            free(mlist);
+            return nf_cli_error(CMD, NF_EXIT_USAGE, "--models: empty list");
+        }
+        o.models = names;
+        o.n_models = nm;
+    }
+
+    loaded L = {0};
+    int rc = example ? load_example(&L) : 0;
+    if (example && !threshold_given)
+        o.threshold_mV = EXAMPLE_THRESHOLD_MV;
+    for (int f = 0; f < n_files && !rc; f++)
+        rc = load_file(&L, files[f], sweeps, &ro);
+    if (!rc && L.n == 0)
+        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "no sweeps selected");
+    if (rc) {
+        loaded_free(&L);
+        free(mlist);
+        return rc;
+    }
+    for (int k = 0; k < L.n && !isnan(stim_start); k++) {
+        L.t[k].stim_start_ms = stim_start;
+        L.t[k].stim_end_ms = stim_end;
+    }
+
+    char ckpt[4096];
+    if (nf_mkdir_p(out) || nf_path_join(ckpt, sizeof ckpt, out, "checkpoint")) {
+        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--out: %s", nf_errmsg());
+        loaded_free(&L);
+        free(mlist);
+        return rc;
+    }
+    o.checkpoint_dir = ckpt;
+    progress_state ps = {.quiet = quiet, .tty = isatty(2), .last_model = -1};
+    int n_models = o.models ? o.n_models : nf_model_count();
+    ps.total_sims = (double)L.n * n_models * (double)o.budget;
+    o.progress = on_progress;
+    o.progress_user = &ps;
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    nf_fit_result *res = NULL;
+    nf_status st = nf_fit(L.t, L.n, &o, &res);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (!quiet && ps.tty)
+        fputc('\n', stderr);
+    if (st == NF_EINTERRUPTED) {
+        rc = nf_cli_error(CMD, 130, "interrupted; the checkpoint in %s is saved: rerun the same command with --resume",
+                          ckpt);
+    } else if (st) {
+        rc = nf_cli_error(CMD, st == NF_EINVAL || st == NF_ENOMODEL || st == NF_ENAN || st == NF_ENOTFOUND
+                                   ? NF_EXIT_USAGE : NF_EXIT_FAIL, "%s", nf_errmsg());
+    } else if (nf_fit_write(res, L.t, o.top_k, &o, out)) {
+        rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+    } else {
+        remove_checkpoint(ckpt);
+        print_summary(res, L.t, o.top_k);
+        printf("wrote %s/results.json, results.csv, best_traces.npy, report.html\n", out);
+    }
+    nf_fit_result_free(res);
+    loaded_free(&L);
+    free(mlist);
+    return rc;
+}
