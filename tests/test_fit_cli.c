@@ -1,0 +1,164 @@
+/* `neurofit fit` end to end: the example, text recordings, outputs, Ctrl-C,
+ * and every bad input as a clear error that leaves earlier results alone. */
+#include "nf_test_cli.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static char dir[256];
+static char out[16384];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/nf_test_fit_cli_%ld", (long)getpid());
+    mkdir(dir, 0777);
+}
+
+static void teardown(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+TestSuite(fit_cli, .init = setup, .fini = teardown);
+
+/* A text recording "t V I" of a LIF cell: -50 pA 20-80 ms, 300 pA 100-380 ms. */
+static void write_lif_text(const char *path, int with_current, int nan_at)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    fprintf(f, with_current ? "t V I\n" : "t V\n");
+    const double C = 150, gL = 10, EL = -70, Vth = -54, Vres = -72, tref = 2, dt = 0.1;
+    double v = EL, since = 1e9;
+    for (int k = 0; k < 4001; k++) {
+        double t = k * dt;
+        double I = t >= 20 && t < 80 ? -50 : (t >= 100 && t < 380 ? 300 : 0);
+        if (k == nan_at)
+            fprintf(f, "%g nan %g\n", t, I);
+        else if (with_current)
+            fprintf(f, "%g %.4f %g\n", t, v, I);
+        else
+            fprintf(f, "%g %.4f\n", t, v);
+        if (since < tref) {
+            since += dt;
+        } else {
+            v += dt / C * (-gL * (v - EL) + I);
+            if (v >= Vth) {
+                v = Vres;
+                since = 0;
+            }
+        }
+    }
+    fclose(f);
+}
+
+Test(fit_cli, example_runs_and_writes_every_output)
+{
+    int rc = nft_run(out, sizeof out, "%s fit --example --models lif6,adex --budget 300 --out %s/ex --quiet", NFT_BIN,
+                     dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "| rank |") || strstr(out, "rank"), "%s", out);
+    char sub[300];
+    snprintf(sub, sizeof sub, "%s/ex", dir);
+    cr_assert(nft_exists(sub, "results.json") && nft_exists(sub, "results.csv") && nft_exists(sub, "best_traces.npy") &&
+              nft_exists(sub, "report.html"));
+    cr_assert(!nft_exists(sub, "checkpoint"), "the checkpoint is removed after a complete run");
+    rc = nft_run(out, sizeof out,
+                 "/usr/bin/python3 -c \"import json,numpy as np; j=json.load(open('%s/results.json')); "
+                 "r=j['recordings'][0]; assert len(r['top'])==2; t=r['top'][0]; "
+                 "assert set(t)>={'model','params','rmse_mV','feature_error','gamma','combined_score','evaluations',"
+                 "'stop_reason','spike_features','efel_features'}; "
+                 "assert r['target_spike_features']['spike_count']>=5; "
+                 "a=np.load('%s/best_traces.npy'); assert a.shape==(1,7001)\"",
+                 sub, sub);
+    cr_assert_eq(rc, 0, "%s", out);
+}
+
+Test(fit_cli, text_recording_with_sweep_names_and_csv_rows)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/cell.txt", dir);
+    write_lif_text(path, 1, -1);
+    int rc = nft_run(out, sizeof out,
+                     "%s fit %s %s --models lif6,eif,izhikevich --budget 200 --threshold -58 --top-k 2 "
+                     "--out %s/t --quiet", NFT_BIN, path, path, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "cell.txt sweep 0"), "%s", out);
+    char csv[300];
+    snprintf(csv, sizeof csv, "%s/t/results.csv", dir);
+    rc = nft_run(out, sizeof out, "/usr/bin/python3 -c \"import csv; r=list(csv.DictReader(open('%s'))); "
+                                  "assert len(r)==6, len(r); assert {x['model'] for x in r}=={'lif6','eif','izhikevich'}\"",
+                 csv);
+    cr_assert_eq(rc, 0, "%s", out);
+}
+
+Test(fit_cli, bad_inputs_are_clear_errors_and_keep_earlier_results)
+{
+    char good[300], nan_file[300], no_i[300];
+    snprintf(good, sizeof good, "%s/good.txt", dir);
+    snprintf(nan_file, sizeof nan_file, "%s/nan.txt", dir);
+    snprintf(no_i, sizeof no_i, "%s/noi.txt", dir);
+    write_lif_text(good, 1, -1);
+    write_lif_text(nan_file, 1, 1234);
+    write_lif_text(no_i, 0, -1);
+    int rc = nft_run(out, sizeof out, "%s fit %s --models lif6 --budget 100 --threshold -58 --out %s/r --quiet",
+                     NFT_BIN, good, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    char res[300];
+    snprintf(res, sizeof res, "%s/r/results.json", dir);
+    struct stat before;
+    cr_assert_eq(stat(res, &before), 0);
+
+    struct {
+        const char *args, *needle;
+    } cases[] = {
+        {"%s/missing.abf --models lif6", "missing.abf"},
+        {"%s/good.txt --models lif6,nosuch", "nosuch"},
+        {"%s/good.txt --models lif6 --sweeps 3", "sweeps"},
+        {"%s/nan.txt --models lif6", "nan.txt"},
+        {"%s/noi.txt --models lif6", "current"},
+        {"%s/good.txt --models lif6 --budget 0", "budget"},
+        {"%s/good.txt --models lif6 --weights rmse=-1", "weights"},
+        {"%s/good.txt --models lif6 --optimizer sgd", "optimizer"},
+        {"%s/good.txt --models lif6 --stim-start 10", "stim-end"},
+        {"%s/good.txt --models lif6 --resume", "resume"},
+        {"%s/good.txt --models lif6 --bogus 1", "bogus"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char args[600];
+        snprintf(args, sizeof args, cases[c].args, dir);
+        rc = nft_run(out, sizeof out, "%s fit %s --out %s/r --quiet", NFT_BIN, args, dir);
+        cr_assert(rc != 0, "case %zu (%s) succeeded", c, args);
+        cr_assert(strstr(out, cases[c].needle), "case %zu (%s): message does not name %s: %s", c, args,
+                  cases[c].needle, out);
+        cr_assert(!strstr(out, "Segmentation") && !strstr(out, "AddressSanitizer"), "%s", out);
+    }
+    rc = nft_run(out, sizeof out, "%s fit --models lif6 --quiet", NFT_BIN);
+    cr_assert_neq(rc, 0);
+    struct stat after;
+    cr_assert_eq(stat(res, &after), 0, "earlier results are still there");
+    cr_assert_eq(before.st_mtime, after.st_mtime);
+    cr_assert_eq(before.st_size, after.st_size);
+}
+
+Test(fit_cli, ctrl_c_saves_a_checkpoint_and_exits_130, .timeout = 120)
+{
+    /* a long fit, interrupted after a second */
+    int rc = nft_run(out, sizeof out,
+                     "%s fit --example --models hh --budget 1000000 --out %s/c --quiet 2>&1 & pid=$!; sleep 1.5; "
+                     "kill -INT $pid; wait $pid", NFT_BIN, dir);
+    cr_assert_eq(rc, 130, "exit %d: %s", rc, out);
+    cr_assert(strstr(out, "--resume"), "%s", out);
+    char sub[300];
+    snprintf(sub, sizeof sub, "%s/c/checkpoint", dir);
+    cr_assert(nft_exists(sub, "state.json"), "checkpoint saved on Ctrl-C");
+    snprintf(sub, sizeof sub, "%s/c", dir);
+    cr_assert(!nft_exists(sub, "results.json"), "no results from an interrupted run");
+}
