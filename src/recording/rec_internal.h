@@ -73,7 +73,8 @@ nf_status nf__unit_v(const char *file, const char *what, const char *unit, doubl
 nf_status nf__unit_i(const char *file, const char *what, const char *unit, double *scale);
 nf_status nf__unit_t(const char *file, const char *what, const char *unit, double *scale);
 
-/* Every sweep: n > 0, finite t, v, i, strictly increasing t. */
+/* Every sweep: n > 0, finite t, v, i, non-decreasing t (repeated time
+ * points occur in real variable-step exports; going back never does). */
 nf_status nf__rec_validate(const nf_recording *rec);
 
 /* Parsers on memory (file names only appear in messages). */

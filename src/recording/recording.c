@@ -195,8 +195,8 @@ nf_status nf__rec_validate(const nf_recording *rec)
                 return nf__fail(NF_ENAN, "%s: sweep %d: I sample %lld is not finite", rec->path, s->index, (long long)j);
             if (!isfinite(s->t[j]))
                 return nf__fail(NF_ENAN, "%s: sweep %d: time sample %lld is not finite", rec->path, s->index, (long long)j);
-            if (j > 0 && !(s->t[j] > s->t[j - 1]))
-                return nf__fail(NF_EFORMAT, "%s: sweep %d: time is not increasing at sample %lld (%g ms after %g ms)",
+            if (j > 0 && !(s->t[j] >= s->t[j - 1]))
+                return nf__fail(NF_EFORMAT, "%s: sweep %d: time goes back in time at sample %lld (%g ms after %g ms)",
                                 rec->path, s->index, (long long)j, s->t[j], s->t[j - 1]);
         }
     }

@@ -45,6 +45,9 @@ nf_status nf__colmap_parse(const char *path, const char *spec, int strict, nf__c
             if (k + 1 < sizeof name) name[k++] = *p;
             p++;
         }
+        const char *q = p; /* "time [s]": a unit may follow after blanks */
+        while (*q == ' ' || *q == '\t') q++;
+        if (*q == '[' || *q == '(') p = q;
         if (*p == '[' || *p == '(') {
             char close = *p == '[' ? ']' : ')';
             p++;
@@ -112,7 +115,7 @@ nf_status nf__rec_from_columns(const char *path, nf_format f, const nf__colmap *
         double dt = n > 1 ? (sw->t[n - 1] - sw->t[0]) / (double)(n - 1) : 0;
         int regular = n > 1;
         for (int64_t k = 1; k < n && regular; k++)
-            if (fabs(sw->t[k] - sw->t[k - 1] - dt) > 1e-6 * fabs(dt) + 1e-9) regular = 0;
+            if (fabs(sw->t[k] - sw->t[k - 1] - dt) > 1e-3 * fabs(dt)) regular = 0; /* float32-rounded times pass */
         sw->dt_ms = regular ? dt : 0;
     } else {
         nf__sweep_grid(sw, dt_ms);
