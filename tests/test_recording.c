@@ -29,6 +29,13 @@ static void setup(void)
     mkdir(tmpdir, 0777);
 }
 
+static void teardown(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) cr_log_warn("could not remove %s", tmpdir);
+}
+
 static const char *tmp(const char *name)
 {
     static char path[8][512];
@@ -192,7 +199,7 @@ static void check_abfinfo(const char *name)
     free(text);
 }
 
-TestSuite(recording, .init = setup);
+TestSuite(recording, .init = setup, .fini = teardown);
 
 Test(recording, abf2_steps_match_abfinfo) { check_abfinfo("17o05028_ic_steps"); }
 Test(recording, abf2_fi_curve_matches_abfinfo) { check_abfinfo("18711001"); }
@@ -592,6 +599,18 @@ Test(recording, nwb_bad_inputs)
     nwbw_series(f, "/acquisition", "cc", "CurrentClampSeries", "furlongs", v, 3, 1e-3, 0, 0, 1000, NULL, -1);
     H5Fclose(f);
     open_fails(p, NULL, "furlongs", NULL);
+    /* a billion samples declared but never written: refused before allocating */
+    p = tmp("huge.nwb");
+    f = nwbw_create(p);
+    hid_t g = H5Gcreate2(f, "/acquisition/cc", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    nwbw_attr_vstr(g, "neurodata_type", "CurrentClampSeries");
+    hsize_t big = 1000000000;
+    hid_t sp = H5Screate_simple(1, &big, NULL);
+    H5Dclose(H5Dcreate2(g, "data", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Sclose(sp);
+    H5Gclose(g);
+    H5Fclose(f);
+    open_fails(p, NULL, "huge.nwb", "samples");
     /* truncated HDF5 */
     size_t n;
     write_nwb3(tmp("a.nwb"), NWB_N);

@@ -188,6 +188,14 @@ static nf_status nwb_read_series(const char *path, hid_t f, const char *group, c
                       (unsigned long long)dims[0], (unsigned long long)max_elems);
         goto done;
     }
+    /* Storage must back the samples: no fill-value-only datasets, and no
+     * more than gzip's ~1000x expansion from what is stored. */
+    hsize_t stored = H5Dget_storage_size(d);
+    if (stored == 0 || dims[0] / 1032 > stored) {
+        st = nf__fail(NF_EFORMAT, "%s: sweep %d: %s/data declares %llu samples but stores %llu bytes", path, sweep,
+                      full, (unsigned long long)dims[0], (unsigned long long)stored);
+        goto done;
+    }
     s->n = (int64_t)dims[0];
     s->x = nf__malloc_array((size_t)s->n, sizeof(double));
     if (!s->x) {
@@ -267,6 +275,7 @@ static int nwb_by_sweep(const void *a, const void *b)
 
 static nf_status nwb_read(const char *path, hid_t f, uint64_t max_elems, nf_recording *r)
 {
+    uint64_t total = 0; /* samples over all series: hard links can repeat one dataset */
     nwb_list acq = {"CurrentClampSeries", NULL, 0, 0, 0}, stim = {"CurrentClampStimulusSeries", NULL, 0, 0, 0};
     nf_status s = nwb_list_group(path, f, "/acquisition", &acq);
     if (!s) s = nwb_list_group(path, f, "/stimulus/presentation", &stim);
@@ -308,7 +317,11 @@ static nf_status nwb_read(const char *path, hid_t f, uint64_t max_elems, nf_reco
             free(v.x), free(v.t), free(c.x), free(c.t);
             goto done;
         }
-        if (st && c.n != v.n)
+        total += (uint64_t)v.n + (uint64_t)c.n;
+        if (total > max_elems)
+            s = nf__fail(NF_ERANGE, "%s: sweep %d: more samples in all than the file size allows (%llu)", path, k,
+                         (unsigned long long)max_elems);
+        else if (st && c.n != v.n)
             s = nf__fail(NF_EFORMAT, "%s: sweep %d: V (%s) has %lld samples but I (%s) has %lld", path, k,
                          acq.e[k].name, (long long)v.n, st->name, (long long)c.n);
         if (!s) s = nf__sweep_alloc(r, sw, v.n, st != NULL);
