@@ -330,7 +330,7 @@ static nf_status nwb_read(const char *path, hid_t f, uint64_t max_elems, nf_reco
             if (st) memcpy(sw->i, c.x, (size_t)v.n * sizeof(double));
             if (v.t) {
                 for (int64_t j = 0; j < v.n; j++) sw->t[j] = v.t[j] - v.t[0];
-                sw->dt_ms = 0;
+                nf__sweep_detect_dt(sw);
             } else {
                 nf__sweep_grid(sw, v.dt_ms);
             }
@@ -339,7 +339,7 @@ static nf_status nwb_read(const char *path, hid_t f, uint64_t max_elems, nf_reco
             sw->i_source = st ? NF_CURRENT_RECORDED : NF_CURRENT_NONE;
             with_i |= st != NULL;
             if (k == 0) {
-                r->rate_hz = v.t ? 0 : 1e3 / v.dt_ms;
+                r->rate_hz = sw->dt_ms > 0 ? 1e3 / sw->dt_ms : 0;
                 r->n_channels = st ? 2 : 1;
                 snprintf(r->channels[0].name, sizeof r->channels[0].name, "%s", acq.e[k].name);
                 snprintf(r->channels[0].unit, sizeof r->channels[0].unit, "%.15s", v.unit);
@@ -348,7 +348,7 @@ static nf_status nwb_read(const char *path, hid_t f, uint64_t max_elems, nf_reco
                     snprintf(r->channels[1].unit, sizeof r->channels[1].unit, "%.15s", c.unit);
                     r->i_channel = 1;
                 }
-            } else if (r->rate_hz > 0 && (v.t || fabs(1e3 / v.dt_ms - r->rate_hz) > 1e-9 * r->rate_hz)) {
+            } else if (r->rate_hz > 0 && (!(sw->dt_ms > 0) || fabs(1e3 / sw->dt_ms - r->rate_hz) > 1e-6 * r->rate_hz)) {
                 r->rate_hz = 0; /* sweeps differ: no single rate */
             }
         }

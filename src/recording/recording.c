@@ -136,6 +136,16 @@ void nf__sweep_grid(nf_sweep *s, double dt_ms)
     for (int64_t k = 0; k < s->n; k++) s->t[k] = (double)k * dt_ms;
 }
 
+void nf__sweep_detect_dt(nf_sweep *s)
+{
+    int64_t n = s->n;
+    double dt = n > 1 ? (s->t[n - 1] - s->t[0]) / (double)(n - 1) : 0;
+    int regular = n > 1 && dt > 0;
+    for (int64_t k = 1; k < n && regular; k++)
+        if (fabs(s->t[k] - s->t[k - 1] - dt) > 1e-3 * dt) regular = 0;
+    s->dt_ms = regular ? dt : 0;
+}
+
 typedef struct {
     const char *name;
     double scale;
