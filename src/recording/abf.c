@@ -367,7 +367,7 @@ static nf_status abf_command(const abf_info *a, const nf_recording *rec, nf_swee
             }
         }
         prev = lv;
-        pos += dur;
+        pos = p2; /* clamped to the sweep: long tables cannot overflow */
         level = lv;
     }
     double tail = a->inter_level ? level : a->holding;
