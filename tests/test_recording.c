@@ -665,6 +665,37 @@ Test(recording, abf_bad_inputs)
     free(b);
 }
 
+Test(recording, abf1_ramp_epoch_and_inter_episode_level_rebuild)
+{
+    /* 190619B_0003 with epoch B turned into a ramp and "use last level" set. */
+    size_t n;
+    uint8_t *b = read_all(ABF "190619B_0003.abf", &n);
+    int16_t ramp = 2, one = 1;
+    memcpy(b + 2308 + 2, &ramp, 2); /* nEpochType[DAC 0][B] */
+    memcpy(b + 2304, &one, 2);      /* nInterEpisodeLevel[DAC 0] */
+    write_file(tmp("ramp.abf"), b, n);
+    free(b);
+    nf_recording *r = open_ok(tmp("ramp.abf"), NULL);
+    for (int k = 0; k < r->n_sweeps; k++) {
+        const nf_sweep *s = &r->sweeps[k];
+        cr_assert_eq(s->i_source, NF_CURRENT_PROTOCOL);
+        const nf_epoch *a = &s->epochs[0], *e = &s->epochs[1];
+        cr_assert_eq(e->type, NF_EPOCH_RAMP);
+        double lvl = -120.0 + 60.0 * k, held = k ? -120.0 + 60.0 * (k - 1) : 0.0;
+        /* the first holding period keeps the previous sweep's last level */
+        cr_expect(fabs(s->i[0] - held) < 1e-9, "sweep %d: I[0] %g, want %g", k, s->i[0], held);
+        cr_expect(fabs(s->i[a->first] - 0.0) < 1e-9);
+        /* linear from epoch A's level (0) to lvl over the epoch */
+        int64_t len = e->end - e->first;
+        cr_expect(fabs(s->i[e->first]) < 1e-9 && fabs(s->i[e->end - 1] - lvl) < 1e-9);
+        int64_t mid = e->first + (len - 1) / 2;
+        cr_expect(fabs(s->i[mid] - lvl * (double)(mid - e->first) / (double)(len - 1)) < 1e-9);
+        /* and the tail stays at the last level */
+        cr_expect(fabs(s->i[s->n - 1] - lvl) < 1e-9);
+    }
+    nf_recording_free(r);
+}
+
 Test(recording, abf_float32_data_is_not_rescaled)
 {
     /* An ABF1 file turned into float32 data: the samples are user units. */
