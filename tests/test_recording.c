@@ -696,6 +696,45 @@ Test(recording, abf1_ramp_epoch_and_inter_episode_level_rebuild)
     nf_recording_free(r);
 }
 
+Test(recording, abf2_pulse_train_epoch_rebuild)
+{
+    /* 18711001 with epoch C (0..290 pA) made a pulse train: period 1000, width 200 samples. */
+    size_t n;
+    uint8_t *b = read_all(ABF "18711001.abf", &n);
+    uint32_t blk, bytes;
+    uint64_t count;
+    memcpy(&blk, b + 156, 4);
+    memcpy(&bytes, b + 160, 4);
+    memcpy(&count, b + 164, 8);
+    int found = 0;
+    for (uint64_t k = 0; k < count; k++) {
+        uint8_t *e = b + (size_t)blk * 512 + k * bytes;
+        int16_t num, dac, pulse = 3;
+        memcpy(&num, e, 2);
+        memcpy(&dac, e + 2, 2);
+        if (num != 2 || dac != 0) continue;
+        int32_t period = 1000, width = 200;
+        memcpy(e + 4, &pulse, 2);
+        memcpy(e + 22, &period, 4);
+        memcpy(e + 26, &width, 4);
+        found = 1;
+    }
+    cr_assert(found, "epoch C of DAC 0 not in the epoch-per-DAC section");
+    write_file(tmp("pulse.abf"), b, n);
+    free(b);
+    nf_recording *r = open_ok(tmp("pulse.abf"), NULL);
+    const nf_sweep *s = &r->sweeps[20];
+    const nf_epoch *c = &s->epochs[2];
+    cr_assert_eq(c->type, NF_EPOCH_PULSE);
+    double prev = s->epochs[1].level_pA;
+    for (int64_t j = c->first; j < c->end; j++) {
+        double want = ((j - c->first) % 1000) < 200 ? c->level_pA : prev;
+        cr_assert(fabs(s->i[j] - want) < 1e-9, "I[%lld] %g want %g", (long long)j, s->i[j], want);
+    }
+    cr_expect(fabs(c->level_pA - 200.0) < 1e-9); /* 0 + 20 * 10 pA */
+    nf_recording_free(r);
+}
+
 Test(recording, abf_float32_data_is_not_rescaled)
 {
     /* An ABF1 file turned into float32 data: the samples are user units. */
