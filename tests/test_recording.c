@@ -564,6 +564,16 @@ Test(recording, nwb_timestamps_and_no_stimulus)
     nwbw_series(f, "/acquisition", "cc", "CurrentClampSeries", "volts", v, 4, 1e-3, 0, 0, 0, ts, -1);
     H5Fclose(f);
     nf_recording *r = open_ok(p, NULL);
+    nf_recording_free(r);
+    /* numbered sweeps and no stimulus at all (a fuzz finding: empty list sorted) */
+    p = tmp("numbered.nwb");
+    f = nwbw_create(p);
+    nwbw_series(f, "/acquisition", "cc", "CurrentClampSeries", "volts", v, 4, 1e-3, 0, 0, 0, ts, 3);
+    H5Fclose(f);
+    r = open_ok(p, NULL);
+    cr_expect_eq(r->sweeps[0].index, 3);
+    nf_recording_free(r);
+    r = open_ok(tmp("ts.nwb"), NULL);
     const nf_sweep *s = &r->sweeps[0];
     cr_expect_eq(r->rate_hz, 0.0);
     cr_expect_eq(s->i_source, NF_CURRENT_NONE);

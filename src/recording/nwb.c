@@ -288,8 +288,9 @@ static nf_status nwb_read(const char *path, hid_t f, uint64_t max_elems, nf_reco
     for (int k = 0; k < acq.n; k++) numbered &= acq.e[k].sweep >= 0;
     for (int k = 0; k < stim.n; k++) numbered &= stim.e[k].sweep >= 0;
     if (numbered) {
-        qsort(acq.e, (size_t)acq.n, sizeof *acq.e, nwb_by_sweep);
-        qsort(stim.e, (size_t)stim.n, sizeof *stim.e, nwb_by_sweep);
+        /* qsort must not see the NULL list of an empty group (fuzz finding) */
+        if (acq.n > 1) qsort(acq.e, (size_t)acq.n, sizeof *acq.e, nwb_by_sweep);
+        if (stim.n > 1) qsort(stim.e, (size_t)stim.n, sizeof *stim.e, nwb_by_sweep);
     } else if (stim.n && stim.n != acq.n) {
         s = nf__fail(NF_EFORMAT, "%s: %d CurrentClampSeries but %d stimulus series and no sweep numbers to pair them",
                      path, acq.n, stim.n);
