@@ -2,7 +2,8 @@
  * Igor IBW v2/v5, text tables and .npy arrays, all into one nf_recording.
  *
  * A recording is one or more sweeps. Each sweep holds n samples of
- *   t [n] ms   time of each sample (always filled, regular or not),
+ *   t [n] ms   time of each sample (always filled, regular or not;
+ *              non-decreasing: variable-step exports may repeat a time),
  *   v [n] mV   membrane potential,
  *   i [n] pA   injected current, recorded or rebuilt from the protocol
  *              (NULL when the file holds neither; see i_source),

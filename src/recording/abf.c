@@ -137,7 +137,8 @@ typedef struct {
     uint64_t off, bytes, count;
 } abf_section;
 
-/* Section i of the map at 76 + 16 i: block index, entry bytes, entry count. */
+/* Section i of the map at 76 + 16 i: block index, entry bytes, entry count.
+ * The strings section (i = 9) is one block of `bytes` holding `count` strings. */
 static nf_status abf2_section(abf_info *a, int i, const char *name, size_t min_bytes, abf_section *s)
 {
     const nf__bytes *b = &a->b;
@@ -149,7 +150,8 @@ static nf_status abf2_section(abf_info *a, int i, const char *name, size_t min_b
     if (s->bytes < min_bytes)
         return nf__fail(NF_EFORMAT, "%s: %s section entries of %llu bytes (need >= %zu)", a->path, name,
                         (unsigned long long)s->bytes, min_bytes);
-    if (s->count > b->n || s->bytes > b->n || !nf__has(b, s->off, s->bytes * s->count))
+    uint64_t span = i == 9 ? s->bytes : s->bytes * s->count;
+    if (s->count > b->n || s->bytes > b->n || !nf__has(b, s->off, span))
         return nf__fail(NF_EFORMAT, "%s: %s section (%llu x %llu bytes at %llu) lies beyond the end of the file (truncated?)",
                         a->path, name, (unsigned long long)s->count, (unsigned long long)s->bytes,
                         (unsigned long long)s->off);
@@ -365,7 +367,7 @@ static nf_status abf_command(const abf_info *a, const nf_recording *rec, nf_swee
             }
         }
         prev = lv;
-        pos += dur;
+        pos = p2; /* clamped to the sweep: long tables cannot overflow */
         level = lv;
     }
     double tail = a->inter_level ? level : a->holding;

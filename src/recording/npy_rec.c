@@ -44,9 +44,8 @@ nf_status nf__npy_open(const char *path, const nf_recording_options *o, nf_recor
     else
         s = nf__colmap_default(path, (int)(k > 4096 ? 4096 : k), o->dt_ms, &m);
     if (s) goto done;
-    if (m.v >= k || m.t >= k || m.i >= k) {
-        s = nf__fail(NF_EINVAL, "%s: columns name column %d but the array has %lld", path,
-                     (m.v > m.t ? (m.v > m.i ? m.v : m.i) : (m.t > m.i ? m.t : m.i)) + 1, (long long)k);
+    if (m.n_named > k) {
+        s = nf__fail(NF_EINVAL, "%s: columns name %d columns but the array has %lld", path, m.n_named, (long long)k);
         goto done;
     }
     if (m.t < 0 && !(o->dt_ms > 0)) {

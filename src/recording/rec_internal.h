@@ -67,13 +67,18 @@ nf_status nf__sweep_alloc(const nf_recording *rec, nf_sweep *s, int64_t n, int w
 /* Fill s->t with start + k * dt_ms and set s->dt_ms. */
 void nf__sweep_grid(nf_sweep *s, double dt_ms);
 
+/* Set s->dt_ms from a filled s->t: the mean step when every step is within
+ * 0.1% of it (float32-rounded time columns pass), else 0 (irregular). */
+void nf__sweep_detect_dt(nf_sweep *s);
+
 /* Scale to mV / pA / ms from a unit string; fail (naming what) on an unknown
  * unit. An empty unit is taken as the default (scale 1) for V and I. */
 nf_status nf__unit_v(const char *file, const char *what, const char *unit, double *scale);
 nf_status nf__unit_i(const char *file, const char *what, const char *unit, double *scale);
 nf_status nf__unit_t(const char *file, const char *what, const char *unit, double *scale);
 
-/* Every sweep: n > 0, finite t, v, i, strictly increasing t. */
+/* Every sweep: n > 0, finite t, v, i, non-decreasing t (repeated time
+ * points occur in real variable-step exports; going back never does). */
 nf_status nf__rec_validate(const nf_recording *rec);
 
 /* Parsers on memory (file names only appear in messages). */

@@ -136,6 +136,16 @@ void nf__sweep_grid(nf_sweep *s, double dt_ms)
     for (int64_t k = 0; k < s->n; k++) s->t[k] = (double)k * dt_ms;
 }
 
+void nf__sweep_detect_dt(nf_sweep *s)
+{
+    int64_t n = s->n;
+    double dt = n > 1 ? (s->t[n - 1] - s->t[0]) / (double)(n - 1) : 0;
+    int regular = n > 1 && dt > 0;
+    for (int64_t k = 1; k < n && regular; k++)
+        if (fabs(s->t[k] - s->t[k - 1] - dt) > 1e-3 * dt) regular = 0;
+    s->dt_ms = regular ? dt : 0;
+}
+
 typedef struct {
     const char *name;
     double scale;
@@ -195,8 +205,8 @@ nf_status nf__rec_validate(const nf_recording *rec)
                 return nf__fail(NF_ENAN, "%s: sweep %d: I sample %lld is not finite", rec->path, s->index, (long long)j);
             if (!isfinite(s->t[j]))
                 return nf__fail(NF_ENAN, "%s: sweep %d: time sample %lld is not finite", rec->path, s->index, (long long)j);
-            if (j > 0 && !(s->t[j] > s->t[j - 1]))
-                return nf__fail(NF_EFORMAT, "%s: sweep %d: time is not increasing at sample %lld (%g ms after %g ms)",
+            if (j > 0 && !(s->t[j] >= s->t[j - 1]))
+                return nf__fail(NF_EFORMAT, "%s: sweep %d: time goes back in time at sample %lld (%g ms after %g ms)",
                                 rec->path, s->index, (long long)j, s->t[j], s->t[j - 1]);
         }
     }

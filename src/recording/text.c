@@ -45,6 +45,9 @@ nf_status nf__colmap_parse(const char *path, const char *spec, int strict, nf__c
             if (k + 1 < sizeof name) name[k++] = *p;
             p++;
         }
+        const char *q = p; /* "time [s]": a unit may follow after blanks */
+        while (*q == ' ' || *q == '\t') q++;
+        if (*q == '[' || *q == '(') p = q;
         if (*p == '[' || *p == '(') {
             char close = *p == '[' ? ']' : ')';
             p++;
@@ -109,11 +112,7 @@ nf_status nf__rec_from_columns(const char *path, nf_format f, const nf__colmap *
     if (t) {
         for (int64_t k = 0; k < n; k++) sw->t[k] = t[k] * m->ts;
         sw->start_ms = sw->t[0];
-        double dt = n > 1 ? (sw->t[n - 1] - sw->t[0]) / (double)(n - 1) : 0;
-        int regular = n > 1;
-        for (int64_t k = 1; k < n && regular; k++)
-            if (fabs(sw->t[k] - sw->t[k - 1] - dt) > 1e-6 * fabs(dt) + 1e-9) regular = 0;
-        sw->dt_ms = regular ? dt : 0;
+        nf__sweep_detect_dt(sw);
     } else {
         nf__sweep_grid(sw, dt_ms);
     }

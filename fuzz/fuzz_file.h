@@ -1,0 +1,28 @@
+/* Readers that open a path (libhdf5, nf_npy_read): the input goes to a
+ * per-process temporary file first. */
+#include "neurofit/recording.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+static int nf_fuzz_open(const uint8_t *data, size_t size, nf_format f, const char *ext)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/nf_fuzz_%d%s", (int)getpid(), ext);
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return 0;
+    fwrite(data, 1, size, fp);
+    fclose(fp);
+    nf_recording_options o;
+    nf_recording_options_init(&o);
+    o.format = f;
+    o.dt_ms = 0.1;
+    nf_recording *rec = NULL;
+    if (!nf_recording_open(path, &o, &rec)) nf_recording_free(rec);
+    if (f == NF_FORMAT_NPY) { /* and as a named 3-column table */
+        o.columns = "t I V";
+        if (!nf_recording_open(path, &o, &rec)) nf_recording_free(rec);
+    }
+    unlink(path);
+    return 0;
+}
