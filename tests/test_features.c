@@ -652,3 +652,23 @@ Test(features_cli, bad_input_gets_a_message_and_exit_2)
     cr_assert(strstr(out, "v[2]") && strstr(out, path), "%s", out);
     unlink(path);
 }
+
+Test(features_cli, abf_sweeps_through_the_recordings_reader)
+{
+    static char out[1 << 16];
+    const char *abf = NF_SOURCE_DIR "/../shared/data/abf/17o05028_ic_steps.abf";
+    int rc = run(out, sizeof out, "%s features %s --sweep 2 --features Spikecount,voltage_base --format csv", BIN, abf);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "17o05028_ic_steps.abf sweep 2"), "%s", out);
+    cr_assert(!strstr(out, "sweep 1\""), "only the selected sweep: %s", out);
+    int lines = 0;
+    for (const char *p = out; *p; p++)
+        lines += *p == '\n';
+    cr_assert_eq(lines, 2, "header + one sweep: %s", out);
+    rc = run(out, sizeof out, "%s features %s --features Spikecount --format json", BIN, abf);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "\"sweep\":\t15") || strstr(out, "\"sweep\": 15"), "all 16 sweeps: %.300s", out);
+    rc = run(out, sizeof out, "%s features %s --sweep 99", BIN, abf);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "0..15"), "%s", out);
+}

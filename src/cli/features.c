@@ -1,6 +1,6 @@
 /* `neurofit features`: electrophysiology features of recorded traces.
  *
- *   neurofit features FILE... [--stim-start MS --stim-end MS] [--threshold MV]
+ *   neurofit features FILE... [--sweep N|all] [--stim-start MS --stim-end MS] [--threshold MV]
  *       [--features a,b,c] [--format json|csv] [--dt MS] [--interp-step MS] [--list]
  *
  * One record per trace: a text file is one trace (columns t[ms] V[mV] and an
@@ -9,12 +9,14 @@
  * Without --stim-start/--stim-end the window is where the current column
  * departs from its first value.
  *
- * Files are read by load_traces() alone, so that the recordings reader can
- * replace it. Everything is read and computed before anything is printed. */
+ * ABF, NWB and IBW recordings go through the recordings reader
+ * (neurofit/recording.h), one record per sweep. Everything is read and
+ * computed before anything is printed. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "neurofit/features.h"
 #include "neurofit/npy.h"
+#include "neurofit/recording.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -29,12 +31,14 @@
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: neurofit features FILE... [--stim-start MS --stim-end MS] [--threshold MV]\n"
+            "usage: neurofit features FILE... [--sweep N|all] [--stim-start MS --stim-end MS] [--threshold MV]\n"
             "         [--features a,b,c] [--format json|csv] [--dt MS] [--interp-step MS] [--list]\n\n"
+            "  FILE             ABF 1/2, NWB 2 or IBW recording (.abf, .nwb, .ibw): one record per sweep;\n"
             "  FILE             text: columns t[ms] V[mV] [I[pA]] (whitespace or CSV, optional header);\n"
             "                   .npy: 1-D V[mV] or 2-D [traces][samples] V[mV], with --dt\n"
             "  --stim-start/--stim-end  stimulus window in ms (default: where I departs from its first\n"
             "                   value; required for files without a current column)\n"
+            "  --sweep N|all    sweeps of ABF/NWB/IBW recordings (default all)\n"
             "  --threshold MV   spike detection threshold (default -20 mV, eFEL's)\n"
             "  --features LIST  comma-separated names (default: all; --list prints them)\n"
             "  --format         json (default: an array, one object per trace) or csv (one row per trace)\n"
@@ -48,10 +52,16 @@ typedef struct {
     double *t, *v, *i;
     int64_t n, n_traces;
     double dt_ms;
+    int sweep;    /* sweep number of a recording file, -1 for text / .npy */
+    int borrowed; /* arrays belong to an nf_recording */
 } traces;
 
 static void traces_free(traces *tr)
 {
+    if (tr->borrowed) {
+        memset(tr, 0, sizeof *tr);
+        return;
+    }
     free(tr->t);
     free(tr->v);
     free(tr->i);
@@ -188,6 +198,7 @@ done:
 static int load_traces(const char *path, double dt_ms, traces *out)
 {
     memset(out, 0, sizeof *out);
+    out->sweep = -1;
     return ends_with(path, ".npy") ? load_npy(path, dt_ms, out) : load_text(path, dt_ms, out);
 }
 
@@ -210,9 +221,65 @@ static int window_from_current(const double *t, double dt, const double *i, int6
     return *se > *ss;
 }
 
+/* Features of every trace of tr, appended to the CSV text and the JSON array. */
+static int process(nf_features *f, const traces *tr, const char *file, double ss, double se, const int *ids,
+                   int n_ids, FILE *csv_fp, cJSON *records)
+{
+    int rc = 0;
+    for (int64_t k = 0; k < tr->n_traces && !rc; k++) {
+        nf_trace x = {.t = tr->t, .dt_ms = tr->dt_ms, .v = tr->v + k * tr->n, .i = tr->i, .n = tr->n,
+                      .stim_start_ms = ss, .stim_end_ms = se};
+        if (isnan(ss) && !(tr->i && window_from_current(tr->t, tr->dt_ms, tr->i, tr->n, &x.stim_start_ms,
+                                                       &x.stim_end_ms))) {
+            rc = nf_cli_error(CMD, NF_EXIT_USAGE,
+                              "%s: no current step to find the stimulus window: give --stim-start and --stim-end",
+                              file);
+            return rc;
+        }
+        if (nf_features_compute(f, &x)) {
+            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s trace %lld: %s", file, (long long)k, nf_errmsg());
+            return rc;
+        }
+        char label[4200];
+        if (tr->sweep >= 0)
+            snprintf(label, sizeof label, "%s sweep %d", file, tr->sweep);
+        else if (tr->n_traces > 1)
+            snprintf(label, sizeof label, "%s#%lld", file, (long long)k);
+        else
+            snprintf(label, sizeof label, "%s", file);
+        nf_features_write_csv_row(csv_fp, f, label, ids, n_ids);
+        cJSON *rec = cJSON_CreateObject(), *feat = nf_features_to_json(f, ids, n_ids);
+        if (!rec || !feat) {
+            cJSON_Delete(rec);
+            cJSON_Delete(feat);
+            rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
+            return rc;
+        }
+        cJSON_AddStringToObject(rec, "file", file);
+        cJSON_AddNumberToObject(rec, "trace", (double)k);
+        if (tr->sweep >= 0)
+            cJSON_AddNumberToObject(rec, "sweep", tr->sweep);
+        cJSON_AddNumberToObject(rec, "stim_start_ms", x.stim_start_ms);
+        cJSON_AddNumberToObject(rec, "stim_end_ms", x.stim_end_ms);
+        cJSON_AddItemToObject(rec, "features", feat);
+        cJSON_AddItemToArray(records, rec);
+    }
+    return rc;
+}
+
+static int is_recording_file(const char *path)
+{
+    static const char *const ext[] = {".abf", ".ABF", ".nwb", ".NWB", ".ibw", ".IBW", ".h5", ".hdf5"};
+    for (size_t k = 0; k < sizeof ext / sizeof ext[0]; k++)
+        if (ends_with(path, ext[k]))
+            return 1;
+    return 0;
+}
+
 int nf_cli_features(int argc, char **argv)
 {
     double ss = NAN, se = NAN, dt = 0;
+    int sweep_sel = -1; /* -1: all sweeps */
     const char *list = NULL, *format = "json";
     nf_features_opts opts;
     nf_features_opts_default(&opts);
@@ -254,6 +321,14 @@ int nf_cli_features(int argc, char **argv)
         } else if (!strcmp(a, "--interp-step")) {
             if (!nf_cli_parse_double(v, &opts.interp_step_ms) || opts.interp_step_ms < 0)
                 rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--interp-step %s: need a step >= 0 ms", v);
+        } else if (!strcmp(a, "--sweep")) {
+            int64_t sv;
+            if (!strcmp(v, "all"))
+                sweep_sel = -1;
+            else if (nf_cli_parse_i64(v, &sv) && sv >= 0 && sv < 1000000)
+                sweep_sel = (int)sv;
+            else
+                rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--sweep %s: a sweep number or all", v);
         } else if (!strcmp(a, "--features")) {
             list = v;
         } else if (!strcmp(a, "--format")) {
@@ -299,42 +374,33 @@ int nf_cli_features(int argc, char **argv)
     }
     nf_features_write_csv_header(csv_fp, ids, n_ids);
     for (int fi = 0; fi < n_files && !rc; fi++) {
+        if (is_recording_file(files[fi])) {
+            /* ABF / NWB / IBW: every selected sweep through the recordings reader */
+            nf_recording *recd = NULL;
+            nf_recording_options ro;
+            nf_recording_options_init(&ro);
+            if (nf_recording_open(files[fi], &ro, &recd)) {
+                rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s", nf_errmsg());
+                break;
+            }
+            if (sweep_sel >= recd->n_sweeps) {
+                rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--sweep %d: %s has sweeps 0..%d", sweep_sel, files[fi],
+                                  recd->n_sweeps - 1);
+            }
+            for (int sw = 0; sw < recd->n_sweeps && !rc; sw++) {
+                if (sweep_sel >= 0 && sw != sweep_sel)
+                    continue;
+                const nf_sweep *S = &recd->sweeps[sw];
+                traces tr = {.t = S->dt_ms > 0 ? NULL : S->t, .v = S->v, .i = S->i, .n = S->n, .n_traces = 1,
+                             .dt_ms = S->dt_ms, .sweep = S->index, .borrowed = 1};
+                rc = process(f, &tr, files[fi], ss, se, ids, n_ids, csv_fp, records);
+            }
+            nf_recording_free(recd);
+            continue;
+        }
         traces tr;
         if ((rc = load_traces(files[fi], dt, &tr))) break;
-        for (int64_t k = 0; k < tr.n_traces && !rc; k++) {
-            nf_trace x = {.t = tr.t, .dt_ms = tr.dt_ms, .v = tr.v + k * tr.n, .i = tr.i, .n = tr.n,
-                          .stim_start_ms = ss, .stim_end_ms = se};
-            if (isnan(ss) && !(tr.i && window_from_current(tr.t, tr.dt_ms, tr.i, tr.n, &x.stim_start_ms,
-                                                           &x.stim_end_ms))) {
-                rc = nf_cli_error(CMD, NF_EXIT_USAGE,
-                                  "%s: no current step to find the stimulus window: give --stim-start and --stim-end",
-                                  files[fi]);
-                break;
-            }
-            if (nf_features_compute(f, &x)) {
-                rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s trace %lld: %s", files[fi], (long long)k, nf_errmsg());
-                break;
-            }
-            char label[4200];
-            if (tr.n_traces > 1)
-                snprintf(label, sizeof label, "%s#%lld", files[fi], (long long)k);
-            else
-                snprintf(label, sizeof label, "%s", files[fi]);
-            nf_features_write_csv_row(csv_fp, f, label, ids, n_ids);
-            cJSON *rec = cJSON_CreateObject(), *feat = nf_features_to_json(f, ids, n_ids);
-            if (!rec || !feat) {
-                cJSON_Delete(rec);
-                cJSON_Delete(feat);
-                rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
-                break;
-            }
-            cJSON_AddStringToObject(rec, "file", files[fi]);
-            cJSON_AddNumberToObject(rec, "trace", (double)k);
-            cJSON_AddNumberToObject(rec, "stim_start_ms", x.stim_start_ms);
-            cJSON_AddNumberToObject(rec, "stim_end_ms", x.stim_end_ms);
-            cJSON_AddItemToObject(rec, "features", feat);
-            cJSON_AddItemToArray(records, rec);
-        }
+        rc = process(f, &tr, files[fi], ss, se, ids, n_ids, csv_fp, records);
         traces_free(&tr);
     }
     if (fclose(csv_fp)) rc = rc ? rc : nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
