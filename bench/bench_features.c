@@ -7,8 +7,11 @@
  *
  * usage: bench_features [--seconds S]   (target time per measurement, 0.3) */
 #include "neurofit/features.h"
+#include "neurofit/recording.h"
 
+#include <dirent.h>
 #include <math.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +98,67 @@ static double measure(nf_features *f, const nf_trace *tr, double target_s)
     return (double)reps / best;
 }
 
+/* Issue 3's benchmark: every sweep of every shared ABF file through the
+ * recordings reader and the extractor, one thread. Reading is timed apart. */
+static void abf_sweeps(void)
+{
+    const char *dir = NF_SOURCE_DIR "/../shared/data/abf";
+    DIR *d = opendir(dir);
+    if (!d) {
+        printf("\n(ABF sweeps skipped: %s not found)\n", dir);
+        return;
+    }
+    nf_features *f = NULL;
+    if (nf_features_create(&f, NULL)) {
+        closedir(d);
+        return;
+    }
+    printf("\n## Features of all sweeps of the shared ABF files, one thread\n\n"
+           "| file | sweeps | samples/sweep | read ms | features: sweeps/s |\n|---|---:|---:|---:|---:|\n");
+    struct dirent *e;
+    long total_sweeps = 0;
+    double total_feat_s = 0, total_read_s = 0;
+    while ((e = readdir(d))) {
+        size_t L = strlen(e->d_name);
+        if (L < 5 || strcasecmp(e->d_name + L - 4, ".abf"))
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        double t0 = now();
+        nf_recording *r = NULL;
+        if (nf_recording_open(path, NULL, &r)) {
+            printf("| %s | - | - | - | unreadable: %s |\n", e->d_name, nf_errmsg());
+            continue;
+        }
+        double t_read = now() - t0;
+        int ok = 0;
+        t0 = now();
+        int reps = 0;
+        do {
+            for (int s = 0; s < r->n_sweeps; s++) {
+                const nf_sweep *S = &r->sweeps[s];
+                /* window: the whole sweep but its first and last 10 % */
+                double dur = nf_sweep_duration_ms(S);
+                nf_trace tr = {.t = S->dt_ms > 0 ? NULL : S->t, .dt_ms = S->dt_ms, .v = S->v, .n = S->n,
+                               .stim_start_ms = 0.1 * dur, .stim_end_ms = 0.9 * dur};
+                ok += nf_features_compute(f, &tr) == NF_OK;
+            }
+            reps++;
+        } while (now() - t0 < 0.2);
+        double t_feat = (now() - t0) / reps;
+        printf("| %s | %d | %lld | %.1f | %.0f%s |\n", e->d_name, r->n_sweeps, (long long)r->sweeps[0].n,
+               1e3 * t_read, r->n_sweeps / t_feat, ok == reps * r->n_sweeps ? "" : " (some sweeps failed)");
+        total_sweeps += r->n_sweeps;
+        total_feat_s += t_feat;
+        total_read_s += t_read;
+        nf_recording_free(r);
+    }
+    closedir(d);
+    nf_features_destroy(f);
+    if (total_sweeps)
+        printf("| **all** | %ld | | %.1f | %.0f |\n", total_sweeps, 1e3 * total_read_s, total_sweeps / total_feat_s);
+}
+
 int main(int argc, char **argv)
 {
     double target = 0.3;
@@ -160,5 +224,6 @@ int main(int argc, char **argv)
         free(cases[c].v);
         free(cases[c].t);
     }
+    abf_sweeps();
     return bad;
 }
