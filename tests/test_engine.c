@@ -210,7 +210,9 @@ Test(engine, identical_for_any_thread_count_and_batch_split)
 {
     for (int mi = 0; mi < nf_model_count(); mi++) {
         const nf_model *m = nf_model_at(mi);
-        const int64_t n = 77; /* not a multiple of the lane count */
+        /* 77: not a multiple of the lane count; 1 thread runs 64-lane blocks,
+         * 2 and 8 threads and the split batch run 16-lane blocks */
+        const int64_t n = 77;
         int32_t c1[77], c2[77], c8[77], cs[77];
         double s1[77], s2[77], s8[77], ss[77];
         float *v1 = noisy_batch(m, n, 1, n, c1, s1);

@@ -14,6 +14,11 @@ typedef struct nf__pool nf__pool;
 nf_status nf__pool_create(int n_threads, nf__pool **out);
 void nf__pool_destroy(nf__pool *p);
 int nf__pool_threads(const nf__pool *p);
+/* Block functions: simulate neurons i0 .. i0+nl-1 of a batch. One table per
+ * lane width (cpu.c: 64, cpu_narrow.c: 16), indexed by model id. */
+typedef void (*nf__block_fn)(const nf__kargs *a, int64_t i0, int64_t nl);
+extern const nf__block_fn nf__cpu_blocks_64[];
+extern const nf__block_fn nf__cpu_blocks_16[];
 /* Simulate a->n_sims neurons of model id on the pool. */
 void nf__cpu_run(nf__pool *p, int model_id, const nf__kargs *a);
 

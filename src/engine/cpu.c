@@ -10,12 +10,8 @@
 #include "backend.h"
 #include "internal.h"
 
-/* The body must be inlined into each target clone below, or it would be
- * compiled once for the baseline instruction set. */
-#if defined(__GNUC__)
-#define NF_BODY_ATTR __attribute__((always_inline))
-#endif
-#include "sim_all.h"
+#define NF__CPU_TABLE nf__cpu_blocks_64
+#include "cpu_blocks.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,24 +29,6 @@
 #define NF__FTZ_OFF() (void)0
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define NF__CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NF__CLONES
-#endif
-
-typedef void (*nf__block_fn)(const nf__kargs *a, int64_t i0, int64_t nl);
-
-#define NF__CPU_BLOCK(m)                                                           \
-    NF__CLONES static void nf__cpu_block_##m(const nf__kargs *a, int64_t i0, int64_t nl) \
-    {                                                                              \
-        nf__sim_##m(a, i0, nl);                                                    \
-    }
-NF_MODEL_LIST(NF__CPU_BLOCK)
-
-#define NF__CPU_FN(m) nf__cpu_block_##m,
-static const nf__block_fn nf__cpu_blocks[] = {NF_MODEL_LIST(NF__CPU_FN)};
-
 /* ---- thread pool ---------------------------------------------------------- */
 
 struct nf__pool {
@@ -65,6 +43,7 @@ struct nf__pool {
     nf__block_fn fn;
     const nf__kargs *args;
     int64_t n_blocks;
+    int64_t lanes; /* simulations per block: 16 or NF_CPU_LANES */
     atomic_llong next;
 };
 
@@ -79,8 +58,8 @@ static void nf__pool_work(nf__pool *p)
         if (b0 >= p->n_blocks) break;
         long long b1 = b0 + NF__CHUNK < p->n_blocks ? b0 + NF__CHUNK : p->n_blocks;
         for (long long b = b0; b < b1; b++) {
-            int64_t i0 = b * NF_CPU_LANES;
-            int64_t nl = a->n_sims - i0 < NF_CPU_LANES ? a->n_sims - i0 : NF_CPU_LANES;
+            int64_t i0 = b * p->lanes;
+            int64_t nl = a->n_sims - i0 < p->lanes ? a->n_sims - i0 : p->lanes;
             p->fn(a, i0, nl);
         }
     }
@@ -155,9 +134,12 @@ int nf__pool_threads(const nf__pool *p) { return p->n; }
 
 void nf__cpu_run(nf__pool *p, int model_id, const nf__kargs *a)
 {
-    p->fn = nf__cpu_blocks[model_id];
+    /* narrow blocks when wide ones would leave lanes or threads idle */
+    int narrow = a->n_sims < (int64_t)NF_CPU_LANES * p->n;
+    p->fn = narrow ? nf__cpu_blocks_16[model_id] : nf__cpu_blocks_64[model_id];
+    p->lanes = narrow ? 16 : NF_CPU_LANES;
     p->args = a;
-    p->n_blocks = (a->n_sims + NF_CPU_LANES - 1) / NF_CPU_LANES;
+    p->n_blocks = (a->n_sims + p->lanes - 1) / p->lanes;
     atomic_store(&p->next, 0);
     if (p->n > 1) {
         pthread_mutex_lock(&p->mu);
