@@ -3,7 +3,9 @@
  * trips, every class of bad input, and `neurofit info`. */
 #include "neurofit/npy.h"
 #include "neurofit/recording.h"
+#ifdef NF_HAVE_HDF5
 #include "nwb_write.h"
+#endif
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -503,6 +505,7 @@ Test(recording, npy_tables_and_single_trace)
     open_fails(tmp("tiv.npy"), &o, "the array has 3", NULL);
 }
 
+#ifdef NF_HAVE_HDF5
 /* ---- NWB --------------------------------------------------------------------- */
 
 #define NWB_N 200
@@ -631,6 +634,16 @@ Test(recording, nwb_bad_inputs)
     open_fails(tmp("sig.nwb"), NULL, "too short", NULL);
     free(b);
 }
+
+#else
+Test(recording, nwb_without_hdf5_is_unsupported)
+{
+    write_file(tmp("x.nwb"), "\x89HDF\r\n\x1a\n0000000000000000", 24);
+    nf_recording *r = NULL;
+    cr_expect_eq(nf_recording_open(tmp("x.nwb"), NULL, &r), NF_EUNSUPPORTED);
+    cr_expect(strstr(nf_errmsg(), "no HDF5"));
+}
+#endif
 
 /* ---- ABF bad inputs ---------------------------------------------------------- */
 
