@@ -187,6 +187,10 @@ void nf_sbc_lif_bounds(double *lo, double *hi); /* [6] each */
 nf_status nf_sbc_lif_simulate(nf_engine *e, const float *theta, const float *stimulus, int64_t n,
                               double sigma_mV, uint64_t noise_seed, int64_t first, float *v);
 
+/* Add that measurement noise to traces v [n][501] in place: sample t of row i
+ * gets sigma_mV x a standard normal keyed by (noise_seed, first + i, t). */
+nf_status nf_sbc_lif_add_noise(float *v, int64_t n, double sigma_mV, uint64_t noise_seed, int64_t first);
+
 /* Rows [first, first+n) of the preset under seed (nf_sbi_bayesflow_lif_generate:
  * prior with its repair rule, coloured-noise stimulus), simulated with noise
  * of sd sigma_mV (noise keyed by seed). Outputs, each NULL when not wanted:

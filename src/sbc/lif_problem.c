@@ -40,6 +40,23 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+nf_status nf_sbc_lif_add_noise(float *v, int64_t n, double sigma_mV, uint64_t noise_seed, int64_t first)
+{
+    if (!v || n < 0 || first < 0) return nf__fail(NF_EINVAL, "sbc_lif_add_noise: bad argument");
+    if (!(sigma_mV >= 0.0) || !isfinite(sigma_mV))
+        return nf__fail(NF_EINVAL, "sbc_lif_add_noise: sigma = %g mV must be >= 0", sigma_mV);
+    if (sigma_mV == 0.0) return NF_OK;
+    for (int64_t i = 0; i < n; i++) {
+        float *row = v + i * NF_SBC_LIF_T;
+        for (uint32_t blk = 0; blk * 4 < NF_SBC_LIF_T; blk++) {
+            float z[4];
+            nf_rng_normal4(noise_seed, NF__RNG_SBC_NOISE, (uint64_t)(first + i), blk, z);
+            for (uint32_t q = 0; q < 4 && blk * 4 + q < NF_SBC_LIF_T; q++) row[blk * 4 + q] += (float)(sigma_mV * z[q]);
+        }
+    }
+    return NF_OK;
+}
+
 nf_status nf_sbc_lif_simulate(nf_engine *e, const float *theta, const float *stimulus, int64_t n, double sigma_mV,
                               uint64_t noise_seed, int64_t first, float *v)
 {
@@ -59,17 +76,7 @@ nf_status nf_sbc_lif_simulate(nf_engine *e, const float *theta, const float *sti
     b.voltage = v;
     b.record_every = 1;
     nf_status st = nf_engine_run(e, &b);
-    if (st != NF_OK || sigma_mV == 0.0) return st;
-    for (int64_t i = 0; i < n; i++) {
-        float *row = v + i * NF_SBC_LIF_T;
-        for (uint32_t blk = 0; blk * 4 < NF_SBC_LIF_T; blk++) {
-            float z[4];
-            nf_rng_normal4(noise_seed, NF__RNG_SBC_NOISE, (uint64_t)(first + i), blk, z);
-            for (int q = 0; q < 4 && blk * 4 + (uint32_t)q < NF_SBC_LIF_T; q++)
-                row[blk * 4 + (uint32_t)q] += (float)(sigma_mV * z[q]);
-        }
-    }
-    return NF_OK;
+    return st == NF_OK ? nf_sbc_lif_add_noise(v, n, sigma_mV, noise_seed, first) : st;
 }
 
 nf_status nf_sbc_lif_table(nf_engine *e, uint64_t seed, int64_t first, int64_t n, double sigma_mV, float *theta,
