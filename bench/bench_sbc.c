@@ -3,8 +3,8 @@
  * stimulus observed and from the voltage alone.
  *
  *   bench_sbc [--ref N] [--M M] [--L L] [--ppc P] [--sigma mV] [--k K]
- *             [--margin W] [--hetero 0|1] [--refine R] [--linear F] [--seed S]
- *             [--out DIR]
+ *             [--margin W] [--hetero 0|1] [--refine R] [--linear F] [--classes 0|1]
+ *             [--seed S] [--out DIR]
  *
  * N reference simulations build the estimator; M fresh prior draws are then
  * simulated, inferred (L posterior draws each) and ranked. P posterior draws
@@ -47,9 +47,9 @@ static int run_variant(nf_sbc_lif_opts o, nf_engine *e, int with_stim, const cha
     char path[4200];
     snprintf(path, sizeof path, "%s/sbc.json", dir);
     if (nf_sbc_write_svg(r, dir) != NF_OK || nf_sbc_write_json(r, path) != NF_OK) return die(dir);
-    printf("\n### %s (N = %lld reference, M = %lld, L = %lld, K = %lld, sigma = %g mV)\n\n",
+    printf("\n### %s (N = %lld reference, M = %lld, L = %lld, K = %lld, sigma = %g mV, repair classes %s)\n\n",
            with_stim ? "stimulus observed" : "voltage only", (long long)o.n_ref, (long long)o.M, (long long)o.L,
-           (long long)o.abc.n_neighbors, o.sigma_mV);
+           (long long)o.abc.n_neighbors, o.sigma_mV, o.repair_classes ? "on" : "off");
     printf("| parameter | Pearson r | contraction | z mean | z sd | RMSE | ECDF points outside 95%% band | max abs ECDF diff |\n");
     printf("|---|---|---|---|---|---|---|---|\n");
     for (int j = 0; j < NF_SBC_LIF_D; j++) {
@@ -91,6 +91,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--hetero")) o.abc.hetero = atoi(val);
         else if (!strcmp(a, "--refine")) o.abc.refine = atoi(val);
         else if (!strcmp(a, "--linear")) o.abc.linear_below = atof(val);
+        else if (!strcmp(a, "--classes")) o.repair_classes = atoi(val);
         else if (!strcmp(a, "--seed")) o.seed = (uint64_t)atoll(val);
         else if (!strcmp(a, "--out")) out = val;
         else {

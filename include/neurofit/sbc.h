@@ -79,6 +79,15 @@ void nf_abc_destroy(nf_abc *a);
 int nf_abc_n_params(const nf_abc *a);
 int nf_abc_n_summaries(const nf_abc *a);
 
+/* Optional: a discrete class per reference row (cls [n] in 0..n_classes-1,
+ * copied; NULL removes them), e.g. which branch of a prior's repair rule made
+ * the row. The class is then treated as a latent variable: after the pooled
+ * correction, the neighbours of each class with >= 4 (k + 1) of them are
+ * corrected by a fit over that class alone, so draws keep the class's own
+ * relation between parameters (a point mass stays a point mass) and classes
+ * are drawn with their share of the kernel weight. */
+nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes);
+
 /* n_draws posterior draws for one observation.
  *   s_obs: [k] observed summaries (finite)
  *   draws: [n_draws][d] out, model units. */
@@ -201,6 +210,11 @@ nf_status nf_sbc_lif_add_noise(float *v, int64_t n, double sigma_mV, uint64_t no
 nf_status nf_sbc_lif_table(nf_engine *e, uint64_t seed, int64_t first, int64_t n, double sigma_mV,
                            float *theta, float *stimulus, float *traces, float *s_stim, float *s_volt);
 
+/* Branch of the preset's repair rule that made each row: 0 = V_res drawn
+ * below E_L (continuous), 1 = V_res = E_L - 2 mV, 2 = V_res = -80 mV (clipped).
+ * theta [n][6] in; cls [n] out. */
+void nf_sbc_lif_classes(const float *theta, int64_t n, int32_t *cls);
+
 /* A whole SBC of the ABC posterior on the problem: an n_ref reference table
  * (seed), M test cases (seed + 1) with L posterior draws each, and a
  * predictive check with P posterior draws per case re-simulated against a
@@ -213,6 +227,7 @@ typedef struct nf_sbc_lif_opts {
     int64_t M, L, P;    /* SBC draws (500), posterior draws (99), predictive draws (50; >= 2) */
     double sigma_mV;    /* measurement noise (0.1) */
     int with_stimulus;  /* 1 (default): the stimulus is observed */
+    int repair_classes; /* 1: the repair rule's branch as a latent class (nf_sbc_lif_classes) */
     uint64_t seed;      /* 2026 */
     nf_abc_opts abc;
 } nf_sbc_lif_opts;

@@ -109,6 +109,19 @@ nf_status nf_sbc_lif_table(nf_engine *e, uint64_t seed, int64_t first, int64_t n
     return st;
 }
 
+void nf_sbc_lif_classes(const float *theta, int64_t n, int32_t *cls)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float *t = theta + i * NF_SBC_LIF_D;
+        double el = t[2], vr = t[4];
+        /* the repair computes E_L - 2 in double and stores floats: compare
+         * within float rounding of values near -80 mV */
+        if (vr <= -80.0 + 1e-4 && el - 2.0 < -80.0 + 1e-4) cls[i] = 2;
+        else if (fabs(vr - (el - 2.0)) < 1e-4) cls[i] = 1;
+        else cls[i] = 0;
+    }
+}
+
 void nf_sbc_lif_opts_default(nf_sbc_lif_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -180,6 +193,13 @@ nf_status nf_sbc_lif_run(nf_engine *e, const nf_sbc_lif_opts *o, nf_sbc_result *
         st = nf_sbc_lif_table(e, o->seed + 1, 0, M, o->sigma_mV, tt, tI, NULL, ws ? ts : NULL, ws ? NULL : ts);
     double t1 = now_s();
     if (st == NF_OK) st = nf_abc_create(rt, rs, o->n_ref, (int)D, k, lif_lo, lif_hi, &o->abc, &abc);
+    if (st == NF_OK && o->repair_classes) {
+        int32_t *cls = nf__malloc_array((size_t)o->n_ref, sizeof(int32_t));
+        st = cls ? NF_OK : nf__fail(NF_ENOMEM, "sbc_lif_run: out of memory");
+        if (cls) nf_sbc_lif_classes(rt, o->n_ref, cls);
+        if (st == NF_OK) st = nf_abc_set_classes(abc, cls, 3);
+        free(cls);
+    }
     double t2 = now_s();
     for (int64_t m = 0; st == NF_OK && m < M; m++)
         st = nf_abc_sample(abc, ts + m * k, L, o->seed + 1000 + (uint64_t)m, post + m * L * D);
