@@ -36,6 +36,7 @@
 #ifndef NEUROFIT_SBC_H
 #define NEUROFIT_SBC_H
 
+#include "neurofit/engine.h"
 #include "neurofit/status.h"
 
 #include <stdint.h>
@@ -77,6 +78,15 @@ nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d,
 void nf_abc_destroy(nf_abc *a);
 int nf_abc_n_params(const nf_abc *a);
 int nf_abc_n_summaries(const nf_abc *a);
+
+/* Optional: a discrete class per reference row (cls [n] in 0..n_classes-1,
+ * copied; NULL removes them), e.g. which branch of a prior's repair rule made
+ * the row. The class is then treated as a latent variable: after the pooled
+ * correction, the neighbours of each class with >= 4 (k + 1) of them are
+ * corrected by a fit over that class alone, so draws keep the class's own
+ * relation between parameters (a point mass stays a point mass) and classes
+ * are drawn with their share of the kernel weight. */
+nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes);
 
 /* n_draws posterior draws for one observation.
  *   s_obs: [k] observed summaries (finite)
@@ -166,6 +176,70 @@ double nf_sbc_result_ppc(const nf_sbc_result *r);
 nf_status nf_sbc_write_json(const nf_sbc_result *r, const char *path);
 /* dir/sbc_ranks.svg, dir/sbc_ecdf.svg, dir/sbc_recovery.svg (dir created). */
 nf_status nf_sbc_write_svg(const nf_sbc_result *r, const char *dir);
+
+/* ---------------------------------------------------------------------------
+ * 4. The BayesFlow LIF problem (the `bayesflow-lif` preset of sbi.h)
+ * ------------------------------------------------------------------------- */
+
+#define NF_SBC_LIF_D 6   /* C_m pF, g_L nS, E_L mV, V_th mV, V_res mV, t_ref ms */
+#define NF_SBC_LIF_T 501 /* samples at dt 0.1 ms */
+#define NF_SBC_LIF_DT 0.1
+
+/* Name, unit and prior interval of parameter j (0..5); NULL / no-op when out of range. */
+const char *nf_sbc_lif_param_name(int j);
+const char *nf_sbc_lif_param_unit(int j);
+void nf_sbc_lif_bounds(double *lo, double *hi); /* [6] each */
+
+/* Simulate n lif6 traces: theta [n][6], stimulus [n][501] pA -> v [n][501] mV,
+ * plus independent Gaussian measurement noise of sd sigma_mV (0: none) keyed
+ * by (noise_seed, first + i, sample), so a row is the same in any chunking. */
+nf_status nf_sbc_lif_simulate(nf_engine *e, const float *theta, const float *stimulus, int64_t n,
+                              double sigma_mV, uint64_t noise_seed, int64_t first, float *v);
+
+/* Add that measurement noise to traces v [n][501] in place: sample t of row i
+ * gets sigma_mV x a standard normal keyed by (noise_seed, first + i, t). */
+nf_status nf_sbc_lif_add_noise(float *v, int64_t n, double sigma_mV, uint64_t noise_seed, int64_t first);
+
+/* Rows [first, first+n) of the preset under seed (nf_sbi_bayesflow_lif_generate:
+ * prior with its repair rule, coloured-noise stimulus), simulated with noise
+ * of sd sigma_mV (noise keyed by seed). Outputs, each NULL when not wanted:
+ * theta [n][6], stimulus [n][501] pA, traces [n][501] mV, summaries with the
+ * stimulus s_stim [n][nf_sbc_lif_n_summaries(1)] and voltage only
+ * s_volt [n][nf_sbc_lif_n_summaries(0)]. Works in chunks: scratch memory is
+ * independent of n. */
+nf_status nf_sbc_lif_table(nf_engine *e, uint64_t seed, int64_t first, int64_t n, double sigma_mV,
+                           float *theta, float *stimulus, float *traces, float *s_stim, float *s_volt);
+
+/* Branch of the preset's repair rule that made each row: 0 = V_res drawn
+ * below E_L (continuous), 1 = V_res = E_L - 2 mV, 2 = V_res = -80 mV (clipped).
+ * theta [n][6] in; cls [n] out. */
+void nf_sbc_lif_classes(const float *theta, int64_t n, int32_t *cls);
+
+/* A whole SBC of the ABC posterior on the problem: an n_ref reference table
+ * (seed), M test cases (seed + 1) with L posterior draws each, and a
+ * predictive check with P posterior draws per case re-simulated against a
+ * held-out replicate (same parameters and stimulus, fresh noise). Stimulus
+ * observed: summaries with the stimulus, predictive draws driven by the
+ * observed stimulus; otherwise voltage-only summaries and a fresh prior
+ * stimulus per predictive draw. */
+typedef struct nf_sbc_lif_opts {
+    int64_t n_ref;      /* reference simulations (>= 1000; 100000 by default) */
+    int64_t M, L, P;    /* SBC draws (500), posterior draws (99), predictive draws (50; >= 2) */
+    double sigma_mV;    /* measurement noise (0.1) */
+    int with_stimulus;  /* 1 (default): the stimulus is observed */
+    int repair_classes; /* 1: the repair rule's branch as a latent class (nf_sbc_lif_classes) */
+    uint64_t seed;      /* 2026 */
+    nf_abc_opts abc;
+} nf_sbc_lif_opts;
+
+void nf_sbc_lif_opts_default(nf_sbc_lif_opts *o);
+
+typedef struct nf_sbc_lif_times {
+    double table_s, build_s, infer_s, ppc_s; /* wall seconds of each stage */
+} nf_sbc_lif_times;
+
+/* Runs it; *out is analysed and ready for nf_sbc_write_json/svg. times may be NULL. */
+nf_status nf_sbc_lif_run(nf_engine *e, const nf_sbc_lif_opts *o, nf_sbc_result **out, nf_sbc_lif_times *times);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,8 @@ struct nf_abc {
     float *theta;        /* [n][d] copy, model units */
     float *eta;          /* [n][d] */
     float *summ;         /* [n][k] copy of the summaries */
+    int32_t *cls;        /* [n] discrete class per row (nf_abc_set_classes) or NULL */
+    int n_classes;
 };
 
 void nf_abc_opts_default(nf_abc_opts *o)
@@ -133,7 +135,32 @@ void nf_abc_destroy(nf_abc *a)
     free(a->theta);
     free(a->eta);
     free(a->summ);
+    free(a->cls);
     free(a);
+}
+
+nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes)
+{
+    if (!a) return nf__fail(NF_EINVAL, "abc_set_classes: NULL estimator");
+    if (!cls) {
+        free(a->cls);
+        a->cls = NULL;
+        a->n_classes = 0;
+        return NF_OK;
+    }
+    if (n_classes < 1 || n_classes > 1024)
+        return nf__fail(NF_EINVAL, "abc_set_classes: n_classes = %d must be in 1..1024", n_classes);
+    for (int64_t i = 0; i < a->n; i++)
+        if (cls[i] < 0 || cls[i] >= n_classes)
+            return nf__fail(NF_ERANGE, "abc_set_classes: cls[%lld] = %d outside 0..%d", (long long)i, cls[i],
+                            n_classes - 1);
+    int32_t *c = nf__malloc_array((size_t)a->n, sizeof(int32_t));
+    if (!c) return nf__fail(NF_ENOMEM, "abc_set_classes: out of memory");
+    memcpy(c, cls, sizeof(int32_t) * (size_t)a->n);
+    free(a->cls);
+    a->cls = c;
+    a->n_classes = n_classes;
+    return NF_OK;
 }
 
 int nf_abc_n_params(const nf_abc *a) { return a ? a->d : 0; }
@@ -380,6 +407,128 @@ static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64
     return 0;
 }
 
+/* Local-linear correction (Beaumont, Zhang & Balding 2002) of the K rows
+ * idx with weights w: adj [K][d] holds their parameters (logit or model
+ * units) and receives phi_i - beta (z_i - z_obs), rescaled by a local
+ * variance fit when hetero is on (Blum & Francois 2010). A singular local
+ * design leaves adj as it is (the rejection sample). */
+static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *w, int64_t K, const double *zobs,
+                             double *adj)
+{
+    const int d = a->d, q = a->k + 1;
+    double *XtX = nf__calloc((size_t)q * (size_t)q, sizeof(double));
+    double *XtX0 = nf__malloc_array((size_t)q * (size_t)q, sizeof(double));
+    double *Xty = nf__calloc((size_t)q * (size_t)d, sizeof(double));
+    double *G = nf__calloc((size_t)q * (size_t)d, sizeof(double));
+    double *x = nf__calloc((size_t)q, sizeof(double));
+    double *zr = nf__malloc_array((size_t)q, sizeof(double));
+    nf_status st = NF_OK;
+    if (!XtX || !XtX0 || !Xty || !G || !x || !zr) {
+        st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
+        goto out;
+    }
+    for (int64_t r = 0; r < K; r++) {
+        const float *sr = a->summ + idx[r] * a->k;
+        x[0] = 1.0;
+        for (int c = 0; c < a->k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        for (int u = 0; u < q; u++) {
+            for (int v = 0; v <= u; v++) XtX[u * q + v] += w[r] * x[u] * x[v];
+            for (int j = 0; j < d; j++) Xty[u * d + j] += w[r] * x[u] * adj[r * d + j];
+        }
+    }
+    for (int u = 0; u < q; u++)
+        for (int v = u + 1; v < q; v++) XtX[u * q + v] = XtX[v * q + u];
+    memcpy(XtX0, XtX, sizeof(double) * (size_t)q * (size_t)q);
+    if (nf__chol_solve(XtX, Xty, q, d, 1e-6) != 0) goto out;
+    for (int64_t r = 0; r < K; r++) {
+        const float *sr = a->summ + idx[r] * a->k;
+        for (int c = 0; c < a->k; c++) zr[c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        for (int j = 0; j < d; j++) {
+            double cc = 0.0;
+            for (int v = 0; v < a->k; v++) cc += Xty[(1 + v) * d + j] * zr[v];
+            adj[r * d + j] -= cc;
+        }
+    }
+    if (!a->o.hetero) goto out;
+    /* log e^2 ~ [1, z - z_obs] with the same weights; residuals rescaled to
+     * the spread expected at z_obs */
+    double floor2 = 0.0;
+    for (int64_t r = 0; r < K; r++)
+        for (int j = 0; j < d; j++) {
+            double e = adj[r * d + j] - Xty[j];
+            floor2 += e * e;
+        }
+    floor2 = 1e-8 * floor2 / (double)(K * d) + 1e-300;
+    for (int64_t r = 0; r < K; r++) {
+        const float *sr = a->summ + idx[r] * a->k;
+        x[0] = 1.0;
+        for (int c = 0; c < a->k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        for (int j = 0; j < d; j++) {
+            double e = adj[r * d + j] - Xty[j];
+            double le = log(e * e + floor2);
+            for (int u = 0; u < q; u++) G[u * d + j] += w[r] * x[u] * le;
+        }
+    }
+    if (nf__chol_solve(XtX0, G, q, d, 1e-6) != 0) goto out;
+    for (int64_t r = 0; r < K; r++) {
+        const float *sr = a->summ + idx[r] * a->k;
+        for (int c = 0; c < a->k; c++) zr[c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        for (int j = 0; j < d; j++) {
+            double lv = 0.0; /* log variance at row r minus at z_obs */
+            for (int v = 0; v < a->k; v++) lv += G[(1 + v) * d + j] * zr[v];
+            double sc = exp(-0.5 * lv);
+            sc = sc < 0.2 ? 0.2 : (sc > 5.0 ? 5.0 : sc);
+            adj[r * d + j] = Xty[j] + (adj[r * d + j] - Xty[j]) * sc;
+        }
+    }
+out:
+    free(XtX);
+    free(XtX0);
+    free(Xty);
+    free(G);
+    free(x);
+    free(zr);
+    return st;
+}
+
+/* Class-aware correction (the class as a discrete latent variable): the
+ * neighbours of each class with enough of them (>= 4 (k + 1)) are corrected
+ * again by a fit over that class alone, from their uncorrected values
+ * orig [K][d]. Resampling by the kernel weights then draws the class with
+ * its local posterior probability (its share of the weight) and the
+ * parameters from that class's own regression, so a point mass such as
+ * V_res = E_L - 2 mV is not blended with the continuous part. Smaller
+ * classes keep the pooled correction. */
+static nf_status class_pass(const nf_abc *a, const int64_t *idx, const double *w, int64_t K, const double *zobs,
+                            const double *orig, double *adj)
+{
+    const int d = a->d;
+    const int64_t min_rows = 4 * (int64_t)(a->k + 1);
+    int64_t *sub = nf__malloc_array((size_t)K, sizeof(int64_t)), *pos = nf__malloc_array((size_t)K, sizeof(int64_t));
+    double *sw = nf__malloc_array((size_t)K, sizeof(double));
+    double *sadj = nf__malloc_array((size_t)K * (size_t)d, sizeof(double));
+    nf_status st = sub && pos && sw && sadj ? NF_OK : nf__fail(NF_ENOMEM, "abc_sample: out of memory");
+    for (int c = 0; st == NF_OK && c < a->n_classes; c++) {
+        int64_t m = 0;
+        for (int64_t r = 0; r < K; r++)
+            if (a->cls[idx[r]] == c) {
+                pos[m] = r;
+                sub[m] = idx[r];
+                sw[m] = w[r];
+                memcpy(sadj + m * d, orig + r * d, sizeof(double) * (size_t)d);
+                m++;
+            }
+        if (m < min_rows || m == K) continue; /* too few, or the pooled fit already is this one */
+        st = adjust_rows(a, sub, sw, m, zobs, sadj);
+        for (int64_t i = 0; st == NF_OK && i < m; i++) memcpy(adj + pos[i] * d, sadj + i * d, sizeof(double) * (size_t)d);
+    }
+    free(sub);
+    free(pos);
+    free(sw);
+    free(sadj);
+    return st;
+}
+
 nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, uint64_t seed,
                         float *draws)
 {
@@ -404,11 +553,9 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
     double *adj = nf__malloc_array((size_t)K * (size_t)d, sizeof(double));
     double *f = nf__calloc((size_t)a->p, sizeof(double));
     double *eo = nf__calloc((size_t)d, sizeof(double));
-    double *XtX = nf__calloc((size_t)q * (size_t)q, sizeof(double));
-    double *Xty = nf__calloc((size_t)q * (size_t)d, sizeof(double));
     double *x = nf__calloc((size_t)q, sizeof(double));
     unsigned char *lin = nf__calloc((size_t)d, 1);
-    if (!dist || !tmp || !idx || !w || !adj || !f || !eo || !XtX || !Xty || !x || !lin) {
+    if (!dist || !tmp || !idx || !w || !adj || !f || !eo || !x || !lin) {
         st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
         goto done;
     }
@@ -494,93 +641,17 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
             for (int64_t r = 0; r < K; r++) adj[r * d + j] = a->theta[idx[r] * d + j];
     }
     if (a->o.adjust) {
-        /* local-linear correction on the standardised summaries themselves
-         * (the pilot projections only choose the neighbours) */
-        double *zo = f; /* features() puts z at f[1..k] */
-        double *zr = nf__malloc_array((size_t)a->k + 1, sizeof(double));
-        if (!zr) {
+        features(a, s_obs, f); /* z_obs at f[1..k] */
+        double *orig = a->cls ? nf__malloc_array((size_t)K * (size_t)d, sizeof(double)) : NULL;
+        if (a->cls && !orig) {
             st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
             goto done;
         }
-        features(a, s_obs, f);
-        double *zobs = nf__malloc_array((size_t)a->k, sizeof(double));
-        if (!zobs) {
-            free(zr);
-            st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
-            goto done;
-        }
-        memcpy(zobs, zo + 1, sizeof(double) * (size_t)a->k);
-        for (int64_t r = 0; r < K; r++) {
-            const float *sr = a->summ + idx[r] * a->k;
-            x[0] = 1.0;
-            for (int c = 0; c < a->k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
-            for (int u = 0; u < q; u++) {
-                for (int v = 0; v <= u; v++) XtX[u * q + v] += w[r] * x[u] * x[v];
-                for (int j = 0; j < d; j++) Xty[u * d + j] += w[r] * x[u] * adj[r * d + j];
-            }
-        }
-        for (int u = 0; u < q; u++)
-            for (int v = u + 1; v < q; v++) XtX[u * q + v] = XtX[v * q + u];
-        double *XtX0 = nf__malloc_array((size_t)q * (size_t)q, sizeof(double));
-        double *G = nf__calloc((size_t)q * (size_t)d, sizeof(double));
-        if (!XtX0 || !G) {
-            free(XtX0);
-            free(G);
-            free(zr);
-            free(zobs);
-            st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
-            goto done;
-        }
-        memcpy(XtX0, XtX, sizeof(double) * (size_t)q * (size_t)q);
-        if (nf__chol_solve(XtX, Xty, q, d, 1e-6) == 0) {
-            for (int64_t r = 0; r < K; r++) {
-                const float *sr = a->summ + idx[r] * a->k;
-                for (int c = 0; c < a->k; c++) zr[c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
-                for (int j = 0; j < d; j++) {
-                    double cc = 0.0;
-                    for (int v = 0; v < a->k; v++) cc += Xty[(1 + v) * d + j] * zr[v];
-                    adj[r * d + j] -= cc;
-                }
-            }
-            if (a->o.hetero) {
-                /* Blum & Francois (2010): log e^2 ~ [1, z - z_obs] with the same
-                 * weights; residuals rescaled to the spread expected at z_obs */
-                double floor2 = 0.0;
-                for (int64_t r = 0; r < K; r++)
-                    for (int j = 0; j < d; j++) {
-                        double e = adj[r * d + j] - Xty[j];
-                        floor2 += e * e;
-                    }
-                floor2 = 1e-8 * floor2 / (double)(K * d) + 1e-300;
-                for (int64_t r = 0; r < K; r++) {
-                    const float *sr = a->summ + idx[r] * a->k;
-                    x[0] = 1.0;
-                    for (int c = 0; c < a->k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
-                    for (int j = 0; j < d; j++) {
-                        double e = adj[r * d + j] - Xty[j];
-                        double le = log(e * e + floor2);
-                        for (int u = 0; u < q; u++) G[u * d + j] += w[r] * x[u] * le;
-                    }
-                }
-                if (nf__chol_solve(XtX0, G, q, d, 1e-6) == 0) {
-                    for (int64_t r = 0; r < K; r++) {
-                        const float *sr = a->summ + idx[r] * a->k;
-                        for (int c = 0; c < a->k; c++) zr[c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
-                        for (int j = 0; j < d; j++) {
-                            double lv = 0.0; /* log variance at row r minus at z_obs */
-                            for (int v = 0; v < a->k; v++) lv += G[(1 + v) * d + j] * zr[v];
-                            double sc = exp(-0.5 * lv);
-                            sc = sc < 0.2 ? 0.2 : (sc > 5.0 ? 5.0 : sc);
-                            adj[r * d + j] = Xty[j] + (adj[r * d + j] - Xty[j]) * sc;
-                        }
-                    }
-                }
-            }
-        } /* singular local design: fall back to the rejection sample */
-        free(XtX0);
-        free(G);
-        free(zr);
-        free(zobs);
+        if (orig) memcpy(orig, adj, sizeof(double) * (size_t)K * (size_t)d);
+        st = adjust_rows(a, idx, w, K, f + 1, adj);
+        if (st == NF_OK && orig) st = class_pass(a, idx, w, K, f + 1, orig, adj);
+        free(orig);
+        if (st != NF_OK) goto done;
     }
     /* weighted resampling: cumulative weights and binary search */
     for (int64_t r = 1; r < K; r++) w[r] += w[r - 1];
@@ -608,8 +679,6 @@ done:
     free(adj);
     free(f);
     free(eo);
-    free(XtX);
-    free(Xty);
     free(x);
     free(lin);
     return st;

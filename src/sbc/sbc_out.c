@@ -129,7 +129,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     }
 }
 
-enum { PW = 300, PH = 220, PAD_L = 50, PAD_R = 12, PAD_T = 28, PAD_B = 34, NCOL = 3 };
+enum { PW = 300, PH = 220, PAD_L = 62, PAD_R = 12, PAD_T = 28, PAD_B = 34, NCOL = 3 };
 
 typedef struct panel {
     double x0, y0;         /* top-left of the panel */
@@ -161,7 +161,17 @@ static panel panel_at(int j, double xmin, double xmax, double ymin, double ymax)
     return p;
 }
 
-static void axes(sbuf *b, const panel *p, const char *title, const char *xlab)
+/* Tick step of about (hi - lo) / 4 rounded to 1, 2 or 5 x 10^k, so labels are
+ * short round numbers. */
+static double nice_step(double lo, double hi)
+{
+    double raw = (hi - lo) / 4.0;
+    if (!(raw > 0) || !isfinite(raw)) return 1.0;
+    double mag = pow(10.0, floor(log10(raw))), f = raw / mag;
+    return mag * (f < 1.5 ? 1.0 : (f < 3.0 ? 2.0 : (f < 7.0 ? 5.0 : 10.0)));
+}
+
+static void axes(sbuf *b, const panel *p, const char *title, const char *xlab, const char *ylab)
 {
     double l = px(p, p->xmin), r = px(p, p->xmax), t = py(p, p->ymax), bo = py(p, p->ymin);
     sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#444\"/>\n", l, t,
@@ -169,12 +179,18 @@ static void axes(sbuf *b, const panel *p, const char *title, const char *xlab)
     sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n", (l + r) / 2,
               p->y0 + 18, title);
     sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", (l + r) / 2, bo + 28, xlab);
-    for (int i = 0; i <= 4; i++) {
-        double xv = p->xmin + (p->xmax - p->xmin) * i / 4.0, yv = p->ymin + (p->ymax - p->ymin) * i / 4.0;
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"9\">%.3g</text>\n", px(p, xv),
-                  bo + 12, xv);
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"9\">%.3g</text>\n", l - 3,
-                  py(p, yv) + 3, yv);
+    sb_printf(b, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"10\">%s</text>\n",
+              p->x0 + 11, (t + bo) / 2, ylab);
+    double sx = nice_step(p->xmin, p->xmax), sy = nice_step(p->ymin, p->ymax);
+    for (double k = ceil(p->xmin / sx - 1e-9); k * sx <= p->xmax + 1e-9 * sx; k++) {
+        double xv = fabs(k) < 0.5 ? 0.0 : k * sx, x = px(p, xv);
+        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\"/>\n", x, bo, x, bo + 4);
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"9\">%.4g</text>\n", x, bo + 13, xv);
+    }
+    for (double k = ceil(p->ymin / sy - 1e-9); k * sy <= p->ymax + 1e-9 * sy; k++) {
+        double yv = fabs(k) < 0.5 ? 0.0 : k * sy, y = py(p, yv);
+        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\"/>\n", l - 4, y, l, y);
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"9\">%.4g</text>\n", l - 5, y + 3, yv);
     }
 }
 
@@ -196,7 +212,7 @@ static nf_status svg_ranks(const nf_sbc_result *r, const char *dir)
 {
     sbuf b = {0};
     char title[160];
-    snprintf(title, sizeof title, "SBC rank histograms (M = %lld, L = %lld; grey: pointwise 95%% range)",
+    snprintf(title, sizeof title, "SBC rank histograms (M = %lld, L = %lld; grey, dashed: pointwise 95%% range; red: outside)",
              (long long)r->M, (long long)r->L);
     svg_open(&b, r->d, title);
     int B = r->n_bins;
@@ -221,7 +237,13 @@ static nf_status svg_ranks(const nf_sbc_result *r, const char *dir)
         }
         char t[96];
         snprintf(t, sizeof t, "%s (%d band violations)", r->names[j], r->stats[j].violations);
-        axes(&b, &p, t, "rank of true value");
+        /* the band's edges on top of the bars, so bars inside it stay visible */
+        for (int k = 0; k < B; k++) {
+            double xl = px(&p, r->bin_edge[k]), xr = px(&p, r->bin_edge[k + 1]);
+            sb_printf(&b, "<path d=\"M%.1f,%.1fH%.1fM%.1f,%.1fH%.1f\" stroke=\"#555\" stroke-dasharray=\"2,2\"/>\n", xl,
+                      py(&p, r->hist_lo[k]), xr, xl, py(&p, r->hist_hi[k]), xr);
+        }
+        axes(&b, &p, t, "rank of true value", "count");
     }
     return svg_commit(&b, dir, "sbc_ranks.svg");
 }
@@ -230,7 +252,7 @@ static nf_status svg_ecdf(const nf_sbc_result *r, const char *dir)
 {
     sbuf b = {0};
     char title[160];
-    snprintf(title, sizeof title, "SBC ECDF - uniform, with %.0f%% simultaneous bands (grey)", 100 * r->level);
+    snprintf(title, sizeof title, "SBC ECDF - uniform, with %.0f%% simultaneous bands (grey; red: leaves the band)", 100 * r->level);
     svg_open(&b, r->d, title);
     const int P = r->n_points;
     const double M = (double)r->M, L1 = (double)(r->L + 1);
@@ -267,7 +289,7 @@ static nf_status svg_ecdf(const nf_sbc_result *r, const char *dir)
         sb_printf(&b, "%.1f,%.1f\"/>\n", px(&p, 1), py(&p, 0));
         char t[96];
         snprintf(t, sizeof t, "%s (%d outside)", r->names[j], r->stats[j].violations);
-        axes(&b, &p, t, "fractional rank");
+        axes(&b, &p, t, "fractional rank", "ECDF - uniform");
     }
     return svg_commit(&b, dir, "sbc_ecdf.svg");
 }
@@ -293,7 +315,7 @@ static nf_status svg_recovery(const nf_sbc_result *r, const char *dir)
         char t[128];
         snprintf(t, sizeof t, "%s [%s]: r = %.3f, contraction %.2f", r->names[j], r->units[j], r->stats[j].r,
                  r->stats[j].contraction);
-        axes(&b, &p, t, "true value");
+        axes(&b, &p, t, "true value", "posterior mean");
     }
     return svg_commit(&b, dir, "sbc_recovery.svg");
 }
