@@ -4,6 +4,7 @@
 #include "neurofit/model.h"
 
 #include <criterion/criterion.h>
+#include "nf_test_cli.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,41 +23,17 @@ static void setup(void)
     mkdir(tmpdir, 0777);
 }
 
-/* Run a shell command; stderr+stdout into out (cap bytes). Returns exit code. */
-static int run(char *out, size_t cap, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int exists(const char *dir, const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return access(path, F_OK) == 0;
-}
-
 TestSuite(cli, .init = setup);
 
 Test(cli, simulate_writes_files_numpy_reads_with_documented_shapes)
 {
     char out[8192];
-    int rc = run(out, sizeof out,
+    int rc = nft_run(out, sizeof out,
                  BIN " simulate --model adex --sample-prior 37 --seed 5 --stimulus step:500,5,30 "
                      "--stimulus noise:0,30,2 --dt 0.1 --duration 40 --record every:4 --max-spikes 8 --out %s/a",
                  tmpdir);
     cr_assert_eq(rc, 0, "%s", out);
-    rc = run(out, sizeof out,
+    rc = nft_run(out, sizeof out,
              "/usr/bin/python3 -c \"import numpy as np, json; d='%s/a/'; "
              "p=np.load(d+'params.npy'); v=np.load(d+'voltage.npy'); s=np.load(d+'spikes.npy'); "
              "c=np.load(d+'spike_counts.npy'); ok=np.load(d+'valid.npy'); m=json.load(open(d+'meta.json')); "
@@ -77,10 +54,10 @@ Test(cli, params_file_with_header_in_any_order)
     FILE *fp = fopen(path, "w");
     fprintf(fp, "V_th,E_L\n-50,-70\n-52,-68\n");
     fclose(fp);
-    int rc = run(out, sizeof out, BIN " simulate --model lif6 --params %s --stimulus step:0,0,1 --dt 0.1 --duration 5 --out %s/b",
+    int rc = nft_run(out, sizeof out, BIN " simulate --model lif6 --params %s --stimulus step:0,0,1 --dt 0.1 --duration 5 --out %s/b",
                  path, tmpdir);
     cr_assert_eq(rc, 0, "%s", out);
-    rc = run(out, sizeof out,
+    rc = nft_run(out, sizeof out,
              "/usr/bin/python3 -c \"import numpy as np; p=np.load('%s/b/params.npy'); v=np.load('%s/b/voltage.npy'); "
              "assert p.shape==(2,6); assert p[1,3]==-52 and p[1,2]==-68 and p[0,0]==150; assert v[1,0]==-68\"",
              tmpdir, tmpdir);
@@ -90,11 +67,11 @@ Test(cli, params_file_with_header_in_any_order)
 static void expect_error(const char *needle, const char *fmt_args)
 {
     char out[4096];
-    int rc = run(out, sizeof out, BIN " simulate %s --out %s/bad", fmt_args, tmpdir);
+    int rc = nft_run(out, sizeof out, BIN " simulate %s --out %s/bad", fmt_args, tmpdir);
     cr_assert_neq(rc, 0, "'%s' must fail", fmt_args);
     cr_assert(strstr(out, needle) != NULL, "'%s': message should mention '%s', got: %s", fmt_args, needle, out);
-    cr_assert_not(exists(tmpdir, "bad/voltage.npy"), "nothing written on failure");
-    cr_assert_not(exists(tmpdir, "bad/params.npy"), "nothing written on failure");
+    cr_assert_not(nft_exists(tmpdir, "bad/voltage.npy"), "nothing written on failure");
+    cr_assert_not(nft_exists(tmpdir, "bad/params.npy"), "nothing written on failure");
 }
 
 Test(cli, bad_input_clear_error_nonzero_exit_nothing_written)
@@ -133,17 +110,17 @@ Test(cli, bad_input_clear_error_nonzero_exit_nothing_written)
 Test(cli, unwritable_output_and_existing_results_kept_on_failure)
 {
     char out[4096];
-    int rc = run(out, sizeof out, BIN " simulate --model lif6 --sample-prior 2 --stimulus step:1,0,1 --dt 0.1 --duration 1 --out /proc/nf_nope");
+    int rc = nft_run(out, sizeof out, BIN " simulate --model lif6 --sample-prior 2 --stimulus step:1,0,1 --dt 0.1 --duration 1 --out /proc/nf_nope");
     cr_assert_neq(rc, 0);
     cr_assert(strstr(out, "/proc/nf_nope"), "%s", out);
     /* a good run, then a failing run into the same directory: the good files stay */
-    rc = run(out, sizeof out, BIN " simulate --model lif6 --sample-prior 2 --stimulus step:1,0,1 --dt 0.1 --duration 1 --out %s/keep", tmpdir);
+    rc = nft_run(out, sizeof out, BIN " simulate --model lif6 --sample-prior 2 --stimulus step:1,0,1 --dt 0.1 --duration 1 --out %s/keep", tmpdir);
     cr_assert_eq(rc, 0, "%s", out);
     struct stat before, after;
     char path[512];
     snprintf(path, sizeof path, "%s/keep/params.npy", tmpdir);
     cr_assert_eq(stat(path, &before), 0);
-    rc = run(out, sizeof out, BIN " simulate --model lif6 --sample-prior 5 --stimulus step:1,0,1 --dt 0 --duration 1 --out %s/keep", tmpdir);
+    rc = nft_run(out, sizeof out, BIN " simulate --model lif6 --sample-prior 5 --stimulus step:1,0,1 --dt 0 --duration 1 --out %s/keep", tmpdir);
     cr_assert_neq(rc, 0);
     cr_assert_eq(stat(path, &after), 0);
     cr_assert_eq(before.st_size, after.st_size, "earlier result untouched");
@@ -152,21 +129,21 @@ Test(cli, unwritable_output_and_existing_results_kept_on_failure)
 Test(cli, models_lists_every_model_and_rejects_unknown)
 {
     char out[16384];
-    cr_assert_eq(run(out, sizeof out, BIN " models"), 0);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " models"), 0);
     cr_assert(strstr(out, "lif6") && strstr(out, "adex") && strstr(out, "izhikevich") && strstr(out, "hh"), "%s", out);
     for (int i = 0; i < nf_model_count(); i++)
         cr_assert(strstr(out, nf_model_at(i)->name), "models lists %s: %s", nf_model_at(i)->name, out);
-    cr_assert_eq(run(out, sizeof out, BIN " models izhikevich"), 0);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " models izhikevich"), 0);
     cr_assert(strstr(out, "v_peak") && strstr(out, "nS/mV"), "%s", out);
-    cr_assert_eq(run(out, sizeof out, BIN " models nope"), 2);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " models nope"), 2);
     cr_assert(strstr(out, "unknown model"), "%s", out);
-    cr_assert_eq(run(out, sizeof out, BIN " frobnicate"), 2);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " frobnicate"), 2);
 }
 
 Test(cli, demo_runs_and_explains_itself)
 {
     char out[16384];
-    cr_assert_eq(run(out, sizeof out, BIN " demo --sims 300"), 0, "%s", out);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " demo --sims 300"), 0, "%s", out);
     cr_assert(strstr(out, "neurons fired") && strstr(out, "hh") && strstr(out, "AdEx"), "%s", out);
     for (int i = 0; i < nf_model_count(); i++) {
         char row[64];
@@ -180,13 +157,13 @@ Test(cli, simulate_runs_every_model)
     char out[8192];
     for (int i = 0; i < nf_model_count(); i++) {
         const char *name = nf_model_at(i)->name;
-        int rc = run(out, sizeof out,
+        int rc = nft_run(out, sizeof out,
                      BIN " simulate --model %s --sample-prior 5 --seed 3 --stimulus step:300,5,40 --dt 0.025 "
                          "--duration 50 --out %s/every_%s",
                      name, tmpdir, name);
         cr_assert_eq(rc, 0, "simulate --model %s: %s", name, out);
         char file[128];
         snprintf(file, sizeof file, "every_%s/voltage.npy", name);
-        cr_assert(exists(tmpdir, file), "simulate --model %s wrote %s", name, file);
+        cr_assert(nft_exists(tmpdir, file), "simulate --model %s wrote %s", name, file);
     }
 }

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include "nf_test_cli.h"
 #include <stdint.h>
 #include <math.h>
 #include <stdarg.h>
@@ -533,26 +534,10 @@ Test(features_context, json_has_null_and_reason_for_missing_csv_has_empty_cell)
 
 /* ---- command line ---------------------------------------------------------------- */
 
-static int run(char *out, size_t cap, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 Test(features_cli, json_of_the_efel_trace)
 {
     static char out[1 << 16];
-    int rc = run(out, sizeof out,
+    int rc = nft_run(out, sizeof out,
                  BIN " features " EFEL_DIR "testdata.txt --stim-start 700 --stim-end 2700 "
                      "--features Spikecount,AP_begin_indices,ISI_CV");
     cr_assert_eq(rc, 0, "%s", out);
@@ -580,13 +565,13 @@ Test(features_cli, npy_rows_give_one_csv_row_each)
     }
     int64_t shape[2] = {2, 6000};
     cr_assert_eq(nf_npy_write(path, NF_DT_F32, 2, shape, rows), NF_OK);
-    int rc = run(out, sizeof out, BIN " features %s --dt 0.025 --stim-start 20 --stim-end 140 --format csv "
+    int rc = nft_run(out, sizeof out, BIN " features %s --dt 0.025 --stim-start 20 --stim-end 140 --format csv "
                                       "--features Spikecount,spike_count", path);
     cr_assert_eq(rc, 0, "%s", out);
     char want[1024];
     snprintf(want, sizeof want, "label,Spikecount,spike_count\n\"%s#0\",2,2\n\"%s#1\",3,3\n", path, path);
     cr_assert_str_eq(out, want);
-    rc = run(out, sizeof out, BIN " features %s --stim-start 20 --stim-end 140", path);
+    rc = nft_run(out, sizeof out, BIN " features %s --stim-start 20 --stim-end 140", path);
     cr_assert_eq(rc, 2, "a .npy without --dt must be refused: %s", out);
     cr_assert(strstr(out, "--dt"), "%s", out);
     free(a);
@@ -610,7 +595,7 @@ Test(features_cli, csv_text_with_current_gives_the_stimulus_window)
         fprintf(fp, "%.3f,%.6f,%g\n", t, v[k], t >= 20 && t < 140 ? 150.0 : 0.0);
     }
     fclose(fp);
-    int rc = run(out, sizeof out, BIN " features %s --features Spikecount,mean_frequency", path);
+    int rc = nft_run(out, sizeof out, BIN " features %s --features Spikecount,mean_frequency", path);
     cr_assert_eq(rc, 0, "%s", out);
     cJSON *j = cJSON_Parse(out), *rec = cJSON_GetArrayItem(j, 0);
     cr_assert_not_null(rec, "%s", out);
@@ -627,19 +612,19 @@ Test(features_cli, csv_text_with_current_gives_the_stimulus_window)
 Test(features_cli, bad_input_gets_a_message_and_exit_2)
 {
     char out[4096];
-    int rc = run(out, sizeof out, BIN " features /nonexistent/trace.txt --stim-start 1 --stim-end 2");
+    int rc = nft_run(out, sizeof out, BIN " features /nonexistent/trace.txt --stim-start 1 --stim-end 2");
     cr_assert_eq(rc, 2, "%s", out);
     cr_assert(strstr(out, "/nonexistent/trace.txt"), "%s", out);
-    rc = run(out, sizeof out, BIN " features " EFEL_DIR "testdata.txt --stim-start 700 --stim-end 2700 --features "
+    rc = nft_run(out, sizeof out, BIN " features " EFEL_DIR "testdata.txt --stim-start 700 --stim-end 2700 --features "
                               "Spikecount,not_a_feature");
     cr_assert_eq(rc, 2, "%s", out);
     cr_assert(strstr(out, "not_a_feature"), "%s", out);
-    rc = run(out, sizeof out, BIN " features " EFEL_DIR "testdata.txt");
+    rc = nft_run(out, sizeof out, BIN " features " EFEL_DIR "testdata.txt");
     cr_assert_eq(rc, 2, "no window and no current column: %s", out);
     cr_assert(strstr(out, "--stim-start"), "%s", out);
-    rc = run(out, sizeof out, BIN " features " EFEL_DIR "testdata.txt --stim-start 700 --stim-end 2700 --format xml");
+    rc = nft_run(out, sizeof out, BIN " features " EFEL_DIR "testdata.txt --stim-start 700 --stim-end 2700 --format xml");
     cr_assert_eq(rc, 2, "%s", out);
-    rc = run(out, sizeof out, BIN " features");
+    rc = nft_run(out, sizeof out, BIN " features");
     cr_assert_eq(rc, 2, "%s", out);
     /* a text file with a NaN sample */
     char path[256];
@@ -647,7 +632,7 @@ Test(features_cli, bad_input_gets_a_message_and_exit_2)
     FILE *fp = fopen(path, "w");
     fprintf(fp, "t V\n0 -70\n0.1 -70\n0.2 nan\n0.3 -70\n");
     fclose(fp);
-    rc = run(out, sizeof out, BIN " features %s --stim-start 0.1 --stim-end 0.2", path);
+    rc = nft_run(out, sizeof out, BIN " features %s --stim-start 0.1 --stim-end 0.2", path);
     cr_assert_eq(rc, 2, "%s", out);
     cr_assert(strstr(out, "v[2]") && strstr(out, path), "%s", out);
     unlink(path);
@@ -657,7 +642,7 @@ Test(features_cli, abf_sweeps_through_the_recordings_reader)
 {
     static char out[1 << 16];
     const char *abf = NF_SOURCE_DIR "/../shared/data/abf/17o05028_ic_steps.abf";
-    int rc = run(out, sizeof out, "%s features %s --sweep 2 --features Spikecount,voltage_base --format csv", BIN, abf);
+    int rc = nft_run(out, sizeof out, "%s features %s --sweep 2 --features Spikecount,voltage_base --format csv", BIN, abf);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "17o05028_ic_steps.abf sweep 2"), "%s", out);
     cr_assert(!strstr(out, "sweep 1\""), "only the selected sweep: %s", out);
@@ -665,10 +650,10 @@ Test(features_cli, abf_sweeps_through_the_recordings_reader)
     for (const char *p = out; *p; p++)
         lines += *p == '\n';
     cr_assert_eq(lines, 2, "header + one sweep: %s", out);
-    rc = run(out, sizeof out, "%s features %s --features Spikecount --format json", BIN, abf);
+    rc = nft_run(out, sizeof out, "%s features %s --features Spikecount --format json", BIN, abf);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "\"sweep\":\t15") || strstr(out, "\"sweep\": 15"), "all 16 sweeps: %.300s", out);
-    rc = run(out, sizeof out, "%s features %s --sweep 99", BIN, abf);
+    rc = nft_run(out, sizeof out, "%s features %s --sweep 99", BIN, abf);
     cr_assert_eq(rc, 2, "%s", out);
     cr_assert(strstr(out, "0..15"), "%s", out);
 }

@@ -8,6 +8,7 @@
 #endif
 
 #include <criterion/criterion.h>
+#include "nf_test_cli.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -789,35 +790,19 @@ Test(recording, abf_float32_data_is_not_rescaled)
 
 /* ---- CLI ------------------------------------------------------------------------ */
 
-static int run(char *out, size_t cap, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 Test(recording, cli_info_prints_sweeps_channels_rate_epochs)
 {
     char out[8192];
-    cr_assert_eq(run(out, sizeof out, BIN " info " ABF "171116sh_0018.abf"), 0, "%s", out);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " info " ABF "171116sh_0018.abf"), 0, "%s", out);
     cr_expect(strstr(out, "sweeps:   17") && strstr(out, "20000 Hz") && strstr(out, "3000 ms per sweep"), "%s", out);
     cr_expect(strstr(out, "IN 0") && strstr(out, "[mV]"), "%s", out);
     cr_expect(strstr(out, "| B | step | 146.85 | 646.85 | -100 | 300 |"), "%s", out);
-    cr_assert_eq(run(out, sizeof out, BIN " info --columns 't[s] I[pA] V[mV]' " DATA "/efel/basic/current.txt"), 0,
+    cr_assert_eq(nft_run(out, sizeof out, BIN " info --columns 't[s] I[pA] V[mV]' " DATA "/efel/basic/current.txt"), 0,
                  "%s", out);
     cr_expect(strstr(out, "4000 Hz") && strstr(out, "recorded"), "%s", out);
     write_text(tmp("bad.abf"), "ABF2 but not really");
-    cr_expect_eq(run(out, sizeof out, BIN " info %s", tmp("bad.abf")), 2);
+    cr_expect_eq(nft_run(out, sizeof out, BIN " info %s", tmp("bad.abf")), 2);
     cr_expect(strstr(out, "bad.abf") && strstr(out, "truncated"), "%s", out);
-    cr_expect_eq(run(out, sizeof out, BIN " info"), 2);
-    cr_expect_eq(run(out, sizeof out, BIN " info --bogus x"), 2);
+    cr_expect_eq(nft_run(out, sizeof out, BIN " info"), 2);
+    cr_expect_eq(nft_run(out, sizeof out, BIN " info --bogus x"), 2);
 }

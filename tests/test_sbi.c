@@ -9,6 +9,7 @@
 #include "nf_philox.h"
 
 #include <criterion/criterion.h>
+#include "nf_test_cli.h"
 #include <dirent.h>
 #include <math.h>
 #include <signal.h>
@@ -39,23 +40,6 @@ static void teardown(void)
 }
 
 TestSuite(sbi, .init = setup, .fini = teardown);
-
-/* Run a shell command; stdout+stderr into out. Returns the exit code. */
-static int run(char *out, size_t cap, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static int have_numpy(void)
 {
@@ -277,7 +261,7 @@ Test(sbi, cli_rejects_bad_input_and_writes_nothing)
         {"--model lif6 --prior C_m=uniform:100,200 --dt 0.1 --duration 10 --n 0", "--n 0"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        int rc = run(out, sizeof out, BIN " sbi simulate %s --out %s/bad", cases[k].args, tmpdir);
+        int rc = nft_run(out, sizeof out, BIN " sbi simulate %s --out %s/bad", cases[k].args, tmpdir);
         cr_expect_eq(rc, 2, "%s: exit %d\n%s", cases[k].args, rc, out);
         cr_expect(strstr(out, cases[k].needle) != NULL, "%s: output lacks '%s':\n%s", cases[k].args, cases[k].needle,
                   out);
@@ -285,7 +269,7 @@ Test(sbi, cli_rejects_bad_input_and_writes_nothing)
     char path[512];
     snprintf(path, sizeof path, "%s/bad", tmpdir);
     cr_expect_neq(access(path, F_OK), 0, "a rejected run created its output directory");
-    cr_expect_neq(run(out, sizeof out, BIN " sbi frobnicate"), 0);
+    cr_expect_neq(nft_run(out, sizeof out, BIN " sbi frobnicate"), 0);
     cr_expect(strstr(out, "unknown subcommand 'frobnicate'") != NULL, "%s", out);
 }
 
@@ -458,7 +442,7 @@ Test(sbi, preset_matches_an_independent_numpy_reimplementation_of_the_study, .ti
         char dir[300];
         snprintf(dir, sizeof dir, "%s/ref%d", tmpdir, k);
         write_preset(dir, seeds[k], 400, 128, 2);
-        int rc = run(out, sizeof out, PY " " NF_SOURCE_DIR "/tests/sbi_reference.py %s %llu", dir,
+        int rc = nft_run(out, sizeof out, PY " " NF_SOURCE_DIR "/tests/sbi_reference.py %s %llu", dir,
                      (unsigned long long)seeds[k]);
         cr_expect_eq(rc, 0, "seed %llu:\n%s", (unsigned long long)seeds[k], out);
     }
@@ -468,13 +452,13 @@ Test(sbi, custom_prior_dataset_loads_in_numpy_with_documented_shapes)
 {
     if (!have_numpy()) cr_skip_test("needs " PY " with numpy (Debian python3-numpy)");
     char out[8192];
-    int rc = run(out, sizeof out,
+    int rc = nft_run(out, sizeof out,
                  BIN " sbi simulate --model lif6 --prior 'C_m=uniform:100,200 g_L=loguniform:5,15 "
                      "E_L=normal:-70,2 t_ref=truncnormal:3,1,1,5 V_res<E_L' --stimulus ou:150,60,5 --dt 0.1 "
                      "--duration 30 --record-every 3 --x both --n 250 --chunk 64 --seed 3 --quiet --out %s/c",
                  tmpdir);
     cr_assert_eq(rc, 0, "%s", out);
-    rc = run(out, sizeof out,
+    rc = nft_run(out, sizeof out,
              PY " -c \"import numpy as np, json; d='%s/c/'; m=json.load(open(d+'meta.json')); "
                 "t=np.load(d+'theta.npy'); x=np.load(d+'x.npy'); s=np.load(d+'summaries.npy'); "
                 "i=np.load(d+'stimulus.npy'); v=np.load(d+'valid.npy'); "
@@ -519,13 +503,13 @@ Test(sbi, an_interrupted_run_commits_nothing_and_keeps_the_old_dataset)
     cr_assert_eq(read_file(dir, "theta.npy", &after, &la), 0);
     cr_expect(la == lb && memcmp(before, after, la) == 0, "the old theta.npy was changed");
     char out[4096];
-    run(out, sizeof out, "ls -A %s", dir);
+    nft_run(out, sizeof out, "ls -A %s", dir);
     cr_expect(strstr(out, "partial") == NULL && strstr(out, "tmp") == NULL, "left behind: %s", out);
     /* a complete run without stimulus.npy removes the older one */
     o.progress = NULL;
     o.n_sims = 60;
     cr_assert_eq(nf_sbi_write_dataset(e, &c, dir, &o), NF_OK, "%s", nf_errmsg());
-    run(out, sizeof out, "ls -A %s", dir);
+    nft_run(out, sizeof out, "ls -A %s", dir);
     cr_expect(strstr(out, "stimulus.npy") == NULL && strstr(out, "meta.json") != NULL, "%s", out);
     free(before);
     free(after);
@@ -600,21 +584,21 @@ Test(sbi, file_stimuli_are_used_row_by_row_or_shared)
 {
     if (!have_numpy()) cr_skip_test("needs " PY " with numpy (Debian python3-numpy)");
     char out[8192];
-    int rc = run(out, sizeof out,
+    int rc = nft_run(out, sizeof out,
                  PY " -c \"import numpy as np; d='%s/'; "
                  "np.save(d+'w.npy', (np.arange(4*201).reshape(4,201) %% 50 * 10).astype(np.float32)); "
                  "np.save(d+'s.npy', np.full(201, 250, np.float32)); "
                  "np.save(d+'bad.npy', np.zeros((4, 7), np.float32))\"",
                  tmpdir);
     cr_assert_eq(rc, 0, "%s", out);
-    rc = run(out, sizeof out,
+    rc = nft_run(out, sizeof out,
              BIN " sbi simulate --model lif6 --prior C_m=uniform:100,200 --stimulus file:%s/w.npy --dt 0.1 "
                  "--duration 20 --n 4 --quiet --out %s/fw && " BIN
                  " sbi simulate --model lif6 --prior C_m=uniform:100,200 --stimulus file:%s/s.npy --dt 0.1 "
                  "--duration 20 --n 4 --quiet --out %s/fs",
              tmpdir, tmpdir, tmpdir, tmpdir);
     cr_assert_eq(rc, 0, "%s", out);
-    rc = run(out, sizeof out,
+    rc = nft_run(out, sizeof out,
              PY " -c \"import numpy as np, os; d='%s/'; "
                 "assert (np.load(d+'fw/stimulus.npy') == np.load(d+'w.npy')).all(); "
                 "assert not os.path.exists(d+'fs/stimulus.npy'); "
@@ -622,13 +606,13 @@ Test(sbi, file_stimuli_are_used_row_by_row_or_shared)
              tmpdir);
     cr_expect_eq(rc, 0, "%s", out);
     /* wrong length, and fewer waveforms than simulations */
-    rc = run(out, sizeof out,
+    rc = nft_run(out, sizeof out,
              BIN " sbi simulate --model lif6 --prior C_m=uniform:100,200 --stimulus file:%s/bad.npy --dt 0.1 "
                  "--duration 20 --n 4 --out %s/fb",
              tmpdir, tmpdir);
     cr_expect_eq(rc, 2, "%s", out);
     cr_expect(strstr(out, "7 samples per waveform, the run has 201") != NULL, "%s", out);
-    rc = run(out, sizeof out,
+    rc = nft_run(out, sizeof out,
              BIN " sbi simulate --model lif6 --prior C_m=uniform:100,200 --stimulus file:%s/w.npy --dt 0.1 "
                  "--duration 20 --n 5 --out %s/fb",
              tmpdir, tmpdir);
