@@ -61,7 +61,7 @@ static void write_lif_text(const char *path, int with_current, int nan_at)
 
 Test(fit_cli, example_runs_and_writes_every_output)
 {
-    int rc = nft_run(out, sizeof out, "%s fit --example --models lif6,adex --budget 300 --out %s/ex --quiet", NFT_BIN,
+    int rc = nft_run(out, sizeof out, "%s fit --example --models lif6,adex --budget 300 --out %s/ex --quiet --all-traces", NFT_BIN,
                      dir);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "| rank |") || strstr(out, "rank"), "%s", out);
@@ -76,8 +76,10 @@ Test(fit_cli, example_runs_and_writes_every_output)
                  "assert set(t)>={'model','params','rmse_mV','feature_error','gamma','combined_score','evaluations',"
                  "'stop_reason','spike_features','efel_features'}; "
                  "assert r['target_spike_features']['spike_count']>=5; "
-                 "a=np.load('%s/best_traces.npy'); assert a.shape==(1,7001)\"",
-                 sub, sub);
+                 "a=np.load('%s/best_traces.npy'); assert a.shape==(1,7001); "
+                 "m=np.load('%s/model_traces.npy'); assert m.shape==(1,2,7001); "
+                 "k=j['models'].index(t['model']); assert np.array_equal(m[0,k],a[0])\"",
+                 sub, sub, sub);
     cr_assert_eq(rc, 0, "%s", out);
 }
 

@@ -123,6 +123,7 @@ typedef struct nf_fit_record {
     int target;                /* index into the targets */
     const nf_model *model;
     int rank;                  /* 1 = best model of this recording */
+    int model_slot;            /* index of the model in nf_fit_result.models */
     float *params;             /* [model->n_params] */
     double rmse_mV, nrmse, feature_error, gamma, combined;
     int n_features;            /* target features that entered feature_error */
@@ -156,6 +157,11 @@ void nf_fit_result_free(nf_fit_result *r);
  * top_k bounds the models per recording in results.json and the report. */
 nf_status nf_fit_write(const nf_fit_result *r, const nf_fit_target *targets, int top_k,
                        const nf_fit_options *opt, const char *dir);
+
+/* Write model_traces.npy: float32 [n_targets][n_models][max n], every
+ * model's best trace in the order of r->models (results.json "models"),
+ * NaN padded. */
+nf_status nf_fit_write_model_traces(const nf_fit_result *r, const nf_fit_target *targets, const char *dir);
 
 #ifdef __cplusplus
 }

@@ -6,7 +6,7 @@
  *       [--top-k K] [--seed S] [--backend auto|cpu|cuda] [--threads N]
  *       [--weights rmse=W,features=W,spikes=W] [--threshold MV] [--window MS]
  *       [--stim-start MS --stim-end MS] [--columns SPEC] [--dt MS]
- *       --out DIR [--resume] [--quiet]
+ *       --out DIR [--resume] [--quiet] [--all-traces]
  *
  * Checkpoints go to DIR/checkpoint while the fit runs; Ctrl-C saves one and
  * exits with 130, and --resume continues to the same result as an
@@ -51,6 +51,7 @@ static void usage(FILE *fp)
             "  --stim-start MS --stim-end MS   feature window (default: where the current changes)\n"
             "  --columns SPEC --dt MS          text / .npy layout (see `neurofit info`)\n"
             "  --out DIR            output directory (required)\n"
+            "  --all-traces         also model_traces.npy [recordings][models][samples], every model\n"
             "  --resume             continue an interrupted fit in DIR\n"
             "  --quiet              no progress output\n");
 }
@@ -319,7 +320,7 @@ int nf_cli_fit(int argc, char **argv)
     nf_recording_options ro;
     nf_recording_options_init(&ro);
     const char *files[MAX_FILES];
-    int n_files = 0, example = 0, quiet = 0;
+    int n_files = 0, example = 0, quiet = 0, all_traces = 0;
     const char *out = NULL, *sweeps = "all", *models = "all";
     double stim_start = NAN, stim_end = NAN;
     int threshold_given = 0;
@@ -332,6 +333,7 @@ int nf_cli_fit(int argc, char **argv)
         if (!strcmp(a, "--example")) { example = 1; continue; }
         if (!strcmp(a, "--resume")) { o.resume = 1; continue; }
         if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
+        if (!strcmp(a, "--all-traces")) { all_traces = 1; continue; }
         if (strncmp(a, "--", 2)) {
             if (n_files == MAX_FILES)
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "more than %d files", MAX_FILES);
@@ -471,12 +473,14 @@ int nf_cli_fit(int argc, char **argv)
     } else if (st) {
         rc = nf_cli_error(CMD, st == NF_EINVAL || st == NF_ENOMODEL || st == NF_ENAN || st == NF_ENOTFOUND
                                    ? NF_EXIT_USAGE : NF_EXIT_FAIL, "%s", nf_errmsg());
-    } else if (nf_fit_write(res, L.t, o.top_k, &o, out)) {
+    } else if (nf_fit_write(res, L.t, o.top_k, &o, out) ||
+               (all_traces && nf_fit_write_model_traces(res, L.t, out))) {
         rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
     } else {
         remove_checkpoint(ckpt);
         print_summary(res, L.t, o.top_k);
-        printf("wrote %s/results.json, results.csv, best_traces.npy, report.html\n", out);
+        printf("wrote %s/results.json, results.csv, best_traces.npy, report.html%s\n", out,
+               all_traces ? ", model_traces.npy" : "");
     }
     nf_fit_result_free(res);
     loaded_free(&L);

@@ -556,6 +556,7 @@ static nf_status finish_model(fit_ctx *c, int mi, slot *slots)
             nf_fit_record *rec = &c->res->records[(size_t)r * c->M + mi];
             rec->target = r;
             rec->model = m;
+            rec->model_slot = mi;
             rec->params = malloc(sizeof(float) * np);
             rec->trace = malloc(sizeof(float) * (size_t)g->n);
             if (!rec->params || !rec->trace) {

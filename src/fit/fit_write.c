@@ -284,3 +284,34 @@ nf_status nf_fit_write(const nf_fit_result *r, const nf_fit_target *targets, int
         s = write_report(r, targets, top_k, p);
     return s;
 }
+
+nf_status nf_fit_write_model_traces(const nf_fit_result *r, const nf_fit_target *targets, const char *dir)
+{
+    if (!r || !targets || !dir)
+        return nf__fail(NF_EINVAL, "fit write: NULL argument");
+    int64_t nmax = 0;
+    for (int i = 0; i < r->n_targets; i++)
+        nmax = targets[i].n > nmax ? targets[i].n : nmax;
+    size_t per = (size_t)r->n_models * (size_t)nmax;
+    float *buf = nf__malloc_array((size_t)r->n_targets * per, sizeof(float));
+    if (!buf)
+        return nf__fail(NF_ENOMEM, "model_traces.npy: out of memory for %d x %d x %lld samples", r->n_targets,
+                        r->n_models, (long long)nmax);
+    for (int i = 0; i < r->n_targets; i++)
+        for (int j = 0; j < r->n_models; j++) {
+            const nf_fit_record *rec = &r->records[(size_t)i * r->n_models + j];
+            /* the order of results.json's "models", not the ranking */
+            float *row = buf + (size_t)i * per + (size_t)rec->model_slot * nmax;
+            for (int64_t k = 0; k < nmax; k++)
+                row[k] = rec->trace && k < targets[i].n ? rec->trace[k] : NAN;
+        }
+    char p[4096];
+    nf_status s = nf_mkdir_p(dir);
+    if (!s)
+        s = nf_path_join(p, sizeof p, dir, "model_traces.npy");
+    int64_t shape[3] = {r->n_targets, r->n_models, nmax};
+    if (!s)
+        s = nf_npy_write(p, NF_DT_F32, 3, shape, buf);
+    free(buf);
+    return s;
+}
