@@ -132,11 +132,12 @@ Test(fit_cli, bad_inputs_are_clear_errors_and_keep_earlier_results)
         {"%s/good.txt --models lif6 --stim-start 10", "stim-end"},
         {"%s/good.txt --models lif6 --resume", "resume"},
         {"%s/good.txt --models lif6 --bogus 1", "bogus"},
+        {"%s/good.txt --models ''", "--models"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char args[600];
         snprintf(args, sizeof args, cases[c].args, dir);
-        rc = nft_run(out, sizeof out, "%s fit %s --out %s/r --quiet", NFT_BIN, args, dir);
+        rc = nft_run(out, sizeof out, "%s fit %s --out %s/r --quiet --force", NFT_BIN, args, dir);
         cr_assert(rc != 0, "case %zu (%s) succeeded", c, args);
         cr_assert(strstr(out, cases[c].needle), "case %zu (%s): message does not name %s: %s", c, args,
                   cases[c].needle, out);
@@ -144,6 +145,11 @@ Test(fit_cli, bad_inputs_are_clear_errors_and_keep_earlier_results)
     }
     rc = nft_run(out, sizeof out, "%s fit --models lif6 --quiet", NFT_BIN);
     cr_assert_neq(rc, 0);
+    /* a second fit into the same directory is refused without --force */
+    rc = nft_run(out, sizeof out, "%s fit %s --models lif6 --budget 100 --threshold -58 --out %s/r --quiet", NFT_BIN,
+                 good, dir);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "--force"), "%s", out);
     struct stat after;
     cr_assert_eq(stat(res, &after), 0, "earlier results are still there");
     cr_assert_eq(before.st_mtime, after.st_mtime);

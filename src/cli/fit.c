@@ -6,7 +6,9 @@
  *       [--top-k K] [--seed S] [--backend auto|cpu|cuda] [--threads N]
  *       [--weights rmse=W,features=W,spikes=W] [--threshold MV] [--window MS]
  *       [--stim-start MS --stim-end MS] [--columns SPEC] [--dt MS]
- *       --out DIR [--resume] [--quiet] [--all-traces]
+ *       --out DIR [--resume] [--force] [--quiet] [--all-traces]
+ *
+ * A DIR that holds results.json is refused unless --force (or --resume).
  *
  * Checkpoints go to DIR/checkpoint while the fit runs; Ctrl-C saves one and
  * exits with 130, and --resume continues to the same result as an
@@ -53,6 +55,7 @@ static void usage(FILE *fp)
             "  --out DIR            output directory (required)\n"
             "  --all-traces         also model_traces.npy [recordings][models][samples], every model\n"
             "  --resume             continue an interrupted fit in DIR\n"
+            "  --force              replace the results of an earlier fit in DIR\n"
             "  --quiet              no progress output\n");
 }
 
@@ -320,7 +323,7 @@ int nf_cli_fit(int argc, char **argv)
     nf_recording_options ro;
     nf_recording_options_init(&ro);
     const char *files[MAX_FILES];
-    int n_files = 0, example = 0, quiet = 0, all_traces = 0;
+    int n_files = 0, example = 0, quiet = 0, all_traces = 0, force = 0;
     const char *out = NULL, *sweeps = "all", *models = "all";
     double stim_start = NAN, stim_end = NAN;
     int threshold_given = 0;
@@ -334,6 +337,7 @@ int nf_cli_fit(int argc, char **argv)
         if (!strcmp(a, "--resume")) { o.resume = 1; continue; }
         if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
         if (!strcmp(a, "--all-traces")) { all_traces = 1; continue; }
+        if (!strcmp(a, "--force")) { force = 1; continue; }
         if (strncmp(a, "--", 2)) {
             if (n_files == MAX_FILES)
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "more than %d files", MAX_FILES);
@@ -442,6 +446,17 @@ int nf_cli_fit(int argc, char **argv)
         L.t[k].stim_end_ms = stim_end;
     }
 
+    /* never replace earlier results by accident */
+    char prev[4096];
+    if (!o.resume && !force && nf_path_join(prev, sizeof prev, out, "results.json") == NF_OK &&
+        access(prev, F_OK) == 0) {
+        rc = nf_cli_error(CMD, NF_EXIT_USAGE,
+                          "--out %s holds earlier results (results.json): give another --out, or --force to "
+                          "replace them", out);
+        loaded_free(&L);
+        free(mlist);
+        return rc;
+    }
     char ckpt[4096];
     if (nf_mkdir_p(out) || nf_path_join(ckpt, sizeof ckpt, out, "checkpoint")) {
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--out: %s", nf_errmsg());
