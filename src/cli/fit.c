@@ -68,7 +68,7 @@ static void on_sigint(int sig)
 
 typedef struct progress_state {
     int quiet, tty;
-    double last_print, total_sims;
+    double last_print, total_steps; /* neuron-steps the budget allows, all models */
     int last_model;
 } progress_state;
 
@@ -84,7 +84,7 @@ static int on_progress(const nf_fit_progress *p, void *user)
         return 0;
     ps->last_print = p->elapsed_s;
     ps->last_model = p->model_index;
-    double frac = ps->total_sims > 0 ? p->sims_done / ps->total_sims : 0;
+    double frac = ps->total_steps > 0 ? p->neuron_steps / ps->total_steps : 0;
     if (frac > 1)
         frac = 1;
     /* the budget bounds the simulations; stops before it make the ETA an upper bound */
@@ -466,8 +466,15 @@ int nf_cli_fit(int argc, char **argv)
     }
     o.checkpoint_dir = ckpt;
     progress_state ps = {.quiet = quiet, .tty = isatty(2), .last_model = -1};
+    /* the budget bounds the work: evaluations x steps, with each model's sub-steps */
     int n_models = o.models ? o.n_models : nf_model_count();
-    ps.total_sims = (double)L.n * n_models * (double)o.budget;
+    for (int mi = 0; mi < n_models; mi++) {
+        const nf_model *m = o.models ? nf_model_find(o.models[mi]) : nf_model_at(mi);
+        for (int k = 0; k < L.n; k++) {
+            double sub = ceil(L.t[k].dt_ms / m->dt_max_ms - 1e-9);
+            ps.total_steps += (double)o.budget * ((double)(L.t[k].n - 1) * (sub < 1 ? 1 : sub) + 1);
+        }
+    }
     o.progress = on_progress;
     o.progress_user = &ps;
     struct sigaction sa = {0}, old_int, old_term;
