@@ -427,3 +427,55 @@ Test(sbc_errors, bad_input_is_named)
     cr_expect_null(r);
     nf_sbc_result_destroy(NULL);
 }
+
+/* Classes as a latent variable: rows of class 1 satisfy theta1 = theta0 - 2
+ * exactly (a point mass of the prior, like the LIF repair rule). With the
+ * classes set, the per-class correction keeps that relation in the draws;
+ * the pooled correction alone blurs it. */
+Test(sbc_abc, per_class_correction_keeps_a_point_mass)
+{
+    const int64_t N = 6000, L = 400;
+    float *th = malloc(sizeof(float) * N * 2), *s = malloc(sizeof(float) * N * 2);
+    int32_t *cls = malloc(sizeof(int32_t) * N);
+    double lo[2] = {0, -2}, hi[2] = {10, 8};
+    nft_rng r = {41};
+    for (int64_t i = 0; i < N; i++) {
+        double t0 = 10 * nft_unif(&r);
+        int c = nft_unif(&r) < 0.4 && t0 >= 0.0;
+        double t1 = c ? t0 - 2.0 : -2.0 + 10.0 * nft_unif(&r);
+        th[2 * i] = (float)t0;
+        th[2 * i + 1] = (float)t1;
+        cls[i] = c;
+        s[2 * i] = (float)(t0 + 0.05 * nft_normal(&r));
+        s[2 * i + 1] = (float)(t1 + 0.05 * nft_normal(&r));
+    }
+    const float so[2] = {5.0f, 3.0f}; /* consistent with both classes */
+    float post[800];
+    double frac[2];
+    for (int with = 0; with < 2; with++) {
+        nf_abc *abc = NULL;
+        cr_assert_eq(nf_abc_create(th, s, N, 2, 2, lo, hi, NULL, &abc), NF_OK, "%s", nf_errmsg());
+        if (with) cr_assert_eq(nf_abc_set_classes(abc, cls, 2, 0), NF_OK, "%s", nf_errmsg());
+        cr_assert_eq(nf_abc_sample(abc, so, L, 9, post), NF_OK, "%s", nf_errmsg());
+        int exact = 0;
+        for (int l = 0; l < L; l++) {
+            exact += fabsf(post[2 * l + 1] - (post[2 * l] - 2.0f)) < 1e-3f;
+            cr_expect(fabsf(post[2 * l] - 5.0f) < 0.5f && fabsf(post[2 * l + 1] - 3.0f) < 0.5f, "draw %g %g",
+                      post[2 * l], post[2 * l + 1]);
+        }
+        frac[with] = exact / (double)L;
+        nf_abc_destroy(abc);
+    }
+    cr_expect_gt(frac[1], 0.2, "with classes only %g of the draws keep theta1 = theta0 - 2", frac[1]);
+    cr_expect_lt(frac[0], 0.5 * frac[1], "pooled %g vs per-class %g exact draws", frac[0], frac[1]);
+    nf_abc *abc = NULL;
+    cr_assert_eq(nf_abc_create(th, s, N, 2, 2, lo, hi, NULL, &abc), NF_OK);
+    cls[17] = 2;
+    cr_expect_eq(nf_abc_set_classes(abc, cls, 2, 0), NF_ERANGE);
+    cr_expect(strstr(nf_errmsg(), "cls[17]"), "%s", nf_errmsg());
+    cr_expect_eq(nf_abc_set_classes(abc, cls, 0, 0), NF_EINVAL);
+    nf_abc_destroy(abc);
+    free(th);
+    free(s);
+    free(cls);
+}

@@ -85,8 +85,10 @@ int nf_abc_n_summaries(const nf_abc *a);
  * correction, the neighbours of each class with >= 4 (k + 1) of them are
  * corrected by a fit over that class alone, so draws keep the class's own
  * relation between parameters (a point mass stays a point mass) and classes
- * are drawn with their share of the kernel weight. */
-nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes);
+ * are drawn with their share of the kernel weight. param_mask: the
+ * parameters (bit j) whose values take the per-class correction; the others
+ * keep the pooled one (0: all). */
+nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes, uint32_t param_mask);
 
 /* n_draws posterior draws for one observation.
  *   s_obs: [k] observed summaries (finite)
@@ -227,7 +229,8 @@ typedef struct nf_sbc_lif_opts {
     int64_t M, L, P;    /* SBC draws (500), posterior draws (99), predictive draws (50; >= 2) */
     double sigma_mV;    /* measurement noise (0.1) */
     int with_stimulus;  /* 1 (default): the stimulus is observed */
-    int repair_classes; /* 1: the repair rule's branch as a latent class (nf_sbc_lif_classes) */
+    int repair_classes; /* the repair rule's branch as a latent class (nf_sbc_lif_classes):
+                           0 off, 1 per-class correction of V_res only, 2 of all parameters */
     uint64_t seed;      /* 2026 */
     nf_abc_opts abc;
 } nf_sbc_lif_opts;

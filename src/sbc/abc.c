@@ -40,6 +40,7 @@ struct nf_abc {
     float *summ;         /* [n][k] copy of the summaries */
     int32_t *cls;        /* [n] discrete class per row (nf_abc_set_classes) or NULL */
     int n_classes;
+    uint32_t cls_mask;   /* parameters (bit j) that take the per-class correction */
 };
 
 void nf_abc_opts_default(nf_abc_opts *o)
@@ -139,7 +140,7 @@ void nf_abc_destroy(nf_abc *a)
     free(a);
 }
 
-nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes)
+nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes, uint32_t param_mask)
 {
     if (!a) return nf__fail(NF_EINVAL, "abc_set_classes: NULL estimator");
     if (!cls) {
@@ -160,6 +161,7 @@ nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes)
     free(a->cls);
     a->cls = c;
     a->n_classes = n_classes;
+    a->cls_mask = param_mask ? param_mask : 0xFFFFFFFFu;
     return NF_OK;
 }
 
@@ -520,7 +522,9 @@ static nf_status class_pass(const nf_abc *a, const int64_t *idx, const double *w
             }
         if (m < min_rows || m == K) continue; /* too few, or the pooled fit already is this one */
         st = adjust_rows(a, sub, sw, m, zobs, sadj);
-        for (int64_t i = 0; st == NF_OK && i < m; i++) memcpy(adj + pos[i] * d, sadj + i * d, sizeof(double) * (size_t)d);
+        for (int64_t i = 0; st == NF_OK && i < m; i++)
+            for (int j = 0; j < d; j++)
+                if (j >= 32 || (a->cls_mask >> j) & 1u) adj[pos[i] * d + j] = sadj[i * d + j];
     }
     free(sub);
     free(pos);
