@@ -468,7 +468,17 @@ Test(sbc_abc, per_class_correction_keeps_a_point_mass)
     }
     cr_expect_gt(frac[1], 0.2, "with classes only %g of the draws keep theta1 = theta0 - 2", frac[1]);
     cr_expect_lt(frac[0], 0.5 * frac[1], "pooled %g vs per-class %g exact draws", frac[0], frac[1]);
+    /* off the atom's line (theta1 = theta0 - 1.4: 12 noise sds away), the
+     * class's density at the observation is ~0: no draw lands on the atom */
     nf_abc *abc = NULL;
+    cr_assert_eq(nf_abc_create(th, s, N, 2, 2, lo, hi, NULL, &abc), NF_OK);
+    cr_assert_eq(nf_abc_set_classes(abc, cls, 2, 0), NF_OK, "%s", nf_errmsg());
+    const float off[2] = {5.0f, 3.6f};
+    cr_assert_eq(nf_abc_sample(abc, off, L, 9, post), NF_OK, "%s", nf_errmsg());
+    int on_atom = 0;
+    for (int l = 0; l < L; l++) on_atom += fabsf(post[2 * l + 1] - (post[2 * l] - 2.0f)) < 1e-3f;
+    cr_expect_lt(on_atom, L / 50, "%d of %d draws on the atom for an observation off it", on_atom, (int)L);
+    nf_abc_destroy(abc);
     cr_assert_eq(nf_abc_create(th, s, N, 2, 2, lo, hi, NULL, &abc), NF_OK);
     cls[17] = 2;
     cr_expect_eq(nf_abc_set_classes(abc, cls, 2, 0), NF_ERANGE);
