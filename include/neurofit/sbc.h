@@ -79,15 +79,17 @@ void nf_abc_destroy(nf_abc *a);
 int nf_abc_n_params(const nf_abc *a);
 int nf_abc_n_summaries(const nf_abc *a);
 
-/* Optional: a discrete class per reference row (cls [n] in 0..n_classes-1,
- * copied; NULL removes them), e.g. which branch of a prior's repair rule made
- * the row. The class is then treated as a latent variable: after the pooled
- * correction, the neighbours of each class with >= 4 (k + 1) of them are
- * corrected by a fit over that class alone, so draws keep the class's own
- * relation between parameters (a point mass stays a point mass) and classes
- * are drawn with their share of the kernel weight. param_mask: the
- * parameters (bit j) whose values take the per-class correction; the others
- * keep the pooled one (0: all). */
+/* Optional, experimental: a discrete class per reference row (cls [n] in
+ * 0..n_classes-1, copied; NULL removes them), e.g. which branch of a prior's
+ * repair rule made the row; a latent variable of the posterior. After the
+ * pooled correction each neighbour's weight is multiplied by the density at
+ * the observation's eta of a Gaussian fitted to its class's neighbours (so a
+ * class confined to a thin set, such as a point mass, counts only when the
+ * observation lies on it); the neighbours of each class with >= 4 (k + 1) of
+ * them are corrected by a fit over that class alone, and a parameter constant
+ * over a class keeps that exact value. param_mask: the parameters (bit j)
+ * that take the per-class correction; the others keep the pooled one (0: all).
+ * Smaller classes are dropped when another class qualifies. */
 nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes, uint32_t param_mask);
 
 /* n_draws posterior draws for one observation.

@@ -562,6 +562,13 @@ static nf_status class_pass(const nf_abc *a, const int64_t *idx, double *w, int6
         if (ld[c] > ld_max) ld_max = ld[c];
         if (m == K) continue; /* one class only: the pooled fit already is this one */
         st = adjust_rows(a, sub, sw, m, zobs, sadj);
+        /* a parameter constant over the class (a point mass such as V_res =
+         * -80 mV) stays exactly that value, not that value plus rounding */
+        for (int j = 0; st == NF_OK && j < d; j++) {
+            int constant = 1;
+            for (int64_t i = 1; i < m && constant; i++) constant = orig[pos[i] * d + j] == orig[pos[0] * d + j];
+            for (int64_t i = 0; constant && i < m; i++) sadj[i * d + j] = orig[pos[0] * d + j];
+        }
         for (int64_t i = 0; st == NF_OK && i < m; i++)
             for (int j = 0; j < d; j++)
                 if (j >= 32 || (a->cls_mask >> j) & 1u) adj[pos[i] * d + j] = sadj[i * d + j];
