@@ -3,6 +3,7 @@
  * calibration, lif6 summaries and recovery on a small LIF set, outputs and
  * bad input. */
 #include "neurofit/sbc.h"
+#include "neurofit/sbi.h"
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -488,4 +489,40 @@ Test(sbc_abc, per_class_correction_keeps_a_point_mass)
     free(th);
     free(s);
     free(cls);
+}
+
+/* The LIF table is the training-set generator's preset plus keyed noise: its
+ * parameters and stimuli are nf_sbi_bayesflow_lif_generate's, and a row is
+ * the same whether generated alone or inside a larger range. */
+Test(sbc_lif, table_is_the_generator_preset_with_keyed_noise)
+{
+    nf_engine *e = NULL;
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e), NF_OK);
+    enum { N = 60, T = NF_SBC_LIF_T };
+    static float th[N * 6], I[N * T], v[N * T], th_g[N * 6], I_g[N * T], v1[T], th1[6];
+    cr_assert_eq(nf_sbc_lif_table(e, 77, 0, N, 0.1, th, I, v, NULL, NULL), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_sbi_bayesflow_lif_generate(77, 0, N, th_g, NULL, I_g), NF_OK, "%s", nf_errmsg());
+    cr_expect_eq(memcmp(th, th_g, sizeof th), 0, "parameters differ from the generator's");
+    cr_expect_eq(memcmp(I, I_g, sizeof I), 0, "stimuli differ from the generator's");
+    cr_assert_eq(nf_sbc_lif_table(e, 77, 5, 1, 0.1, th1, NULL, v1, NULL, NULL), NF_OK);
+    cr_expect_eq(memcmp(th1, th + 5 * 6, sizeof th1), 0);
+    cr_expect_eq(memcmp(v1, v + 5 * T, sizeof v1), 0, "row 5 depends on the range it is generated in");
+    /* noise: the difference to the noise-free trace has sd ~0.1 mV */
+    static float v0[N * T];
+    cr_assert_eq(nf_sbc_lif_table(e, 77, 0, N, 0.0, NULL, NULL, v0, NULL, NULL), NF_OK);
+    double s2 = 0;
+    for (int i = 0; i < N * T; i++) s2 += (double)(v[i] - v0[i]) * (v[i] - v0[i]);
+    double sd = sqrt(s2 / (N * T));
+    cr_expect(sd > 0.095 && sd < 0.105, "noise sd %g mV, expected 0.1", sd);
+    int32_t cls[N];
+    int n_atoms = 0;
+    nf_sbc_lif_classes(th, N, cls);
+    for (int i = 0; i < N; i++) {
+        n_atoms += cls[i] != 0;
+        const float *t = th + 6 * i;
+        int want = t[4] == -80.0f && t[2] < -78.0f ? 2 : (fabsf(t[4] - (t[2] - 2.0f)) < 1e-4f ? 1 : 0);
+        cr_expect_eq(cls[i], want, "row %d: E_L %g V_res %g class %d", i, t[2], t[4], cls[i]);
+    }
+    cr_expect(n_atoms >= 6 && n_atoms <= 35, "%d of %d rows on the repair rule's atoms (a third expected)", n_atoms, N);
+    nf_engine_destroy(e);
 }
