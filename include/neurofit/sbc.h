@@ -1,6 +1,6 @@
 /* Posterior estimation and simulation-based calibration (SBC) in C.
  *
- * Three parts, each usable alone:
+ * Four parts, each usable alone:
  *
  *  1. nf_abc: regression-adjusted approximate Bayesian computation on summary
  *     statistics. A reference table of prior draws theta [n][d] and their
@@ -26,6 +26,10 @@
  *     simulation (Saeilynoja, Buerkner & Vehtari 2022), posterior-mean
  *     recovery (Pearson r), contraction, z-scores, posterior predictive
  *     coverage; written as JSON and self-contained SVG plots.
+ *
+ *  4. nf_sbc_lif_*: the BayesFlow LIF problem on the training-set generator's
+ *     `bayesflow-lif` preset (sbi.h) with measurement noise, and a whole SBC
+ *     run of part 1 on it (behind `neurofit sbi sbc` and bench_sbc).
  *
  * Ownership: every array argument is borrowed for the call only; handles
  * (nf_abc, nf_sbc_result) are created by the library and released with their
