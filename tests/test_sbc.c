@@ -3,6 +3,7 @@
  * calibration, lif6 summaries and recovery on a small LIF set, outputs and
  * bad input. */
 #include "neurofit/sbc.h"
+#include "neurofit/sbi.h"
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -426,4 +427,102 @@ Test(sbc_errors, bad_input_is_named)
     cr_expect(strstr(nf_errmsg(), "M = 5"), "%s", nf_errmsg());
     cr_expect_null(r);
     nf_sbc_result_destroy(NULL);
+}
+
+/* Classes as a latent variable: rows of class 1 satisfy theta1 = theta0 - 2
+ * exactly (a point mass of the prior, like the LIF repair rule). With the
+ * classes set, the per-class correction keeps that relation in the draws;
+ * the pooled correction alone blurs it. */
+Test(sbc_abc, per_class_correction_keeps_a_point_mass)
+{
+    const int64_t N = 6000, L = 400;
+    float *th = malloc(sizeof(float) * N * 2), *s = malloc(sizeof(float) * N * 2);
+    int32_t *cls = malloc(sizeof(int32_t) * N);
+    double lo[2] = {0, -2}, hi[2] = {10, 8};
+    nft_rng r = {41};
+    for (int64_t i = 0; i < N; i++) {
+        double t0 = 10 * nft_unif(&r);
+        int c = nft_unif(&r) < 0.4 && t0 >= 0.0;
+        double t1 = c ? t0 - 2.0 : -2.0 + 10.0 * nft_unif(&r);
+        th[2 * i] = (float)t0;
+        th[2 * i + 1] = (float)t1;
+        cls[i] = c;
+        s[2 * i] = (float)(t0 + 0.05 * nft_normal(&r));
+        s[2 * i + 1] = (float)(t1 + 0.05 * nft_normal(&r));
+    }
+    const float so[2] = {5.0f, 3.0f}; /* consistent with both classes */
+    float post[800];
+    double frac[2];
+    for (int with = 0; with < 2; with++) {
+        nf_abc *abc = NULL;
+        cr_assert_eq(nf_abc_create(th, s, N, 2, 2, lo, hi, NULL, &abc), NF_OK, "%s", nf_errmsg());
+        if (with) cr_assert_eq(nf_abc_set_classes(abc, cls, 2, 0), NF_OK, "%s", nf_errmsg());
+        cr_assert_eq(nf_abc_sample(abc, so, L, 9, post), NF_OK, "%s", nf_errmsg());
+        int exact = 0;
+        for (int l = 0; l < L; l++) {
+            exact += fabsf(post[2 * l + 1] - (post[2 * l] - 2.0f)) < 1e-3f;
+            cr_expect(fabsf(post[2 * l] - 5.0f) < 0.5f && fabsf(post[2 * l + 1] - 3.0f) < 0.5f, "draw %g %g",
+                      post[2 * l], post[2 * l + 1]);
+        }
+        frac[with] = exact / (double)L;
+        nf_abc_destroy(abc);
+    }
+    cr_expect_gt(frac[1], 0.2, "with classes only %g of the draws keep theta1 = theta0 - 2", frac[1]);
+    cr_expect_lt(frac[0], 0.5 * frac[1], "pooled %g vs per-class %g exact draws", frac[0], frac[1]);
+    /* off the atom's line (theta1 = theta0 - 1.4: 12 noise sds away), the
+     * class's density at the observation is ~0: no draw lands on the atom */
+    nf_abc *abc = NULL;
+    cr_assert_eq(nf_abc_create(th, s, N, 2, 2, lo, hi, NULL, &abc), NF_OK);
+    cr_assert_eq(nf_abc_set_classes(abc, cls, 2, 0), NF_OK, "%s", nf_errmsg());
+    const float off[2] = {5.0f, 3.6f};
+    cr_assert_eq(nf_abc_sample(abc, off, L, 9, post), NF_OK, "%s", nf_errmsg());
+    int on_atom = 0;
+    for (int l = 0; l < L; l++) on_atom += fabsf(post[2 * l + 1] - (post[2 * l] - 2.0f)) < 1e-3f;
+    cr_expect_lt(on_atom, L / 50, "%d of %d draws on the atom for an observation off it", on_atom, (int)L);
+    nf_abc_destroy(abc);
+    cr_assert_eq(nf_abc_create(th, s, N, 2, 2, lo, hi, NULL, &abc), NF_OK);
+    cls[17] = 2;
+    cr_expect_eq(nf_abc_set_classes(abc, cls, 2, 0), NF_ERANGE);
+    cr_expect(strstr(nf_errmsg(), "cls[17]"), "%s", nf_errmsg());
+    cr_expect_eq(nf_abc_set_classes(abc, cls, 0, 0), NF_EINVAL);
+    nf_abc_destroy(abc);
+    free(th);
+    free(s);
+    free(cls);
+}
+
+/* The LIF table is the training-set generator's preset plus keyed noise: its
+ * parameters and stimuli are nf_sbi_bayesflow_lif_generate's, and a row is
+ * the same whether generated alone or inside a larger range. */
+Test(sbc_lif, table_is_the_generator_preset_with_keyed_noise)
+{
+    nf_engine *e = NULL;
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e), NF_OK);
+    enum { N = 60, T = NF_SBC_LIF_T };
+    static float th[N * 6], I[N * T], v[N * T], th_g[N * 6], I_g[N * T], v1[T], th1[6];
+    cr_assert_eq(nf_sbc_lif_table(e, 77, 0, N, 0.1, th, I, v, NULL, NULL), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_sbi_bayesflow_lif_generate(77, 0, N, th_g, NULL, I_g), NF_OK, "%s", nf_errmsg());
+    cr_expect_eq(memcmp(th, th_g, sizeof th), 0, "parameters differ from the generator's");
+    cr_expect_eq(memcmp(I, I_g, sizeof I), 0, "stimuli differ from the generator's");
+    cr_assert_eq(nf_sbc_lif_table(e, 77, 5, 1, 0.1, th1, NULL, v1, NULL, NULL), NF_OK);
+    cr_expect_eq(memcmp(th1, th + 5 * 6, sizeof th1), 0);
+    cr_expect_eq(memcmp(v1, v + 5 * T, sizeof v1), 0, "row 5 depends on the range it is generated in");
+    /* noise: the difference to the noise-free trace has sd ~0.1 mV */
+    static float v0[N * T];
+    cr_assert_eq(nf_sbc_lif_table(e, 77, 0, N, 0.0, NULL, NULL, v0, NULL, NULL), NF_OK);
+    double s2 = 0;
+    for (int i = 0; i < N * T; i++) s2 += (double)(v[i] - v0[i]) * (v[i] - v0[i]);
+    double sd = sqrt(s2 / (N * T));
+    cr_expect(sd > 0.095 && sd < 0.105, "noise sd %g mV, expected 0.1", sd);
+    int32_t cls[N];
+    int n_atoms = 0;
+    nf_sbc_lif_classes(th, N, cls);
+    for (int i = 0; i < N; i++) {
+        n_atoms += cls[i] != 0;
+        const float *t = th + 6 * i;
+        int want = t[4] == -80.0f && t[2] < -78.0f ? 2 : (fabsf(t[4] - (t[2] - 2.0f)) < 1e-4f ? 1 : 0);
+        cr_expect_eq(cls[i], want, "row %d: E_L %g V_res %g class %d", i, t[2], t[4], cls[i]);
+    }
+    cr_expect(n_atoms >= 6 && n_atoms <= 35, "%d of %d rows on the repair rule's atoms (a third expected)", n_atoms, N);
+    nf_engine_destroy(e);
 }

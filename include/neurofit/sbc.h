@@ -1,6 +1,6 @@
 /* Posterior estimation and simulation-based calibration (SBC) in C.
  *
- * Three parts, each usable alone:
+ * Four parts, each usable alone:
  *
  *  1. nf_abc: regression-adjusted approximate Bayesian computation on summary
  *     statistics. A reference table of prior draws theta [n][d] and their
@@ -26,6 +26,10 @@
  *     simulation (Saeilynoja, Buerkner & Vehtari 2022), posterior-mean
  *     recovery (Pearson r), contraction, z-scores, posterior predictive
  *     coverage; written as JSON and self-contained SVG plots.
+ *
+ *  4. nf_sbc_lif_*: the BayesFlow LIF problem on the training-set generator's
+ *     `bayesflow-lif` preset (sbi.h) with measurement noise, and a whole SBC
+ *     run of part 1 on it (behind `neurofit sbi sbc` and bench_sbc).
  *
  * Ownership: every array argument is borrowed for the call only; handles
  * (nf_abc, nf_sbc_result) are created by the library and released with their
@@ -79,14 +83,18 @@ void nf_abc_destroy(nf_abc *a);
 int nf_abc_n_params(const nf_abc *a);
 int nf_abc_n_summaries(const nf_abc *a);
 
-/* Optional: a discrete class per reference row (cls [n] in 0..n_classes-1,
- * copied; NULL removes them), e.g. which branch of a prior's repair rule made
- * the row. The class is then treated as a latent variable: after the pooled
- * correction, the neighbours of each class with >= 4 (k + 1) of them are
- * corrected by a fit over that class alone, so draws keep the class's own
- * relation between parameters (a point mass stays a point mass) and classes
- * are drawn with their share of the kernel weight. */
-nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes);
+/* Optional, experimental: a discrete class per reference row (cls [n] in
+ * 0..n_classes-1, copied; NULL removes them), e.g. which branch of a prior's
+ * repair rule made the row; a latent variable of the posterior. After the
+ * pooled correction each neighbour's weight is multiplied by the density at
+ * the observation's eta of a Gaussian fitted to its class's neighbours (so a
+ * class confined to a thin set, such as a point mass, counts only when the
+ * observation lies on it); the neighbours of each class with >= 4 (k + 1) of
+ * them are corrected by a fit over that class alone, and a parameter constant
+ * over a class keeps that exact value. param_mask: the parameters (bit j)
+ * that take the per-class correction; the others keep the pooled one (0: all).
+ * Smaller classes are dropped when another class qualifies. */
+nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes, uint32_t param_mask);
 
 /* n_draws posterior draws for one observation.
  *   s_obs: [k] observed summaries (finite)
@@ -227,7 +235,8 @@ typedef struct nf_sbc_lif_opts {
     int64_t M, L, P;    /* SBC draws (500), posterior draws (99), predictive draws (50; >= 2) */
     double sigma_mV;    /* measurement noise (0.1) */
     int with_stimulus;  /* 1 (default): the stimulus is observed */
-    int repair_classes; /* 1: the repair rule's branch as a latent class (nf_sbc_lif_classes) */
+    int repair_classes; /* the repair rule's branch as a latent class (nf_sbc_lif_classes):
+                           0 off, 1 per-class correction of V_res only, 2 of all parameters */
     uint64_t seed;      /* 2026 */
     nf_abc_opts abc;
 } nf_sbc_lif_opts;

@@ -40,6 +40,7 @@ struct nf_abc {
     float *summ;         /* [n][k] copy of the summaries */
     int32_t *cls;        /* [n] discrete class per row (nf_abc_set_classes) or NULL */
     int n_classes;
+    uint32_t cls_mask;   /* parameters (bit j) that take the per-class correction */
 };
 
 void nf_abc_opts_default(nf_abc_opts *o)
@@ -139,7 +140,7 @@ void nf_abc_destroy(nf_abc *a)
     free(a);
 }
 
-nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes)
+nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes, uint32_t param_mask)
 {
     if (!a) return nf__fail(NF_EINVAL, "abc_set_classes: NULL estimator");
     if (!cls) {
@@ -160,6 +161,7 @@ nf_status nf_abc_set_classes(nf_abc *a, const int32_t *cls, int n_classes)
     free(a->cls);
     a->cls = c;
     a->n_classes = n_classes;
+    a->cls_mask = param_mask ? param_mask : 0xFFFFFFFFu;
     return NF_OK;
 }
 
@@ -491,24 +493,59 @@ out:
     return st;
 }
 
-/* Class-aware correction (the class as a discrete latent variable): the
- * neighbours of each class with enough of them (>= 4 (k + 1)) are corrected
- * again by a fit over that class alone, from their uncorrected values
- * orig [K][d]. Resampling by the kernel weights then draws the class with
- * its local posterior probability (its share of the weight) and the
- * parameters from that class's own regression, so a point mass such as
- * V_res = E_L - 2 mV is not blended with the continuous part. Smaller
- * classes keep the pooled correction. */
-static nf_status class_pass(const nf_abc *a, const int64_t *idx, const double *w, int64_t K, const double *zobs,
-                            const double *orig, double *adj)
+/* Log density at eo of a Gaussian fitted (weights w) to the eta rows sub [m]:
+ * the class's local distribution in the distance space. */
+static double class_log_density(const nf_abc *a, const int64_t *sub, const double *w, int64_t m, const double *eo)
 {
     const int d = a->d;
+    double mu[32] = {0}, S[32 * 32] = {0}, e[32], sw = 0.0;
+    if (d > 32) return 0.0;
+    for (int64_t i = 0; i < m; i++) {
+        sw += w[i];
+        for (int j = 0; j < d; j++) mu[j] += w[i] * a->eta[sub[i] * d + j];
+    }
+    if (!(sw > 0.0)) return -INFINITY;
+    for (int j = 0; j < d; j++) mu[j] /= sw;
+    for (int64_t i = 0; i < m; i++)
+        for (int u = 0; u < d; u++)
+            for (int v = 0; v <= u; v++)
+                S[u * d + v] += w[i] * (a->eta[sub[i] * d + u] - mu[u]) * (a->eta[sub[i] * d + v] - mu[v]) / sw;
+    for (int u = 0; u < d; u++)
+        for (int v = u + 1; v < d; v++) S[u * d + v] = S[v * d + u];
+    for (int j = 0; j < d; j++) e[j] = eo[j] - mu[j];
+    double x[32];
+    memcpy(x, e, sizeof(double) * (size_t)d);
+    if (nf__chol_solve(S, x, d, 1, 1e-6) != 0) return -INFINITY;
+    double q = 0.0, logdet = 0.0;
+    for (int j = 0; j < d; j++) {
+        q += e[j] * x[j];
+        logdet += 2.0 * log(S[j * d + j]); /* S now holds the Cholesky factor */
+    }
+    return -0.5 * q - 0.5 * logdet;
+}
+
+/* Class-aware correction (the class as a discrete latent variable). The
+ * probability of class c given the observation is estimated as its kernel
+ * weight W_c times the density at eta_obs of a Gaussian fitted to its
+ * neighbours' eta (so a class confined to a thin set, such as a point mass
+ * V_res = E_L - 2 mV, counts only when the observation lies on that set);
+ * each row's weight is rescaled accordingly. The neighbours of each class
+ * with >= 4 (k + 1) rows are then corrected by a fit over that class alone,
+ * from their uncorrected values orig [K][d] (parameters in a->cls_mask;
+ * the others keep the pooled correction). Rows of smaller classes are
+ * dropped when another class qualifies. */
+static nf_status class_pass(const nf_abc *a, const int64_t *idx, double *w, int64_t K, const double *zobs,
+                            const double *eo, const double *orig, double *adj)
+{
+    const int d = a->d, C = a->n_classes;
     const int64_t min_rows = 4 * (int64_t)(a->k + 1);
     int64_t *sub = nf__malloc_array((size_t)K, sizeof(int64_t)), *pos = nf__malloc_array((size_t)K, sizeof(int64_t));
     double *sw = nf__malloc_array((size_t)K, sizeof(double));
     double *sadj = nf__malloc_array((size_t)K * (size_t)d, sizeof(double));
-    nf_status st = sub && pos && sw && sadj ? NF_OK : nf__fail(NF_ENOMEM, "abc_sample: out of memory");
-    for (int c = 0; st == NF_OK && c < a->n_classes; c++) {
+    double *ld = nf__malloc_array((size_t)C, sizeof(double));
+    nf_status st = sub && pos && sw && sadj && ld ? NF_OK : nf__fail(NF_ENOMEM, "abc_sample: out of memory");
+    double ld_max = -INFINITY;
+    for (int c = 0; st == NF_OK && c < C; c++) {
         int64_t m = 0;
         for (int64_t r = 0; r < K; r++)
             if (a->cls[idx[r]] == c) {
@@ -518,14 +555,34 @@ static nf_status class_pass(const nf_abc *a, const int64_t *idx, const double *w
                 memcpy(sadj + m * d, orig + r * d, sizeof(double) * (size_t)d);
                 m++;
             }
-        if (m < min_rows || m == K) continue; /* too few, or the pooled fit already is this one */
+        ld[c] = -INFINITY;
+        if (m < min_rows) continue;
+        /* log p_c(eta_obs); the rows already carry W_c in their kernel weights */
+        ld[c] = class_log_density(a, sub, sw, m, eo);
+        if (ld[c] > ld_max) ld_max = ld[c];
+        if (m == K) continue; /* one class only: the pooled fit already is this one */
         st = adjust_rows(a, sub, sw, m, zobs, sadj);
-        for (int64_t i = 0; st == NF_OK && i < m; i++) memcpy(adj + pos[i] * d, sadj + i * d, sizeof(double) * (size_t)d);
+        /* a parameter constant over the class (a point mass such as V_res =
+         * -80 mV) stays exactly that value, not that value plus rounding */
+        for (int j = 0; st == NF_OK && j < d; j++) {
+            int constant = 1;
+            for (int64_t i = 1; i < m && constant; i++) constant = orig[pos[i] * d + j] == orig[pos[0] * d + j];
+            for (int64_t i = 0; constant && i < m; i++) sadj[i * d + j] = orig[pos[0] * d + j];
+        }
+        for (int64_t i = 0; st == NF_OK && i < m; i++)
+            for (int j = 0; j < d; j++)
+                if (j >= 32 || (a->cls_mask >> j) & 1u) adj[pos[i] * d + j] = sadj[i * d + j];
     }
+    if (st == NF_OK && isfinite(ld_max))
+        for (int64_t r = 0; r < K; r++) {
+            double l = ld[a->cls[idx[r]]];
+            w[r] *= isfinite(l) ? exp(l - ld_max) : 0.0;
+        }
     free(sub);
     free(pos);
     free(sw);
     free(sadj);
+    free(ld);
     return st;
 }
 
@@ -649,7 +706,7 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
         }
         if (orig) memcpy(orig, adj, sizeof(double) * (size_t)K * (size_t)d);
         st = adjust_rows(a, idx, w, K, f + 1, adj);
-        if (st == NF_OK && orig) st = class_pass(a, idx, w, K, f + 1, orig, adj);
+        if (st == NF_OK && orig) st = class_pass(a, idx, w, K, f + 1, eo, orig, adj);
         free(orig);
         if (st != NF_OK) goto done;
     }

@@ -197,7 +197,7 @@ nf_status nf_sbc_lif_run(nf_engine *e, const nf_sbc_lif_opts *o, nf_sbc_result *
         int32_t *cls = nf__malloc_array((size_t)o->n_ref, sizeof(int32_t));
         st = cls ? NF_OK : nf__fail(NF_ENOMEM, "sbc_lif_run: out of memory");
         if (cls) nf_sbc_lif_classes(rt, o->n_ref, cls);
-        if (st == NF_OK) st = nf_abc_set_classes(abc, cls, 3);
+        if (st == NF_OK) st = nf_abc_set_classes(abc, cls, 3, o->repair_classes == 1 ? 1u << 4 : 0u);
         free(cls);
     }
     double t2 = now_s();
