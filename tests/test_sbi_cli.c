@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include "nf_test_cli.h"
 #include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
@@ -36,23 +37,6 @@ static void teardown(void)
 }
 
 TestSuite(sbi_cli, .init = setup, .fini = teardown);
-
-/* Run a shell command; stdout+stderr into out. Returns the exit code. */
-static int run(char *out, size_t cap, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static char *slurp(const char *path)
 {
@@ -92,7 +76,7 @@ Test(sbi_cli, sbc_writes_json_and_parseable_svg)
     for (int v = 0; v < 2; v++) {
         char dir[512], path[600];
         snprintf(dir, sizeof dir, "%s/sbc_%s", tmpdir, modes[v]);
-        int rc = run(out, sizeof out,
+        int rc = nft_run(out, sizeof out,
                      BIN " sbi sbc --preset bayesflow-lif --draws 30 --posterior-samples 9 --reference 2000"
                          " --predictive 5 --stimulus %s --seed 3 --threads 2 --out %s",
                      modes[v], dir);
@@ -125,7 +109,7 @@ Test(sbi_cli, sbc_writes_json_and_parseable_svg)
             cr_expect(cJSON_IsNumber(cJSON_GetObjectItem(p, "ecdf_violations")));
         }
         cJSON_Delete(root);
-        rc = run(out, sizeof out,
+        rc = nft_run(out, sizeof out,
                  PY " -c 'import sys, xml.etree.ElementTree as E\n"
                     "for f in sys.argv[1:]:\n"
                     "    r = E.parse(f).getroot(); assert r.tag.endswith(\"svg\"), f\n"
@@ -155,9 +139,9 @@ Test(sbi_cli, infer_recovers_parameters_of_simulated_traces)
     char ref[512], test[512], obs[600], stim[600], post_dir[600], path[700];
     snprintf(ref, sizeof ref, "%s/ref", tmpdir);
     snprintf(test, sizeof test, "%s/test", tmpdir);
-    cr_assert_eq(run(out, sizeof out, BIN " sbi simulate --preset bayesflow-lif --n 3000 --seed 9 --quiet --out %s", ref),
+    cr_assert_eq(nft_run(out, sizeof out, BIN " sbi simulate --preset bayesflow-lif --n 3000 --seed 9 --quiet --out %s", ref),
                  0, "%s", out);
-    cr_assert_eq(run(out, sizeof out, BIN " sbi simulate --preset bayesflow-lif --n 5 --seed 10 --quiet --out %s", test),
+    cr_assert_eq(nft_run(out, sizeof out, BIN " sbi simulate --preset bayesflow-lif --n 5 --seed 10 --quiet --out %s", test),
                  0, "%s", out);
     snprintf(path, sizeof path, "%s/x.npy", test);
     snprintf(obs, sizeof obs, "%s/obs.npy", tmpdir);
@@ -173,7 +157,7 @@ Test(sbi_cli, infer_recovers_parameters_of_simulated_traces)
 
     /* reference = a dataset directory, stimulus observed */
     snprintf(post_dir, sizeof post_dir, "%s/post", tmpdir);
-    int rc = run(out, sizeof out, BIN " sbi infer --reference %s --observed %s --stimulus %s --samples 50 --out %s", ref,
+    int rc = nft_run(out, sizeof out, BIN " sbi infer --reference %s --observed %s --stimulus %s --samples 50 --out %s", ref,
                  obs, stim, post_dir);
     cr_assert_eq(rc, 0, "sbi infer failed: %s", out);
     cr_expect_eq(n_entries(post_dir), 2, "expected posterior.npy and posterior.json only");
@@ -215,7 +199,7 @@ Test(sbi_cli, infer_recovers_parameters_of_simulated_traces)
     cr_assert_eq(nf_npy_write(one, NF_DT_F32, 1, shape1, x), NF_OK);
     free(x);
     snprintf(post2, sizeof post2, "%s/post2", tmpdir);
-    rc = run(out, sizeof out, BIN " sbi infer --reference bayesflow-lif --reference-n 2000 --observed %s --samples 20 --quiet --out %s",
+    rc = nft_run(out, sizeof out, BIN " sbi infer --reference bayesflow-lif --reference-n 2000 --observed %s --samples 20 --quiet --out %s",
              one, post2);
     cr_assert_eq(rc, 0, "%s", out);
     snprintf(path, sizeof path, "%s/posterior.npy", post2);
@@ -238,7 +222,7 @@ static void expect_fail(const char *needle, const char *out_dir, const char *fmt
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
-    int rc = run(out, sizeof out, "%s", cmd);
+    int rc = nft_run(out, sizeof out, "%s", cmd);
     cr_expect_neq(rc, 0, "%s succeeded", cmd);
     cr_expect(strstr(out, needle) != NULL, "%s: message lacks '%s': %s", cmd, needle, out);
     cr_expect(!exists(out_dir), "%s: created %s", cmd, out_dir);
@@ -285,12 +269,12 @@ Test(sbi_cli, bad_input_is_named_and_writes_nothing)
 
     /* a good result survives a failing rerun into the same directory */
     static char out[1 << 14];
-    cr_assert_eq(run(out, sizeof out, "%s --observed %s --quiet --out %s", inf, obs, o), 0, "%s", out);
+    cr_assert_eq(nft_run(out, sizeof out, "%s --observed %s --quiet --out %s", inf, obs, o), 0, "%s", out);
     char pj[600];
     snprintf(pj, sizeof pj, "%s/posterior.json", o);
     char *before = slurp(pj);
     cr_assert_not_null(before);
-    cr_expect_neq(run(out, sizeof out, "%s --observed %s --out %s", inf, nan_f, o), 0);
+    cr_expect_neq(nft_run(out, sizeof out, "%s --observed %s --out %s", inf, nan_f, o), 0);
     char *after = slurp(pj);
     cr_assert_not_null(after);
     cr_expect_str_eq(after, before, "a failed run changed %s", pj);
