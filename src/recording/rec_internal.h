@@ -93,6 +93,8 @@ nf_status nf__npy_open(const char *path,
                         const nf_recording_options *o, nf_recording **rec);
 /* NWB goes through libhdf5, which reads from the file itself. */
 nf_status nf__nwb_open(const char *path, const nf_recording_options *o, nf_recording **rec);
+/* The same in a forked child (isolate.c): a libhdf5 crash or hang becomes an error. */
+nf_status nf__nwb_open_isolated(const char *path, const nf_recording_options *o, nf_recording **rec);
 
 /* Upper bound on the bytes one reader reads into memory (1 GiB). */
 #define NF__REC_MAX_FILE ((size_t)1 << 30)

@@ -314,7 +314,7 @@ nf_status nf_recording_open(const char *path, const nf_recording_options *opts, 
         break;
     case NF_FORMAT_IBW: s = nf__open_ibw(path, o, rec); break;
     case NF_FORMAT_NPY: s = nf__npy_open(path, o, rec); break;
-    case NF_FORMAT_NWB: s = nf__nwb_open(path, o, rec); break;
+    case NF_FORMAT_NWB: s = nf__nwb_open_isolated(path, o, rec); break;
     default: s = nf__fail(NF_EINVAL, "%s: unknown format %d", path, (int)f);
     }
     free(d);
