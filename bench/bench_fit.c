@@ -305,6 +305,7 @@ static double median(double *x, int n)
 typedef struct {
     double *err, *errw;   /* [M*R][32] relative error, error / bound width (generating model) */
     double *ratio;        /* [M*R] generating model's fitted score / the truth's score */
+    double *terms;        /* [M*R][6] fit nrmse, feature term, 1 - Gamma; then the truth's */
     int *confusion;       /* [M][M] generating model x ranked first */
     double *model_wall;   /* [M] wall time of the fits of each generating model's recordings */
     int64_t *model_evals; /* [M] evaluations spent on each fitted model */
@@ -317,6 +318,7 @@ static void stats_free(fit_stats *s)
     free(s->err);
     free(s->errw);
     free(s->ratio);
+    free(s->terms);
     free(s->confusion);
     free(s->model_wall);
     free(s->model_evals);
@@ -324,7 +326,7 @@ static void stats_free(fit_stats *s)
 
 /* The truth's combined score on its own recording, computed as nf_fit scores
  * a candidate (the fit's internal scorer, the same sub-stepping). */
-static double truth_score(const rec_t *r, const nf_fit_options *o)
+static double truth_score(const rec_t *r, const nf_fit_options *o, double *terms)
 {
     const nf_model *m = r->m;
     nf_fit_target t = {.name = m->name, .v = r->v, .i = r->i, .n = r->n, .dt_ms = DT};
@@ -354,6 +356,9 @@ static double truth_score(const rec_t *r, const nf_fit_options *o)
             nf__fit_score(&tg, &o->weights, o->gamma_window_ms, sse, r->n, valid, spk,
                           cnt < MAX_SPK ? cnt : MAX_SPK, cnt, &so);
             score = so.combined;
+            terms[0] = so.nrmse;
+            terms[1] = so.n_used ? so.fe / so.n_used : 0;
+            terms[2] = 1 - so.gamma;
         }
         nf_engine_destroy(e);
     }
@@ -375,6 +380,7 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
     st->err = calloc((size_t)M * R * 32, sizeof(double));
     st->errw = calloc((size_t)M * R * 32, sizeof(double));
     st->ratio = calloc((size_t)M * R, sizeof(double));
+    st->terms = calloc((size_t)M * R * 6, sizeof(double));
     st->confusion = calloc((size_t)M * M, sizeof(int));
     st->model_wall = calloc((size_t)M, sizeof(double));
     st->model_evals = calloc((size_t)M, sizeof(int64_t));
@@ -414,7 +420,11 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
                         winner = g;
                 }
         st->confusion[rc->gen * M + winner]++;
-        st->ratio[x] = gen->combined / truth_score(rc, &o);
+        double *tm = st->terms + x * 6;
+        st->ratio[x] = gen->combined / truth_score(rc, &o, tm + 3);
+        tm[0] = gen->nrmse;
+        tm[1] = gen->n_features ? gen->feature_error / gen->n_features : 0;
+        tm[2] = 1 - gen->gamma;
         for (int j = 0; j < rc->m->n_params; j++) {
             const nf_param_info *pi = &rc->m->params[j];
             double d = fabs((double)gen->params[j] - rc->params[j]);
@@ -449,6 +459,14 @@ static void print_recovery(const fit_stats *st, const rec_t *recs, int M, int R,
         printf("### %s: fit wall time %.1f s for %d recordings; fitted/truth score: median %.3f, max %.3f, "
                "<= 1 in %d/%d\n\n",
                m->name, st->model_wall[g], R, mr, rt[R - 1], reached, R);
+        double tt[6][1024];
+        for (int q = 0; q < 6; q++)
+            for (int r = 0; r < R; r++)
+                tt[q][r] = st->terms[(g * R + r) * 6 + q];
+        printf("Score terms, median over the recordings (fit / truth): RMSE/sd %.3f / %.3f, "
+               "feature error per feature %.3f / %.3f, 1 - Gamma %.3f / %.3f.\n\n",
+               median(tt[0], R), median(tt[3], R), median(tt[1], R), median(tt[4], R), median(tt[2], R),
+               median(tt[5], R));
         printf("| parameter | unit | bounds | median rel. error | within 2 %% | median error / bound width |\n"
                "|---|---|---|---:|---:|---:|\n");
         for (int j = 0; j < m->n_params; j++) {
