@@ -243,8 +243,10 @@ static int make_recording(nf_engine *e, const nf_model *m, uint64_t seed, int64_
         }
         return tries + 1;
     }
-    fprintf(stderr, "bench_fit: %s: no acceptable parameter set in 2000 draws\n", m->name);
-    exit(1);
+    free(r->v);
+    free(r->i);
+    r->v = r->i = NULL;
+    return -1;
 }
 
 /* Engine seconds per simulation of model m on recording r, as nf_fit runs
@@ -608,14 +610,35 @@ int main(int argc, char **argv)
     rec_t *recs = calloc((size_t)M * R, sizeof(rec_t));
     reject_t *rej = calloc((size_t)M, sizeof(reject_t));
     int *draws = calloc((size_t)M, sizeof(int));
+    /* a model for which 2000 draws give no usable recording is dropped */
+    char dropped[1024] = "";
+    int kept = 0;
     for (int g = 0; g < M; g++) {
         int64_t draw = 0;
-        for (int r = 0; r < R; r++) {
-            rec_t *x = &recs[g * R + r];
-            draws[g] += make_recording(eng, mods[g], seed * 1000003u + (uint64_t)g, &draw, x, &rej[g]);
-            x->gen = g;
+        int ok = 1;
+        memset(&rej[kept], 0, sizeof rej[kept]);
+        draws[kept] = 0;
+        for (int r = 0; r < R && ok; r++) {
+            rec_t *x = &recs[kept * R + r];
+            int d = make_recording(eng, mods[g], seed * 1000003u + (uint64_t)g, &draw, x, &rej[kept]);
+            ok = d > 0;
+            draws[kept] += d;
+            x->gen = kept;
         }
+        if (!ok) {
+            for (int r = 0; r < R; r++) {
+                free(recs[kept * R + r].v);
+                free(recs[kept * R + r].i);
+                memset(&recs[kept * R + r], 0, sizeof(rec_t));
+            }
+            size_t l = strlen(dropped);
+            snprintf(dropped + l, sizeof dropped - l, "%s%s", l ? ", " : "", mods[g]->name);
+            continue;
+        }
+        mods[kept] = mods[g];
+        names[kept++] = mods[g]->name;
     }
+    M = kept;
     nf_engine_destroy(eng);
 
     printf("# bench_fit: parameter recovery and model selection\n\n");
@@ -632,7 +655,11 @@ int main(int argc, char **argv)
         printf("| %s | %d | %d | %d | %d | %d | %d | %d | %.0f |\n", names[g], R, draws[g], rej[g].invalid,
                rej[g].silent, rej[g].runaway, rej[g].spontaneous, rej[g].detect, median(sp, R < 1024 ? R : 1024));
     }
+    if (dropped[0])
+        printf("\nDropped (no usable recording in 2000 draws): %s.\n", dropped);
     fflush(stdout);
+    if (M == 0)
+        return 1;
 
     fit_stats rec_pass, sel_pass;
     run_pass(recs, M, R, mods, budget, 0, seed, threads, &rec_pass);
