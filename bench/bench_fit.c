@@ -1,0 +1,686 @@
+/* bench_fit: parameter recovery and model selection with nf_fit (issue 5).
+ *
+ * For each chosen model, R synthetic recordings (default 20) from parameters
+ * drawn uniformly inside the fitting bounds (nf_model_sample_uniform), under
+ * one protocol: rest, a hyperpolarising step (-A/3 pA, 20-120 ms), a
+ * depolarising step (A pA, 150-400 ms), and an Ornstein-Uhlenbeck stimulus
+ * (mean 0.7 A, sd 0.3 A, tau 5 ms, 450-680 ms; frozen, part of the recorded
+ * current), 700 ms at dt = 0.1 ms, plus 0.5 mV Gaussian measurement noise.
+ * A is the model's drive_pA times 1, 1.5 or 2.5 (the first that makes >= 3
+ * spikes in the step). Models whose dt_max is below 0.1 ms are simulated with
+ * k sub-steps per sample, the current held over the sample, as nf_fit does.
+ *
+ * Parameter sets are rejected when the simulation is invalid, there are < 3
+ * spikes in the step for every A, > 150 spikes (runaway), a spike before the
+ * step (spontaneous firing), or when the spike count the fit will detect in
+ * the noisy trace differs from the model's own count (the detection threshold
+ * is chosen blind, see threshold_of).
+ *
+ * Two passes of nf_fit (CMA-ES with the fit's defaults), one call per
+ * recording (the spike threshold is a per-call option and here the
+ * recording's own):
+ * - recovery: each recording fitted with its generating model, --budget
+ *   evaluations (default 3000): per parameter the median relative error, the
+ *   fraction within 2 %, and the fitted score over the truth's score (<= 1:
+ *   the search did its job, remaining errors are the landscape's);
+ * - selection: every chosen model on every recording, --select-budget
+ *   evaluations each (default 1000, the same for every model, so the
+ *   generating model has no head start): how often it ranks first, and the
+ *   confusion table.
+ * Throughput of each pass: fits per minute, neuron-steps per second, and the
+ * engine's share (engine-only time of the same simulations, measured apart).
+ *
+ *   bench_fit [--models a,b,...|all] [--recordings R] [--budget B]
+ *             [--select-budget B] [--seed S] [--threads T] [--quick] [--no-select]
+ *
+ * Default models: lif6, adex, izhikevich, hh. --quick: 3 recordings of lif6
+ * and izhikevich, budgets 600/300 (a smoke run, seconds). */
+#include "neurofit/engine.h"
+#include "neurofit/fit.h"
+#include "neurofit/model.h"
+#include "fit/fit_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DT 0.1
+#define DURATION 700.0
+#define NOISE_MV 0.5
+#define MAX_MODELS 32
+#define MAX_SPK 512
+
+static double clock_s(clockid_t id)
+{
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* splitmix64: the bench's own noise, independent of the engine's streams */
+static uint64_t next_u64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static double uniform01(uint64_t *s) { return ((double)(next_u64(s) >> 11) + 0.5) * 0x1.0p-53; }
+static double gauss(uint64_t *s) { return sqrt(-2 * log(uniform01(s))) * cos(2 * M_PI * uniform01(s)); }
+
+typedef struct {
+    const nf_model *m;
+    int gen;           /* index of the generating model in the chosen list */
+    float params[32];
+    double amp, thr;
+    float *v, *i;
+    int64_t n;
+    int spikes;
+} rec_t;
+
+/* The protocol's current for amplitude amp: steps plus a frozen OU stretch. */
+static void protocol(double amp, uint64_t seed, float *I, int64_t n)
+{
+    const double tau = 5.0, mean = 0.7 * amp, sd = 0.3 * amp;
+    const double a = exp(-DT / tau), b = sd * sqrt(1 - a * a);
+    double x = sd * gauss(&seed);
+    for (int64_t k = 0; k < n; k++) {
+        double t = k * DT;
+        double c = 0;
+        if (t >= 20 && t < 120)
+            c = -amp / 3;
+        else if (t >= 150 && t < 400)
+            c = amp;
+        else if (t >= 450 && t < 680) {
+            c = mean + x;
+            x = a * x + b * gauss(&seed);
+        }
+        I[k] = (float)c;
+    }
+}
+
+static int cmp_f(const void *x, const void *y)
+{
+    float a = *(const float *)x, b = *(const float *)y;
+    return (a > b) - (a < b);
+}
+
+/* Spike detection threshold, chosen from the trace alone (the same rule for
+ * every recording, whatever generated it). A trace with spike peaks (maximum
+ * above -10 mV) uses halfway between its median and its maximum, at most
+ * -20 mV. Reset models without a spike shape (lif6 and kin) never show a peak
+ * in the sampled trace: the sample that crosses V_th is already the reset
+ * value, so their last sample before a reset is just below V_th and the
+ * threshold is the maximum minus 3 mV (6 sd of the measurement noise). */
+static double threshold_of(const float *v, int64_t n)
+{
+    float *c = malloc(sizeof(float) * n);
+    memcpy(c, v, sizeof(float) * n);
+    qsort(c, n, sizeof(float), cmp_f);
+    double med = c[n / 2], mx = c[n - 1];
+    free(c);
+    if (mx < -10)
+        return mx - 3.0;
+    double thr = med + 0.5 * (mx - med);
+    return thr < -20 ? thr : -20;
+}
+
+/* Spikes the fit will see in a trace: upward crossings of thr, one per
+ * excursion above thr - 5 mV (the hysteresis of nf_fit's target preparation). */
+static int count_spikes(const float *v, int64_t n, double thr, double before_ms, int *n_before)
+{
+    int c = 0;
+    *n_before = 0;
+    for (int64_t k = 1; k < n; k++) {
+        if (!(v[k - 1] < thr && v[k] >= thr))
+            continue;
+        if (k * DT < before_ms)
+            (*n_before)++;
+        c++;
+        while (k + 1 < n && v[k + 1] >= thr - 5.0)
+            k++;
+    }
+    return c;
+}
+
+typedef struct {
+    int invalid, silent, runaway, spontaneous, detect;
+} reject_t;
+
+/* Simulate model m with params p under amplitude amp; fills v (n samples). */
+static int simulate(nf_engine *e, const nf_model *m, const float *p, const float *I, int64_t n, float *v,
+                    int *spikes, uint8_t *valid)
+{
+    int k = (int)ceil(DT / m->dt_max_ms - 1e-9);
+    if (k < 1)
+        k = 1;
+    int64_t nf = (n - 1) * k + 1;
+    float *If = malloc(sizeof(float) * nf);
+    for (int64_t s = 0; s < nf; s++)
+        If[s] = I[s / k];
+    float spk[MAX_SPK];
+    int32_t cnt = 0;
+    nf_batch b = {.model = m, .n_sims = 1, .n_steps = nf, .dt_ms = DT / k, .params = p,
+                  .stim = {.waves = If, .n_waves = 1}, .v_detect_mV = -20.0f, .voltage = v,
+                  .record_every = k, .spike_times = spk, .max_spikes = MAX_SPK, .spike_counts = &cnt,
+                  .valid = valid};
+    nf_status st = nf_engine_run(e, &b);
+    free(If);
+    if (st) {
+        fprintf(stderr, "bench_fit: engine: %s\n", nf_errmsg());
+        exit(1);
+    }
+    *spikes = cnt;
+    int in_step = 0, before = 0;
+    for (int j = 0; j < cnt && j < MAX_SPK; j++) {
+        in_step += spk[j] >= 150 && spk[j] < 400;
+        before += spk[j] < 150;
+    }
+    return before > 0 ? -1 : in_step;
+}
+
+/* Draw parameters until a recording passes the checks; returns draws used. */
+static int make_recording(nf_engine *e, const nf_model *m, uint64_t seed, int64_t *draw, rec_t *r,
+                          reject_t *rej)
+{
+    const int64_t n = (int64_t)(DURATION / DT) + 1;
+    r->m = m;
+    r->n = n;
+    r->v = malloc(sizeof(float) * n);
+    r->i = malloc(sizeof(float) * n);
+    static const double amps[] = {1.0, 1.5, 2.5};
+    for (int tries = 0; tries < 2000; tries++) {
+        int64_t d = (*draw)++;
+        nf_model_sample_uniform(m, seed, d, 1, r->params);
+        int ok = 0, why = 1; /* 1 silent, 2 invalid, 3 runaway, 4 spontaneous */
+        for (int ai = 0; ai < 3 && !ok; ai++) {
+            double amp = m->drive_pA * amps[ai];
+            protocol(amp, seed ^ (uint64_t)(d * 7919 + ai), r->i, n);
+            uint8_t valid = 0;
+            int total = 0;
+            int in_step = simulate(e, m, r->params, r->i, n, r->v, &total, &valid);
+            if (!valid) {
+                why = 2;
+                break;
+            }
+            if (in_step < 0) {
+                why = 4;
+                break;
+            }
+            if (total > 150) {
+                why = 3;
+                break;
+            }
+            if (in_step >= 3) {
+                ok = 1;
+                r->amp = amp;
+                r->spikes = total;
+            }
+        }
+        if (!ok) {
+            if (why == 1)
+                rej->silent++;
+            else if (why == 2)
+                rej->invalid++;
+            else if (why == 3)
+                rej->runaway++;
+            else
+                rej->spontaneous++;
+            continue;
+        }
+        uint64_t ns = seed * 31 + (uint64_t)d;
+        for (int64_t k = 0; k < n; k++)
+            r->v[k] += (float)(NOISE_MV * gauss(&ns));
+        r->thr = threshold_of(r->v, n);
+        int before;
+        int seen = count_spikes(r->v, n, r->thr, 0, &before);
+        if (seen != r->spikes) {
+            rej->detect++;
+            continue;
+        }
+        return tries + 1;
+    }
+    free(r->v);
+    free(r->i);
+    r->v = r->i = NULL;
+    return -1;
+}
+
+/* Engine seconds per simulation of model m on recording r, as nf_fit runs
+ * it: batches of 16 (about a CMA-ES population), sub-steps, fused scorer
+ * against the recording and spike capture; repeated for at least 0.3 s of
+ * wall time. Multiplied by the evaluations of the fits, it estimates the
+ * engine's share of the pipeline. */
+static double engine_s_per_sim(const nf_model *m, const rec_t *r, int threads)
+{
+    enum { B = 16 };
+    nf_engine *e = NULL;
+    if (nf_engine_create(NF_BACKEND_CPU, threads, &e))
+        return NAN;
+    int k = (int)ceil(DT / m->dt_max_ms - 1e-9);
+    if (k < 1)
+        k = 1;
+    int64_t nf = (r->n - 1) * k + 1;
+    float *If = malloc(sizeof(float) * nf), *p = malloc(sizeof(float) * B * m->n_params);
+    float *spk = malloc(sizeof(float) * B * 256);
+    double sse[B];
+    int32_t cnt[B];
+    uint8_t valid[B];
+    for (int64_t s = 0; s < nf; s++)
+        If[s] = r->i[s / k];
+    nf_model_sample_uniform(m, 99, 0, B, p);
+    nf_batch b = {.model = m, .n_sims = B, .n_steps = nf, .dt_ms = DT / k, .params = p,
+                  .stim = {.waves = If, .n_waves = 1}, .v_detect_mV = (float)r->thr, .target = r->v,
+                  .n_targets = 1, .n_obs = r->n, .obs_every = k, .sse = sse, .spike_times = spk,
+                  .max_spikes = 256, .spike_counts = cnt, .valid = valid};
+    double t0 = clock_s(CLOCK_MONOTONIC), t;
+    int reps = 0;
+    do {
+        if (nf_engine_run(e, &b))
+            break;
+        reps++;
+    } while ((t = clock_s(CLOCK_MONOTONIC) - t0) < 0.3);
+    nf_engine_destroy(e);
+    free(If);
+    free(p);
+    free(spk);
+    return reps ? t / (reps * (double)B) : NAN;
+}
+
+static int cmp_d(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static double median(double *x, int n)
+{
+    qsort(x, n, sizeof(double), cmp_d);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* ---- the fit passes ------------------------------------------------------ */
+
+typedef struct {
+    double *err, *errw;   /* [M*R][32] relative error, error / bound width (generating model) */
+    double *ratio;        /* [M*R] generating model's fitted score / the truth's score */
+    double *terms;        /* [M*R][6] fit nrmse, feature term, 1 - Gamma; then the truth's */
+    int *confusion;       /* [M][M] generating model x ranked first */
+    double *model_wall;   /* [M] wall time of the fits of each generating model's recordings */
+    int64_t *model_evals; /* [M] evaluations spent on each fitted model */
+    double wall, cpu, neuron_steps;
+    int64_t sims, fits;
+} fit_stats;
+
+static void stats_free(fit_stats *s)
+{
+    free(s->err);
+    free(s->errw);
+    free(s->ratio);
+    free(s->terms);
+    free(s->confusion);
+    free(s->model_wall);
+    free(s->model_evals);
+}
+
+/* The truth's combined score on its own recording, computed as nf_fit scores
+ * a candidate (the fit's internal scorer, the same sub-stepping). */
+static double truth_score(const rec_t *r, const nf_fit_options *o, double *terms)
+{
+    const nf_model *m = r->m;
+    nf_fit_target t = {.name = m->name, .v = r->v, .i = r->i, .n = r->n, .dt_ms = DT};
+    nf__fit_tgt tg;
+    if (nf__fit_prepare_target(&t, 0, o->threshold_mV, &tg))
+        return NAN;
+    int k = (int)ceil(DT / m->dt_max_ms - 1e-9);
+    if (k < 1)
+        k = 1;
+    int64_t nf = (r->n - 1) * k + 1;
+    float *If = malloc(sizeof(float) * nf);
+    for (int64_t s = 0; s < nf; s++)
+        If[s] = r->i[s / k];
+    float spk[MAX_SPK];
+    double sse;
+    int32_t cnt;
+    uint8_t valid;
+    nf_engine *e = NULL;
+    double score = NAN;
+    if (!nf_engine_create(NF_BACKEND_CPU, 1, &e)) {
+        nf_batch b = {.model = m, .n_sims = 1, .n_steps = nf, .dt_ms = DT / k, .params = r->params,
+                      .stim = {.waves = If, .n_waves = 1, .seed = o->seed}, .v_detect_mV = (float)o->threshold_mV,
+                      .target = r->v, .n_targets = 1, .n_obs = r->n, .obs_every = k, .sse = &sse,
+                      .spike_times = spk, .max_spikes = MAX_SPK, .spike_counts = &cnt, .valid = &valid};
+        if (!nf_engine_run(e, &b)) {
+            nf__fit_score_out so;
+            nf__fit_score(&tg, &o->weights, o->gamma_window_ms, sse, r->n, valid, spk,
+                          cnt < MAX_SPK ? cnt : MAX_SPK, cnt, &so);
+            score = so.combined;
+            terms[0] = so.nrmse;
+            terms[1] = so.n_used ? so.fe / so.n_used : 0;
+            terms[2] = 1 - so.gamma;
+        }
+        nf_engine_destroy(e);
+    }
+    free(If);
+    free(tg.spikes);
+    return score;
+}
+
+/* Fit every recording: with its generating model (select 0) or with all
+ * models (select 1). One nf_fit call per recording: the spike detection
+ * threshold is a per-call option, and here it is the recording's own. */
+static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mods, int64_t budget, int select,
+                     uint64_t seed, int threads, fit_stats *st)
+{
+    const char *names[MAX_MODELS];
+    for (int g = 0; g < M; g++)
+        names[g] = mods[g]->name;
+    memset(st, 0, sizeof *st);
+    st->err = calloc((size_t)M * R * 32, sizeof(double));
+    st->errw = calloc((size_t)M * R * 32, sizeof(double));
+    st->ratio = calloc((size_t)M * R, sizeof(double));
+    st->terms = calloc((size_t)M * R * 6, sizeof(double));
+    st->confusion = calloc((size_t)M * M, sizeof(int));
+    st->model_wall = calloc((size_t)M, sizeof(double));
+    st->model_evals = calloc((size_t)M, sizeof(int64_t));
+    double wall0 = clock_s(CLOCK_MONOTONIC), cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    for (int x = 0; x < M * R; x++) {
+        const rec_t *rc = &recs[x];
+        nf_fit_target t = {.name = rc->m->name, .v = rc->v, .i = rc->i, .n = rc->n, .dt_ms = DT};
+        nf_fit_options o;
+        nf_fit_options_default(&o);
+        const char *one[1] = {rc->m->name};
+        o.models = select ? names : one;
+        o.n_models = select ? M : 1;
+        o.budget = budget;
+        o.backend = NF_BACKEND_CPU;
+        o.threads = threads;
+        o.seed = seed + (uint64_t)x;
+        o.threshold_mV = rc->thr;
+        nf_fit_result *res = NULL;
+        double w0 = clock_s(CLOCK_MONOTONIC);
+        if (nf_fit(&t, 1, &o, &res)) {
+            fprintf(stderr, "bench_fit: nf_fit on %s recording %d: %s\n", rc->m->name, x % R, nf_errmsg());
+            exit(1);
+        }
+        st->model_wall[rc->gen] += clock_s(CLOCK_MONOTONIC) - w0;
+        st->neuron_steps += res->neuron_steps;
+        st->sims += res->sims;
+        st->fits += res->n_models;
+        const nf_fit_record *gen = NULL;
+        int winner = 0;
+        for (int k = 0; k < res->n_models; k++)
+            for (int g = 0; g < M; g++)
+                if (mods[g] == res->records[k].model) {
+                    st->model_evals[g] += res->records[k].evals;
+                    if (g == rc->gen)
+                        gen = &res->records[k];
+                    if (k == 0)
+                        winner = g;
+                }
+        st->confusion[rc->gen * M + winner]++;
+        double *tm = st->terms + x * 6;
+        st->ratio[x] = gen->combined / truth_score(rc, &o, tm + 3);
+        tm[0] = gen->nrmse;
+        tm[1] = gen->n_features ? gen->feature_error / gen->n_features : 0;
+        tm[2] = 1 - gen->gamma;
+        for (int j = 0; j < rc->m->n_params; j++) {
+            const nf_param_info *pi = &rc->m->params[j];
+            double d = fabs((double)gen->params[j] - rc->params[j]);
+            st->err[x * 32 + j] = d / fmax(fabs(rc->params[j]), 1e-12);
+            st->errw[x * 32 + j] = d / (pi->hi - pi->lo);
+        }
+        nf_fit_result_free(res);
+        if (isatty(2))
+            fprintf(stderr, "\rbench_fit: %s pass %d/%d recordings", select ? "selection" : "recovery", x + 1, M * R);
+    }
+    if (isatty(2))
+        fprintf(stderr, "\n");
+    st->wall = clock_s(CLOCK_MONOTONIC) - wall0;
+    st->cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+}
+
+static void print_recovery(const fit_stats *st, const rec_t *recs, int M, int R, const nf_model *const *mods)
+{
+    (void)recs;
+    printf("\n## Parameter recovery (fit with the generating model)\n\n");
+    printf("Fitted score / truth's score: <= 1 means the optimiser found parameters at least as good as "
+           "the generating ones (errors then come from the landscape, not the search).\n\n");
+    for (int g = 0; g < M; g++) {
+        const nf_model *m = mods[g];
+        double rt[1024];
+        int reached = 0;
+        for (int r = 0; r < R; r++) {
+            rt[r] = st->ratio[g * R + r];
+            reached += rt[r] <= 1.0 + 1e-6;
+        }
+        double mr = median(rt, R);
+        printf("### %s: fit wall time %.1f s for %d recordings; fitted/truth score: median %.3f, max %.3f, "
+               "<= 1 in %d/%d\n\n",
+               m->name, st->model_wall[g], R, mr, rt[R - 1], reached, R);
+        double tt[6][1024];
+        for (int q = 0; q < 6; q++)
+            for (int r = 0; r < R; r++)
+                tt[q][r] = st->terms[(g * R + r) * 6 + q];
+        printf("Score terms, median over the recordings (fit / truth): RMSE/sd %.3f / %.3f, "
+               "feature error per feature %.3f / %.3f, 1 - Gamma %.3f / %.3f.\n\n",
+               median(tt[0], R), median(tt[3], R), median(tt[1], R), median(tt[4], R), median(tt[2], R),
+               median(tt[5], R));
+        printf("| parameter | unit | bounds | median rel. error | within 2 %% | median error / bound width |\n"
+               "|---|---|---|---:|---:|---:|\n");
+        for (int j = 0; j < m->n_params; j++) {
+            double e1[1024], e2[1024];
+            int within = 0;
+            for (int r = 0; r < R; r++) {
+                e1[r] = st->err[(g * R + r) * 32 + j];
+                e2[r] = st->errw[(g * R + r) * 32 + j];
+                within += e1[r] <= 0.02;
+            }
+            double me = median(e1, R), mw = median(e2, R);
+            printf("| %s | %s | [%g, %g] | %.2f %% | %d/%d | %.2f %% |\n", m->params[j].name, m->params[j].unit,
+                   m->params[j].lo, m->params[j].hi, 100 * me, within, R, 100 * mw);
+        }
+        printf("\n");
+    }
+    fflush(stdout);
+}
+
+static void print_selection(const fit_stats *st, int M, int R, const nf_model *const *mods, int64_t budget)
+{
+    int hit = 0;
+    printf("\n## Model selection (all %d models compete, budget %lld each; rows: generating model, columns: "
+           "ranked first)\n\n| generating \\ first |",
+           M, (long long)budget);
+    for (int g = 0; g < M; g++)
+        printf(" %s |", mods[g]->name);
+    printf(" correct |\n|---|");
+    for (int g = 0; g <= M; g++)
+        printf("---:|");
+    printf("\n");
+    for (int g = 0; g < M; g++) {
+        printf("| %s |", mods[g]->name);
+        for (int h = 0; h < M; h++)
+            printf(" %d |", st->confusion[g * M + h]);
+        printf(" %d/%d |\n", st->confusion[g * M + g], R);
+        hit += st->confusion[g * M + g];
+    }
+    printf("\nGenerating model ranked first: %d/%d = %.1f %% (target >= 90 %%).\n", hit, M * R, 100.0 * hit / (M * R));
+    fflush(stdout);
+}
+
+static void print_throughput(const fit_stats *st, const char *what, const rec_t *recs, int M, int R,
+                             const nf_model *const *mods, int threads)
+{
+    printf("\n## Throughput, %s (CPU backend)\n\n", what);
+    printf("| fits (recording x model) | wall s | process CPU s | fits/min (wall) | simulations | "
+           "neuron-steps | neuron-steps/s (wall) | per CPU-second |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("| %lld | %.1f | %.1f | %.1f | %lld | %.3g | %.3g | %.3g |\n", (long long)st->fits, st->wall, st->cpu,
+           60.0 * st->fits / st->wall, (long long)st->sims, st->neuron_steps, st->neuron_steps / st->wall,
+           st->neuron_steps / st->cpu);
+    double eng_s = 0;
+    printf("\n| model | evaluations | engine s per simulation | engine s (estimate) |\n|---|---:|---:|---:|\n");
+    for (int g = 0; g < M; g++) {
+        double per = engine_s_per_sim(mods[g], &recs[g * R], threads);
+        eng_s += per * (double)st->model_evals[g];
+        printf("| %s | %lld | %.3g | %.1f |\n", mods[g]->name, (long long)st->model_evals[g], per,
+               per * (double)st->model_evals[g]);
+    }
+    printf("\nEngine (simulation + fused scorer, batches of 16, timed apart): about %.0f %% of the fit wall "
+           "time; the rest (optimiser, spike features and scores, target preparation, final traces, "
+           "batching) about %.0f %%.\n",
+           100 * eng_s / st->wall, 100 - 100 * eng_s / st->wall);
+    fflush(stdout);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_fit [--models a,b,...|all] [--recordings R] [--budget B]\n"
+                    "                 [--select-budget B] [--seed S] [--threads T] [--quick] [--no-select]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    const char *models_arg = "lif6,adex,izhikevich,hh";
+    int R = 20, threads = 0, select = 1, quick = 0;
+    int64_t budget = 3000, select_budget = 1000;
+    uint64_t seed = 1;
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--models") && a + 1 < argc)
+            models_arg = argv[++a];
+        else if (!strcmp(argv[a], "--recordings") && a + 1 < argc)
+            R = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--budget") && a + 1 < argc)
+            budget = atoll(argv[++a]);
+        else if (!strcmp(argv[a], "--select-budget") && a + 1 < argc)
+            select_budget = atoll(argv[++a]);
+        else if (!strcmp(argv[a], "--seed") && a + 1 < argc)
+            seed = strtoull(argv[++a], NULL, 10);
+        else if (!strcmp(argv[a], "--threads") && a + 1 < argc)
+            threads = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--no-select"))
+            select = 0;
+        else if (!strcmp(argv[a], "--quick"))
+            quick = 1;
+        else
+            usage();
+    }
+    if (quick) {
+        models_arg = "lif6,izhikevich";
+        R = 3;
+        budget = 600;
+        select_budget = 300;
+    }
+    if (R < 1 || R > 1024 || budget < 1 || select_budget < 1)
+        usage();
+
+    /* the chosen models */
+    const nf_model *mods[MAX_MODELS];
+    const char *names[MAX_MODELS];
+    int M = 0;
+    if (!strcmp(models_arg, "all")) {
+        for (int k = 0; k < nf_model_count() && M < MAX_MODELS; k++)
+            mods[M++] = nf_model_at(k);
+    } else {
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%s", models_arg);
+        for (char *tok = strtok(buf, ","); tok && M < MAX_MODELS; tok = strtok(NULL, ",")) {
+            if (!(mods[M] = nf_model_find(tok))) {
+                fprintf(stderr, "bench_fit: --models: %s\n", nf_errmsg());
+                return 2;
+            }
+            M++;
+        }
+    }
+    if (M == 0)
+        usage();
+    for (int k = 0; k < M; k++)
+        names[k] = mods[k]->name;
+
+    nf_engine *eng = NULL;
+    if (nf_engine_create(NF_BACKEND_CPU, 1, &eng)) {
+        fprintf(stderr, "bench_fit: %s\n", nf_errmsg());
+        return 1;
+    }
+
+    /* ---- synthetic recordings ---- */
+    rec_t *recs = calloc((size_t)M * R, sizeof(rec_t));
+    reject_t *rej = calloc((size_t)M, sizeof(reject_t));
+    int *draws = calloc((size_t)M, sizeof(int));
+    /* a model for which 2000 draws give no usable recording is dropped */
+    char dropped[1024] = "";
+    int kept = 0;
+    for (int g = 0; g < M; g++) {
+        int64_t draw = 0;
+        int ok = 1;
+        memset(&rej[kept], 0, sizeof rej[kept]);
+        draws[kept] = 0;
+        for (int r = 0; r < R && ok; r++) {
+            rec_t *x = &recs[kept * R + r];
+            int d = make_recording(eng, mods[g], seed * 1000003u + (uint64_t)g, &draw, x, &rej[kept]);
+            ok = d > 0;
+            draws[kept] += d;
+            x->gen = kept;
+        }
+        if (!ok) {
+            for (int r = 0; r < R; r++) {
+                free(recs[kept * R + r].v);
+                free(recs[kept * R + r].i);
+                memset(&recs[kept * R + r], 0, sizeof(rec_t));
+            }
+            size_t l = strlen(dropped);
+            snprintf(dropped + l, sizeof dropped - l, "%s%s", l ? ", " : "", mods[g]->name);
+            continue;
+        }
+        mods[kept] = mods[g];
+        names[kept++] = mods[g]->name;
+    }
+    M = kept;
+    nf_engine_destroy(eng);
+
+    printf("# bench_fit: parameter recovery and model selection\n\n");
+    printf("%d recordings per model, %.0f ms at dt %.1f ms, 0.5 mV noise; CMA-ES (nf_fit defaults), seed %llu; "
+           "recovery pass: budget %lld per recording with the generating model; selection pass: %s.\n\n",
+           R, DURATION, DT, (unsigned long long)seed, (long long)budget,
+           select ? "every chosen model on every recording" : "off");
+    printf("## Recordings\n\n| model | accepted | draws | invalid | silent | runaway | spontaneous | "
+           "detection mismatch | median spikes |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int g = 0; g < M; g++) {
+        double sp[1024];
+        for (int r = 0; r < R && r < 1024; r++)
+            sp[r] = recs[g * R + r].spikes;
+        printf("| %s | %d | %d | %d | %d | %d | %d | %d | %.0f |\n", names[g], R, draws[g], rej[g].invalid,
+               rej[g].silent, rej[g].runaway, rej[g].spontaneous, rej[g].detect, median(sp, R < 1024 ? R : 1024));
+    }
+    if (dropped[0])
+        printf("\nDropped (no usable recording in 2000 draws): %s.\n", dropped);
+    fflush(stdout);
+    if (M == 0)
+        return 1;
+
+    fit_stats rec_pass, sel_pass;
+    run_pass(recs, M, R, mods, budget, 0, seed, threads, &rec_pass);
+    print_recovery(&rec_pass, recs, M, R, mods);
+    print_throughput(&rec_pass, "recovery pass: each recording fitted with its generating model", recs, M, R,
+                     mods, threads);
+    if (select) {
+        run_pass(recs, M, R, mods, select_budget, 1, seed, threads, &sel_pass);
+        print_selection(&sel_pass, M, R, mods, select_budget);
+        print_throughput(&sel_pass, "selection pass: every chosen model on every recording", recs, M, R, mods,
+                         threads);
+        stats_free(&sel_pass);
+    }
+    stats_free(&rec_pass);
+
+    for (int x = 0; x < M * R; x++) {
+        free(recs[x].v);
+        free(recs[x].i);
+    }
+    free(recs);
+    free(rej);
+    free(draws);
+    return 0;
+}
