@@ -307,6 +307,8 @@ static double median(double *x, int n)
 typedef struct {
     double *err, *errw;   /* [M*R][32] relative error, error / bound width (generating model) */
     double *ratio;        /* [M*R] generating model's fitted score / the truth's score */
+    const char **stop;    /* [M*R] the generating model's optimiser stop reason (static strings) */
+    int *restarts;        /* [M*R] its IPOP restarts */
     double *terms;        /* [M*R][6] fit nrmse, feature term, 1 - Gamma; then the truth's */
     int *confusion;       /* [M][M] generating model x ranked first */
     double *model_wall;   /* [M] wall time of the fits of each generating model's recordings */
@@ -321,6 +323,8 @@ static void stats_free(fit_stats *s)
     free(s->errw);
     free(s->ratio);
     free(s->terms);
+    free(s->stop);
+    free(s->restarts);
     free(s->confusion);
     free(s->model_wall);
     free(s->model_evals);
@@ -383,6 +387,8 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
     st->errw = calloc((size_t)M * R * 32, sizeof(double));
     st->ratio = calloc((size_t)M * R, sizeof(double));
     st->terms = calloc((size_t)M * R * 6, sizeof(double));
+    st->stop = calloc((size_t)M * R, sizeof(char *));
+    st->restarts = calloc((size_t)M * R, sizeof(int));
     st->confusion = calloc((size_t)M * M, sizeof(int));
     st->model_wall = calloc((size_t)M, sizeof(double));
     st->model_evals = calloc((size_t)M, sizeof(int64_t));
@@ -424,6 +430,8 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
         st->confusion[rc->gen * M + winner]++;
         double *tm = st->terms + x * 6;
         st->ratio[x] = gen->combined / truth_score(rc, &o, tm + 3);
+        st->stop[x] = gen->stop_reason;
+        st->restarts[x] = gen->restarts;
         tm[0] = gen->nrmse;
         tm[1] = gen->n_features ? gen->feature_error / gen->n_features : 0;
         tm[2] = 1 - gen->gamma;
@@ -469,6 +477,27 @@ static void print_recovery(const fit_stats *st, const rec_t *recs, int M, int R,
                "feature error per feature %.3f / %.3f, 1 - Gamma %.3f / %.3f.\n\n",
                median(tt[0], R), median(tt[3], R), median(tt[1], R), median(tt[4], R), median(tt[2], R),
                median(tt[5], R));
+        /* how the searches ended: budget, or a stop rule of the last restart */
+        const char *seen[16];
+        int cnt[16], ns = 0;
+        double rs[1024];
+        for (int r = 0; r < R; r++) {
+            const char *why = st->stop[g * R + r] ? st->stop[g * R + r] : "?";
+            rs[r] = st->restarts[g * R + r];
+            int k = 0;
+            while (k < ns && strcmp(seen[k], why))
+                k++;
+            if (k == ns && ns < 16) {
+                seen[ns] = why;
+                cnt[ns++] = 0;
+            }
+            if (k < ns)
+                cnt[k]++;
+        }
+        printf("Stop reasons:");
+        for (int k = 0; k < ns; k++)
+            printf("%s %s %d", k ? "," : "", seen[k], cnt[k]);
+        printf("; median IPOP restarts %.1f.\n\n", median(rs, R));
         printf("| parameter | unit | bounds | median rel. error | within 2 %% | median error / bound width |\n"
                "|---|---|---|---:|---:|---:|\n");
         for (int j = 0; j < m->n_params; j++) {
