@@ -337,7 +337,7 @@ static double truth_score(const rec_t *r, const nf_fit_options *o, double *terms
     const nf_model *m = r->m;
     nf_fit_target t = {.name = m->name, .v = r->v, .i = r->i, .n = r->n, .dt_ms = DT};
     nf__fit_tgt tg;
-    if (nf__fit_prepare_target(&t, 0, o->threshold_mV, &tg))
+    if (nf__fit_prepare_target(&t, 0, o->threshold_mV, nf__fit_spikes_at_crossing(m), &tg))
         return NAN;
     int k = (int)ceil(DT / m->dt_max_ms - 1e-9);
     if (k < 1)

@@ -102,7 +102,16 @@ void nf_fit_spike_features(const float *t, int n, double s0, double s1, double *
 
 /* ---- targets -------------------------------------------------------------- */
 
-nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double threshold, nf__fit_tgt *out)
+int nf__fit_spikes_at_crossing(const nf_model *m)
+{
+    /* the models that detect spikes as upward crossings of v_detect say so in
+     * their scheme ("spikes = upward crossings of ..."); the others report
+     * their reset */
+    return m && m->scheme && strstr(m->scheme, "crossings of") != NULL;
+}
+
+nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double threshold, int at_crossing,
+                                 nf__fit_tgt *out)
 {
     memset(out, 0, sizeof *out);
     const char *name = t->name ? t->name : "recording";
@@ -151,10 +160,15 @@ nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double thresho
         return nf__fail(NF_EINVAL, "recording %d (%s): stimulus window [%g, %g] ms is empty", idx, name,
                         out->s0, out->s1);
 
-    /* spike times: the peak after each upward crossing of the threshold (the
-     * time eFEL calls peak_time). A model that resets (LIF family) reports
-     * its reset instant, which is the sample after its peak; conductance
-     * models report their own crossing, a fraction of a millisecond earlier. */
+    /* Spike times follow the model's own convention, so that the truth scores
+     * Gamma = 1 on its own recording:
+     * - models that reset (LIF family, AdEx, Izhikevich, ...) report the reset,
+     *   the sample after their peak: the recording's spike is the peak after
+     *   each upward crossing of the threshold (eFEL's peak_time);
+     * - models that detect upward crossings of v_detect (hh, fhn, ...) report
+     *   the crossing: the recording's spike is its crossing, interpolated.
+     * A spike lasts until V falls NF__FIT_HYST_MV below the threshold, so
+     * recording noise around the threshold does not split one spike in two. */
     int cap = 16;
     out->spikes = malloc(sizeof(float) * cap);
     if (!out->spikes)
@@ -162,8 +176,8 @@ nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double thresho
     for (int64_t k = 1; k < t->n; k++) {
         if (!(t->v[k - 1] < threshold && t->v[k] >= threshold))
             continue;
-        /* the spike lasts until V falls NF__FIT_HYST_MV below the threshold, so
-         * recording noise around the threshold does not split one spike in two */
+        double frac = (threshold - t->v[k - 1]) / (t->v[k] - t->v[k - 1]);
+        double t_cross = ((double)(k - 1) + frac) * t->dt_ms;
         int64_t peak = k;
         while (k + 1 < t->n && t->v[k + 1] >= threshold - NF__FIT_HYST_MV) {
             k++;
@@ -177,7 +191,7 @@ nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double thresho
                 return nf__fail(NF_ENOMEM, "recording %d: out of memory", idx);
             out->spikes = sp;
         }
-        out->spikes[out->n_spikes++] = (float)((double)peak * t->dt_ms);
+        out->spikes[out->n_spikes++] = (float)(at_crossing ? t_cross : (double)peak * t->dt_ms);
     }
     nf_fit_spike_features(out->spikes, out->n_spikes, out->s0, out->s1, out->feat, out->has);
     for (int f = 0; f < NF_FIT_N_FEATURES; f++)

@@ -20,7 +20,14 @@ typedef struct nf__fit_score_out {
     uint8_t has[NF_FIT_N_FEATURES];
 } nf__fit_score_out;
 
-nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double threshold, nf__fit_tgt *out);
+/* 1 when model m reports spikes as upward crossings of v_detect (hh, fhn,
+ * morris_lecar, hindmarsh_rose), 0 when it reports its reset. */
+int nf__fit_spikes_at_crossing(const nf_model *m);
+
+/* Prepare a recording; spike times at the threshold crossing (at_crossing)
+ * or at the peak after it, to match the model's convention. */
+nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double threshold, int at_crossing,
+                                 nf__fit_tgt *out);
 
 /* Score one simulation: spk holds n_spk stored spike times of n_total. */
 void nf__fit_score(const nf__fit_tgt *tg, const nf_score_weights *w, double window, double sse,

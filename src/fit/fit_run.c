@@ -66,7 +66,8 @@ typedef struct fit_ctx {
     const nf_fit_target *tg;
     int R, M;
     const nf_fit_options *o;
-    nf__fit_tgt *prep;
+    nf__fit_tgt *prep;   /* spikes at peaks (models that reset) */
+    nf__fit_tgt *prep_x; /* spikes at threshold crossings (models that detect crossings) */
     group *groups;
     int n_groups;
     nf_engine *eng;
@@ -380,6 +381,7 @@ static nf_status run_model(fit_ctx *c, int mi, slot *slots, char *cur_dir, size_
 {
     const nf_model *m = c->res->models[mi];
     const int np = m->n_params;
+    const nf__fit_tgt *P = nf__fit_spikes_at_crossing(m) ? c->prep_x : c->prep;
     gen_buf gb = {0};
     float **waves = calloc((size_t)c->n_groups, sizeof(float *));
     nf_status s = waves ? NF_OK : nf__fail(NF_ENOMEM, "fit: out of memory");
@@ -460,7 +462,7 @@ static nf_status run_model(fit_ctx *c, int mi, slot *slots, char *cur_dir, size_
                     int cnt = gb.cnt[row];
                     int stored = cnt < g->max_spikes ? cnt : g->max_spikes;
                     nf__fit_score_out so;
-                    nf__fit_score(&c->prep[r], &c->o->weights, c->o->gamma_window_ms, gb.sse[row], g->n,
+                    nf__fit_score(&P[r], &c->o->weights, c->o->gamma_window_ms, gb.sse[row], g->n,
                                   gb.valid[row], gb.spk + row * g->max_spikes, stored, cnt, &so);
                     gb.fit[q] = so.combined;
                     if (so.combined < slots[r].best)
@@ -512,6 +514,7 @@ static nf_status finish_model(fit_ctx *c, int mi, slot *slots)
 {
     const nf_model *m = c->res->models[mi];
     const int np = m->n_params;
+    const nf__fit_tgt *P = nf__fit_spikes_at_crossing(m) ? c->prep_x : c->prep;
     nf_status s = NF_OK;
     for (int gi = 0; gi < c->n_groups && !s; gi++) {
         const group *g = &c->groups[gi];
@@ -567,7 +570,7 @@ static nf_status finish_model(fit_ctx *c, int mi, slot *slots)
             memcpy(rec->trace, volt + (size_t)a * g->n, sizeof(float) * (size_t)g->n);
             int stored = cnt[a] < g->max_spikes ? cnt[a] : g->max_spikes;
             nf__fit_score_out so;
-            nf__fit_score(&c->prep[r], &c->o->weights, c->o->gamma_window_ms, sse[a], g->n, valid[a],
+            nf__fit_score(&P[r], &c->o->weights, c->o->gamma_window_ms, sse[a], g->n, valid[a],
                           spk + a * g->max_spikes, stored, cnt[a], &so);
             rec->rmse_mV = so.rmse;
             rec->nrmse = so.nrmse;
@@ -578,8 +581,8 @@ static nf_status finish_model(fit_ctx *c, int mi, slot *slots)
             rec->valid = valid[a];
             memcpy(rec->features_model, so.feat, sizeof so.feat);
             memcpy(rec->has_model, so.has, sizeof so.has);
-            memcpy(rec->features_target, c->prep[r].feat, sizeof so.feat);
-            memcpy(rec->has_target, c->prep[r].has, sizeof so.has);
+            memcpy(rec->features_target, P[r].feat, sizeof so.feat);
+            memcpy(rec->has_target, P[r].has, sizeof so.has);
             nf_optim *o = slots[r].opt;
             rec->evals = nf_optim_evals(o);
             rec->generations = nf_optim_generation(o);
@@ -734,8 +737,9 @@ nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_optio
     c.last_ckpt = c.t0;
     c.res = calloc(1, sizeof *c.res);
     c.prep = calloc((size_t)n_targets, sizeof *c.prep);
+    c.prep_x = calloc((size_t)n_targets, sizeof *c.prep_x);
     slot *slots = calloc((size_t)n_targets, sizeof *slots);
-    if (!c.res || !c.prep || !slots) {
+    if (!c.res || !c.prep || !c.prep_x || !slots) {
         s = nf__fail(NF_ENOMEM, "fit: out of memory");
         goto done;
     }
@@ -749,7 +753,8 @@ nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_optio
         goto done;
     }
     for (int r = 0; r < n_targets && !s; r++)
-        s = nf__fit_prepare_target(&targets[r], r, opt->threshold_mV, &c.prep[r]);
+        if (!(s = nf__fit_prepare_target(&targets[r], r, opt->threshold_mV, 0, &c.prep[r])))
+            s = nf__fit_prepare_target(&targets[r], r, opt->threshold_mV, 1, &c.prep_x[r]);
     if (s || (s = make_groups(&c)))
         goto done;
     if ((s = nf_engine_create(opt->backend, opt->threads, &c.eng)))
@@ -820,7 +825,10 @@ done:
     nf_engine_destroy(c.eng);
     for (int r = 0; c.prep && r < n_targets; r++)
         free(c.prep[r].spikes);
+    for (int r = 0; c.prep_x && r < n_targets; r++)
+        free(c.prep_x[r].spikes);
     free(c.prep);
+    free(c.prep_x);
     for (int gi = 0; gi < c.n_groups; gi++) {
         free(c.groups[gi].t);
         free(c.groups[gi].v);

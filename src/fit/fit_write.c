@@ -122,7 +122,7 @@ static nf_status write_json(const nf_fit_result *r, const nf_fit_target *t, int 
     for (int i = 0; i < r->n_targets; i++) {
         const nf_fit_record *row = &r->records[(size_t)i * r->n_models];
         nf__fit_tgt tg;
-        nf_status s = nf__fit_prepare_target(&t[i], i, opt->threshold_mV, &tg);
+        nf_status s = nf__fit_prepare_target(&t[i], i, opt->threshold_mV, 0, &tg);
         if (s) {
             cJSON_Delete(root);
             nf_features_destroy(fx);
