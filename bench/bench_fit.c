@@ -53,6 +53,9 @@
 #define MAX_MODELS 32
 #define MAX_SPK 512
 
+
+static int g_popsize = 0;                          /* --popsize (0: the optimiser's default) */
+static nf_optim_kind g_optimizer = NF_OPTIM_CMAES; /* --optimizer cmaes|de|shade */
 static double clock_s(clockid_t id)
 {
     struct timespec t;
@@ -406,6 +409,8 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
         o.threads = threads;
         o.seed = seed + (uint64_t)x;
         o.threshold_mV = rc->thr;
+        o.popsize = g_popsize;
+        o.optimizer = g_optimizer;
         nf_fit_result *res = NULL;
         double w0 = clock_s(CLOCK_MONOTONIC);
         if (nf_fit(&t, 1, &o, &res)) {
@@ -567,7 +572,8 @@ static void print_throughput(const fit_stats *st, const char *what, const rec_t 
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_fit [--models a,b,...|all] [--recordings R] [--budget B]\n"
-                    "                 [--select-budget B] [--seed S] [--threads T] [--quick] [--no-select]\n");
+                    "                 [--select-budget B] [--seed S] [--threads T] [--quick] [--no-select]\n"
+                    "                 [--popsize N] [--optimizer cmaes|de|shade]\n");
     exit(2);
 }
 
@@ -590,7 +596,12 @@ int main(int argc, char **argv)
             seed = strtoull(argv[++a], NULL, 10);
         else if (!strcmp(argv[a], "--threads") && a + 1 < argc)
             threads = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--no-select"))
+        else if (!strcmp(argv[a], "--popsize") && a + 1 < argc)
+            g_popsize = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--optimizer") && a + 1 < argc) {
+            const char *v = argv[++a];
+            g_optimizer = !strcmp(v, "de") ? NF_OPTIM_DE : !strcmp(v, "shade") ? NF_OPTIM_SHADE : NF_OPTIM_CMAES;
+        } else if (!strcmp(argv[a], "--no-select"))
             select = 0;
         else if (!strcmp(argv[a], "--quick"))
             quick = 1;
