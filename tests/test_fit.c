@@ -389,6 +389,44 @@ Test(fit, the_truth_matches_its_own_spikes_for_both_spike_conventions)
     }
 }
 
+/* lif6 recordings never show a sample above V_th: at the default -20 mV
+ * threshold their spikes are found as resets, one per model spike. */
+Test(fit, resets_count_as_spikes_when_no_sample_reaches_the_threshold)
+{
+    enum { N = 4001 };
+    static float v[N], I[N];
+    const float truth[6] = {130.0f, 8.0f, -70.0f, -53.0f, -74.0f, 2.5f};
+    synth("lif6", truth, 300.0, 0.1, N, 0.5, 3, v, I);
+    nf_fit_target t = {.name = "lif6", .v = v, .i = I, .n = N, .dt_ms = 0.1};
+    nf__fit_tgt tg;
+    cr_assert_eq(nf__fit_prepare_target(&t, 0, -20.0, 0, &tg), NF_OK);
+    /* the model's own count, from the engine */
+    int32_t cnt = 0;
+    nf_engine *e = NULL;
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e), NF_OK);
+    nf_batch b = {.model = nf_model_find("lif6"), .n_sims = 1, .n_steps = N, .dt_ms = 0.1, .params = truth,
+                  .stim = {.waves = I, .n_waves = 1}, .spike_counts = &cnt};
+    cr_assert_eq(nf_engine_run(e, &b), NF_OK);
+    nf_engine_destroy(e);
+    cr_assert_gt(cnt, 10);
+    cr_assert_eq(tg.n_spikes, cnt, "found %d resets, the model spiked %d times", tg.n_spikes, cnt);
+    free(tg.spikes);
+    nf_fit_options o = opts(NULL, 0, 1);
+    o.threshold_mV = -20.0;
+    double sc = score_of("lif6", truth, &t, &o);
+    cr_assert_lt(sc, 0.2, "the truth scores %g", sc);
+    /* a jump of V at a current step is not a spike */
+    static float vj[N], Ij[N];
+    for (int k = 0; k < N; k++) {
+        Ij[k] = k >= 1000 && k < 3000 ? 500.0f : 0.0f;
+        vj[k] = -70.0f + (k >= 1000 && k < 3000 ? 15.0f : 0.0f); /* bridge error, 30 MOhm */
+    }
+    nf_fit_target tj = {.name = "jump", .v = vj, .i = Ij, .n = N, .dt_ms = 0.1};
+    cr_assert_eq(nf__fit_prepare_target(&tj, 0, -20.0, 0, &tg), NF_OK);
+    cr_assert_eq(tg.n_spikes, 0);
+    free(tg.spikes);
+}
+
 Test(fit, spike_features_and_missing_values)
 {
     double val[NF_FIT_N_FEATURES];

@@ -223,10 +223,9 @@ static int load_file(loaded *L, const char *path, const char *sweeps, const nf_r
 
 /* The embedded example: an adapting AdEx cell (the `adex` defaults) under a
  * hyperpolarising then a depolarising step, 0.1 ms sampling, 700 ms, plus
- * 0.5 mV measurement noise. An integrate-and-fire recording has no spike
- * peaks (the sample that reaches V_peak is the reset), so the example detects
- * its spikes at -45 mV unless --threshold says otherwise. */
-#define EXAMPLE_THRESHOLD_MV -45.0
+ * 0.5 mV measurement noise. Most of its spikes never show a sample above
+ * -20 mV (the sample that reaches V_peak is the reset); the fit finds them
+ * as resets. */
 static int load_example(loaded *L)
 {
     const nf_model *m = nf_model_find("adex");
@@ -326,7 +325,6 @@ int nf_cli_fit(int argc, char **argv)
     int n_files = 0, example = 0, quiet = 0, all_traces = 0, force = 0;
     const char *out = NULL, *sweeps = "all", *models = "all";
     double stim_start = NAN, stim_end = NAN;
-    int threshold_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -379,7 +377,7 @@ int nf_cli_fit(int argc, char **argv)
                    !strcmp(a, "--stim-end") || !strcmp(a, "--dt")) {
             if (!nf_cli_parse_double(v, &d))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a number", a, v);
-            if (!strcmp(a, "--threshold")) o.threshold_mV = d, threshold_given = 1;
+            if (!strcmp(a, "--threshold")) o.threshold_mV = d;
             else if (!strcmp(a, "--window")) o.gamma_window_ms = d;
             else if (!strcmp(a, "--stim-start")) stim_start = d;
             else if (!strcmp(a, "--stim-end")) stim_end = d;
@@ -430,8 +428,6 @@ int nf_cli_fit(int argc, char **argv)
 
     loaded L = {0};
     int rc = example ? load_example(&L) : 0;
-    if (example && !threshold_given)
-        o.threshold_mV = EXAMPLE_THRESHOLD_MV;
     for (int f = 0; f < n_files && !rc; f++)
         rc = load_file(&L, files[f], sweeps, &ro);
     if (!rc && L.n == 0)

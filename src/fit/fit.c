@@ -99,6 +99,7 @@ void nf_fit_spike_features(const float *t, int n, double s0, double s1, double *
 }
 
 #define NF__FIT_HYST_MV 5.0
+#define NF__FIT_RESET_MV 10.0
 
 /* ---- targets -------------------------------------------------------------- */
 
@@ -169,20 +170,37 @@ nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double thresho
      *   the crossing: the recording's spike is its crossing, interpolated.
      * A spike lasts until V falls NF__FIT_HYST_MV below the threshold, so
      * recording noise around the threshold does not split one spike in two. */
+    /* Integrate-and-fire cells (and their simulations) often show spikes only
+     * as resets: no sample reaches the threshold, V just falls by
+     * NF__FIT_RESET_MV or more within one sample. Such a fall, with the
+     * injected current unchanged (a bridge-balance jump at a current step is
+     * not a spike) and not within 3 ms after a threshold spike (the fast
+     * repolarisation of a real spike), is a spike too, timed at the sample
+     * before the fall. */
+    const int64_t quiet = (int64_t)ceil(3.0 / t->dt_ms);
+    int64_t busy_until = 0; /* falls at or before this sample belong to a spike already found */
     int cap = 16;
     out->spikes = malloc(sizeof(float) * cap);
     if (!out->spikes)
         return nf__fail(NF_ENOMEM, "recording %d: out of memory", idx);
     for (int64_t k = 1; k < t->n; k++) {
-        if (!(t->v[k - 1] < threshold && t->v[k] >= threshold))
+        double when;
+        if (t->v[k - 1] < threshold && t->v[k] >= threshold) {
+            double frac = (threshold - t->v[k - 1]) / (t->v[k] - t->v[k - 1]);
+            double t_cross = ((double)(k - 1) + frac) * t->dt_ms;
+            int64_t peak = k;
+            while (k + 1 < t->n && t->v[k + 1] >= threshold - NF__FIT_HYST_MV) {
+                k++;
+                if (t->v[k] > t->v[peak])
+                    peak = k;
+            }
+            when = at_crossing ? t_cross : (double)peak * t->dt_ms;
+            busy_until = k + 1 + quiet;
+        } else if (k > busy_until && t->v[k - 1] - t->v[k] >= NF__FIT_RESET_MV && t->i[k] == t->i[k - 1]) {
+            when = (double)(k - 1) * t->dt_ms;
+            busy_until = k;
+        } else {
             continue;
-        double frac = (threshold - t->v[k - 1]) / (t->v[k] - t->v[k - 1]);
-        double t_cross = ((double)(k - 1) + frac) * t->dt_ms;
-        int64_t peak = k;
-        while (k + 1 < t->n && t->v[k + 1] >= threshold - NF__FIT_HYST_MV) {
-            k++;
-            if (t->v[k] > t->v[peak])
-                peak = k;
         }
         if (out->n_spikes == cap) {
             cap *= 2;
@@ -191,7 +209,7 @@ nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double thresho
                 return nf__fail(NF_ENOMEM, "recording %d: out of memory", idx);
             out->spikes = sp;
         }
-        out->spikes[out->n_spikes++] = (float)(at_crossing ? t_cross : (double)peak * t->dt_ms);
+        out->spikes[out->n_spikes++] = (float)when;
     }
     nf_fit_spike_features(out->spikes, out->n_spikes, out->s0, out->s1, out->feat, out->has);
     for (int f = 0; f < NF_FIT_N_FEATURES; f++)
