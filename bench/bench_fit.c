@@ -54,7 +54,7 @@
 #define MAX_SPK 512
 
 
-static int g_popsize = 0;                          /* --popsize (0: the optimiser's default) */
+static int g_popsize = -1;                         /* --popsize (-1: nf_fit's default) */
 static nf_optim_kind g_optimizer = NF_OPTIM_CMAES; /* --optimizer cmaes|de|shade */
 static double clock_s(clockid_t id)
 {
@@ -409,7 +409,8 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
         o.threads = threads;
         o.seed = seed + (uint64_t)x;
         o.threshold_mV = rc->thr;
-        o.popsize = g_popsize;
+        if (g_popsize >= 0)
+            o.popsize = g_popsize;
         o.optimizer = g_optimizer;
         nf_fit_result *res = NULL;
         double w0 = clock_s(CLOCK_MONOTONIC);

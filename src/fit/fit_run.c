@@ -296,6 +296,8 @@ static nf_status make_slots(fit_ctx *c, const nf_model *m, slot *slots)
         oc.tolx = 1e-6;
         if (c->o->popsize > 0)
             oc.lambda = c->o->popsize;
+        else if (c->o->optimizer == NF_OPTIM_CMAES)
+            oc.lambda = NF_FIT_CMAES_LAMBDA;
         if (c->o->optimizer == NF_OPTIM_CMAES && c->o->restarts > 0) {
             oc.restart = NF_OPTIM_RESTART_IPOP;
             oc.max_restarts = c->o->restarts;
