@@ -157,9 +157,7 @@ typedef struct {
 static int simulate(nf_engine *e, const nf_model *m, const float *p, const float *I, int64_t n, float *v,
                     int *spikes, uint8_t *valid)
 {
-    int k = (int)ceil(DT / m->dt_max_ms - 1e-9);
-    if (k < 1)
-        k = 1;
+    int k = nf_fit_substeps(m, DT);
     int64_t nf = (n - 1) * k + 1;
     float *If = malloc(sizeof(float) * nf);
     for (int64_t s = 0; s < nf; s++)
@@ -263,9 +261,7 @@ static double engine_s_per_sim(const nf_model *m, const rec_t *r, int threads)
     nf_engine *e = NULL;
     if (nf_engine_create(NF_BACKEND_CPU, threads, &e))
         return NAN;
-    int k = (int)ceil(DT / m->dt_max_ms - 1e-9);
-    if (k < 1)
-        k = 1;
+    int k = nf_fit_substeps(m, DT);
     int64_t nf = (r->n - 1) * k + 1;
     float *If = malloc(sizeof(float) * nf), *p = malloc(sizeof(float) * B * m->n_params);
     float *spk = malloc(sizeof(float) * B * 256);
@@ -342,9 +338,7 @@ static double truth_score(const rec_t *r, const nf_fit_options *o, double *terms
     nf__fit_tgt tg;
     if (nf__fit_prepare_target(&t, 0, o->threshold_mV, nf__fit_spikes_at_crossing(m), &tg))
         return NAN;
-    int k = (int)ceil(DT / m->dt_max_ms - 1e-9);
-    if (k < 1)
-        k = 1;
+    int k = nf_fit_substeps(m, DT);
     int64_t nf = (r->n - 1) * k + 1;
     float *If = malloc(sizeof(float) * nf);
     for (int64_t s = 0; s < nf; s++)

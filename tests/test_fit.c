@@ -237,7 +237,7 @@ Test(fit, substeps_when_the_recording_is_coarser_than_the_model_step)
     float p[32];
     nf_model_defaults(hh, p);
     /* ground truth on a fine grid, sampled every 0.2 ms */
-    const int k = (int)ceil(0.2 / hh->dt_max_ms - 1e-9);
+    const int k = nf_fit_substeps(hh, 0.2);
     int64_t nf = (N - 1) * k + 1;
     float *vf = malloc(sizeof(float) * nf), *If = malloc(sizeof(float) * nf);
     synth("hh", p, 0.0, 0.2 / k, nf, 0.0, 1, vf, If);

@@ -30,6 +30,11 @@ nf_status nf_mkdir_p(const char *dir);
 /* Join dir and name into out (size cap); NF_ERANGE when it does not fit. */
 nf_status nf_path_join(char *out, size_t cap, const char *dir, const char *name);
 
+/* Remove dir and everything below it (files and subdirectories; links are
+ * removed, never followed). Missing dir: nothing to do. For our own scratch
+ * directories (checkpoints, staging); errors are ignored. */
+void nf_remove_tree(const char *dir);
+
 /* Write a NUL-terminated string to path atomically. */
 nf_status nf_file_write_string(const char *path, const char *text);
 

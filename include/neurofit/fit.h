@@ -95,6 +95,9 @@ typedef struct nf_fit_options {
 
 void nf_fit_options_default(nf_fit_options *o);
 
+/* Model steps per recording sample: ceil(dt_ms / m->dt_max_ms), at least 1. */
+int nf_fit_substeps(const nf_model *m, double dt_ms);
+
 /* CMA-ES population of a fit unless popsize says otherwise (IPOP doubles it at
  * each restart). Measured (bench/results/fit.md): 32 converges further per
  * evaluation than CMA-ES's own 4 + 3 ln n on these piecewise-flat scores and
@@ -144,8 +147,17 @@ typedef struct nf_fit_record {
     int valid;                 /* the best simulation was finite */
 } nf_fit_record;
 
+/* What the fit found in each recording (spikes timed at their peaks). */
+typedef struct nf_fit_target_info {
+    double stim_start_ms, stim_end_ms;     /* the feature window used */
+    double features[NF_FIT_N_FEATURES];    /* its spike-time features */
+    double sigma[NF_FIT_N_FEATURES];       /* the sigma of each feature */
+    uint8_t has[NF_FIT_N_FEATURES];
+} nf_fit_target_info;
+
 typedef struct nf_fit_result {
     int n_targets, n_models;
+    nf_fit_target_info *targets; /* [n_targets] */
     const nf_model **models;   /* [n_models] */
     nf_fit_record *records;    /* [n_targets][n_models], each recording's row ranked best first */
     double seconds;

@@ -20,7 +20,6 @@
 #include "neurofit/fit.h"
 #include "neurofit/recording.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -286,35 +285,6 @@ static void print_summary(const nf_fit_result *r, const nf_fit_target *t, int to
            r->seconds > 0 ? r->neuron_steps / r->seconds : 0.0);
 }
 
-static void remove_checkpoint(const char *dir)
-{
-    /* checkpoint/<snapshot>/<files> and checkpoint/state.json */
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[4096], q[4200];
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (nf_path_join(p, sizeof p, dir, e->d_name))
-            continue;
-        DIR *sub = opendir(p);
-        if (sub) {
-            struct dirent *f;
-            while ((f = readdir(sub)))
-                if (f->d_name[0] != '.' && nf_path_join(q, sizeof q, p, f->d_name) == NF_OK)
-                    unlink(q);
-            closedir(sub);
-            rmdir(p);
-        } else {
-            unlink(p);
-        }
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int nf_cli_fit(int argc, char **argv)
 {
     nf_fit_options o;
@@ -467,8 +437,8 @@ int nf_cli_fit(int argc, char **argv)
     for (int mi = 0; mi < n_models; mi++) {
         const nf_model *m = o.models ? nf_model_find(o.models[mi]) : nf_model_at(mi);
         for (int k = 0; k < L.n; k++) {
-            double sub = ceil(L.t[k].dt_ms / m->dt_max_ms - 1e-9);
-            ps.total_steps += (double)o.budget * ((double)(L.t[k].n - 1) * (sub < 1 ? 1 : sub) + 1);
+            int sub = nf_fit_substeps(m, L.t[k].dt_ms);
+            ps.total_steps += (double)o.budget * ((double)(L.t[k].n - 1) * sub + 1);
         }
     }
     o.progress = on_progress;
@@ -495,7 +465,7 @@ int nf_cli_fit(int argc, char **argv)
                (all_traces && nf_fit_write_model_traces(res, L.t, out))) {
         rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
     } else {
-        remove_checkpoint(ckpt);
+        nf_remove_tree(ckpt);
         print_summary(res, L.t, o.top_k);
         printf("wrote %s/results.json, results.csv, best_traces.npy, report.html%s\n", out,
                all_traces ? ", model_traces.npy" : "");

@@ -3,6 +3,7 @@
 
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,4 +83,30 @@ nf_status nf_file_write_string(const char *path, const char *text)
     if (s) return s;
     fputs(text, f.fp);
     return nf_file_commit_close(&f, 1);
+}
+
+static void nf__remove_tree(const char *dir, int depth)
+{
+    DIR *d = depth < 16 ? opendir(dir) : NULL;
+    if (d) {
+        struct dirent *e;
+        char p[4096];
+        struct stat st;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || nf_path_join(p, sizeof p, dir, e->d_name))
+                continue;
+            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+                nf__remove_tree(p, depth + 1);
+            else
+                unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+void nf_remove_tree(const char *dir)
+{
+    if (dir)
+        nf__remove_tree(dir, 0);
 }

@@ -7,7 +7,6 @@
 #include "neurofit/fileio.h"
 
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -92,44 +91,15 @@ static int push_conv(slot *s, double v)
     return 0;
 }
 
-static int sub_steps(const nf_model *m, double dt)
+int nf_fit_substeps(const nf_model *m, double dt_ms)
 {
-    int k = (int)ceil(dt / m->dt_max_ms - 1e-9);
+    int k = (int)ceil(dt_ms / m->dt_max_ms - 1e-9);
     return k < 1 ? 1 : k;
 }
 
 static uint64_t name_hash(const char *s) { return fnv(0xcbf29ce484222325ull, s, strlen(s)); }
 
 /* ---- checkpoints ---------------------------------------------------------- */
-
-static nf_status ckpt_path(char *out, size_t cap, const char *dir, const char *a, const char *b)
-{
-    char tmp[4096];
-    nf_status s = nf_path_join(tmp, sizeof tmp, dir, a);
-    if (s || !b) {
-        if (!s)
-            snprintf(out, cap, "%s", tmp);
-        return s;
-    }
-    return nf_path_join(out, cap, tmp, b);
-}
-
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[4096];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        if (nf_path_join(p, sizeof p, dir, e->d_name) == NF_OK)
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 /* Save every slot of model mi into a fresh snapshot dir, then point
  * state.json at it (the rename is the commit), then drop the older one. */
@@ -149,10 +119,10 @@ static nf_status ckpt_save(fit_ctx *c, int mi, slot *slots, int final, char *cur
     }
     if (!strcmp(name, cur_dir))
         return NF_OK; /* nothing new since the last snapshot */
-    nf_status s = ckpt_path(dir, sizeof dir, root, name, NULL);
+    nf_status s = nf_path_join(dir, sizeof dir, root, name);
     if (s)
         return s;
-    remove_tree(dir);
+    nf_remove_tree(dir);
     if ((s = nf_mkdir_p(dir)))
         return s;
     for (int r = 0; r < c->R; r++) {
@@ -187,8 +157,8 @@ static nf_status ckpt_save(fit_ctx *c, int mi, slot *slots, int final, char *cur
         return s;
     if (cur_dir[0] && strncmp(cur_dir, name, strlen(name))) {
         char old[4096];
-        if (ckpt_path(old, sizeof old, root, cur_dir, NULL) == NF_OK)
-            remove_tree(old);
+        if (nf_path_join(old, sizeof old, root, cur_dir) == NF_OK)
+            nf_remove_tree(old);
     }
     snprintf(cur_dir, cap, "%s", final ? "" : name);
     c->last_ckpt = now_s();
@@ -199,7 +169,7 @@ static nf_status ckpt_save(fit_ctx *c, int mi, slot *slots, int final, char *cur
 static nf_status ckpt_load(fit_ctx *c, const char *name, slot *slots)
 {
     char dir[4096], p[4096];
-    nf_status s = ckpt_path(dir, sizeof dir, c->o->checkpoint_dir, name, NULL);
+    nf_status s = nf_path_join(dir, sizeof dir, c->o->checkpoint_dir, name);
     if (s)
         return s;
     for (int r = 0; r < c->R; r++) {
@@ -389,7 +359,7 @@ static nf_status run_model(fit_ctx *c, int mi, slot *slots, char *cur_dir, size_
     nf_status s = waves ? NF_OK : nf__fail(NF_ENOMEM, "fit: out of memory");
     for (int gi = 0; gi < c->n_groups && !s; gi++) {
         const group *g = &c->groups[gi];
-        int k = sub_steps(m, g->dt);
+        int k = nf_fit_substeps(m, g->dt);
         if (!(waves[gi] = group_waves(c, g, k, (g->n - 1) * k + 1)))
             s = nf__fail(NF_ENOMEM, "fit: out of memory for the stimuli of %d recordings", g->n_t);
     }
@@ -432,7 +402,7 @@ static nf_status run_model(fit_ctx *c, int mi, slot *slots, char *cur_dir, size_
             }
             if (s)
                 break;
-            int k = sub_steps(m, g->dt);
+            int k = nf_fit_substeps(m, g->dt);
             nf_batch b;
             fill_batch(&b, m, g, k, (g->n - 1) * k + 1, waves[gi], c->o->seed, c->o->threshold_mV);
             b.n_sims = sims;
@@ -520,7 +490,7 @@ static nf_status finish_model(fit_ctx *c, int mi, slot *slots)
     nf_status s = NF_OK;
     for (int gi = 0; gi < c->n_groups && !s; gi++) {
         const group *g = &c->groups[gi];
-        int k = sub_steps(m, g->dt);
+        int k = nf_fit_substeps(m, g->dt);
         int64_t n_steps = (g->n - 1) * k + 1;
         float *w = group_waves(c, g, k, n_steps);
         float *par = nf__malloc_array((size_t)g->n_t * np, sizeof(float));
@@ -759,6 +729,19 @@ nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_optio
             s = nf__fit_prepare_target(&targets[r], r, opt->threshold_mV, 1, &c.prep_x[r]);
     if (s || (s = make_groups(&c)))
         goto done;
+    c.res->targets = calloc((size_t)n_targets, sizeof *c.res->targets);
+    if (!c.res->targets) {
+        s = nf__fail(NF_ENOMEM, "fit: out of memory");
+        goto done;
+    }
+    for (int r = 0; r < n_targets; r++) {
+        nf_fit_target_info *ti = &c.res->targets[r];
+        ti->stim_start_ms = c.prep[r].s0;
+        ti->stim_end_ms = c.prep[r].s1;
+        memcpy(ti->features, c.prep[r].feat, sizeof ti->features);
+        memcpy(ti->sigma, c.prep[r].sigma, sizeof ti->sigma);
+        memcpy(ti->has, c.prep[r].has, sizeof ti->has);
+    }
     if ((s = nf_engine_create(opt->backend, opt->threads, &c.eng)))
         goto done;
     c.res->backend = nf_engine_backend(c.eng);
@@ -856,5 +839,6 @@ void nf_fit_result_free(nf_fit_result *r)
     }
     free(r->records);
     free(r->models);
+    free(r->targets);
     free(r);
 }

@@ -1,7 +1,6 @@
 /* Outputs of a fit: results.json, results.csv, best_traces.npy, report.html. */
 #include "neurofit/fit.h"
 
-#include "fit_internal.h"
 #include "internal.h"
 #include "neurofit/features.h"
 #include "neurofit/fileio.h"
@@ -121,30 +120,23 @@ static nf_status write_json(const nf_fit_result *r, const nf_fit_target *t, int 
     cJSON *recs = cJSON_AddArrayToObject(root, "recordings");
     for (int i = 0; i < r->n_targets; i++) {
         const nf_fit_record *row = &r->records[(size_t)i * r->n_models];
-        nf__fit_tgt tg;
-        nf_status s = nf__fit_prepare_target(&t[i], i, opt->threshold_mV, 0, &tg);
-        if (s) {
-            cJSON_Delete(root);
-            nf_features_destroy(fx);
-            return s;
-        }
+        const nf_fit_target_info *tg = &r->targets[i];
         cJSON *ro = cJSON_CreateObject();
         cJSON_AddStringToObject(ro, "name", t[i].name ? t[i].name : "");
         cJSON_AddNumberToObject(ro, "samples", (double)t[i].n);
         cJSON_AddNumberToObject(ro, "dt_ms", t[i].dt_ms);
-        cJSON_AddNumberToObject(ro, "stim_start_ms", tg.s0);
-        cJSON_AddNumberToObject(ro, "stim_end_ms", tg.s1);
-        cJSON_AddItemToObject(ro, "target_spike_features", spike_features_json(tg.feat, tg.has));
+        cJSON_AddNumberToObject(ro, "stim_start_ms", tg->stim_start_ms);
+        cJSON_AddNumberToObject(ro, "stim_end_ms", tg->stim_end_ms);
+        cJSON_AddItemToObject(ro, "target_spike_features", spike_features_json(tg->features, tg->has));
         cJSON *sig = cJSON_AddObjectToObject(ro, "feature_sigmas");
         for (int f = 0; f < NF_FIT_N_FEATURES; f++)
-            cJSON_AddItemToObject(sig, nf_fit_feature_name(f), num(tg.sigma[f]));
+            cJSON_AddItemToObject(sig, nf_fit_feature_name(f), num(tg->sigma[f]));
         cJSON_AddItemToObject(ro, "target_efel_features",
-                              efel_json(fx, ids, n_ids, t[i].v, t[i].n, t[i].dt_ms, tg.s0, tg.s1));
-        free(tg.spikes);
+                              efel_json(fx, ids, n_ids, t[i].v, t[i].n, t[i].dt_ms, tg->stim_start_ms, tg->stim_end_ms));
         cJSON *top = cJSON_AddArrayToObject(ro, "top");
         int k = top_k < r->n_models ? top_k : r->n_models;
         for (int j = 0; j < k; j++) {
-            cJSON *ef = row[j].trace ? efel_json(fx, ids, n_ids, row[j].trace, t[i].n, t[i].dt_ms, tg.s0, tg.s1)
+            cJSON *ef = row[j].trace ? efel_json(fx, ids, n_ids, row[j].trace, t[i].n, t[i].dt_ms, tg->stim_start_ms, tg->stim_end_ms)
                                      : cJSON_CreateNull();
             cJSON_AddItemToArray(top, record_json(&row[j], ef));
         }

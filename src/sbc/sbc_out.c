@@ -1,6 +1,7 @@
 /* SBC output: JSON (cJSON) and self-written SVG plots (include/neurofit/sbc.h).
  * Each SVG is a grid of panels, one per parameter, three per row. */
 #include "internal.h"
+#include "strbuf.h"
 #include "neurofit/fileio.h"
 #include "sbc_result.h"
 
@@ -95,40 +96,6 @@ nf_status nf_sbc_write_json(const nf_sbc_result *r, const char *path)
 
 /* ---- SVG ------------------------------------------------------------------- */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) NF__PRINTF(2, 3);
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->p && b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t nc = (b->cap ? b->cap * 2 : 65536) + (size_t)k;
-        char *q = realloc(b->p, nc);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = nc;
-    }
-}
-
 enum { PW = 300, PH = 220, PAD_L = 62, PAD_R = 12, PAD_T = 28, PAD_B = 34, NCOL = 3 };
 
 typedef struct panel {
@@ -139,14 +106,14 @@ typedef struct panel {
 static double px(const panel *p, double x) { return p->x0 + PAD_L + (x - p->xmin) / (p->xmax - p->xmin) * (PW - PAD_L - PAD_R); }
 static double py(const panel *p, double y) { return p->y0 + PH - PAD_B - (y - p->ymin) / (p->ymax - p->ymin) * (PH - PAD_T - PAD_B); }
 
-static void svg_open(sbuf *b, int d, const char *title)
+static void svg_open(nf__sb *b, int d, const char *title)
 {
     int rows = (d + NCOL - 1) / NCOL;
     int cols = d < NCOL ? d : NCOL;
-    sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"11\">\n",
+    nf__sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"11\">\n",
               cols * PW, rows * PH + 24);
-    sb_printf(b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    sb_printf(b, "<text x=\"8\" y=\"16\" font-size=\"13\" font-weight=\"bold\">%s</text>\n", title);
+    nf__sb_printf(b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    nf__sb_printf(b, "<text x=\"8\" y=\"16\" font-size=\"13\" font-weight=\"bold\">%s</text>\n", title);
 }
 
 static panel panel_at(int j, double xmin, double xmax, double ymin, double ymax)
@@ -171,46 +138,46 @@ static double nice_step(double lo, double hi)
     return mag * (f < 1.5 ? 1.0 : (f < 3.0 ? 2.0 : (f < 7.0 ? 5.0 : 10.0)));
 }
 
-static void axes(sbuf *b, const panel *p, const char *title, const char *xlab, const char *ylab)
+static void axes(nf__sb *b, const panel *p, const char *title, const char *xlab, const char *ylab)
 {
     double l = px(p, p->xmin), r = px(p, p->xmax), t = py(p, p->ymax), bo = py(p, p->ymin);
-    sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#444\"/>\n", l, t,
+    nf__sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#444\"/>\n", l, t,
               r - l, bo - t);
-    sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n", (l + r) / 2,
+    nf__sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n", (l + r) / 2,
               p->y0 + 18, title);
-    sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", (l + r) / 2, bo + 28, xlab);
-    sb_printf(b, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"10\">%s</text>\n",
+    nf__sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", (l + r) / 2, bo + 28, xlab);
+    nf__sb_printf(b, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"10\">%s</text>\n",
               p->x0 + 11, (t + bo) / 2, ylab);
     double sx = nice_step(p->xmin, p->xmax), sy = nice_step(p->ymin, p->ymax);
     for (double k = ceil(p->xmin / sx - 1e-9); k * sx <= p->xmax + 1e-9 * sx; k++) {
         double xv = fabs(k) < 0.5 ? 0.0 : k * sx, x = px(p, xv);
-        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\"/>\n", x, bo, x, bo + 4);
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"9\">%.4g</text>\n", x, bo + 13, xv);
+        nf__sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\"/>\n", x, bo, x, bo + 4);
+        nf__sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"9\">%.4g</text>\n", x, bo + 13, xv);
     }
     for (double k = ceil(p->ymin / sy - 1e-9); k * sy <= p->ymax + 1e-9 * sy; k++) {
         double yv = fabs(k) < 0.5 ? 0.0 : k * sy, y = py(p, yv);
-        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\"/>\n", l - 4, y, l, y);
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"9\">%.4g</text>\n", l - 5, y + 3, yv);
+        nf__sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\"/>\n", l - 4, y, l, y);
+        nf__sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"9\">%.4g</text>\n", l - 5, y + 3, yv);
     }
 }
 
-static nf_status svg_commit(sbuf *b, const char *dir, const char *name)
+static nf_status svg_commit(nf__sb *b, const char *dir, const char *name)
 {
-    sb_printf(b, "</svg>\n");
-    if (b->oom) {
-        free(b->p);
+    nf__sb_printf(b, "</svg>\n");
+    if (b->failed) {
+        nf__sb_free(b);
         return nf__fail(NF_ENOMEM, "sbc_write_svg: out of memory");
     }
     char path[4096];
     nf_status st = nf_path_join(path, sizeof path, dir, name);
-    if (st == NF_OK) st = nf_file_write_string(path, b->p);
-    free(b->p);
+    if (st == NF_OK) st = nf_file_write_string(path, b->s);
+    nf__sb_free(b);
     return st;
 }
 
 static nf_status svg_ranks(const nf_sbc_result *r, const char *dir)
 {
-    sbuf b = {0};
+    nf__sb b = {0};
     char title[160];
     snprintf(title, sizeof title, "SBC rank histograms (M = %lld, L = %lld; grey, dashed: pointwise 95%% range; red: outside)",
              (long long)r->M, (long long)r->L);
@@ -226,13 +193,13 @@ static nf_status svg_ranks(const nf_sbc_result *r, const char *dir)
         panel p = panel_at(j, 0.0, (double)(r->L + 1), 0.0, ymax * 1.1);
         for (int k = 0; k < B; k++) {
             double xl = px(&p, r->bin_edge[k]), xr = px(&p, r->bin_edge[k + 1]);
-            sb_printf(&b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#ddd\"/>\n", xl,
+            nf__sb_printf(&b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#ddd\"/>\n", xl,
                       py(&p, r->hist_hi[k]), xr - xl, py(&p, r->hist_lo[k]) - py(&p, r->hist_hi[k]));
         }
         for (int k = 0; k < B; k++) {
             double xl = px(&p, r->bin_edge[k]), xr = px(&p, r->bin_edge[k + 1]);
             int out = h[k] < r->hist_lo[k] || h[k] > r->hist_hi[k];
-            sb_printf(&b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" fill-opacity=\"0.8\"/>\n",
+            nf__sb_printf(&b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" fill-opacity=\"0.8\"/>\n",
                       xl + 1, py(&p, h[k]), xr - xl - 2, py(&p, 0) - py(&p, h[k]), out ? "#c0392b" : "#2c7fb8");
         }
         char t[96];
@@ -240,7 +207,7 @@ static nf_status svg_ranks(const nf_sbc_result *r, const char *dir)
         /* the band's edges on top of the bars, so bars inside it stay visible */
         for (int k = 0; k < B; k++) {
             double xl = px(&p, r->bin_edge[k]), xr = px(&p, r->bin_edge[k + 1]);
-            sb_printf(&b, "<path d=\"M%.1f,%.1fH%.1fM%.1f,%.1fH%.1f\" stroke=\"#555\" stroke-dasharray=\"2,2\"/>\n", xl,
+            nf__sb_printf(&b, "<path d=\"M%.1f,%.1fH%.1fM%.1f,%.1fH%.1f\" stroke=\"#555\" stroke-dasharray=\"2,2\"/>\n", xl,
                       py(&p, r->hist_lo[k]), xr, xl, py(&p, r->hist_hi[k]), xr);
         }
         axes(&b, &p, t, "rank of true value", "count");
@@ -250,7 +217,7 @@ static nf_status svg_ranks(const nf_sbc_result *r, const char *dir)
 
 static nf_status svg_ecdf(const nf_sbc_result *r, const char *dir)
 {
-    sbuf b = {0};
+    nf__sb b = {0};
     char title[160];
     snprintf(title, sizeof title, "SBC ECDF - uniform, with %.0f%% simultaneous bands (grey; red: leaves the band)", 100 * r->level);
     svg_open(&b, r->d, title);
@@ -269,24 +236,24 @@ static nf_status svg_ecdf(const nf_sbc_result *r, const char *dir)
         ext *= 1.15;
         if (!(ext > 0)) ext = 0.1;
         panel p = panel_at(j, 0.0, 1.0, -ext, ext);
-        sb_printf(&b, "<polygon fill=\"#ddd\" points=\"");
+        nf__sb_printf(&b, "<polygon fill=\"#ddd\" points=\"");
         for (int k = 0; k < P; k++) {
             double z = r->band_j[k] / L1;
-            sb_printf(&b, "%.1f,%.1f ", px(&p, z), py(&p, r->band_hi[k] / M - z));
+            nf__sb_printf(&b, "%.1f,%.1f ", px(&p, z), py(&p, r->band_hi[k] / M - z));
         }
         for (int k = P - 1; k >= 0; k--) {
             double z = r->band_j[k] / L1;
-            sb_printf(&b, "%.1f,%.1f ", px(&p, z), py(&p, r->band_lo[k] / M - z));
+            nf__sb_printf(&b, "%.1f,%.1f ", px(&p, z), py(&p, r->band_lo[k] / M - z));
         }
-        sb_printf(&b, "\"/>\n<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" stroke-dasharray=\"3,3\"/>\n",
+        nf__sb_printf(&b, "\"/>\n<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" stroke-dasharray=\"3,3\"/>\n",
                   px(&p, 0), py(&p, 0), px(&p, 1), py(&p, 0));
-        sb_printf(&b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"%.1f,%.1f ",
+        nf__sb_printf(&b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"%.1f,%.1f ",
                   r->stats[j].violations ? "#c0392b" : "#2c7fb8", px(&p, 0), py(&p, 0));
         for (int k = 0; k < P; k++) {
             double z = r->band_j[k] / L1;
-            sb_printf(&b, "%.1f,%.1f ", px(&p, z), py(&p, e[k] / M - z));
+            nf__sb_printf(&b, "%.1f,%.1f ", px(&p, z), py(&p, e[k] / M - z));
         }
-        sb_printf(&b, "%.1f,%.1f\"/>\n", px(&p, 1), py(&p, 0));
+        nf__sb_printf(&b, "%.1f,%.1f\"/>\n", px(&p, 1), py(&p, 0));
         char t[96];
         snprintf(t, sizeof t, "%s (%d outside)", r->names[j], r->stats[j].violations);
         axes(&b, &p, t, "fractional rank", "ECDF - uniform");
@@ -296,7 +263,7 @@ static nf_status svg_ecdf(const nf_sbc_result *r, const char *dir)
 
 static nf_status svg_recovery(const nf_sbc_result *r, const char *dir)
 {
-    sbuf b = {0};
+    nf__sb b = {0};
     svg_open(&b, r->d, "Posterior-mean recovery (x: true, y: posterior mean; line: identity)");
     for (int j = 0; j < r->d; j++) {
         double lo = INFINITY, hi = -INFINITY;
@@ -307,10 +274,10 @@ static nf_status svg_recovery(const nf_sbc_result *r, const char *dir)
         }
         double pad = 0.03 * (hi - lo);
         panel p = panel_at(j, lo - pad, hi + pad, lo - pad, hi + pad);
-        sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", px(&p, p.xmin),
+        nf__sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", px(&p, p.xmin),
                   py(&p, p.ymin), px(&p, p.xmax), py(&p, p.ymax));
         for (int64_t m = 0; m < r->M; m++)
-            sb_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.8\" fill=\"#2c7fb8\" fill-opacity=\"0.5\"/>\n",
+            nf__sb_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.8\" fill=\"#2c7fb8\" fill-opacity=\"0.5\"/>\n",
                       px(&p, r->theta[m * r->d + j]), py(&p, r->mean[m * r->d + j]));
         char t[128];
         snprintf(t, sizeof t, "%s [%s]: r = %.3f, contraction %.2f", r->names[j], r->units[j], r->stats[j].r,

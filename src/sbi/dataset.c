@@ -9,7 +9,6 @@
 #include "neurofit/npy.h"
 #include "sbi/sbi_internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -379,21 +378,6 @@ static char *nf__meta(const nf_sbi_config *cfg, const nf_sbi_write_opts *o, cons
     return s;
 }
 
-/* Remove the staging directory and whatever is in it (our own files only). */
-static void nf__remove_staging(const char *dir)
-{
-    DIR *dp = opendir(dir);
-    if (dp) {
-        struct dirent *de;
-        char path[4096];
-        while ((de = readdir(dp)))
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-                !nf_path_join(path, sizeof path, dir, de->d_name))
-                unlink(path);
-        closedir(dp);
-    }
-    rmdir(dir);
-}
 
 /* One chunk's output buffers; two of them alternate so that the disk writes
  * of chunk k (on a writer thread) overlap the simulation of chunk k+1. */
@@ -555,7 +539,7 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
 fail:
     if (writing) pthread_join(writer, NULL);
     for (int f = 0; f < F_COUNT; f++) nf_npy_writer_abort(w[f]);
-    nf__remove_staging(stage);
+    nf_remove_tree(stage);
     nf_sbi_runner_destroy(r);
     nf__chunk_free(&buf[0]);
     nf__chunk_free(&buf[1]);
