@@ -32,6 +32,7 @@
  *
  *   bench_fit [--models a,b,...|all] [--recordings R] [--budget B]
  *             [--select-budget B] [--seed S] [--threads T] [--quick] [--no-select]
+ *             [--popsize P] [--optimizer cmaes|de|shade] [--per-recording]
  *
  * Default models: lif6, adex, izhikevich, hh. --quick: 3 recordings of lif6
  * and izhikevich, budgets 600/300 (a smoke run, seconds). */
@@ -55,6 +56,7 @@
 
 
 static int g_popsize = -1;                         /* --popsize (-1: nf_fit's default) */
+static int g_per_recording = 0;                    /* --per-recording: each fit's terms and parameters on stderr */
 static nf_optim_kind g_optimizer = NF_OPTIM_CMAES; /* --optimizer cmaes|de|shade */
 static double clock_s(clockid_t id)
 {
@@ -441,6 +443,12 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
             st->err[x * 32 + j] = d / fmax(fabs(rc->params[j]), 1e-12);
             st->errw[x * 32 + j] = d / (pi->hi - pi->lo);
         }
+        if (g_per_recording && !select) {
+            fprintf(stderr, "%s #%d ratio %.3f fit nrmse %.4f fe %.4f g %.3f | truth %.4f %.4f %.3f | restarts %d evals %lld\n",
+                    rc->m->name, x % R, st->ratio[x], tm[0], tm[1], tm[2], tm[3], tm[4], tm[5], gen->restarts, (long long)gen->evals);
+            for (int j = 0; j < rc->m->n_params; j++)
+                fprintf(stderr, "   %-8s truth %10.4f fit %10.4f\n", rc->m->params[j].name, rc->params[j], gen->params[j]);
+        }
         nf_fit_result_free(res);
         if (isatty(2))
             fprintf(stderr, "\rbench_fit: %s pass %d/%d recordings", select ? "selection" : "recovery", x + 1, M * R);
@@ -568,7 +576,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_fit [--models a,b,...|all] [--recordings R] [--budget B]\n"
                     "                 [--select-budget B] [--seed S] [--threads T] [--quick] [--no-select]\n"
-                    "                 [--popsize N] [--optimizer cmaes|de|shade]\n");
+                    "                 [--popsize P] [--optimizer cmaes|de|shade] [--per-recording]\n");
     exit(2);
 }
 
@@ -598,6 +606,8 @@ int main(int argc, char **argv)
             g_optimizer = !strcmp(v, "de") ? NF_OPTIM_DE : !strcmp(v, "shade") ? NF_OPTIM_SHADE : NF_OPTIM_CMAES;
         } else if (!strcmp(argv[a], "--no-select"))
             select = 0;
+        else if (!strcmp(argv[a], "--per-recording"))
+            g_per_recording = 1;
         else if (!strcmp(argv[a], "--quick"))
             quick = 1;
         else

@@ -22,7 +22,11 @@
  *            + w_spikes * (1 - Gamma)   (coincidence factor, window 2 ms)
  * The features of the search are computed from spike times (spike count,
  * mean frequency, time to first and last spike, ISI CV, adaptation index) with
- * sigma = max(floor, 10 % of the target value), documented in README.md.
+ * sigma = max(floor, 10 % of the target value), except the spike count's
+ * NF_FIT_COUNT_SIGMA in the reported score (documented in README.md). The
+ * optimiser minimises the same score with the relaxed count sigma; every
+ * evaluated point is also scored with the reported one, and the best by that
+ * is the fit's result.
  * Invalid simulations (NaN, runaway) score +Inf.
  *
  * Sub-stepping: when a recording's sample interval is larger than the model's
@@ -103,6 +107,18 @@ int nf_fit_substeps(const nf_model *m, double dt_ms);
  * evaluation than CMA-ES's own 4 + 3 ln n on these piecewise-flat scores and
  * fills the CPU lanes better; 64 was worse. */
 #define NF_FIT_CMAES_LAMBDA 32
+
+/* Sigma of the spike-count feature in the reported (combined) score: one
+ * spike too many or too few costs 10 sigma, so a model that gets the count
+ * right wins unless its trace is much worse. The optimiser itself searches
+ * with the relaxed sigma max(1, 10 % of the count) of the list below: the
+ * strict count turns the landscape into a staircase that CMA-ES crosses
+ * badly (measured: adex/izhikevich fits 2x further from the truth's score),
+ * while the best point is kept by the reported score, so the strictness costs
+ * the search nothing. Measured on the shared 17o05028 ABF (16 sweeps, lif6 /
+ * adex / izhikevich): the best model's spike count is exact in 16/16 sweeps
+ * (10/16 with the relaxed sigma), median RMSE 20.9 mV instead of 19.9. */
+#define NF_FIT_COUNT_SIGMA 0.1
 
 /* The spike-time features of the search, in this order. */
 #define NF_FIT_FEATURE_LIST(X)                                                 \

@@ -213,7 +213,8 @@ nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double thresho
     }
     nf_fit_spike_features(out->spikes, out->n_spikes, out->s0, out->s1, out->feat, out->has);
     for (int f = 0; f < NF_FIT_N_FEATURES; f++)
-        out->sigma[f] = fmax(feat_floor[f], 0.1 * fabs(out->feat[f]));
+        out->sigma[f] = out->sigma_search[f] = fmax(feat_floor[f], 0.1 * fabs(out->feat[f]));
+    out->sigma[NF_FIT_F_spike_count] = NF_FIT_COUNT_SIGMA; /* the reported score's strict count */
     return NF_OK;
 }
 
@@ -223,7 +224,7 @@ void nf__fit_score(const nf__fit_tgt *tg, const nf_score_weights *w, double wind
 {
     memset(o, 0, sizeof *o);
     if (!valid || !isfinite(sse)) {
-        o->rmse = o->nrmse = o->fe = o->combined = INFINITY;
+        o->rmse = o->nrmse = o->fe = o->combined = o->search = INFINITY;
         o->gamma = NAN;
         return;
     }
@@ -235,4 +236,7 @@ void nf__fit_score(const nf__fit_tgt *tg, const nf_score_weights *w, double wind
                               NF_FEATURE_PENALTY, &o->n_used);
     o->gamma = nf_score_gamma(tg->spikes, tg->n_spikes, spk, n_spk, tg->duration, window);
     o->combined = nf_score_combined(w, o->nrmse, o->fe, o->n_used, o->gamma);
+    double fs = nf_score_features(tg->feat, tg->has, o->feat, o->has, tg->sigma_search, NF_FIT_N_FEATURES,
+                                  NF_FEATURE_PENALTY, NULL);
+    o->search = nf_score_combined(w, o->nrmse, fs, o->n_used, o->gamma);
 }

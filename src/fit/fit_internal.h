@@ -10,11 +10,13 @@ typedef struct nf__fit_tgt {
     float *spikes;
     int n_spikes;
     double feat[NF_FIT_N_FEATURES], sigma[NF_FIT_N_FEATURES];
+    double sigma_search[NF_FIT_N_FEATURES]; /* the optimiser's relaxed sigmas */
     uint8_t has[NF_FIT_N_FEATURES];
 } nf__fit_tgt;
 
 typedef struct nf__fit_score_out {
     double rmse, nrmse, fe, gamma, combined;
+    double search; /* the optimiser's objective (relaxed spike count) */
     int n_used;
     double feat[NF_FIT_N_FEATURES];
     uint8_t has[NF_FIT_N_FEATURES];

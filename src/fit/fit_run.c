@@ -48,7 +48,8 @@ typedef struct slot {
     nf_optim *opt;
     double *conv;
     int n_conv, cap_conv;
-    double best;
+    double best;      /* best reported (combined) score so far */
+    double best_x[64]; /* its parameters */
 } slot;
 
 /* Recordings that share a sample count and interval: one engine call each. */
@@ -142,6 +143,8 @@ static nf_status ckpt_save(fit_ctx *c, int mi, slot *slots, int final, char *cur
         ok &= fwrite(&n, sizeof n, 1, cf.fp) == 1;
         if (n)
             ok &= fwrite(slots[r].conv, sizeof(double), (size_t)n, cf.fp) == (size_t)n;
+        /* the best point by the reported score (the optimiser keeps its own by the search's) */
+        ok &= fwrite(slots[r].best_x, sizeof slots[r].best_x, 1, cf.fp) == 1;
     }
     if ((s = nf_file_commit_close(&cf, ok)))
         return s;
@@ -150,7 +153,7 @@ static nf_status ckpt_save(fit_ctx *c, int mi, slot *slots, int final, char *cur
 
     char state[512];
     snprintf(state, sizeof state,
-             "{\"format\": \"neurofit-fit-checkpoint\", \"version\": 1, \"fingerprint\": \"%016llx\",\n"
+             "{\"format\": \"neurofit-fit-checkpoint\", \"version\": 2, \"fingerprint\": \"%016llx\",\n"
              " \"model_index\": %d, \"snapshot\": \"%s\"}\n",
              (unsigned long long)c->fingerprint, final ? mi + 1 : mi, final ? "" : name);
     if ((s = nf_path_join(p, sizeof p, root, "state.json")) || (s = nf_file_write_string(p, state)))
@@ -197,6 +200,10 @@ static nf_status ckpt_load(fit_ctx *c, const char *name, slot *slots)
             }
         }
         slots[r].best = n ? slots[r].conv[n - 1] : INFINITY;
+        if (fread(slots[r].best_x, sizeof slots[r].best_x, 1, fp) != 1) {
+            fclose(fp);
+            return nf__fail(NF_EFORMAT, "checkpoint %s: truncated", p);
+        }
     }
     fclose(fp);
     return NF_OK;
@@ -436,9 +443,12 @@ static nf_status run_model(fit_ctx *c, int mi, slot *slots, char *cur_dir, size_
                     nf__fit_score_out so;
                     nf__fit_score(&P[r], &c->o->weights, c->o->gamma_window_ms, gb.sse[row], g->n,
                                   gb.valid[row], gb.spk + row * g->max_spikes, stored, cnt, &so);
-                    gb.fit[q] = so.combined;
-                    if (so.combined < slots[r].best)
+                    gb.fit[q] = so.search;
+                    if (so.combined < slots[r].best) {
                         slots[r].best = so.combined;
+                        for (int j = 0; j < np; j++)
+                            slots[r].best_x[j] = gb.par[row * np + j];
+                    }
                 }
                 if ((s = nf_optim_tell(o, gb.fit)))
                     break;
@@ -505,6 +515,8 @@ static nf_status finish_model(fit_ctx *c, int mi, slot *slots)
         for (int a = 0; a < g->n_t && !s; a++) {
             double f;
             nf_optim_best(slots[g->t[a]].opt, x, &f);
+            if (isfinite(slots[g->t[a]].best))
+                memcpy(x, slots[g->t[a]].best_x, sizeof(double) * np);
             for (int j = 0; j < np; j++)
                 par[a * np + j] = (float)x[j];
         }
@@ -635,6 +647,12 @@ static uint64_t fingerprint(const fit_ctx *c)
 {
     const nf_fit_options *o = c->o;
     uint64_t h = 0xcbf29ce484222325ull;
+    /* the checkpoint layout and the score definition: a checkpoint of an
+     * older neurofit is "a different run", never misread */
+    static const char layout[] = "fit-checkpoint 2: conv + best_x; count sigma";
+    h = fnv(h, layout, sizeof layout);
+    const double count_sigma = NF_FIT_COUNT_SIGMA;
+    h = fnv(h, &count_sigma, sizeof count_sigma);
     for (int i = 0; i < c->M; i++)
         h = fnv(h, c->res->models[i]->name, strlen(c->res->models[i]->name) + 1);
     int32_t ints[4] = {(int32_t)o->optimizer, o->popsize, o->restarts, c->R};
