@@ -72,7 +72,7 @@ typedef enum {
     X(NF_OPTIM_STOP_TOLX, "step size below tolx")                                       \
     X(NF_OPTIM_STOP_STAGNATION, "no improvement over the stagnation window")            \
     X(NF_OPTIM_STOP_CONDITION, "covariance condition number above 1e14")                \
-    X(NF_OPTIM_STOP_MAXITER, "generation limit of a BIPOP small-population run")
+    X(NF_OPTIM_STOP_MAXITER, "generation limit of the run (maxiter)")
 
 typedef enum {
 #define NF__OPTIM_STOP_ENUM(name, str) name,

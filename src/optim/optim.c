@@ -257,7 +257,7 @@ static nf_status validate(const nf_optim_config *c)
 
 static void free_run_arrays(nf_optim *o)
 {
-    double **a[] = {&o->pop, &o->fit, &o->mean, &o->ps, &o->pc, &o->C, &o->B, &o->D, &o->w,
+    double **a[] = {&o->pop, &o->fit, &o->mean, &o->ps, &o->pc, &o->C, &o->B, &o->D, &o->w, &o->sv,
                     &o->trial, &o->archive, &o->mf, &o->mcr, &o->tf, &o->tcr, &o->work};
     for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
         free(*a[i]);
@@ -310,6 +310,8 @@ nf_status nf_optim_create(nf_optim **out, const nf_optim_config *c)
     s->kind = c->kind;
     s->n = c->n;
     s->lambda = s->lambda0 = c->lambda ? c->lambda : default_lambda(c->kind, c->n);
+    s->lambda0_real = c->lambda ? (double)c->lambda : 4.0 + 3.0 * log((double)c->n);
+    s->maxiter0 = 100 + (int64_t)floor(150.0 * (c->n + 3.0) * (c->n + 3.0) / sqrt(s->lambda0_real));
     s->restart = c->restart;
     s->max_restarts = c->max_restarts;
     s->max_evals = c->max_evals > 0 ? c->max_evals : 0;
@@ -334,8 +336,10 @@ nf_status nf_optim_create(nf_optim **out, const nf_optim_config *c)
         o->best_u[j] = o->x0[j];
     }
     if ((st = alloc_run(o)) != NF_OK) goto fail;
-    if (s->kind == NF_OPTIM_CMAES)
+    if (s->kind == NF_OPTIM_CMAES) {
         nf__cmaes_start_run(o, o->x0, s->sigma0);
+        s->run_maxiter = s->maxiter0;
+    }
     else
         nf__de_init(o);
     *out = o;
@@ -399,7 +403,7 @@ nf_status nf_optim_tell(nf_optim *o, const double *fitness)
 /* ---- checkpoints ------------------------------------------------------------ */
 
 #define NF__OPTIM_MAGIC "NFOPTIM1"
-#define NF__OPTIM_VERSION 1u
+#define NF__OPTIM_VERSION 2u
 #define NF__OPTIM_MAX_ARRAYS 24
 
 typedef struct {
@@ -428,6 +432,7 @@ static int state_arrays(nf_optim *o, state_array *a)
         ARR(o->B, n * n);
         ARR(o->D, n);
         ARR(o->w, lam);
+        ARR(o->sv, n);
     } else {
         ARR(o->fit, lam);
         ARR(o->trial, lam * n);
