@@ -103,7 +103,7 @@ double nf__cmaes_bound_tf_inverse(double x, double lo, double hi)
     return lo + (hi - lo) * linquad01_inverse((x - lo) / (hi - lo), al, au);
 }
 
-/* genotype -> phenotype in [0, 1] */
+/* genotype -> phenotype in [0, 1], one point */
 static void geno_to_unit(const nf_optim *o, const double *g, double *u)
 {
     for (int64_t j = 0; j < o->s.n; j++) {
@@ -276,7 +276,8 @@ nf_status nf__cmaes_ask(nf_optim *o, double *x)
     /* y = B (D z) as a sum of scaled eigenvectors: with B^T stored row-wise
      * the inner loop is a contiguous axpy that vectorises (a dot product
      * per coordinate would be bound by the add latency). */
-    double *bt = o->work, *z = o->work + (size_t)n * n, *u = z + n;
+    double *bt = o->work, *z = o->work + (size_t)n * n, *u = z + n, *al = u + n, *au = al + n;
+    for (int i = 0; i < n; i++) margins(o, i, &al[i], &au[i]); /* once, not per sample */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) bt[(size_t)j * n + i] = o->B[(size_t)i * n + j];
     for (int k = 0; k < lam; k++) {
@@ -288,8 +289,10 @@ nf_status nf__cmaes_ask(nf_optim *o, double *x)
             double zj = o->D[j] * z[j];
             for (int i = 0; i < n; i++) g[i] += zj * b[i];
         }
-        for (int i = 0; i < n; i++) g[i] = o->mean[i] + s->sigma * o->sv[i] * g[i];
-        geno_to_unit(o, g, u);
+        for (int i = 0; i < n; i++) {
+            g[i] = o->mean[i] + s->sigma * o->sv[i] * g[i];
+            u[i] = linquad01(g[i], al[i], au[i]);
+        }
         nf__optim_to_user(o, u, x + (size_t)k * n);
     }
     return NF_OK;
