@@ -339,9 +339,9 @@ nf_status nf_optim_create(nf_optim **out, const nf_optim_config *c)
     if (s->kind == NF_OPTIM_CMAES) {
         nf__cmaes_start_run(o, o->x0, s->sigma0);
         s->run_maxiter = s->maxiter0;
-    }
-    else
+    } else {
         nf__de_init(o);
+    }
     *out = o;
     return NF_OK;
 fail:
