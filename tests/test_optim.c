@@ -141,6 +141,41 @@ Test(optim_cmaes, coordinate_std_capped_at_a_third_of_the_box)
     nf_optim_destroy(o);
 }
 
+Test(optim_cmaes, reflect_mode_mirrors_without_a_std_cap)
+{
+    /* NF_OPTIM_BOUNDS_REFLECT: the previous handling; sv stays 1, stds may
+     * exceed a third of the box, points are mirror images inside the box */
+    double lo[3], hi[3];
+    box(lo, hi, 3, -1, 1);
+    nf_optim_config c;
+    nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, lo, hi);
+    c.seed = 5;
+    c.bounds = NF_OPTIM_BOUNDS_REFLECT;
+    nf_optim *o;
+    cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+    double x[64 * 3], f[64], sdmax = 0;
+    for (int g = 0; g < 60 && nf_optim_stop(o) == NF_OPTIM_RUNNING; g++) {
+        int lam = nf_optim_lambda(o);
+        cr_assert_eq(nf_optim_ask(o, x), NF_OK, "%s", nf_errmsg());
+        for (int k = 0; k < lam; k++) {
+            for (int j = 0; j < 3; j++) {
+                /* the genotype's mirror image, in the caller's units */
+                double u = o->pop[k * 3 + j], t = fmod(u, 2.0);
+                t = t < 0 ? t + 2 : t;
+                cr_assert_float_eq(x[3 * k + j], -1 + 2 * (t <= 1 ? t : 2 - t), 1e-12);
+            }
+            f[k] = -(x[3 * k] + 2 * x[3 * k + 1]);
+        }
+        cr_assert_eq(nf_optim_tell(o, f), NF_OK, "%s", nf_errmsg());
+        for (int i = 0; i < 3; i++) {
+            cr_assert_eq(o->sv[i], 1.0);
+            sdmax = fmax(sdmax, o->s.sigma * sqrt(o->C[i * 3 + i]));
+        }
+    }
+    cr_assert_gt(sdmax, 1.0 / 3.0, "the slope should push a std above the cap");
+    nf_optim_destroy(o);
+}
+
 static double flat(const double *x, int n)
 {
     (void)x, (void)n;
@@ -668,6 +703,9 @@ Test(optim, invalid_arguments_are_rejected_with_clear_messages)
     nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, lo, hi);
     c.target = NAN;
     expect_invalid(&c, "target");
+    nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, lo, hi);
+    c.bounds = (nf_optim_bounds)2;
+    expect_invalid(&c, "bounds = 2 is not transform (0) or reflect (1)");
     double nan_lo[3] = {0, NAN, 0};
     nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, nan_lo, hi);
     expect_invalid(&c, "bounds[1]");

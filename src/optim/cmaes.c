@@ -50,6 +50,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Genotype -> [0, 1] by reflection at both bounds (period 2), for
+ * NF_OPTIM_BOUNDS_REFLECT. */
+static inline double reflect01(double g)
+{
+    if (g >= 0.0 && g <= 1.0) return g; /* the common case, without fmod */
+    double t = fmod(g, 2.0);
+    if (t < 0) t += 2.0;
+    return t <= 1.0 ? t : 2.0 - t;
+}
+
 /* pycma's BoxConstraintsLinQuadTransformation on [0, 1]: identity on
  * [al, 1 - au], quadratic on [-al, al] and [1 - au, 1 + au], mirrored
  * beyond, period 2 (1 + al + au). */
@@ -106,6 +116,10 @@ double nf__cmaes_bound_tf_inverse(double x, double lo, double hi)
 /* genotype -> phenotype in [0, 1], one point */
 static void geno_to_unit(const nf_optim *o, const double *g, double *u)
 {
+    if (o->s.bounds == NF_OPTIM_BOUNDS_REFLECT) {
+        for (int64_t j = 0; j < o->s.n; j++) u[j] = reflect01(g[j]);
+        return;
+    }
     for (int64_t j = 0; j < o->s.n; j++) {
         double al, au;
         margins(o, j, &al, &au);
@@ -117,6 +131,10 @@ static void geno_to_unit(const nf_optim *o, const double *g, double *u)
  * which pycma starts from geno(x0) */
 static void unit_to_geno(const nf_optim *o, const double *u, double *g)
 {
+    if (o->s.bounds == NF_OPTIM_BOUNDS_REFLECT) {
+        memcpy(g, u, sizeof(double) * (size_t)o->s.n);
+        return;
+    }
     for (int64_t j = 0; j < o->s.n; j++) {
         double al, au;
         margins(o, j, &al, &au);
@@ -131,6 +149,7 @@ static void stds_into_limits(nf_optim *o)
 {
     nf__optim_scalars *s = &o->s;
     int64_t n = s->n;
+    if (s->bounds == NF_OPTIM_BOUNDS_REFLECT) return;
     const double maxstd = 1.0 / 3.0;
     double lim = s->run_gen <= 2 ? maxstd * exp(1e-4) : maxstd;
     for (int64_t i = 0; i < n; i++) {
@@ -277,6 +296,7 @@ nf_status nf__cmaes_ask(nf_optim *o, double *x)
      * the inner loop is a contiguous axpy that vectorises (a dot product
      * per coordinate would be bound by the add latency). */
     double *bt = o->work, *z = o->work + (size_t)n * n, *u = z + n, *al = u + n, *au = al + n;
+    int reflect = s->bounds == NF_OPTIM_BOUNDS_REFLECT;
     for (int i = 0; i < n; i++) margins(o, i, &al[i], &au[i]); /* once, not per sample */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) bt[(size_t)j * n + i] = o->B[(size_t)i * n + j];
@@ -291,7 +311,7 @@ nf_status nf__cmaes_ask(nf_optim *o, double *x)
         }
         for (int i = 0; i < n; i++) {
             g[i] = o->mean[i] + s->sigma * o->sv[i] * g[i];
-            u[i] = linquad01(g[i], al[i], au[i]);
+            u[i] = reflect ? reflect01(g[i]) : linquad01(g[i], al[i], au[i]);
         }
         nf__optim_to_user(o, u, x + (size_t)k * n);
     }

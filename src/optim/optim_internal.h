@@ -34,6 +34,7 @@ typedef struct nf__optim_scalars {
      * generations limits every run. */
     double lambda0_real;
     int64_t maxiter0;
+    int64_t bounds; /* nf_optim_bounds */
 } nf__optim_scalars;
 
 struct nf_optim {
