@@ -93,6 +93,157 @@ Test(optim_cmaes, csa_damping_matches_pycma_n4)
     nf_optim_destroy(o);
 }
 
+/* ---- pycma's boundary handling and restart bookkeeping ------------------- */
+
+Test(optim_cmaes, bound_transform_matches_pycma_doctest)
+{
+    /* pycma BoxConstraintsLinQuadTransformation([[1, 2], [1, 11], [1, 11]])
+     * ([1.52, -2.2, -0.2, 2, 4, 10.4]) == [1.52, 4.0, 2.0, 2.0, 4.0, 10.4] */
+    const double g[6] = {1.52, -2.2, -0.2, 2, 4, 10.4}, want[6] = {1.52, 4, 2, 2, 4, 10.4};
+    for (int i = 0; i < 6; i++) {
+        double hi = i == 0 ? 2 : 11;
+        cr_assert_float_eq(nf__cmaes_bound_tf(g[i], 1, hi), want[i], 1e-9, "value %d", i);
+    }
+    /* BoundTransform([0, 1]): quadratic within al = 0.05 below 0 and au = 0.1
+     * above 1 (pycma: (1 + |bound|) / 20), continuous, inside, invertible */
+    cr_assert_float_eq(nf__cmaes_bound_tf(-0.05, 0, 1), 0.0, 1e-12);
+    cr_assert_float_eq(nf__cmaes_bound_tf(0.0, 0, 1), 0.0125, 1e-12);
+    cr_assert_float_eq(nf__cmaes_bound_tf(1.1, 0, 1), 1.0, 1e-12);
+    for (double x = -30; x <= 30; x += 0.01) {
+        double y = nf__cmaes_bound_tf(x, 0, 1);
+        cr_assert(y >= 0 && y <= 1, "tf(%g) = %g", x, y);
+        cr_assert_float_eq(nf__cmaes_bound_tf(x + 2 * 1.15, 0, 1), y, 1e-9, "period at %g", x);
+        cr_assert_float_eq(nf__cmaes_bound_tf(nf__cmaes_bound_tf_inverse(y, 0, 1), 0, 1), y, 1e-9);
+    }
+}
+
+Test(optim_cmaes, coordinate_std_capped_at_a_third_of_the_box)
+{
+    /* a linear slope drives sigma up; pycma caps sigma sv_i sqrt(C_ii) at
+     * maxstd = width / 3 (maxstd_boundrange) */
+    double lo[3], hi[3];
+    box(lo, hi, 3, -1, 1);
+    nf_optim *o = make(NF_OPTIM_CMAES, 3, lo, hi, NULL, 5);
+    double x[64 * 3], f[64];
+    int capped = 0;
+    for (int g = 0; g < 60 && nf_optim_stop(o) == NF_OPTIM_RUNNING; g++) {
+        int lam = nf_optim_lambda(o);
+        cr_assert_eq(nf_optim_ask(o, x), NF_OK, "%s", nf_errmsg());
+        for (int k = 0; k < lam; k++) f[k] = -(x[3 * k] + 2 * x[3 * k + 1]); /* corner */
+        cr_assert_eq(nf_optim_tell(o, f), NF_OK, "%s", nf_errmsg());
+        for (int i = 0; i < 3; i++) {
+            double sd = o->s.sigma * o->sv[i] * sqrt(o->C[i * 3 + i]);
+            cr_assert(sd <= (1.0 / 3.0) * (1 + 1e-12), "gen %d: std[%d] = %g", g, i, sd);
+            capped |= o->sv[i] < 1;
+        }
+    }
+    cr_assert(capped, "the cap never acted");
+    nf_optim_destroy(o);
+}
+
+Test(optim_cmaes, reflect_mode_mirrors_without_a_std_cap)
+{
+    /* NF_OPTIM_BOUNDS_REFLECT: the previous handling; sv stays 1, stds may
+     * exceed a third of the box, points are mirror images inside the box */
+    double lo[3], hi[3];
+    box(lo, hi, 3, -1, 1);
+    nf_optim_config c;
+    nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, lo, hi);
+    c.seed = 5;
+    c.bounds = NF_OPTIM_BOUNDS_REFLECT;
+    nf_optim *o;
+    cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+    double x[64 * 3], f[64], sdmax = 0;
+    for (int g = 0; g < 60 && nf_optim_stop(o) == NF_OPTIM_RUNNING; g++) {
+        int lam = nf_optim_lambda(o);
+        cr_assert_eq(nf_optim_ask(o, x), NF_OK, "%s", nf_errmsg());
+        for (int k = 0; k < lam; k++) {
+            for (int j = 0; j < 3; j++) {
+                /* the genotype's mirror image, in the caller's units */
+                double u = o->pop[k * 3 + j], t = fmod(u, 2.0);
+                t = t < 0 ? t + 2 : t;
+                cr_assert_float_eq(x[3 * k + j], -1 + 2 * (t <= 1 ? t : 2 - t), 1e-12);
+            }
+            f[k] = -(x[3 * k] + 2 * x[3 * k + 1]);
+        }
+        cr_assert_eq(nf_optim_tell(o, f), NF_OK, "%s", nf_errmsg());
+        for (int i = 0; i < 3; i++) {
+            cr_assert_eq(o->sv[i], 1.0);
+            sdmax = fmax(sdmax, o->s.sigma * sqrt(o->C[i * 3 + i]));
+        }
+    }
+    cr_assert_gt(sdmax, 1.0 / 3.0, "the slope should push a std above the cap");
+    nf_optim_destroy(o);
+}
+
+static double flat(const double *x, int n)
+{
+    (void)x, (void)n;
+    return 1.0;
+}
+
+Test(optim_cmaes, ipop_populations_grow_from_the_unrounded_default)
+{
+    /* pycma's fmin doubles the evaluated option 4 + 3 ln n (10.907 for
+     * n = 10): 10, 21, 43, 87, 174 */
+    double lo[10], hi[10];
+    box(lo, hi, 10, -5, 5);
+    nf_optim_config c;
+    nf_optim_config_default(&c, NF_OPTIM_CMAES, 10, lo, hi);
+    c.restart = NF_OPTIM_RESTART_IPOP;
+    c.max_restarts = 4;
+    nf_optim *o;
+    cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+    const int want[5] = {10, 21, 43, 87, 174};
+    int seen = 0, last = 0;
+    static double x[174 * 10], f[174];
+    while (nf_optim_stop(o) == NF_OPTIM_RUNNING) {
+        int lam = nf_optim_lambda(o);
+        if (lam != last) {
+            cr_assert_lt(seen, 5);
+            cr_assert_eq(lam, want[seen], "run %d: lambda %d", seen, lam);
+            seen++, last = lam;
+        }
+        cr_assert_eq(nf_optim_ask(o, x), NF_OK, "%s", nf_errmsg());
+        for (int k = 0; k < lam; k++) f[k] = flat(x + 10 * k, 10);
+        cr_assert_eq(nf_optim_tell(o, f), NF_OK, "%s", nf_errmsg());
+    }
+    cr_assert_eq(seen, 5);
+    cr_assert_eq(nf_optim_stop(o), NF_OPTIM_STOP_TOLFUN);
+    nf_optim_destroy(o);
+}
+
+static double noise(const double *x, int n)
+{
+    /* deterministic pseudo-random values: never flat, never converging */
+    uint64_t h = 1469598103934665603ull;
+    for (int j = 0; j < n; j++) {
+        uint64_t b;
+        memcpy(&b, &x[j], 8);
+        h = (h ^ b) * 1099511628211ull;
+    }
+    return (double)(h >> 11) * 0x1.0p-53;
+}
+
+Test(optim_cmaes, every_run_stops_at_pycmas_default_maxiter)
+{
+    /* maxiter = 100 + 150 (n+3)^2 // sqrt(popsize), popsize = 4 + 3 ln 2 */
+    double lo[2], hi[2];
+    box(lo, hi, 2, 0, 1);
+    nf_optim_config c;
+    nf_optim_config_default(&c, NF_OPTIM_CMAES, 2, lo, hi);
+    c.tolfun = c.tolx = 0;
+    c.stagnation = 1 << 30;
+    nf_optim *o;
+    cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+    drive(o, noise, lo, hi, 1 << 20);
+    int64_t want = 100 + (int64_t)floor(150.0 * 25 / sqrt(4 + 3 * log(2.0)));
+    cr_assert_eq(nf_optim_stop(o), NF_OPTIM_STOP_MAXITER, "%s",
+                 nf_optim_stop_str(nf_optim_stop(o)));
+    cr_assert_eq(nf_optim_generation(o), want);
+    nf_optim_destroy(o);
+}
+
 /* ---- convergence ---------------------------------------------------------- */
 
 static int64_t solve(nf_optim_kind kind, nf_optim_restart rs, fun_t f, int n, double a, double b,
@@ -552,6 +703,9 @@ Test(optim, invalid_arguments_are_rejected_with_clear_messages)
     nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, lo, hi);
     c.target = NAN;
     expect_invalid(&c, "target");
+    nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, lo, hi);
+    c.bounds = (nf_optim_bounds)2;
+    expect_invalid(&c, "bounds = 2 is not transform (0) or reflect (1)");
     double nan_lo[3] = {0, NAN, 0};
     nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, nan_lo, hi);
     expect_invalid(&c, "bounds[1]");

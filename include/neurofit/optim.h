@@ -60,6 +60,16 @@ typedef enum {
     NF_OPTIM_RESTART_BIPOP = 2, /* interlaced large / small population runs */
 } nf_optim_restart;
 
+/* CMA-ES boundary handling. TRANSFORM (default) is pycma's with bounds:
+ * BoundTransform (identity inside, quadratic near the bounds, mirrored
+ * beyond) and every coordinate's standard deviation capped at a third of
+ * the box width. REFLECT mirrors the genotype at the bounds (triangle wave)
+ * without a cap, neurofit's handling before 2026-12-01. */
+typedef enum {
+    NF_OPTIM_BOUNDS_TRANSFORM = 0,
+    NF_OPTIM_BOUNDS_REFLECT = 1,
+} nf_optim_bounds;
+
 /* Why the optimiser stopped. One X-macro list makes the enum and the strings.
  * TOLFUN, TOLX, STAGNATION, CONDITION and MAXITER end one CMA-ES run; with restarts
  * enabled they start the next run and are only reported when no restart is
@@ -72,7 +82,7 @@ typedef enum {
     X(NF_OPTIM_STOP_TOLX, "step size below tolx")                                       \
     X(NF_OPTIM_STOP_STAGNATION, "no improvement over the stagnation window")            \
     X(NF_OPTIM_STOP_CONDITION, "covariance condition number above 1e14")                \
-    X(NF_OPTIM_STOP_MAXITER, "generation limit of a BIPOP small-population run")
+    X(NF_OPTIM_STOP_MAXITER, "generation limit of the run (maxiter)")
 
 typedef enum {
 #define NF__OPTIM_STOP_ENUM(name, str) name,
@@ -95,6 +105,7 @@ typedef struct nf_optim_config {
     int lambda;           /* population size; 0: default (CMA-ES 4 + floor(3 ln n),
                              DE and SHADE 10 n, at least 8) */
     uint64_t seed;
+    nf_optim_bounds bounds; /* CMA-ES boundary handling, default TRANSFORM (pycma's) */
     /* CMA-ES restarts */
     nf_optim_restart restart;
     int max_restarts;     /* IPOP restarts / BIPOP large-population restarts, default 9 */

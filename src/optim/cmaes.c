@@ -20,16 +20,27 @@
  * The eigendecomposition C = B D^2 B^T (LAPACKE_dsyevd) is lazy: every
  * max(1, floor(1 / (10 n (c_1 + c_mu)))) generations.
  *
- * The search runs in the normalised cube; a sample g (genotype, unbounded) is
- * handed out as its mirror image into [0, 1] (triangle wave), so CMA-ES sees
- * an unconstrained problem and every evaluated point is inside the box.
+ * Bounds as pycma's default BoundTransform: the search runs in the
+ * normalised cube on an unbounded genotype g, and a sample is handed out as
+ * linquad01(g): the identity inside, quadratic within the margins al, au of
+ * the bounds (pycma's values for the caller's bounds), mirrored beyond. Every
+ * evaluated point is inside the box; the initial mean is the inverse image of
+ * x0. As pycma does with bounds (option maxstd_boundrange = 1/3), a
+ * coordinate's standard deviation sigma sv_i sqrt(C_ii) is capped at a third
+ * of the box width through a per-coordinate scaling sv (pycma's sigma_vec):
+ * samples are mean + sigma sv .* (B D z), and the updates use (x - m) /
+ * (sigma sv).
  *
- * Restarts (Auger & Hansen 2005; Hansen 2009): a local stop (tolfun, tolx,
- * stagnation, condition) starts a new run from a uniformly random mean in
- * the box. IPOP doubles lambda each time. BIPOP interlaces "large" runs
- * (lambda0 2^k, sigma0) with "small" runs (lambda0 2^(k U^2), sigma0 10^(-2U'))
- * so that the small runs never use more evaluations than the large ones
- * (details at restart_or_stop). */
+ * Restarts (Auger & Hansen 2005; Hansen 2009) as pycma's fmin: a local stop
+ * (tolfun, tolx, stagnation, condition, maxiter) starts a new run from a
+ * uniformly random mean in the box. The restart populations are based on
+ * the unrounded default 4 + 3 ln n (pycma keeps the evaluated option value,
+ * e.g. 10.9 for n = 10): IPOP lambda = floor(10.9 2^k) = 21, 43, 87, ...
+ * BIPOP interlaces such "large" runs with "small" runs (lambda0 2^(k U^2),
+ * sigma0 10^(-2U')) so that the small runs never use more evaluations than
+ * the large ones (details at restart_or_stop). Every run is limited to
+ * maxiter0 = 100 + floor(150 (n+3)^2 / sqrt(lambda0)) generations, pycma's
+ * default of the first run, which fmin passes on to all later ones. */
 #include "optim_internal.h"
 
 #include "internal.h"
@@ -39,13 +50,112 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Genotype -> [0, 1] by reflection at both bounds (period 2). */
+/* Genotype -> [0, 1] by reflection at both bounds (period 2), for
+ * NF_OPTIM_BOUNDS_REFLECT. */
 static inline double reflect01(double g)
 {
     if (g >= 0.0 && g <= 1.0) return g; /* the common case, without fmod */
     double t = fmod(g, 2.0);
     if (t < 0) t += 2.0;
     return t <= 1.0 ? t : 2.0 - t;
+}
+
+/* pycma's BoxConstraintsLinQuadTransformation on [0, 1]: identity on
+ * [al, 1 - au], quadratic on [-al, al] and [1 - au, 1 + au], mirrored
+ * beyond, period 2 (1 + al + au). */
+static inline double linquad01(double g, double al, double au)
+{
+    if (g >= al && g <= 1 - au) return g;
+    double lo = -2 * al - 0.5, hi = 1 + 2 * au + 0.5;
+    if (g < lo || g > hi) {
+        double r = 2 * (1 + al + au);
+        g -= r * floor((g - lo) / r);
+    }
+    if (g > 1 + au) g -= 2 * (g - 1 - au);
+    if (g < -al) g += 2 * (-al - g);
+    if (g < al) return (g + al) * (g + al) / (4 * al);
+    if (g > 1 - au) return 1 - (g - 1 - au) * (g - 1 - au) / (4 * au);
+    return g;
+}
+/* pycma's margins al = min(w/2, (1 + |lo|)/20), au = min(w/2, (1 + |hi|)/20)
+ * in the caller's units (so not translation invariant, as in pycma), as
+ * fractions of the width w */
+static void margins_lohi(double lo, double hi, double *al, double *au)
+{
+    double w = hi - lo;
+    *al = fmin(w / 2, (1 + fabs(lo)) / 20) / w;
+    *au = fmin(w / 2, (1 + fabs(hi)) / 20) / w;
+}
+
+static void margins(const nf_optim *o, int64_t j, double *al, double *au)
+{
+    margins_lohi(o->lo[j], o->hi[j], al, au);
+}
+
+static double linquad01_inverse(double y, double al, double au)
+{
+    if (y < al) return -al + sqrt(4 * al * fmax(0.0, y));
+    if (y > 1 - au) return 1 + au - sqrt(4 * au * fmax(0.0, 1 - y));
+    return y;
+}
+
+double nf__cmaes_bound_tf(double g, double lo, double hi)
+{
+    double al, au;
+    margins_lohi(lo, hi, &al, &au);
+    return lo + (hi - lo) * linquad01((g - lo) / (hi - lo), al, au);
+}
+
+double nf__cmaes_bound_tf_inverse(double x, double lo, double hi)
+{
+    double al, au;
+    margins_lohi(lo, hi, &al, &au);
+    return lo + (hi - lo) * linquad01_inverse((x - lo) / (hi - lo), al, au);
+}
+
+/* genotype -> phenotype in [0, 1], one point */
+static void geno_to_unit(const nf_optim *o, const double *g, double *u)
+{
+    if (o->s.bounds == NF_OPTIM_BOUNDS_REFLECT) {
+        for (int64_t j = 0; j < o->s.n; j++) u[j] = reflect01(g[j]);
+        return;
+    }
+    for (int64_t j = 0; j < o->s.n; j++) {
+        double al, au;
+        margins(o, j, &al, &au);
+        u[j] = linquad01(g[j], al, au);
+    }
+}
+
+/* phenotype in [0, 1] -> genotype in [-al, 1 + au]: the inverse, with
+ * which pycma starts from geno(x0) */
+static void unit_to_geno(const nf_optim *o, const double *u, double *g)
+{
+    if (o->s.bounds == NF_OPTIM_BOUNDS_REFLECT) {
+        memcpy(g, u, sizeof(double) * (size_t)o->s.n);
+        return;
+    }
+    for (int64_t j = 0; j < o->s.n; j++) {
+        double al, au;
+        margins(o, j, &al, &au);
+        g[j] = linquad01_inverse(u[j], al, au);
+    }
+}
+
+/* pycma's _stds_into_limits with maxstd = 1/3 of the box width: a
+ * coordinate whose standard deviation sigma sv_i sqrt(C_ii) exceeds it gets
+ * its scaling sv_i reduced to the limit. */
+static void stds_into_limits(nf_optim *o)
+{
+    nf__optim_scalars *s = &o->s;
+    int64_t n = s->n;
+    if (s->bounds == NF_OPTIM_BOUNDS_REFLECT) return;
+    const double maxstd = 1.0 / 3.0;
+    double lim = s->run_gen <= 2 ? maxstd * exp(1e-4) : maxstd;
+    for (int64_t i = 0; i < n; i++) {
+        double sd = s->sigma * o->sv[i] * sqrt(o->C[(size_t)i * n + i]);
+        if (sd > lim) o->sv[i] *= maxstd / sd;
+    }
 }
 
 nf_status nf__cmaes_alloc(nf_optim *o)
@@ -59,10 +169,11 @@ nf_status nf__cmaes_alloc(nf_optim *o)
     o->B = nf__calloc(n * n, sizeof(double));
     o->D = nf__calloc(n, sizeof(double));
     o->w = nf__calloc(lam, sizeof(double));
+    o->sv = nf__calloc(n, sizeof(double));
     o->work_len = n * n + 6 * n;
     o->work = nf__calloc(o->work_len, sizeof(double));
     o->idx = nf__calloc(lam, sizeof(int));
-    if (!o->pop || !o->mean || !o->ps || !o->pc || !o->C || !o->B || !o->D || !o->w ||
+    if (!o->pop || !o->mean || !o->ps || !o->pc || !o->C || !o->B || !o->D || !o->w || !o->sv ||
         !o->work || !o->idx)
         return nf__fail(NF_ENOMEM, "cmaes: out of memory for n = %zu, lambda = %zu", n, lam);
     return NF_OK;
@@ -121,7 +232,7 @@ void nf__cmaes_start_run(nf_optim *o, const double *mean_u, double sigma)
     nf__optim_scalars *s = &o->s;
     size_t n = (size_t)s->n;
     set_parameters(o);
-    memcpy(o->mean, mean_u, n * sizeof(double));
+    unit_to_geno(o, mean_u, o->mean);
     memset(o->ps, 0, n * sizeof(double));
     memset(o->pc, 0, n * sizeof(double));
     memset(o->C, 0, n * n * sizeof(double));
@@ -130,6 +241,7 @@ void nf__cmaes_start_run(nf_optim *o, const double *mean_u, double sigma)
         o->C[i * n + i] = 1;
         o->B[i * n + i] = 1;
         o->D[i] = 1;
+        o->sv[i] = 1;
     }
     s->sigma = sigma;
     s->run_gen = 0;
@@ -138,6 +250,7 @@ void nf__cmaes_start_run(nf_optim *o, const double *mean_u, double sigma)
     s->last_improve_gen = 0;
     s->hist_len = 0;
     s->hist_pos = 0;
+    stds_into_limits(o);
 }
 
 /* C = B diag(D^2) B^T; on a non-positive eigenvalue, lift the diagonal by the
@@ -182,7 +295,9 @@ nf_status nf__cmaes_ask(nf_optim *o, double *x)
     /* y = B (D z) as a sum of scaled eigenvectors: with B^T stored row-wise
      * the inner loop is a contiguous axpy that vectorises (a dot product
      * per coordinate would be bound by the add latency). */
-    double *bt = o->work, *z = o->work + (size_t)n * n, *u = z + n;
+    double *bt = o->work, *z = o->work + (size_t)n * n, *u = z + n, *al = u + n, *au = al + n;
+    int reflect = s->bounds == NF_OPTIM_BOUNDS_REFLECT;
+    for (int i = 0; i < n; i++) margins(o, i, &al[i], &au[i]); /* once, not per sample */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) bt[(size_t)j * n + i] = o->B[(size_t)i * n + j];
     for (int k = 0; k < lam; k++) {
@@ -195,8 +310,8 @@ nf_status nf__cmaes_ask(nf_optim *o, double *x)
             for (int i = 0; i < n; i++) g[i] += zj * b[i];
         }
         for (int i = 0; i < n; i++) {
-            g[i] = o->mean[i] + s->sigma * g[i];
-            u[i] = reflect01(g[i]);
+            g[i] = o->mean[i] + s->sigma * o->sv[i] * g[i];
+            u[i] = reflect ? reflect01(g[i]) : linquad01(g[i], al[i], au[i]);
         }
         nf__optim_to_user(o, u, x + (size_t)k * n);
     }
@@ -234,7 +349,7 @@ nf_status nf__cmaes_tell(nf_optim *o, const double *fin)
 
     /* best of this generation (phenotype) */
     double fbest = nf__optim_clean(fin[idx[0]]);
-    for (int i = 0; i < n; i++) y[i] = reflect01(o->pop[(size_t)idx[0] * n + i]);
+    geno_to_unit(o, o->pop + (size_t)idx[0] * n, y);
     nf__optim_record(o, fbest, y);
 
     /* mean */
@@ -244,7 +359,7 @@ nf_status nf__cmaes_tell(nf_optim *o, const double *fin)
         for (int k = 0; k < mu; k++) m += o->w[k] * o->pop[(size_t)idx[k] * n + i];
         o->mean[i] = m;
     }
-    for (int i = 0; i < n; i++) shift[i] = (o->mean[i] - mold[i]) / s->sigma;
+    for (int i = 0; i < n; i++) shift[i] = (o->mean[i] - mold[i]) / (s->sigma * o->sv[i]);
 
     /* isotropic path with the B, D of this generation's sampling */
     for (int j = 0; j < n; j++) {
@@ -278,7 +393,7 @@ nf_status nf__cmaes_tell(nf_optim *o, const double *fin)
         double wk = s->cmu * o->w[k];
         if (wk == 0) continue;
         const double *g = o->pop + (size_t)idx[k] * n;
-        for (int i = 0; i < n; i++) y[i] = (g[i] - mold[i]) / s->sigma;
+        for (int i = 0; i < n; i++) y[i] = (g[i] - mold[i]) / (s->sigma * o->sv[i]);
         if (wk < 0) wk *= n / pow(sqrt(mahalanobis2(o, y, o->work + 4 * n)) + 1e-9, 2);
         for (int i = 0; i < n; i++) {
             double wy = wk * y[i];
@@ -292,6 +407,7 @@ nf_status nf__cmaes_tell(nf_optim *o, const double *fin)
     /* step size */
     double ls = (s->cs / s->ds) * (sqrt(ps2) / s->chin - 1);
     s->sigma *= exp(fmax(-1.0, fmin(1.0, ls)));
+    stds_into_limits(o);
 
     /* stopping */
     nf_status st = NF_OK;
@@ -305,7 +421,7 @@ nf_status nf__cmaes_tell(nf_optim *o, const double *fin)
     }
     double sdmax = 0, dmin = INFINITY, dmax = 0;
     for (int i = 0; i < n; i++) {
-        sdmax = fmax(sdmax, fmax(fabs(o->pc[i]), sqrt(o->C[(size_t)i * n + i])));
+        sdmax = fmax(sdmax, o->sv[i] * fmax(fabs(o->pc[i]), sqrt(o->C[(size_t)i * n + i])));
         dmin = fmin(dmin, o->D[i]);
         dmax = fmax(dmax, o->D[i]);
     }
@@ -328,11 +444,11 @@ nf_status nf__cmaes_tell(nf_optim *o, const double *fin)
  * BIPOP follows pycma's fmin: the first run's budget counts as "small"; a
  * small run is taken while the small runs used fewer evaluations than the
  * large ones, with lambda = floor(lambda0 m^(U^2)), m = 2^(large runs so far),
- * sigma = sigma0 0.01^U' and at most 0.5 (large evaluations) / lambda
- * generations; otherwise a large run with lambda = lambda0 2^(large runs).
- * Only large runs count against max_restarts (pycma counts both; with its
- * default of 9 the large population then stops at 32 lambda0, too small for
- * Rastrigin in 10-D in most of our runs). */
+ * sigma = sigma0 0.01^U' and at most ceil(0.5 (large evaluations) / lambda)
+ * generations (pycma stops at countiter >= that quotient); otherwise a large
+ * run with lambda = floor(lambda0 2^(large runs)). lambda0 is unrounded (see
+ * the top of the file). Only large runs count against max_restarts, as in
+ * pycma (irun - runs_with_small > restarts). */
 static void restart_or_stop(nf_optim *o, nf_optim_stop_reason why, nf_status *st)
 {
     nf__optim_scalars *s = &o->s;
@@ -351,20 +467,20 @@ static void restart_or_stop(nf_optim *o, nf_optim_stop_reason why, nf_status *st
         return;
     }
     double sigma = s->sigma0;
-    s->run_maxiter = 0;
+    s->run_maxiter = s->maxiter0;
     if (small) {
         double u_sigma = nf__rng_uniform(s->rng), u_lam = nf__rng_uniform(s->rng);
         double m = ldexp(1.0, (int)s->n_large);
-        int64_t lam = (int64_t)floor((double)s->lambda0 * pow(m, u_lam * u_lam));
-        s->lambda = lam < 2 ? 2 : lam;
+        double lam = floor(s->lambda0_real * pow(m, u_lam * u_lam));
+        s->lambda = lam < 2 ? 2 : (int64_t)lam;
         sigma = s->sigma0 * pow(0.01, u_sigma);
-        int64_t maxiter = (int64_t)floor(0.5 * (double)s->evals_large / (double)s->lambda);
-        s->run_maxiter = maxiter < 1 ? 1 : maxiter;
+        double cap = ceil(0.5 * (double)s->evals_large / (double)s->lambda);
+        if (cap < (double)s->run_maxiter) s->run_maxiter = cap < 1 ? 1 : (int64_t)cap;
         s->regime_small = 1;
     } else {
         s->n_large++;
-        s->lambda = s->lambda0 << s->n_large;
-        if (s->lambda > (1 << 22)) s->lambda = 1 << 22;
+        double lam = floor(ldexp(s->lambda0_real, (int)s->n_large));
+        s->lambda = lam > (double)(1 << 22) ? (1 << 22) : (int64_t)lam;
         s->regime_small = 0;
     }
     s->restarts++;

@@ -232,6 +232,9 @@ static nf_status validate(const nf_optim_config *c)
     if (c->kind == NF_OPTIM_CMAES && !(c->sigma0 > 0 && c->sigma0 <= 1))
         return nf__fail(NF_EINVAL, "sigma0 = %g must be in (0, 1] (fraction of the box width)",
                         c->sigma0);
+    if ((int)c->bounds < 0 || c->bounds > NF_OPTIM_BOUNDS_REFLECT)
+        return nf__fail(NF_EINVAL, "bounds = %d is not transform (0) or reflect (1)",
+                        (int)c->bounds);
     if ((int)c->restart < 0 || c->restart > NF_OPTIM_RESTART_BIPOP)
         return nf__fail(NF_EINVAL, "restart = %d is not none (0), ipop (1) or bipop (2)",
                         (int)c->restart);
@@ -257,7 +260,7 @@ static nf_status validate(const nf_optim_config *c)
 
 static void free_run_arrays(nf_optim *o)
 {
-    double **a[] = {&o->pop, &o->fit, &o->mean, &o->ps, &o->pc, &o->C, &o->B, &o->D, &o->w,
+    double **a[] = {&o->pop, &o->fit, &o->mean, &o->ps, &o->pc, &o->C, &o->B, &o->D, &o->w, &o->sv,
                     &o->trial, &o->archive, &o->mf, &o->mcr, &o->tf, &o->tcr, &o->work};
     for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
         free(*a[i]);
@@ -310,7 +313,10 @@ nf_status nf_optim_create(nf_optim **out, const nf_optim_config *c)
     s->kind = c->kind;
     s->n = c->n;
     s->lambda = s->lambda0 = c->lambda ? c->lambda : default_lambda(c->kind, c->n);
+    s->lambda0_real = c->lambda ? (double)c->lambda : 4.0 + 3.0 * log((double)c->n);
+    s->maxiter0 = 100 + (int64_t)floor(150.0 * (c->n + 3.0) * (c->n + 3.0) / sqrt(s->lambda0_real));
     s->restart = c->restart;
+    s->bounds = c->bounds;
     s->max_restarts = c->max_restarts;
     s->max_evals = c->max_evals > 0 ? c->max_evals : 0;
     s->stagnation_cfg = c->stagnation;
@@ -334,10 +340,12 @@ nf_status nf_optim_create(nf_optim **out, const nf_optim_config *c)
         o->best_u[j] = o->x0[j];
     }
     if ((st = alloc_run(o)) != NF_OK) goto fail;
-    if (s->kind == NF_OPTIM_CMAES)
+    if (s->kind == NF_OPTIM_CMAES) {
         nf__cmaes_start_run(o, o->x0, s->sigma0);
-    else
+        s->run_maxiter = s->maxiter0;
+    } else {
         nf__de_init(o);
+    }
     *out = o;
     return NF_OK;
 fail:
@@ -399,7 +407,7 @@ nf_status nf_optim_tell(nf_optim *o, const double *fitness)
 /* ---- checkpoints ------------------------------------------------------------ */
 
 #define NF__OPTIM_MAGIC "NFOPTIM1"
-#define NF__OPTIM_VERSION 1u
+#define NF__OPTIM_VERSION 2u
 #define NF__OPTIM_MAX_ARRAYS 24
 
 typedef struct {
@@ -428,6 +436,7 @@ static int state_arrays(nf_optim *o, state_array *a)
         ARR(o->B, n * n);
         ARR(o->D, n);
         ARR(o->w, lam);
+        ARR(o->sv, n);
     } else {
         ARR(o->fit, lam);
         ARR(o->trial, lam * n);
@@ -527,7 +536,8 @@ static nf_status check_scalars(const nf__optim_scalars *s, const char *path)
              s->stop < NF_OPTIM_STOP_COUNT && s->shade_h >= 0 && s->shade_h <= (1 << 22) &&
              s->mu >= 0 && s->mu <= s->lambda && s->archive_len >= 0 &&
              s->archive_len <= s->lambda && s->shade_k >= 0 &&
-             (s->shade_h == 0 || s->shade_k < s->shade_h);
+             (s->shade_h == 0 || s->shade_k < s->shade_h) && s->bounds >= 0 &&
+             s->bounds <= NF_OPTIM_BOUNDS_REFLECT;
     if (!ok) return nf__fail(NF_EFORMAT, "checkpoint %s: inconsistent optimiser state", path);
     return NF_OK;
 }

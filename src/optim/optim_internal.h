@@ -28,6 +28,13 @@ typedef struct nf__optim_scalars {
     double target, tolfun, tolx, sigma0, best_f, run_best_f;
     double sigma, mueff, cs, ds, cc, c1, cmu, chin; /* CMA-ES */
     double de_f, de_cr;
+    /* CMA-ES restarts as pycma's fmin: the unrounded default population
+     * size 4 + 3 ln n (or the caller's lambda) is the base of every restart
+     * population; maxiter0 = 100 + floor(150 (n+3)^2 / sqrt(lambda0_real))
+     * generations limits every run. */
+    double lambda0_real;
+    int64_t maxiter0;
+    int64_t bounds; /* nf_optim_bounds */
 } nf__optim_scalars;
 
 struct nf_optim {
@@ -41,6 +48,7 @@ struct nf_optim {
     double *pop;     /* [lambda][n] CMA-ES genotypes / DE members (normalised) */
     double *fit;     /* [lambda] DE member fitness */
     double *mean, *ps, *pc, *C, *B, *D, *w; /* CMA-ES: [n] [n] [n] [n][n] [n][n] [n] [lambda] */
+    double *sv;      /* CMA-ES [n]: per-coordinate scaling (pycma's sigma_vec) */
     double *trial;   /* DE: [lambda][n] asked trials */
     double *archive; /* SHADE: [lambda][n] */
     double *mf, *mcr;     /* SHADE memories [shade_h] */
@@ -73,6 +81,10 @@ nf_status nf__cmaes_alloc(nf_optim *o);   /* arrays for the current lambda */
 void nf__cmaes_start_run(nf_optim *o, const double *mean_u, double sigma);
 nf_status nf__cmaes_ask(nf_optim *o, double *x);
 nf_status nf__cmaes_tell(nf_optim *o, const double *f);
+/* CMA-ES genotype -> phenotype of one coordinate in the caller's units
+ * [lo, hi] (pycma's BoundTransform), and its inverse on [lo, hi]. */
+double nf__cmaes_bound_tf(double g, double lo, double hi);
+double nf__cmaes_bound_tf_inverse(double x, double lo, double hi);
 
 nf_status nf__de_alloc(nf_optim *o);
 void nf__de_init(nf_optim *o);
