@@ -550,6 +550,18 @@ Test(features_cli, json_of_the_efel_trace)
     cJSON_Delete(j);
 }
 
+Test(features_cli, a_piped_text_file_gives_the_same_record)
+{
+    static char a[1 << 14], b[1 << 14];
+    const char *opt = "--stim-start 700 --stim-end 2700 --features Spikecount,ISI_CV,voltage_base --format csv";
+    cr_assert_eq(nft_run(a, sizeof a, BIN " features " EFEL_DIR "testdata.txt %s", opt), 0, "%s", a);
+    cr_assert_eq(nft_run(b, sizeof b, "cat " EFEL_DIR "testdata.txt | " BIN " features /dev/stdin %s", opt), 0, "%s", b);
+    const char *ra = strchr(a, '\n'), *rb = strchr(b, '\n'); /* header, then the row after its label */
+    cr_assert(ra && rb && strstr(b, "/dev/stdin"), "%s", b);
+    cr_assert_str_eq(strchr(ra + 1, ','), strchr(rb + 1, ','));
+    cr_assert(strstr(a, ",6,0.44788080327644053,"), "%s", a);
+}
+
 Test(features_cli, npy_rows_give_one_csv_row_each)
 {
     char dir[256], path[300], out[8192];

@@ -506,6 +506,43 @@ Test(recording, npy_tables_and_single_trace)
     open_fails(tmp("tiv.npy"), &o, "the array has 3", NULL);
 }
 
+/* Write text into the FIFO path from a child process; returns its pid. */
+static pid_t feed_fifo(const char *path, const char *text)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        FILE *fp = fopen(path, "w");
+        if (fp) {
+            fputs(text, fp);
+            fclose(fp);
+        }
+        _exit(fp ? 0 : 1);
+    }
+    return pid;
+}
+
+/* A pipe is read once, to its end, and detected from its bytes: text or ABF. */
+Test(recording, text_through_a_pipe)
+{
+    const char *p = tmp("pipe");
+    cr_assert_eq(mkfifo(p, 0600), 0);
+    pid_t pid = feed_fifo(p, "time [s], V [mV]\n0 -70\n0.001 -69\n0.002 -68\n");
+    nf_recording *r = open_ok(p, NULL);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert_eq(r->format, NF_FORMAT_TEXT);
+    cr_expect(r->sweeps[0].n == 3 && r->sweeps[0].v[2] == -68 && fabs(r->sweeps[0].dt_ms - 1) < 1e-12);
+    nf_recording_free(r);
+    nf_recording_options o;
+    nf_recording_options_init(&o);
+    o.format = NF_FORMAT_NPY;
+    pid = feed_fifo(p, "not read as .npy\n");
+    open_fails(p, &o, "needs a file", "pipe");
+    waitpid(pid, &st, 0);
+    open_fails(tmpdir, NULL, "not a regular file", NULL);
+}
+
 /* The layout `neurofit features` reads: text columns by position (a header
  * skipped, three columns t V I), 2-D .npy rows as sweeps of V. */
 Test(recording, tables_by_position_and_npy_rows_as_sweeps)
