@@ -29,7 +29,7 @@ static void usage(FILE *fp)
             "usage: neurofit features FILE... [--sweep N|all] [--stim-start MS --stim-end MS] [--threshold MV]\n"
             "         [--features a,b,c] [--format json|csv] [--columns SPEC] [--dt MS] [--interp-step MS] [--list]\n\n"
             "  FILE             ABF 1/2, NWB 2 or IBW recording (.abf, .nwb, .ibw): one record per sweep;\n"
-            "  FILE             text: columns t[ms] V[mV] [I[pA]] (whitespace or CSV, optional header);\n"
+            "  FILE             text: columns t[ms] V[mV] [I[pA]] by position (whitespace or CSV, a header skipped);\n"
             "                   .npy: 1-D V[mV] or 2-D [traces][samples] V[mV], with --dt\n"
             "  --stim-start/--stim-end  stimulus window in ms (default: where I departs from its first\n"
             "                   value; required for files without a current column)\n"
