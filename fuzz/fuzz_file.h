@@ -19,8 +19,11 @@ static int nf_fuzz_open(const uint8_t *data, size_t size, nf_format f, const cha
     o.dt_ms = 0.1;
     nf_recording *rec = NULL;
     if (!nf_recording_open(path, &o, &rec)) nf_recording_free(rec);
-    if (f == NF_FORMAT_NPY) { /* and as a named 3-column table */
+    if (f == NF_FORMAT_NPY) { /* and as a named 3-column table, and as rows of V */
         o.columns = "t I V";
+        if (!nf_recording_open(path, &o, &rec)) nf_recording_free(rec);
+        o.columns = NULL;
+        o.npy_rows_are_sweeps = 1;
         if (!nf_recording_open(path, &o, &rec)) nf_recording_free(rec);
     }
     unlink(path);

@@ -550,6 +550,18 @@ Test(features_cli, json_of_the_efel_trace)
     cJSON_Delete(j);
 }
 
+Test(features_cli, a_piped_text_file_gives_the_same_record)
+{
+    static char a[1 << 14], b[1 << 14];
+    const char *opt = "--stim-start 700 --stim-end 2700 --features Spikecount,ISI_CV,voltage_base --format csv";
+    cr_assert_eq(nft_run(a, sizeof a, BIN " features " EFEL_DIR "testdata.txt %s", opt), 0, "%s", a);
+    cr_assert_eq(nft_run(b, sizeof b, "cat " EFEL_DIR "testdata.txt | " BIN " features /dev/stdin %s", opt), 0, "%s", b);
+    const char *ra = strchr(a, '\n'), *rb = strchr(b, '\n'); /* header, then the row after its label */
+    cr_assert(ra && rb && strstr(b, "/dev/stdin"), "%s", b);
+    cr_assert_str_eq(strchr(ra + 1, ','), strchr(rb + 1, ','));
+    cr_assert(strstr(a, ",6,0.44788080327644053,"), "%s", a);
+}
+
 Test(features_cli, npy_rows_give_one_csv_row_each)
 {
     char dir[256], path[300], out[8192];
@@ -573,7 +585,29 @@ Test(features_cli, npy_rows_give_one_csv_row_each)
     cr_assert_str_eq(out, want);
     rc = nft_run(out, sizeof out, BIN " features %s --stim-start 20 --stim-end 140", path);
     cr_assert_eq(rc, 2, "a .npy without --dt must be refused: %s", out);
-    cr_assert(strstr(out, "--dt"), "%s", out);
+    cr_assert(strstr(out, "--dt") && strstr(out, path), "%s", out);
+    /* float64 rows in JSON: one record per row, "trace" the row, no "sweep" */
+    double *ab = malloc(sizeof(double) * 12000);
+    memcpy(ab, a, sizeof(double) * 6000);
+    memcpy(ab + 6000, b, sizeof(double) * 6000);
+    cr_assert_eq(nf_npy_write(path, NF_DT_F64, 2, shape, ab), NF_OK);
+    rc = nft_run(out, sizeof out, BIN " features %s --dt 0.025 --stim-start 20 --stim-end 140 --features Spikecount",
+                 path);
+    cr_assert_eq(rc, 0, "%s", out);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert(cJSON_IsArray(j) && cJSON_GetArraySize(j) == 2, "%s", out);
+    cJSON *r1 = cJSON_GetArrayItem(j, 1);
+    cr_assert_eq(cJSON_GetObjectItem(r1, "trace")->valuedouble, 1, "%s", out);
+    cr_assert_null(cJSON_GetObjectItem(r1, "sweep"), "%s", out);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(r1, "features"), "Spikecount")->valuedouble, 3, "%s", out);
+    cJSON_Delete(j);
+    free(ab);
+    /* three dimensions are refused, naming the file */
+    int64_t shape3[3] = {2, 2, 3000};
+    cr_assert_eq(nf_npy_write(path, NF_DT_F32, 3, shape3, rows), NF_OK);
+    rc = nft_run(out, sizeof out, BIN " features %s --dt 0.025 --stim-start 20 --stim-end 140", path);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, path) && strstr(out, "dimensions"), "%s", out);
     free(a);
     free(b);
     free(rows);
@@ -581,30 +615,63 @@ Test(features_cli, npy_rows_give_one_csv_row_each)
     rmdir(dir);
 }
 
-Test(features_cli, csv_text_with_current_gives_the_stimulus_window)
+/* Text files through the recordings reader: by position t V I (a header
+ * skipped, CSV or blanks), one column V with --dt, or named by --columns. */
+Test(features_cli, text_with_current_gives_the_stimulus_window_in_every_layout)
 {
     char path[256];
     static char out[1 << 14];
     snprintf(path, sizeof path, "/tmp/nf_test_features_tvi_%ld.csv", (long)getpid());
     double sp[] = {50, 90};
     double *v = synth(8000, 0.025, -70, sp, 2);
-    FILE *fp = fopen(path, "w");
-    fprintf(fp, "t_ms,V_mV,I_pA\n");
-    for (int k = 0; k < 8000; k++) {
-        double t = k * 0.025;
-        fprintf(fp, "%.3f,%.6f,%g\n", t, v[k], t >= 20 && t < 140 ? 150.0 : 0.0);
+    const char *layout[] = {"t V I, CSV, header", "t V I", "I[nA] t[s] V, --columns", "V, --dt"};
+    for (int L = 0; L < 4; L++) {
+        FILE *fp = fopen(path, "w");
+        if (L == 0) fprintf(fp, "t_ms,V_mV,I_pA\n");
+        if (L == 2) fprintf(fp, "I[nA] t[s] V[mV]\n");
+        for (int k = 0; k < 8000; k++) {
+            double t = k * 0.025, i = t >= 20 && t < 140 ? 150.0 : 0.0;
+            if (L == 0) fprintf(fp, "%.3f,%.6f,%g\n", t, v[k], i);
+            if (L == 1) fprintf(fp, "%.3f %.6f %g\n", t, v[k], i);
+            if (L == 2) fprintf(fp, "%g;%.6f;%.6f\n", i * 1e-3, t * 1e-3, v[k]);
+            if (L == 3) fprintf(fp, "%.6f\n", v[k]);
+        }
+        fclose(fp);
+        const char *opt = L == 2 ? "--columns \"I[nA] t[s] V[mV]\"" : L == 3 ? "--dt 0.025 --stim-start 20 --stim-end 140" : "";
+        int rc = nft_run(out, sizeof out, BIN " features %s %s --features Spikecount,mean_frequency", path, opt);
+        cr_assert_eq(rc, 0, "%s: %s", layout[L], out);
+        cJSON *j = cJSON_Parse(out), *rec = cJSON_GetArrayItem(j, 0);
+        cr_assert_not_null(rec, "%s: %s", layout[L], out);
+        cr_assert(fabs(cJSON_GetObjectItem(rec, "stim_start_ms")->valuedouble - 20) < 1e-9, "%s: %s", layout[L], out);
+        cr_assert(fabs(cJSON_GetObjectItem(rec, "stim_end_ms")->valuedouble - (L == 3 ? 140 : 139.975)) < 1e-9, "%s: %s",
+                  layout[L], out);
+        cr_assert_null(cJSON_GetObjectItem(rec, "sweep"), "a text file has no sweep: %s", out);
+        cJSON *feat = cJSON_GetObjectItem(rec, "features");
+        cr_assert_eq(cJSON_GetObjectItem(feat, "Spikecount")->valuedouble, 2, "%s: %s", layout[L], out);
+        cr_assert(fabs(cJSON_GetObjectItem(feat, "mean_frequency")->valuedouble - 2000.0 / 70) < 0.1, "%s", out);
+        cJSON_Delete(j);
+        if (L == 2) { /* by position the header is skipped and I (in nA) is taken as t: time goes back */
+            rc = nft_run(out, sizeof out, BIN " features %s --stim-start 20 --stim-end 140", path);
+            cr_assert_eq(rc, 2, "%s", out);
+            cr_assert(strstr(out, path) && strstr(out, "goes back in time"), "%s", out);
+        }
+        if (L == 3) {
+            rc = nft_run(out, sizeof out, BIN " features %s --stim-start 20 --stim-end 140", path);
+            cr_assert_eq(rc, 2, "one column without --dt: %s", out);
+            cr_assert(strstr(out, path) && strstr(out, "--dt"), "%s", out);
+        }
     }
-    fclose(fp);
-    int rc = nft_run(out, sizeof out, BIN " features %s --features Spikecount,mean_frequency", path);
-    cr_assert_eq(rc, 0, "%s", out);
-    cJSON *j = cJSON_Parse(out), *rec = cJSON_GetArrayItem(j, 0);
-    cr_assert_not_null(rec, "%s", out);
-    cr_assert(fabs(cJSON_GetObjectItem(rec, "stim_start_ms")->valuedouble - 20) < 1e-9, "%s", out);
-    cr_assert(fabs(cJSON_GetObjectItem(rec, "stim_end_ms")->valuedouble - 139.975) < 1e-9, "%s", out);
-    cJSON *feat = cJSON_GetObjectItem(rec, "features");
-    cr_assert_eq(cJSON_GetObjectItem(feat, "Spikecount")->valuedouble, 2);
-    cr_assert(fabs(cJSON_GetObjectItem(feat, "mean_frequency")->valuedouble - 2000.0 / 70) < 0.1, "%s", out);
-    cJSON_Delete(j);
+    /* more than three unnamed columns, and a ragged table, are refused */
+    const char *bad[] = {"0 -70 0 1\n0.1 -70 0 1\n0.2 -70 0 1\n", "0 -70\n0.1 -70 1\n0.2 -70\n"};
+    const char *why[] = {"4 columns", "line 2 has 3 columns"};
+    for (int k = 0; k < 2; k++) {
+        FILE *fp = fopen(path, "w");
+        fputs(bad[k], fp);
+        fclose(fp);
+        int rc = nft_run(out, sizeof out, BIN " features %s --stim-start 0 --stim-end 0.2", path);
+        cr_assert_eq(rc, 2, "%s", out);
+        cr_assert(strstr(out, path) && strstr(out, why[k]), "%s", out);
+    }
     free(v);
     unlink(path);
 }
@@ -634,7 +701,7 @@ Test(features_cli, bad_input_gets_a_message_and_exit_2)
     fclose(fp);
     rc = nft_run(out, sizeof out, BIN " features %s --stim-start 0.1 --stim-end 0.2", path);
     cr_assert_eq(rc, 2, "%s", out);
-    cr_assert(strstr(out, "v[2]") && strstr(out, path), "%s", out);
+    cr_assert(strstr(out, "V sample 2 is not finite") && strstr(out, path), "%s", out);
     unlink(path);
 }
 

@@ -506,6 +506,90 @@ Test(recording, npy_tables_and_single_trace)
     open_fails(tmp("tiv.npy"), &o, "the array has 3", NULL);
 }
 
+/* Write text into the FIFO path from a child process; returns its pid. */
+static pid_t feed_fifo(const char *path, const char *text)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        FILE *fp = fopen(path, "w");
+        if (fp) {
+            fputs(text, fp);
+            fclose(fp);
+        }
+        _exit(fp ? 0 : 1);
+    }
+    return pid;
+}
+
+/* A pipe is read once, to its end, and detected from its bytes: text or ABF. */
+Test(recording, text_through_a_pipe)
+{
+    const char *p = tmp("pipe");
+    cr_assert_eq(mkfifo(p, 0600), 0);
+    pid_t pid = feed_fifo(p, "time [s], V [mV]\n0 -70\n0.001 -69\n0.002 -68\n");
+    nf_recording *r = open_ok(p, NULL);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert_eq(r->format, NF_FORMAT_TEXT);
+    cr_expect(r->sweeps[0].n == 3 && r->sweeps[0].v[2] == -68 && fabs(r->sweeps[0].dt_ms - 1) < 1e-12);
+    nf_recording_free(r);
+    nf_recording_options o;
+    nf_recording_options_init(&o);
+    o.format = NF_FORMAT_NPY;
+    pid = feed_fifo(p, "not read as .npy\n");
+    open_fails(p, &o, "needs a file", "pipe");
+    waitpid(pid, &st, 0);
+    open_fails(tmpdir, NULL, "not a regular file", NULL);
+}
+
+/* The layout `neurofit features` reads: text columns by position (a header
+ * skipped, three columns t V I), 2-D .npy rows as sweeps of V. */
+Test(recording, tables_by_position_and_npy_rows_as_sweeps)
+{
+    nf_recording_options o;
+    nf_recording_options_init(&o);
+    o.columns_by_position = 1;
+    write_text(tmp("pos.csv"), "t_ms,V_mV,I_pA\n0,-70,0\n0.5,-69,10\n1,-68,20\n");
+    open_fails(tmp("pos.csv"), NULL, "no V column", "pos.csv"); /* by name, the header names nothing */
+    nf_recording *r = open_ok(tmp("pos.csv"), &o);
+    const nf_sweep *s = &r->sweeps[0];
+    cr_assert_eq(s->n, 3);
+    cr_expect(s->t[2] == 1 && s->v[1] == -69 && s->i && s->i[2] == 20 && s->i_source == NF_CURRENT_RECORDED);
+    nf_recording_free(r);
+    write_text(tmp("ragged.txt"), "0 -70\n0.5 -70 1\n1 -70\n");
+    r = open_ok(tmp("ragged.txt"), NULL); /* by name, extra fields are ignored */
+    nf_recording_free(r);
+    open_fails(tmp("ragged.txt"), &o, "line 2 has 3 columns, the first data line 2", "ragged.txt");
+    write_text(tmp("pos4.txt"), "0 -70 0 1\n1 -70 0 1\n");
+    open_fails(tmp("pos4.txt"), &o, "4 columns", "pos4.txt");
+    write_text(tmp("pos1.txt"), "V\n-70\n-69\n");
+    open_fails(tmp("pos1.txt"), &o, "give dt", "pos1.txt");
+    o.dt_ms = 0.1;
+    r = open_ok(tmp("pos1.txt"), &o);
+    cr_expect(r->sweeps[0].n == 2 && r->sweeps[0].v[1] == -69 && fabs(r->sweeps[0].t[1] - 0.1) < 1e-15);
+    nf_recording_free(r);
+
+    float rows[3][4] = {{-70, -69, -68, -67}, {-60, -59, -58, -57}, {-50, -49, -48, -47}};
+    int64_t sh[2] = {3, 4};
+    cr_assert_eq(nf_npy_write(tmp("rows.npy"), NF_DT_F32, 2, sh, rows), NF_OK);
+    o.npy_rows_are_sweeps = 1;
+    o.dt_ms = 0;
+    open_fails(tmp("rows.npy"), &o, "give dt", "rows.npy");
+    o.dt_ms = 0.25;
+    r = open_ok(tmp("rows.npy"), &o);
+    cr_assert_eq(r->n_sweeps, 3);
+    for (int k = 0; k < 3; k++) {
+        cr_expect(r->sweeps[k].n == 4 && r->sweeps[k].v[3] == rows[k][3] && r->sweeps[k].i == NULL);
+        cr_expect(r->sweeps[k].dt_ms == 0.25 && r->sweeps[k].t[3] == 0.75);
+    }
+    nf_recording_free(r);
+    o.columns = "t V - -"; /* named columns win: a [samples][columns] table again */
+    r = open_ok(tmp("rows.npy"), &o);
+    cr_expect(r->n_sweeps == 1 && r->sweeps[0].n == 3 && r->sweeps[0].v[2] == -49);
+    nf_recording_free(r);
+}
+
 #ifdef NF_HAVE_HDF5
 /* ---- NWB --------------------------------------------------------------------- */
 

@@ -108,6 +108,15 @@ typedef struct {
      * by the number of columns. */
     const char *columns;
     double dt_ms;             /* time step when there is no time column (1-D .npy) */
+    /* Tables as `neurofit features` reads them (both 0 by default).
+     * columns_by_position: without options.columns, text and .npy columns are
+     * taken by position whatever a header line says (the header is skipped):
+     * one column V (with dt_ms), two t V, three t V I.
+     * npy_rows_are_sweeps: without options.columns, a 2-D .npy array is
+     * [sweeps][samples] of V every dt_ms, one sweep per row, instead of a
+     * [samples][columns] table. */
+    int columns_by_position;
+    int npy_rows_are_sweeps;
     /* IBW: the current wave paired with a voltage wave. NULL: the file whose
      * name has "_Ch0_" in place of "_Ch3_", when it exists. */
     const char *current_path;

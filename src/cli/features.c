@@ -1,26 +1,21 @@
 /* `neurofit features`: electrophysiology features of recorded traces.
  *
  *   neurofit features FILE... [--sweep N|all] [--stim-start MS --stim-end MS] [--threshold MV]
- *       [--features a,b,c] [--format json|csv] [--dt MS] [--interp-step MS] [--list]
+ *       [--features a,b,c] [--format json|csv] [--columns SPEC] [--dt MS] [--interp-step MS] [--list]
  *
- * One record per trace: a text file is one trace (columns t[ms] V[mV] and an
- * optional I[pA]; whitespace or commas; an optional header line), a .npy file
- * is one trace (1-D V, needs --dt) or one per row (2-D [n_traces][n] V, --dt).
- * Without --stim-start/--stim-end the window is where the current column
- * departs from its first value.
- *
- * ABF, NWB and IBW recordings go through the recordings reader
- * (neurofit/recording.h), one record per sweep. Everything is read and
+ * Every file goes through the recordings reader (neurofit/recording.h): ABF,
+ * NWB and IBW give one record per sweep; a text file is one trace (columns by
+ * position t[ms] V[mV] and an optional I[pA], a header line skipped, or named
+ * by --columns), a .npy file one trace (1-D V, needs --dt) or one per row
+ * (2-D [n_traces][n] V, --dt). Without --stim-start/--stim-end the window is
+ * where the current departs from its first value. Everything is read and
  * computed before anything is printed. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "neurofit/features.h"
-#include "neurofit/npy.h"
 #include "neurofit/recording.h"
 
 #include <cjson/cJSON.h>
-#include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +27,9 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: neurofit features FILE... [--sweep N|all] [--stim-start MS --stim-end MS] [--threshold MV]\n"
-            "         [--features a,b,c] [--format json|csv] [--dt MS] [--interp-step MS] [--list]\n\n"
+            "         [--features a,b,c] [--format json|csv] [--columns SPEC] [--dt MS] [--interp-step MS] [--list]\n\n"
             "  FILE             ABF 1/2, NWB 2 or IBW recording (.abf, .nwb, .ibw): one record per sweep;\n"
-            "  FILE             text: columns t[ms] V[mV] [I[pA]] (whitespace or CSV, optional header);\n"
+            "  FILE             text: columns t[ms] V[mV] [I[pA]] by position (whitespace or CSV, a header skipped);\n"
             "                   .npy: 1-D V[mV] or 2-D [traces][samples] V[mV], with --dt\n"
             "  --stim-start/--stim-end  stimulus window in ms (default: where I departs from its first\n"
             "                   value; required for files without a current column)\n"
@@ -42,164 +37,10 @@ static void usage(FILE *fp)
             "  --threshold MV   spike detection threshold (default -20 mV, eFEL's)\n"
             "  --features LIST  comma-separated names (default: all; --list prints them)\n"
             "  --format         json (default: an array, one object per trace) or csv (one row per trace)\n"
+            "  --columns SPEC   name the columns of a text file or 2-D .npy table instead, as for\n"
+            "                   `neurofit info` (e.g. \"t[s] I[pA] V[mV]\"; a .npy is then [samples][columns])\n"
             "  --dt MS          sample interval for .npy files and one-column text files\n"
             "  --interp-step MS resampling step (default 0.1 ms, eFEL's; 0: use the samples as given)\n");
-}
-
-/* The traces of one file. t is NULL for a uniform axis (dt_ms); v and i are
- * [n_traces][n]; i may be NULL. */
-typedef struct {
-    double *t, *v, *i;
-    int64_t n, n_traces;
-    double dt_ms;
-    int sweep;    /* sweep number of a recording file, -1 for text / .npy */
-    int borrowed; /* arrays belong to an nf_recording */
-} traces;
-
-static void traces_free(traces *tr)
-{
-    if (tr->borrowed) {
-        memset(tr, 0, sizeof *tr);
-        return;
-    }
-    free(tr->t);
-    free(tr->v);
-    free(tr->i);
-    memset(tr, 0, sizeof *tr);
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
-static int load_npy(const char *path, double dt_ms, traces *out)
-{
-    if (!(dt_ms > 0)) return nf_cli_error(CMD, NF_EXIT_USAGE, "%s: a .npy file holds V only: give --dt MS", path);
-    float *data = NULL;
-    int ndim;
-    int64_t shape[4];
-    if (nf_npy_read_f32(path, &data, &ndim, shape, 4)) return nf_cli_error(CMD, NF_EXIT_USAGE, "%s", nf_errmsg());
-    if (ndim < 1 || ndim > 2) {
-        free(data);
-        return nf_cli_error(CMD, NF_EXIT_USAGE, "%s: %d dimensions; expected 1-D V or 2-D [traces][samples]", path,
-                            ndim);
-    }
-    out->n_traces = ndim == 2 ? shape[0] : 1;
-    out->n = ndim == 2 ? shape[1] : shape[0];
-    size_t total = (size_t)out->n_traces * (size_t)out->n;
-    out->v = malloc(sizeof(double) * (total ? total : 1));
-    if (!out->v) {
-        free(data);
-        return nf_cli_error(CMD, NF_EXIT_FAIL, "%s: out of memory", path);
-    }
-    for (size_t k = 0; k < total; k++) out->v[k] = data[k];
-    free(data);
-    out->dt_ms = dt_ms;
-    return 0;
-}
-
-/* Split a text line into numbers; returns the count, -1 when a token is not a
- * number (a header), -2 when there are more than cap. */
-static int split_numbers(char *s, double *x, int cap)
-{
-    int n = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(s, ", \t\r\n;", &save); tok; tok = strtok_r(NULL, ", \t\r\n;", &save)) {
-        if (n == cap) return -2;
-        char *end;
-        errno = 0;
-        x[n] = strtod(tok, &end);
-        if (*end || end == tok || errno == ERANGE) return -1;
-        n++;
-    }
-    return n;
-}
-
-static int load_text(const char *path, double dt_ms, traces *out)
-{
-    FILE *fp = fopen(path, "r");
-    if (!fp) return nf_cli_error(CMD, NF_EXIT_USAGE, "cannot open %s: %s", path, strerror(errno));
-    int rc = 0, ncol = 0;
-    size_t cap = 0, n = 0;
-    double *col[3] = {NULL, NULL, NULL};
-    char line[4096];
-    long lineno = 0;
-    while (fgets(line, sizeof line, fp)) {
-        lineno++;
-        if (!strchr(line, '\n') && !feof(fp)) {
-            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s line %ld: longer than %zu characters", path, lineno,
-                              sizeof line - 1);
-            goto done;
-        }
-        char *s = line;
-        while (isspace((unsigned char)*s)) s++;
-        if (!*s || *s == '#') continue;
-        double x[3];
-        int k = split_numbers(s, x, 3);
-        if (k == -1 && n == 0 && ncol == 0) continue; /* header line */
-        if (k < 1) {
-            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s line %ld: %s", path, lineno,
-                              k == -2 ? "more than 3 columns (expected t[ms] V[mV] [I[pA]])" : "not a number");
-            goto done;
-        }
-        if (ncol == 0) ncol = k;
-        if (k != ncol) {
-            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s line %ld: %d columns, earlier lines have %d", path, lineno, k,
-                              ncol);
-            goto done;
-        }
-        if (n == cap) {
-            cap = cap ? 2 * cap : 4096;
-            for (int c = 0; c < ncol; c++) {
-                double *p = realloc(col[c], sizeof(double) * cap);
-                if (!p) {
-                    rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s: out of memory", path);
-                    goto done;
-                }
-                col[c] = p;
-            }
-        }
-        for (int c = 0; c < ncol; c++) col[c][n] = x[c];
-        n++;
-    }
-    if (ferror(fp)) {
-        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s: read error", path);
-        goto done;
-    }
-    if (n == 0) {
-        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s: no samples", path);
-        goto done;
-    }
-    if (ncol == 1 && !(dt_ms > 0)) {
-        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s: one column (V): give --dt MS", path);
-        goto done;
-    }
-    out->n = (int64_t)n;
-    out->n_traces = 1;
-    out->dt_ms = dt_ms;
-    if (ncol == 1) {
-        out->v = col[0];
-    } else {
-        out->t = col[0];
-        out->v = col[1];
-        out->i = ncol == 3 ? col[2] : NULL;
-        if (ncol == 2) free(col[2]);
-    }
-    col[0] = col[1] = col[2] = NULL;
-done:
-    fclose(fp);
-    for (int c = 0; c < 3; c++) free(col[c]);
-    return rc;
-}
-
-/* The one place that reads files. */
-static int load_traces(const char *path, double dt_ms, traces *out)
-{
-    memset(out, 0, sizeof *out);
-    out->sweep = -1;
-    return ends_with(path, ".npy") ? load_npy(path, dt_ms, out) : load_text(path, dt_ms, out);
 }
 
 /* Stimulus window from the current: the first and last samples that differ
@@ -221,58 +62,43 @@ static int window_from_current(const double *t, double dt, const double *i, int6
     return *se > *ss;
 }
 
-/* Features of every trace of tr, appended to the CSV text and the JSON array. */
-static int process(nf_features *f, const traces *tr, const char *file, double ss, double se, const int *ids,
+/* Features of one sweep, appended to the CSV text and the JSON array. A table
+ * (text, .npy) keeps the times the file gave and is labelled FILE or FILE#row;
+ * a recording sweep on a regular grid goes in as dt and is labelled by sweep. */
+static int process(nf_features *f, const nf_recording *rec, const nf_sweep *S, double ss, double se, const int *ids,
                    int n_ids, FILE *csv_fp, cJSON *records)
 {
-    int rc = 0;
-    for (int64_t k = 0; k < tr->n_traces && !rc; k++) {
-        nf_trace x = {.t = tr->t, .dt_ms = tr->dt_ms, .v = tr->v + k * tr->n, .i = tr->i, .n = tr->n,
-                      .stim_start_ms = ss, .stim_end_ms = se};
-        if (isnan(ss) && !(tr->i && window_from_current(tr->t, tr->dt_ms, tr->i, tr->n, &x.stim_start_ms,
-                                                       &x.stim_end_ms))) {
-            rc = nf_cli_error(CMD, NF_EXIT_USAGE,
-                              "%s: no current step to find the stimulus window: give --stim-start and --stim-end",
-                              file);
-            return rc;
-        }
-        if (nf_features_compute(f, &x)) {
-            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s trace %lld: %s", file, (long long)k, nf_errmsg());
-            return rc;
-        }
-        char label[4200];
-        if (tr->sweep >= 0)
-            snprintf(label, sizeof label, "%s sweep %d", file, tr->sweep);
-        else if (tr->n_traces > 1)
-            snprintf(label, sizeof label, "%s#%lld", file, (long long)k);
-        else
-            snprintf(label, sizeof label, "%s", file);
-        nf_features_write_csv_row(csv_fp, f, label, ids, n_ids);
-        cJSON *rec = cJSON_CreateObject(), *feat = nf_features_to_json(f, ids, n_ids);
-        if (!rec || !feat) {
-            cJSON_Delete(rec);
-            cJSON_Delete(feat);
-            rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
-            return rc;
-        }
-        cJSON_AddStringToObject(rec, "file", file);
-        cJSON_AddNumberToObject(rec, "trace", (double)k);
-        if (tr->sweep >= 0)
-            cJSON_AddNumberToObject(rec, "sweep", tr->sweep);
-        cJSON_AddNumberToObject(rec, "stim_start_ms", x.stim_start_ms);
-        cJSON_AddNumberToObject(rec, "stim_end_ms", x.stim_end_ms);
-        cJSON_AddItemToObject(rec, "features", feat);
-        cJSON_AddItemToArray(records, rec);
+    const char *file = rec->path;
+    int table = rec->format == NF_FORMAT_TEXT || rec->format == NF_FORMAT_NPY;
+    int k = table ? S->index : 0; /* the record's "trace" */
+    const double *t = table || !(S->dt_ms > 0) ? S->t : NULL;
+    nf_trace x = {.t = t, .dt_ms = S->dt_ms, .v = S->v, .i = S->i, .n = S->n, .stim_start_ms = ss,
+                  .stim_end_ms = se};
+    if (isnan(ss) && !(S->i && window_from_current(t, S->dt_ms, S->i, S->n, &x.stim_start_ms, &x.stim_end_ms)))
+        return nf_cli_error(CMD, NF_EXIT_USAGE,
+                            "%s: no current step to find the stimulus window: give --stim-start and --stim-end", file);
+    if (nf_features_compute(f, &x)) return nf_cli_error(CMD, NF_EXIT_USAGE, "%s trace %d: %s", file, k, nf_errmsg());
+    char label[4200];
+    if (!table)
+        snprintf(label, sizeof label, "%s sweep %d", file, S->index);
+    else if (rec->n_sweeps > 1)
+        snprintf(label, sizeof label, "%s#%d", file, k);
+    else
+        snprintf(label, sizeof label, "%s", file);
+    nf_features_write_csv_row(csv_fp, f, label, ids, n_ids);
+    cJSON *r = cJSON_CreateObject(), *feat = nf_features_to_json(f, ids, n_ids);
+    if (!r || !feat) {
+        cJSON_Delete(r);
+        cJSON_Delete(feat);
+        return nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
     }
-    return rc;
-}
-
-static int is_recording_file(const char *path)
-{
-    static const char *const ext[] = {".abf", ".ABF", ".nwb", ".NWB", ".ibw", ".IBW", ".h5", ".hdf5"};
-    for (size_t k = 0; k < sizeof ext / sizeof ext[0]; k++)
-        if (ends_with(path, ext[k]))
-            return 1;
+    cJSON_AddStringToObject(r, "file", file);
+    cJSON_AddNumberToObject(r, "trace", k);
+    if (!table) cJSON_AddNumberToObject(r, "sweep", S->index);
+    cJSON_AddNumberToObject(r, "stim_start_ms", x.stim_start_ms);
+    cJSON_AddNumberToObject(r, "stim_end_ms", x.stim_end_ms);
+    cJSON_AddItemToObject(r, "features", feat);
+    cJSON_AddItemToArray(records, r);
     return 0;
 }
 
@@ -280,7 +106,7 @@ int nf_cli_features(int argc, char **argv)
 {
     double ss = NAN, se = NAN, dt = 0;
     int sweep_sel = -1; /* -1: all sweeps */
-    const char *list = NULL, *format = "json";
+    const char *list = NULL, *format = "json", *columns = NULL;
     nf_features_opts opts;
     nf_features_opts_default(&opts);
     const char **files = calloc((size_t)argc, sizeof *files);
@@ -331,6 +157,8 @@ int nf_cli_features(int argc, char **argv)
                 rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--sweep %s: a sweep number or all", v);
         } else if (!strcmp(a, "--features")) {
             list = v;
+        } else if (!strcmp(a, "--columns")) {
+            columns = v;
         } else if (!strcmp(a, "--format")) {
             format = v;
             if (strcmp(v, "json") && strcmp(v, "csv"))
@@ -373,35 +201,26 @@ int nf_cli_features(int argc, char **argv)
         goto done;
     }
     nf_features_write_csv_header(csv_fp, ids, n_ids);
+    /* Tables as this command has always read them, unless --columns names them. */
+    nf_recording_options ro;
+    nf_recording_options_init(&ro);
+    ro.columns = columns;
+    ro.dt_ms = dt;
+    ro.columns_by_position = 1;
+    ro.npy_rows_are_sweeps = 1;
     for (int fi = 0; fi < n_files && !rc; fi++) {
-        if (is_recording_file(files[fi])) {
-            /* ABF / NWB / IBW: every selected sweep through the recordings reader */
-            nf_recording *recd = NULL;
-            nf_recording_options ro;
-            nf_recording_options_init(&ro);
-            if (nf_recording_open(files[fi], &ro, &recd)) {
-                rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s", nf_errmsg());
-                break;
-            }
-            if (sweep_sel >= recd->n_sweeps) {
-                rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--sweep %d: %s has sweeps 0..%d", sweep_sel, files[fi],
-                                  recd->n_sweeps - 1);
-            }
-            for (int sw = 0; sw < recd->n_sweeps && !rc; sw++) {
-                if (sweep_sel >= 0 && sw != sweep_sel)
-                    continue;
-                const nf_sweep *S = &recd->sweeps[sw];
-                traces tr = {.t = S->dt_ms > 0 ? NULL : S->t, .v = S->v, .i = S->i, .n = S->n, .n_traces = 1,
-                             .dt_ms = S->dt_ms, .sweep = S->index, .borrowed = 1};
-                rc = process(f, &tr, files[fi], ss, se, ids, n_ids, csv_fp, records);
-            }
-            nf_recording_free(recd);
-            continue;
+        nf_recording *rec = NULL;
+        if (nf_recording_open(files[fi], &ro, &rec)) {
+            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s", nf_errmsg());
+            break;
         }
-        traces tr;
-        if ((rc = load_traces(files[fi], dt, &tr))) break;
-        rc = process(f, &tr, files[fi], ss, se, ids, n_ids, csv_fp, records);
-        traces_free(&tr);
+        /* --sweep selects sweeps of ABF/NWB/IBW recordings; every row of a table counts */
+        int sel = rec->format == NF_FORMAT_TEXT || rec->format == NF_FORMAT_NPY ? -1 : sweep_sel;
+        if (sel >= rec->n_sweeps)
+            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--sweep %d: %s has sweeps 0..%d", sel, files[fi], rec->n_sweeps - 1);
+        for (int sw = 0; sw < rec->n_sweeps && !rc; sw++)
+            if (sel < 0 || sw == sel) rc = process(f, rec, &rec->sweeps[sw], ss, se, ids, n_ids, csv_fp, records);
+        nf_recording_free(rec);
     }
     if (fclose(csv_fp)) rc = rc ? rc : nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
     csv_fp = NULL;

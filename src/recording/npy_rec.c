@@ -1,11 +1,14 @@
 /* .npy arrays as recordings: a 1-D array is V [mV] sampled every
  * options.dt_ms; a 2-D array [n_samples][n_columns] is a table whose columns
- * are named as for text (options.columns; default "t V" for two columns).
+ * are named as for text (options.columns; default "t V" for two columns), or
+ * with options.npy_rows_are_sweeps [n_sweeps][n_samples] of V, a sweep a row.
  * Header parsing and size checks are those of nf_npy_read (src/core/npy.c). */
 #include "rec_internal.h"
 
 #include "neurofit/npy.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,35 @@ static double npy_at(const void *d, nf_dtype t, size_t k)
     case NF_DT_BOOL: return ((const uint8_t *)d)[k];
     }
     return 0;
+}
+
+/* [sweeps][samples] of V [mV] every dt_ms: one sweep per row. */
+static nf_status npy_rows(const char *path, const void *data, nf_dtype type, int64_t rows, int64_t n, double dt_ms,
+                          nf_recording **rec)
+{
+    if (!(dt_ms > 0) || !isfinite(dt_ms))
+        return nf__fail(NF_EINVAL, "%s: rows of V (shape (%lld, %lld)) and no time step: give dt (--dt MS)", path,
+                        (long long)rows, (long long)n);
+    if (rows > INT_MAX) return nf__fail(NF_ERANGE, "%s: %lld rows (sweeps)", path, (long long)rows);
+    nf_status s = nf__rec_new(path, NF_FORMAT_NPY, rec);
+    if (!s) s = nf__rec_sweeps(*rec, (int)rows);
+    for (int64_t r = 0; r < rows && !s; r++) {
+        nf_sweep *sw = &(*rec)->sweeps[r];
+        if ((s = nf__sweep_alloc(*rec, sw, n, 0))) break;
+        nf__sweep_grid(sw, dt_ms);
+        for (int64_t j = 0; j < n; j++) sw->v[j] = npy_at(data, type, (size_t)(r * n + j));
+        sw->i_source = NF_CURRENT_NONE;
+    }
+    if (s) return s;
+    nf_recording *R = *rec;
+    R->rate_hz = 1e3 / dt_ms;
+    R->n_channels = 1;
+    snprintf(R->channels[0].name, sizeof R->channels[0].name, "V (rows)");
+    snprintf(R->channels[0].unit, sizeof R->channels[0].unit, "mV");
+    snprintf(R->i_origin, sizeof R->i_origin, "none");
+    snprintf(R->format_detail, sizeof R->format_detail, "npy, shape (%lld, %lld), a sweep per row", (long long)rows,
+             (long long)n);
+    return NF_OK;
 }
 
 nf_status nf__npy_open(const char *path, const nf_recording_options *o, nf_recording **rec)
@@ -39,17 +71,21 @@ nf_status nf__npy_open(const char *path, const nf_recording_options *o, nf_recor
         s = nf__fail(NF_EFORMAT, "%s: empty array (need [samples] or [samples][columns])", path);
         goto done;
     }
+    if (ndim == 2 && o->npy_rows_are_sweeps && !o->columns) {
+        s = npy_rows(path, data, type, n, k, o->dt_ms, rec);
+        goto done;
+    }
     if (o->columns)
         s = nf__colmap_parse(path, o->columns, 1, &m);
     else
-        s = nf__colmap_default(path, (int)(k > 4096 ? 4096 : k), o->dt_ms, &m);
+        s = nf__colmap_default(path, (int)(k > 4096 ? 4096 : k), o->dt_ms, o->columns_by_position, &m);
     if (s) goto done;
     if (m.n_named > k) {
         s = nf__fail(NF_EINVAL, "%s: columns name %d columns but the array has %lld", path, m.n_named, (long long)k);
         goto done;
     }
     if (m.t < 0 && !(o->dt_ms > 0)) {
-        s = nf__fail(NF_EINVAL, "%s: no time column and no time step: give dt", path);
+        s = nf__fail(NF_EINVAL, "%s: no time column and no time step: give dt (--dt MS)", path);
         goto done;
     }
     const int idx[3] = {m.t, m.v, m.i};

@@ -59,6 +59,41 @@ void nf__field_str(char *dst, size_t cap, const uint8_t *src, size_t len)
     dst[k] = 0;
 }
 
+/* A pipe (`cat x.txt | neurofit ... /dev/stdin`, `<(...)`): read to the end,
+ * still at most max_bytes. */
+static nf_status nf__slurp_stream(FILE *fp, const char *path, size_t max_bytes, uint8_t **data, size_t *n)
+{
+    size_t cap = 1 << 16, got = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        if (got + 1 == cap) { /* full, but for the NUL */
+            if (got >= max_bytes) {
+                free(buf);
+                return nf__fail(NF_ERANGE, "%s: at least %zu bytes, the most this reader accepts", path, max_bytes);
+            }
+            size_t grow = cap > max_bytes / 2 ? max_bytes + 1 : 2 * cap;
+            uint8_t *b = realloc(buf, grow);
+            if (!b) break;
+            buf = b;
+            cap = grow;
+        }
+        size_t k = fread(buf + got, 1, cap - 1 - got, fp);
+        got += k;
+        if (k == 0) {
+            if (ferror(fp)) {
+                free(buf);
+                return nf__fail(NF_EIO, "%s: read error after %zu bytes", path, got);
+            }
+            buf[got] = 0; /* text parsers get a terminating NUL */
+            *data = buf;
+            *n = got;
+            return NF_OK;
+        }
+    }
+    free(buf);
+    return nf__fail(NF_ENOMEM, "%s: out of memory after %zu bytes", path, got);
+}
+
 nf_status nf__slurp(const char *path, size_t max_bytes, uint8_t **data, size_t *n)
 {
     *data = NULL;
@@ -66,6 +101,11 @@ nf_status nf__slurp(const char *path, size_t max_bytes, uint8_t **data, size_t *
     FILE *fp = fopen(path, "rb");
     if (!fp) return nf__fail(NF_EIO, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
+    if (fstat(fileno(fp), &st) == 0 && S_ISFIFO(st.st_mode)) {
+        nf_status s = nf__slurp_stream(fp, path, max_bytes, data, n);
+        fclose(fp);
+        return s;
+    }
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(fp);
         return nf__fail(NF_EIO, "%s: not a regular file", path);
@@ -290,8 +330,20 @@ nf_status nf_recording_open(const char *path, const nf_recording_options *opts, 
     nf_recording_options_init(&def);
     const nf_recording_options *o = opts ? opts : &def;
 
+    nf_status s;
+    uint8_t *d = NULL;
+    size_t n = 0;
     nf_format f = o->format;
-    if (f == NF_FORMAT_AUTO) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
+        /* a stream can be read once: read it now, then detect from its bytes */
+        if ((s = nf__slurp(path, NF__REC_MAX_FILE, &d, &n))) return s;
+        if (f == NF_FORMAT_AUTO) f = nf__detect(path, d, n);
+        if (f != NF_FORMAT_TEXT && f != NF_FORMAT_ABF) {
+            free(d);
+            return nf__fail(NF_EINVAL, "%s: a pipe holds text or ABF; %s needs a file", path, nf_format_name(f));
+        }
+    } else if (f == NF_FORMAT_AUTO) {
         FILE *fp = fopen(path, "rb");
         if (!fp) return nf__fail(NF_EIO, "cannot open %s: %s", path, strerror(errno));
         uint8_t head[8] = {0};
@@ -300,16 +352,13 @@ nf_status nf_recording_open(const char *path, const nf_recording_options *opts, 
         f = nf__detect(path, head, got);
     }
 
-    nf_status s;
-    uint8_t *d = NULL;
-    size_t n = 0;
     switch (f) {
     case NF_FORMAT_ABF:
-        s = nf__slurp(path, NF__REC_MAX_FILE, &d, &n);
+        s = d ? NF_OK : nf__slurp(path, NF__REC_MAX_FILE, &d, &n);
         if (!s) s = nf__abf_parse(path, d, n, o, rec);
         break;
     case NF_FORMAT_TEXT:
-        s = nf__slurp(path, NF__REC_MAX_FILE, &d, &n);
+        s = d ? NF_OK : nf__slurp(path, NF__REC_MAX_FILE, &d, &n);
         if (!s) s = nf__text_parse(path, (const char *)d, n, o, rec);
         break;
     case NF_FORMAT_IBW: s = nf__open_ibw(path, o, rec); break;

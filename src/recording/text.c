@@ -3,7 +3,8 @@
  * naming the columns ("t[s] I[pA] V[mV]", "time,voltage"); options.columns
  * overrides it. Without names: "t V" for two columns, "V" for one (with
  * options.dt_ms); three or more columns must be named, because files differ in
- * where they put I and V. Column roles and units are shared with .npy tables. */
+ * where they put I and V (options.columns_by_position: three are t V I, and a
+ * header is skipped). Column roles and units are shared with .npy tables. */
 #include "rec_internal.h"
 
 #include <ctype.h>
@@ -80,18 +81,25 @@ nf_status nf__colmap_parse(const char *path, const char *spec, int strict, nf__c
     return NF_OK;
 }
 
-nf_status nf__colmap_default(const char *path, int ncols, double dt_ms, nf__colmap *m)
+nf_status nf__colmap_default(const char *path, int ncols, double dt_ms, int by_position, nf__colmap *m)
 {
     memset(m, 0, sizeof *m);
     m->t = m->v = m->i = -1;
     m->ts = m->vs = m->is = 1;
     if (ncols == 1) {
         if (!(dt_ms > 0) || !isfinite(dt_ms))
-            return nf__fail(NF_EINVAL, "%s: one column (V) and no time step: give dt", path);
+            return nf__fail(NF_EINVAL, "%s: one column (V) and no time step: give dt (--dt MS)", path);
         m->v = 0;
     } else if (ncols == 2) {
         m->t = 0;
         m->v = 1;
+    } else if (ncols == 3 && by_position) {
+        m->t = 0;
+        m->v = 1;
+        m->i = 2;
+    } else if (by_position) {
+        return nf__fail(NF_EINVAL, "%s: %d columns; by position there are 1 to 3 (V, t V or t V I): name them "
+                        "(columns, e.g. \"t V I -\")", path, ncols);
     } else {
         return nf__fail(NF_EINVAL, "%s: %d columns without names: say which is which (e.g. columns \"t[s] I[pA] V[mV]\")",
                         path, ncols);
@@ -204,19 +212,29 @@ nf_status nf__text_parse(const char *path, const char *text, size_t n, const nf_
 
     nf__colmap m;
     nf_status s;
-    if (o->columns)
+    if (o->columns) {
         s = nf__colmap_parse(path, o->columns, 1, &m);
-    else if (header[0])
+    } else if (header[0] && !o->columns_by_position) {
         s = nf__colmap_parse(path, header, 0, &m);
-    else
-        s = nf__colmap_default(path, ncols, o->dt_ms, &m);
+    } else {
+        if (header[0]) { /* a skipped header: the first data line says how many columns */
+            int num;
+            ncols = 0;
+            for (p = data; p < end && !ncols;) {
+                p = text_line(p, end, &b, &e);
+                if (!text_blank(b, e)) ncols = text_fields(b, e, &num);
+            }
+            if (!ncols) return nf__fail(NF_EFORMAT, "%s: no data lines", path);
+        }
+        s = nf__colmap_default(path, ncols, o->dt_ms, o->columns_by_position, &m);
+    }
     if (s) return s;
     int need = m.v;
     if (m.t > need) need = m.t;
     if (m.i > need) need = m.i;
     need++;
     if (m.t < 0 && (!(o->dt_ms > 0) || !isfinite(o->dt_ms)))
-        return nf__fail(NF_EINVAL, "%s: no time column and no time step: give dt", path);
+        return nf__fail(NF_EINVAL, "%s: no time column and no time step: give dt (--dt MS)", path);
 
     /* Samples are at most one per line; lines are bounded by the file size. */
     size_t cap = 1;
@@ -228,6 +246,8 @@ nf_status nf__text_parse(const char *path, const char *text, size_t n, const nf_
         goto done;
     }
     int64_t ns = 0;
+    /* by position every line has the columns of the first: a ragged table is refused */
+    const int exact = o->columns_by_position && !o->columns;
     line = data_line;
     for (p = data; p < end;) {
         p = text_line(p, end, &b, &e);
@@ -235,7 +255,7 @@ nf_status nf__text_parse(const char *path, const char *text, size_t n, const nf_
         if (text_blank(b, e)) continue;
         int c = 0;
         const char *q = b;
-        while (q < e && c < need) {
+        while (q < e && (c < need || exact)) {
             while (q < e && col_sep(*q)) q++;
             if (q == e) break;
             const char *f = q;
@@ -261,6 +281,10 @@ nf_status nf__text_parse(const char *path, const char *text, size_t n, const nf_
         }
         if (c < need) {
             s = nf__fail(NF_EFORMAT, "%s: line %d has %d columns, need %d", path, line, c, need);
+            goto done;
+        }
+        if (c > need) {
+            s = nf__fail(NF_EFORMAT, "%s: line %d has %d columns, the first data line %d", path, line, c, need);
             goto done;
         }
         ns++;
