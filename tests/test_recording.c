@@ -451,6 +451,25 @@ Test(recording, csv_header_names_columns_and_units)
     nf_recording_free(r);
 }
 
+/* Units as name suffixes: "time_s" is seconds, not milliseconds. */
+Test(recording, column_units_from_name_suffixes)
+{
+    const char *p = tmp("suffix.csv");
+    write_text(p, "time_s,I_nA,V_mV\n0,0.1,-70\n0.001,0.2,-69\n0.002,0.3,-68\n");
+    nf_recording *r = open_ok(p, NULL);
+    const nf_sweep *s = &r->sweeps[0];
+    cr_assert_eq(s->n, 3);
+    cr_expect(fabs(s->t[2] - 2.0) < 1e-12, "t[2] = %g ms", s->t[2]);
+    cr_expect(s->i && fabs(s->i[1] - 200.0) < 1e-9 && fabs(s->v[0] + 70.0) < 1e-9);
+    nf_recording_free(r);
+    write_text(p, "t,v_m,i_inj\n0,-70,1\n1,-69,2\n"); /* "_m", "_inj" are not units: whole names */
+    r = open_ok(p, NULL);
+    cr_expect(r->sweeps[0].v[1] == -69 && r->sweeps[0].i && r->sweeps[0].i[1] == 2);
+    nf_recording_free(r);
+    write_text(p, "t,V_kV\n0,-70\n1,-69\n"); /* not a voltage unit: no V column by name */
+    open_fails(p, NULL, "no V column", "suffix.csv");
+}
+
 Test(recording, text_bad_inputs)
 {
     write_text(tmp("nan.txt"), "0 -70\n0.1 nan\n0.2 -70\n");
@@ -551,9 +570,12 @@ Test(recording, tables_by_position_and_npy_rows_as_sweeps)
     nf_recording_options_init(&o);
     o.columns_by_position = 1;
     write_text(tmp("pos.csv"), "t_ms,V_mV,I_pA\n0,-70,0\n0.5,-69,10\n1,-68,20\n");
-    open_fails(tmp("pos.csv"), NULL, "no V column", "pos.csv"); /* by name, the header names nothing */
-    nf_recording *r = open_ok(tmp("pos.csv"), &o);
+    nf_recording *r = open_ok(tmp("pos.csv"), NULL); /* by name: t [ms], V [mV], I [pA] from the suffixes */
     const nf_sweep *s = &r->sweeps[0];
+    cr_expect(s->n == 3 && s->t[2] == 1 && s->v[1] == -69 && s->i && s->i[2] == 20);
+    nf_recording_free(r);
+    r = open_ok(tmp("pos.csv"), &o);
+    s = &r->sweeps[0];
     cr_assert_eq(s->n, 3);
     cr_expect(s->t[2] == 1 && s->v[1] == -69 && s->i && s->i[2] == 20 && s->i_source == NF_CURRENT_RECORDED);
     nf_recording_free(r);

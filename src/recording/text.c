@@ -30,6 +30,32 @@ static int col_role(const char *name)
     return -1;
 }
 
+/* "time_s", "t_ms", "V_mV", "I_nA": a column name whose last '_' part is a
+ * unit of its role names both (the role from the whole name, else from the
+ * part before the '_'). Writes the unit, strips it from name when the role
+ * came from the prefix, returns the role (or `role` unchanged). */
+static int unit_from_suffix(const char *path, char *name, char *unit, size_t cap, int role)
+{
+    char *us = strrchr(name, '_');
+    if (!us || !us[1])
+        return role;
+    *us = 0;
+    int r = role >= 0 ? role : col_role(name);
+    double scale;
+    nf_status ok = r == 0   ? nf__unit_t(path, name, us + 1, &scale)
+                   : r == 1 ? nf__unit_v(path, name, us + 1, &scale)
+                   : r == 2 ? nf__unit_i(path, name, us + 1, &scale)
+                            : NF_EINVAL;
+    if (ok != NF_OK || strlen(us + 1) >= cap) {
+        *us = '_'; /* not a unit: the name stays whole ("v_m", "i_inj") */
+        return role;
+    }
+    snprintf(unit, cap, "%s", us + 1);
+    if (role >= 0)
+        *us = '_';
+    return r;
+}
+
 nf_status nf__colmap_parse(const char *path, const char *spec, int strict, nf__colmap *m)
 {
     memset(m, 0, sizeof *m);
@@ -61,6 +87,8 @@ nf_status nf__colmap_parse(const char *path, const char *spec, int strict, nf__c
             p++;
         }
         int r = col_role(name);
+        if (!unit[0])
+            r = unit_from_suffix(path, name, unit, sizeof unit, r);
         if (r < 0 && strict)
             return nf__fail(NF_EINVAL, "%s: column '%s' is not t, V, I or '-' (columns '%s')", path, name, spec);
         int *slot = r == 0 ? &m->t : r == 1 ? &m->v : r == 2 ? &m->i : NULL;
