@@ -4,7 +4,7 @@
  *
  *   bench_sbc [--ref N] [--M M] [--L L] [--ppc P] [--sigma mV] [--k K]
  *             [--margin W] [--hetero 0|1] [--refine R] [--linear F] [--classes 0|1]
- *             [--seed S] [--out DIR]
+ *             [--seed S] [--variant both|stim|volt] [--out DIR]
  *
  * N reference simulations build the estimator; M fresh prior draws are then
  * simulated, inferred (L posterior draws each) and ranked. P posterior draws
@@ -74,6 +74,7 @@ int main(int argc, char **argv)
     nf_sbc_lif_opts o;
     nf_sbc_lif_opts_default(&o);
     const char *out = "sbc_out";
+    const char *variant = "both";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc) {
@@ -94,6 +95,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--classes")) o.repair_classes = atoi(val);
         else if (!strcmp(a, "--seed")) o.seed = (uint64_t)atoll(val);
         else if (!strcmp(a, "--out")) out = val;
+        else if (!strcmp(a, "--variant") && (!strcmp(val, "both") || !strcmp(val, "stim") || !strcmp(val, "volt")))
+            variant = val;
         else {
             fprintf(stderr, "bench_sbc: unknown option %s\n", a);
             return 2;
@@ -103,8 +106,9 @@ int main(int argc, char **argv)
     if (nf_engine_create(NF_BACKEND_CPU, 0, &e) != NF_OK) return die("engine");
     printf("# SBC of regression-adjusted ABC on the LIF problem (%d CPU threads)\n\n", nf_engine_threads(e));
     double t0 = now_s();
-    int rc = run_variant(o, e, 1, out);
-    if (rc == 0) rc = run_variant(o, e, 0, out);
+    int rc = 0;
+    if (strcmp(variant, "volt")) rc = run_variant(o, e, 1, out);
+    if (rc == 0 && strcmp(variant, "stim")) rc = run_variant(o, e, 0, out);
     printf("\ntotal %.1f s\n", now_s() - t0);
     nf_engine_destroy(e);
     return rc;

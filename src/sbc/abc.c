@@ -31,6 +31,8 @@ struct nf_abc {
     int d, k, p;
     nf_abc_opts o;
     double *lo_w, *hi_w; /* [d] widened box */
+    double *lo, *hi;     /* [d] prior box: every draw is clamped into it */
+    unsigned char *atom; /* [d] bit 0: point mass at lo, bit 1: at hi */
     double *zmean, *zsd; /* [k] summary standardisation */
     double *B;           /* [p][d] pilot coefficients */
     double *emean, *esd; /* [d] eta standardisation */
@@ -54,12 +56,25 @@ void nf_abc_opts_default(nf_abc_opts *o)
     o->refine = 2;
 }
 
+static int chol_factor_solve(double *A, double *B, int p, int nrhs);
+
 int nf__chol_solve(double *A, double *B, int p, int nrhs, double ridge)
 {
     double tr = 0.0;
     for (int i = 0; i < p; i++) tr += A[i * p + i];
     double add = ridge * (tr > 0.0 ? tr / p : 1.0);
     for (int i = 0; i < p; i++) A[i * p + i] += add;
+    return chol_factor_solve(A, B, p, nrhs);
+}
+
+int nf__chol_solve_scaled(double *A, double *B, int p, int nrhs, double ridge)
+{
+    for (int i = 0; i < p; i++) A[i * p + i] += ridge * (A[i * p + i] > 0.0 ? A[i * p + i] : 1.0);
+    return chol_factor_solve(A, B, p, nrhs);
+}
+
+static int chol_factor_solve(double *A, double *B, int p, int nrhs)
+{
     for (int j = 0; j < p; j++) {
         double s = A[j * p + j];
         for (int m = 0; m < j; m++) s -= A[j * p + m] * A[j * p + m];
@@ -127,6 +142,9 @@ void nf_abc_destroy(nf_abc *a)
     if (!a) return;
     free(a->lo_w);
     free(a->hi_w);
+    free(a->lo);
+    free(a->hi);
+    free(a->atom);
     free(a->zmean);
     free(a->zsd);
     free(a->B);
@@ -225,6 +243,9 @@ nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d,
     int p = a->p;
     a->lo_w = nf__malloc_array((size_t)d, sizeof(double));
     a->hi_w = nf__malloc_array((size_t)d, sizeof(double));
+    a->lo = nf__malloc_array((size_t)d, sizeof(double));
+    a->hi = nf__malloc_array((size_t)d, sizeof(double));
+    a->atom = nf__calloc((size_t)d, 1);
     a->zmean = nf__calloc((size_t)k, sizeof(double));
     a->zsd = nf__calloc((size_t)k, sizeof(double));
     a->B = nf__calloc((size_t)p * (size_t)d, sizeof(double));
@@ -237,7 +258,7 @@ nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d,
     double *XtX = nf__calloc((size_t)p * (size_t)p, sizeof(double));
     double *f = nf__calloc((size_t)p, sizeof(double));
     double *e = nf__calloc((size_t)d, sizeof(double));
-    if (!a->lo_w || !a->hi_w || !a->zmean || !a->zsd || !a->B || !a->emean || !a->esd || !a->phi || !a->theta || !a->eta || !a->summ ||
+    if (!a->lo_w || !a->hi_w || !a->lo || !a->hi || !a->atom || !a->zmean || !a->zsd || !a->B || !a->emean || !a->esd || !a->phi || !a->theta || !a->eta || !a->summ ||
         !XtX || !f || !e) {
         st = nf__fail(NF_ENOMEM, "abc: out of memory for a table of %lld rows", (long long)n);
         goto done;
@@ -246,6 +267,18 @@ nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d,
         double w = hi[j] - lo[j];
         a->lo_w[j] = lo[j] - o.margin * w;
         a->hi_w[j] = hi[j] + o.margin * w;
+        a->lo[j] = lo[j];
+        a->hi[j] = hi[j];
+        /* a point mass at a bound (a clipped repair rule, e.g. V_res = -80 mV):
+         * at least 0.1 % of the rows (and 10) exactly on it; a continuous
+         * prior puts (almost) none there */
+        int64_t nlo = 0, nhi = 0;
+        for (int64_t i = 0; i < n; i++) {
+            nlo += theta[i * d + j] == (float)lo[j];
+            nhi += theta[i * d + j] == (float)hi[j];
+        }
+        if (nlo >= 10 && nlo * 1000 >= n) a->atom[j] |= 1u;
+        if (nhi >= 10 && nhi * 1000 >= n) a->atom[j] |= 2u;
     }
     memcpy(a->summ, summ, sizeof(float) * (size_t)n * (size_t)k);
     memcpy(a->theta, theta, sizeof(float) * (size_t)n * (size_t)d);
@@ -393,7 +426,7 @@ static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64
     }
     for (int u = 0; u < q; u++)
         for (int v = u + 1; v < q; v++) XtX[u * q + v] = XtX[v * q + u];
-    if (nf__chol_solve(XtX, B, q, d, 1e-6) != 0) return -1;
+    if (nf__chol_solve_scaled(XtX, B, q, d, 1e-9) != 0) return -1;
     double sw = 0.0;
     for (int j = 0; j < d; j++) res2[j] = 0.0;
     for (int64_t r = 0; r < K; r++) {
@@ -441,7 +474,7 @@ static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *
     for (int u = 0; u < q; u++)
         for (int v = u + 1; v < q; v++) XtX[u * q + v] = XtX[v * q + u];
     memcpy(XtX0, XtX, sizeof(double) * (size_t)q * (size_t)q);
-    if (nf__chol_solve(XtX, Xty, q, d, 1e-6) != 0) goto out;
+    if (nf__chol_solve_scaled(XtX, Xty, q, d, 1e-9) != 0) goto out;
     for (int64_t r = 0; r < K; r++) {
         const float *sr = a->summ + idx[r] * a->k;
         for (int c = 0; c < a->k; c++) zr[c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
@@ -471,7 +504,7 @@ static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *
             for (int u = 0; u < q; u++) G[u * d + j] += w[r] * x[u] * le;
         }
     }
-    if (nf__chol_solve(XtX0, G, q, d, 1e-6) != 0) goto out;
+    if (nf__chol_solve_scaled(XtX0, G, q, d, 1e-9) != 0) goto out;
     for (int64_t r = 0; r < K; r++) {
         const float *sr = a->summ + idx[r] * a->k;
         for (int c = 0; c < a->k; c++) zr[c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
@@ -612,7 +645,8 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
     double *eo = nf__calloc((size_t)d, sizeof(double));
     double *x = nf__calloc((size_t)q, sizeof(double));
     unsigned char *lin = nf__calloc((size_t)d, 1);
-    if (!dist || !tmp || !idx || !w || !adj || !f || !eo || !x || !lin) {
+    unsigned char *pin = nf__calloc((size_t)K * (size_t)d, 1);
+    if (!dist || !tmp || !idx || !w || !adj || !f || !eo || !x || !lin || !pin) {
         st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
         goto done;
     }
@@ -710,6 +744,13 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
         free(orig);
         if (st != NF_OK) goto done;
     }
+    /* rows on a point mass at a bound stay exactly there: the correction
+     * would smear the atom over a band that the prior does not have */
+    for (int64_t r = 0; r < K; r++)
+        for (int j = 0; j < d; j++) {
+            float t = a->theta[idx[r] * d + j];
+            pin[r * d + j] = ((a->atom[j] & 1u) && t == (float)a->lo[j]) ? 1 : ((a->atom[j] & 2u) && t == (float)a->hi[j]) ? 2 : 0;
+        }
     /* weighted resampling: cumulative weights and binary search */
     for (int64_t r = 1; r < K; r++) w[r] += w[r - 1];
     nf__rng rng = {seed ^ 0x5851F42D4C957F2Dull};
@@ -723,8 +764,12 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
         }
         for (int j = 0; j < d; j++) {
             double t = adj[lo * d + j];
-            if (lin[j]) t = t < a->lo_w[j] ? a->lo_w[j] : (t > a->hi_w[j] ? a->hi_w[j] : t);
-            else t = from_phi(a, j, t);
+            if (!lin[j]) t = from_phi(a, j, t);
+            /* the prior box is the support: a corrected value outside it is
+             * moved onto the bound (for a parameter without a point mass there
+             * this changes no rank of a true value inside the box) */
+            t = t < a->lo[j] ? a->lo[j] : (t > a->hi[j] ? a->hi[j] : t);
+            if (pin[lo * d + j]) t = pin[lo * d + j] == 1 ? a->lo[j] : a->hi[j];
             draws[l * d + j] = (float)t;
         }
     }
@@ -738,5 +783,6 @@ done:
     free(eo);
     free(x);
     free(lin);
+    free(pin);
     return st;
 }

@@ -32,14 +32,20 @@ nf_status nf_sbc_ranks(const float *theta, const float *post, int64_t M, int64_t
         for (int j = 0; j < d; j++) {
             float t = theta[m * d + j];
             if (!isfinite(t)) return nf__fail(NF_ENAN, "sbc_ranks: theta[%lld][%d] is not finite", (long long)m, j);
+            /* draws within 2 ulp of the truth count as ties: a point mass
+             * (a parameter pinned at a prior bound) reproduced through float
+             * and double arithmetic must not rank as strictly above or below */
+            float at = fabsf(t);
+            float tol = 2.0f * (nextafterf(at, INFINITY) - at);
             int64_t below = 0, ties = 0;
             for (int64_t l = 0; l < L; l++) {
                 float p = post[(m * L + l) * d + j];
                 if (!isfinite(p))
                     return nf__fail(NF_ENAN, "sbc_ranks: post[%lld][%lld][%d] is not finite", (long long)m,
                                     (long long)l, j);
-                below += p < t;
-                ties += p == t;
+                int tie = fabsf(p - t) <= tol;
+                below += p < t && !tie;
+                ties += tie;
             }
             ranks[m * d + j] = (int32_t)(below + nf__rng_below(&rng, ties + 1));
         }

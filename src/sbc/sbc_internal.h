@@ -33,4 +33,10 @@ static inline int64_t nf__rng_below(nf__rng *r, int64_t n) { return (int64_t)(nf
  * [p][nrhs] overwritten with the solution. Returns 0 on success. */
 int nf__chol_solve(double *A, double *B, int p, int nrhs, double ridge);
 
+/* The same with a ridge scaled per column (A[i][i] *= 1 + ridge): invariant to
+ * the scale of each regressor, so a summary that varies little inside a
+ * narrow neighbourhood is not shrunk more than one that varies a lot (the
+ * local fits of the ABC correction). */
+int nf__chol_solve_scaled(double *A, double *B, int p, int nrhs, double ridge);
+
 #endif
