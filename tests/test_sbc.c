@@ -433,6 +433,71 @@ Test(sbc_errors, bad_input_is_named)
  * exactly (a point mass of the prior, like the LIF repair rule). With the
  * classes set, the per-class correction keeps that relation in the draws;
  * the pooled correction alone blurs it. */
+/* A point mass reproduced through float/double arithmetic lands a few ulp
+ * off the true value; those draws are ties, not strictly above or below. */
+Test(sbc_machinery, near_ties_within_two_ulp_are_ties)
+{
+    const int64_t M = 2000, L = 9;
+    float *theta = malloc(sizeof(float) * M), *post = malloc(sizeof(float) * M * L);
+    int32_t *ranks = malloc(sizeof(int32_t) * M);
+    for (int64_t m = 0; m < M; m++) {
+        theta[m] = -80.0f;
+        for (int64_t l = 0; l < L; l++) post[m * L + l] = l % 2 ? nextafterf(-80.0f, 0.0f) : nextafterf(-80.0f, -INFINITY);
+    }
+    cr_assert_eq(nf_sbc_ranks(theta, post, M, L, 1, 5, ranks), NF_OK, "%s", nf_errmsg());
+    int hist[10] = {0};
+    for (int64_t m = 0; m < M; m++) hist[ranks[m]]++;
+    for (int b = 0; b <= L; b++) cr_expect(hist[b] > 140 && hist[b] < 260, "rank %d: %d of 2000", b, hist[b]);
+    /* 4 ulp away is not a tie */
+    for (int64_t i = 0; i < M * L; i++) post[i] = nextafterf(nextafterf(nextafterf(nextafterf(-80.0f, 0.0f), 0.0f), 0.0f), 0.0f);
+    cr_assert_eq(nf_sbc_ranks(theta, post, M, L, 1, 5, ranks), NF_OK);
+    for (int64_t m = 0; m < M; m++) cr_assert_eq(ranks[m], 0);
+    free(theta);
+    free(post);
+    free(ranks);
+}
+
+/* theta ~ 0.3 point mass at the lower bound 0, else U(0, 1); s = theta +
+ * N(0, 0.01). For s_obs = 0 the posterior mass on the atom is ~0.97; draws
+ * must sit exactly on it (not smeared around it by the correction) and
+ * never leave the prior box. */
+Test(sbc_abc, point_mass_at_a_bound_stays_exact_and_draws_stay_in_the_box)
+{
+    const int64_t N = 8000, L = 400;
+    float *th = malloc(sizeof(float) * N), *s = malloc(sizeof(float) * N * 2);
+    double lo = 0.0, hi = 1.0;
+    nft_rng r = {77};
+    for (int64_t i = 0; i < N; i++) {
+        double t = nft_unif(&r) < 0.3 ? 0.0 : nft_unif(&r);
+        th[i] = (float)t;
+        s[2 * i] = (float)(t + 0.01 * nft_normal(&r));
+        s[2 * i + 1] = (float)nft_normal(&r);
+    }
+    nf_abc *abc = NULL;
+    cr_assert_eq(nf_abc_create(th, s, N, 1, 2, &lo, &hi, NULL, &abc), NF_OK, "%s", nf_errmsg());
+    float post[400];
+    const float at[2] = {0.0f, 0.0f}, edge[2] = {1.0f, 0.0f}, mid[2] = {0.5f, 0.0f};
+    cr_assert_eq(nf_abc_sample(abc, at, L, 3, post), NF_OK, "%s", nf_errmsg());
+    int exact = 0;
+    for (int l = 0; l < L; l++) {
+        cr_assert(post[l] >= 0.0f && post[l] <= 1.0f, "draw %g outside [0, 1]", post[l]);
+        exact += post[l] == 0.0f;
+    }
+    cr_expect_gt(exact, (int)(0.8 * L), "%d of %d draws on the atom at 0", exact, (int)L);
+    /* at the upper bound (no atom there): inside the box, none exactly on 0 */
+    cr_assert_eq(nf_abc_sample(abc, edge, L, 3, post), NF_OK);
+    for (int l = 0; l < L; l++) {
+        cr_assert(post[l] >= 0.0f && post[l] <= 1.0f, "draw %g outside [0, 1]", post[l]);
+        cr_assert_neq(post[l], 0.0f);
+    }
+    /* far from the atom: no draw on it */
+    cr_assert_eq(nf_abc_sample(abc, mid, L, 3, post), NF_OK);
+    for (int l = 0; l < L; l++) cr_expect(fabsf(post[l] - 0.5f) < 0.06f, "draw %g for s_obs 0.5", post[l]);
+    nf_abc_destroy(abc);
+    free(th);
+    free(s);
+}
+
 Test(sbc_abc, per_class_correction_keeps_a_point_mass)
 {
     const int64_t N = 6000, L = 400;

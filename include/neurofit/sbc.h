@@ -63,7 +63,11 @@ typedef struct nf_abc_opts {
     int refine;          /* two-stage neighbourhood: refine x K candidates in eta, then the
                             K nearest in a local fit's predictions (2; <= 1: off) */
     double linear_below; /* correct a parameter in model units, not logit, when its
-                            neighbours' sd < linear_below x prior width (0.05; 0: never) */
+                            neighbours' sd < linear_below x prior width (0.2; 0: never) */
+    double var_match;    /* with refine: the second stage also matches the local fit's
+                            predicted residual log-variance, a factor 2 in posterior sd
+                            counting as much as sqrt(var_match) posterior sds of the
+                            mean (1.0; 0: means only) */
 } nf_abc_opts;
 
 void nf_abc_opts_default(nf_abc_opts *o);

@@ -51,9 +51,10 @@ void nf_abc_opts_default(nf_abc_opts *o)
     o->quadratic = 1;
     o->adjust = 1;
     o->margin = 1.0;
-    o->hetero = 1;
-    o->linear_below = 0.05;
-    o->refine = 2;
+    o->hetero = 0;
+    o->linear_below = 0.2;
+    o->refine = 3;
+    o->var_match = 1.0;
 }
 
 static int chol_factor_solve(double *A, double *B, int p, int nrhs);
@@ -410,7 +411,7 @@ static void pick_nearest(const float *dist, int64_t n, int64_t K, float *tmp, in
  * and the weighted residual variance res2 [d]. XtX [q][q], x [q] scratch.
  * Returns 0 on success. */
 static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64_t K, const double *zobs,
-                     double *B, double *res2, double *XtX, double *x)
+                     double *B, double *res2, double *XtX, double *x, double *G, double *XtX0)
 {
     const int d = a->d, k = a->k, q = k + 1;
     memset(XtX, 0, sizeof(double) * (size_t)q * (size_t)q);
@@ -426,6 +427,7 @@ static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64
     }
     for (int u = 0; u < q; u++)
         for (int v = u + 1; v < q; v++) XtX[u * q + v] = XtX[v * q + u];
+    if (G) memcpy(XtX0, XtX, sizeof(double) * (size_t)q * (size_t)q);
     if (nf__chol_solve_scaled(XtX, B, q, d, 1e-9) != 0) return -1;
     double sw = 0.0;
     for (int j = 0; j < d; j++) res2[j] = 0.0;
@@ -439,7 +441,21 @@ static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64
         }
     }
     for (int j = 0; j < d; j++) res2[j] = sw > 0.0 ? res2[j] / sw : 0.0;
-    return 0;
+    if (!G) return 0;
+    /* log e^2 ~ [1, z - z_obs], same weights: G [q][d] */
+    memset(G, 0, sizeof(double) * (size_t)q * (size_t)d);
+    for (int64_t r = 0; r < K; r++) {
+        const float *sr = a->summ + idx[r] * k;
+        x[0] = 1.0;
+        for (int c = 0; c < k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        for (int j = 0; j < d; j++) {
+            double e = a->phi[idx[r] * d + j] - B[j];
+            for (int c = 0; c < k; c++) e -= B[(1 + c) * d + j] * x[1 + c];
+            double le = log(e * e + 1e-8 * res2[j] + 1e-300);
+            for (int u = 0; u < q; u++) G[u * d + j] += w[r] * x[u] * le;
+        }
+    }
+    return nf__chol_solve_scaled(XtX0, G, q, d, 1e-9) != 0 ? -1 : 0;
 }
 
 /* Local-linear correction (Beaumont, Zhang & Balding 2002) of the K rows
@@ -448,7 +464,7 @@ static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64
  * variance fit when hetero is on (Blum & Francois 2010). A singular local
  * design leaves adj as it is (the rejection sample). */
 static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *w, int64_t K, const double *zobs,
-                             double *adj)
+                             const unsigned char *lin, double *adj)
 {
     const int d = a->d, q = a->k + 1;
     double *XtX = nf__calloc((size_t)q * (size_t)q, sizeof(double));
@@ -509,6 +525,7 @@ static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *
         const float *sr = a->summ + idx[r] * a->k;
         for (int c = 0; c < a->k; c++) zr[c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
         for (int j = 0; j < d; j++) {
+            if (a->o.hetero == 2 && !(lin && lin[j])) continue;
             double lv = 0.0; /* log variance at row r minus at z_obs */
             for (int v = 0; v < a->k; v++) lv += G[(1 + v) * d + j] * zr[v];
             double sc = exp(-0.5 * lv);
@@ -568,7 +585,7 @@ static double class_log_density(const nf_abc *a, const int64_t *sub, const doubl
  * the others keep the pooled correction). Rows of smaller classes are
  * dropped when another class qualifies. */
 static nf_status class_pass(const nf_abc *a, const int64_t *idx, double *w, int64_t K, const double *zobs,
-                            const double *eo, const double *orig, double *adj)
+                            const double *eo, const double *orig, const unsigned char *lin, double *adj)
 {
     const int d = a->d, C = a->n_classes;
     const int64_t min_rows = 4 * (int64_t)(a->k + 1);
@@ -594,7 +611,7 @@ static nf_status class_pass(const nf_abc *a, const int64_t *idx, double *w, int6
         ld[c] = class_log_density(a, sub, sw, m, eo);
         if (ld[c] > ld_max) ld_max = ld[c];
         if (m == K) continue; /* one class only: the pooled fit already is this one */
-        st = adjust_rows(a, sub, sw, m, zobs, sadj);
+        st = adjust_rows(a, sub, sw, m, zobs, lin, sadj);
         /* a parameter constant over the class (a point mass such as V_res =
          * -80 mV) stays exactly that value, not that value plus rounding */
         for (int j = 0; st == NF_OK && j < d; j++) {
@@ -674,21 +691,27 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
         double *B1 = nf__malloc_array((size_t)q * (size_t)d, sizeof(double));
         double *res2 = nf__malloc_array((size_t)d, sizeof(double)), *z1 = nf__malloc_array((size_t)a->k, sizeof(double));
         double *XtX1 = nf__malloc_array((size_t)q * (size_t)q, sizeof(double));
+        double *XtX2 = nf__malloc_array((size_t)q * (size_t)q, sizeof(double));
+        double *G1 = nf__malloc_array((size_t)q * (size_t)d, sizeof(double));
         float *d2 = nf__malloc_array((size_t)K1, sizeof(float));
-        int ok = idx1 && sel && w1 && B1 && res2 && z1 && XtX1 && d2;
+        int ok = idx1 && sel && w1 && B1 && res2 && z1 && XtX1 && XtX2 && G1 && d2;
+        const double vm = a->o.var_match > 0.0 ? a->o.var_match / (4.0 * M_LN2 * M_LN2) : 0.0;
         if (ok) {
             pick_nearest(dist, n, K1, tmp, idx1, w1);
             features(a, s_obs, f);
             memcpy(z1, f + 1, sizeof(double) * (size_t)a->k);
-            if (local_fit(a, idx1, w1, K1, z1, B1, res2, XtX1, x) == 0) {
+            if (local_fit(a, idx1, w1, K1, z1, B1, res2, XtX1, x, vm > 0.0 ? G1 : NULL, XtX2) == 0) {
                 for (int64_t r = 0; r < K1; r++) {
                     const float *sr = a->summ + idx1[r] * a->k;
                     double s2 = 0.0;
                     for (int j = 0; j < d; j++) {
-                        double pr = 0.0;
-                        for (int c = 0; c < a->k; c++)
-                            pr += B1[(1 + c) * d + j] * (((double)sr[c] - a->zmean[c]) / a->zsd[c] - z1[c]);
-                        s2 += pr * pr / (res2[j] > 1e-300 ? res2[j] : 1e-300);
+                        double pr = 0.0, lv = 0.0;
+                        for (int c = 0; c < a->k; c++) {
+                            double zc = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - z1[c];
+                            pr += B1[(1 + c) * d + j] * zc;
+                            lv += vm > 0.0 ? G1[(1 + c) * d + j] * zc : 0.0;
+                        }
+                        s2 += pr * pr / (res2[j] > 1e-300 ? res2[j] : 1e-300) + vm * lv * lv;
                     }
                     d2[r] = (float)s2;
                 }
@@ -705,6 +728,8 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
         free(res2);
         free(z1);
         free(XtX1);
+        free(XtX2);
+        free(G1);
         free(d2);
         if (!ok) {
             st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
@@ -739,8 +764,8 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
             goto done;
         }
         if (orig) memcpy(orig, adj, sizeof(double) * (size_t)K * (size_t)d);
-        st = adjust_rows(a, idx, w, K, f + 1, adj);
-        if (st == NF_OK && orig) st = class_pass(a, idx, w, K, f + 1, eo, orig, adj);
+        st = adjust_rows(a, idx, w, K, f + 1, lin, adj);
+        if (st == NF_OK && orig) st = class_pass(a, idx, w, K, f + 1, eo, orig, lin, adj);
         free(orig);
         if (st != NF_OK) goto done;
     }

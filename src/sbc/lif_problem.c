@@ -132,6 +132,7 @@ void nf_sbc_lif_opts_default(nf_sbc_lif_opts *o)
     o->sigma_mV = 0.1;
     o->with_stimulus = 1;
     o->seed = 2026;
+    o->repair_classes = 1;
     nf_abc_opts_default(&o->abc);
 }
 

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { NF__NS_STIM = 14, NF__NS_VOLT = 12 };
+enum { NF__NS_STIM = 17, NF__NS_VOLT = 12 };
 #define NF__TREF_CAP_MS 6.0 /* longest clamp searched (the study's prior ends at 5 ms) */
 
 int nf_sbc_lif_n_summaries(int with_stimulus) { return with_stimulus ? NF__NS_STIM : NF__NS_VOLT; }
@@ -74,8 +74,10 @@ static int64_t best_run(const float *v, const float *stim, int64_t s, int64_t e,
  * == 0); without a stimulus a = 0. Returns the number of steps used (the
  * coefficients stay 0 below 10). */
 static int64_t arx_fit(const float *v, const float *stim, int64_t n, const unsigned char *clamped, double *a,
-                       double *b, double *c)
+                       double *b, double *c, double *s_ii, double *rms)
 {
+    *s_ii = 0.0;
+    *rms = 0.0;
     double mI = 0, mV = 0, mD = 0;
     int64_t np = 0;
     *a = *b = *c = 0.0;
@@ -110,6 +112,14 @@ static int64_t arx_fit(const float *v, const float *stim, int64_t n, const unsig
         *b = -sVD / sVV;
     }
     *c = mD - *a * mI + *b * mV;
+    *s_ii = sII;
+    double r2 = 0.0;
+    for (int64_t i = 0; i + 1 < n; i++) {
+        if (clamped[i + 1]) continue;
+        double r = (double)v[i + 1] - (double)v[i] - (stim ? *a * stim[i] : 0.0) + *b * v[i] - *c;
+        r2 += r * r;
+    }
+    *rms = sqrt(r2 / (double)np);
     return np;
 }
 
@@ -169,12 +179,13 @@ nf_status nf_sbc_lif_summaries(const float *v, const float *stim, int64_t n, dou
     /* clamped runs: a first ARX fit on steps well clear of every spike,
      * then twice (runs by one-step prediction, ARX on the free steps) */
     const int64_t rcap = (int64_t)ceil(NF__TREF_CAP_MS / dt_ms);
-    double a = 0.0, b = 0.0, c = 0.0;
+    double a = 0.0, b = 0.0, c = 0.0, s_ii = 0.0, rms = 0.0;
+    int64_t n_free = 0;
     int have_arx = 0;
     if (S > 0) {
         for (int64_t s = 0; s < S; s++)
             for (int64_t i = sp[s]; i < sp[s] + rcap && i < n; i++) clamped[i] = 1;
-        have_arx = stim && arx_fit(v, stim, n, clamped, &a, &b, &c) >= 30;
+        have_arx = stim && arx_fit(v, stim, n, clamped, &a, &b, &c, &s_ii, &rms) >= 30;
     }
     /* with a stimulus: up to 4 rounds of runs -> ARX -> runs; the hinge fit
      * seeds the first round when too few steps are clear of spikes */
@@ -195,8 +206,8 @@ nf_status nf_sbc_lif_summaries(const float *v, const float *stim, int64_t n, dou
             full[s] = e - sp[s] >= R + 3; /* release seen and followed */
             for (int64_t i = sp[s]; i < sp[s] + R && i < n; i++) clamped[i] = 1;
         }
-        int64_t np = arx_fit(v, stim, n, clamped, &a, &b, &c);
-        have_arx = stim && np >= 10;
+        n_free = arx_fit(v, stim, n, clamped, &a, &b, &c, &s_ii, &rms);
+        have_arx = stim && n_free >= 10;
     }
     double tref_hat = 3.0, vres_hat = -75.0;
     if (S > 0) {
@@ -265,6 +276,12 @@ nf_status nf_sbc_lif_summaries(const float *v, const float *stim, int64_t n, dou
         out[11] = (float)vmax;
         out[12] = (float)t_first;
         out[13] = (float)isi;
+        /* how precisely the ARX coefficients are known: free steps, stimulus
+         * energy over them (the sd of a scales as noise / sqrt of it) and the
+         * one-step residual rms (noise plus misfit) */
+        out[14] = (float)n_free;
+        out[15] = (float)(0.5 * log(s_ii > 1e-12 ? s_ii : 1e-12));
+        out[16] = (float)rms;
     } else {
         double sd = 0.0, mu = 0.0;
         for (int64_t i = 0; i < n; i++) mu += v[i];
