@@ -93,6 +93,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--refine")) o.abc.refine = atoi(val);
         else if (!strcmp(a, "--linear")) o.abc.linear_below = atof(val);
         else if (!strcmp(a, "--var-match")) o.abc.var_match = atof(val);
+        else if (!strcmp(a, "--local-quadratic")) o.abc.local_quadratic = atoi(val);
         else if (!strcmp(a, "--classes")) o.repair_classes = atoi(val);
         else if (!strcmp(a, "--seed")) o.seed = (uint64_t)atoll(val);
         else if (!strcmp(a, "--out")) out = val;

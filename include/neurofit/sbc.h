@@ -11,9 +11,9 @@
  *     corrected by a weighted local-linear
  *     regression on the standardised summaries (Beaumont, Zhang & Balding
  *     2002) in a logit scale of the widened prior box (or in model units when
- *     the neighbours are already narrow), residuals are rescaled by a local
- *     variance fit (Blum & Francois 2010), and posterior draws are weighted
- *     resamples of the corrected rows.
+ *     the neighbours are already narrow), optionally with residuals rescaled
+ *     by a local variance fit (Blum & Francois 2010), and posterior draws are
+ *     weighted resamples of the corrected rows, clamped into the prior box.
  *
  *  2. nf_sbc_lif_summaries: physics-informed summaries of one lif6 voltage
  *     trace, with the stimulus known (ARX least squares of dV on V and I over
@@ -57,17 +57,20 @@ typedef struct nf_abc_opts {
     int64_t n_neighbors; /* K rows kept per observation; 0: auto = clamp(n/30, 200, 4000) */
     int quadratic;       /* pilot regression on [1, z, z^2] (1, default) or [1, z] (0) */
     int adjust;          /* local-linear correction (1, default) or plain rejection (0) */
-    int hetero;          /* rescale residuals by a local log-variance fit (1, default;
-                            Blum & Francois 2010); only with adjust */
+    int hetero;          /* rescale residuals by a local log-variance fit (Blum &
+                            Francois 2010): 0 off (default), 1 all parameters, 2 only
+                            those corrected in model units; only with adjust */
     double margin;       /* logit box = prior box widened by margin x width per side (1.0) */
     int refine;          /* two-stage neighbourhood: refine x K candidates in eta, then the
-                            K nearest in a local fit's predictions (2; <= 1: off) */
+                            K nearest in a local fit's predictions (3; <= 1: off) */
     double linear_below; /* correct a parameter in model units, not logit, when its
                             neighbours' sd < linear_below x prior width (0.2; 0: never) */
     double var_match;    /* with refine: the second stage also matches the local fit's
                             predicted residual log-variance, a factor 2 in posterior sd
                             counting as much as sqrt(var_match) posterior sds of the
                             mean (1.0; 0: means only) */
+    int local_quadratic; /* local correction on [1, z - z_obs, (z - z_obs)^2] (1) or
+                            [1, z - z_obs] (0, default) */
 } nf_abc_opts;
 
 void nf_abc_opts_default(nf_abc_opts *o);
@@ -79,7 +82,8 @@ typedef struct nf_abc nf_abc;
  *   summ:  [n][k] their summaries (finite)
  *   lo, hi: [d] prior support (lo < hi)
  * Requires d >= 1, k >= 1, n >= max(50, 4 (2k + 1)); n_neighbors 0 or >= k + 2.
- * The table is copied. Draws may leave [lo, hi] by up to margin x width. */
+ * The table is copied. Draws are clamped into [lo, hi]; a parameter with a
+ * point mass on a bound (>= 0.1 % of the rows exactly there) keeps it exact. */
 nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d, int k,
                         const double *lo, const double *hi, const nf_abc_opts *opts,
                         nf_abc **out);

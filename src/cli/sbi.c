@@ -714,6 +714,15 @@ static int cmd_infer(int argc, char **argv)
     nf_abc *abc = NULL;
     if (!rc && nf_abc_create(rt, rs, n_ref, NF_SBC_LIF_D, k, lo, hi, NULL, &abc))
         rc = nf_cli_error(C, NF_EXIT_USAGE, "--reference %s: %s", ref, nf_errmsg());
+    if (!rc) { /* the repair rule's branch as a latent class for V_res, as `sbi sbc` does by default */
+        int32_t *cls = malloc(sizeof(int32_t) * (size_t)n_ref);
+        if (!cls) rc = nf_cli_error(C, NF_EXIT_FAIL, "out of memory");
+        else {
+            nf_sbc_lif_classes(rt, n_ref, cls);
+            if (nf_abc_set_classes(abc, cls, 3, 1u << 4)) rc = nf_cli_error(C, NF_EXIT_FAIL, "%s", nf_errmsg());
+            free(cls);
+        }
+    }
     if (!rc && (K > ((int64_t)1 << 40) / L || !(post = malloc(sizeof(float) * (size_t)(K * L) * NF_SBC_LIF_D))))
         rc = nf_cli_error(C, NF_EXIT_FAIL, "out of memory for %lld x %lld posterior draws", (long long)K, (long long)L);
     for (int64_t m = 0; !rc && m < K; m++)

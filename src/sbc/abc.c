@@ -15,9 +15,10 @@
  * Epanechnikov weights 1 - (dist / h)^2 with h the (K+1)-th distance, a
  * weighted least-squares fit phi ~ [1, z - z_obs] on the standardised
  * summaries, and the corrected rows phi_i - beta (z_i - z_obs), resampled by
- * weight. The logit scale bounds the draws to the widened box; with the
- * default margin (one prior width per side) it is nearly linear over the
- * prior, so the local-linear correction is not bent by it. */
+ * weight. With the default margin (one prior width per side) the logit is
+ * nearly linear over the prior, so the local-linear correction is not bent
+ * by it. Draws are finally clamped into the prior box, and rows on a point
+ * mass at a bound keep its exact value (see nf_abc_sample). */
 #include "internal.h"
 #include "sbc_internal.h"
 
@@ -55,6 +56,7 @@ void nf_abc_opts_default(nf_abc_opts *o)
     o->linear_below = 0.2;
     o->refine = 3;
     o->var_match = 1.0;
+    o->local_quadratic = 0;
 }
 
 static int chol_factor_solve(double *A, double *B, int p, int nrhs);
@@ -463,25 +465,36 @@ static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64
  * units) and receives phi_i - beta (z_i - z_obs), rescaled by a local
  * variance fit when hetero is on (Blum & Francois 2010). A singular local
  * design leaves adj as it is (the rejection sample). */
+/* Local design row of summary row sr: x = [1, z - z_obs, (z - z_obs)^2 if
+ * local_quadratic]; returns its length q. */
+static int local_design(const nf_abc *a, const float *sr, const double *zobs, double *x)
+{
+    const int k = a->k;
+    x[0] = 1.0;
+    for (int c = 0; c < k; c++) {
+        double zc = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        x[1 + c] = zc;
+        if (a->o.local_quadratic) x[1 + k + c] = zc * zc;
+    }
+    return a->o.local_quadratic ? 1 + 2 * k : 1 + k;
+}
+
 static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *w, int64_t K, const double *zobs,
                              const unsigned char *lin, double *adj)
 {
-    const int d = a->d, q = a->k + 1;
+    const int d = a->d, q = a->o.local_quadratic ? 1 + 2 * a->k : 1 + a->k;
     double *XtX = nf__calloc((size_t)q * (size_t)q, sizeof(double));
     double *XtX0 = nf__malloc_array((size_t)q * (size_t)q, sizeof(double));
     double *Xty = nf__calloc((size_t)q * (size_t)d, sizeof(double));
     double *G = nf__calloc((size_t)q * (size_t)d, sizeof(double));
     double *x = nf__calloc((size_t)q, sizeof(double));
-    double *zr = nf__malloc_array((size_t)q, sizeof(double));
     nf_status st = NF_OK;
-    if (!XtX || !XtX0 || !Xty || !G || !x || !zr) {
+    if (!XtX || !XtX0 || !Xty || !G || !x) {
         st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
         goto out;
     }
     for (int64_t r = 0; r < K; r++) {
-        const float *sr = a->summ + idx[r] * a->k;
-        x[0] = 1.0;
-        for (int c = 0; c < a->k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        local_design(a, a->summ + idx[r] * a->k, zobs, x);
         for (int u = 0; u < q; u++) {
             for (int v = 0; v <= u; v++) XtX[u * q + v] += w[r] * x[u] * x[v];
             for (int j = 0; j < d; j++) Xty[u * d + j] += w[r] * x[u] * adj[r * d + j];
@@ -492,16 +505,15 @@ static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *
     memcpy(XtX0, XtX, sizeof(double) * (size_t)q * (size_t)q);
     if (nf__chol_solve_scaled(XtX, Xty, q, d, 1e-9) != 0) goto out;
     for (int64_t r = 0; r < K; r++) {
-        const float *sr = a->summ + idx[r] * a->k;
-        for (int c = 0; c < a->k; c++) zr[c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        local_design(a, a->summ + idx[r] * a->k, zobs, x);
         for (int j = 0; j < d; j++) {
             double cc = 0.0;
-            for (int v = 0; v < a->k; v++) cc += Xty[(1 + v) * d + j] * zr[v];
+            for (int v = 1; v < q; v++) cc += Xty[v * d + j] * x[v];
             adj[r * d + j] -= cc;
         }
     }
     if (!a->o.hetero) goto out;
-    /* log e^2 ~ [1, z - z_obs] with the same weights; residuals rescaled to
+    /* log e^2 ~ the same design with the same weights; residuals rescaled to
      * the spread expected at z_obs */
     double floor2 = 0.0;
     for (int64_t r = 0; r < K; r++)
@@ -511,9 +523,7 @@ static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *
         }
     floor2 = 1e-8 * floor2 / (double)(K * d) + 1e-300;
     for (int64_t r = 0; r < K; r++) {
-        const float *sr = a->summ + idx[r] * a->k;
-        x[0] = 1.0;
-        for (int c = 0; c < a->k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        local_design(a, a->summ + idx[r] * a->k, zobs, x);
         for (int j = 0; j < d; j++) {
             double e = adj[r * d + j] - Xty[j];
             double le = log(e * e + floor2);
@@ -522,12 +532,11 @@ static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *
     }
     if (nf__chol_solve_scaled(XtX0, G, q, d, 1e-9) != 0) goto out;
     for (int64_t r = 0; r < K; r++) {
-        const float *sr = a->summ + idx[r] * a->k;
-        for (int c = 0; c < a->k; c++) zr[c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        local_design(a, a->summ + idx[r] * a->k, zobs, x);
         for (int j = 0; j < d; j++) {
             if (a->o.hetero == 2 && !(lin && lin[j])) continue;
             double lv = 0.0; /* log variance at row r minus at z_obs */
-            for (int v = 0; v < a->k; v++) lv += G[(1 + v) * d + j] * zr[v];
+            for (int v = 1; v < q; v++) lv += G[v * d + j] * x[v];
             double sc = exp(-0.5 * lv);
             sc = sc < 0.2 ? 0.2 : (sc > 5.0 ? 5.0 : sc);
             adj[r * d + j] = Xty[j] + (adj[r * d + j] - Xty[j]) * sc;
@@ -539,7 +548,6 @@ out:
     free(Xty);
     free(G);
     free(x);
-    free(zr);
     return st;
 }
 
@@ -588,7 +596,7 @@ static nf_status class_pass(const nf_abc *a, const int64_t *idx, double *w, int6
                             const double *eo, const double *orig, const unsigned char *lin, double *adj)
 {
     const int d = a->d, C = a->n_classes;
-    const int64_t min_rows = 4 * (int64_t)(a->k + 1);
+    const int64_t min_rows = 4 * (int64_t)(a->o.local_quadratic ? 1 + 2 * a->k : 1 + a->k);
     int64_t *sub = nf__malloc_array((size_t)K, sizeof(int64_t)), *pos = nf__malloc_array((size_t)K, sizeof(int64_t));
     double *sw = nf__malloc_array((size_t)K, sizeof(double));
     double *sadj = nf__malloc_array((size_t)K * (size_t)d, sizeof(double));

@@ -137,7 +137,7 @@ void nf_sbc_lif_opts_default(nf_sbc_lif_opts *o)
 }
 
 /* Predictive check of test case m: P posterior draws (clamped into the prior
- * box: draws may leave it slightly, see docs/sbc.md) and the held-out
+ * box; nf_abc_sample already does, this guards other estimators) and the held-out
  * replicate in row P, simulated together; coverage of the replicate. */
 static nf_status ppc_case(nf_engine *e, const nf_sbc_lif_opts *o, int64_t m, const float *post, const float *truth,
                           const float *stim_obs, float *th, float *I, float *v, double *cov)
