@@ -11,10 +11,12 @@
  * The median is over the successful runs.
  *
  *   bench_optim [--quick] [--seeds K] [--no-timing] [--box B] [--sigma0 S] [--x0 V]
+ *               [--bounds transform|reflect|resample]
  *
  * --box B: search box [-B, B]^n (B >= 5; x0 stays uniform in [-5, 5]^n);
  * --sigma0 S: CMA-ES initial step in the function's units; --x0 V: fixed
- * initial mean (every coordinate V) instead of the random one. */
+ * initial mean (every coordinate V) instead of the random one; --bounds:
+ * CMA-ES boundary handling (nf_optim_bounds; default transform, pycma's). */
 #include "neurofit/optim.h"
 #include "optim/testfun.h"
 
@@ -31,6 +33,8 @@
  * medians depend on it: box [-g_box, g_box]^n, x0 uniform in [-5, 5]^n (or
  * every coordinate g_x0 when set), CMA-ES sigma0 in the function's units. */
 static double g_box = 5, g_sigma0 = 2, g_x0 = NAN;
+static nf_optim_bounds g_bounds = NF_OPTIM_BOUNDS_TRANSFORM;
+static const char *const BOUNDS_NAMES[] = {"transform", "reflect", "resample"};
 
 typedef double (*fun_t)(const double *x, int n);
 
@@ -96,6 +100,7 @@ static int64_t run_one(const fun_entry *fe, const opt_entry *oe, uint64_t seed, 
     c.sigma0 = g_sigma0 / (2 * g_box);
     c.seed = seed;
     c.restart = oe->restart;
+    c.bounds = g_bounds;
     c.max_evals = budget;
     c.target = TARGET * (1 - 1e-12);
     nf_optim *o;
@@ -228,9 +233,19 @@ int main(int argc, char **argv)
             g_sigma0 = atof(argv[++i]);
         else if (!strcmp(argv[i], "--x0") && i + 1 < argc)
             g_x0 = atof(argv[++i]);
-        else {
+        else if (!strcmp(argv[i], "--bounds") && i + 1 < argc) {
+            const char *v = argv[++i];
+            int b = -1;
+            for (int k = 0; k < 3; k++)
+                if (!strcmp(v, BOUNDS_NAMES[k])) b = k;
+            if (b < 0) {
+                fprintf(stderr, "bench_optim: --bounds %s: not transform, reflect or resample\n", v);
+                return 2;
+            }
+            g_bounds = (nf_optim_bounds)b;
+        } else {
             fprintf(stderr, "usage: bench_optim [--quick] [--seeds K] [--no-timing] [--box B] "
-                            "[--sigma0 S] [--x0 V]\n");
+                            "[--sigma0 S] [--x0 V] [--bounds transform|reflect|resample]\n");
             return 2;
         }
     }
@@ -247,8 +262,8 @@ int main(int argc, char **argv)
     double t0 = now_s();
     printf("## Evaluations to f < 1e-8, n = %d, %d seeds (median over successes)\n\n", DIM,
            seeds);
-    printf("box [-%g, %g]^%d, x0 %s, cmaes sigma0 %g\n\n", g_box, g_box, DIM,
-           isnan(g_x0) ? "uniform in [-5, 5]" : "fixed", g_sigma0);
+    printf("box [-%g, %g]^%d, x0 %s, cmaes sigma0 %g, cmaes bounds %s\n\n", g_box, g_box, DIM,
+           isnan(g_x0) ? "uniform in [-5, 5]" : "fixed", g_sigma0, BOUNDS_NAMES[g_bounds]);
     convergence_table(seeds, quick);
     if (timing) timing_table(quick);
     printf("\ntotal: wall %.1f s, CPU %.1f s\n", now_s() - t0, clock_s(CLOCK_PROCESS_CPUTIME_ID));

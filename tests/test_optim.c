@@ -417,6 +417,61 @@ static void tmpname(char *buf, size_t cap, const char *tag)
     snprintf(buf, cap, "/tmp/nf_test_optim_%ld_%s.ckpt", (long)getpid(), tag);
 }
 
+Test(optim_cmaes, resample_mode_keeps_genotypes_inside_and_finds_a_bound_optimum)
+{
+    /* NF_OPTIM_BOUNDS_RESAMPLE: candidates outside the box are redrawn, so
+     * every genotype is inside [0, 1] and the caller sees exactly it; the
+     * optimum on a bound is still reached; a checkpoint continues exactly */
+    const int n = 4;
+    double lo[4] = {1, -4, 0.5, -1e-3}, hi[4] = {3, -2, 0.75, 1e-3};
+    nf_optim_config c;
+    nf_optim_config_default(&c, NF_OPTIM_CMAES, n, lo, hi);
+    c.sigma0 = 0.9;
+    c.seed = 8;
+    c.max_evals = 6000;
+    c.bounds = NF_OPTIM_BOUNDS_RESAMPLE;
+    nf_optim *o;
+    cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+    double x[64 * 4], f[64];
+    char path[256];
+    tmpname(path, sizeof path, "resample");
+    for (int g = 0; nf_optim_stop(o) == NF_OPTIM_RUNNING; g++) {
+        int lam = nf_optim_lambda(o);
+        cr_assert_eq(nf_optim_ask(o, x), NF_OK, "%s", nf_errmsg());
+        for (int k = 0; k < lam; k++) {
+            for (int j = 0; j < n; j++) {
+                double u = o->pop[k * n + j];
+                cr_assert(u >= 0.0 && u <= 1.0, "genotype %g outside [0, 1]", u);
+                cr_assert_float_eq(x[n * k + j], lo[j] + (hi[j] - lo[j]) * u, 1e-12);
+            }
+            f[k] = nf_tf_sphere(x + n * k, n);
+        }
+        cr_assert_eq(nf_optim_tell(o, f), NF_OK, "%s", nf_errmsg());
+        if (g == 20) cr_assert_eq(nf_optim_save(o, path), NF_OK, "%s", nf_errmsg());
+    }
+    double xb[4], fb;
+    nf_optim_best(o, xb, &fb);
+    cr_assert_float_eq(xb[0], 1.0, 1e-3, "x0 = %g", xb[0]);
+    cr_assert_float_eq(xb[1], -2.0, 1e-3, "x1 = %g", xb[1]);
+    cr_assert_float_eq(xb[2], 0.5, 1e-3, "x2 = %g", xb[2]);
+    /* the checkpoint of generation 20 replays the rest bit-identically */
+    nf_optim *r;
+    cr_assert_eq(nf_optim_load(&r, path), NF_OK, "%s", nf_errmsg());
+    while (nf_optim_stop(r) == NF_OPTIM_RUNNING) {
+        int lam = nf_optim_lambda(r);
+        cr_assert_eq(nf_optim_ask(r, x), NF_OK, "%s", nf_errmsg());
+        for (int k = 0; k < lam; k++) f[k] = nf_tf_sphere(x + n * k, n);
+        cr_assert_eq(nf_optim_tell(r, f), NF_OK, "%s", nf_errmsg());
+    }
+    double xr[4], fr;
+    nf_optim_best(r, xr, &fr);
+    cr_assert_eq(memcmp(xb, xr, sizeof xb), 0);
+    cr_assert_eq(nf_optim_evals(o), nf_optim_evals(r));
+    remove(path);
+    nf_optim_destroy(o);
+    nf_optim_destroy(r);
+}
+
 Test(optim, save_restore_continues_bit_identically)
 {
     double lo[5], hi[5];
@@ -704,8 +759,8 @@ Test(optim, invalid_arguments_are_rejected_with_clear_messages)
     c.target = NAN;
     expect_invalid(&c, "target");
     nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, lo, hi);
-    c.bounds = (nf_optim_bounds)2;
-    expect_invalid(&c, "bounds = 2 is not transform (0) or reflect (1)");
+    c.bounds = (nf_optim_bounds)3;
+    expect_invalid(&c, "bounds = 3 is not transform (0), reflect (1) or resample (2)");
     double nan_lo[3] = {0, NAN, 0};
     nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, nan_lo, hi);
     expect_invalid(&c, "bounds[1]");

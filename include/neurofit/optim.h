@@ -64,10 +64,13 @@ typedef enum {
  * BoundTransform (identity inside, quadratic near the bounds, mirrored
  * beyond) and every coordinate's standard deviation capped at a third of
  * the box width. REFLECT mirrors the genotype at the bounds (triangle wave)
- * without a cap, neurofit's handling before 2026-12-01. */
+ * without a cap, neurofit's handling before 2026-12-01. RESAMPLE redraws a
+ * candidate outside the box (up to 100 times, then clips it), as
+ * CyberAgent's cmaes library does; no cap. */
 typedef enum {
     NF_OPTIM_BOUNDS_TRANSFORM = 0,
     NF_OPTIM_BOUNDS_REFLECT = 1,
+    NF_OPTIM_BOUNDS_RESAMPLE = 2,
 } nf_optim_bounds;
 
 /* Why the optimiser stopped. One X-macro list makes the enum and the strings.

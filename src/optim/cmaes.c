@@ -116,7 +116,7 @@ double nf__cmaes_bound_tf_inverse(double x, double lo, double hi)
 /* genotype -> phenotype in [0, 1], one point */
 static void geno_to_unit(const nf_optim *o, const double *g, double *u)
 {
-    if (o->s.bounds == NF_OPTIM_BOUNDS_REFLECT) {
+    if (o->s.bounds != NF_OPTIM_BOUNDS_TRANSFORM) { /* resample: genotypes are inside, reflect01 is the identity */
         for (int64_t j = 0; j < o->s.n; j++) u[j] = reflect01(g[j]);
         return;
     }
@@ -131,7 +131,7 @@ static void geno_to_unit(const nf_optim *o, const double *g, double *u)
  * which pycma starts from geno(x0) */
 static void unit_to_geno(const nf_optim *o, const double *u, double *g)
 {
-    if (o->s.bounds == NF_OPTIM_BOUNDS_REFLECT) {
+    if (o->s.bounds != NF_OPTIM_BOUNDS_TRANSFORM) {
         memcpy(g, u, sizeof(double) * (size_t)o->s.n);
         return;
     }
@@ -149,7 +149,7 @@ static void stds_into_limits(nf_optim *o)
 {
     nf__optim_scalars *s = &o->s;
     int64_t n = s->n;
-    if (s->bounds == NF_OPTIM_BOUNDS_REFLECT) return;
+    if (s->bounds != NF_OPTIM_BOUNDS_TRANSFORM) return;
     const double maxstd = 1.0 / 3.0;
     double lim = s->run_gen <= 2 ? maxstd * exp(1e-4) : maxstd;
     for (int64_t i = 0; i < n; i++) {
@@ -296,23 +296,32 @@ nf_status nf__cmaes_ask(nf_optim *o, double *x)
      * the inner loop is a contiguous axpy that vectorises (a dot product
      * per coordinate would be bound by the add latency). */
     double *bt = o->work, *z = o->work + (size_t)n * n, *u = z + n, *al = u + n, *au = al + n;
-    int reflect = s->bounds == NF_OPTIM_BOUNDS_REFLECT;
+    int reflect = s->bounds == NF_OPTIM_BOUNDS_REFLECT, resample = s->bounds == NF_OPTIM_BOUNDS_RESAMPLE;
     for (int i = 0; i < n; i++) margins(o, i, &al[i], &au[i]); /* once, not per sample */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) bt[(size_t)j * n + i] = o->B[(size_t)i * n + j];
     for (int k = 0; k < lam; k++) {
-        nf__rng_normal_fill(s->rng, z, n);
         double *g = o->pop + (size_t)k * n;
-        for (int i = 0; i < n; i++) g[i] = 0;
-        for (int j = 0; j < n; j++) {
-            const double *b = bt + (size_t)j * n;
-            double zj = o->D[j] * z[j];
-            for (int i = 0; i < n; i++) g[i] += zj * b[i];
+        for (int tries = 0;; tries++) {
+            nf__rng_normal_fill(s->rng, z, n);
+            for (int i = 0; i < n; i++) g[i] = 0;
+            for (int j = 0; j < n; j++) {
+                const double *b = bt + (size_t)j * n;
+                double zj = o->D[j] * z[j];
+                for (int i = 0; i < n; i++) g[i] += zj * b[i];
+            }
+            int inside = 1;
+            for (int i = 0; i < n; i++) {
+                g[i] = o->mean[i] + s->sigma * o->sv[i] * g[i];
+                inside &= g[i] >= 0.0 && g[i] <= 1.0;
+            }
+            if (!resample || inside) break;
+            if (tries == 99) { /* give up: clip (the update sees the clipped point) */
+                for (int i = 0; i < n; i++) g[i] = g[i] < 0.0 ? 0.0 : (g[i] > 1.0 ? 1.0 : g[i]);
+                break;
+            }
         }
-        for (int i = 0; i < n; i++) {
-            g[i] = o->mean[i] + s->sigma * o->sv[i] * g[i];
-            u[i] = reflect ? reflect01(g[i]) : linquad01(g[i], al[i], au[i]);
-        }
+        for (int i = 0; i < n; i++) u[i] = reflect || resample ? reflect01(g[i]) : linquad01(g[i], al[i], au[i]);
         nf__optim_to_user(o, u, x + (size_t)k * n);
     }
     return NF_OK;

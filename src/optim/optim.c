@@ -232,8 +232,8 @@ static nf_status validate(const nf_optim_config *c)
     if (c->kind == NF_OPTIM_CMAES && !(c->sigma0 > 0 && c->sigma0 <= 1))
         return nf__fail(NF_EINVAL, "sigma0 = %g must be in (0, 1] (fraction of the box width)",
                         c->sigma0);
-    if ((int)c->bounds < 0 || c->bounds > NF_OPTIM_BOUNDS_REFLECT)
-        return nf__fail(NF_EINVAL, "bounds = %d is not transform (0) or reflect (1)",
+    if ((int)c->bounds < 0 || c->bounds > NF_OPTIM_BOUNDS_RESAMPLE)
+        return nf__fail(NF_EINVAL, "bounds = %d is not transform (0), reflect (1) or resample (2)",
                         (int)c->bounds);
     if ((int)c->restart < 0 || c->restart > NF_OPTIM_RESTART_BIPOP)
         return nf__fail(NF_EINVAL, "restart = %d is not none (0), ipop (1) or bipop (2)",
@@ -537,7 +537,7 @@ static nf_status check_scalars(const nf__optim_scalars *s, const char *path)
              s->mu >= 0 && s->mu <= s->lambda && s->archive_len >= 0 &&
              s->archive_len <= s->lambda && s->shade_k >= 0 &&
              (s->shade_h == 0 || s->shade_k < s->shade_h) && s->bounds >= 0 &&
-             s->bounds <= NF_OPTIM_BOUNDS_REFLECT;
+             s->bounds <= NF_OPTIM_BOUNDS_RESAMPLE;
     if (!ok) return nf__fail(NF_EFORMAT, "checkpoint %s: inconsistent optimiser state", path);
     return NF_OK;
 }
