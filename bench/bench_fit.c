@@ -33,6 +33,7 @@
  *   bench_fit [--models a,b,...|all] [--recordings R] [--budget B]
  *             [--select-budget B] [--seed S] [--threads T] [--quick] [--no-select]
  *             [--popsize P] [--optimizer cmaes|de|shade] [--per-recording]
+ *             [--bounds reflect|resample|transform]
  *
  * Default models: lif6, adex, izhikevich, hh. --quick: 3 recordings of lif6
  * and izhikevich, budgets 600/300 (a smoke run, seconds). */
@@ -56,6 +57,7 @@
 
 
 static int g_popsize = -1;                         /* --popsize (-1: nf_fit's default) */
+static int g_bounds = -1;                          /* --bounds (-1: nf_fit's default) */
 static int g_per_recording = 0;                    /* --per-recording: each fit's terms and parameters on stderr */
 static nf_optim_kind g_optimizer = NF_OPTIM_CMAES; /* --optimizer cmaes|de|shade */
 static double clock_s(clockid_t id)
@@ -407,6 +409,8 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
         o.threshold_mV = rc->thr;
         if (g_popsize >= 0)
             o.popsize = g_popsize;
+        if (g_bounds >= 0)
+            o.bounds = (nf_optim_bounds)g_bounds;
         o.optimizer = g_optimizer;
         nf_fit_result *res = NULL;
         double w0 = clock_s(CLOCK_MONOTONIC);
@@ -576,7 +580,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_fit [--models a,b,...|all] [--recordings R] [--budget B]\n"
                     "                 [--select-budget B] [--seed S] [--threads T] [--quick] [--no-select]\n"
-                    "                 [--popsize P] [--optimizer cmaes|de|shade] [--per-recording]\n");
+                    "                 [--popsize P] [--optimizer cmaes|de|shade] [--per-recording]\n"
+                    "                 [--bounds reflect|resample|transform]\n");
     exit(2);
 }
 
@@ -601,6 +606,14 @@ int main(int argc, char **argv)
             threads = atoi(argv[++a]);
         else if (!strcmp(argv[a], "--popsize") && a + 1 < argc)
             g_popsize = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--bounds") && a + 1 < argc) {
+            const char *v = argv[++a];
+            g_bounds = !strcmp(v, "transform") ? 0 : !strcmp(v, "reflect") ? 1 : !strcmp(v, "resample") ? 2 : -2;
+            if (g_bounds == -2) {
+                fprintf(stderr, "bench_fit: --bounds %s: expected transform, reflect or resample\n", v);
+                return 2;
+            }
+        }
         else if (!strcmp(argv[a], "--optimizer") && a + 1 < argc) {
             const char *v = argv[++a];
             g_optimizer = !strcmp(v, "de") ? NF_OPTIM_DE : !strcmp(v, "shade") ? NF_OPTIM_SHADE : NF_OPTIM_CMAES;

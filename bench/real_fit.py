@@ -5,7 +5,7 @@ model's spike count matches the target's in every spiking sweep").
 
     python3 bench/real_fit.py [--neurofit build/neurofit] [--models lif6,adex,izhikevich]
                               [--budget 10000] [--data ../shared/data] [--out build/real_fit]
-                              [--only NAME,...]
+                              [--only NAME,...] [--seed S]
 
 For each recording set it runs one `neurofit fit` (all sweeps of the file, or the
 IBW pairs, or eFEL's current.txt), reads results.json and prints a markdown row:
@@ -45,6 +45,7 @@ def main():
     ap.add_argument("--out", default="build/real_fit")
     ap.add_argument("--only", default="")
     ap.add_argument("--threads", default="")
+    ap.add_argument("--seed", default="")
     a = ap.parse_args()
     only = [s for s in a.only.split(",") if s]
     print("| recording set | sweeps | spiking | count exact | within 1 | median RMSE (mV) | first (model: sweeps) | wall s |")
@@ -57,6 +58,8 @@ def main():
                "--force", "--quiet", *extra]
         if a.threads:
             cmd += ["--threads", a.threads]
+        if a.seed:
+            cmd += ["--seed", a.seed]
         t0 = time.time()
         p = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.time() - t0

@@ -93,6 +93,14 @@ Test(fit_cli, text_recording_with_sweep_names_and_csv_rows)
                      "--out %s/t --quiet", NFT_BIN, path, path, dir);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "cell.txt sweep 0"), "%s", out);
+    /* the box handling is an option and is recorded with the results */
+    rc = nft_run(out, sizeof out,
+                 "%s fit %s --models lif6 --budget 200 --threshold -58 --bounds resample --out %s/b --quiet && "
+                 "/usr/bin/python3 -c \"import json; j=json.load(open('%s/b/results.json')); "
+                 "assert j['options']['bounds']=='resample', j['options']; "
+                 "j2=json.load(open('%s/t/results.json')); assert j2['options']['bounds']=='reflect'\"",
+                 NFT_BIN, path, dir, dir, dir);
+    cr_assert_eq(rc, 0, "%s", out);
     char csv[300];
     snprintf(csv, sizeof csv, "%s/t/results.csv", dir);
     rc = nft_run(out, sizeof out, "/usr/bin/python3 -c \"import csv; r=list(csv.DictReader(open('%s'))); "
@@ -129,6 +137,7 @@ Test(fit_cli, bad_inputs_are_clear_errors_and_keep_earlier_results)
         {"%s/good.txt --models lif6 --budget 0", "budget"},
         {"%s/good.txt --models lif6 --weights rmse=-1", "weights"},
         {"%s/good.txt --models lif6 --optimizer sgd", "optimizer"},
+        {"%s/good.txt --models lif6 --bounds clip", "--bounds clip"},
         {"%s/good.txt --models lif6 --stim-start 10", "stim-end"},
         {"%s/good.txt --models lif6 --resume", "resume"},
         {"%s/good.txt --models lif6 --bogus 1", "bogus"},

@@ -84,6 +84,9 @@ typedef struct nf_fit_options {
     int64_t budget;            /* evaluations per (recording, model); default 10000 */
     int popsize;               /* 0: CMA-ES NF_FIT_CMAES_LAMBDA, DE/SHADE their own default */
     int restarts;              /* CMA-ES IPOP restarts at most (default 9; the budget also ends them) */
+    nf_optim_bounds bounds;    /* CMA-ES box handling: NF_OPTIM_BOUNDS_REFLECT (default: real
+                                  fits often press against the bounds), _RESAMPLE (better when
+                                  the optimum lies inside the box), _TRANSFORM (pycma's) */
     int top_k;                 /* models kept per recording in results.json (default 3) */
     uint64_t seed;
     nf_backend backend;

@@ -43,6 +43,8 @@ static void usage(FILE *fp)
             "  --budget EVALS       evaluations per recording and model (default 10000)\n"
             "  --popsize N          population size (default: 32 for cmaes, the optimiser's own for de/shade)\n"
             "  --restarts N         CMA-ES restarts at most (default 9; the budget also ends them)\n"
+            "  --bounds MODE        CMA-ES at the parameter bounds: reflect (default), resample\n"
+            "                       (redraw; better when the optimum is inside the box) or transform\n"
             "  --top-k K            models kept per recording in results.json and the report (3)\n"
             "  --seed S             random seed (1)\n"
             "  --backend B          auto (default), cpu or cuda;  --threads N  CPU threads\n"
@@ -327,6 +329,11 @@ int nf_cli_fit(int argc, char **argv)
             else if (!strcmp(v, "de")) o.optimizer = NF_OPTIM_DE;
             else if (!strcmp(v, "shade")) o.optimizer = NF_OPTIM_SHADE;
             else return nf_cli_error(CMD, NF_EXIT_USAGE, "--optimizer %s: expected cmaes, de or shade", v);
+        } else if (!strcmp(a, "--bounds")) {
+            if (!strcmp(v, "reflect")) o.bounds = NF_OPTIM_BOUNDS_REFLECT;
+            else if (!strcmp(v, "resample")) o.bounds = NF_OPTIM_BOUNDS_RESAMPLE;
+            else if (!strcmp(v, "transform")) o.bounds = NF_OPTIM_BOUNDS_TRANSFORM;
+            else return nf_cli_error(CMD, NF_EXIT_USAGE, "--bounds %s: expected reflect, resample or transform", v);
         } else if (!strcmp(a, "--backend")) {
             if (nf_backend_parse(v, &o.backend))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--backend: %s", nf_errmsg());

@@ -36,6 +36,7 @@ void nf_fit_options_default(nf_fit_options *o)
     o->optimizer = NF_OPTIM_CMAES;
     o->budget = 10000; /* a 700 ms recording: ~0.5 s per model on one core */
     o->restarts = 9;
+    o->bounds = NF_OPTIM_BOUNDS_REFLECT;
     o->top_k = 3;
     o->seed = 1;
     o->backend = NF_BACKEND_AUTO;

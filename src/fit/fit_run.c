@@ -268,13 +268,14 @@ static nf_status make_slots(fit_ctx *c, const nf_model *m, slot *slots)
         /* scores are O(0.01..10) and piecewise flat (spike counts, Gamma):
          * give up on a run that has not improved for 40 generations or whose
          * population agrees to 1e-6, and restart with a larger population */
-        /* candidates outside the box are redrawn (not pycma's BoundTransform,
-         * not mirrored): measured on bench_fit (4 models x 20 recordings,
-         * budgets 10,000 / 3,000, seeds 1-3) the generating model ranked
-         * first in 209/240 against 193/240 with the mirror reflection, and
-         * the recovery medians of izhikevich and hh halved; the reflection
-         * had beaten the transform 165/180 to 157/180 (bench/results/optim.md) */
-        oc.bounds = NF_OPTIM_BOUNDS_RESAMPLE;
+        /* box handling from the options, mirror reflection by default: on
+         * synthetic recordings (truth inside the box) redrawing candidates
+         * outside it selected better (bench_fit, 4 models, seeds 1-3: 209/240
+         * against 193/240), but on the shared real recordings, whose fits
+         * press against the bounds, it missed a spike count that the
+         * reflection gets at every seed (bench/results/fit.md); pycma's
+         * transform lost to the reflection 157/180 to 165/180 */
+        oc.bounds = c->o->bounds;
         oc.stagnation = 40;
         oc.tolfun = 1e-6;
         oc.tolx = 1e-6;
@@ -664,6 +665,10 @@ static uint64_t fingerprint(const fit_ctx *c)
         h = fnv(h, c->res->models[i]->name, strlen(c->res->models[i]->name) + 1);
     int32_t ints[4] = {(int32_t)o->optimizer, o->popsize, o->restarts, c->R};
     h = fnv(h, ints, sizeof ints);
+    if (o->bounds != NF_OPTIM_BOUNDS_REFLECT) { /* the default keeps older checkpoints valid */
+        int32_t b = (int32_t)o->bounds;
+        h = fnv(h, &b, sizeof b);
+    }
     double d[6] = {o->weights.rmse, o->weights.features, o->weights.spikes, o->threshold_mV,
                    o->gamma_window_ms, (double)o->budget};
     h = fnv(h, d, sizeof d);
@@ -700,6 +705,9 @@ static nf_status check_options(const nf_fit_options *o)
         return nf__fail(NF_EINVAL, "fit: population size %d must be >= 2 (0: default)", o->popsize);
     if (o->restarts < 0)
         return nf__fail(NF_EINVAL, "fit: restarts %d must be >= 0", o->restarts);
+    if ((int)o->bounds < 0 || o->bounds > NF_OPTIM_BOUNDS_RESAMPLE)
+        return nf__fail(NF_EINVAL, "fit: bounds %d is not transform (0), reflect (1) or resample (2)",
+                        (int)o->bounds);
     if ((int)o->optimizer < 0 || o->optimizer >= NF_OPTIM_KIND_COUNT)
         return nf__fail(NF_EINVAL, "fit: unknown optimiser %d", (int)o->optimizer);
     if (!isfinite(o->threshold_mV))
