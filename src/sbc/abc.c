@@ -409,6 +409,20 @@ static void pick_nearest(const float *dist, int64_t n, int64_t K, float *tmp, in
         for (int64_t r = 0; r < K; r++) w[r] = 1.0;
 }
 
+/* Local design row of summary row sr: x = [1, z - z_obs, and (z - z_obs)^2
+ * when quad]; returns its length q. */
+static int local_design(const nf_abc *a, const float *sr, const double *zobs, double *x, int quad)
+{
+    const int k = a->k;
+    x[0] = 1.0;
+    for (int c = 0; c < k; c++) {
+        double zc = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        x[1 + c] = zc;
+        if (quad) x[1 + k + c] = zc * zc;
+    }
+    return quad ? 1 + 2 * k : 1 + k;
+}
+
 /* Weighted least squares phi ~ [1, z - z_obs] over rows idx [K]: B [q][d]
  * and the weighted residual variance res2 [d]. XtX [q][q], x [q] scratch.
  * Returns 0 on success. */
@@ -419,9 +433,7 @@ static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64
     memset(XtX, 0, sizeof(double) * (size_t)q * (size_t)q);
     memset(B, 0, sizeof(double) * (size_t)q * (size_t)d);
     for (int64_t r = 0; r < K; r++) {
-        const float *sr = a->summ + idx[r] * k;
-        x[0] = 1.0;
-        for (int c = 0; c < k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        local_design(a, a->summ + idx[r] * k, zobs, x, 0);
         for (int u = 0; u < q; u++) {
             for (int v = 0; v <= u; v++) XtX[u * q + v] += w[r] * x[u] * x[v];
             for (int j = 0; j < d; j++) B[u * d + j] += w[r] * x[u] * a->phi[idx[r] * d + j];
@@ -434,11 +446,11 @@ static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64
     double sw = 0.0;
     for (int j = 0; j < d; j++) res2[j] = 0.0;
     for (int64_t r = 0; r < K; r++) {
-        const float *sr = a->summ + idx[r] * k;
+        local_design(a, a->summ + idx[r] * k, zobs, x, 0);
         sw += w[r];
         for (int j = 0; j < d; j++) {
             double e = a->phi[idx[r] * d + j] - B[j];
-            for (int c = 0; c < k; c++) e -= B[(1 + c) * d + j] * (((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c]);
+            for (int c = 0; c < k; c++) e -= B[(1 + c) * d + j] * x[1 + c];
             res2[j] += w[r] * e * e;
         }
     }
@@ -447,9 +459,7 @@ static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64
     /* log e^2 ~ [1, z - z_obs], same weights: G [q][d] */
     memset(G, 0, sizeof(double) * (size_t)q * (size_t)d);
     for (int64_t r = 0; r < K; r++) {
-        const float *sr = a->summ + idx[r] * k;
-        x[0] = 1.0;
-        for (int c = 0; c < k; c++) x[1 + c] = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
+        local_design(a, a->summ + idx[r] * k, zobs, x, 0);
         for (int j = 0; j < d; j++) {
             double e = a->phi[idx[r] * d + j] - B[j];
             for (int c = 0; c < k; c++) e -= B[(1 + c) * d + j] * x[1 + c];
@@ -465,20 +475,6 @@ static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64
  * units) and receives phi_i - beta (z_i - z_obs), rescaled by a local
  * variance fit when hetero is on (Blum & Francois 2010). A singular local
  * design leaves adj as it is (the rejection sample). */
-/* Local design row of summary row sr: x = [1, z - z_obs, (z - z_obs)^2 if
- * local_quadratic]; returns its length q. */
-static int local_design(const nf_abc *a, const float *sr, const double *zobs, double *x)
-{
-    const int k = a->k;
-    x[0] = 1.0;
-    for (int c = 0; c < k; c++) {
-        double zc = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - zobs[c];
-        x[1 + c] = zc;
-        if (a->o.local_quadratic) x[1 + k + c] = zc * zc;
-    }
-    return a->o.local_quadratic ? 1 + 2 * k : 1 + k;
-}
-
 static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *w, int64_t K, const double *zobs,
                              const unsigned char *lin, double *adj)
 {
@@ -494,7 +490,7 @@ static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *
         goto out;
     }
     for (int64_t r = 0; r < K; r++) {
-        local_design(a, a->summ + idx[r] * a->k, zobs, x);
+        local_design(a, a->summ + idx[r] * a->k, zobs, x, a->o.local_quadratic);
         for (int u = 0; u < q; u++) {
             for (int v = 0; v <= u; v++) XtX[u * q + v] += w[r] * x[u] * x[v];
             for (int j = 0; j < d; j++) Xty[u * d + j] += w[r] * x[u] * adj[r * d + j];
@@ -505,7 +501,7 @@ static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *
     memcpy(XtX0, XtX, sizeof(double) * (size_t)q * (size_t)q);
     if (nf__chol_solve_scaled(XtX, Xty, q, d, 1e-9) != 0) goto out;
     for (int64_t r = 0; r < K; r++) {
-        local_design(a, a->summ + idx[r] * a->k, zobs, x);
+        local_design(a, a->summ + idx[r] * a->k, zobs, x, a->o.local_quadratic);
         for (int j = 0; j < d; j++) {
             double cc = 0.0;
             for (int v = 1; v < q; v++) cc += Xty[v * d + j] * x[v];
@@ -523,7 +519,7 @@ static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *
         }
     floor2 = 1e-8 * floor2 / (double)(K * d) + 1e-300;
     for (int64_t r = 0; r < K; r++) {
-        local_design(a, a->summ + idx[r] * a->k, zobs, x);
+        local_design(a, a->summ + idx[r] * a->k, zobs, x, a->o.local_quadratic);
         for (int j = 0; j < d; j++) {
             double e = adj[r * d + j] - Xty[j];
             double le = log(e * e + floor2);
@@ -532,7 +528,7 @@ static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *
     }
     if (nf__chol_solve_scaled(XtX0, G, q, d, 1e-9) != 0) goto out;
     for (int64_t r = 0; r < K; r++) {
-        local_design(a, a->summ + idx[r] * a->k, zobs, x);
+        local_design(a, a->summ + idx[r] * a->k, zobs, x, a->o.local_quadratic);
         for (int j = 0; j < d; j++) {
             if (a->o.hetero == 2 && !(lin && lin[j])) continue;
             double lv = 0.0; /* log variance at row r minus at z_obs */
