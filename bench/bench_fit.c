@@ -57,7 +57,8 @@
 
 
 static int g_popsize = -1;                         /* --popsize (-1: nf_fit's default) */
-static int g_bounds = -1;                          /* --bounds (-1: nf_fit's default) */
+static nf_optim_bounds g_bounds;                   /* --bounds, when g_bounds_set */
+static int g_bounds_set = 0;
 static int g_per_recording = 0;                    /* --per-recording: each fit's terms and parameters on stderr */
 static nf_optim_kind g_optimizer = NF_OPTIM_CMAES; /* --optimizer cmaes|de|shade */
 static double clock_s(clockid_t id)
@@ -409,8 +410,8 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
         o.threshold_mV = rc->thr;
         if (g_popsize >= 0)
             o.popsize = g_popsize;
-        if (g_bounds >= 0)
-            o.bounds = (nf_optim_bounds)g_bounds;
+        if (g_bounds_set)
+            o.bounds = g_bounds;
         o.optimizer = g_optimizer;
         nf_fit_result *res = NULL;
         double w0 = clock_s(CLOCK_MONOTONIC);
@@ -608,8 +609,8 @@ int main(int argc, char **argv)
             g_popsize = atoi(argv[++a]);
         else if (!strcmp(argv[a], "--bounds") && a + 1 < argc) {
             const char *v = argv[++a];
-            g_bounds = !strcmp(v, "transform") ? 0 : !strcmp(v, "reflect") ? 1 : !strcmp(v, "resample") ? 2 : -2;
-            if (g_bounds == -2) {
+            g_bounds_set = 1;
+            if (nf_optim_bounds_parse(v, &g_bounds)) {
                 fprintf(stderr, "bench_fit: --bounds %s: expected transform, reflect or resample\n", v);
                 return 2;
             }

@@ -34,7 +34,6 @@
  * every coordinate g_x0 when set), CMA-ES sigma0 in the function's units. */
 static double g_box = 5, g_sigma0 = 2, g_x0 = NAN;
 static nf_optim_bounds g_bounds = NF_OPTIM_BOUNDS_TRANSFORM;
-static const char *const BOUNDS_NAMES[] = {"transform", "reflect", "resample"};
 
 typedef double (*fun_t)(const double *x, int n);
 
@@ -235,14 +234,10 @@ int main(int argc, char **argv)
             g_x0 = atof(argv[++i]);
         else if (!strcmp(argv[i], "--bounds") && i + 1 < argc) {
             const char *v = argv[++i];
-            int b = -1;
-            for (int k = 0; k < 3; k++)
-                if (!strcmp(v, BOUNDS_NAMES[k])) b = k;
-            if (b < 0) {
+            if (nf_optim_bounds_parse(v, &g_bounds)) {
                 fprintf(stderr, "bench_optim: --bounds %s: not transform, reflect or resample\n", v);
                 return 2;
             }
-            g_bounds = (nf_optim_bounds)b;
         } else {
             fprintf(stderr, "usage: bench_optim [--quick] [--seeds K] [--no-timing] [--box B] "
                             "[--sigma0 S] [--x0 V] [--bounds transform|reflect|resample]\n");
@@ -263,7 +258,7 @@ int main(int argc, char **argv)
     printf("## Evaluations to f < 1e-8, n = %d, %d seeds (median over successes)\n\n", DIM,
            seeds);
     printf("box [-%g, %g]^%d, x0 %s, cmaes sigma0 %g, cmaes bounds %s\n\n", g_box, g_box, DIM,
-           isnan(g_x0) ? "uniform in [-5, 5]" : "fixed", g_sigma0, BOUNDS_NAMES[g_bounds]);
+           isnan(g_x0) ? "uniform in [-5, 5]" : "fixed", g_sigma0, nf_optim_bounds_str(g_bounds));
     convergence_table(seeds, quick);
     if (timing) timing_table(quick);
     printf("\ntotal: wall %.1f s, CPU %.1f s\n", now_s() - t0, clock_s(CLOCK_PROCESS_CPUTIME_ID));

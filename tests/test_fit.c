@@ -340,6 +340,10 @@ Test(fit, bad_input_is_a_clear_error)
     o.popsize = 1;
     cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
     o.popsize = 0;
+    o.bounds = (nf_optim_bounds)3;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "bounds 3"), "%s", nf_errmsg());
+    o.bounds = NF_OPTIM_BOUNDS_REFLECT;
     o.resume = 1;
     cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL, "resume without a checkpoint directory");
     o.checkpoint_dir = "/tmp/nf_fit_no_such_ckpt_dir_for_test";

@@ -761,6 +761,16 @@ Test(optim, invalid_arguments_are_rejected_with_clear_messages)
     nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, lo, hi);
     c.bounds = (nf_optim_bounds)3;
     expect_invalid(&c, "bounds = 3 is not transform (0), reflect (1) or resample (2)");
+    /* the names of the bound modes go both ways; an unknown name is refused */
+    for (int b = 0; b <= NF_OPTIM_BOUNDS_RESAMPLE; b++) {
+        nf_optim_bounds back = (nf_optim_bounds)7;
+        cr_assert_eq(nf_optim_bounds_parse(nf_optim_bounds_str((nf_optim_bounds)b), &back), 0);
+        cr_assert_eq(back, b);
+    }
+    nf_optim_bounds keep = NF_OPTIM_BOUNDS_REFLECT;
+    cr_assert_neq(nf_optim_bounds_parse("clip", &keep), 0);
+    cr_assert_eq(keep, NF_OPTIM_BOUNDS_REFLECT);
+    cr_assert_str_eq(nf_optim_bounds_str((nf_optim_bounds)3), "unknown");
     double nan_lo[3] = {0, NAN, 0};
     nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, nan_lo, hi);
     expect_invalid(&c, "bounds[1]");

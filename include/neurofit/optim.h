@@ -96,6 +96,10 @@ typedef enum {
 
 const char *nf_optim_stop_str(nf_optim_stop_reason r);
 const char *nf_optim_kind_str(nf_optim_kind k); /* "cmaes", "de", "shade" */
+const char *nf_optim_bounds_str(nf_optim_bounds b); /* "transform", "reflect", "resample" */
+/* The bound handling named s (one of the names above) into *b; non-zero when
+ * s names none of them (*b untouched). */
+int nf_optim_bounds_parse(const char *s, nf_optim_bounds *b);
 
 typedef struct nf_optim_config {
     nf_optim_kind kind;

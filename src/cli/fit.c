@@ -330,10 +330,8 @@ int nf_cli_fit(int argc, char **argv)
             else if (!strcmp(v, "shade")) o.optimizer = NF_OPTIM_SHADE;
             else return nf_cli_error(CMD, NF_EXIT_USAGE, "--optimizer %s: expected cmaes, de or shade", v);
         } else if (!strcmp(a, "--bounds")) {
-            if (!strcmp(v, "reflect")) o.bounds = NF_OPTIM_BOUNDS_REFLECT;
-            else if (!strcmp(v, "resample")) o.bounds = NF_OPTIM_BOUNDS_RESAMPLE;
-            else if (!strcmp(v, "transform")) o.bounds = NF_OPTIM_BOUNDS_TRANSFORM;
-            else return nf_cli_error(CMD, NF_EXIT_USAGE, "--bounds %s: expected reflect, resample or transform", v);
+            if (nf_optim_bounds_parse(v, &o.bounds))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--bounds %s: expected reflect, resample or transform", v);
         } else if (!strcmp(a, "--backend")) {
             if (nf_backend_parse(v, &o.backend))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--backend: %s", nf_errmsg());

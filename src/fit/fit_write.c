@@ -106,9 +106,7 @@ static nf_status write_json(const nf_fit_result *r, const nf_fit_target *t, int 
     cJSON_AddNumberToObject(o, "budget", (double)opt->budget);
     cJSON_AddNumberToObject(o, "popsize", opt->popsize);
     cJSON_AddNumberToObject(o, "restarts", opt->restarts);
-    cJSON_AddStringToObject(o, "bounds", opt->bounds == NF_OPTIM_BOUNDS_TRANSFORM ? "transform"
-                                         : opt->bounds == NF_OPTIM_BOUNDS_RESAMPLE ? "resample"
-                                                                                   : "reflect");
+    cJSON_AddStringToObject(o, "bounds", nf_optim_bounds_str(opt->bounds));
     cJSON_AddNumberToObject(o, "seed", (double)opt->seed);
     cJSON_AddNumberToObject(o, "top_k", top_k);
     cJSON_AddNumberToObject(o, "threshold_mV", opt->threshold_mV);

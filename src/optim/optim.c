@@ -35,6 +35,23 @@ const char *nf_optim_kind_str(nf_optim_kind k)
     }
 }
 
+static const char *const BOUNDS_NAMES[] = {"transform", "reflect", "resample"};
+
+const char *nf_optim_bounds_str(nf_optim_bounds b)
+{
+    return (int)b >= 0 && b <= NF_OPTIM_BOUNDS_RESAMPLE ? BOUNDS_NAMES[b] : "unknown";
+}
+
+int nf_optim_bounds_parse(const char *s, nf_optim_bounds *b)
+{
+    for (int k = 0; s && k <= NF_OPTIM_BOUNDS_RESAMPLE; k++)
+        if (!strcmp(s, BOUNDS_NAMES[k])) {
+            *b = (nf_optim_bounds)k;
+            return 0;
+        }
+    return -1;
+}
+
 /* ---- generator ---------------------------------------------------------- */
 
 static uint64_t splitmix64(uint64_t *x)

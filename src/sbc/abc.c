@@ -423,6 +423,9 @@ static int local_design(const nf_abc *a, const float *sr, const double *zobs, do
     return quad ? 1 + 2 * k : 1 + k;
 }
 
+/* Length of the correction's design row (local_design with the options). */
+static int correction_q(const nf_abc *a) { return a->o.local_quadratic ? 1 + 2 * a->k : 1 + a->k; }
+
 /* Weighted least squares phi ~ [1, z - z_obs] over rows idx [K]: B [q][d]
  * and the weighted residual variance res2 [d]. XtX [q][q], x [q] scratch.
  * Returns 0 on success. */
@@ -478,7 +481,7 @@ static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64
 static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *w, int64_t K, const double *zobs,
                              const unsigned char *lin, double *adj)
 {
-    const int d = a->d, q = a->o.local_quadratic ? 1 + 2 * a->k : 1 + a->k;
+    const int d = a->d, q = correction_q(a);
     double *XtX = nf__calloc((size_t)q * (size_t)q, sizeof(double));
     double *XtX0 = nf__malloc_array((size_t)q * (size_t)q, sizeof(double));
     double *Xty = nf__calloc((size_t)q * (size_t)d, sizeof(double));
@@ -592,7 +595,7 @@ static nf_status class_pass(const nf_abc *a, const int64_t *idx, double *w, int6
                             const double *eo, const double *orig, const unsigned char *lin, double *adj)
 {
     const int d = a->d, C = a->n_classes;
-    const int64_t min_rows = 4 * (int64_t)(a->o.local_quadratic ? 1 + 2 * a->k : 1 + a->k);
+    const int64_t min_rows = 4 * (int64_t)correction_q(a);
     int64_t *sub = nf__malloc_array((size_t)K, sizeof(int64_t)), *pos = nf__malloc_array((size_t)K, sizeof(int64_t));
     double *sw = nf__malloc_array((size_t)K, sizeof(double));
     double *sadj = nf__malloc_array((size_t)K * (size_t)d, sizeof(double));
@@ -666,8 +669,7 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
     double *eo = nf__calloc((size_t)d, sizeof(double));
     double *x = nf__calloc((size_t)q, sizeof(double));
     unsigned char *lin = nf__calloc((size_t)d, 1);
-    unsigned char *pin = nf__calloc((size_t)K * (size_t)d, 1);
-    if (!dist || !tmp || !idx || !w || !adj || !f || !eo || !x || !lin || !pin) {
+    if (!dist || !tmp || !idx || !w || !adj || !f || !eo || !x || !lin) {
         st = nf__fail(NF_ENOMEM, "abc_sample: out of memory");
         goto done;
     }
@@ -706,14 +708,13 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
             memcpy(z1, f + 1, sizeof(double) * (size_t)a->k);
             if (local_fit(a, idx1, w1, K1, z1, B1, res2, XtX1, x, vm > 0.0 ? G1 : NULL, XtX2) == 0) {
                 for (int64_t r = 0; r < K1; r++) {
-                    const float *sr = a->summ + idx1[r] * a->k;
+                    local_design(a, a->summ + idx1[r] * a->k, z1, x, 0);
                     double s2 = 0.0;
                     for (int j = 0; j < d; j++) {
                         double pr = 0.0, lv = 0.0;
-                        for (int c = 0; c < a->k; c++) {
-                            double zc = ((double)sr[c] - a->zmean[c]) / a->zsd[c] - z1[c];
-                            pr += B1[(1 + c) * d + j] * zc;
-                            lv += vm > 0.0 ? G1[(1 + c) * d + j] * zc : 0.0;
+                        for (int c = 1; c < q; c++) {
+                            pr += B1[c * d + j] * x[c];
+                            lv += vm > 0.0 ? G1[c * d + j] * x[c] : 0.0;
                         }
                         s2 += pr * pr / (res2[j] > 1e-300 ? res2[j] : 1e-300) + vm * lv * lv;
                     }
@@ -773,13 +774,6 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
         free(orig);
         if (st != NF_OK) goto done;
     }
-    /* rows on a point mass at a bound stay exactly there: the correction
-     * would smear the atom over a band that the prior does not have */
-    for (int64_t r = 0; r < K; r++)
-        for (int j = 0; j < d; j++) {
-            float t = a->theta[idx[r] * d + j];
-            pin[r * d + j] = ((a->atom[j] & 1u) && t == (float)a->lo[j]) ? 1 : ((a->atom[j] & 2u) && t == (float)a->hi[j]) ? 2 : 0;
-        }
     /* weighted resampling: cumulative weights and binary search */
     for (int64_t r = 1; r < K; r++) w[r] += w[r - 1];
     nf__rng rng = {seed ^ 0x5851F42D4C957F2Dull};
@@ -798,7 +792,11 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
              * moved onto the bound (for a parameter without a point mass there
              * this changes no rank of a true value inside the box) */
             t = t < a->lo[j] ? a->lo[j] : (t > a->hi[j] ? a->hi[j] : t);
-            if (pin[lo * d + j]) t = pin[lo * d + j] == 1 ? a->lo[j] : a->hi[j];
+            /* a row on a point mass at a bound stays exactly there: the
+             * correction would smear the atom over a band the prior lacks */
+            float t0 = a->theta[idx[lo] * d + j];
+            if ((a->atom[j] & 1u) && t0 == (float)a->lo[j]) t = a->lo[j];
+            else if ((a->atom[j] & 2u) && t0 == (float)a->hi[j]) t = a->hi[j];
             draws[l * d + j] = (float)t;
         }
     }
@@ -812,6 +810,5 @@ done:
     free(eo);
     free(x);
     free(lin);
-    free(pin);
     return st;
 }

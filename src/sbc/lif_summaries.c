@@ -72,12 +72,13 @@ static int64_t best_run(const float *v, const float *stim, int64_t s, int64_t e,
 
 /* Least squares dv = a stim - b v + c over free steps i -> i+1 (clamped[i+1]
  * == 0); without a stimulus a = 0. Returns the number of steps used (the
- * coefficients stay 0 below 10). */
+ * coefficients stay 0 below 10); s_ii receives the centred stimulus sum of
+ * squares over them and rms, unless NULL, the one-step residual rms. */
 static int64_t arx_fit(const float *v, const float *stim, int64_t n, const unsigned char *clamped, double *a,
                        double *b, double *c, double *s_ii, double *rms)
 {
     *s_ii = 0.0;
-    *rms = 0.0;
+    if (rms) *rms = 0.0;
     double mI = 0, mV = 0, mD = 0;
     int64_t np = 0;
     *a = *b = *c = 0.0;
@@ -113,6 +114,7 @@ static int64_t arx_fit(const float *v, const float *stim, int64_t n, const unsig
     }
     *c = mD - *a * mI + *b * mV;
     *s_ii = sII;
+    if (!rms) return np;
     double r2 = 0.0;
     for (int64_t i = 0; i + 1 < n; i++) {
         if (clamped[i + 1]) continue;
@@ -185,7 +187,7 @@ nf_status nf_sbc_lif_summaries(const float *v, const float *stim, int64_t n, dou
     if (S > 0) {
         for (int64_t s = 0; s < S; s++)
             for (int64_t i = sp[s]; i < sp[s] + rcap && i < n; i++) clamped[i] = 1;
-        have_arx = stim && arx_fit(v, stim, n, clamped, &a, &b, &c, &s_ii, &rms) >= 30;
+        have_arx = stim && arx_fit(v, stim, n, clamped, &a, &b, &c, &s_ii, NULL) >= 30;
     }
     /* with a stimulus: up to 4 rounds of runs -> ARX -> runs; the hinge fit
      * seeds the first round when too few steps are clear of spikes */
@@ -206,7 +208,8 @@ nf_status nf_sbc_lif_summaries(const float *v, const float *stim, int64_t n, dou
             full[s] = e - sp[s] >= R + 3; /* release seen and followed */
             for (int64_t i = sp[s]; i < sp[s] + R && i < n; i++) clamped[i] = 1;
         }
-        n_free = arx_fit(v, stim, n, clamped, &a, &b, &c, &s_ii, &rms);
+        /* the residual rms (an output) only from the last round's fit */
+        n_free = arx_fit(v, stim, n, clamped, &a, &b, &c, &s_ii, pass == rounds - 1 ? &rms : NULL);
         have_arx = stim && n_free >= 10;
     }
     double tref_hat = 3.0, vres_hat = -75.0;
