@@ -436,7 +436,11 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
                 }
         st->confusion[rc->gen * M + winner]++;
         double *tm = st->terms + x * 6;
-        st->ratio[x] = gen->combined / truth_score(rc, &o, tm + 3);
+        double truth = truth_score(rc, &o, tm + 3);
+        st->ratio[x] = gen->combined / truth;
+        if (g_per_recording && select && winner != rc->gen)
+            fprintf(stderr, "miss %s #%d won by %s: winner %.4f, generating fit %.4f, truth %.4f\n", rc->m->name,
+                    x % R, mods[winner]->name, res->records[0].combined, gen->combined, truth);
         st->stop[x] = gen->stop_reason;
         st->restarts[x] = gen->restarts;
         tm[0] = gen->nrmse;
@@ -581,7 +585,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_fit [--models a,b,...|all] [--recordings R] [--budget B]\n"
                     "                 [--select-budget B] [--seed S] [--threads T] [--quick] [--no-select]\n"
-                    "                 [--popsize P] [--optimizer cmaes|de|shade] [--per-recording]\n"
+                    "                 [--no-recovery] [--popsize P] [--optimizer cmaes|de|shade] [--per-recording]\n"
                     "                 [--bounds reflect|resample|transform]\n");
     exit(2);
 }
@@ -589,7 +593,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     const char *models_arg = "lif6,adex,izhikevich,hh";
-    int R = 20, threads = 0, select = 1, quick = 0;
+    int R = 20, threads = 0, select = 1, recover = 1, quick = 0;
     int64_t budget = 3000, select_budget = 1000;
     uint64_t seed = 1;
     for (int a = 1; a < argc; a++) {
@@ -620,6 +624,8 @@ int main(int argc, char **argv)
             g_optimizer = !strcmp(v, "de") ? NF_OPTIM_DE : !strcmp(v, "shade") ? NF_OPTIM_SHADE : NF_OPTIM_CMAES;
         } else if (!strcmp(argv[a], "--no-select"))
             select = 0;
+        else if (!strcmp(argv[a], "--no-recovery"))
+            recover = 0;
         else if (!strcmp(argv[a], "--per-recording"))
             g_per_recording = 1;
         else if (!strcmp(argv[a], "--quick"))
@@ -721,10 +727,13 @@ int main(int argc, char **argv)
         return 1;
 
     fit_stats rec_pass, sel_pass;
-    run_pass(recs, M, R, mods, budget, 0, seed, threads, &rec_pass);
-    print_recovery(&rec_pass, recs, M, R, mods);
-    print_throughput(&rec_pass, "recovery pass: each recording fitted with its generating model", recs, M, R,
-                     mods, threads);
+    if (recover) {
+        run_pass(recs, M, R, mods, budget, 0, seed, threads, &rec_pass);
+        print_recovery(&rec_pass, recs, M, R, mods);
+        print_throughput(&rec_pass, "recovery pass: each recording fitted with its generating model", recs, M, R,
+                         mods, threads);
+        stats_free(&rec_pass);
+    }
     if (select) {
         run_pass(recs, M, R, mods, select_budget, 1, seed, threads, &sel_pass);
         print_selection(&sel_pass, M, R, mods, select_budget);
@@ -732,7 +741,6 @@ int main(int argc, char **argv)
                          threads);
         stats_free(&sel_pass);
     }
-    stats_free(&rec_pass);
 
     for (int x = 0; x < M * R; x++) {
         free(recs[x].v);
