@@ -356,6 +356,108 @@ Test(fit, bad_input_is_a_clear_error)
     cr_assert_null(r);
 }
 
+/* A start at the generating parameters with a small step keeps a short
+ * search next to the truth and far better than the same search from the
+ * defaults; a recording's own start wins over the one for every recording. */
+Test(fit, a_start_point_steers_the_search)
+{
+    enum { N = 5001 };
+    static float v[N], I[N];
+    const nf_model *adex = nf_model_find("adex");
+    float p[16];
+    nf_model_defaults(adex, p);
+    p[0] = 200.0f;  /* C */
+    p[1] = 12.0f;   /* g_L */
+    p[5] = 300.0f;  /* tau_w */
+    p[7] = 150.0f;  /* b */
+    synth("adex", p, 500.0, 0.1, N, 0.5, 3, v, I);
+    nf_fit_target t = {.name = "adex cell", .v = v, .i = I, .n = N, .dt_ms = 0.1};
+    const char *models[] = {"adex"};
+    nf_fit_options o = opts(models, 1, 320);
+    double truth = score_of("adex", p, &t, &o);
+
+    nf_fit_result *r0 = NULL, *r1 = NULL, *r2 = NULL;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r0), NF_OK, "%s", nf_errmsg());
+
+    double at[16], away[16];
+    for (int j = 0; j < adex->n_params; j++) {
+        at[j] = p[j];
+        away[j] = adex->params[j].lo + 0.9 * (adex->params[j].hi - adex->params[j].lo);
+    }
+    nf_fit_start st = {.model = "adex", .target = -1, .params = at};
+    o.starts = &st;
+    o.n_starts = 1;
+    o.start_sigma = 0.01;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r1), NF_OK, "%s", nf_errmsg());
+    /* a small step keeps the search at its start; the defaults are far away */
+    for (int j = 0; j < adex->n_params; j++) {
+        double w = adex->params[j].hi - adex->params[j].lo;
+        cr_assert_lt(fabs(r1->records[0].params[j] - p[j]), 0.05 * w, "%s: %g from the truth %g",
+                     adex->params[j].name, r1->records[0].params[j], p[j]);
+    }
+    cr_assert_lt(r1->records[0].combined, 0.5 * r0->records[0].combined, "from the truth %g, from the defaults %g",
+                 r1->records[0].combined, r0->records[0].combined);
+    cr_assert_gt(r1->records[0].combined, 0.5 * truth, "%g against the truth's %g", r1->records[0].combined, truth);
+
+    nf_fit_start two[2] = {{.model = "adex", .target = -1, .params = away},
+                           {.model = "adex", .target = 0, .params = at}};
+    o.starts = two;
+    o.n_starts = 2;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r2), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(r2->records[0].combined, r1->records[0].combined, "the recording's own start");
+    for (int j = 0; j < adex->n_params; j++)
+        cr_assert_eq(r2->records[0].params[j], r1->records[0].params[j]);
+    nf_fit_result_free(r0);
+    nf_fit_result_free(r1);
+    nf_fit_result_free(r2);
+}
+
+Test(fit, bad_start_points_are_a_clear_error)
+{
+    enum { N = 2001 };
+    static float v[N], I[N];
+    const nf_model *lif = nf_model_find("lif6");
+    float p[8];
+    nf_model_defaults(lif, p);
+    synth("lif6", p, 300.0, 0.1, N, 0.5, 4, v, I);
+    nf_fit_target t = {.name = "cell", .v = v, .i = I, .n = N, .dt_ms = 0.1};
+    const char *models[] = {"lif6"};
+    nf_fit_options o = opts(models, 1, 64);
+    double x[8];
+    for (int j = 0; j < lif->n_params; j++)
+        x[j] = p[j];
+    nf_fit_start st = {.model = "adex", .target = -1, .params = x};
+    o.starts = &st;
+    o.n_starts = 1;
+    nf_fit_result *r = NULL;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "\"adex\"") && strstr(nf_errmsg(), "not among"), "%s", nf_errmsg());
+    st.model = "lif6";
+    st.target = 1;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "recording 1 of 1"), "%s", nf_errmsg());
+    st.target = 0;
+    x[1] = 1e6; /* g_L */
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "g_L") && strstr(nf_errmsg(), "outside"), "%s", nf_errmsg());
+    x[1] = NAN;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    x[1] = p[1];
+    o.start_sigma = 0;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "step size"), "%s", nf_errmsg());
+    o.start_sigma = 0.1;
+    st.params = NULL;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    st.params = x;
+    o.starts = NULL;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    cr_assert_null(r);
+    o.starts = &st;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_OK, "%s", nf_errmsg());
+    nf_fit_result_free(r);
+}
+
 /* Models that report threshold crossings (hh, fhn, morris_lecar,
  * hindmarsh_rose) are timed against the recording's crossings, models that
  * reset against its peaks: either way the truth matches its own spikes. */

@@ -77,6 +77,15 @@ typedef struct nf_fit_progress {
  * writing a checkpoint when checkpoints are on). */
 typedef int (*nf_fit_progress_fn)(const nf_fit_progress *p, void *user);
 
+/* A starting point for one model's search, e.g. an earlier fit's best
+ * parameters: the CMA-ES mean (DE and SHADE: the first member of the
+ * population). Searches without one start at the model's defaults. */
+typedef struct nf_fit_start {
+    const char *model;    /* one of the fit's models */
+    int target;           /* index of the recording; -1: every recording without its own */
+    const double *params; /* [model n_params] in model units, inside the fitting bounds */
+} nf_fit_start;
+
 typedef struct nf_fit_options {
     const char *const *models; /* model names; NULL: every registered model */
     int n_models;
@@ -94,6 +103,10 @@ typedef struct nf_fit_options {
     nf_score_weights weights;
     double threshold_mV;       /* spike detection in the recording (-20) */
     double gamma_window_ms;    /* coincidence window (2) */
+    const nf_fit_start *starts; /* n_starts starting points (NULL: every search at the defaults) */
+    int n_starts;
+    double start_sigma;        /* CMA-ES step size around a given start, fraction of the box
+                                  width, (0, 1] (default 0.1: refine; 0.3 is a fresh search) */
     const char *checkpoint_dir; /* NULL: no checkpoints */
     int resume;                /* continue from checkpoint_dir */
     nf_fit_progress_fn progress;

@@ -43,6 +43,7 @@ void nf_fit_options_default(nf_fit_options *o)
     o->weights = nf_score_weights_default();
     o->threshold_mV = -20.0;
     o->gamma_window_ms = 2.0;
+    o->start_sigma = 0.1;
 }
 
 /* ---- spike-time features ------------------------------------------------ */

@@ -250,6 +250,23 @@ static nf_status ckpt_state(fit_ctx *c, int *mi, char *snap, size_t cap)
 
 /* ---- one model -------------------------------------------------------------- */
 
+/* The caller's start for model m on recording r: its own entry, else the
+ * one for every recording, else NULL. */
+static const nf_fit_start *start_for(const nf_fit_options *o, const nf_model *m, int r)
+{
+    const nf_fit_start *any = NULL;
+    for (int k = 0; k < o->n_starts; k++) {
+        const nf_fit_start *st = &o->starts[k];
+        if (strcmp(st->model, m->name))
+            continue;
+        if (st->target == r)
+            return st;
+        if (st->target < 0 && !any)
+            any = st;
+    }
+    return any;
+}
+
 static nf_status make_slots(fit_ctx *c, const nf_model *m, slot *slots)
 {
     int np = m->n_params;
@@ -263,6 +280,11 @@ static nf_status make_slots(fit_ctx *c, const nf_model *m, slot *slots)
         nf_optim_config oc;
         nf_optim_config_default(&oc, c->o->optimizer, np, lo, hi);
         oc.x0 = x0;
+        const nf_fit_start *st = start_for(c->o, m, r);
+        if (st) {
+            oc.x0 = st->params;
+            oc.sigma0 = c->o->start_sigma;
+        }
         oc.seed = mix(c->o->seed ^ mix((uint64_t)r + 1) ^ name_hash(m->name));
         oc.max_evals = c->o->budget;
         /* scores are O(0.01..10) and piecewise flat (spike counts, Gamma):
@@ -673,6 +695,16 @@ static uint64_t fingerprint(const fit_ctx *c)
                    o->gamma_window_ms, (double)o->budget};
     h = fnv(h, d, sizeof d);
     h = fnv(h, &o->seed, sizeof o->seed);
+    if (o->n_starts > 0) { /* none keeps older checkpoints valid */
+        h = fnv(h, &o->start_sigma, sizeof o->start_sigma);
+        for (int k = 0; k < o->n_starts; k++) {
+            const nf_fit_start *st = &o->starts[k];
+            const nf_model *m = nf_model_find(st->model);
+            h = fnv(h, st->model, strlen(st->model) + 1);
+            h = fnv(h, &st->target, sizeof st->target);
+            h = fnv(h, st->params, sizeof(double) * (size_t)(m ? m->n_params : 0));
+        }
+    }
     for (int r = 0; r < c->R; r++) {
         const nf_fit_target *t = &c->tg[r];
         double td[3] = {t->dt_ms, c->prep[r].s0, c->prep[r].s1};
@@ -720,6 +752,40 @@ static nf_status check_options(const nf_fit_options *o)
         return nf__fail(NF_EINVAL, "fit: weights must be finite, >= 0 and not all 0");
     if (o->resume && !o->checkpoint_dir)
         return nf__fail(NF_EINVAL, "fit: resume needs a checkpoint directory");
+    if (o->n_starts < 0 || (o->n_starts > 0 && !o->starts))
+        return nf__fail(NF_EINVAL, "fit: %d starting points but no array of them", o->n_starts);
+    if (o->n_starts > 0 && !(o->start_sigma > 0 && o->start_sigma <= 1))
+        return nf__fail(NF_EINVAL, "fit: start step size %g must be in (0, 1] (fraction of the box width)",
+                        o->start_sigma);
+    return NF_OK;
+}
+
+/* Every start names a fitted model and a recording, and lies inside the
+ * model's fitting bounds. */
+static nf_status check_starts(const nf_fit_options *o, const nf_fit_result *res, int R)
+{
+    for (int k = 0; k < o->n_starts; k++) {
+        const nf_fit_start *st = &o->starts[k];
+        if (!st->model || !st->params)
+            return nf__fail(NF_EINVAL, "fit: starting point %d has no %s", k, !st->model ? "model name" : "parameters");
+        const nf_model *m = NULL;
+        for (int i = 0; i < res->n_models && !m; i++)
+            if (!strcmp(res->models[i]->name, st->model))
+                m = res->models[i];
+        if (!m)
+            return nf__fail(NF_EINVAL, "fit: starting point %d is for model \"%s\", which is not among the fitted models",
+                            k, st->model);
+        if (st->target < -1 || st->target >= R)
+            return nf__fail(NF_EINVAL, "fit: starting point %d (%s) is for recording %d of %d", k, st->model,
+                            st->target, R);
+        for (int j = 0; j < m->n_params; j++) {
+            const nf_param_info *p = &m->params[j];
+            double x = st->params[j];
+            if (!(x >= p->lo && x <= p->hi))
+                return nf__fail(NF_EINVAL, "fit: starting point %d: %s %s = %g %s is outside its bounds [%g, %g]", k,
+                                st->model, p->name, x, p->unit, p->lo, p->hi);
+        }
+    }
     return NF_OK;
 }
 
@@ -752,6 +818,8 @@ nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_optio
     if ((s = resolve_models(opt, c.res)))
         goto done;
     c.M = c.res->n_models;
+    if ((s = check_starts(opt, c.res, n_targets)))
+        goto done;
     c.res->records = calloc((size_t)n_targets * c.M, sizeof(nf_fit_record));
     if (!c.res->records) {
         s = nf__fail(NF_ENOMEM, "fit: out of memory");
