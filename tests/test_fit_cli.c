@@ -109,6 +109,28 @@ Test(fit_cli, text_recording_with_sweep_names_and_csv_rows)
     cr_assert_eq(rc, 0, "%s", out);
 }
 
+/* --init: a short refinement started at an earlier fit's best parameters
+ * (small step) stays about as good as that fit, where the same short search
+ * from the defaults is much worse. */
+Test(fit_cli, init_starts_from_an_earlier_fit)
+{
+    int rc = nft_run(out, sizeof out, "%s fit --example --models lif6,adex --budget 600 --out %s/a --quiet", NFT_BIN, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    rc = nft_run(out, sizeof out,
+                 "%s fit --example --models adex --budget 64 --init %s/a/results.json --init-sigma 0.001 --out %s/b", NFT_BIN,
+                 dir, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "1 starting points from"), "%s", out);
+    rc = nft_run(out, sizeof out, "%s fit --example --models adex --budget 64 --out %s/c --quiet", NFT_BIN, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    rc = nft_run(out, sizeof out,
+                 "/usr/bin/python3 -c \"import json; s=lambda d,m: [t for t in json.load(open('%s/'+d+'/results.json'))"
+                 "['recordings'][0]['top'] if t['model']==m][0]['combined_score']; a=s('a','adex'); b=s('b','adex'); "
+                 "c=s('c','adex'); print(a,b,c); assert b < 1.25*a and c > 1.5*b, (a,b,c)\"",
+                 dir);
+    cr_assert_eq(rc, 0, "%s", out);
+}
+
 Test(fit_cli, bad_inputs_are_clear_errors_and_keep_earlier_results)
 {
     char good[300], nan_file[300], no_i[300];
@@ -142,6 +164,8 @@ Test(fit_cli, bad_inputs_are_clear_errors_and_keep_earlier_results)
         {"%s/good.txt --models lif6 --resume", "resume"},
         {"%s/good.txt --models lif6 --bogus 1", "bogus"},
         {"%s/good.txt --models ''", "--models"},
+        {"%s/good.txt --models lif6 --init /nonexistent/results.json", "/nonexistent/results.json"},
+        {"%s/good.txt --models lif6 --init-sigma x", "--init-sigma"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char args[600];
@@ -154,6 +178,13 @@ Test(fit_cli, bad_inputs_are_clear_errors_and_keep_earlier_results)
     }
     rc = nft_run(out, sizeof out, "%s fit --models lif6 --quiet", NFT_BIN);
     cr_assert_neq(rc, 0);
+    /* --init with a file that is not a results.json, or one without a model fitted here */
+    rc = nft_run(out, sizeof out, "%s fit %s --models lif6 --init %s --out %s/r --quiet --force", NFT_BIN, good, good, dir);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "not a neurofit results.json"), "%s", out);
+    rc = nft_run(out, sizeof out, "%s fit %s --models adex --init %s --out %s/r --quiet --force", NFT_BIN, good, res, dir);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "none of its models"), "%s", out);
     /* a second fit into the same directory is refused without --force */
     rc = nft_run(out, sizeof out, "%s fit %s --models lif6 --budget 100 --threshold -58 --out %s/r --quiet", NFT_BIN,
                  good, dir);

@@ -17,6 +17,10 @@ int nf_cli_parse_i64(const char *s, int64_t *out);
 /* Split "a,b,c" numbers after a prefix like "step:"; returns count or -1. */
 int nf_cli_parse_list(const char *s, double *out, int max);
 
+/* A whole text file (at most 256 MiB) as a NUL-terminated string to free();
+ * NULL when it cannot be read. */
+char *nf_cli_read_text(const char *path);
+
 /* Value of an option "--name VALUE" at argv[*i]; advances *i. NULL if missing. */
 const char *nf_cli_value(int argc, char **argv, int *i);
 

@@ -6,6 +6,7 @@
  *       [--top-k K] [--seed S] [--backend auto|cpu|cuda] [--threads N]
  *       [--weights rmse=W,features=W,spikes=W] [--threshold MV] [--window MS]
  *       [--stim-start MS --stim-end MS] [--columns SPEC] [--dt MS]
+ *       [--init RESULTS.json [--init-sigma S]]
  *       --out DIR [--resume] [--force] [--quiet] [--all-traces]
  *
  * A DIR that holds results.json is refused unless --force (or --resume).
@@ -20,6 +21,7 @@
 #include "neurofit/fit.h"
 #include "neurofit/recording.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -53,6 +55,9 @@ static void usage(FILE *fp)
             "  --window MS          spike coincidence window (2)\n"
             "  --stim-start MS --stim-end MS   feature window (default: where the current changes)\n"
             "  --columns SPEC --dt MS          text / .npy layout (see `neurofit info`)\n"
+            "  --init FILE          start each model's search at its parameters in an earlier\n"
+            "                       results.json (recordings matched by name, its top-k models)\n"
+            "  --init-sigma S       CMA-ES step size around those starts, fraction of the box (0.1)\n"
             "  --out DIR            output directory (required)\n"
             "  --all-traces         also model_traces.npy [recordings][models][samples], every model\n"
             "  --resume             continue an interrupted fit in DIR\n"
@@ -287,6 +292,96 @@ static void print_summary(const nf_fit_result *r, const nf_fit_target *t, int to
            r->seconds > 0 ? r->neuron_steps / r->seconds : 0.0);
 }
 
+/* Starting points from an earlier results.json: for every recording whose
+ * name matches one of ours, the parameters of each of its top models that
+ * this fit fits. Fills *starts / *vals (caller frees); returns an exit code. */
+static int starts_from_results(const char *path, const loaded *L, const nf_fit_options *o, nf_fit_start **starts,
+                               double **vals, int *n_out)
+{
+    *starts = NULL;
+    *vals = NULL;
+    *n_out = 0;
+    char *text = nf_cli_read_text(path);
+    if (!text)
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--init %s: cannot read the file", path);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(root, "recordings");
+    if (!root || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "neurofit-fit-results") || !cJSON_IsArray(recs)) {
+        cJSON_Delete(root);
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--init %s: not a neurofit results.json (no \"format\": "
+                            "\"neurofit-fit-results\" with \"recordings\")", path);
+    }
+    int cap = 0, n = 0, rc = NF_EXIT_OK;
+    const cJSON *rec;
+    cJSON_ArrayForEach(rec, recs) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(rec, "name");
+        const cJSON *top = cJSON_GetObjectItemCaseSensitive(rec, "top");
+        if (!cJSON_IsString(name) || !cJSON_IsArray(top))
+            continue;
+        for (int k = 0; k < L->n && !rc; k++) {
+            if (!L->t[k].name || strcmp(L->t[k].name, name->valuestring))
+                continue;
+            const cJSON *row;
+            cJSON_ArrayForEach(row, top) {
+                const cJSON *mn = cJSON_GetObjectItemCaseSensitive(row, "model");
+                const cJSON *ps = cJSON_GetObjectItemCaseSensitive(row, "params");
+                const nf_model *m = cJSON_IsString(mn) ? nf_model_find(mn->valuestring) : NULL;
+                int fitted = m && !o->models;
+                for (int i = 0; m && o->models && i < o->n_models && !fitted; i++)
+                    fitted = !strcmp(o->models[i], m->name);
+                if (!fitted)
+                    continue;
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 64;
+                    nf_fit_start *ns = realloc(*starts, sizeof **starts * (size_t)cap);
+                    double *nv = ns ? realloc(*vals, sizeof **vals * 64 * (size_t)cap) : NULL;
+                    if (ns)
+                        *starts = ns;
+                    if (nv)
+                        *vals = nv;
+                    if (!ns || !nv) {
+                        rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
+                        break;
+                    }
+                }
+                double *x = *vals + 64 * (size_t)n;
+                for (int j = 0; j < m->n_params && !rc; j++) {
+                    const cJSON *pj = cJSON_GetObjectItemCaseSensitive(ps, m->params[j].name);
+                    const cJSON *v = cJSON_GetObjectItemCaseSensitive(pj, "value");
+                    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+                        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--init %s: recording \"%s\", model %s: no finite value "
+                                          "for parameter %s", path, name->valuestring, m->name, m->params[j].name);
+                    else
+                        x[j] = v->valuedouble;
+                }
+                if (rc)
+                    break;
+                (*starts)[n] = (nf_fit_start){.model = m->name, .target = k, .params = NULL};
+                n++;
+            }
+        }
+        if (rc)
+            break;
+    }
+    cJSON_Delete(root);
+    for (int k = 0; k < n; k++) /* the values array may have moved while growing */
+        (*starts)[k].params = *vals + 64 * (size_t)k;
+    if (!rc && n == 0)
+        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--init %s: no recording there has the name of one fitted here, "
+                          "or none of its models is fitted here", path);
+    if (rc) {
+        free(*starts);
+        free(*vals);
+        *starts = NULL;
+        *vals = NULL;
+        return rc;
+    }
+    *n_out = n;
+    return NF_EXIT_OK;
+}
+
 int nf_cli_fit(int argc, char **argv)
 {
     nf_fit_options o;
@@ -295,7 +390,7 @@ int nf_cli_fit(int argc, char **argv)
     nf_recording_options_init(&ro);
     const char *files[MAX_FILES];
     int n_files = 0, example = 0, quiet = 0, all_traces = 0, force = 0;
-    const char *out = NULL, *sweeps = "all", *models = "all";
+    const char *out = NULL, *sweeps = "all", *models = "all", *init = NULL;
     double stim_start = NAN, stim_end = NAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
@@ -324,6 +419,7 @@ int nf_cli_fit(int argc, char **argv)
         else if (!strcmp(a, "--sweeps")) sweeps = v;
         else if (!strcmp(a, "--models")) models = v;
         else if (!strcmp(a, "--columns")) ro.columns = v;
+        else if (!strcmp(a, "--init")) init = v;
         else if (!strcmp(a, "--optimizer")) {
             if (!strcmp(v, "cmaes")) o.optimizer = NF_OPTIM_CMAES;
             else if (!strcmp(v, "de")) o.optimizer = NF_OPTIM_DE;
@@ -349,10 +445,12 @@ int nf_cli_fit(int argc, char **argv)
             else if (!strcmp(a, "--threads")) o.threads = (int)(n > 4096 ? 4096 : n);
             else o.seed = (uint64_t)n;
         } else if (!strcmp(a, "--threshold") || !strcmp(a, "--window") || !strcmp(a, "--stim-start") ||
+                   !strcmp(a, "--init-sigma") ||
                    !strcmp(a, "--stim-end") || !strcmp(a, "--dt")) {
             if (!nf_cli_parse_double(v, &d))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a number", a, v);
-            if (!strcmp(a, "--threshold")) o.threshold_mV = d;
+            if (!strcmp(a, "--init-sigma")) o.start_sigma = d;
+            else if (!strcmp(a, "--threshold")) o.threshold_mV = d;
             else if (!strcmp(a, "--window")) o.gamma_window_ms = d;
             else if (!strcmp(a, "--stim-start")) stim_start = d;
             else if (!strcmp(a, "--stim-end")) stim_end = d;
@@ -417,6 +515,19 @@ int nf_cli_fit(int argc, char **argv)
         L.t[k].stim_end_ms = stim_end;
     }
 
+    nf_fit_start *starts = NULL;
+    double *start_vals = NULL;
+    if (init) {
+        if ((rc = starts_from_results(init, &L, &o, &starts, &start_vals, &o.n_starts))) {
+            loaded_free(&L);
+            free(mlist);
+            return rc;
+        }
+        o.starts = starts;
+        if (!quiet)
+            fprintf(stderr, "neurofit fit: %d starting points from %s\n", o.n_starts, init);
+    }
+
     /* never replace earlier results by accident */
     char prev[4096];
     if (!o.resume && !force && nf_path_join(prev, sizeof prev, out, "results.json") == NF_OK &&
@@ -426,6 +537,8 @@ int nf_cli_fit(int argc, char **argv)
                           "replace them", out);
         loaded_free(&L);
         free(mlist);
+        free(starts);
+        free(start_vals);
         return rc;
     }
     char ckpt[4096];
@@ -433,6 +546,8 @@ int nf_cli_fit(int argc, char **argv)
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--out: %s", nf_errmsg());
         loaded_free(&L);
         free(mlist);
+        free(starts);
+        free(start_vals);
         return rc;
     }
     o.checkpoint_dir = ckpt;
@@ -478,5 +593,7 @@ int nf_cli_fit(int argc, char **argv)
     nf_fit_result_free(res);
     loaded_free(&L);
     free(mlist);
+    free(starts);
+    free(start_vals);
     return rc;
 }

@@ -86,25 +86,6 @@ static int progress(void *user, int64_t done, int64_t total)
     return 0;
 }
 
-static char *read_text(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    char *buf = NULL;
-    if (fseek(fp, 0, SEEK_END) == 0) {
-        long n = ftell(fp);
-        if (n >= 0 && n < (1L << 24) && fseek(fp, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
-            if (fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            } else
-                buf[n] = '\0';
-        }
-    }
-    fclose(fp);
-    return buf;
-}
-
 /* Parse --stimulus into cfg->stim; *waves receives a file's data (caller frees). */
 static int parse_stimulus(const char *v, nf_sbi_config *cfg, float **waves, int64_t T)
 {
@@ -239,7 +220,7 @@ static int cmd_simulate(int argc, char **argv)
         for (int k = 0; k < n_priors && rc == NF_EXIT_OK; k++) {
             const char *p = priors[k];
             if (p[0] == '@') {
-                char *text = read_text(p + 1);
+                char *text = nf_cli_read_text(p + 1);
                 if (!text) rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--prior: cannot read %s", p + 1);
                 else if (nf_prior_parse_json(prior, text))
                     rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--prior %s: %s", p + 1, nf_errmsg());
@@ -502,7 +483,7 @@ static int reference_from_dir(const char *C, const char *dir, int with_stim, dou
     char path[4096];
     int rc = NF_EXIT_OK;
     if (nf_path_join(path, sizeof path, dir, "meta.json")) return nf_cli_error(C, NF_EXIT_USAGE, "--reference: %s", nf_errmsg());
-    char *text = read_text(path);
+    char *text = nf_cli_read_text(path);
     if (!text) return nf_cli_error(C, NF_EXIT_USAGE, "--reference %s: no meta.json (not a complete `sbi simulate` dataset)", dir);
     cJSON *meta = cJSON_Parse(text);
     free(text);
