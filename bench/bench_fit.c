@@ -60,9 +60,8 @@ static int g_popsize = -1;                         /* --popsize (-1: nf_fit's de
 static nf_optim_bounds g_bounds;                   /* --bounds, when g_bounds_set */
 static int g_bounds_set = 0;
 static int g_per_recording = 0;                    /* --per-recording: each fit's terms and parameters on stderr */
-static int g_refine_k = 0;                          /* --refine K B SIGMA: selection refines the K leading models */
-static int64_t g_refine_budget = 0;
-static double g_refine_sigma = 0.1;
+static int g_refine_k = 0;     /* --refine K: the selection pass refines the K leading models (nf_fit refine_k) */
+static double g_survey = 0.5;  /* --survey F: the survey's share of the budget */
 static nf_optim_kind g_optimizer = NF_OPTIM_CMAES; /* --optimizer cmaes|de|shade */
 static double clock_s(clockid_t id)
 {
@@ -416,6 +415,10 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
         if (g_bounds_set)
             o.bounds = g_bounds;
         o.optimizer = g_optimizer;
+        if (select) {
+            o.refine_k = g_refine_k;
+            o.survey_fraction = g_survey;
+        }
         nf_fit_result *res = NULL;
         double w0 = clock_s(CLOCK_MONOTONIC);
         if (nf_fit(&t, 1, &o, &res)) {
@@ -438,56 +441,6 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
                         winner = g;
                 }
         double gen_comb = gen->combined, win_comb = res->records[0].combined;
-        if (select && g_refine_k > 0) {
-            /* survey then refine: the leading models again from their best points */
-            int K = g_refine_k < res->n_models ? g_refine_k : res->n_models;
-            const char *rn[64];
-            double xs[64][64];
-            nf_fit_start sts[64];
-            for (int k = 0; k < K; k++) {
-                const nf_fit_record *rr = &res->records[k];
-                rn[k] = rr->model->name;
-                for (int j = 0; j < rr->model->n_params; j++)
-                    xs[k][j] = rr->params[j];
-                sts[k] = (nf_fit_start){.model = rn[k], .target = 0, .params = xs[k]};
-            }
-            nf_fit_options o2 = o;
-            o2.models = rn;
-            o2.n_models = K;
-            o2.budget = g_refine_budget;
-            o2.starts = sts;
-            o2.n_starts = K;
-            o2.start_sigma = g_refine_sigma;
-            o2.seed = o.seed + 1000003u;
-            nf_fit_result *r2 = NULL;
-            if (nf_fit(&t, 1, &o2, &r2)) {
-                fprintf(stderr, "bench_fit: refining %s recording %d: %s\n", rc->m->name, x % R, nf_errmsg());
-                exit(1);
-            }
-            st->neuron_steps += r2->neuron_steps;
-            st->sims += r2->sims;
-            double comb[64] = {0};
-            for (int g = 0; g < M; g++)
-                comb[g] = INFINITY;
-            for (int k = 0; k < res->n_models; k++)
-                for (int g = 0; g < M; g++)
-                    if (mods[g] == res->records[k].model)
-                        comb[g] = res->records[k].combined;
-            for (int k = 0; k < r2->n_models; k++)
-                for (int g = 0; g < M; g++)
-                    if (mods[g] == r2->records[k].model) {
-                        st->model_evals[g] += r2->records[k].evals;
-                        if (r2->records[k].combined < comb[g])
-                            comb[g] = r2->records[k].combined;
-                    }
-            nf_fit_result_free(r2);
-            winner = 0;
-            for (int g = 1; g < M; g++)
-                if (comb[g] < comb[winner])
-                    winner = g;
-            gen_comb = comb[rc->gen];
-            win_comb = comb[winner];
-        }
         st->confusion[rc->gen * M + winner]++;
         double *tm = st->terms + x * 6;
         double truth = truth_score(rc, &o, tm + 3);
@@ -639,7 +592,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_fit [--models a,b,...|all] [--recordings R] [--budget B]\n"
                     "                 [--select-budget B] [--seed S] [--threads T] [--quick] [--no-select]\n"
-                    "                 [--refine K B SIGMA] [--no-recovery] [--popsize P] [--optimizer cmaes|de|shade] [--per-recording]\n"
+                    "                 [--refine K] [--survey F] [--no-recovery] [--popsize P] [--optimizer cmaes|de|shade] [--per-recording]\n"
                     "                 [--bounds reflect|resample|transform]\n");
     exit(2);
 }
@@ -678,11 +631,11 @@ int main(int argc, char **argv)
             g_optimizer = !strcmp(v, "de") ? NF_OPTIM_DE : !strcmp(v, "shade") ? NF_OPTIM_SHADE : NF_OPTIM_CMAES;
         } else if (!strcmp(argv[a], "--no-select"))
             select = 0;
-        else if (!strcmp(argv[a], "--refine") && a + 3 < argc) {
+        else if (!strcmp(argv[a], "--refine") && a + 1 < argc)
             g_refine_k = atoi(argv[++a]);
-            g_refine_budget = atoll(argv[++a]);
-            g_refine_sigma = atof(argv[++a]);
-        } else if (!strcmp(argv[a], "--no-recovery"))
+        else if (!strcmp(argv[a], "--survey") && a + 1 < argc)
+            g_survey = atof(argv[++a]);
+        else if (!strcmp(argv[a], "--no-recovery"))
             recover = 0;
         else if (!strcmp(argv[a], "--per-recording"))
             g_per_recording = 1;

@@ -5,6 +5,7 @@ model's spike count matches the target's in every spiking sweep").
 
     python3 bench/real_fit.py [--neurofit build/neurofit] [--models lif6,adex,izhikevich]
                               [--budget 10000] [--data ../shared/data] [--out build/real_fit]
+                              [--seed S] [--extra "--refine 2"]
                               [--only NAME,...] [--seed S]
 
 For each recording set it runs one `neurofit fit` (all sweeps of the file, or the
@@ -46,6 +47,7 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--threads", default="")
     ap.add_argument("--seed", default="")
+    ap.add_argument("--extra", default="", help="more neurofit fit options, e.g. '--refine 2'")
     a = ap.parse_args()
     only = [s for s in a.only.split(",") if s]
     print("| recording set | sweeps | spiking | count exact | within 1 | median RMSE (mV) | first (model: sweeps) | wall s |")
@@ -60,6 +62,7 @@ def main():
             cmd += ["--threads", a.threads]
         if a.seed:
             cmd += ["--seed", a.seed]
+        cmd += a.extra.split()
         t0 = time.time()
         p = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.time() - t0

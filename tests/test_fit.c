@@ -193,6 +193,14 @@ static int stop_after(const nf_fit_progress *p, void *user)
     return ++*calls == 7; /* interrupt in the middle of the second model */
 }
 
+static int stop_at; /* stop_after_n: interrupt at this call (-1: never, count only) */
+static int stop_after_n(const nf_fit_progress *p, void *user)
+{
+    (void)p;
+    int *calls = user;
+    return ++*calls == stop_at;
+}
+
 Test(fit, resume_after_interruption_gives_the_uninterrupted_result)
 {
     static float v1[2001], i1[2001], v2[1501], i2[1501];
@@ -226,6 +234,91 @@ Test(fit, resume_after_interruption_gives_the_uninterrupted_result)
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* Survey then refine: the survey is the one-pass fit with the survey's
+ * budget; each recording's two leading models get the rest of the budget and
+ * keep the better fit, the trailing model keeps its survey. */
+Test(fit, survey_then_refine_the_leading_models)
+{
+    static float v1[2001], i1[2001], v2[1501], i2[1501];
+    nf_fit_target t[2];
+    two_recordings(v1, i1, v2, i2, t);
+    const char *models[] = {"lif6", "adex", "izhikevich"};
+    nf_fit_options o = opts(models, 3, 400);
+    o.refine_k = 2;
+    nf_fit_result *r = NULL, *again = NULL, *survey = NULL;
+    cr_assert_eq(nf_fit(t, 2, &o, &r), NF_OK, "%s", nf_errmsg());
+    o.threads = 1;
+    cr_assert_eq(nf_fit(t, 2, &o, &again), NF_OK, "%s", nf_errmsg());
+    same_results(r, again);
+    nf_fit_options os = o;
+    os.refine_k = 0;
+    os.budget = 200;
+    cr_assert_eq(nf_fit(t, 2, &os, &survey), NF_OK, "%s", nf_errmsg());
+    for (int tg = 0; tg < 2; tg++) {
+        const nf_fit_record *row = &r->records[tg * 3], *srow = &survey->records[tg * 3];
+        for (int k = 0; k < 3; k++) {
+            cr_assert_eq(row[k].rank, k + 1);
+            if (k > 0)
+                cr_assert_leq(row[k - 1].combined, row[k].combined);
+            const nf_fit_record *sv = NULL;
+            int lead = 0;
+            for (int j = 0; j < 3; j++)
+                if (srow[j].model == row[k].model) {
+                    sv = &srow[j];
+                    lead = j < 2;
+                }
+            cr_assert(sv);
+            if (lead) { /* 200 + 200 * 3 / 2 more evaluations, at least as good */
+                cr_assert_geq(row[k].evals, sv->evals + 300, "%s: %lld evaluations", row[k].model->name,
+                              (long long)row[k].evals);
+                cr_assert_leq(row[k].combined, sv->combined);
+                cr_assert_gt(row[k].n_convergence, sv->n_convergence);
+            } else {
+                cr_assert_eq(row[k].evals, sv->evals);
+                cr_assert_eq(row[k].combined, sv->combined);
+            }
+        }
+    }
+    nf_fit_result_free(again);
+    nf_fit_result_free(survey);
+
+    /* interrupted in the survey or in the refinement, resumed: the same result */
+    int total = 0;
+    o.progress = stop_after_n;
+    stop_at = -1;
+    o.progress_user = &total;
+    cr_assert_eq(nf_fit(t, 2, &o, &again), NF_OK, "%s", nf_errmsg());
+    nf_fit_result_free(again);
+    int at[2] = {3, total - 2};
+    for (int c = 0; c < 2; c++) {
+        char dir[] = "/tmp/nf_fit_refine_XXXXXX";
+        cr_assert(mkdtemp(dir));
+        int calls = 0;
+        stop_at = at[c];
+        o.progress_user = &calls;
+        o.checkpoint_dir = dir;
+        o.resume = 0;
+        cr_assert_eq(nf_fit(t, 2, &o, &again), NF_EINTERRUPTED, "stop at call %d of %d", at[c], total);
+        o.progress = NULL;
+        o.resume = 1;
+        cr_assert_eq(nf_fit(t, 2, &o, &again), NF_OK, "%s", nf_errmsg());
+        same_results(r, again);
+        nf_fit_result_free(again);
+        o.progress = stop_after_n;
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        cr_assert_eq(system(cmd), 0);
+    }
+    nf_fit_result_free(r);
+
+    o.survey_fraction = 1.0;
+    cr_assert_eq(nf_fit(t, 2, &o, &r), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "survey"), "%s", nf_errmsg());
+    o.survey_fraction = 0.5;
+    o.refine_k = -1;
+    cr_assert_eq(nf_fit(t, 2, &o, &r), NF_EINVAL);
 }
 
 Test(fit, substeps_when_the_recording_is_coarser_than_the_model_step)

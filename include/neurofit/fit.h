@@ -107,6 +107,15 @@ typedef struct nf_fit_options {
     int n_starts;
     double start_sigma;        /* CMA-ES step size around a given start, fraction of the box
                                   width, (0, 1] (default 0.1: refine; 0.3 is a fresh search) */
+    /* Survey, then refine: with refine_k > 0 (and more models than that),
+     * every model is first fitted with survey_fraction x budget evaluations,
+     * then each recording's refine_k leading models again from their survey
+     * best (step start_sigma) with the rest of the recording's evaluations
+     * shared among them: (1 - survey_fraction) x budget x n_models / refine_k
+     * each. Each model keeps the better of its two fits. The total per
+     * recording stays n_models x budget. 0 (default): one pass. */
+    int refine_k;
+    double survey_fraction;    /* (0, 1), default 0.5 */
     const char *checkpoint_dir; /* NULL: no checkpoints */
     int resume;                /* continue from checkpoint_dir */
     nf_fit_progress_fn progress;

@@ -6,7 +6,7 @@
  *       [--top-k K] [--seed S] [--backend auto|cpu|cuda] [--threads N]
  *       [--weights rmse=W,features=W,spikes=W] [--threshold MV] [--window MS]
  *       [--stim-start MS --stim-end MS] [--columns SPEC] [--dt MS]
- *       [--init RESULTS.json [--init-sigma S]]
+ *       [--init RESULTS.json [--init-sigma S]] [--refine K [--survey F]]
  *       --out DIR [--resume] [--force] [--quiet] [--all-traces]
  *
  * A DIR that holds results.json is refused unless --force (or --resume).
@@ -45,6 +45,9 @@ static void usage(FILE *fp)
             "  --budget EVALS       evaluations per recording and model (default 10000)\n"
             "  --popsize N          population size (default: 32 for cmaes, the optimiser's own for de/shade)\n"
             "  --restarts N         CMA-ES restarts at most (default 9; the budget also ends them)\n"
+            "  --refine K           survey every model with part of the budget, then refine each\n"
+            "                       recording's K leading models with the rest (0: one pass)\n"
+            "  --survey F           the survey's share of the budget with --refine (0.5)\n"
             "  --bounds MODE        CMA-ES at the parameter bounds: reflect (default), resample\n"
             "                       (redraw; better when the optimum is inside the box) or transform\n"
             "  --top-k K            models kept per recording in results.json and the report (3)\n"
@@ -434,22 +437,24 @@ int nf_cli_fit(int argc, char **argv)
         } else if (!strcmp(a, "--weights")) {
             if (nf_score_weights_parse(v, &o.weights))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--weights: %s", nf_errmsg());
-        } else if (!strcmp(a, "--budget") || !strcmp(a, "--popsize") || !strcmp(a, "--restarts") ||
+        } else if (!strcmp(a, "--budget") || !strcmp(a, "--popsize") || !strcmp(a, "--restarts") || !strcmp(a, "--refine") ||
                    !strcmp(a, "--top-k") || !strcmp(a, "--threads") || !strcmp(a, "--seed")) {
             if (!nf_cli_parse_i64(v, &n) || n < 0 || n > (int64_t)1 << 40)
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a non-negative integer", a, v);
             if (!strcmp(a, "--budget")) o.budget = n;
             else if (!strcmp(a, "--popsize")) o.popsize = (int)(n > 1 << 20 ? 1 << 20 : n);
             else if (!strcmp(a, "--restarts")) o.restarts = (int)(n > 1000 ? 1000 : n);
+            else if (!strcmp(a, "--refine")) o.refine_k = (int)(n > 1000 ? 1000 : n);
             else if (!strcmp(a, "--top-k")) o.top_k = (int)(n > 1000 ? 1000 : n);
             else if (!strcmp(a, "--threads")) o.threads = (int)(n > 4096 ? 4096 : n);
             else o.seed = (uint64_t)n;
         } else if (!strcmp(a, "--threshold") || !strcmp(a, "--window") || !strcmp(a, "--stim-start") ||
-                   !strcmp(a, "--init-sigma") ||
+                   !strcmp(a, "--init-sigma") || !strcmp(a, "--survey") ||
                    !strcmp(a, "--stim-end") || !strcmp(a, "--dt")) {
             if (!nf_cli_parse_double(v, &d))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a number", a, v);
             if (!strcmp(a, "--init-sigma")) o.start_sigma = d;
+            else if (!strcmp(a, "--survey")) o.survey_fraction = d;
             else if (!strcmp(a, "--threshold")) o.threshold_mV = d;
             else if (!strcmp(a, "--window")) o.gamma_window_ms = d;
             else if (!strcmp(a, "--stim-start")) stim_start = d;

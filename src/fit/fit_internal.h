@@ -36,4 +36,11 @@ void nf__fit_score(const nf__fit_tgt *tg, const nf_score_weights *w, double wind
                    int64_t n_obs, int valid, const float *spk, int n_spk, int n_total,
                    nf__fit_score_out *o);
 
+/* Monotonic seconds. */
+double nf__fit_now_s(void);
+/* One pass of nf_fit (no survey / refine); fit_refine.c builds on it. */
+nf_status nf__fit_once(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt, nf_fit_result **out);
+/* Sort each recording's records best first and number their ranks. */
+void nf__fit_rank(nf_fit_result *r);
+
 #endif

@@ -18,12 +18,13 @@
 
 #define CKPT_INTERVAL_S 5.0
 
-static double now_s(void)
+double nf__fit_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+#define now_s nf__fit_now_s
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -754,7 +755,11 @@ static nf_status check_options(const nf_fit_options *o)
         return nf__fail(NF_EINVAL, "fit: resume needs a checkpoint directory");
     if (o->n_starts < 0 || (o->n_starts > 0 && !o->starts))
         return nf__fail(NF_EINVAL, "fit: %d starting points but no array of them", o->n_starts);
-    if (o->n_starts > 0 && !(o->start_sigma > 0 && o->start_sigma <= 1))
+    if (o->refine_k < 0)
+        return nf__fail(NF_EINVAL, "fit: refine %d must be >= 0 (0: no refinement)", o->refine_k);
+    if (o->refine_k > 0 && !(o->survey_fraction > 0 && o->survey_fraction < 1))
+        return nf__fail(NF_EINVAL, "fit: survey fraction %g must be in (0, 1)", o->survey_fraction);
+    if ((o->n_starts > 0 || o->refine_k > 0) && !(o->start_sigma > 0 && o->start_sigma <= 1))
         return nf__fail(NF_EINVAL, "fit: start step size %g must be in (0, 1] (fraction of the box width)",
                         o->start_sigma);
     return NF_OK;
@@ -789,7 +794,17 @@ static nf_status check_starts(const nf_fit_options *o, const nf_fit_result *res,
     return NF_OK;
 }
 
-nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt, nf_fit_result **out)
+void nf__fit_rank(nf_fit_result *r)
+{
+    for (int t = 0; t < r->n_targets; t++) {
+        nf_fit_record *row = &r->records[(size_t)t * r->n_models];
+        qsort(row, (size_t)r->n_models, sizeof *row, cmp_rec);
+        for (int k = 0; k < r->n_models; k++)
+            row[k].rank = k + 1;
+    }
+}
+
+nf_status nf__fit_once(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt, nf_fit_result **out)
 {
     if (!out)
         return nf__fail(NF_EINVAL, "fit: NULL result pointer");
@@ -897,13 +912,7 @@ nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_optio
         if (s)
             goto done;
     }
-    /* rank the models of each recording */
-    for (int r = 0; r < n_targets; r++) {
-        nf_fit_record *row = &c.res->records[(size_t)r * c.M];
-        qsort(row, (size_t)c.M, sizeof *row, cmp_rec);
-        for (int k = 0; k < c.M; k++)
-            row[k].rank = k + 1;
-    }
+    nf__fit_rank(c.res); /* the models of each recording, best first */
     c.res->seconds = now_s() - c.t0;
     c.res->sims = c.sims;
     c.res->neuron_steps = c.steps;
