@@ -60,7 +60,8 @@ static int g_popsize = -1;                         /* --popsize (-1: nf_fit's de
 static nf_optim_bounds g_bounds;                   /* --bounds, when g_bounds_set */
 static int g_bounds_set = 0;
 static int g_per_recording = 0;                    /* --per-recording: each fit's terms and parameters on stderr */
-static int g_refine_k = 0;     /* --refine K: the selection pass refines the K leading models (nf_fit refine_k) */
+static int g_refine_k = -1;    /* --refine K: the selection pass refines the K leading models (nf_fit refine_k;
+                                  -1: nf_fit's default, 2; 0: one pass, as every run before 2026-12-02) */
 static double g_survey = 0.5;  /* --survey F: the survey's share of the budget */
 static nf_optim_kind g_optimizer = NF_OPTIM_CMAES; /* --optimizer cmaes|de|shade */
 static double clock_s(clockid_t id)
@@ -415,10 +416,9 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
         if (g_bounds_set)
             o.bounds = g_bounds;
         o.optimizer = g_optimizer;
-        if (select) {
+        if (select && g_refine_k >= 0)
             o.refine_k = g_refine_k;
-            o.survey_fraction = g_survey;
-        }
+        o.survey_fraction = g_survey;
         nf_fit_result *res = NULL;
         double w0 = clock_s(CLOCK_MONOTONIC);
         if (nf_fit(&t, 1, &o, &res)) {

@@ -3,7 +3,7 @@
  * then a depolarising step, 0.5 mV noise) fitted by 4 models with a fixed
  * budget, all recordings of a model in one engine call per generation.
  *
- * usage: bench_fit_rate [--recordings N] [--budget EVALS] [--models a,b,..]
+ * usage: bench_fit_rate [--recordings N] [--budget EVALS] [--models a,b,..] [--refine K]
  *                       [--backend cpu|cuda|auto] [--threads N] */
 #include "neurofit/fit.h"
 
@@ -18,6 +18,7 @@ int main(int argc, char **argv)
 {
     int R = 100, threads = 0;
     int64_t budget = 1000;
+    int refine = -1; /* --refine K: nf_fit's refine_k (-1: its default) */
     const char *models_s = "lif6,adex,izhikevich,hh", *backend_s = "auto";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--recordings")) R = atoi(argv[i + 1]);
@@ -25,6 +26,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--models")) models_s = argv[i + 1];
         else if (!strcmp(argv[i], "--backend")) backend_s = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--refine")) refine = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "bench_fit_rate: unknown option %s\n", argv[i]);
             return 2;
@@ -90,6 +92,8 @@ int main(int argc, char **argv)
     o.models = mv;
     o.n_models = nm;
     o.budget = budget;
+    if (refine >= 0)
+        o.refine_k = refine;
     o.backend = backend;
     o.threads = threads;
     o.threshold_mV = -45.0; /* AdEx recordings: the sample at V_peak is the reset */

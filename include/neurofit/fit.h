@@ -113,7 +113,7 @@ typedef struct nf_fit_options {
      * best (step start_sigma) with the rest of the recording's evaluations
      * shared among them: (1 - survey_fraction) x budget x n_models / refine_k
      * each. Each model keeps the better of its two fits. The total per
-     * recording stays n_models x budget. 0 (default): one pass. */
+     * recording stays n_models x budget. Default 2; 0: one pass. */
     int refine_k;
     double survey_fraction;    /* (0, 1), default 0.5 */
     const char *checkpoint_dir; /* NULL: no checkpoints */

@@ -44,6 +44,7 @@ void nf_fit_options_default(nf_fit_options *o)
     o->threshold_mV = -20.0;
     o->gamma_window_ms = 2.0;
     o->start_sigma = 0.1;
+    o->refine_k = 2; /* survey, then refine the two leading models (bench/results/fit.md) */
     o->survey_fraction = 0.5;
 }
 
