@@ -97,7 +97,7 @@ Test(fit_cli, text_recording_with_sweep_names_and_csv_rows)
     rc = nft_run(out, sizeof out,
                  "%s fit %s --models lif6 --budget 200 --threshold -58 --bounds resample --out %s/b --quiet && "
                  "/usr/bin/python3 -c \"import json; j=json.load(open('%s/b/results.json')); "
-                 "assert j['options']['bounds']=='resample', j['options']; "
+                 "assert j['options']['bounds']=='resample', j['options']; assert j['options']['refine']==2; "
                  "j2=json.load(open('%s/t/results.json')); assert j2['options']['bounds']=='reflect'\"",
                  NFT_BIN, path, dir, dir, dir);
     cr_assert_eq(rc, 0, "%s", out);

@@ -106,6 +106,11 @@ static nf_status write_json(const nf_fit_result *r, const nf_fit_target *t, int 
     cJSON_AddNumberToObject(o, "budget", (double)opt->budget);
     cJSON_AddNumberToObject(o, "popsize", opt->popsize);
     cJSON_AddNumberToObject(o, "restarts", opt->restarts);
+    cJSON_AddNumberToObject(o, "refine", opt->refine_k);
+    if (opt->refine_k > 0)
+        cJSON_AddNumberToObject(o, "survey_fraction", opt->survey_fraction);
+    if (opt->refine_k > 0 || opt->n_starts > 0)
+        cJSON_AddNumberToObject(o, "start_sigma", opt->start_sigma);
     cJSON_AddStringToObject(o, "bounds", nf_optim_bounds_str(opt->bounds));
     cJSON_AddNumberToObject(o, "seed", (double)opt->seed);
     cJSON_AddNumberToObject(o, "top_k", top_k);
