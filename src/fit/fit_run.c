@@ -804,16 +804,10 @@ void nf__fit_rank(nf_fit_result *r)
     }
 }
 
+/* out and opt are not NULL (nf_fit sees to both) */
 nf_status nf__fit_once(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt, nf_fit_result **out)
 {
-    if (!out)
-        return nf__fail(NF_EINVAL, "fit: NULL result pointer");
     *out = NULL;
-    nf_fit_options defaults;
-    if (!opt) {
-        nf_fit_options_default(&defaults);
-        opt = &defaults;
-    }
     if (!targets || n_targets < 1)
         return nf__fail(NF_EINVAL, "fit: no recordings");
     nf_status s = check_options(opt);
