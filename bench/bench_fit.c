@@ -440,14 +440,13 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
                     if (k == 0)
                         winner = g;
                 }
-        double gen_comb = gen->combined, win_comb = res->records[0].combined;
         st->confusion[rc->gen * M + winner]++;
         double *tm = st->terms + x * 6;
         double truth = truth_score(rc, &o, tm + 3);
-        st->ratio[x] = gen_comb / truth;
+        st->ratio[x] = gen->combined / truth;
         if (g_per_recording && select && winner != rc->gen)
             fprintf(stderr, "miss %s #%d won by %s: winner %.4f, generating fit %.4f, truth %.4f\n", rc->m->name,
-                    x % R, mods[winner]->name, win_comb, gen_comb, truth);
+                    x % R, mods[winner]->name, res->records[0].combined, gen->combined, truth);
         st->stop[x] = gen->stop_reason;
         st->restarts[x] = gen->restarts;
         tm[0] = gen->nrmse;

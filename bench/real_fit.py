@@ -5,8 +5,7 @@ model's spike count matches the target's in every spiking sweep").
 
     python3 bench/real_fit.py [--neurofit build/neurofit] [--models lif6,adex,izhikevich]
                               [--budget 10000] [--data ../shared/data] [--out build/real_fit]
-                              [--seed S] [--extra "--refine 2"]
-                              [--only NAME,...] [--seed S]
+                              [--only NAME,...] [--seed S] [--extra "--refine 2"]
 
 For each recording set it runs one `neurofit fit` (all sweeps of the file, or the
 IBW pairs, or eFEL's current.txt), reads results.json and prints a markdown row:

@@ -295,6 +295,31 @@ static void print_summary(const nf_fit_result *r, const nf_fit_target *t, int to
            r->seconds > 0 ? r->neuron_steps / r->seconds : 0.0);
 }
 
+/* Is m one of the models this fit fits? */
+static int fitted_here(const nf_fit_options *o, const nf_model *m)
+{
+    if (!o->models)
+        return 1;
+    for (int i = 0; i < o->n_models; i++)
+        if (!strcmp(o->models[i], m->name))
+            return 1;
+    return 0;
+}
+
+/* Model m's parameters from one "top" row of a results.json into x; an exit code. */
+static int row_params(const char *path, const char *rec_name, const cJSON *row, const nf_model *m, double *x)
+{
+    const cJSON *ps = cJSON_GetObjectItemCaseSensitive(row, "params");
+    for (int j = 0; j < m->n_params; j++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ps, m->params[j].name), "value");
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+            return nf_cli_error(CMD, NF_EXIT_USAGE, "--init %s: recording \"%s\", model %s: no finite value for parameter %s",
+                                path, rec_name, m->name, m->params[j].name);
+        x[j] = v->valuedouble;
+    }
+    return NF_EXIT_OK;
+}
+
 /* Starting points from an earlier results.json: for every recording whose
  * name matches one of ours, the parameters of each of its top models that
  * this fit fits. Fills *starts / *vals (caller frees); returns an exit code. */
@@ -317,7 +342,7 @@ static int starts_from_results(const char *path, const loaded *L, const nf_fit_o
                             "\"neurofit-fit-results\" with \"recordings\")", path);
     }
     int cap = 0, n = 0, rc = NF_EXIT_OK;
-    const cJSON *rec;
+    const cJSON *rec, *row;
     cJSON_ArrayForEach(rec, recs) {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(rec, "name");
         const cJSON *top = cJSON_GetObjectItemCaseSensitive(rec, "top");
@@ -326,43 +351,26 @@ static int starts_from_results(const char *path, const loaded *L, const nf_fit_o
         for (int k = 0; k < L->n && !rc; k++) {
             if (!L->t[k].name || strcmp(L->t[k].name, name->valuestring))
                 continue;
-            const cJSON *row;
             cJSON_ArrayForEach(row, top) {
                 const cJSON *mn = cJSON_GetObjectItemCaseSensitive(row, "model");
-                const cJSON *ps = cJSON_GetObjectItemCaseSensitive(row, "params");
                 const nf_model *m = cJSON_IsString(mn) ? nf_model_find(mn->valuestring) : NULL;
-                int fitted = m && !o->models;
-                for (int i = 0; m && o->models && i < o->n_models && !fitted; i++)
-                    fitted = !strcmp(o->models[i], m->name);
-                if (!fitted)
+                if (!m || !fitted_here(o, m))
                     continue;
                 if (n == cap) {
                     cap = cap ? 2 * cap : 64;
                     nf_fit_start *ns = realloc(*starts, sizeof **starts * (size_t)cap);
-                    double *nv = ns ? realloc(*vals, sizeof **vals * 64 * (size_t)cap) : NULL;
                     if (ns)
                         *starts = ns;
-                    if (nv)
-                        *vals = nv;
-                    if (!ns || !nv) {
+                    double *nv = ns ? realloc(*vals, sizeof **vals * 64 * (size_t)cap) : NULL;
+                    if (!nv) {
                         rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
                         break;
                     }
+                    *vals = nv;
                 }
-                double *x = *vals + 64 * (size_t)n;
-                for (int j = 0; j < m->n_params && !rc; j++) {
-                    const cJSON *pj = cJSON_GetObjectItemCaseSensitive(ps, m->params[j].name);
-                    const cJSON *v = cJSON_GetObjectItemCaseSensitive(pj, "value");
-                    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-                        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--init %s: recording \"%s\", model %s: no finite value "
-                                          "for parameter %s", path, name->valuestring, m->name, m->params[j].name);
-                    else
-                        x[j] = v->valuedouble;
-                }
-                if (rc)
+                if ((rc = row_params(path, name->valuestring, row, m, *vals + 64 * (size_t)n)))
                     break;
-                (*starts)[n] = (nf_fit_start){.model = m->name, .target = k, .params = NULL};
-                n++;
+                (*starts)[n++] = (nf_fit_start){.model = m->name, .target = k}; /* params set below */
             }
         }
         if (rc)

@@ -38,6 +38,8 @@ void nf__fit_score(const nf__fit_tgt *tg, const nf_score_weights *w, double wind
 
 /* Monotonic seconds. */
 double nf__fit_now_s(void);
+/* The checks of nf_fit's options that need no recordings or models. */
+nf_status nf__fit_check_options(const nf_fit_options *o);
 /* One pass of nf_fit (no survey / refine); fit_refine.c builds on it. */
 nf_status nf__fit_once(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt, nf_fit_result **out);
 /* Sort each recording's records best first and number their ranks. */

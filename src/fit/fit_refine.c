@@ -171,10 +171,9 @@ nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_optio
     int M = opt->models ? opt->n_models : nf_model_count();
     if (opt->refine_k <= 0 || M <= opt->refine_k || !targets || n_targets < 1)
         return nf__fit_once(targets, n_targets, opt, out); /* one pass (and its checks) */
-    if (!(opt->survey_fraction > 0 && opt->survey_fraction < 1))
-        return nf__fail(NF_EINVAL, "fit: survey fraction %g must be in (0, 1)", opt->survey_fraction);
-    if (opt->budget < 1)
-        return nf__fail(NF_EINVAL, "fit: budget %lld evaluations must be >= 1", (long long)opt->budget);
+    nf_status s = nf__fit_check_options(opt); /* before the survey's options replace the budget */
+    if (s)
+        return s;
     double t0 = nf__fit_now_s();
     const int K = opt->refine_k;
     int64_t b1 = (int64_t)llround((double)opt->budget * opt->survey_fraction);
@@ -183,7 +182,7 @@ nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_optio
     o1.refine_k = 0;
     o1.budget = b1 > 0 ? b1 : 1;
     char dir[4096];
-    nf_status s = checkpoint_subdir(opt, "survey", dir, sizeof dir, &o1.checkpoint_dir);
+    s = checkpoint_subdir(opt, "survey", dir, sizeof dir, &o1.checkpoint_dir);
     nf_fit_result *r1 = NULL;
     if (s || (s = nf__fit_once(targets, n_targets, &o1, &r1)))
         return s;

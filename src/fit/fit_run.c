@@ -24,7 +24,6 @@ double nf__fit_now_s(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
-#define now_s nf__fit_now_s
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -165,7 +164,7 @@ static nf_status ckpt_save(fit_ctx *c, int mi, slot *slots, int final, char *cur
             nf_remove_tree(old);
     }
     snprintf(cur_dir, cap, "%s", final ? "" : name);
-    c->last_ckpt = now_s();
+    c->last_ckpt = nf__fit_now_s();
     return NF_OK;
 }
 
@@ -495,7 +494,7 @@ static nf_status run_model(fit_ctx *c, int mi, slot *slots, char *cur_dir, size_
         if (c->o->progress) {
             nf_fit_progress p = {.model_index = mi, .n_models = c->M, .model = m->name,
                                  .n_targets = c->R, .sims_done = c->sims, .neuron_steps = c->steps,
-                                 .elapsed_s = now_s() - c->t0, .best_score = INFINITY};
+                                 .elapsed_s = nf__fit_now_s() - c->t0, .best_score = INFINITY};
             for (int r = 0; r < c->R; r++) {
                 if (nf_optim_stop(slots[r].opt) == NF_OPTIM_RUNNING)
                     p.targets_running++;
@@ -505,7 +504,7 @@ static nf_status run_model(fit_ctx *c, int mi, slot *slots, char *cur_dir, size_
             }
             stop = c->o->progress(&p, c->o->progress_user);
         }
-        if (c->o->checkpoint_dir && (stop || now_s() - c->last_ckpt >= CKPT_INTERVAL_S))
+        if (c->o->checkpoint_dir && (stop || nf__fit_now_s() - c->last_ckpt >= CKPT_INTERVAL_S))
             if ((s = ckpt_save(c, mi, slots, 0, cur_dir, cur_cap)))
                 break;
         if (stop) {
@@ -728,7 +727,7 @@ static int cmp_rec(const void *pa, const void *pb)
     return a->model->id - b->model->id;
 }
 
-static nf_status check_options(const nf_fit_options *o)
+nf_status nf__fit_check_options(const nf_fit_options *o)
 {
     if (o->budget < 1)
         return nf__fail(NF_EINVAL, "fit: budget %lld evaluations must be >= 1", (long long)o->budget);
@@ -810,10 +809,10 @@ nf_status nf__fit_once(const nf_fit_target *targets, int n_targets, const nf_fit
     *out = NULL;
     if (!targets || n_targets < 1)
         return nf__fail(NF_EINVAL, "fit: no recordings");
-    nf_status s = check_options(opt);
+    nf_status s = nf__fit_check_options(opt);
     if (s)
         return s;
-    fit_ctx c = {.tg = targets, .R = n_targets, .o = opt, .t0 = now_s()};
+    fit_ctx c = {.tg = targets, .R = n_targets, .o = opt, .t0 = nf__fit_now_s()};
     c.last_ckpt = c.t0;
     c.res = calloc(1, sizeof *c.res);
     c.prep = calloc((size_t)n_targets, sizeof *c.prep);
@@ -907,7 +906,7 @@ nf_status nf__fit_once(const nf_fit_target *targets, int n_targets, const nf_fit
             goto done;
     }
     nf__fit_rank(c.res); /* the models of each recording, best first */
-    c.res->seconds = now_s() - c.t0;
+    c.res->seconds = nf__fit_now_s() - c.t0;
     c.res->sims = c.sims;
     c.res->neuron_steps = c.steps;
 done:
