@@ -166,6 +166,8 @@ Test(fit_cli, bad_inputs_are_clear_errors_and_keep_earlier_results)
         {"%s/good.txt --models ''", "--models"},
         {"%s/good.txt --models lif6 --init /nonexistent/results.json", "/nonexistent/results.json"},
         {"%s/good.txt --models lif6 --init-sigma x", "--init-sigma"},
+        {"%s/good.txt --models lif6 --survey 1.5", "survey fraction 1.5"},
+        {"%s/good.txt --models lif6 --refine -1", "--refine -1"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char args[600];
