@@ -51,7 +51,7 @@
 
 #define DT 0.1
 #define DURATION 700.0
-#define NOISE_MV 0.5
+#define NOISE_MV (getenv("NF_BENCH_NOISE") ? atof(getenv("NF_BENCH_NOISE")) : 0.5)
 #define MAX_MODELS 32
 #define MAX_SPK 512
 
@@ -60,6 +60,9 @@ static int g_popsize = -1;                         /* --popsize (-1: nf_fit's de
 static nf_optim_bounds g_bounds;                   /* --bounds, when g_bounds_set */
 static int g_bounds_set = 0;
 static int g_per_recording = 0;                    /* --per-recording: each fit's terms and parameters on stderr */
+static int g_guess = -1;          /* --guess 0|1 (nf_fit guess; -1: its default) */
+static double g_start_sigma = 0; /* --start-sigma S (0: nf_fit's default) */
+static double g_guess_sigma = 0; /* --guess-sigma S (0: nf_fit's default) */
 static int g_refine_k = -1;    /* --refine K: the selection pass refines the K leading models (nf_fit refine_k;
                                   -1: nf_fit's default, 2; 0: one pass, as every run before 2026-12-02) */
 static double g_survey = 0.5;  /* --survey F: the survey's share of the budget */
@@ -418,6 +421,12 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
         o.optimizer = g_optimizer;
         if (select && g_refine_k >= 0)
             o.refine_k = g_refine_k;
+        if (g_guess >= 0)
+            o.guess = g_guess;
+        if (g_start_sigma > 0)
+            o.start_sigma = g_start_sigma;
+        if (g_guess_sigma > 0)
+            o.guess_sigma = g_guess_sigma;
         o.survey_fraction = g_survey;
         nf_fit_result *res = NULL;
         double w0 = clock_s(CLOCK_MONOTONIC);
@@ -587,11 +596,56 @@ static void print_throughput(const fit_stats *st, const char *what, const rec_t 
     fflush(stdout);
 }
 
+/* --guess-report: nf_fit_guess on every recording against the generating
+ * parameters: per parameter the median |guess - truth| / bound width and how
+ * many are within 5 % of the width. */
+static void guess_report(const rec_t *recs, int M, int R, const nf_model *const *mods)
+{
+    printf("\n## Starting guesses (nf_fit_guess) against the truth\n\n");
+    for (int g = 0; g < M; g++) {
+        const nf_model *m = mods[g];
+        int np = m->n_params, found_n = 0;
+        double err[32][1024];
+        double t0 = clock_s(CLOCK_MONOTONIC);
+        for (int r = 0; r < R && r < 1024; r++) {
+            const rec_t *x = &recs[g * R + r];
+            nf_fit_target t = {.name = "guess", .v = x->v, .i = x->i, .n = x->n, .dt_ms = DT};
+            double p[64];
+            int found = 0;
+            if (nf_fit_guess(m, &t, x->thr, p, &found)) {
+                fprintf(stderr, "bench_fit: guess: %s\n", nf_errmsg());
+                exit(1);
+            }
+            found_n += found;
+            for (int j = 0; j < np; j++)
+                err[j][r] = fabs(p[j] - x->params[j]) / (m->params[j].hi - m->params[j].lo);
+            if (g_per_recording) {
+                fprintf(stderr, "%s #%d found %d:", m->name, r, found);
+                for (int j = 0; j < np; j++)
+                    fprintf(stderr, " %s %.4g/%.4g", m->params[j].name, p[j], x->params[j]);
+                fprintf(stderr, "\n");
+            }
+        }
+        double el = clock_s(CLOCK_MONOTONIC) - t0;
+        int RR = R < 1024 ? R : 1024;
+        printf("%s: found %d/%d, %.1f ms per recording\n\n| parameter | median err / width | within 5 %% |\n|---|---:|---:|\n",
+               m->name, found_n, RR, 1e3 * el / RR);
+        for (int j = 0; j < np; j++) {
+            int in = 0;
+            for (int r = 0; r < RR; r++)
+                in += err[j][r] <= 0.05;
+            printf("| %s | %.4f | %d/%d |\n", m->params[j].name, median(err[j], RR), in, RR);
+        }
+        printf("\n");
+    }
+    fflush(stdout);
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_fit [--models a,b,...|all] [--recordings R] [--budget B]\n"
                     "                 [--select-budget B] [--seed S] [--threads T] [--quick] [--no-select]\n"
-                    "                 [--refine K] [--survey F] [--no-recovery] [--popsize P] [--optimizer cmaes|de|shade] [--per-recording]\n"
+                    "                 [--refine K] [--survey F] [--no-recovery] [--guess 0|1] [--guess-sigma S] [--guess-report] [--popsize P] [--optimizer cmaes|de|shade] [--per-recording]\n"
                     "                 [--bounds reflect|resample|transform]\n");
     exit(2);
 }
@@ -599,7 +653,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     const char *models_arg = "lif6,adex,izhikevich,hh";
-    int R = 20, threads = 0, select = 1, recover = 1, quick = 0;
+    int R = 20, threads = 0, select = 1, recover = 1, quick = 0, guess_rep = 0;
     int64_t budget = 3000, select_budget = 1000;
     uint64_t seed = 1;
     for (int a = 1; a < argc; a++) {
@@ -638,6 +692,14 @@ int main(int argc, char **argv)
             recover = 0;
         else if (!strcmp(argv[a], "--per-recording"))
             g_per_recording = 1;
+        else if (!strcmp(argv[a], "--guess") && a + 1 < argc)
+            g_guess = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--guess-sigma") && a + 1 < argc)
+            g_guess_sigma = atof(argv[++a]);
+        else if (!strcmp(argv[a], "--start-sigma") && a + 1 < argc)
+            g_start_sigma = atof(argv[++a]);
+        else if (!strcmp(argv[a], "--guess-report"))
+            guess_rep = 1;
         else if (!strcmp(argv[a], "--quick"))
             quick = 1;
         else
@@ -736,6 +798,8 @@ int main(int argc, char **argv)
     if (M == 0)
         return 1;
 
+    if (guess_rep)
+        guess_report(recs, M, R, mods);
     fit_stats rec_pass, sel_pass;
     if (recover) {
         run_pass(recs, M, R, mods, budget, 0, seed, threads, &rec_pass);

@@ -470,6 +470,7 @@ Test(fit, a_start_point_steers_the_search)
     double truth = score_of("adex", p, &t, &o);
 
     nf_fit_result *r0 = NULL, *r1 = NULL, *r2 = NULL;
+    o.guess = 0; /* from the model's defaults */
     cr_assert_eq(nf_fit(&t, 1, &o, &r0), NF_OK, "%s", nf_errmsg());
 
     double at[16], away[16];
@@ -646,4 +647,173 @@ Test(fit, spike_features_and_missing_values)
     nf_fit_spike_features(NULL, 0, 0.0, 300.0, val, has);
     cr_assert(has[NF_FIT_F_spike_count] && val[NF_FIT_F_spike_count] == 0);
     cr_assert(!has[NF_FIT_F_time_to_first_spike]);
+}
+
+/* synth() for any model: sub-steps of dt / nf_fit_substeps with the current
+ * held over each sample, as nf_fit simulates. */
+static void synth_sampled(const char *name, const float *params, double amp, double dt, int64_t n, double noise_mV,
+                          uint64_t seed, float *v, float *I)
+{
+    const nf_model *m = nf_model_find(name);
+    int k = nf_fit_substeps(m, dt);
+    if (k == 1) {
+        synth(name, params, amp, dt, n, noise_mV, seed, v, I);
+        return;
+    }
+    synth(name, params, amp, dt, n, 0.0, seed, v, I); /* the protocol into I */
+    int64_t nf = (n - 1) * k + 1;
+    float *If = malloc(sizeof(float) * nf);
+    cr_assert(If);
+    for (int64_t q = 0; q < nf; q++)
+        If[q] = I[q / k];
+    nf_engine *e = NULL;
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e), NF_OK);
+    nf_batch b = {.model = m, .n_sims = 1, .n_steps = nf, .dt_ms = dt / k, .params = params,
+                  .stim = {.waves = If, .n_waves = 1}, .voltage = v, .record_every = k};
+    cr_assert_eq(nf_engine_run(e, &b), NF_OK, "%s", nf_errmsg());
+    nf_engine_destroy(e);
+    free(If);
+    for (int64_t q = 0; q < n; q += 2) {
+        double u1 = nft_uniform(&seed), u2 = nft_uniform(&seed);
+        double r = sqrt(-2 * log(1 - u1)) * noise_mV;
+        v[q] += (float)(r * cos(2 * M_PI * u2));
+        if (q + 1 < n)
+            v[q + 1] += (float)(r * sin(2 * M_PI * u2));
+    }
+}
+
+/* nf_fit_guess reads the parameters that shape the subthreshold trace off a
+ * noisy recording (0.5 mV): within a few per cent of their range. */
+Test(fit, guesses_read_the_parameters_off_the_recording)
+{
+    enum { N = 7001 };
+    static float v[N], I[N];
+    static const struct {
+        const char *model;
+        double amp_x;        /* x the model's drive */
+        const char *set[4];  /* parameters moved off their defaults */
+        double to[4];
+        const char *checked; /* within tol of the bound width */
+        double tol;
+    } cases[] = {
+        {"lif6", 1.5, {"C_m", "g_L", "t_ref"}, {170, 8, 2.0}, "C_m g_L E_L V_th V_res", 0.03},
+        {"adex", 1.5, {"C", "g_L", "b"}, {200, 12, 150}, "C g_L E_L V_T b V_r", 0.05},
+        {"izhikevich", 1.5, {"C", "k", "d"}, {150, 1.2, 60}, "C k v_r c", 0.05},
+        {"hh", 1.5, {"C", "g_L", "V_T"}, {150, 20, -60}, "C g_L E_L V_T", 0.05},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const nf_model *m = nf_model_find(cases[c].model);
+        float p[32];
+        nf_model_defaults(m, p);
+        for (int q = 0; q < 4 && cases[c].set[q]; q++)
+            for (int j = 0; j < m->n_params; j++)
+                if (!strcmp(m->params[j].name, cases[c].set[q]))
+                    p[j] = (float)cases[c].to[q];
+        synth_sampled(m->name, p, m->drive_pA * cases[c].amp_x, 0.1, N, 0.5, 21 + c, v, I);
+        nf_fit_target t = {.name = "guess", .v = v, .i = I, .n = N, .dt_ms = 0.1};
+        double g[32];
+        int found = 0;
+        cr_assert_eq(nf_fit_guess(m, &t, -20.0, g, &found), NF_OK, "%s", nf_errmsg());
+        cr_assert_eq(found, 1, "%s: no guess", m->name);
+        for (int j = 0; j < m->n_params; j++) {
+            const nf_param_info *pi = &m->params[j];
+            cr_assert(g[j] >= pi->lo && g[j] <= pi->hi, "%s %s = %g outside the bounds", m->name, pi->name, g[j]);
+            char key[40];
+            snprintf(key, sizeof key, " %s ", pi->name);
+            char list[120];
+            snprintf(list, sizeof list, " %s ", cases[c].checked);
+            if (strstr(list, key))
+                cr_assert_lt(fabs(g[j] - p[j]), cases[c].tol * (pi->hi - pi->lo), "%s %s: guess %g, truth %g",
+                             m->name, pi->name, g[j], p[j]);
+        }
+    }
+    /* lif6's refractory period: the change point after each reset, to a sample or two */
+    const nf_model *lif = nf_model_find("lif6");
+    float p[8];
+    nf_model_defaults(lif, p);
+    p[5] = 2.0f;
+    synth("lif6", p, lif->drive_pA * 1.5, 0.1, N, 0.5, 5, v, I);
+    nf_fit_target t = {.name = "lif", .v = v, .i = I, .n = N, .dt_ms = 0.1};
+    double g[8];
+    int found = 0;
+    cr_assert_eq(nf_fit_guess(lif, &t, -20.0, g, &found), NF_OK);
+    cr_assert(found);
+    cr_assert_lt(fabs(g[5] - 2.0), 0.25, "t_ref %g", g[5]);
+}
+
+Test(fit, a_model_or_recording_without_a_guess_keeps_the_defaults)
+{
+    enum { N = 3001 };
+    static float v[N], I[N];
+    const nf_model *adex = nf_model_find("adex"), *qif = nf_model_find("qif");
+    cr_assert(adex && qif);
+    float p[16];
+    nf_model_defaults(adex, p);
+    synth("adex", p, adex->drive_pA * 1.5, 0.1, N, 0.5, 7, v, I);
+    nf_fit_target t = {.name = "cell", .v = v, .i = I, .n = N, .dt_ms = 0.1};
+    double g[32];
+    int found = -1;
+    cr_assert_eq(nf_fit_guess(qif, &t, -20.0, g, &found), NF_OK);
+    cr_assert_eq(found, 0);
+    for (int j = 0; j < qif->n_params; j++)
+        cr_assert_eq(g[j], fmin(fmax(qif->params[j].def, qif->params[j].lo), qif->params[j].hi));
+    /* a NaN sample: no guess (nf_fit itself rejects the recording), never a crash */
+    v[100] = NAN;
+    cr_assert_eq(nf_fit_guess(adex, &t, -20.0, g, &found), NF_OK);
+    cr_assert_eq(found, 0);
+    v[100] = -70.0f;
+    /* a flat trace with no current: nothing to regress on */
+    for (int k = 0; k < N; k++) {
+        v[k] = -70.0f;
+        I[k] = 0.0f;
+    }
+    cr_assert_eq(nf_fit_guess(adex, &t, -20.0, g, &found), NF_OK);
+    cr_assert_eq(found, 0);
+    cr_assert_eq(nf_fit_guess(NULL, &t, -20.0, g, &found), NF_EINVAL);
+    cr_assert_eq(nf_fit_guess(adex, &t, -20.0, NULL, &found), NF_EINVAL);
+}
+
+/* With the guess (the default) a short search begins where the recording
+ * points, and the start itself is evaluated: the fit is at least as good as
+ * the guess and far better than the same search from the defaults. */
+Test(fit, the_guess_starts_the_search_near_the_truth)
+{
+    enum { N = 7001 };
+    static float v[N], I[N];
+    const nf_model *izh = nf_model_find("izhikevich");
+    float p[16];
+    nf_model_defaults(izh, p);
+    p[0] = 150.0f; /* C */
+    p[1] = 1.2f;   /* k */
+    p[7] = 60.0f;  /* d */
+    synth("izhikevich", p, izh->drive_pA * 1.5, 0.1, N, 0.5, 9, v, I);
+    nf_fit_target t = {.name = "izh", .v = v, .i = I, .n = N, .dt_ms = 0.1};
+    const char *models[] = {"izhikevich"};
+    nf_fit_options o = opts(models, 1, 64);
+    double g[16];
+    int found = 0;
+    cr_assert_eq(nf_fit_guess(izh, &t, o.threshold_mV, g, &found), NF_OK);
+    cr_assert(found);
+    float gf[16];
+    for (int j = 0; j < izh->n_params; j++)
+        gf[j] = (float)g[j];
+    double at_guess = score_of("izhikevich", gf, &t, &o);
+    nf_fit_result *r1 = NULL, *r0 = NULL;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r1), NF_OK, "%s", nf_errmsg());
+    o.guess = 0;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r0), NF_OK, "%s", nf_errmsg());
+    double s1 = r1->records[0].combined, s0 = r0->records[0].combined;
+    cr_assert_leq(s1, at_guess * (1 + 1e-6), "fit %g, the guess itself %g", s1, at_guess);
+    cr_assert_lt(s1, 0.5 * s0, "from the guess %g, from the defaults %g", s1, s0);
+    o.guess = 2;
+    nf_fit_result *r2 = NULL;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r2), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "guess"), "%s", nf_errmsg());
+    o.guess = 1;
+    o.guess_sigma = 0;
+    cr_assert_eq(nf_fit(&t, 1, &o, &r2), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "guess_sigma"), "%s", nf_errmsg());
+    cr_assert_null(r2);
+    nf_fit_result_free(r0);
+    nf_fit_result_free(r1);
 }

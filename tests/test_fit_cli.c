@@ -121,13 +121,17 @@ Test(fit_cli, init_starts_from_an_earlier_fit)
                  dir, dir);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "1 starting points from"), "%s", out);
-    rc = nft_run(out, sizeof out, "%s fit --example --models adex --budget 64 --out %s/c --quiet", NFT_BIN, dir);
+    /* the control starts at the defaults: no regression guess either */
+    rc = nft_run(out, sizeof out, "%s fit --example --models adex --budget 64 --no-guess --out %s/c --quiet", NFT_BIN,
+                 dir);
     cr_assert_eq(rc, 0, "%s", out);
     rc = nft_run(out, sizeof out,
                  "/usr/bin/python3 -c \"import json; s=lambda d,m: [t for t in json.load(open('%s/'+d+'/results.json'))"
                  "['recordings'][0]['top'] if t['model']==m][0]['combined_score']; a=s('a','adex'); b=s('b','adex'); "
-                 "c=s('c','adex'); print(a,b,c); assert b < 1.25*a and c > 1.5*b, (a,b,c)\"",
-                 dir);
+                 "c=s('c','adex'); print(a,b,c); assert b < 1.25*a and c > 1.5*b, (a,b,c); "
+                 "g=lambda d: json.load(open('%s/'+d+'/results.json'))['options']['guess']; "
+                 "assert g('a') is True and g('c') is False\"",
+                 dir, dir);
     cr_assert_eq(rc, 0, "%s", out);
 }
 

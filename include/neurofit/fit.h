@@ -78,12 +78,16 @@ typedef struct nf_fit_progress {
 typedef int (*nf_fit_progress_fn)(const nf_fit_progress *p, void *user);
 
 /* A starting point for one model's search, e.g. an earlier fit's best
- * parameters: the CMA-ES mean (DE and SHADE: the first member of the
- * population). Searches without one start at the model's defaults. */
+ * parameters: the CMA-ES mean, also evaluated as a member of the first
+ * generation (DE and SHADE: the first member of the population), so the fit
+ * ends at least as good as its start. Searches without one start at the
+ * model's defaults. */
 typedef struct nf_fit_start {
     const char *model;    /* one of the fit's models */
     int target;           /* index of the recording; -1: every recording without its own */
     const double *params; /* [model n_params] in model units, inside the fitting bounds */
+    double sigma;         /* CMA-ES step around it, fraction of the box, (0, 1]; 0: the
+                             options' start_sigma */
 } nf_fit_start;
 
 typedef struct nf_fit_options {
@@ -116,6 +120,11 @@ typedef struct nf_fit_options {
      * recording stays n_models x budget. Default 2; 0: one pass. */
     int refine_k;
     double survey_fraction;    /* (0, 1), default 0.5 */
+    /* 1 (default): the first search of every model that nf_fit_guess can
+     * read off a recording (and that has no caller start) begins at that
+     * guess, step guess_sigma; 0: at the model's defaults. */
+    int guess;
+    double guess_sigma;        /* (0, 1], default 0.03 */
     const char *checkpoint_dir; /* NULL: no checkpoints */
     int resume;                /* continue from checkpoint_dir */
     nf_fit_progress_fn progress;
@@ -123,6 +132,16 @@ typedef struct nf_fit_options {
 } nf_fit_options;
 
 void nf_fit_options_default(nf_fit_options *o);
+
+/* A starting point for model m's search read off recording t by regression
+ * (the voltage on the right-hand side makes most parameters linear; the
+ * rest is a small grid; src/fit/fit_guess.c): *found = 1 and params
+ * [m->n_params] inside the fitting bounds, or *found = 0 and the defaults
+ * when m has no such regression (models: adex, izhikevich, hh, lif6) or the
+ * recording does not support it. threshold_mV: spike detection for
+ * recordings with spike shapes (resets are found as one-sample drops). */
+nf_status nf_fit_guess(const nf_model *m, const nf_fit_target *t, double threshold_mV, double *params,
+                       int *found);
 
 /* Model steps per recording sample: ceil(dt_ms / m->dt_max_ms), at least 1. */
 int nf_fit_substeps(const nf_model *m, double dt_ms);

@@ -6,7 +6,7 @@
  *       [--top-k K] [--seed S] [--backend auto|cpu|cuda] [--threads N]
  *       [--weights rmse=W,features=W,spikes=W] [--threshold MV] [--window MS]
  *       [--stim-start MS --stim-end MS] [--columns SPEC] [--dt MS]
- *       [--init RESULTS.json [--init-sigma S]] [--refine K [--survey F]]
+ *       [--init RESULTS.json [--init-sigma S]] [--refine K [--survey F]] [--no-guess]
  *       --out DIR [--resume] [--force] [--quiet] [--all-traces]
  *
  * A DIR that holds results.json is refused unless --force (or --resume).
@@ -48,6 +48,9 @@ static void usage(FILE *fp)
             "  --refine K           survey every model with part of the budget, then refine each\n"
             "                       recording's K leading models with the rest (0: one pass)\n"
             "  --survey F           the survey's share of the budget with --refine (0.5)\n"
+            "  --no-guess           start every search at the model's defaults, not at the\n"
+            "                       regression guess read off the recording (lif6, adex,\n"
+            "                       izhikevich, hh)\n"
             "  --bounds MODE        CMA-ES at the parameter bounds: reflect (default), resample\n"
             "                       (redraw; better when the optimum is inside the box) or transform\n"
             "  --top-k K            models kept per recording in results.json and the report (3)\n"
@@ -414,6 +417,7 @@ int nf_cli_fit(int argc, char **argv)
         if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
         if (!strcmp(a, "--all-traces")) { all_traces = 1; continue; }
         if (!strcmp(a, "--force")) { force = 1; continue; }
+        if (!strcmp(a, "--no-guess")) { o.guess = 0; continue; }
         if (strncmp(a, "--", 2)) {
             if (n_files == MAX_FILES)
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "more than %d files", MAX_FILES);

@@ -46,6 +46,8 @@ void nf_fit_options_default(nf_fit_options *o)
     o->start_sigma = 0.1;
     o->refine_k = 2; /* survey, then refine the two leading models (bench/results/fit.md) */
     o->survey_fraction = 0.5;
+    o->guess = 1;
+    o->guess_sigma = 0.03;
 }
 
 /* ---- spike-time features ------------------------------------------------ */

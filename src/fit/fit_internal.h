@@ -45,4 +45,12 @@ nf_status nf__fit_once(const nf_fit_target *targets, int n_targets, const nf_fit
 /* Sort each recording's records best first and number their ranks. */
 void nf__fit_rank(nf_fit_result *r);
 
+/* 1 when nf_fit_guess has a regression for model m. */
+int nf__fit_guess_has(const nf_model *m);
+/* opt's starts plus nf_fit_guess's for every (model, recording) whose model
+ * has a regression and no caller start; *starts and *store (the parameter
+ * vectors) are the caller's to free; both NULL when nothing was added. */
+nf_status nf__fit_guess_starts(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt,
+                               nf_fit_start **starts, double **store, int *n_starts);
+
 #endif

@@ -158,16 +158,9 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt, nf_fit_result **out)
+static nf_status fit_passes(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt,
+                            nf_fit_result **out)
 {
-    if (!out)
-        return nf__fail(NF_EINVAL, "fit: NULL result pointer");
-    *out = NULL;
-    nf_fit_options defaults;
-    if (!opt) {
-        nf_fit_options_default(&defaults);
-        opt = &defaults;
-    }
     int M = opt->models ? opt->n_models : nf_model_count();
     if (opt->refine_k <= 0 || M <= opt->refine_k || !targets || n_targets < 1)
         return nf__fit_once(targets, n_targets, opt, out); /* one pass (and its checks) */
@@ -233,4 +226,38 @@ done:
     }
     *out = r1;
     return NF_OK;
+}
+
+nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt, nf_fit_result **out)
+{
+    if (!out)
+        return nf__fail(NF_EINVAL, "fit: NULL result pointer");
+    *out = NULL;
+    nf_fit_options defaults;
+    if (!opt) {
+        nf_fit_options_default(&defaults);
+        opt = &defaults;
+    }
+    if (opt->guess != 0 && opt->guess != 1)
+        return nf__fail(NF_EINVAL, "fit: guess %d must be 0 or 1", opt->guess);
+    if (opt->guess && !(opt->guess_sigma > 0 && opt->guess_sigma <= 1))
+        return nf__fail(NF_EINVAL, "fit: guess_sigma %g must be in (0, 1]", opt->guess_sigma);
+    if (!opt->guess || !targets || n_targets < 1 || (opt->n_starts > 0 && !opt->starts))
+        return fit_passes(targets, n_targets, opt, out); /* (bad arguments: reported there) */
+    /* starting points read off the recordings (nf_fit_guess) */
+    nf_fit_start *starts = NULL;
+    double *store = NULL;
+    int ns = 0;
+    nf_status s = nf__fit_guess_starts(targets, n_targets, opt, &starts, &store, &ns);
+    if (s)
+        return s;
+    if (!starts)
+        return fit_passes(targets, n_targets, opt, out);
+    nf_fit_options o = *opt;
+    o.starts = starts;
+    o.n_starts = ns;
+    s = fit_passes(targets, n_targets, &o, out);
+    free(starts);
+    free(store);
+    return s;
 }

@@ -50,6 +50,7 @@ typedef struct slot {
     int n_conv, cap_conv;
     double best;      /* best reported (combined) score so far */
     double best_x[64]; /* its parameters */
+    const double *start; /* the caller's starting point (NULL: none) */
 } slot;
 
 /* Recordings that share a sample count and interval: one engine call each. */
@@ -281,9 +282,11 @@ static nf_status make_slots(fit_ctx *c, const nf_model *m, slot *slots)
         nf_optim_config_default(&oc, c->o->optimizer, np, lo, hi);
         oc.x0 = x0;
         const nf_fit_start *st = start_for(c->o, m, r);
+        slots[r].start = NULL;
         if (st) {
             oc.x0 = st->params;
-            oc.sigma0 = c->o->start_sigma;
+            oc.sigma0 = st->sigma > 0 ? st->sigma : c->o->start_sigma;
+            slots[r].start = st->params;
         }
         oc.seed = mix(c->o->seed ^ mix((uint64_t)r + 1) ^ name_hash(m->name));
         oc.max_evals = c->o->budget;
@@ -431,6 +434,12 @@ static nf_status run_model(fit_ctx *c, int mi, slot *slots, char *cur_dir, size_
                 int lam = nf_optim_lambda(o);
                 if ((s = nf_optim_ask(o, gb.x)))
                     break;
+                /* CMA-ES never evaluates its mean: the first generation of a
+                 * search from a start evaluates the start itself (DE's first
+                 * member already is the start) */
+                const double *st = slots[g->t[a]].start;
+                if (st && c->o->optimizer == NF_OPTIM_CMAES && nf_optim_generation(o) == 0)
+                    memcpy(gb.x, st, sizeof(double) * (size_t)np);
                 for (int q = 0; q < lam; q++, row++) {
                     for (int j = 0; j < np; j++)
                         gb.par[row * np + j] = (float)gb.x[q * np + j];
@@ -703,6 +712,8 @@ static uint64_t fingerprint(const fit_ctx *c)
             h = fnv(h, st->model, strlen(st->model) + 1);
             h = fnv(h, &st->target, sizeof st->target);
             h = fnv(h, st->params, sizeof(double) * (size_t)(m ? m->n_params : 0));
+            if (st->sigma != 0)
+                h = fnv(h, &st->sigma, sizeof st->sigma);
         }
     }
     for (int r = 0; r < c->R; r++) {
@@ -779,6 +790,9 @@ static nf_status check_starts(const nf_fit_options *o, const nf_fit_result *res,
         if (!m)
             return nf__fail(NF_EINVAL, "fit: starting point %d is for model \"%s\", which is not among the fitted models",
                             k, st->model);
+        if (!(st->sigma >= 0 && st->sigma <= 1))
+            return nf__fail(NF_EINVAL, "fit: starting point %d (%s): step size %g must be in (0, 1] (0: start_sigma)", k,
+                            st->model, st->sigma);
         if (st->target < -1 || st->target >= R)
             return nf__fail(NF_EINVAL, "fit: starting point %d (%s) is for recording %d of %d", k, st->model,
                             st->target, R);

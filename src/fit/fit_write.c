@@ -109,7 +109,8 @@ static nf_status write_json(const nf_fit_result *r, const nf_fit_target *t, int 
     cJSON_AddNumberToObject(o, "refine", opt->refine_k);
     if (opt->refine_k > 0)
         cJSON_AddNumberToObject(o, "survey_fraction", opt->survey_fraction);
-    if (opt->refine_k > 0 || opt->n_starts > 0)
+    cJSON_AddBoolToObject(o, "guess", opt->guess != 0);
+    if (opt->refine_k > 0 || opt->n_starts > 0 || opt->guess)
         cJSON_AddNumberToObject(o, "start_sigma", opt->start_sigma);
     cJSON_AddStringToObject(o, "bounds", nf_optim_bounds_str(opt->bounds));
     cJSON_AddNumberToObject(o, "seed", (double)opt->seed);

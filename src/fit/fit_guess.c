@@ -1,0 +1,841 @@
+/* nf_fit_guess: a starting point for a model's search, read off the
+ * recording by regression ("equation error" or dynamic I-V fitting: Badel et
+ * al. 2008, J Neurophysiol 99:656; Huys, Ahrens & Paninski 2006, J
+ * Neurophysiol 96:872).
+ *
+ * Why: the misses of model selection are searches that never find the basin
+ * of the generating parameters (bench/results/fit.md), and that basin is
+ * narrow. The models below are linear in most of their parameters once the
+ * voltage is known: with the recorded v(t) on the right-hand side, the
+ * increments v[i+w] - v[i] are a linear combination of sums of known
+ * functions of v and of the recorded current. The nonlinear rest (a rate, a
+ * slope factor, a voltage shift) is a small grid; each grid point is one
+ * least-squares fit (normal equations, LAPACKE_dposv), and the grid point with
+ * the smallest residual wins. Increments over w samples (about 0.5 ms) rather
+ * than single steps: the measurement noise of v[i] appears both in the
+ * increment and in the regressors, which biases single-step fits towards
+ * fast leaks; summing w steps divides that bias by about w^2.
+ *
+ *  izhikevich  C dv = k (v - v_r) v - k v_t (v - v_r) - u + I, u from the
+ *              recursion with rate a (grid) on v - v_r and the resets (d);
+ *              v_r = the baseline before the stimulus (the model's rest);
+ *  adex        C dV = -g_L V + g_L E_L + theta exp((V - V_ref)/Delta_T) - w + I,
+ *              w from the recursion with tau_w (grid) on V - rest and the
+ *              resets; Delta_T on a grid; V_T from theta;
+ *  hh          C dV = I - sum_x g_x G_x(t) (V - E_x): the gates m, h, n, p are
+ *              integrated along the recorded V for each V_T and tau_max of a
+ *              grid, which leaves C, the four conductances and three
+ *              reversal potentials linear (g E as one coefficient).
+ *  lif6        the ARX fit of the free steps, resets and clamps from the trace.
+ *
+ * Resets (reset models) are one-sample drops of more than 10 mV; recordings
+ * with spike shapes instead (real cells) exclude a few ms around each
+ * threshold crossing. The result is clamped into the fitting bounds;
+ * parameters the regression cannot see stay at the defaults. */
+#include "neurofit/fit.h"
+
+#include "fit_internal.h"
+#include "internal.h"
+#include "neurofit/model.h"
+
+#include <lapacke.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define GMAX 12 /* regressors at most */
+
+typedef struct lsq {
+    int p;
+    double A[GMAX * GMAX], b[GMAX], yy;
+    int64_t n;
+} lsq;
+
+static void lsq_init(lsq *q, int p)
+{
+    memset(q, 0, sizeof *q);
+    q->p = p;
+}
+
+static void lsq_add(lsq *q, const double *x, double y)
+{
+    int p = q->p;
+    for (int r = 0; r < p; r++) {
+        q->b[r] += x[r] * y;
+        for (int c = 0; c <= r; c++)
+            q->A[r * p + c] += x[r] * x[c];
+    }
+    q->yy += y * y;
+    q->n++;
+}
+
+/* Least squares from the normal equations, columns scaled to unit diagonal
+ * and a 1e-10 ridge. Returns 0 and the residual sum of squares, or -1. */
+static int lsq_solve(const lsq *q, double *theta, double *sse)
+{
+    int p = q->p;
+    double A[GMAX * GMAX], b[GMAX], sc[GMAX];
+    if (q->n <= p)
+        return -1;
+    for (int r = 0; r < p; r++) {
+        double d = q->A[r * p + r];
+        if (!(d > 0) || !isfinite(d))
+            return -1;
+        sc[r] = 1 / sqrt(d);
+    }
+    for (int r = 0; r < p; r++) {
+        for (int c = 0; c < p; c++) {
+            double a = r >= c ? q->A[r * p + c] : q->A[c * p + r];
+            A[r * p + c] = a * sc[r] * sc[c] + (r == c ? 1e-10 : 0);
+        }
+        b[r] = q->b[r] * sc[r];
+    }
+    if (LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', p, 1, A, p, b, 1) != 0)
+        return -1;
+    double fit = 0;
+    for (int r = 0; r < p; r++) {
+        theta[r] = b[r] * sc[r];
+        fit += theta[r] * q->b[r];
+        if (!isfinite(theta[r]))
+            return -1;
+    }
+    *sse = fmax(q->yy - fit, 0);
+    return 0;
+}
+
+/* ---- the recording ---------------------------------------------------------- */
+
+typedef struct trace {
+    const float *v, *i;
+    int64_t n;
+    double dt;
+    int w;               /* increment length in samples */
+    uint8_t *skip;       /* [n] step i -> i+1 not in the regression */
+    uint8_t *spike;      /* [n] a spike (reset) at step i -> i+1 */
+    int n_spikes;
+    double rest;         /* mean v before the stimulus */
+    double reset;        /* mean v right after the spikes (NAN: none) */
+    double peak_lo;      /* highest sample before a reset (NAN: none) */
+    int64_t *last;       /* [n_spikes] sample before each reset */
+    int resets;          /* spikes are one-sample resets (else spike shapes) */
+} trace;
+
+static void trace_free(trace *t)
+{
+    free(t->skip);
+    free(t->spike);
+    free(t->last);
+}
+
+static nf_status trace_init(trace *t, const nf_fit_target *tg, double threshold_mV, double drop_mV)
+{
+    memset(t, 0, sizeof *t);
+    t->v = tg->v;
+    t->i = tg->i;
+    t->n = tg->n;
+    t->dt = tg->dt_ms;
+    t->w = (int)fmax(1, lround(4.0 / tg->dt_ms)); /* measured: 4 ms beat 0.5-2 and 8-16 (adex, izhikevich) */
+    t->skip = calloc((size_t)t->n, 1);
+    t->spike = calloc((size_t)t->n, 1);
+    t->last = malloc(sizeof(int64_t) * (size_t)(t->n / 2 + 1));
+    if (!t->skip || !t->spike || !t->last) {
+        trace_free(t);
+        return nf__fail(NF_ENOMEM, "fit: out of memory for a starting guess");
+    }
+    const float *v = t->v;
+    int64_t n = t->n;
+    /* baseline: until the current first changes (at least 10 samples) */
+    double imax = 0;
+    for (int64_t j = 0; j < n; j++)
+        imax = fmax(imax, fabs(t->i[j]));
+    int64_t b = 0;
+    while (b < n && fabs(t->i[b] - t->i[0]) <= 1e-6 * imax + 1e-9)
+        b++;
+    if (b < 10)
+        b = n < 10 ? n : 10;
+    double s = 0;
+    for (int64_t j = 0; j < b; j++)
+        s += v[j];
+    t->rest = s / (double)b;
+
+    for (int64_t j = 0; j + 1 < n; j++)
+        if (v[j + 1] - v[j] < -drop_mV)
+            t->resets = 1;
+    double rs = 0, pk = -INFINITY;
+    int nr = 0;
+    if (t->resets) {
+        for (int64_t j = 0; j + 1 < n; j++) {
+            if (!(v[j + 1] - v[j] < -drop_mV))
+                continue;
+            if (j > 0 && t->skip[j - 1]) { /* a drop over several samples: one spike */
+                t->skip[j] = 1;
+                continue;
+            }
+            t->skip[j] = 1;
+            t->spike[j] = 1;
+            t->last[t->n_spikes++] = j;
+        }
+        for (int k = 0; k < t->n_spikes; k++) {
+            int64_t j = t->last[k];
+            pk = fmax(pk, v[j]);
+            int64_t e = j + 1;
+            while (e + 1 < n && t->skip[e])
+                e++;
+            rs += v[e];
+            nr++;
+        }
+    } else { /* spike shapes: out from the crossing to the trough, at most 5 ms */
+        int64_t win = (int64_t)ceil(5 / t->dt);
+        for (int64_t j = 0; j + 1 < n; j++) {
+            if (!(v[j] < threshold_mV && v[j + 1] >= threshold_mV))
+                continue;
+            int64_t e = j + 1, p = j + 1;
+            while (e + 1 < n && e - j < win && v[e] >= threshold_mV)
+                e++;
+            for (int64_t q = j + 1; q < e; q++)
+                if (v[q] > v[p])
+                    p = q;
+            int64_t tr = e;
+            while (tr + 1 < n && tr - j < win && v[tr + 1] < v[tr])
+                tr++;
+            int64_t from = j > 0 ? j - 1 : 0;
+            for (int64_t q = from; q < tr; q++)
+                t->skip[q] = 1;
+            t->spike[from] = 1;
+            t->last[t->n_spikes++] = from;
+            pk = fmax(pk, v[p]);
+            rs += v[tr];
+            nr++;
+            j = tr;
+        }
+    }
+    t->reset = nr ? rs / nr : NAN;
+    t->peak_lo = nr ? pk : NAN;
+    return NF_OK;
+}
+
+/* Prefix sums of a series x[0..n): S[j] = sum of x[0..j). */
+static void prefix(const double *x, int64_t n, double *S)
+{
+    S[0] = 0;
+    for (int64_t j = 0; j < n; j++)
+        S[j + 1] = S[j] + x[j];
+}
+
+/* Does the window of steps [j, j + w) contain a skipped step? (prefix of skip) */
+static int window_ok(const int64_t *K, int64_t j, int w) { return K[j + w] == K[j]; }
+
+/* The recursion x[j+1] = x[j] + r (src[j] - x[j]) + jump[j], x[0] = 0. */
+static void filter(const double *src, const uint8_t *jump, int64_t n, double r, double *x)
+{
+    x[0] = 0;
+    for (int64_t j = 0; j + 1 < n; j++)
+        x[j + 1] = x[j] + r * ((src ? src[j] : 0) - x[j]) + (jump ? jump[j] : 0);
+}
+
+static double clampd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+/* Geometric grid of n points from lo to hi. */
+static double geo(double lo, double hi, int k, int n) { return lo * pow(hi / lo, (double)k / (n - 1)); }
+
+/* ---- models ----------------------------------------------------------------- */
+
+/* Work arrays shared by the reset models: npre prefix series of n + 1. */
+typedef struct work {
+    double *buf;
+    int64_t *K;
+} work;
+
+static nf_status work_init(work *w, const trace *t, int nseries)
+{
+    w->buf = malloc(sizeof(double) * (size_t)(t->n + 1) * (size_t)nseries);
+    w->K = malloc(sizeof(int64_t) * (size_t)(t->n + 1));
+    if (!w->buf || !w->K) {
+        free(w->buf);
+        free(w->K);
+        return nf__fail(NF_ENOMEM, "fit: out of memory for a starting guess");
+    }
+    w->K[0] = 0;
+    for (int64_t j = 0; j < t->n; j++)
+        w->K[j + 1] = w->K[j] + (j + 1 < t->n ? t->skip[j] : 1);
+    return NF_OK;
+}
+
+static double *series(work *w, const trace *t, int k) { return w->buf + (size_t)k * (size_t)(t->n + 1); }
+
+/* Accumulate the windows: y = v[j+w] - v[j], x = window sums of the prefix
+ * series S[0..p) (each of n + 1). */
+static void accumulate(lsq *q, const trace *t, const int64_t *K, double *const *S, int p)
+{
+    int w = t->w;
+    double x[GMAX] = {0};
+    for (int64_t j = 0; j + w < t->n; j++) {
+        if (!window_ok(K, j, w))
+            continue;
+        for (int r = 0; r < p; r++)
+            x[r] = S[r][j + w] - S[r][j];
+        lsq_add(q, x, (double)t->v[j + w] - (double)t->v[j]);
+    }
+}
+
+/* izhikevich: C, k, v_r, v_t, a, b, c, d, v_peak */
+static int guess_izhikevich(const nf_model *m, const trace *t, double *p)
+{
+    int64_t n = t->n;
+    work wk;
+    if (work_init(&wk, t, 7))
+        return -1;
+    double *tmp = malloc(sizeof(double) * (size_t)n), *f = malloc(sizeof(double) * (size_t)n);
+    if (!tmp || !f) {
+        free(tmp);
+        free(f);
+        free(wk.buf);
+        free(wk.K);
+        return -1;
+    }
+    double dt = t->dt, vr = t->rest;
+    double *SI = series(&wk, t, 0), *SQ = series(&wk, t, 1), *SL = series(&wk, t, 2);
+    double *SU = series(&wk, t, 3), *SS = series(&wk, t, 4);
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = t->i[j];
+    prefix(tmp, n, SI);
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = ((double)t->v[j] - vr) * t->v[j];
+    prefix(tmp, n, SQ);
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = (double)t->v[j] - vr;
+    prefix(tmp, n, SL);
+    double best = INFINITY, bt[5] = {0}, ba = NAN;
+    const int NA = 28;
+    for (int ka = 0; ka < NA; ka++) {
+        double a = geo(m->params[4].lo, m->params[4].hi, ka, NA);
+        filter(tmp, NULL, n, a * dt, f); /* u / b */
+        prefix(f, n, SU);
+        filter(NULL, t->spike, n, a * dt, f); /* u / d */
+        prefix(f, n, SS);
+        double *S[5] = {SI, SQ, SL, SU, SS};
+        lsq q;
+        lsq_init(&q, t->n_spikes ? 5 : 4);
+        accumulate(&q, t, wk.K, S, q.p);
+        double th[5] = {0}, sse;
+        if (lsq_solve(&q, th, &sse) || !(th[0] > 0) || !(th[1] > 0))
+            continue;
+        if (sse < best) {
+            best = sse;
+            memcpy(bt, th, sizeof bt);
+            ba = a;
+        }
+    }
+    free(tmp);
+    free(f);
+    free(wk.buf);
+    free(wk.K);
+    if (!isfinite(best))
+        return -1;
+    double C = dt / bt[0], k = bt[1] / bt[0];
+    p[0] = C;
+    p[1] = k;
+    p[2] = vr;
+    p[3] = -bt[2] / bt[1];
+    p[4] = ba;
+    p[5] = -bt[3] / bt[0];
+    if (t->n_spikes) {
+        p[6] = t->reset;
+        p[7] = -bt[4] / bt[0];
+        p[8] = t->peak_lo;
+        if (t->resets) { /* v_peak above the last sample before each reset */
+            p[8] = t->peak_lo + 0.5;
+        }
+    }
+    return 0;
+}
+
+/* adex: C, g_L, E_L, V_T, Delta_T, tau_w, a, b, V_r, V_peak */
+static int guess_adex(const nf_model *m, const trace *t, double *p)
+{
+    int64_t n = t->n;
+    work wk;
+    if (work_init(&wk, t, 6))
+        return -1;
+    double *tmp = malloc(sizeof(double) * (size_t)n), *f = malloc(sizeof(double) * (size_t)n);
+    const int ND = 16, NT = 12;
+    double *SX = malloc(sizeof(double) * (size_t)(n + 1) * ND);
+    double *SW = malloc(sizeof(double) * (size_t)(n + 1) * NT * 2);
+    if (!tmp || !f || !SX || !SW) {
+        free(tmp);
+        free(f);
+        free(SX);
+        free(SW);
+        free(wk.buf);
+        free(wk.K);
+        return -1;
+    }
+    double dt = t->dt;
+    double *SI = series(&wk, t, 0), *SV = series(&wk, t, 1), *S1 = series(&wk, t, 2);
+    double vref = -INFINITY;
+    for (int64_t j = 0; j + 1 < n; j++)
+        if (!t->skip[j])
+            vref = fmax(vref, t->v[j]);
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = t->i[j];
+    prefix(tmp, n, SI);
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = t->v[j];
+    prefix(tmp, n, SV);
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = 1;
+    prefix(tmp, n, S1);
+    for (int kd = 0; kd < ND; kd++) {
+        double D = geo(m->params[4].lo, m->params[4].hi, kd, ND);
+        for (int64_t j = 0; j < n; j++)
+            tmp[j] = t->skip[j] ? 0 : exp(((double)t->v[j] - vref) / D);
+        prefix(tmp, n, SX + (size_t)kd * (n + 1));
+    }
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = (double)t->v[j] - t->rest;
+    for (int kt = 0; kt < NT; kt++) {
+        double tau = geo(m->params[5].lo, m->params[5].hi, kt, NT);
+        filter(tmp, NULL, n, dt / tau, f);
+        prefix(f, n, SW + (size_t)(2 * kt) * (n + 1));
+        filter(NULL, t->spike, n, dt / tau, f);
+        prefix(f, n, SW + (size_t)(2 * kt + 1) * (n + 1));
+    }
+    double best = INFINITY, bt[6] = {0}, bD = NAN, btau = NAN;
+    int P = t->n_spikes ? 6 : 5;
+    for (int kd = 0; kd < ND; kd++)
+        for (int kt = 0; kt < NT; kt++) {
+            double *S[6] = {SI, SV, S1, SX + (size_t)kd * (n + 1), SW + (size_t)(2 * kt) * (n + 1),
+                            SW + (size_t)(2 * kt + 1) * (n + 1)};
+            lsq q;
+            lsq_init(&q, P);
+            accumulate(&q, t, wk.K, S, P);
+            double th[6] = {0}, sse;
+            if (lsq_solve(&q, th, &sse) || !(th[0] > 0) || !(th[1] < 0) || !(th[3] > 0))
+                continue;
+            if (sse < best) {
+                best = sse;
+                memcpy(bt, th, sizeof bt);
+                bD = geo(m->params[4].lo, m->params[4].hi, kd, ND);
+                btau = geo(m->params[5].lo, m->params[5].hi, kt, NT);
+            }
+        }
+    free(tmp);
+    free(f);
+    free(SX);
+    free(SW);
+    free(wk.buf);
+    free(wk.K);
+    if (!isfinite(best))
+        return -1;
+    double C = dt / bt[0], gL = -bt[1] / bt[0];
+    p[0] = C;
+    p[1] = gL;
+    p[2] = bt[2] / bt[0] / gL;
+    p[3] = vref - bD * log(bt[3] / bt[0] / (gL * bD));
+    p[4] = bD;
+    p[5] = btau;
+    p[6] = -bt[4] / bt[0];
+    if (t->n_spikes) {
+        p[7] = -bt[5] / bt[0];
+        p[8] = t->reset;
+        p[9] = t->resets ? t->peak_lo + 0.5 : t->peak_lo;
+    }
+    return 0;
+}
+
+
+/* hh gates along the recorded voltage (steps of dt / k, v linear in between,
+ * the model's exponential-Euler updates): per sample the averages over its
+ * sub-steps of G and G v for G = m^3 h and n^4 (V_T given), or p (tau_max
+ * given), as prefix sums. */
+static void hh_rates(double u, double *am, double *bm, double *ah, double *bh, double *an, double *bn)
+{
+    /* x / (exp(x) - 1), continuous at 0 */
+#define VTRAP(x) (fabs(x) < 1e-4 ? 1 - 0.5 * (x) : (x) / expm1(x))
+    *am = 1.28 * VTRAP(-(u - 13) * 0.25);
+    *bm = 1.4 * VTRAP((u - 40) * 0.2);
+    *ah = 0.128 * exp(-(u - 17) / 18);
+    *bh = 4 / (1 + exp(-(u - 40) * 0.2));
+    *an = 0.16 * VTRAP(-(u - 15) * 0.2);
+    *bn = 0.5 * exp(-(u - 10) * 0.025);
+#undef VTRAP
+}
+
+static void hh_fast_gates(const trace *t, int k, double VT, double *tmp, double *SNa, double *SNaV, double *SK,
+                          double *SKV)
+{
+    int64_t n = t->n;
+    double h = t->dt / k, am, bm, ah, bh, an, bn;
+    hh_rates(t->v[0] - VT, &am, &bm, &ah, &bh, &an, &bn);
+    double m = am / (am + bm), hg = ah / (ah + bh), nn = an / (an + bn);
+    double *a = tmp, *b = tmp + n, *c = tmp + 2 * n, *d = tmp + 3 * n;
+    for (int64_t j = 0; j < n; j++) {
+        double v0 = t->v[j], v1 = j + 1 < n ? t->v[j + 1] : v0;
+        double sa = 0, sb = 0, sc = 0, sd = 0;
+        for (int q = 0; q < k; q++) {
+            double vs = v0 + (v1 - v0) * q / k, vm = v0 + (v1 - v0) * (q + 0.5) / k;
+            hh_rates(vs - VT, &am, &bm, &ah, &bh, &an, &bn);
+            double sm = am + bm, sh = ah + bh, sn = an + bn;
+            m = am / sm + (m - am / sm) * exp(-h * sm);
+            hg = ah / sh + (hg - ah / sh) * exp(-h * sh);
+            nn = an / sn + (nn - an / sn) * exp(-h * sn);
+            double gna = m * m * m * hg, n2 = nn * nn, gk = n2 * n2;
+            sa += gna;
+            sb += gna * vm;
+            sc += gk;
+            sd += gk * vm;
+        }
+        a[j] = sa / k;
+        b[j] = sb / k;
+        c[j] = sc / k;
+        d[j] = sd / k;
+    }
+    prefix(a, n, SNa);
+    prefix(b, n, SNaV);
+    prefix(c, n, SK);
+    prefix(d, n, SKV);
+}
+
+static void hh_slow_gate(const trace *t, int k, double tau_max, double *tmp, double *SM, double *SMV)
+{
+    int64_t n = t->n;
+    double h = t->dt / k;
+    double p = 1 / (1 + exp(-(t->v[0] + 35) * 0.1));
+    double *a = tmp, *b = tmp + n;
+    for (int64_t j = 0; j < n; j++) {
+        double v0 = t->v[j], v1 = j + 1 < n ? t->v[j + 1] : v0;
+        double sa = 0, sb = 0;
+        for (int q = 0; q < k; q++) {
+            double vs = v0 + (v1 - v0) * q / k, vm = v0 + (v1 - v0) * (q + 0.5) / k;
+            double pinf = 1 / (1 + exp(-(vs + 35) * 0.1)), e = exp((vs + 35) * 0.05);
+            double ip = (3.3 * e + 1 / e) / tau_max;
+            p = pinf + (p - pinf) * exp(-h * ip);
+            sa += p;
+            sb += p * vm;
+        }
+        a[j] = sa / k;
+        b[j] = sb / k;
+    }
+    prefix(a, n, SM);
+    prefix(b, n, SMV);
+}
+
+/* hh: C, g_Na, g_K, g_M, g_L, E_Na, E_K, E_L, V_T, tau_max */
+static int guess_hh(const nf_model *m, const trace *t, double *p)
+{
+    int64_t n = t->n, N1 = n + 1;
+    int k = nf_fit_substeps(m, t->dt);
+    const int NTAU = 5;
+    double *buf = malloc(sizeof(double) * (size_t)N1 * (7 + 2 * NTAU));
+    double *tmp = malloc(sizeof(double) * (size_t)n * 4);
+    int64_t *K = calloc((size_t)N1, sizeof *K); /* no skipped steps: spikes are part of the model */
+    if (!buf || !tmp || !K) {
+        free(buf);
+        free(tmp);
+        free(K);
+        return -1;
+    }
+    double *SI = buf, *SV = buf + N1, *S1 = buf + 2 * N1, *SNa = buf + 3 * N1, *SNaV = buf + 4 * N1;
+    double *SK = buf + 5 * N1, *SKV = buf + 6 * N1, *SM = buf + 7 * N1;
+    K[n] = 1; /* the last sample starts no step */
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = t->dt * t->i[j];
+    prefix(tmp, n, SI);
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = 0.5 * t->dt * ((double)t->v[j] + (j + 1 < n ? t->v[j + 1] : t->v[j]));
+    prefix(tmp, n, SV);
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = t->dt;
+    prefix(tmp, n, S1);
+    for (int q = 0; q < NTAU; q++)
+        hh_slow_gate(t, k, geo(m->params[9].lo, m->params[9].hi, q, NTAU), tmp, SM + (size_t)(2 * q) * N1,
+                     SM + (size_t)(2 * q + 1) * N1);
+    /* the gate sums are per unit time: scale the increments' regressors by dt */
+    double best = INFINITY, bt[9] = {0}, bvt = NAN, btau = NAN;
+    double vlo = m->params[8].lo, vhi = m->params[8].hi;
+    for (int pass = 0; pass < 2; pass++) {
+        double c0 = pass ? fmax(vlo, bvt - 1) : vlo, c1 = pass ? fmin(vhi, bvt + 1) : vhi;
+        double step = pass ? 0.2 : 1.0;
+        if (pass && !isfinite(bvt))
+            break;
+        for (double VT = c0; VT <= c1 + 1e-9; VT += step) {
+            hh_fast_gates(t, k, VT, tmp, SNa, SNaV, SK, SKV);
+            for (int q = 0; q < NTAU; q++) {
+                double *SMq = SM + (size_t)(2 * q) * N1, *SMVq = SM + (size_t)(2 * q + 1) * N1;
+                double *S[9] = {SI, SNaV, SNa, SKV, SK, SMVq, SMq, SV, S1};
+                lsq qq;
+                lsq_init(&qq, 9);
+                int w = t->w;
+                double x[GMAX] = {0};
+                for (int64_t j = 0; j + w < n; j++) {
+                    for (int r = 0; r < 9; r++)
+                        x[r] = S[r][j + w] - S[r][j];
+                    for (int r = 1; r < 7; r++)
+                        x[r] *= t->dt;
+                    lsq_add(&qq, x, (double)t->v[j + w] - (double)t->v[j]);
+                }
+                double th[9], sse;
+                if (lsq_solve(&qq, th, &sse) || !(th[0] > 0) || !(th[1] < 0) || !(th[3] < 0) || !(th[7] < 0))
+                    continue;
+                if (sse < best) {
+                    best = sse;
+                    memcpy(bt, th, sizeof bt);
+                    bvt = VT;
+                    btau = geo(m->params[9].lo, m->params[9].hi, q, NTAU);
+                }
+            }
+        }
+    }
+    free(buf);
+    free(tmp);
+    free(K);
+    if (!isfinite(best))
+        return -1;
+    double C = 1 / bt[0];
+    p[0] = C;
+    p[1] = -bt[1] * C;
+    p[2] = -bt[3] * C;
+    p[3] = fmax(0, -bt[5] * C);
+    p[4] = -bt[7] * C;
+    p[5] = bt[2] / -bt[1];
+    p[6] = (bt[4] + bt[6]) / (-bt[3] - bt[5]);
+    p[7] = bt[8] / -bt[7];
+    p[8] = bvt;
+    p[9] = btau;
+    return 0;
+}
+
+/* lif6: C_m, g_L, E_L, V_th, V_res, t_ref. The trace is held at V_res for
+ * R = ceil(t_ref / dt) samples after each reset: the ARX fit leaves out 5 ms
+ * after every reset, and R is the change point that fits best over all
+ * spikes (held samples at V_res, then free one-step predictions). */
+static int guess_lif6(const nf_model *m, const trace *t0, double *p)
+{
+    trace tt = *t0, *t = &tt;
+    int64_t n = t->n, N1 = n + 1;
+    int64_t Rmax = (int64_t)ceil(m->params[5].hi / t->dt) + 1;
+    uint8_t *skip = malloc((size_t)n);
+    double *buf = malloc(sizeof(double) * (size_t)N1 * 3), *tmp = malloc(sizeof(double) * (size_t)n);
+    int64_t *K = malloc(sizeof(int64_t) * (size_t)N1);
+    int rc = -1;
+    if (!skip || !buf || !tmp || !K)
+        goto done;
+    memcpy(skip, t->skip, (size_t)n);
+    for (int k = 0; k < t->n_spikes; k++)
+        for (int64_t q = t->last[k]; q <= t->last[k] + Rmax && q < n; q++)
+            skip[q] = 1;
+    K[0] = 0;
+    for (int64_t j = 0; j < n; j++)
+        K[j + 1] = K[j] + (j + 1 < n ? skip[j] : 1);
+    double *SI = buf, *SV = buf + N1, *S1 = buf + 2 * N1;
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = t->i[j];
+    prefix(tmp, n, SI);
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = t->v[j];
+    prefix(tmp, n, SV);
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = 1;
+    prefix(tmp, n, S1);
+    double th[3], sse;
+    for (int tries = 0; tries < 3; tries++) { /* shorter increments when spikes leave too few */
+        lsq q;
+        lsq_init(&q, 3);
+        double *S[3] = {SI, SV, S1};
+        accumulate(&q, t, K, S, 3);
+        if (q.n >= 50 && !lsq_solve(&q, th, &sse) && th[0] > 0 && th[1] < 0)
+            break;
+        th[0] = 0;
+        t->w = t->w / 4 > 0 ? t->w / 4 : 1;
+    }
+    if (!(th[0] > 0 && th[1] < 0))
+        goto done;
+    double a = th[0], gL = -th[1] / th[0], EL = th[2] / th[0] / gL;
+    p[0] = t->dt / a;
+    p[1] = gL;
+    p[2] = EL;
+    if (t->n_spikes && t->resets) {
+        double vres = t->reset, vth = 0, best = INFINITY;
+        int64_t bestR = 1;
+        for (int k = 0; k < t->n_spikes; k++) {
+            int64_t j = t->last[k];
+            vth += t->v[j] + 0.5 * a * (t->i[j] - gL * (t->v[j] - EL));
+        }
+        for (int64_t R = 1; R <= Rmax; R++) {
+            double e = 0;
+            for (int k = 0; k < t->n_spikes; k++) {
+                int64_t s0 = t->last[k] + 1;
+                int64_t end = k + 1 < t->n_spikes ? t->last[k + 1] : n - 1;
+                for (int64_t q = 0; q <= Rmax && s0 + q < end; q++) {
+                    int64_t x = s0 + q;
+                    double r = q < R ? t->v[x] - vres
+                                     : t->v[x] - (t->v[x - 1] + a * (t->i[x - 1] - gL * (t->v[x - 1] - EL)));
+                    e += r * r;
+                }
+            }
+            if (e < best) {
+                best = e;
+                bestR = R;
+            }
+        }
+        p[3] = vth / t->n_spikes;
+        p[4] = vres;
+        p[5] = ((double)bestR - 0.5) * t->dt;
+    }
+    rc = 0;
+done:
+    free(skip);
+    free(buf);
+    free(tmp);
+    free(K);
+    return rc;
+}
+
+int nf__fit_guess_has(const nf_model *m)
+{
+    return !strcmp(m->name, "lif6") || !strcmp(m->name, "izhikevich") || !strcmp(m->name, "adex") || !strcmp(m->name, "hh");
+}
+
+nf_status nf_fit_guess(const nf_model *m, const nf_fit_target *tg, double threshold_mV, double *params,
+                       int *found)
+{
+    if (!m || !tg || !params || !found)
+        return nf__fail(NF_EINVAL, "fit_guess: NULL argument");
+    *found = 0;
+    for (int j = 0; j < m->n_params; j++)
+        params[j] = clampd(m->params[j].def, m->params[j].lo, m->params[j].hi);
+    if (!nf__fit_guess_has(m) || !tg->v || !tg->i || tg->n < 100 || !(tg->dt_ms > 0))
+        return NF_OK;
+    trace t;
+    nf_status s = trace_init(&t, tg, threshold_mV, strcmp(m->name, "lif6") ? 10.0 : 5.0);
+    if (s)
+        return s;
+    double p[64];
+    for (int j = 0; j < m->n_params; j++)
+        p[j] = params[j];
+    int rc = -1;
+    if (!strcmp(m->name, "lif6"))
+        rc = guess_lif6(m, &t, p);
+    else if (!strcmp(m->name, "izhikevich"))
+        rc = guess_izhikevich(m, &t, p);
+    else if (!strcmp(m->name, "adex"))
+        rc = guess_adex(m, &t, p);
+    else if (!strcmp(m->name, "hh")) {
+        t.w = (int)fmax(1, lround(1.0 / t.dt)); /* spikes of ~1 ms: shorter increments */
+        rc = guess_hh(m, &t, p);
+    }
+    trace_free(&t);
+    if (rc)
+        return NF_OK;
+    for (int j = 0; j < m->n_params; j++)
+        if (isfinite(p[j]))
+            params[j] = clampd(p[j], m->params[j].lo, m->params[j].hi);
+    *found = 1;
+    return NF_OK;
+}
+
+/* The guesses of nf__fit_guess_starts, spread over threads (pairs k = u *
+ * n_targets + r taken in turn; each guess is independent, so the result does
+ * not depend on the thread count). */
+typedef struct guess_job {
+    const nf_fit_target *targets;
+    int n_targets, n_pairs;
+    const nf_model *const *use;
+    double threshold;
+    double *x;
+    int *found;
+    nf_status *status;
+    int next; /* next pair (under lock) */
+    pthread_mutex_t lock;
+} guess_job;
+
+static void *guess_worker(void *arg)
+{
+    guess_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        int k = j->next++;
+        pthread_mutex_unlock(&j->lock);
+        if (k >= j->n_pairs)
+            return NULL;
+        int u = k / j->n_targets, r = k % j->n_targets;
+        j->status[k] = nf_fit_guess(j->use[u], &j->targets[r], j->threshold, j->x + (size_t)k * 64, &j->found[k]);
+    }
+}
+
+nf_status nf__fit_guess_starts(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt,
+                               nf_fit_start **starts, double **store, int *n_starts)
+{
+    *starts = NULL;
+    *store = NULL;
+    *n_starts = 0;
+    int M = opt->models ? opt->n_models : nf_model_count();
+    const nf_model *use[256];
+    int U = 0;
+    for (int k = 0; k < M && U < 256; k++) {
+        const nf_model *m = opt->models ? nf_model_find(opt->models[k]) : nf_model_at(k);
+        if (!m || !nf__fit_guess_has(m))
+            continue; /* unknown names: nf_fit's own checks report them */
+        int given = 0;
+        for (int q = 0; q < opt->n_starts && !given; q++)
+            given = opt->starts && opt->starts[q].model && !strcmp(opt->starts[q].model, m->name);
+        if (!given)
+            use[U++] = m;
+    }
+    if (U == 0)
+        return NF_OK;
+    int pairs = U * n_targets;
+    nf_fit_start *st = calloc((size_t)(opt->n_starts + pairs), sizeof *st);
+    double *x = calloc((size_t)pairs * 64, sizeof *x);
+    int *found = calloc((size_t)pairs, sizeof *found);
+    nf_status *status = calloc((size_t)pairs, sizeof *status);
+    if (!st || !x || !found || !status) {
+        free(st);
+        free(x);
+        free(found);
+        free(status);
+        return nf__fail(NF_ENOMEM, "fit: out of memory for the starting guesses");
+    }
+    guess_job job = {.targets = targets, .n_targets = n_targets, .n_pairs = pairs, .use = use,
+                     .threshold = opt->threshold_mV, .x = x, .found = found, .status = status};
+    pthread_mutex_init(&job.lock, NULL);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int T = opt->threads > 0 ? opt->threads : (int)(cores > 0 ? cores : 1);
+    T = T > pairs ? pairs : T;
+    T = T > 64 ? 64 : T;
+    pthread_t th[64];
+    int started = 0;
+    for (int t = 1; t < T; t++) {
+        if (pthread_create(&th[started], NULL, guess_worker, &job) != 0)
+            break;
+        started++;
+    }
+    guess_worker(&job);
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&job.lock);
+    nf_status s = NF_OK;
+    int ns = 0;
+    for (int q = 0; q < opt->n_starts; q++)
+        st[ns++] = opt->starts[q];
+    for (int k = 0; k < pairs && !s; k++) {
+        s = status[k];
+        if (!s && found[k])
+            st[ns++] = (nf_fit_start){.model = use[k / n_targets]->name, .target = k % n_targets,
+                                      .params = x + (size_t)k * 64, .sigma = opt->guess_sigma};
+    }
+    free(found);
+    free(status);
+    if (s) { /* the worker's message is its thread's */
+        free(st);
+        free(x);
+        return nf__fail(s, "fit: a starting guess failed (%s)", nf_status_str(s));
+    }
+    *starts = st;
+    *store = x;
+    *n_starts = ns;
+    return NF_OK;
+}
