@@ -33,7 +33,14 @@
  *   bench_fit [--models a,b,...|all] [--recordings R] [--budget B]
  *             [--select-budget B] [--seed S] [--threads T] [--quick] [--no-select]
  *             [--popsize P] [--optimizer cmaes|de|shade] [--per-recording]
- *             [--bounds reflect|resample|transform]
+ *             [--bounds reflect|resample|transform] [--refine K] [--survey F]
+ *             [--no-recovery] [--guess 0|1] [--guess-sigma S] [--start-sigma S]
+ *             [--guess-report]
+ *
+ * --guess-report prints nf_fit_guess's error against the generating
+ * parameters for every recording (no fitting needed); --guess 0 fits from
+ * the models' defaults. NF_BENCH_NOISE=mV in the environment replaces the
+ * 0.5 mV measurement noise (e.g. 0 to separate noise bias from model error).
  *
  * Default models: lif6, adex, izhikevich, hh. --quick: 3 recordings of lif6
  * and izhikevich, budgets 600/300 (a smoke run, seconds). */

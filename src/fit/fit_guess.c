@@ -243,7 +243,8 @@ static double geo(double lo, double hi, int k, int n) { return lo * pow(hi / lo,
 
 /* ---- models ----------------------------------------------------------------- */
 
-/* Work arrays shared by the reset models: npre prefix series of n + 1. */
+/* Work arrays of the reset models: nseries prefix series of n + 1 samples and
+ * the prefix count of skipped steps. */
 typedef struct work {
     double *buf;
     int64_t *K;
@@ -286,7 +287,7 @@ static int guess_izhikevich(const nf_model *m, const trace *t, double *p)
 {
     int64_t n = t->n;
     work wk;
-    if (work_init(&wk, t, 7))
+    if (work_init(&wk, t, 5))
         return -1;
     double *tmp = malloc(sizeof(double) * (size_t)n), *f = malloc(sizeof(double) * (size_t)n);
     if (!tmp || !f) {
@@ -358,7 +359,7 @@ static int guess_adex(const nf_model *m, const trace *t, double *p)
 {
     int64_t n = t->n;
     work wk;
-    if (work_init(&wk, t, 6))
+    if (work_init(&wk, t, 3))
         return -1;
     double *tmp = malloc(sizeof(double) * (size_t)n), *f = malloc(sizeof(double) * (size_t)n);
     const int ND = 16, NT = 12;
