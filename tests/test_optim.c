@@ -213,6 +213,66 @@ Test(optim_cmaes, ipop_populations_grow_from_the_unrounded_default)
     nf_optim_destroy(o);
 }
 
+/* restart_local: a restart starts at the best point so far with the step
+ * doubled per restart; without it, at a uniformly random mean. */
+Test(optim_cmaes, local_restarts_start_at_the_best_point_with_a_growing_step)
+{
+    enum { N = 10 };
+    double lo[N], hi[N], x0[N];
+    box(lo, hi, N, -5, 5);
+    for (int j = 0; j < N; j++)
+        x0[j] = 2.5;
+    for (int local = 0; local <= 1; local++) {
+        nf_optim_config c;
+        nf_optim_config_default(&c, NF_OPTIM_CMAES, N, lo, hi);
+        c.x0 = x0;
+        c.sigma0 = 0.01;
+        c.restart = NF_OPTIM_RESTART_IPOP;
+        c.max_restarts = 2;
+        c.restart_local = local;
+        c.tolfun = 1e3; /* every run stops after its first generations */
+        c.seed = 5;
+        nf_optim *o;
+        cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+        static double x[64 * N], f[64];
+        int restarts = 0, far = 0;
+        double best[N], fb;
+        while (nf_optim_stop(o) == NF_OPTIM_RUNNING) {
+            int lam = nf_optim_lambda(o);
+            nf_optim_best(o, best, &fb);
+            cr_assert_eq(nf_optim_ask(o, x), NF_OK, "%s", nf_errmsg());
+            if (nf_optim_restarts(o) > restarts) { /* the first ask of a new run */
+                restarts = nf_optim_restarts(o);
+                if (local)
+                    cr_assert_float_eq(nf_optim_sigma(o), 0.01 * (1 << restarts), 1e-12, "restart %d: sigma %g",
+                                       restarts, nf_optim_sigma(o));
+                for (int k = 0; k < lam; k++)
+                    for (int j = 0; j < N; j++)
+                        far += fabs(x[k * N + j] - best[j]) > 1.5;
+                if (local)
+                    cr_assert_eq(far, 0, "restart %d: samples away from the best point", restarts);
+            }
+            for (int k = 0; k < lam; k++) {
+                f[k] = 0;
+                for (int j = 0; j < N; j++)
+                    f[k] += (x[k * N + j] - 2) * (x[k * N + j] - 2);
+            }
+            cr_assert_eq(nf_optim_tell(o, f), NF_OK, "%s", nf_errmsg());
+        }
+        cr_assert_eq(restarts, 2);
+        if (!local)
+            cr_assert_gt(far, 0, "random restarts stayed at the best point");
+        nf_optim_destroy(o);
+    }
+    nf_optim_config c;
+    double l1[1] = {0}, h1[1] = {1};
+    nf_optim_config_default(&c, NF_OPTIM_CMAES, 1, l1, h1);
+    c.restart_local = 2;
+    nf_optim *o = NULL;
+    cr_assert_eq(nf_optim_create(&o, &c), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "restart_local"), "%s", nf_errmsg());
+}
+
 static double noise(const double *x, int n)
 {
     /* deterministic pseudo-random values: never flat, never converging */

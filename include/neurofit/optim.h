@@ -116,6 +116,9 @@ typedef struct nf_optim_config {
     /* CMA-ES restarts */
     nf_optim_restart restart;
     int max_restarts;     /* IPOP restarts / BIPOP large-population restarts, default 9 */
+    int restart_local;    /* 0 (default): each (large) restart from a uniformly random mean
+                             with sigma0; 1: from the best point so far with sigma0 x 2^k at
+                             the k-th, at most 1: for a search that starts at a good guess */
     /* stopping */
     int64_t max_evals;    /* <= 0: no limit */
     double target;        /* stop when best fitness <= target; -Inf: never */

@@ -287,6 +287,7 @@ static nf_status make_slots(fit_ctx *c, const nf_model *m, slot *slots)
             oc.x0 = st->params;
             oc.sigma0 = st->sigma > 0 ? st->sigma : c->o->start_sigma;
             slots[r].start = st->params;
+            oc.restart_local = 1; /* restarts stay near the start, widening (bench/results/fit.md) */
         }
         oc.seed = mix(c->o->seed ^ mix((uint64_t)r + 1) ^ name_hash(m->name));
         oc.max_evals = c->o->budget;

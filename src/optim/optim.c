@@ -257,6 +257,8 @@ static nf_status validate(const nf_optim_config *c)
                         (int)c->restart);
     if (c->restart != NF_OPTIM_RESTART_NONE && c->kind != NF_OPTIM_CMAES)
         return nf__fail(NF_EINVAL, "restarts (ipop/bipop) are only available for cmaes");
+    if (c->restart_local != 0 && c->restart_local != 1)
+        return nf__fail(NF_EINVAL, "restart_local = %d must be 0 or 1", c->restart_local);
     if (c->max_restarts < 0 || c->max_restarts > 30)
         return nf__fail(NF_EINVAL, "max_restarts = %d must be in [0, 30]", c->max_restarts);
     if (isnan(c->target)) return nf__fail(NF_EINVAL, "target fitness is NaN");
@@ -335,6 +337,7 @@ nf_status nf_optim_create(nf_optim **out, const nf_optim_config *c)
     s->restart = c->restart;
     s->bounds = c->bounds;
     s->max_restarts = c->max_restarts;
+    s->restart_local = c->restart_local;
     s->max_evals = c->max_evals > 0 ? c->max_evals : 0;
     s->stagnation_cfg = c->stagnation;
     s->hist_cap = 10 + 15 * (int64_t)c->n + 1;

@@ -35,6 +35,7 @@ typedef struct nf__optim_scalars {
     double lambda0_real;
     int64_t maxiter0;
     int64_t bounds; /* nf_optim_bounds */
+    int64_t restart_local;
 } nf__optim_scalars;
 
 struct nf_optim {
