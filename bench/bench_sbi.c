@@ -1,6 +1,7 @@
 /* bench_sbi: the bayesflow-lif preset at scale.
  *
- *   bench_sbi [N (1e6)] [DIR (/tmp/nf_bench_sbi)] [threads (0 = all)]
+ *   bench_sbi [N (1e6)] [DIR (/tmp/nf_bench_sbi)] [threads (0 = all)] [backend cpu|cuda|auto (cpu)]
+ *             [chunk (8192)]
  *
  * Validates first (a chunk of the runner equals the stand-alone preset
  * generator and every simulation is valid), then times:
@@ -69,13 +70,16 @@ int main(int argc, char **argv)
     int64_t N = argc > 1 ? (int64_t)atof(argv[1]) : 1000000;
     const char *dir = argc > 2 ? argv[2] : "/tmp/nf_bench_sbi";
     int threads = argc > 3 ? atoi(argv[3]) : 0;
-    const int64_t chunk = 8192, T = NF_SBI_BAYESFLOW_T;
+    nf_backend backend = NF_BACKEND_CPU;
+    if (argc > 4 && nf_backend_parse(argv[4], &backend)) return die("backend (cpu, cuda or auto)");
+    const int64_t chunk = argc > 5 ? (int64_t)atof(argv[5]) : 8192, T = NF_SBI_BAYESFLOW_T;
+    if (chunk < 1000) return die("chunk must be >= 1000");
 
     nf_sbi_config c;
     nf_prior *p;
     nf_engine *e;
     if (nf_sbi_preset("bayesflow-lif", 1, &c, &p)) return die("preset");
-    if (nf_engine_create(NF_BACKEND_CPU, threads, &e)) return die("engine");
+    if (nf_engine_create(backend, threads, &e)) return die("engine");
     nf_sbi_runner *r;
     if (nf_sbi_runner_create(e, &c, chunk, &r)) return die("runner");
     float *theta = malloc(sizeof(float) * chunk * 6), *x = malloc(sizeof(float) * chunk * T);
@@ -91,7 +95,8 @@ int main(int argc, char **argv)
     double load[3] = {0, 0, 0};
     getloadavg(load, 3);
     printf("## bench_sbi: bayesflow-lif preset (lif6, 501 samples, dt 0.1 ms)\n\n");
-    printf("machine: %ld online CPUs, load average at start %.1f\n\n", sysconf(_SC_NPROCESSORS_ONLN), load[0]);
+    printf("machine: %ld online CPUs, load average at start %.1f; engine backend %s, chunk %lld\n\n",
+           sysconf(_SC_NPROCESSORS_ONLN), load[0], nf_backend_name(nf_engine_backend(e)), (long long)chunk);
     printf("validation: runner chunk == stand-alone generator, all valid: %s\n\n", ok ? "yes" : "NO");
     if (!ok) return 1;
 
