@@ -225,6 +225,20 @@ static void prefix(const double *x, int64_t n, double *S)
         S[j + 1] = S[j] + x[j];
 }
 
+/* The prefix series of the current, the voltage and 1 (tmp: [n] scratch). */
+static void basic_series(const trace *t, double *tmp, double *SI, double *SV, double *S1)
+{
+    for (int64_t j = 0; j < t->n; j++)
+        tmp[j] = t->i[j];
+    prefix(tmp, t->n, SI);
+    for (int64_t j = 0; j < t->n; j++)
+        tmp[j] = t->v[j];
+    prefix(tmp, t->n, SV);
+    for (int64_t j = 0; j < t->n; j++)
+        tmp[j] = 1;
+    prefix(tmp, t->n, S1);
+}
+
 /* Does the window of steps [j, j + w) contain a skipped step? (prefix of skip) */
 static int window_ok(const int64_t *K, int64_t j, int w) { return K[j + w] == K[j]; }
 
@@ -380,15 +394,7 @@ static int guess_adex(const nf_model *m, const trace *t, double *p)
     for (int64_t j = 0; j + 1 < n; j++)
         if (!t->skip[j])
             vref = fmax(vref, t->v[j]);
-    for (int64_t j = 0; j < n; j++)
-        tmp[j] = t->i[j];
-    prefix(tmp, n, SI);
-    for (int64_t j = 0; j < n; j++)
-        tmp[j] = t->v[j];
-    prefix(tmp, n, SV);
-    for (int64_t j = 0; j < n; j++)
-        tmp[j] = 1;
-    prefix(tmp, n, S1);
+    basic_series(t, tmp, SI, SV, S1);
     for (int kd = 0; kd < ND; kd++) {
         double D = geo(m->params[4].lo, m->params[4].hi, kd, ND);
         for (int64_t j = 0; j < n; j++)
@@ -632,15 +638,7 @@ static int guess_lif6(const nf_model *m, const trace *t0, double *p)
     for (int64_t j = 0; j < n; j++)
         K[j + 1] = K[j] + (j + 1 < n ? skip[j] : 1);
     double *SI = buf, *SV = buf + N1, *S1 = buf + 2 * N1;
-    for (int64_t j = 0; j < n; j++)
-        tmp[j] = t->i[j];
-    prefix(tmp, n, SI);
-    for (int64_t j = 0; j < n; j++)
-        tmp[j] = t->v[j];
-    prefix(tmp, n, SV);
-    for (int64_t j = 0; j < n; j++)
-        tmp[j] = 1;
-    prefix(tmp, n, S1);
+    basic_series(t, tmp, SI, SV, S1);
     double th[3], sse;
     for (int tries = 0; tries < 3; tries++) { /* shorter increments when spikes leave too few */
         lsq q;
