@@ -257,20 +257,29 @@ static double geo(double lo, double hi, int k, int n) { return lo * pow(hi / lo,
 
 /* ---- models ----------------------------------------------------------------- */
 
-/* Work arrays of the reset models: nseries prefix series of n + 1 samples and
- * the prefix count of skipped steps. */
+/* Work arrays of the reset models: nseries prefix series of n + 1 samples,
+ * two scratch series of n, and the prefix count of skipped steps. */
 typedef struct work {
-    double *buf;
+    double *buf, *tmp, *f;
     int64_t *K;
 } work;
+
+static void work_free(work *w)
+{
+    free(w->buf);
+    free(w->tmp);
+    free(w->f);
+    free(w->K);
+}
 
 static nf_status work_init(work *w, const trace *t, int nseries)
 {
     w->buf = malloc(sizeof(double) * (size_t)(t->n + 1) * (size_t)nseries);
+    w->tmp = malloc(sizeof(double) * (size_t)t->n);
+    w->f = malloc(sizeof(double) * (size_t)t->n);
     w->K = malloc(sizeof(int64_t) * (size_t)(t->n + 1));
-    if (!w->buf || !w->K) {
-        free(w->buf);
-        free(w->K);
+    if (!w->buf || !w->tmp || !w->f || !w->K) {
+        work_free(w);
         return nf__fail(NF_ENOMEM, "fit: out of memory for a starting guess");
     }
     w->K[0] = 0;
@@ -303,14 +312,7 @@ static int guess_izhikevich(const nf_model *m, const trace *t, double *p)
     work wk;
     if (work_init(&wk, t, 5))
         return -1;
-    double *tmp = malloc(sizeof(double) * (size_t)n), *f = malloc(sizeof(double) * (size_t)n);
-    if (!tmp || !f) {
-        free(tmp);
-        free(f);
-        free(wk.buf);
-        free(wk.K);
-        return -1;
-    }
+    double *tmp = wk.tmp, *f = wk.f;
     double dt = t->dt, vr = t->rest;
     double *SI = series(&wk, t, 0), *SQ = series(&wk, t, 1), *SL = series(&wk, t, 2);
     double *SU = series(&wk, t, 3), *SS = series(&wk, t, 4);
@@ -344,10 +346,7 @@ static int guess_izhikevich(const nf_model *m, const trace *t, double *p)
             ba = a;
         }
     }
-    free(tmp);
-    free(f);
-    free(wk.buf);
-    free(wk.K);
+    work_free(&wk);
     if (!isfinite(best))
         return -1;
     double C = dt / bt[0], k = bt[1] / bt[0];
@@ -375,17 +374,14 @@ static int guess_adex(const nf_model *m, const trace *t, double *p)
     work wk;
     if (work_init(&wk, t, 3))
         return -1;
-    double *tmp = malloc(sizeof(double) * (size_t)n), *f = malloc(sizeof(double) * (size_t)n);
+    double *tmp = wk.tmp, *f = wk.f;
     const int ND = 16, NT = 12;
     double *SX = malloc(sizeof(double) * (size_t)(n + 1) * ND);
     double *SW = malloc(sizeof(double) * (size_t)(n + 1) * NT * 2);
-    if (!tmp || !f || !SX || !SW) {
-        free(tmp);
-        free(f);
+    if (!SX || !SW) {
         free(SX);
         free(SW);
-        free(wk.buf);
-        free(wk.K);
+        work_free(&wk);
         return -1;
     }
     double dt = t->dt;
@@ -429,12 +425,9 @@ static int guess_adex(const nf_model *m, const trace *t, double *p)
                 btau = geo(m->params[5].lo, m->params[5].hi, kt, NT);
             }
         }
-    free(tmp);
-    free(f);
     free(SX);
     free(SW);
-    free(wk.buf);
-    free(wk.K);
+    work_free(&wk);
     if (!isfinite(best))
         return -1;
     double C = dt / bt[0], gL = -bt[1] / bt[0];
