@@ -305,10 +305,38 @@ static void accumulate(lsq *q, const trace *t, const int64_t *K, double *const *
     }
 }
 
-/* izhikevich: C, k, v_r, v_t, a, b, c, d, v_peak */
-static int guess_izhikevich(const nf_model *m, const trace *t, double *p)
+/* Index of model m's parameter named a (or b), -1 when it has none. */
+static int pidx(const nf_model *m, const char *a, const char *b)
+{
+    for (int j = 0; j < m->n_params; j++)
+        if (!strcmp(m->params[j].name, a) || (b && !strcmp(m->params[j].name, b)))
+            return j;
+    return -1;
+}
+
+/* p[j] = x when the model has that parameter (j >= 0). */
+static void put(double *p, int j, double x)
+{
+    if (j >= 0)
+        p[j] = x;
+}
+
+/* Leave the refractory hold out of the regression: the hold_steps steps
+ * after every reset. */
+static void skip_holds(trace *t, int64_t hold_steps)
+{
+    for (int k = 0; k < t->n_spikes; k++)
+        for (int64_t q = t->last[k]; q <= t->last[k] + hold_steps && q < t->n; q++)
+            t->skip[q] = 1;
+}
+
+/* izhikevich: C, k, v_r, v_t, a, b, c, d, v_peak; qif (no recovery variable): C, k, V_r,
+ * V_t, V_reset, V_peak */
+static int guess_quad(const nf_model *m, const trace *t, double *p)
 {
     int64_t n = t->n;
+    int ia = pidx(m, "a", NULL), ib = pidx(m, "b", NULL), id = pidx(m, "d", NULL);
+    int recov = ia >= 0 && ib >= 0 && id >= 0;
     work wk;
     if (work_init(&wk, t, 5))
         return -1;
@@ -326,16 +354,18 @@ static int guess_izhikevich(const nf_model *m, const trace *t, double *p)
         tmp[j] = (double)t->v[j] - vr;
     prefix(tmp, n, SL);
     double best = INFINITY, bt[5] = {0}, ba = NAN;
-    const int NA = 28;
+    const int NA = recov ? 28 : 1;
     for (int ka = 0; ka < NA; ka++) {
-        double a = geo(m->params[4].lo, m->params[4].hi, ka, NA);
-        filter(tmp, NULL, n, a * dt, f); /* u / b */
-        prefix(f, n, SU);
-        filter(NULL, t->spike, n, a * dt, f); /* u / d */
-        prefix(f, n, SS);
+        double a = recov ? geo(m->params[ia].lo, m->params[ia].hi, ka, NA) : 0;
+        if (recov) {
+            filter(tmp, NULL, n, a * dt, f); /* u / b */
+            prefix(f, n, SU);
+            filter(NULL, t->spike, n, a * dt, f); /* u / d */
+            prefix(f, n, SS);
+        }
         double *S[5] = {SI, SQ, SL, SU, SS};
         lsq q;
-        lsq_init(&q, t->n_spikes ? 5 : 4);
+        lsq_init(&q, !recov ? 3 : t->n_spikes ? 5 : 4);
         accumulate(&q, t, wk.K, S, q.p);
         double th[5] = {0}, sse;
         if (lsq_solve(&q, th, &sse) || !(th[0] > 0) || !(th[1] > 0))
@@ -349,33 +379,39 @@ static int guess_izhikevich(const nf_model *m, const trace *t, double *p)
     work_free(&wk);
     if (!isfinite(best))
         return -1;
-    double C = dt / bt[0], k = bt[1] / bt[0];
-    p[0] = C;
-    p[1] = k;
-    p[2] = vr;
-    p[3] = -bt[2] / bt[1];
-    p[4] = ba;
-    p[5] = -bt[3] / bt[0];
+    put(p, pidx(m, "C", NULL), dt / bt[0]);
+    put(p, pidx(m, "k", NULL), bt[1] / bt[0]);
+    put(p, pidx(m, "v_r", "V_r"), vr);
+    put(p, pidx(m, "v_t", "V_t"), -bt[2] / bt[1]);
+    if (recov) {
+        p[ia] = ba;
+        p[ib] = -bt[3] / bt[0];
+    }
     if (t->n_spikes) {
-        p[6] = t->reset;
-        p[7] = -bt[4] / bt[0];
-        p[8] = t->peak_lo;
-        if (t->resets) { /* v_peak above the last sample before each reset */
-            p[8] = t->peak_lo + 0.5;
-        }
+        put(p, pidx(m, "c", "V_reset"), t->reset);
+        if (recov)
+            p[id] = -bt[4] / bt[0];
+        /* reset traces: v_peak above the last sample before each reset */
+        put(p, pidx(m, "v_peak", "V_peak"), t->resets ? t->peak_lo + 0.5 : t->peak_lo);
     }
     return 0;
 }
 
-/* adex: C, g_L, E_L, V_T, Delta_T, tau_w, a, b, V_r, V_peak */
-static int guess_adex(const nf_model *m, const trace *t, double *p)
+/* adex: C, g_L, E_L, V_T, Delta_T, tau_w, a, b, V_r, V_peak; eif (no adaptation,
+ * a refractory hold t_ref): C, g_L, E_L, V_T, Delta_T, V_r, V_peak, t_ref */
+static int guess_exp(const nf_model *m, trace *t, double *p)
 {
     int64_t n = t->n;
+    int iD = pidx(m, "Delta_T", NULL), itau = pidx(m, "tau_w", NULL), iref = pidx(m, "t_ref", NULL);
+    if (iD < 0)
+        return -1;
+    if (iref >= 0)
+        skip_holds(t, (int64_t)ceil(m->params[iref].hi / t->dt) + 1);
     work wk;
     if (work_init(&wk, t, 3))
         return -1;
     double *tmp = wk.tmp, *f = wk.f;
-    const int ND = 16, NT = 12;
+    const int ND = 16, NT = itau >= 0 ? 12 : 1;
     double *SX = malloc(sizeof(double) * (size_t)(n + 1) * ND);
     double *SW = malloc(sizeof(double) * (size_t)(n + 1) * NT * 2);
     if (!SX || !SW) {
@@ -392,22 +428,22 @@ static int guess_adex(const nf_model *m, const trace *t, double *p)
             vref = fmax(vref, t->v[j]);
     basic_series(t, tmp, SI, SV, S1);
     for (int kd = 0; kd < ND; kd++) {
-        double D = geo(m->params[4].lo, m->params[4].hi, kd, ND);
+        double D = geo(m->params[iD].lo, m->params[iD].hi, kd, ND);
         for (int64_t j = 0; j < n; j++)
             tmp[j] = t->skip[j] ? 0 : exp(((double)t->v[j] - vref) / D);
         prefix(tmp, n, SX + (size_t)kd * (n + 1));
     }
     for (int64_t j = 0; j < n; j++)
         tmp[j] = (double)t->v[j] - t->rest;
-    for (int kt = 0; kt < NT; kt++) {
-        double tau = geo(m->params[5].lo, m->params[5].hi, kt, NT);
+    for (int kt = 0; kt < NT && itau >= 0; kt++) {
+        double tau = geo(m->params[itau].lo, m->params[itau].hi, kt, NT);
         filter(tmp, NULL, n, dt / tau, f);
         prefix(f, n, SW + (size_t)(2 * kt) * (n + 1));
         filter(NULL, t->spike, n, dt / tau, f);
         prefix(f, n, SW + (size_t)(2 * kt + 1) * (n + 1));
     }
     double best = INFINITY, bt[6] = {0}, bD = NAN, btau = NAN;
-    int P = t->n_spikes ? 6 : 5;
+    int P = itau < 0 ? 4 : t->n_spikes ? 6 : 5;
     for (int kd = 0; kd < ND; kd++)
         for (int kt = 0; kt < NT; kt++) {
             double *S[6] = {SI, SV, S1, SX + (size_t)kd * (n + 1), SW + (size_t)(2 * kt) * (n + 1),
@@ -421,8 +457,9 @@ static int guess_adex(const nf_model *m, const trace *t, double *p)
             if (sse < best) {
                 best = sse;
                 memcpy(bt, th, sizeof bt);
-                bD = geo(m->params[4].lo, m->params[4].hi, kd, ND);
-                btau = geo(m->params[5].lo, m->params[5].hi, kt, NT);
+                bD = geo(m->params[iD].lo, m->params[iD].hi, kd, ND);
+                if (itau >= 0)
+                    btau = geo(m->params[itau].lo, m->params[itau].hi, kt, NT);
             }
         }
     free(SX);
@@ -430,18 +467,21 @@ static int guess_adex(const nf_model *m, const trace *t, double *p)
     work_free(&wk);
     if (!isfinite(best))
         return -1;
-    double C = dt / bt[0], gL = -bt[1] / bt[0];
-    p[0] = C;
-    p[1] = gL;
-    p[2] = bt[2] / bt[0] / gL;
-    p[3] = vref - bD * log(bt[3] / bt[0] / (gL * bD));
-    p[4] = bD;
-    p[5] = btau;
-    p[6] = -bt[4] / bt[0];
+    double gL = -bt[1] / bt[0];
+    put(p, pidx(m, "C", NULL), dt / bt[0]);
+    put(p, pidx(m, "g_L", NULL), gL);
+    put(p, pidx(m, "E_L", NULL), bt[2] / bt[0] / gL);
+    put(p, pidx(m, "V_T", NULL), vref - bD * log(bt[3] / bt[0] / (gL * bD)));
+    p[iD] = bD;
+    if (itau >= 0) {
+        p[itau] = btau;
+        put(p, pidx(m, "a", NULL), -bt[4] / bt[0]);
+    }
     if (t->n_spikes) {
-        p[7] = -bt[5] / bt[0];
-        p[8] = t->reset;
-        p[9] = t->resets ? t->peak_lo + 0.5 : t->peak_lo;
+        if (itau >= 0)
+            put(p, pidx(m, "b", NULL), -bt[5] / bt[0]);
+        put(p, pidx(m, "V_r", NULL), t->reset);
+        put(p, pidx(m, "V_peak", NULL), t->resets ? t->peak_lo + 0.5 : t->peak_lo);
     }
     return 0;
 }
@@ -608,49 +648,99 @@ static int guess_hh(const nf_model *m, const trace *t, double *p)
     return 0;
 }
 
-/* lif6: C_m, g_L, E_L, V_th, V_res, t_ref. The trace is held at V_res for
- * R = ceil(t_ref / dt) samples after each reset: the ARX fit leaves out 5 ms
- * after every reset, and R is the change point that fits best over all
- * spikes (held samples at V_res, then free one-step predictions). */
-static int guess_lif6(const nf_model *m, const trace *t0, double *p)
+/* The leaky integrate-and-fire family (lif6, lapicque, slif, glif1-3,
+ * alpha_lif): C, g,
+ * E_L, V_th, the reset (V_res; glif: E_L) and t_ref. The trace is held at
+ * the reset for R = ceil(t_ref / dt) samples after each spike: the ARX fit
+ * leaves out the longest hold after every reset, and R is the change point
+ * that fits best over all spikes (held samples at the reset, then free
+ * one-step predictions). lapicque integrates exactly: its per-step gain on
+ * the current is (1 - exp(-g dt / C)) / g rather than dt / C. */
+static int guess_lif(const nf_model *m, trace *t, double *p)
 {
-    trace tt = *t0, *t = &tt;
     int64_t n = t->n, N1 = n + 1;
-    int64_t Rmax = (int64_t)ceil(m->params[5].hi / t->dt) + 1;
-    uint8_t *skip = malloc((size_t)n);
-    double *buf = malloc(sizeof(double) * (size_t)N1 * 3), *tmp = malloc(sizeof(double) * (size_t)n);
-    int64_t *K = malloc(sizeof(int64_t) * (size_t)N1);
-    int rc = -1;
-    if (!skip || !buf || !tmp || !K)
-        goto done;
-    memcpy(skip, t->skip, (size_t)n);
-    for (int k = 0; k < t->n_spikes; k++)
-        for (int64_t q = t->last[k]; q <= t->last[k] + Rmax && q < n; q++)
-            skip[q] = 1;
-    K[0] = 0;
-    for (int64_t j = 0; j < n; j++)
-        K[j + 1] = K[j] + (j + 1 < n ? skip[j] : 1);
-    double *SI = buf, *SV = buf + N1, *S1 = buf + 2 * N1;
-    basic_series(t, tmp, SI, SV, S1);
-    double th[3], sse;
-    for (int tries = 0; tries < 3; tries++) { /* shorter increments when spikes leave too few */
-        lsq q;
-        lsq_init(&q, 3);
-        double *S[3] = {SI, SV, S1};
-        accumulate(&q, t, K, S, 3);
-        if (q.n >= 50 && !lsq_solve(&q, th, &sse) && th[0] > 0 && th[1] < 0)
-            break;
-        th[0] = 0;
-        t->w = t->w / 4 > 0 ? t->w / 4 : 1;
+    int iref = pidx(m, "t_ref", NULL);
+    int64_t Rmax = iref >= 0 ? (int64_t)ceil(m->params[iref].hi / t->dt) + 1 : 1;
+    skip_holds(t, Rmax);
+    work wk;
+    if (work_init(&wk, t, 5))
+        return -1;
+    double *SI = series(&wk, t, 0), *SV = series(&wk, t, 1), *S1 = series(&wk, t, 2);
+    double *SU1 = series(&wk, t, 3), *SU2 = series(&wk, t, 4);
+    basic_series(t, wk.tmp, SI, SV, S1);
+    /* alpha_lif: the membrane sees the current through a two-stage filter
+     * with time constant tau_s (a grid); glif3: two after-spike currents
+     * that jump by dI_j at each spike and decay at rates k_j (a grid each),
+     * linear in dI_j; the others: the current itself */
+    int itau = pidx(m, "tau_s", NULL), ik1 = pidx(m, "k_1", NULL), ik2 = pidx(m, "k_2", NULL);
+    int asc = ik1 >= 0 && ik2 >= 0 && pidx(m, "dI_1", NULL) >= 0 && pidx(m, "dI_2", NULL) >= 0 && t->n_spikes;
+    const int NK = 10, NT = itau >= 0 ? 16 : asc ? NK * NK : 1, P = asc ? 5 : 3;
+    double best = INFINITY, bt[5] = {0}, btau = NAN, bk1 = NAN, bk2 = NAN;
+    int w0 = t->w;
+    for (int kt = 0; kt < NT; kt++) {
+        double tau = itau >= 0 ? geo(m->params[itau].lo, m->params[itau].hi, kt, NT) : 0;
+        double k1 = asc ? geo(m->params[ik1].lo, m->params[ik1].hi, kt / NK, NK) : 0;
+        double k2 = asc ? geo(m->params[ik2].lo, m->params[ik2].hi, kt % NK, NK) : 0;
+        if (itau >= 0) {
+            double q = t->dt / tau, E = exp(-q), h = 0, f = 0;
+            for (int64_t j = 0; j < n; j++) {
+                wk.tmp[j] = f;
+                f = E * f + q * E * h + (1 - E - q * E) * t->i[j];
+                h = E * h + (1 - E) * t->i[j];
+            }
+            prefix(wk.tmp, n, SI);
+        }
+        if (asc) {
+            if (kt % NK == 0) { /* k_1 changed */
+                filter(NULL, t->spike, n, 1 - exp(-k1 * t->dt), wk.f);
+                prefix(wk.f, n, SU1);
+            }
+            filter(NULL, t->spike, n, 1 - exp(-k2 * t->dt), wk.f);
+            prefix(wk.f, n, SU2);
+        }
+        double th[5] = {0}, sse = INFINITY;
+        t->w = w0;
+        for (int tries = 0; tries < 3; tries++) { /* shorter increments when spikes leave too few */
+            lsq q;
+            lsq_init(&q, P);
+            double *S[5] = {SI, SV, S1, SU1, SU2};
+            accumulate(&q, t, wk.K, S, P);
+            if (q.n >= 50 && !lsq_solve(&q, th, &sse) && th[0] > 0 && th[1] < 0)
+                break;
+            th[0] = 0;
+            t->w = t->w / 4 > 0 ? t->w / 4 : 1;
+        }
+        if (th[0] > 0 && th[1] < 0 && sse < best) {
+            best = sse;
+            memcpy(bt, th, sizeof bt);
+            btau = tau;
+            bk1 = k1;
+            bk2 = k2;
+        }
     }
-    if (!(th[0] > 0 && th[1] < 0))
-        goto done;
-    double a = th[0], gL = -th[1] / th[0], EL = th[2] / th[0] / gL;
-    p[0] = t->dt / a;
-    p[1] = gL;
-    p[2] = EL;
+    work_free(&wk);
+    if (!isfinite(best))
+        return -1;
+    double a = bt[0], gL = -bt[1] / bt[0], EL = bt[2] / bt[0] / gL;
+    double C = t->dt / a;
+    int exact = !strcmp(m->name, "lapicque") || !strcmp(m->name, "alpha_lif"); /* exponential Euler */
+    if (exact && a * gL < 1)
+        C = -gL * t->dt / log(1 - a * gL);
+    put(p, itau, btau);
+    if (asc) {
+        p[ik1] = bk1;
+        p[ik2] = bk2;
+        put(p, pidx(m, "dI_1", NULL), bt[3] / bt[0]);
+        put(p, pidx(m, "dI_2", NULL), bt[4] / bt[0]);
+    }
+    put(p, pidx(m, "C_m", "C"), C);
+    put(p, pidx(m, "g_L", "g"), gL);
+    put(p, pidx(m, "E_L", NULL), EL);
+    int isg = pidx(m, "sigma", NULL); /* slif's intrinsic noise: the fits' optimum is near none */
+    if (isg >= 0)
+        p[isg] = m->params[isg].lo;
     if (t->n_spikes && t->resets) {
-        double vres = t->reset, vth = 0, best = INFINITY;
+        double vres = t->reset, vth = 0, bestE = INFINITY;
         int64_t bestR = 1;
         for (int k = 0; k < t->n_spikes; k++) {
             int64_t j = t->last[k];
@@ -668,28 +758,35 @@ static int guess_lif6(const nf_model *m, const trace *t0, double *p)
                     e += r * r;
                 }
             }
-            if (e < best) {
-                best = e;
+            if (e < bestE) {
+                bestE = e;
                 bestR = R;
             }
         }
-        p[3] = vth / t->n_spikes;
-        p[4] = vres;
-        p[5] = ((double)bestR - 0.5) * t->dt;
+        put(p, pidx(m, "V_th", NULL), vth / t->n_spikes);
+        put(p, pidx(m, "V_res", "V_r"), vres);
+        put(p, iref, ((double)bestR - 0.5) * t->dt);
     }
-    rc = 0;
-done:
-    free(skip);
-    free(buf);
-    free(tmp);
-    free(K);
-    return rc;
+    (void)N1;
+    return 0;
 }
 
-int nf__fit_guess_has(const nf_model *m)
+/* Which regression fits model m: 1 integrate-and-fire, 2 quadratic
+ * (izhikevich, qif), 3 exponential (adex, eif), 4 hh; 0 none. */
+static int family(const nf_model *m)
 {
-    return !strcmp(m->name, "lif6") || !strcmp(m->name, "izhikevich") || !strcmp(m->name, "adex") || !strcmp(m->name, "hh");
+    static const struct {
+        const char *name;
+        int fam;
+    } map[] = {{"lif6", 1}, {"lapicque", 1}, {"slif", 1}, {"glif1", 1}, {"glif2", 1}, {"glif3", 1}, {"alpha_lif", 1}, {"izhikevich", 2}, {"qif", 2},
+               {"adex", 3}, {"eif", 3}, {"hh", 4}};
+    for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
+        if (!strcmp(m->name, map[k].name))
+            return map[k].fam;
+    return 0;
 }
+
+int nf__fit_guess_has(const nf_model *m) { return family(m) != 0; }
 
 nf_status nf_fit_guess(const nf_model *m, const nf_fit_target *tg, double threshold_mV, double *params,
                        int *found)
@@ -699,23 +796,25 @@ nf_status nf_fit_guess(const nf_model *m, const nf_fit_target *tg, double thresh
     *found = 0;
     for (int j = 0; j < m->n_params; j++)
         params[j] = clampd(m->params[j].def, m->params[j].lo, m->params[j].hi);
-    if (!nf__fit_guess_has(m) || !tg->v || !tg->i || tg->n < 100 || !(tg->dt_ms > 0))
+    int fam = family(m);
+    if (!fam || !tg->v || !tg->i || tg->n < 100 || !(tg->dt_ms > 0))
         return NF_OK;
     trace t;
-    nf_status s = trace_init(&t, tg, threshold_mV, strcmp(m->name, "lif6") ? 10.0 : 5.0);
+    /* integrate-and-fire resets may lie only ~10 mV below the threshold */
+    nf_status s = trace_init(&t, tg, threshold_mV, fam == 1 ? 5.0 : 10.0);
     if (s)
         return s;
     double p[64];
     for (int j = 0; j < m->n_params; j++)
         p[j] = params[j];
     int rc = -1;
-    if (!strcmp(m->name, "lif6"))
-        rc = guess_lif6(m, &t, p);
-    else if (!strcmp(m->name, "izhikevich"))
-        rc = guess_izhikevich(m, &t, p);
-    else if (!strcmp(m->name, "adex"))
-        rc = guess_adex(m, &t, p);
-    else if (!strcmp(m->name, "hh")) {
+    if (fam == 1)
+        rc = guess_lif(m, &t, p);
+    else if (fam == 2)
+        rc = guess_quad(m, &t, p);
+    else if (fam == 3)
+        rc = guess_exp(m, &t, p);
+    else {
         t.w = (int)fmax(1, lround(1.0 / t.dt)); /* spikes of ~1 ms: shorter increments */
         rc = guess_hh(m, &t, p);
     }
