@@ -137,7 +137,8 @@ void nf_fit_options_default(nf_fit_options *o);
  * (the voltage on the right-hand side makes most parameters linear; the
  * rest is a small grid; src/fit/fit_guess.c): *found = 1 and params
  * [m->n_params] inside the fitting bounds, or *found = 0 and the defaults
- * when m has no such regression (models: adex, izhikevich, hh, lif6) or the
+ * when m has no such regression (it has for lif6, lapicque, slif, glif1-3,
+ * alpha_lif, izhikevich, qif, adex, eif and hh) or the
  * recording does not support it. threshold_mV: spike detection for
  * recordings with spike shapes (resets are found as one-sample drops). */
 nf_status nf_fit_guess(const nf_model *m, const nf_fit_target *t, double threshold_mV, double *params,
