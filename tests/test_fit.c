@@ -858,3 +858,37 @@ Test(fit, cuda_and_cpu_rank_the_models_alike)
     nf_fit_result_free(rc);
     nf_fit_result_free(rg);
 }
+
+/* nf_fit_guess on arbitrary traces (noise, spikes every sample, flat
+ * stretches, coarse and fine grids) for every model: never a crash or a
+ * non-finite value; a guess, when there is one, inside the bounds. */
+Test(fit, guesses_survive_arbitrary_traces)
+{
+    enum { N = 3000 };
+    static float v[N], I[N];
+    uint64_t seed = 77;
+    const double dts[] = {0.02, 0.1, 1.0};
+    for (int c = 0; c < 12; c++) {
+        for (int k = 0; k < N; k++) {
+            double u = nft_uniform(&seed);
+            switch (c % 4) {
+            case 0: v[k] = (float)(-100 + 150 * u); break;                   /* noise */
+            case 1: v[k] = (k % 2) ? 20.0f : -70.0f; break;                  /* a spike every other sample */
+            case 2: v[k] = k < N / 2 ? -65.0f : (float)(-65 + 30 * u); break; /* flat, then noise */
+            default: v[k] = (float)(-60 + 5 * sin(k * 0.01) + (k % 300 == 0 ? -40 : 0)); break;
+            }
+            I[k] = (float)((c & 1) ? 100 * (nft_uniform(&seed) - 0.5) : (k > N / 3 ? 200 : 0));
+        }
+        nf_fit_target t = {.name = "junk", .v = v, .i = I, .n = N, .dt_ms = dts[c % 3]};
+        for (int mi = 0; mi < nf_model_count(); mi++) {
+            const nf_model *m = nf_model_at(mi);
+            double g[64];
+            int found = -1;
+            cr_assert_eq(nf_fit_guess(m, &t, -20.0, g, &found), NF_OK, "%s: %s", m->name, nf_errmsg());
+            cr_assert(found == 0 || found == 1);
+            for (int j = 0; j < m->n_params; j++)
+                cr_assert(isfinite(g[j]) && g[j] >= m->params[j].lo && g[j] <= m->params[j].hi,
+                          "case %d, %s %s = %g", c, m->name, m->params[j].name, g[j]);
+        }
+    }
+}
