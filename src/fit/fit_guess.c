@@ -330,6 +330,35 @@ static void skip_holds(trace *t, int64_t hold_steps)
             t->skip[q] = 1;
 }
 
+/* The refractory hold after the resets: the R in [1, Rmax] that fits the
+ * samples after every reset best, the first R - 1 at the reset value vres,
+ * the rest one-step predictions from the sample before, v + c0 I + c1 v + c2
+ * + c3 exp((v - c5) / c4) (the regression's per-step coefficients). */
+static int64_t hold_length(const trace *t, int64_t Rmax, double vres, const double *c)
+{
+    double bestE = INFINITY;
+    int64_t bestR = 1;
+    for (int64_t R = 1; R <= Rmax; R++) {
+        double e = 0;
+        for (int k = 0; k < t->n_spikes; k++) {
+            int64_t s0 = t->last[k] + 1;
+            int64_t end = k + 1 < t->n_spikes ? t->last[k + 1] : t->n - 1;
+            for (int64_t q = 0; q <= Rmax && s0 + q < end; q++) {
+                int64_t x = s0 + q;
+                double v = t->v[x - 1];
+                double pred = v + c[0] * t->i[x - 1] + c[1] * v + c[2] + (c[3] != 0 ? c[3] * exp((v - c[5]) / c[4]) : 0);
+                double r = q < R ? t->v[x] - vres : t->v[x] - pred;
+                e += r * r;
+            }
+        }
+        if (e < bestE) {
+            bestE = e;
+            bestR = R;
+        }
+    }
+    return bestR;
+}
+
 /* izhikevich: C, k, v_r, v_t, a, b, c, d, v_peak; qif (no recovery variable): C, k, V_r,
  * V_t, V_reset, V_peak */
 static int guess_quad(const nf_model *m, const trace *t, double *p)
@@ -482,6 +511,11 @@ static int guess_exp(const nf_model *m, trace *t, double *p)
             put(p, pidx(m, "b", NULL), -bt[5] / bt[0]);
         put(p, pidx(m, "V_r", NULL), t->reset);
         put(p, pidx(m, "V_peak", NULL), t->resets ? t->peak_lo + 0.5 : t->peak_lo);
+        if (iref >= 0 && t->resets && itau < 0) {
+            double c[6] = {bt[0], bt[1], bt[2], bt[3], bD, vref};
+            int64_t R = hold_length(t, (int64_t)ceil(m->params[iref].hi / t->dt) + 1, t->reset, c);
+            p[iref] = ((double)R - 0.5) * t->dt;
+        }
     }
     return 0;
 }
@@ -658,7 +692,7 @@ static int guess_hh(const nf_model *m, const trace *t, double *p)
  * the current is (1 - exp(-g dt / C)) / g rather than dt / C. */
 static int guess_lif(const nf_model *m, trace *t, double *p)
 {
-    int64_t n = t->n, N1 = n + 1;
+    int64_t n = t->n;
     int iref = pidx(m, "t_ref", NULL);
     int64_t Rmax = iref >= 0 ? (int64_t)ceil(m->params[iref].hi / t->dt) + 1 : 1;
     skip_holds(t, Rmax);
@@ -740,34 +774,17 @@ static int guess_lif(const nf_model *m, trace *t, double *p)
     if (isg >= 0)
         p[isg] = m->params[isg].lo;
     if (t->n_spikes && t->resets) {
-        double vres = t->reset, vth = 0, bestE = INFINITY;
-        int64_t bestR = 1;
+        double vres = t->reset, vth = 0;
         for (int k = 0; k < t->n_spikes; k++) {
             int64_t j = t->last[k];
             vth += t->v[j] + 0.5 * a * (t->i[j] - gL * (t->v[j] - EL));
         }
-        for (int64_t R = 1; R <= Rmax; R++) {
-            double e = 0;
-            for (int k = 0; k < t->n_spikes; k++) {
-                int64_t s0 = t->last[k] + 1;
-                int64_t end = k + 1 < t->n_spikes ? t->last[k + 1] : n - 1;
-                for (int64_t q = 0; q <= Rmax && s0 + q < end; q++) {
-                    int64_t x = s0 + q;
-                    double r = q < R ? t->v[x] - vres
-                                     : t->v[x] - (t->v[x - 1] + a * (t->i[x - 1] - gL * (t->v[x - 1] - EL)));
-                    e += r * r;
-                }
-            }
-            if (e < bestE) {
-                bestE = e;
-                bestR = R;
-            }
-        }
+        double c[6] = {bt[0], bt[1], bt[2], 0, 1, 0};
+        int64_t bestR = hold_length(t, Rmax, vres, c);
         put(p, pidx(m, "V_th", NULL), vth / t->n_spikes);
         put(p, pidx(m, "V_res", "V_r"), vres);
         put(p, iref, ((double)bestR - 0.5) * t->dt);
     }
-    (void)N1;
     return 0;
 }
 
