@@ -58,7 +58,6 @@
 
 #define DT 0.1
 #define DURATION 700.0
-#define NOISE_MV (getenv("NF_BENCH_NOISE") ? atof(getenv("NF_BENCH_NOISE")) : 0.5)
 #define MAX_MODELS 32
 #define MAX_SPK 512
 
@@ -67,6 +66,7 @@ static int g_popsize = -1;                         /* --popsize (-1: nf_fit's de
 static nf_optim_bounds g_bounds;                   /* --bounds, when g_bounds_set */
 static int g_bounds_set = 0;
 static int g_per_recording = 0;                    /* --per-recording: each fit's terms and parameters on stderr */
+static double g_noise_mV = 0.5;   /* measurement noise (NF_BENCH_NOISE in the environment) */
 static int g_guess = -1;          /* --guess 0|1 (nf_fit guess; -1: its default) */
 static double g_start_sigma = 0; /* --start-sigma S (0: nf_fit's default) */
 static double g_guess_sigma = 0; /* --guess-sigma S (0: nf_fit's default) */
@@ -252,7 +252,7 @@ static int make_recording(nf_engine *e, const nf_model *m, uint64_t seed, int64_
         }
         uint64_t ns = seed * 31 + (uint64_t)d;
         for (int64_t k = 0; k < n; k++)
-            r->v[k] += (float)(NOISE_MV * gauss(&ns));
+            r->v[k] += (float)(g_noise_mV * gauss(&ns));
         r->thr = threshold_of(r->v, n);
         int before;
         int seen = count_spikes(r->v, n, r->thr, 0, &before);
@@ -712,6 +712,8 @@ int main(int argc, char **argv)
         else
             usage();
     }
+    if (getenv("NF_BENCH_NOISE"))
+        g_noise_mV = atof(getenv("NF_BENCH_NOISE"));
     if (quick) {
         models_arg = "lif6,izhikevich";
         R = 3;

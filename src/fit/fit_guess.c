@@ -11,22 +11,27 @@
  * functions of v and of the recorded current. The nonlinear rest (a rate, a
  * slope factor, a voltage shift) is a small grid; each grid point is one
  * least-squares fit (normal equations, LAPACKE_dposv), and the grid point with
- * the smallest residual wins. Increments over w samples (about 0.5 ms) rather
- * than single steps: the measurement noise of v[i] appears both in the
+ * the smallest residual wins. Increments over w samples (4 ms; hh 1 ms)
+ * rather than single steps: the measurement noise of v[i] appears both in the
  * increment and in the regressors, which biases single-step fits towards
  * fast leaks; summing w steps divides that bias by about w^2.
  *
- *  izhikevich  C dv = k (v - v_r) v - k v_t (v - v_r) - u + I, u from the
- *              recursion with rate a (grid) on v - v_r and the resets (d);
- *              v_r = the baseline before the stimulus (the model's rest);
- *  adex        C dV = -g_L V + g_L E_L + theta exp((V - V_ref)/Delta_T) - w + I,
- *              w from the recursion with tau_w (grid) on V - rest and the
- *              resets; Delta_T on a grid; V_T from theta;
+ *  IF family   lif6, lapicque, slif, glif1-3, alpha_lif: the ARX fit of the
+ *              free steps (glif3's after-spike currents and alpha_lif's
+ *              current filter on grids), the reset and the refractory hold
+ *              from the trace (guess_lif);
+ *  quadratic   izhikevich (qif without u): C dv = k (v - v_r) v
+ *              - k v_t (v - v_r) - u + I, u from the recursion with rate a
+ *              (grid) on v - v_r and the resets (d); v_r = the baseline
+ *              before the stimulus (the model's rest);
+ *  exponential adex (eif without w): C dV = -g_L V + g_L E_L
+ *              + theta exp((V - V_ref)/Delta_T) - w + I, w from the
+ *              recursion with tau_w (grid) on V - rest and the resets;
+ *              Delta_T on a grid; V_T from theta;
  *  hh          C dV = I - sum_x g_x G_x(t) (V - E_x): the gates m, h, n, p are
  *              integrated along the recorded V for each V_T and tau_max of a
  *              grid, which leaves C, the four conductances and three
  *              reversal potentials linear (g E as one coefficient).
- *  lif6        the ARX fit of the free steps, resets and clamps from the trace.
  *
  * Resets (reset models) are one-sample drops of more than 10 mV; recordings
  * with spike shapes instead (real cells) exclude a few ms around each
@@ -321,6 +326,13 @@ static void put(double *p, int j, double x)
         p[j] = x;
 }
 
+/* The longest refractory hold in steps (t_ref at its upper bound, plus one),
+ * or 1 for a model without t_ref (iref < 0). */
+static int64_t max_hold(const nf_model *m, int iref, double dt)
+{
+    return iref >= 0 ? (int64_t)ceil(m->params[iref].hi / dt) + 1 : 1;
+}
+
 /* Leave the refractory hold out of the regression: the hold_steps steps
  * after every reset. */
 static void skip_holds(trace *t, int64_t hold_steps)
@@ -435,7 +447,7 @@ static int guess_exp(const nf_model *m, trace *t, double *p)
     if (iD < 0)
         return -1;
     if (iref >= 0)
-        skip_holds(t, (int64_t)ceil(m->params[iref].hi / t->dt) + 1);
+        skip_holds(t, max_hold(m, iref, t->dt));
     work wk;
     if (work_init(&wk, t, 3))
         return -1;
@@ -513,7 +525,7 @@ static int guess_exp(const nf_model *m, trace *t, double *p)
         put(p, pidx(m, "V_peak", NULL), t->resets ? t->peak_lo + 0.5 : t->peak_lo);
         if (iref >= 0 && t->resets && itau < 0) {
             double c[6] = {bt[0], bt[1], bt[2], bt[3], bD, vref};
-            int64_t R = hold_length(t, (int64_t)ceil(m->params[iref].hi / t->dt) + 1, t->reset, c);
+            int64_t R = hold_length(t, max_hold(m, iref, t->dt), t->reset, c);
             p[iref] = ((double)R - 0.5) * t->dt;
         }
     }
@@ -522,7 +534,7 @@ static int guess_exp(const nf_model *m, trace *t, double *p)
 
 
 /* hh gates along the recorded voltage (steps of dt / k, v linear in between,
- * the model's exponential-Euler updates): per sample the averages over its
+ * the model's exponential-Euler updates): per sample the integrals over its
  * sub-steps of G and G v for G = m^3 h and n^4 (V_T given), or p (tau_max
  * given), as prefix sums. */
 static void hh_rates(double u, double *am, double *bm, double *ah, double *bh, double *an, double *bn)
@@ -562,10 +574,10 @@ static void hh_fast_gates(const trace *t, int k, double VT, double *tmp, double 
             sc += gk;
             sd += gk * vm;
         }
-        a[j] = sa / k;
-        b[j] = sb / k;
-        c[j] = sc / k;
-        d[j] = sd / k;
+        a[j] = sa * h;
+        b[j] = sb * h;
+        c[j] = sc * h;
+        d[j] = sd * h;
     }
     prefix(a, n, SNa);
     prefix(b, n, SNaV);
@@ -590,8 +602,8 @@ static void hh_slow_gate(const trace *t, int k, double tau_max, double *tmp, dou
             sa += p;
             sb += p * vm;
         }
-        a[j] = sa / k;
-        b[j] = sb / k;
+        a[j] = sa * h;
+        b[j] = sb * h;
     }
     prefix(a, n, SM);
     prefix(b, n, SMV);
@@ -627,7 +639,6 @@ static int guess_hh(const nf_model *m, const trace *t, double *p)
     for (int q = 0; q < NTAU; q++)
         hh_slow_gate(t, k, geo(m->params[9].lo, m->params[9].hi, q, NTAU), tmp, SM + (size_t)(2 * q) * N1,
                      SM + (size_t)(2 * q + 1) * N1);
-    /* the gate sums are per unit time: scale the increments' regressors by dt */
     double best = INFINITY, bt[9] = {0}, bvt = NAN, btau = NAN;
     double vlo = m->params[8].lo, vhi = m->params[8].hi;
     for (int pass = 0; pass < 2; pass++) {
@@ -642,15 +653,7 @@ static int guess_hh(const nf_model *m, const trace *t, double *p)
                 double *S[9] = {SI, SNaV, SNa, SKV, SK, SMVq, SMq, SV, S1};
                 lsq qq;
                 lsq_init(&qq, 9);
-                int w = t->w;
-                double x[GMAX] = {0};
-                for (int64_t j = 0; j + w < n; j++) {
-                    for (int r = 0; r < 9; r++)
-                        x[r] = S[r][j + w] - S[r][j];
-                    for (int r = 1; r < 7; r++)
-                        x[r] *= t->dt;
-                    lsq_add(&qq, x, (double)t->v[j + w] - (double)t->v[j]);
-                }
+                accumulate(&qq, t, K, S, 9);
                 double th[9], sse;
                 if (lsq_solve(&qq, th, &sse) || !(th[0] > 0) || !(th[1] < 0) || !(th[3] < 0) || !(th[7] < 0))
                     continue;
@@ -694,7 +697,7 @@ static int guess_lif(const nf_model *m, trace *t, double *p)
 {
     int64_t n = t->n;
     int iref = pidx(m, "t_ref", NULL);
-    int64_t Rmax = iref >= 0 ? (int64_t)ceil(m->params[iref].hi / t->dt) + 1 : 1;
+    int64_t Rmax = max_hold(m, iref, t->dt);
     skip_holds(t, Rmax);
     work wk;
     if (work_init(&wk, t, 5))
