@@ -541,6 +541,10 @@ Test(fit, bad_start_points_are_a_clear_error)
     cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
     cr_assert(strstr(nf_errmsg(), "step size"), "%s", nf_errmsg());
     o.start_sigma = 0.1;
+    st.sigma = 1.5; /* a start's own step */
+    cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "step size 1.5"), "%s", nf_errmsg());
+    st.sigma = 0;
     st.params = NULL;
     cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_EINVAL);
     st.params = x;
