@@ -109,7 +109,7 @@ static void abf_sweeps(void)
         return;
     }
     nf_features *f = NULL;
-    if (nf_features_create(&f, NULL)) {
+    if (nf_features_create(NULL, &f)) {
         closedir(d);
         return;
     }
@@ -151,7 +151,7 @@ static void abf_sweeps(void)
         total_sweeps += r->n_sweeps;
         total_feat_s += t_feat;
         total_read_s += t_read;
-        nf_recording_free(r);
+        nf_recording_destroy(r);
     }
     closedir(d);
     nf_features_destroy(f);
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
             nf_features_opts_default(&o);
             if (mode == 1) o.interp_step_ms = 0;
             nf_features *f;
-            if (nf_features_create(&f, &o)) return 1;
+            if (nf_features_create(&o, &f)) return 1;
             nf_trace tr = {.t = cases[c].t, .dt_ms = cases[c].dt, .v = cases[c].v, .n = cases[c].n,
                            .stim_start_ms = cases[c].ss, .stim_end_ms = cases[c].se};
             nf_feature_value sc;

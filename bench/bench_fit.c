@@ -480,7 +480,7 @@ static void run_pass(const rec_t *recs, int M, int R, const nf_model *const *mod
             for (int j = 0; j < rc->m->n_params; j++)
                 fprintf(stderr, "   %-8s truth %10.4f fit %10.4f\n", rc->m->params[j].name, rc->params[j], gen->params[j]);
         }
-        nf_fit_result_free(res);
+        nf_fit_result_destroy(res);
         if (isatty(2))
             fprintf(stderr, "\rbench_fit: %s pass %d/%d recordings", select ? "selection" : "recovery", x + 1, M * R);
     }

@@ -115,7 +115,7 @@ int main(int argc, char **argv)
            "neuron-steps/s | adex ranked first |\n|---:|---:|---|---:|---:|---:|---:|---:|\n");
     printf("| %d | %d | %s | %lld | %.1f | %.1f | %.3g | %d/%d |\n", R, N, models_s, (long long)budget, res->seconds,
            60.0 * R / res->seconds, res->neuron_steps / res->seconds, adex_first, R);
-    nf_fit_result_free(res);
+    nf_fit_result_destroy(res);
     free(ms), free(v), free(I), free(par), free(t), free(names);
     return 0;
 }

@@ -103,7 +103,7 @@ static int64_t run_one(const fun_entry *fe, const opt_entry *oe, uint64_t seed, 
     c.max_evals = budget;
     c.target = TARGET * (1 - 1e-12);
     nf_optim *o;
-    if (nf_optim_create(&o, &c) != NF_OK) {
+    if (nf_optim_create(&c, &o) != NF_OK) {
         fprintf(stderr, "bench_optim: %s\n", nf_errmsg());
         exit(1);
     }
@@ -187,7 +187,7 @@ static void timing_table(int quick)
                 c.tolfun = c.tolx = 0;
                 c.stagnation = 1 << 30;
                 nf_optim *o;
-                if (nf_optim_create(&o, &c) != NF_OK) {
+                if (nf_optim_create(&c, &o) != NF_OK) {
                     fprintf(stderr, "bench_optim: %s\n", nf_errmsg());
                     exit(1);
                 }

@@ -51,7 +51,7 @@ int main(int argc, char **argv)
     double tot_bytes = 0, tot_s = 0, tot_sweeps = 0;
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
         nf_recording_options o;
-        nf_recording_options_init(&o);
+        nf_recording_options_default(&o);
         o.columns = files[f].columns;
         struct stat st;
         if (stat(files[f].path, &st) != 0) {
@@ -67,14 +67,14 @@ int main(int argc, char **argv)
         long long n = (long long)r->sweeps[0].n;
         char fmt[64];
         snprintf(fmt, sizeof fmt, "%s", r->format_detail);
-        nf_recording_free(r);
+        nf_recording_destroy(r);
         double best = 1e30;
         for (int k = 0; k < reps; k++) {
             int iters = 0;
             double t0 = now_s(), t;
             do {
                 nf_recording_open(files[f].path, &o, &r);
-                nf_recording_free(r);
+                nf_recording_destroy(r);
                 iters++;
                 t = now_s() - t0;
             } while (t < min_s);

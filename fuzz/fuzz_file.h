@@ -14,17 +14,17 @@ static int nf_fuzz_open(const uint8_t *data, size_t size, nf_format f, const cha
     fwrite(data, 1, size, fp);
     fclose(fp);
     nf_recording_options o;
-    nf_recording_options_init(&o);
+    nf_recording_options_default(&o);
     o.format = f;
     o.dt_ms = 0.1;
     nf_recording *rec = NULL;
-    if (!nf_recording_open(path, &o, &rec)) nf_recording_free(rec);
+    if (!nf_recording_open(path, &o, &rec)) nf_recording_destroy(rec);
     if (f == NF_FORMAT_NPY) { /* and as a named 3-column table, and as rows of V */
         o.columns = "t I V";
-        if (!nf_recording_open(path, &o, &rec)) nf_recording_free(rec);
+        if (!nf_recording_open(path, &o, &rec)) nf_recording_destroy(rec);
         o.columns = NULL;
         o.npy_rows_are_sweeps = 1;
-        if (!nf_recording_open(path, &o, &rec)) nf_recording_free(rec);
+        if (!nf_recording_open(path, &o, &rec)) nf_recording_destroy(rec);
     }
     unlink(path);
     return 0;

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = 0;
     nf_recording_options o;
-    nf_recording_options_init(&o);
+    nf_recording_options_default(&o);
     nf_recording *rec = NULL;
     for (int pass = 0; pass < 3; pass++) {
         o.columns = pass == 1 ? "t[s] I[pA] V[mV]" : NULL;
@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         o.dt_ms = 0.1;
         if (!nf__text_parse("fuzz.txt", text, size, &o, &rec)) {
             nf__rec_validate(rec);
-            nf_recording_free(rec);
+            nf_recording_destroy(rec);
         }
     }
     free(text);

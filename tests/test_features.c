@@ -133,7 +133,7 @@ Test(features_efel, every_listed_feature_matches_efel_expected_results)
     cr_assert_gt(n, 10000);
     cJSON *exp = read_json(EFEL_DIR "expectedresults.json");
     nf_features *f;
-    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &f), NF_OK);
     nf_trace tr = {.t = t, .v = v, .n = n, .stim_start_ms = 700, .stim_end_ms = 2700};
     cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "%s", nf_errmsg());
     size_t nfeat = sizeof EFEL_FEATURES / sizeof EFEL_FEATURES[0];
@@ -167,7 +167,7 @@ Test(features_efel, efel_basic_test_values)
     double *t, *v;
     int64_t n = read_tv(NF_SOURCE_DIR "/../shared/data/efel/basic/mean_frequency_1.txt", &t, &v);
     nf_features *f;
-    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &f), NF_OK);
     nf_trace tr = {.t = t, .v = v, .n = n, .stim_start_ms = 500, .stim_end_ms = 900};
     cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "%s", nf_errmsg());
     cr_assert(fabs(get(f, "mean_frequency").values[0] - 15.2858453) < 1e-7, "%.10g",
@@ -187,7 +187,7 @@ Test(features_efel, efel_basic_test_values)
         nf_features_opts_default(&o);
         o.interp_step_ms = cases[c].step;
         o.deriv_window = cases[c].window;
-        cr_assert_eq(nf_features_create(&f, &o), NF_OK);
+        cr_assert_eq(nf_features_create(&o, &f), NF_OK);
         nf_trace d = {.t = t, .v = v, .n = n, .stim_start_ms = 100, .stim_end_ms = 1000};
         cr_assert_eq(nf_features_compute(f, &d), NF_OK, "%s", nf_errmsg());
         double begin = get(f, "peak_voltage").values[0] - get(f, "AP_amplitude").values[0];
@@ -207,8 +207,8 @@ Test(features_efel, uniform_dt_input_equals_explicit_time_axis)
     double *v = synth(n, dt, -70, sp, 6), *t = malloc(sizeof(double) * (size_t)n);
     for (int64_t k = 0; k < n; k++) t[k] = (double)k * dt;
     nf_features *a, *b;
-    cr_assert_eq(nf_features_create(&a, NULL), NF_OK);
-    cr_assert_eq(nf_features_create(&b, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &a), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &b), NF_OK);
     nf_trace ta = {.t = t, .v = v, .n = n, .stim_start_ms = 100, .stim_end_ms = 800};
     nf_trace tb = {.dt_ms = dt, .v = v, .n = n, .stim_start_ms = 100, .stim_end_ms = 800};
     cr_assert_eq(nf_features_compute(a, &ta), NF_OK, "%s", nf_errmsg());
@@ -236,7 +236,7 @@ Test(features_efel, synthetic_spikes_are_found_where_they_were_put)
     double dt = 0.025, sp[] = {150, 200, 300, 450};
     double *v = synth(n, dt, -65, sp, 4);
     nf_features *f;
-    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &f), NF_OK);
     nf_trace tr = {.dt_ms = dt, .v = v, .n = n, .stim_start_ms = 100, .stim_end_ms = 900};
     cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "%s", nf_errmsg());
     nf_feature_value pt = get(f, "peak_time"), isi = get(f, "all_ISI_values");
@@ -265,7 +265,7 @@ Test(features_missing, one_spike_has_no_isi_features)
     double dt = 0.025, sp[] = {200};
     double *v = synth(n, dt, -70, sp, 1);
     nf_features *f;
-    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &f), NF_OK);
     nf_trace tr = {.dt_ms = dt, .v = v, .n = n, .stim_start_ms = 100, .stim_end_ms = 400};
     cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "%s", nf_errmsg());
     cr_assert_eq(get(f, "Spikecount").values[0], 1);
@@ -291,7 +291,7 @@ Test(features_missing, flat_trace_has_no_spike_features_but_has_levels)
     double *v = malloc(sizeof(double) * (size_t)n);
     for (int64_t k = 0; k < n; k++) v[k] = -70;
     nf_features *f;
-    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &f), NF_OK);
     nf_trace tr = {.dt_ms = 0.1, .v = v, .n = n, .stim_start_ms = 100, .stim_end_ms = 400};
     cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "%s", nf_errmsg());
     cr_assert_eq(get(f, "Spikecount").values[0], 0);
@@ -324,7 +324,7 @@ Test(features_input, nan_sample_is_rejected_naming_it)
     for (int k = 0; k < 100; k++) v[k] = -70;
     v[37] = NAN;
     nf_features *f;
-    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &f), NF_OK);
     nf_trace tr = {.dt_ms = 0.1, .v = v, .n = 100, .stim_start_ms = 1, .stim_end_ms = 5};
     cr_assert_eq(nf_features_compute(f, &tr), NF_ENAN);
     cr_assert(strstr(nf_errmsg(), "v[37]"), "message: %s", nf_errmsg());
@@ -341,7 +341,7 @@ Test(features_input, bad_arguments_are_rejected_with_a_message)
         t[k] = k * 0.1;
     }
     nf_features *f;
-    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &f), NF_OK);
     nf_feature_value r;
     cr_assert_eq(nf_features_get(f, 0, &r), NF_ESTATE, "before any compute");
     struct {
@@ -369,7 +369,7 @@ Test(features_input, bad_arguments_are_rejected_with_a_message)
     nf_features_opts_default(&o0);
     o0.interp_step_ms = 0;
     nf_features *g;
-    cr_assert_eq(nf_features_create(&g, &o0), NF_OK);
+    cr_assert_eq(nf_features_create(&o0, &g), NF_OK);
     cr_assert_eq(nf_features_compute(g, &tr), NF_EINVAL, "... but not without it");
     cr_assert(strstr(nf_errmsg(), "t[50]"), "%s", nf_errmsg());
     nf_features_destroy(g);
@@ -381,14 +381,14 @@ Test(features_input, bad_arguments_are_rejected_with_a_message)
     nf_features_opts o;
     nf_features_opts_default(&o);
     o.spike_skipf = 1.5;
-    cr_assert_eq(nf_features_create(&f, &o), NF_EINVAL);
+    cr_assert_eq(nf_features_create(&o, &f), NF_EINVAL);
     cr_assert(strstr(nf_errmsg(), "spike_skipf"), "%s", nf_errmsg());
     nf_features_opts_default(&o);
     o.interp_step_ms = -0.1;
-    cr_assert_eq(nf_features_create(&f, &o), NF_EINVAL);
+    cr_assert_eq(nf_features_create(&o, &f), NF_EINVAL);
     nf_features_opts_default(&o);
     o.threshold_mV = NAN;
-    cr_assert_eq(nf_features_create(&f, &o), NF_EINVAL);
+    cr_assert_eq(nf_features_create(&o, &f), NF_EINVAL);
     cr_assert_eq(nf_features_create(NULL, NULL), NF_EINVAL);
 }
 
@@ -396,7 +396,7 @@ Test(features_input, huge_time_span_is_refused_not_allocated)
 {
     double v[3] = {-70, -70, -70}, t[3] = {0, 1, 1e12};
     nf_features *f;
-    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &f), NF_OK);
     nf_trace tr = {.t = t, .v = v, .n = 3, .stim_start_ms = 0.5, .stim_end_ms = 0.7};
     cr_assert_eq(nf_features_compute(f, &tr), NF_ERANGE);
     cr_assert(strstr(nf_errmsg(), "interpolation"), "%s", nf_errmsg());
@@ -420,7 +420,7 @@ Test(features_input, names_and_lists)
     cr_assert(strstr(nf_errmsg(), "bogus"), "%s", nf_errmsg());
     cr_assert_eq(nf_features_parse_list("ISI_CV,,v_rest", ids, 64), -1);
     nf_features *f;
-    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &f), NF_OK);
     nf_feature_value r;
     cr_assert_eq(nf_features_lookup(f, "bogus", &r), NF_ENOTFOUND);
     cr_assert_eq(nf_features_get(f, 99, &r), NF_ENOTFOUND);
@@ -439,7 +439,7 @@ Test(features_input, random_traces_never_crash_and_give_finite_values)
         o.interp_step_ms = nft_uniform(&seed) < 0.3 ? 0 : 0.1;
         o.deriv_window = 1 + (int)(nft_uniform(&seed) * 40);
         o.ignore_first_isi = nft_uniform(&seed) < 0.5;
-        cr_assert_eq(nf_features_create(&f, &o), NF_OK);
+        cr_assert_eq(nf_features_create(&o, &f), NF_OK);
         int64_t n = 3 + (int64_t)(nft_uniform(&seed) * 3000);
         double dt = 0.02 + nft_uniform(&seed) * 0.3, *v = malloc(sizeof(double) * (size_t)n);
         for (int64_t k = 0; k < n; k++) v[k] = -70 + 4 * (nft_uniform(&seed) - 0.5);
@@ -475,8 +475,8 @@ Test(features_context, reuse_across_lengths_gives_identical_results)
     double sp[] = {50, 80};
     double *w = synth(8000, 0.025, -60, sp, 2);
     nf_features *f, *g;
-    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
-    cr_assert_eq(nf_features_create(&g, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &f), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &g), NF_OK);
     nf_trace big = {.t = t, .v = v, .n = n, .stim_start_ms = 700, .stim_end_ms = 2700};
     nf_trace small = {.dt_ms = 0.025, .v = w, .n = 8000, .stim_start_ms = 20, .stim_end_ms = 150};
     cr_assert_eq(nf_features_compute(g, &big), NF_OK);
@@ -505,7 +505,7 @@ Test(features_context, json_has_null_and_reason_for_missing_csv_has_empty_cell)
     double sp[] = {100};
     double *v = synth(8000, 0.025, -70, sp, 1);
     nf_features *f;
-    cr_assert_eq(nf_features_create(&f, NULL), NF_OK);
+    cr_assert_eq(nf_features_create(NULL, &f), NF_OK);
     nf_trace tr = {.dt_ms = 0.025, .v = v, .n = 8000, .stim_start_ms = 50, .stim_end_ms = 150};
     cr_assert_eq(nf_features_compute(f, &tr), NF_OK);
     int ids[3];

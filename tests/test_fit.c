@@ -119,7 +119,7 @@ Test(fit, recovers_lif6_parameters_from_a_noisy_step_recording)
     cr_assert_gt(rec->evals, 100);
     cr_assert_leq(rec->evals, 20000 + 400);
     cr_assert(rec->n_convergence > 5 && rec->convergence[rec->n_convergence - 1] <= rec->convergence[0]);
-    nf_fit_result_free(r);
+    nf_fit_result_destroy(r);
 }
 
 Test(fit, adapting_cell_ranks_adapting_model_above_lif)
@@ -142,7 +142,7 @@ Test(fit, adapting_cell_ranks_adapting_model_above_lif)
     cr_assert_eq(r->records[0].rank, 1);
     cr_assert_eq(r->records[1].rank, 2);
     cr_assert_lt(r->records[0].combined, r->records[1].combined);
-    nf_fit_result_free(r);
+    nf_fit_result_destroy(r);
 }
 
 /* Several recordings in one batch, different lengths (two engine groups). */
@@ -183,8 +183,8 @@ Test(fit, deterministic_for_a_seed_and_any_thread_count)
     o.threads = 2;
     cr_assert_eq(nf_fit(t, 2, &o, &r2), NF_OK, "%s", nf_errmsg());
     same_results(r1, r2);
-    nf_fit_result_free(r1);
-    nf_fit_result_free(r2);
+    nf_fit_result_destroy(r1);
+    nf_fit_result_destroy(r2);
 }
 
 static int stop_after(const nf_fit_progress *p, void *user)
@@ -224,13 +224,13 @@ Test(fit, resume_after_interruption_gives_the_uninterrupted_result)
     o.resume = 1;
     cr_assert_eq(nf_fit(t, 2, &o, &res), NF_OK, "%s", nf_errmsg());
     same_results(ref, res);
-    nf_fit_result_free(res);
+    nf_fit_result_destroy(res);
 
     /* a checkpoint of another run is refused */
     o.seed = 12;
     cr_assert_eq(nf_fit(t, 2, &o, &res), NF_EINVAL);
     cr_assert(strstr(nf_errmsg(), "different run"), "%s", nf_errmsg());
-    nf_fit_result_free(ref);
+    nf_fit_result_destroy(ref);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
@@ -281,8 +281,8 @@ Test(fit, survey_then_refine_the_leading_models)
             }
         }
     }
-    nf_fit_result_free(again);
-    nf_fit_result_free(survey);
+    nf_fit_result_destroy(again);
+    nf_fit_result_destroy(survey);
 
     /* interrupted in the survey or in the refinement, resumed: the same result */
     int total = 0;
@@ -290,7 +290,7 @@ Test(fit, survey_then_refine_the_leading_models)
     stop_at = -1;
     o.progress_user = &total;
     cr_assert_eq(nf_fit(t, 2, &o, &again), NF_OK, "%s", nf_errmsg());
-    nf_fit_result_free(again);
+    nf_fit_result_destroy(again);
     int at[2] = {3, total - 2};
     for (int c = 0; c < 2; c++) {
         char dir[] = "/tmp/nf_fit_refine_XXXXXX";
@@ -305,13 +305,13 @@ Test(fit, survey_then_refine_the_leading_models)
         o.resume = 1;
         cr_assert_eq(nf_fit(t, 2, &o, &again), NF_OK, "%s", nf_errmsg());
         same_results(r, again);
-        nf_fit_result_free(again);
+        nf_fit_result_destroy(again);
         o.progress = stop_after_n;
         char cmd[512];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         cr_assert_eq(system(cmd), 0);
     }
-    nf_fit_result_free(r);
+    nf_fit_result_destroy(r);
 
     o.survey_fraction = 1.0;
     cr_assert_eq(nf_fit(t, 2, &o, &r), NF_EINVAL);
@@ -362,7 +362,7 @@ Test(fit, substeps_when_the_recording_is_coarser_than_the_model_step)
     cr_assert_lt(rec->rmse_mV, 8.0, "rmse %g mV", rec->rmse_mV);
     for (int j = 0; j < N; j++)
         cr_assert(isfinite(rec->trace[j]));
-    nf_fit_result_free(r);
+    nf_fit_result_destroy(r);
     free(vf);
     free(If);
 }
@@ -391,7 +391,7 @@ Test(fit, writes_json_csv_npy_and_report)
              "h=open(d+'/report.html').read(); assert h.count('<svg')>=6\"",
              dir);
     cr_assert_eq(system(cmd), 0, "outputs do not load as documented");
-    nf_fit_result_free(r);
+    nf_fit_result_destroy(r);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }
@@ -501,9 +501,9 @@ Test(fit, a_start_point_steers_the_search)
     cr_assert_eq(r2->records[0].combined, r1->records[0].combined, "the recording's own start");
     for (int j = 0; j < adex->n_params; j++)
         cr_assert_eq(r2->records[0].params[j], r1->records[0].params[j]);
-    nf_fit_result_free(r0);
-    nf_fit_result_free(r1);
-    nf_fit_result_free(r2);
+    nf_fit_result_destroy(r0);
+    nf_fit_result_destroy(r1);
+    nf_fit_result_destroy(r2);
 }
 
 Test(fit, bad_start_points_are_a_clear_error)
@@ -553,7 +553,7 @@ Test(fit, bad_start_points_are_a_clear_error)
     cr_assert_null(r);
     o.starts = &st;
     cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_OK, "%s", nf_errmsg());
-    nf_fit_result_free(r);
+    nf_fit_result_destroy(r);
 }
 
 /* Models that report threshold crossings (hh, fhn, morris_lecar,
@@ -822,8 +822,8 @@ Test(fit, the_guess_starts_the_search_near_the_truth)
     cr_assert_eq(nf_fit(&t, 1, &o, &r2), NF_EINVAL);
     cr_assert(strstr(nf_errmsg(), "guess_sigma"), "%s", nf_errmsg());
     cr_assert_null(r2);
-    nf_fit_result_free(r0);
-    nf_fit_result_free(r1);
+    nf_fit_result_destroy(r0);
+    nf_fit_result_destroy(r1);
 }
 
 /* The CUDA backend fits like the CPU one (issue 5: "CPU and CUDA give the
@@ -859,8 +859,8 @@ Test(fit, cuda_and_cpu_rank_the_models_alike)
         cr_assert_lt(fabs(a[0].combined - b[0].combined), 0.25 * a[0].combined + 0.01, "best %g (cpu) against %g (cuda)",
                      a[0].combined, b[0].combined);
     }
-    nf_fit_result_free(rc);
-    nf_fit_result_free(rg);
+    nf_fit_result_destroy(rc);
+    nf_fit_result_destroy(rg);
 }
 
 /* nf_fit_guess on arbitrary traces (noise, spikes every sample, flat

@@ -37,7 +37,7 @@ Test(npy, streaming_writer_counts_rows)
     tmpname(path, sizeof path, "stream");
     int64_t row[1] = {3};
     nf_npy_writer *w;
-    cr_assert_eq(nf_npy_writer_open(&w, path, NF_DT_I32, 2, row), NF_OK);
+    cr_assert_eq(nf_npy_writer_open(path, NF_DT_I32, 2, row, &w), NF_OK);
     int32_t chunk[6] = {1, 2, 3, 4, 5, 6};
     cr_assert_eq(access(path, F_OK), -1, "file must not appear before close");
     cr_assert_eq(nf_npy_writer_append(w, chunk, 2), NF_OK);

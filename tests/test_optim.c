@@ -28,7 +28,7 @@ static nf_optim *make(nf_optim_kind kind, int n, const double *lo, const double 
     c.x0 = x0;
     c.seed = seed;
     nf_optim *o;
-    cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_optim_create(&c, &o), NF_OK, "%s", nf_errmsg());
     return o;
 }
 
@@ -152,7 +152,7 @@ Test(optim_cmaes, reflect_mode_mirrors_without_a_std_cap)
     c.seed = 5;
     c.bounds = NF_OPTIM_BOUNDS_REFLECT;
     nf_optim *o;
-    cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_optim_create(&c, &o), NF_OK, "%s", nf_errmsg());
     double x[64 * 3], f[64], sdmax = 0;
     for (int g = 0; g < 60 && nf_optim_stop(o) == NF_OPTIM_RUNNING; g++) {
         int lam = nf_optim_lambda(o);
@@ -193,7 +193,7 @@ Test(optim_cmaes, ipop_populations_grow_from_the_unrounded_default)
     c.restart = NF_OPTIM_RESTART_IPOP;
     c.max_restarts = 4;
     nf_optim *o;
-    cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_optim_create(&c, &o), NF_OK, "%s", nf_errmsg());
     const int want[5] = {10, 21, 43, 87, 174};
     int seen = 0, last = 0;
     static double x[174 * 10], f[174];
@@ -233,7 +233,7 @@ Test(optim_cmaes, local_restarts_start_at_the_best_point_with_a_growing_step)
         c.tolfun = 1e3; /* every run stops after its first generations */
         c.seed = 5;
         nf_optim *o;
-        cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+        cr_assert_eq(nf_optim_create(&c, &o), NF_OK, "%s", nf_errmsg());
         static double x[64 * N], f[64];
         int restarts = 0, far = 0;
         double best[N], fb;
@@ -269,7 +269,7 @@ Test(optim_cmaes, local_restarts_start_at_the_best_point_with_a_growing_step)
     nf_optim_config_default(&c, NF_OPTIM_CMAES, 1, l1, h1);
     c.restart_local = 2;
     nf_optim *o = NULL;
-    cr_assert_eq(nf_optim_create(&o, &c), NF_EINVAL);
+    cr_assert_eq(nf_optim_create(&c, &o), NF_EINVAL);
     cr_assert(strstr(nf_errmsg(), "restart_local"), "%s", nf_errmsg());
 }
 
@@ -295,7 +295,7 @@ Test(optim_cmaes, every_run_stops_at_pycmas_default_maxiter)
     c.tolfun = c.tolx = 0;
     c.stagnation = 1 << 30;
     nf_optim *o;
-    cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_optim_create(&c, &o), NF_OK, "%s", nf_errmsg());
     drive(o, noise, lo, hi, 1 << 20);
     int64_t want = 100 + (int64_t)floor(150.0 * 25 / sqrt(4 + 3 * log(2.0)));
     cr_assert_eq(nf_optim_stop(o), NF_OPTIM_STOP_MAXITER, "%s",
@@ -320,7 +320,7 @@ static int64_t solve(nf_optim_kind kind, nf_optim_restart rs, fun_t f, int n, do
     c.target = target;
     c.max_evals = max_evals;
     nf_optim *o;
-    cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_optim_create(&c, &o), NF_OK, "%s", nf_errmsg());
     drive(o, f, lo, hi, 1 << 30);
     nf_optim_best(o, NULL, fbest);
     int64_t ev = nf_optim_evals(o);
@@ -392,7 +392,7 @@ Test(optim, bounds_never_violated_with_optimum_outside)
         c.seed = 11;
         c.max_evals = 6000;
         nf_optim *o;
-        cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+        cr_assert_eq(nf_optim_create(&c, &o), NF_OK, "%s", nf_errmsg());
         drive(o, nf_tf_sphere, lo, hi, 1 << 30);
         double xb[4], fb;
         nf_optim_best(o, xb, &fb);
@@ -441,7 +441,7 @@ static nf_optim *make_variant(const variant *v, uint64_t seed, const double *lo,
     c.restart = v->rs;
     c.tolfun = 1e-3; /* restarts happen early on Rastrigin */
     nf_optim *o;
-    cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_optim_create(&c, &o), NF_OK, "%s", nf_errmsg());
     return o;
 }
 
@@ -491,7 +491,7 @@ Test(optim_cmaes, resample_mode_keeps_genotypes_inside_and_finds_a_bound_optimum
     c.max_evals = 6000;
     c.bounds = NF_OPTIM_BOUNDS_RESAMPLE;
     nf_optim *o;
-    cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_optim_create(&c, &o), NF_OK, "%s", nf_errmsg());
     double x[64 * 4], f[64];
     char path[256];
     tmpname(path, sizeof path, "resample");
@@ -694,7 +694,7 @@ Test(optim, nan_and_inf_fitness_rank_as_worst)
         c.target = 1e-10;
         c.max_evals = 60000;
         nf_optim *o;
-        cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+        cr_assert_eq(nf_optim_create(&c, &o), NF_OK, "%s", nf_errmsg());
         drive(o, sphere_with_holes, lo, hi, 1 << 30);
         double xb[4], fb;
         nf_optim_best(o, xb, &fb);
@@ -738,7 +738,7 @@ Test(optim, stop_reasons_are_reported)
     nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, lo, hi);
     c.max_evals = 70;
     nf_optim *o;
-    cr_assert_eq(nf_optim_create(&o, &c), NF_OK);
+    cr_assert_eq(nf_optim_create(&c, &o), NF_OK);
     drive(o, nf_tf_sphere, lo, hi, 1000);
     cr_assert_eq(nf_optim_stop(o), NF_OPTIM_STOP_MAXEVALS);
     cr_assert_geq(nf_optim_evals(o), 70);
@@ -752,14 +752,14 @@ Test(optim, stop_reasons_are_reported)
     nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, lo, hi);
     c.tolx = 1e-9;
     c.tolfun = 0;
-    cr_assert_eq(nf_optim_create(&o, &c), NF_OK);
+    cr_assert_eq(nf_optim_create(&c, &o), NF_OK);
     drive(o, nf_tf_sphere, lo, hi, 100000);
     cr_assert_eq(nf_optim_stop(o), NF_OPTIM_STOP_TOLX, "%s", nf_optim_stop_str(nf_optim_stop(o)));
     nf_optim_destroy(o);
 
     nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, lo, hi);
     c.tolfun = 1e-6;
-    cr_assert_eq(nf_optim_create(&o, &c), NF_OK);
+    cr_assert_eq(nf_optim_create(&c, &o), NF_OK);
     drive(o, nf_tf_sphere, lo, hi, 100000);
     cr_assert_eq(nf_optim_stop(o), NF_OPTIM_STOP_TOLFUN, "%s", nf_optim_stop_str(nf_optim_stop(o)));
     nf_optim_destroy(o);
@@ -768,7 +768,7 @@ Test(optim, stop_reasons_are_reported)
     nf_optim_config_default(&c, NF_OPTIM_DE, 3, lo, hi);
     c.tolfun = 0;
     c.stagnation = 20;
-    cr_assert_eq(nf_optim_create(&o, &c), NF_OK);
+    cr_assert_eq(nf_optim_create(&c, &o), NF_OK);
     double xs[3 * 64], fs[64];
     while (nf_optim_stop(o) == NF_OPTIM_RUNNING) {
         cr_assert_eq(nf_optim_ask(o, xs), NF_OK);
@@ -785,7 +785,7 @@ Test(optim, stop_reasons_are_reported)
 static void expect_invalid(const nf_optim_config *c, const char *needle)
 {
     nf_optim *o = (nf_optim *)0x1;
-    cr_assert_eq(nf_optim_create(&o, c), NF_EINVAL, "expected NF_EINVAL for '%s'", needle);
+    cr_assert_eq(nf_optim_create(c, &o), NF_EINVAL, "expected NF_EINVAL for '%s'", needle);
     cr_assert_null(o);
     cr_assert(strstr(nf_errmsg(), needle), "message '%s' lacks '%s'", nf_errmsg(), needle);
 }
@@ -836,11 +836,11 @@ Test(optim, invalid_arguments_are_rejected_with_clear_messages)
     expect_invalid(&c, "bounds[1]");
     expect_invalid(NULL, "config is NULL");
     nf_optim_config_default(&c, NF_OPTIM_CMAES, 3, lo, hi);
-    cr_assert_eq(nf_optim_create(NULL, &c), NF_EINVAL);
+    cr_assert_eq(nf_optim_create(&c, NULL), NF_EINVAL);
 
     /* call order and NULL buffers */
     nf_optim *o;
-    cr_assert_eq(nf_optim_create(&o, &c), NF_OK);
+    cr_assert_eq(nf_optim_create(&c, &o), NF_OK);
     double x[64], f[64] = {0};
     cr_assert_eq(nf_optim_tell(o, f), NF_ESTATE);
     cr_assert(strstr(nf_errmsg(), "no population was asked"));
@@ -872,7 +872,7 @@ Test(optim, one_dimension_and_smallest_populations_work)
         c.target = 1e-12;
         c.max_evals = 20000;
         nf_optim *o;
-        cr_assert_eq(nf_optim_create(&o, &c), NF_OK, "%s", nf_errmsg());
+        cr_assert_eq(nf_optim_create(&c, &o), NF_OK, "%s", nf_errmsg());
         drive(o, nf_tf_sphere, lo, hi, 1 << 30);
         double fb;
         nf_optim_best(o, NULL, &fb);

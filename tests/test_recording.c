@@ -198,7 +198,7 @@ static void check_abfinfo(const char *name)
         for (int64_t j = 0; j < s->n; j++)
             cr_assert(s->v[j] > -200 && s->v[j] < 100, "%s sweep %d: V[%lld] = %g mV", name, k, (long long)j, s->v[j]);
     }
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     free(text);
 }
 
@@ -227,7 +227,7 @@ Test(recording, abf_files_without_dump_match_readme)
         cr_expect_eq(r->rate_hz, t[k].rate, "%s", t[k].file);
         cr_expect(fabs(nf_sweep_duration_ms(&r->sweeps[0]) - t[k].dur_ms) < 1e-6, "%s", t[k].file);
         cr_expect_eq(r->sweeps[0].i_source, NF_CURRENT_PROTOCOL);
-        nf_recording_free(r);
+        nf_recording_destroy(r);
     }
 }
 
@@ -247,7 +247,7 @@ Test(recording, abf2_steps_from_minus_100_by_25_pA_and_spiking_is_monotonic_in_c
     }
     cr_expect(first_spiking > 4, "sweeps at <= 0 pA (0..4) should not spike; first spiking %d", first_spiking);
     cr_expect(first_spiking >= 0 && first_spiking < r->n_sweeps - 1);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 }
 
 Test(recording, abf2_second_adc_channel_records_the_injected_current)
@@ -273,17 +273,17 @@ Test(recording, abf2_second_adc_channel_records_the_injected_current)
         cr_expect(lvl > prev, "sweep %d: recorded steps increase", k);
         prev = lvl;
     }
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 }
 
 Test(recording, abf_channel_override_and_bad_channel)
 {
     nf_recording_options o;
-    nf_recording_options_init(&o);
+    nf_recording_options_default(&o);
     o.v_channel = 1;
     nf_recording *r = open_ok(ABF "190619B_0003.abf", &o);
     cr_expect_eq(r->v_channel, 1);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     o.v_channel = 5;
     open_fails(ABF "190619B_0003.abf", &o, "V channel 5", "190619B_0003.abf");
 }
@@ -307,7 +307,7 @@ Test(recording, ibw_v5_pairs_voltage_with_current_wave)
     cr_expect(fabs(during - before) > 20, "step %g pA", during - before);
     cr_expect(fabs(after - before) < 0.1 * fabs(during - before));
     cr_expect(mean(s->v, 0, 2600) > -100 && mean(s->v, 0, 2600) < -40);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 }
 
 Test(recording, ibw_v2_big_endian_reads)
@@ -317,7 +317,7 @@ Test(recording, ibw_v2_big_endian_reads)
     cr_expect_eq(r->sweeps[0].n, 12000);
     cr_expect(fabs(r->sweeps[0].v[0] - (-68.59)) < 0.01, "V[0] = %g", r->sweeps[0].v[0]);
     cr_expect_eq(r->sweeps[0].i_source, NF_CURRENT_RECORDED);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 }
 
 Test(recording, ibw_current_wave_alone_is_refused)
@@ -375,7 +375,7 @@ Test(recording, ibw_little_endian_v2_and_v5_round_trip)
         cr_assert_eq(s->n, 64);
         cr_expect(fabs(s->dt_ms - 0.1) < 1e-6, "dt %g", s->dt_ms);
         for (int k = 0; k < 64; k++) cr_expect(fabs(s->v[k] - 1e3 * (-70.0 + 0.5 * k)) < 1e-6); /* V -> mV */
-        nf_recording_free(r);
+        nf_recording_destroy(r);
     }
 }
 
@@ -411,13 +411,13 @@ Test(recording, text_efel_trace_two_columns)
     cr_expect(fabs(s->dt_ms - 0.25) < 1e-6);
     cr_expect_eq(s->v[0], -7.568379974365234375e+01);
     cr_expect_eq(s->i_source, NF_CURRENT_NONE);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 }
 
 Test(recording, text_columns_with_units)
 {
     nf_recording_options o;
-    nf_recording_options_init(&o);
+    nf_recording_options_default(&o);
     o.columns = "t[s] I[pA] V[mV]";
     nf_recording *r = open_ok(DATA "/efel/basic/current.txt", &o);
     const nf_sweep *s = &r->sweeps[0];
@@ -425,7 +425,7 @@ Test(recording, text_columns_with_units)
     cr_expect(fabs(s->t[1] - 0.25) < 1e-9, "t[1] = %g ms", s->t[1]);
     cr_expect(fabs(s->i[1] - (-15.62424)) < 1e-9);
     cr_expect(fabs(s->v[2] - (-69.05914)) < 1e-9);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     /* three unnamed columns are ambiguous */
     open_fails(DATA "/efel/basic/current.txt", NULL, "3 columns", "current.txt");
 }
@@ -436,7 +436,7 @@ Test(recording, text_irregular_grid_with_repeated_times_has_no_rate)
     nf_recording *r = open_ok(DATA "/efel/basic/mean_frequency_1.txt", NULL);
     cr_expect_eq(r->sweeps[0].dt_ms, 0.0);
     cr_expect_eq(r->rate_hz, 0.0);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 }
 
 Test(recording, csv_header_names_columns_and_units)
@@ -448,7 +448,7 @@ Test(recording, csv_header_names_columns_and_units)
     cr_assert_eq(s->n, 3);
     cr_expect(fabs(s->t[2] - 2.0) < 1e-12 && fabs(s->i[1] - 200.0) < 1e-9 && fabs(s->v[0] + 70.0) < 1e-9);
     cr_expect(fabs(s->dt_ms - 1.0) < 1e-12);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 }
 
 /* Units as name suffixes: "time_s" is seconds, not milliseconds. */
@@ -461,11 +461,11 @@ Test(recording, column_units_from_name_suffixes)
     cr_assert_eq(s->n, 3);
     cr_expect(fabs(s->t[2] - 2.0) < 1e-12, "t[2] = %g ms", s->t[2]);
     cr_expect(s->i && fabs(s->i[1] - 200.0) < 1e-9 && fabs(s->v[0] + 70.0) < 1e-9);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     write_text(p, "t,v_m,i_inj\n0,-70,1\n1,-69,2\n"); /* "_m", "_inj" are not units: whole names */
     r = open_ok(p, NULL);
     cr_expect(r->sweeps[0].v[1] == -69 && r->sweeps[0].i && r->sweeps[0].i[1] == 2);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     write_text(p, "t,V_kV\n0,-70\n1,-69\n"); /* not a voltage unit: no V column by name */
     open_fails(p, NULL, "no V column", "suffix.csv");
 }
@@ -483,7 +483,7 @@ Test(recording, text_bad_inputs)
     write_text(tmp("empty.txt"), "\n# nothing\n");
     open_fails(tmp("empty.txt"), NULL, "no data", "empty.txt");
     nf_recording_options o;
-    nf_recording_options_init(&o);
+    nf_recording_options_default(&o);
     o.columns = "t[parsec] V";
     write_text(tmp("ok.txt"), "0 -70\n1 -70\n");
     open_fails(tmp("ok.txt"), &o, "parsec", "ok.txt");
@@ -501,18 +501,18 @@ Test(recording, npy_tables_and_single_trace)
     nf_recording *r = open_ok(tmp("tv.npy"), NULL);
     cr_expect_eq(r->sweeps[0].n, 10);
     cr_expect(fabs(r->sweeps[0].dt_ms - 0.5) < 1e-12 && r->sweeps[0].v[3] == -62);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 
     float v[5] = {-70, -69, -68, -67, -66};
     int64_t sh1[1] = {5};
     cr_assert_eq(nf_npy_write(tmp("v.npy"), NF_DT_F32, 1, sh1, v), NF_OK);
     open_fails(tmp("v.npy"), NULL, "give dt", "v.npy");
     nf_recording_options o;
-    nf_recording_options_init(&o);
+    nf_recording_options_default(&o);
     o.dt_ms = 0.2;
     r = open_ok(tmp("v.npy"), &o);
     cr_expect(fabs(r->sweeps[0].t[4] - 0.8) < 1e-12 && r->sweeps[0].v[4] == -66);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 
     double tiv[4][3] = {{0, 10, -0.07}, {1, 20, -0.06}, {2, 30, -0.05}, {3, 40, -0.04}};
     int64_t sh3[2] = {4, 3};
@@ -520,7 +520,7 @@ Test(recording, npy_tables_and_single_trace)
     o.columns = "t[ms] I[nA] V[V]";
     r = open_ok(tmp("tiv.npy"), &o);
     cr_expect(fabs(r->sweeps[0].i[2] - 30000) < 1e-9 && fabs(r->sweeps[0].v[3] + 40) < 1e-9);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     o.columns = "t I V x x";
     open_fails(tmp("tiv.npy"), &o, "the array has 3", NULL);
 }
@@ -552,9 +552,9 @@ Test(recording, text_through_a_pipe)
     waitpid(pid, &st, 0);
     cr_assert_eq(r->format, NF_FORMAT_TEXT);
     cr_expect(r->sweeps[0].n == 3 && r->sweeps[0].v[2] == -68 && fabs(r->sweeps[0].dt_ms - 1) < 1e-12);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     nf_recording_options o;
-    nf_recording_options_init(&o);
+    nf_recording_options_default(&o);
     o.format = NF_FORMAT_NPY;
     pid = feed_fifo(p, "not read as .npy\n");
     open_fails(p, &o, "needs a file", "pipe");
@@ -567,21 +567,21 @@ Test(recording, text_through_a_pipe)
 Test(recording, tables_by_position_and_npy_rows_as_sweeps)
 {
     nf_recording_options o;
-    nf_recording_options_init(&o);
+    nf_recording_options_default(&o);
     o.columns_by_position = 1;
     write_text(tmp("pos.csv"), "t_ms,V_mV,I_pA\n0,-70,0\n0.5,-69,10\n1,-68,20\n");
     nf_recording *r = open_ok(tmp("pos.csv"), NULL); /* by name: t [ms], V [mV], I [pA] from the suffixes */
     const nf_sweep *s = &r->sweeps[0];
     cr_expect(s->n == 3 && s->t[2] == 1 && s->v[1] == -69 && s->i && s->i[2] == 20);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     r = open_ok(tmp("pos.csv"), &o);
     s = &r->sweeps[0];
     cr_assert_eq(s->n, 3);
     cr_expect(s->t[2] == 1 && s->v[1] == -69 && s->i && s->i[2] == 20 && s->i_source == NF_CURRENT_RECORDED);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     write_text(tmp("ragged.txt"), "0 -70\n0.5 -70 1\n1 -70\n");
     r = open_ok(tmp("ragged.txt"), NULL); /* by name, extra fields are ignored */
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     open_fails(tmp("ragged.txt"), &o, "line 2 has 3 columns, the first data line 2", "ragged.txt");
     write_text(tmp("pos4.txt"), "0 -70 0 1\n1 -70 0 1\n");
     open_fails(tmp("pos4.txt"), &o, "4 columns", "pos4.txt");
@@ -590,7 +590,7 @@ Test(recording, tables_by_position_and_npy_rows_as_sweeps)
     o.dt_ms = 0.1;
     r = open_ok(tmp("pos1.txt"), &o);
     cr_expect(r->sweeps[0].n == 2 && r->sweeps[0].v[1] == -69 && fabs(r->sweeps[0].t[1] - 0.1) < 1e-15);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 
     float rows[3][4] = {{-70, -69, -68, -67}, {-60, -59, -58, -57}, {-50, -49, -48, -47}};
     int64_t sh[2] = {3, 4};
@@ -605,11 +605,11 @@ Test(recording, tables_by_position_and_npy_rows_as_sweeps)
         cr_expect(r->sweeps[k].n == 4 && r->sweeps[k].v[3] == rows[k][3] && r->sweeps[k].i == NULL);
         cr_expect(r->sweeps[k].dt_ms == 0.25 && r->sweeps[k].t[3] == 0.75);
     }
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     o.columns = "t V - -"; /* named columns win: a [samples][columns] table again */
     r = open_ok(tmp("rows.npy"), &o);
     cr_expect(r->n_sweeps == 1 && r->sweeps[0].n == 3 && r->sweeps[0].v[2] == -49);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 }
 
 #ifdef NF_HAVE_HDF5
@@ -662,7 +662,7 @@ Test(recording, nwb_round_trip_conversion_offset_rate_sweep_numbers)
             cr_expect(fabs(s->i[k] - (k >= 50 && k < 150 ? 100.0 * sw : 0.0)) < 1e-6);
         }
     }
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 }
 
 Test(recording, nwb_read_in_a_child_process_survives_a_libhdf5_crash)
@@ -683,8 +683,8 @@ Test(recording, nwb_read_in_a_child_process_survives_a_libhdf5_crash)
         cr_assert_eq(memcmp(a->sweeps[k].i, b->sweeps[k].i, sizeof(double) * (size_t)a->sweeps[k].n), 0);
         cr_assert_eq(memcmp(a->sweeps[k].t, b->sweeps[k].t, sizeof(double) * (size_t)a->sweeps[k].n), 0);
     }
-    nf_recording_free(a);
-    nf_recording_free(b);
+    nf_recording_destroy(a);
+    nf_recording_destroy(b);
     /* libhdf5 dying (here: made to) is an error naming the file, not a crash */
     setenv("NF__NWB_TEST_SIGNAL", "9", 1); /* SIGKILL: no sanitizer can intercept it */
     open_fails(p, NULL, "iso.nwb", "crashed");
@@ -700,7 +700,7 @@ Test(recording, nwb_timestamps_and_no_stimulus)
     nwbw_series(f, "/acquisition", "cc", "CurrentClampSeries", "volts", v, 4, 1e-3, 0, 0, 0, ts, -1);
     H5Fclose(f);
     nf_recording *r = open_ok(p, NULL);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     /* numbered sweeps and no stimulus at all (a fuzz finding: empty list sorted) */
     p = tmp("numbered.nwb");
     f = nwbw_create(p);
@@ -708,14 +708,14 @@ Test(recording, nwb_timestamps_and_no_stimulus)
     H5Fclose(f);
     r = open_ok(p, NULL);
     cr_expect_eq(r->sweeps[0].index, 3);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     r = open_ok(tmp("ts.nwb"), NULL);
     const nf_sweep *s = &r->sweeps[0];
     cr_expect_eq(r->rate_hz, 0.0);
     cr_expect_eq(s->i_source, NF_CURRENT_NONE);
     cr_expect(fabs(s->t[3] - 0.6) < 1e-9 && fabs(s->start_ms - 500) < 1e-9);
     cr_expect(fabs(s->v[2] + 68) < 1e-5); /* conversion is a float32 attribute */
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 
     /* non-monotonic timestamps */
     p = tmp("ts_back.nwb");
@@ -849,7 +849,7 @@ Test(recording, abf1_ramp_epoch_and_inter_episode_level_rebuild)
         /* and the tail stays at the last level */
         cr_expect(fabs(s->i[s->n - 1] - lvl) < 1e-9);
     }
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 }
 
 Test(recording, abf2_pulse_train_epoch_rebuild)
@@ -888,7 +888,7 @@ Test(recording, abf2_pulse_train_epoch_rebuild)
         cr_assert(fabs(s->i[j] - want) < 1e-9, "I[%lld] %g want %g", (long long)j, s->i[j], want);
     }
     cr_expect(fabs(c->level_pA - 200.0) < 1e-9); /* 0 + 20 * 10 pA */
-    nf_recording_free(r);
+    nf_recording_destroy(r);
 }
 
 Test(recording, abf_float32_data_is_not_rescaled)
@@ -916,7 +916,7 @@ Test(recording, abf_float32_data_is_not_rescaled)
     /* sweep 1, sample 1 of V is raw float number 61280 + 2 */
     cr_expect(fabs(r->sweeps[0].v[0] + 65.0) < 1e-6 && fabs(r->sweeps[1].v[1] - (-65.0 + 0.282)) < 1e-5,
               "v %g %g", r->sweeps[0].v[0], r->sweeps[1].v[1]);
-    nf_recording_free(r);
+    nf_recording_destroy(r);
     free(b);
 }
 

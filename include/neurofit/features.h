@@ -77,7 +77,7 @@ int nf_feature_id(const char *name);        /* -1 when unknown */
 typedef struct nf_features nf_features;
 
 /* opts NULL: defaults. Fails with NF_EINVAL naming a bad option. */
-nf_status nf_features_create(nf_features **out, const nf_features_opts *opts);
+nf_status nf_features_create(const nf_features_opts *opts, nf_features **out);
 void nf_features_destroy(nf_features *f); /* NULL ok */
 const nf_features_opts *nf_features_get_opts(const nf_features *f);
 

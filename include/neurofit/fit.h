@@ -229,7 +229,7 @@ typedef struct nf_fit_result {
 
 nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt,
                  nf_fit_result **out);
-void nf_fit_result_free(nf_fit_result *r);
+void nf_fit_result_destroy(nf_fit_result *r);
 
 /* Write results.json, results.csv, best_traces.npy ([n_targets][max n] f4,
  * NaN padded) and report.html into dir (created if needed), each atomically.

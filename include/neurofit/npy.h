@@ -38,8 +38,8 @@ nf_status nf_npy_write(const char *path, nf_dtype type, int ndim, const int64_t 
  * bounded independently of the row count). The header is rewritten with the
  * final row count at close; the file appears under its name only then. */
 typedef struct nf_npy_writer nf_npy_writer;
-nf_status nf_npy_writer_open(nf_npy_writer **w, const char *path, nf_dtype type, int ndim,
-                             const int64_t *row_shape /* ndim-1 trailing dims */);
+nf_status nf_npy_writer_open(const char *path, nf_dtype type, int ndim,
+                             const int64_t *row_shape /* ndim-1 trailing dims */, nf_npy_writer **out);
 nf_status nf_npy_writer_append(nf_npy_writer *w, const void *rows, int64_t n_rows);
 nf_status nf_npy_writer_close(nf_npy_writer *w);  /* commits the file */
 void nf_npy_writer_abort(nf_npy_writer *w);       /* removes the temporary; NULL ok */

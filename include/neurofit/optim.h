@@ -8,7 +8,7 @@
  *     nf_optim *o;
  *     nf_optim_config c;
  *     nf_optim_config_default(&c, NF_OPTIM_CMAES, n, lower, upper);
- *     if (nf_optim_create(&o, &c) != NF_OK) { ... nf_errmsg() ... }
+ *     if (nf_optim_create(&c, &o) != NF_OK) { ... nf_errmsg() ... }
  *     while (!nf_optim_stop(o)) {
  *         int lam = nf_optim_lambda(o);            // may grow at a restart
  *         nf_optim_ask(o, x);                      // x: [lam][n]
@@ -139,7 +139,7 @@ void nf_optim_config_default(nf_optim_config *c, nf_optim_kind kind, int n, cons
 
 typedef struct nf_optim nf_optim;
 
-nf_status nf_optim_create(nf_optim **out, const nf_optim_config *c);
+nf_status nf_optim_create(const nf_optim_config *c, nf_optim **out);
 void nf_optim_destroy(nf_optim *o);
 
 /* Population size of the next ask (changes at IPOP/BIPOP restarts). */

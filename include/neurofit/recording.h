@@ -17,7 +17,7 @@
  * justify.
  *
  * Ownership: nf_recording_open allocates *rec and everything it points to;
- * nf_recording_free releases it all (NULL is fine). Option strings are only
+ * nf_recording_destroy releases it all (NULL is fine). Option strings are only
  * read during the call.
  */
 #ifndef NEUROFIT_RECORDING_H
@@ -125,13 +125,13 @@ typedef struct {
 } nf_recording_options;
 
 /* Defaults: automatic everything (format AUTO, channels -1). */
-void nf_recording_options_init(nf_recording_options *o);
+void nf_recording_options_default(nf_recording_options *o);
 
 /* Read every sweep of path. opts may be NULL (defaults). */
 nf_status nf_recording_open(const char *path, const nf_recording_options *opts,
                             nf_recording **rec);
 
-void nf_recording_free(nf_recording *rec);
+void nf_recording_destroy(nf_recording *rec);
 
 /* Total duration of a sweep in ms (t[n-1] - t[0] + dt). */
 double nf_sweep_duration_ms(const nf_sweep *s);

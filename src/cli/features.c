@@ -191,7 +191,7 @@ int nf_cli_features(int argc, char **argv)
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "give both --stim-start and --stim-end, or neither");
         goto done;
     }
-    if (nf_features_create(&f, &opts)) {
+    if (nf_features_create(&opts, &f)) {
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s", nf_errmsg());
         goto done;
     }
@@ -203,7 +203,7 @@ int nf_cli_features(int argc, char **argv)
     nf_features_write_csv_header(csv_fp, ids, n_ids);
     /* Tables as this command has always read them, unless --columns names them. */
     nf_recording_options ro;
-    nf_recording_options_init(&ro);
+    nf_recording_options_default(&ro);
     ro.columns = columns;
     ro.dt_ms = dt;
     ro.columns_by_position = 1;
@@ -220,7 +220,7 @@ int nf_cli_features(int argc, char **argv)
             rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--sweep %d: %s has sweeps 0..%d", sel, files[fi], rec->n_sweeps - 1);
         for (int sw = 0; sw < rec->n_sweeps && !rc; sw++)
             if (sel < 0 || sw == sel) rc = process(f, rec, &rec->sweeps[sw], ss, se, ids, n_ids, csv_fp, records);
-        nf_recording_free(rec);
+        nf_recording_destroy(rec);
     }
     if (fclose(csv_fp)) rc = rc ? rc : nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
     csv_fp = NULL;

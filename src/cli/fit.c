@@ -230,7 +230,7 @@ static int load_file(loaded *L, const char *path, const char *sweeps, const nf_r
         }
     }
     free(mask);
-    nf_recording_free(rec);
+    nf_recording_destroy(rec);
     return rc;
 }
 
@@ -402,7 +402,7 @@ int nf_cli_fit(int argc, char **argv)
     nf_fit_options o;
     nf_fit_options_default(&o);
     nf_recording_options ro;
-    nf_recording_options_init(&ro);
+    nf_recording_options_default(&ro);
     const char *files[MAX_FILES];
     int n_files = 0, example = 0, quiet = 0, all_traces = 0, force = 0;
     const char *out = NULL, *sweeps = "all", *models = "all", *init = NULL;
@@ -608,7 +608,7 @@ int nf_cli_fit(int argc, char **argv)
         printf("wrote %s/results.json, results.csv, best_traces.npy, report.html%s\n", out,
                all_traces ? ", model_traces.npy" : "");
     }
-    nf_fit_result_free(res);
+    nf_fit_result_destroy(res);
     loaded_free(&L);
     free(mlist);
     free(starts);

@@ -54,7 +54,7 @@ static void info_print(const nf_recording *r)
 int nf_cli_info(int argc, char **argv)
 {
     nf_recording_options o;
-    nf_recording_options_init(&o);
+    nf_recording_options_default(&o);
     const char *files[256];
     int n_files = 0;
     for (int i = 1; i < argc; i++) {
@@ -90,7 +90,7 @@ int nf_cli_info(int argc, char **argv)
         }
         if (f) printf("\n");
         info_print(r);
-        nf_recording_free(r);
+        nf_recording_destroy(r);
     }
     return rc;
 }

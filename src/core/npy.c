@@ -91,8 +91,8 @@ struct nf_npy_writer {
     size_t row_elems;
 };
 
-nf_status nf_npy_writer_open(nf_npy_writer **out, const char *path, nf_dtype type, int ndim,
-                             const int64_t *row_shape)
+nf_status nf_npy_writer_open(const char *path, nf_dtype type, int ndim, const int64_t *row_shape,
+                             nf_npy_writer **out)
 {
     *out = NULL;
     if (ndim < 1 || ndim > 8) return nf__fail(NF_EINVAL, "%s: ndim %d out of range", path, ndim);

@@ -73,7 +73,7 @@ static nf_status check_opts(const nf_features_opts *o)
     return NF_OK;
 }
 
-nf_status nf_features_create(nf_features **out, const nf_features_opts *opts)
+nf_status nf_features_create(const nf_features_opts *opts, nf_features **out)
 {
     if (!out) return nf__fail(NF_EINVAL, "nf_features_create: out is NULL");
     *out = NULL;

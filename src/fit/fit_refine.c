@@ -143,7 +143,7 @@ static nf_status refine_group(const nf_fit_target *targets, const nf_fit_options
         }
     r1->sims += r2->sims;
     r1->neuron_steps += r2->neuron_steps;
-    nf_fit_result_free(r2);
+    nf_fit_result_destroy(r2);
 done:
     free(sub);
     free(starts);
@@ -221,7 +221,7 @@ done:
     free(group);
     free(idx);
     if (s) {
-        nf_fit_result_free(r1);
+        nf_fit_result_destroy(r1);
         return s;
     }
     *out = r1;

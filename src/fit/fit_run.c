@@ -313,7 +313,7 @@ static nf_status make_slots(fit_ctx *c, const nf_model *m, slot *slots)
             oc.restart = NF_OPTIM_RESTART_IPOP;
             oc.max_restarts = c->o->restarts;
         }
-        nf_status s = nf_optim_create(&slots[r].opt, &oc);
+        nf_status s = nf_optim_create(&oc, &slots[r].opt);
         if (s)
             return s;
         slots[r].best = INFINITY;
@@ -939,14 +939,14 @@ done:
     free(c.groups);
     free(slots);
     if (s) {
-        nf_fit_result_free(c.res);
+        nf_fit_result_destroy(c.res);
         return s;
     }
     *out = c.res;
     return NF_OK;
 }
 
-void nf_fit_result_free(nf_fit_result *r)
+void nf_fit_result_destroy(nf_fit_result *r)
 {
     if (!r)
         return;

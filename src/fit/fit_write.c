@@ -92,7 +92,7 @@ static nf_status write_json(const nf_fit_result *r, const nf_fit_target *t, int 
     nf_features *fx = NULL;
     int ids[64];
     int n_ids = nf_features_parse_list(EFEL_SET, ids, 64);
-    if (n_ids < 0 || nf_features_create(&fx, NULL))
+    if (n_ids < 0 || nf_features_create(NULL, &fx))
         return nf__fail(NF_EINVAL, "fit: feature set: %s", nf_errmsg());
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "neurofit-fit-results");

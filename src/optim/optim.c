@@ -320,7 +320,7 @@ static nf_status alloc_run(nf_optim *o)
     return o->s.kind == NF_OPTIM_CMAES ? nf__cmaes_alloc(o) : nf__de_alloc(o);
 }
 
-nf_status nf_optim_create(nf_optim **out, const nf_optim_config *c)
+nf_status nf_optim_create(const nf_optim_config *c, nf_optim **out)
 {
     if (!out) return nf__fail(NF_EINVAL, "nf_optim_create: out is NULL");
     *out = NULL;

@@ -467,7 +467,7 @@ nf_status nf__abf_parse(const char *path, const uint8_t *data, size_t n, const n
     if (!s) s = nf__rec_new(path, NF_FORMAT_ABF, rec);
     if (!s) s = abf_read(a, o, *rec);
     if (s) {
-        nf_recording_free(*rec);
+        nf_recording_destroy(*rec);
         *rec = NULL;
     }
     free(a);

@@ -190,7 +190,7 @@ nf_status nf__nwb_open_isolated(const char *path, const nf_recording_options *o,
                      WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
     }
     if (s) {
-        nf_recording_free(r);
+        nf_recording_destroy(r);
         return s;
     }
     *rec = r;

@@ -105,7 +105,7 @@ done:
     free(data);
     for (int c = 0; c < 3; c++) free(col[c]);
     if (s) {
-        nf_recording_free(*rec);
+        nf_recording_destroy(*rec);
         *rec = NULL;
     }
     return s;

@@ -386,7 +386,7 @@ nf_status nf__nwb_open(const char *path, const nf_recording_options *o, nf_recor
     if (!s) s = nwb_read(path, f, max_elems, *rec);
     H5Fclose(f);
     if (s) {
-        nf_recording_free(*rec);
+        nf_recording_destroy(*rec);
         *rec = NULL;
     }
     return s;

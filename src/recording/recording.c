@@ -26,7 +26,7 @@ const char *nf_format_name(nf_format f)
     return "?";
 }
 
-void nf_recording_options_init(nf_recording_options *o)
+void nf_recording_options_default(nf_recording_options *o)
 {
     memset(o, 0, sizeof *o);
     o->format = NF_FORMAT_AUTO;
@@ -260,7 +260,7 @@ double nf_sweep_duration_ms(const nf_sweep *s)
     return s->t[s->n - 1] - s->t[0] + dt;
 }
 
-void nf_recording_free(nf_recording *rec)
+void nf_recording_destroy(nf_recording *rec)
 {
     if (!rec) return;
     for (int k = 0; k < rec->n_sweeps; k++) {
@@ -327,7 +327,7 @@ nf_status nf_recording_open(const char *path, const nf_recording_options *opts, 
     *rec = NULL;
     if (!path) return nf__fail(NF_EINVAL, "nf_recording_open: path is NULL");
     nf_recording_options def;
-    nf_recording_options_init(&def);
+    nf_recording_options_default(&def);
     const nf_recording_options *o = opts ? opts : &def;
 
     nf_status s;
@@ -369,7 +369,7 @@ nf_status nf_recording_open(const char *path, const nf_recording_options *opts, 
     free(d);
     if (!s && *rec) s = nf__rec_validate(*rec);
     if (s) {
-        nf_recording_free(*rec);
+        nf_recording_destroy(*rec);
         *rec = NULL;
     }
     return s;

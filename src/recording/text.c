@@ -328,7 +328,7 @@ done:
     free(col[1]);
     free(col[2]);
     if (s) {
-        nf_recording_free(*rec);
+        nf_recording_destroy(*rec);
         *rec = NULL;
     }
     return s;

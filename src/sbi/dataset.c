@@ -464,7 +464,7 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
     for (int f = 0; f < F_COUNT && !s; f++) {
         if (!wrote[f]) continue;
         if (!(s = nf_path_join(path, sizeof path, stage, nf__file_names[f])))
-            s = nf_npy_writer_open(&w[f], path, f == F_VALID ? NF_DT_BOOL : NF_DT_F32, f == F_VALID ? 1 : 2, &cols[f]);
+            s = nf_npy_writer_open(path, f == F_VALID ? NF_DT_BOOL : NF_DT_F32, f == F_VALID ? 1 : 2, &cols[f], &w[f]);
     }
     if (s) goto fail;
 
