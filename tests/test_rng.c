@@ -1,6 +1,8 @@
 /* Counter-based Philox4x32-10 and the shared float maths (kernels/nf_philox.h,
- * kernels/nf_math.h), as compiled for the CPU backend. */
+ * kernels/nf_math.h), as compiled for the CPU backend; the host's seeded
+ * generator and hash (src/core/rng.h). */
 #include "nf_philox.h"
+#include "rng.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -102,4 +104,84 @@ Test(nfmath, sincosf_within_3e7_on_0_to_2pi)
         worst = e > worst ? e : worst;
     }
     cr_assert(worst < 3e-7, "worst abs error %g", worst);
+}
+
+Test(host_rng, splitmix64_known_answers)
+{
+    /* Vigna's splitmix64.c seeded with 1234567: its first five outputs */
+    static const uint64_t want[5] = {6457827717110365317ull, 3203168211198807973ull,
+                                     9817491932198370423ull, 4593380528125082431ull,
+                                     16408922859458223821ull};
+    uint64_t x = 1234567;
+    for (int i = 0; i < 5; i++) {
+        uint64_t got = nf__splitmix64(&x);
+        cr_assert(got == want[i], "output %d: %llu, expected %llu", i, (unsigned long long)got,
+                  (unsigned long long)want[i]);
+    }
+    cr_assert(nf__mix64(1234567) == want[0], "mix64 is splitmix64's output for the state");
+}
+
+Test(host_rng, xoshiro256starstar_known_answers)
+{
+    /* state {1, 2, 3, 4}: the first by hand (rotl(2 * 5, 7) * 9 = 11520), the
+     * rest from a separate transcription of Vigna's xoshiro256starstar.c */
+    nf__rng r = {{1, 2, 3, 4}};
+    static const uint64_t want[6] = {11520ull, 0ull, 1509978240ull, 1215971899390074240ull,
+                                     1216172134540287360ull, 607988272756665600ull};
+    for (int i = 0; i < 6; i++) {
+        uint64_t got = nf__rng_u64(&r);
+        cr_assert(got == want[i], "output %d: %llu, expected %llu", i, (unsigned long long)got,
+                  (unsigned long long)want[i]);
+    }
+}
+
+Test(host_rng, seeding_uniform_below_and_normal)
+{
+    nf__rng a, b;
+    nf__rng_seed(&a, 42);
+    uint64_t x = 42;
+    for (int i = 0; i < 4; i++) cr_assert(a.s[i] == nf__splitmix64(&x), "word %d from splitmix64", i);
+    nf__rng_seed(&b, 42);
+    cr_assert(nf__rng_u64(&a) == nf__rng_u64(&b), "same seed, same stream");
+    nf__rng_seed(&b, 43);
+    cr_assert(nf__rng_u64(&a) != nf__rng_u64(&b), "other seed, other stream");
+
+    /* below(k) is uniform: 7 bins of 70,000 draws within 5 sigma, never out of range */
+    int64_t hist[7] = {0};
+    for (int i = 0; i < 70000; i++) {
+        int64_t v = nf__rng_below(&a, 7);
+        cr_assert(v >= 0 && v < 7, "below(7) gave %lld", (long long)v);
+        hist[v]++;
+    }
+    for (int k = 0; k < 7; k++)
+        cr_assert(fabs((double)hist[k] - 10000.0) < 5 * sqrt(10000.0 * 6 / 7), "bin %d: %lld", k,
+                  (long long)hist[k]);
+    cr_assert(nf__rng_below(&a, 1) == 0);
+
+    /* uniforms in [0, 1) with mean 1/2; normals (an odd count too) with unit moments */
+    double su = 0, sz = 0, szz = 0;
+    enum { M = 200001 };
+    static double z[M];
+    for (int i = 0; i < M; i++) {
+        double u = nf__rng_uniform(&a);
+        cr_assert(u >= 0 && u < 1);
+        su += u;
+    }
+    nf__rng_normal_fill(&a, z, M);
+    for (int i = 0; i < M; i++) sz += z[i], szz += z[i] * z[i];
+    cr_assert(fabs(su / M - 0.5) < 5 * sqrt(1.0 / 12 / M), "uniform mean %g", su / M);
+    cr_assert(fabs(sz / M) < 5 / sqrt((double)M), "normal mean %g", sz / M);
+    cr_assert(fabs(szz / M - 1) < 0.01, "normal variance %g", szz / M);
+    double one = nf__rng_normal(&a);
+    cr_assert(isfinite(one));
+}
+
+Test(host_hash, fnv1a_64_known_answers)
+{
+    cr_assert(nf__fnv1a(NF__FNV1A_INIT, "", 0) == 0xcbf29ce484222325ull);
+    cr_assert(nf__fnv1a(NF__FNV1A_INIT, "a", 1) == 0xaf63dc4c8601ec8cull);
+    cr_assert(nf__fnv1a(NF__FNV1A_INIT, "foobar", 6) == 0x85944171f73967e8ull);
+    /* chained pieces hash as one */
+    uint64_t h = nf__fnv1a(nf__fnv1a(NF__FNV1A_INIT, "foo", 3), "bar", 3);
+    cr_assert(h == 0x85944171f73967e8ull);
 }

@@ -5,6 +5,7 @@
 #include "fit_internal.h"
 #include "internal.h"
 #include "neurofit/fileio.h"
+#include "rng.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -23,24 +24,6 @@ double nf__fit_now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-static uint64_t mix(uint64_t z)
-{
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
 }
 
 /* Per (recording, model) optimisation state. */
@@ -99,7 +82,7 @@ int nf_fit_substeps(const nf_model *m, double dt_ms)
     return k < 1 ? 1 : k;
 }
 
-static uint64_t name_hash(const char *s) { return fnv(0xcbf29ce484222325ull, s, strlen(s)); }
+static uint64_t name_hash(const char *s) { return nf__fnv1a(NF__FNV1A_INIT, s, strlen(s)); }
 
 /* ---- checkpoints ---------------------------------------------------------- */
 
@@ -289,7 +272,7 @@ static nf_status make_slots(fit_ctx *c, const nf_model *m, slot *slots)
             slots[r].start = st->params;
             oc.restart_local = 1; /* restarts stay near the start, widening (bench/results/fit.md) */
         }
-        oc.seed = mix(c->o->seed ^ mix((uint64_t)r + 1) ^ name_hash(m->name));
+        oc.seed = nf__mix64(c->o->seed ^ nf__mix64((uint64_t)r + 1) ^ name_hash(m->name));
         oc.max_evals = c->o->budget;
         /* scores are O(0.01..10) and piecewise flat (spike counts, Gamma):
          * give up on a run that has not improved for 40 generations or whose
@@ -686,44 +669,44 @@ static nf_status make_groups(fit_ctx *c)
 static uint64_t fingerprint(const fit_ctx *c)
 {
     const nf_fit_options *o = c->o;
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = NF__FNV1A_INIT;
     /* the checkpoint layout and the score definition: a checkpoint of an
      * older neurofit is "a different run", never misread */
     static const char layout[] = "fit-checkpoint 2: conv + best_x; count sigma";
-    h = fnv(h, layout, sizeof layout);
+    h = nf__fnv1a(h, layout, sizeof layout);
     const double count_sigma = NF_FIT_COUNT_SIGMA;
-    h = fnv(h, &count_sigma, sizeof count_sigma);
+    h = nf__fnv1a(h, &count_sigma, sizeof count_sigma);
     for (int i = 0; i < c->M; i++)
-        h = fnv(h, c->res->models[i]->name, strlen(c->res->models[i]->name) + 1);
+        h = nf__fnv1a(h, c->res->models[i]->name, strlen(c->res->models[i]->name) + 1);
     int32_t ints[4] = {(int32_t)o->optimizer, o->popsize, o->restarts, c->R};
-    h = fnv(h, ints, sizeof ints);
+    h = nf__fnv1a(h, ints, sizeof ints);
     if (o->bounds != NF_OPTIM_BOUNDS_REFLECT) { /* the default keeps older checkpoints valid */
         int32_t b = (int32_t)o->bounds;
-        h = fnv(h, &b, sizeof b);
+        h = nf__fnv1a(h, &b, sizeof b);
     }
     double d[6] = {o->weights.rmse, o->weights.features, o->weights.spikes, o->threshold_mV,
                    o->gamma_window_ms, (double)o->budget};
-    h = fnv(h, d, sizeof d);
-    h = fnv(h, &o->seed, sizeof o->seed);
+    h = nf__fnv1a(h, d, sizeof d);
+    h = nf__fnv1a(h, &o->seed, sizeof o->seed);
     if (o->n_starts > 0) { /* none keeps older checkpoints valid */
-        h = fnv(h, &o->start_sigma, sizeof o->start_sigma);
+        h = nf__fnv1a(h, &o->start_sigma, sizeof o->start_sigma);
         for (int k = 0; k < o->n_starts; k++) {
             const nf_fit_start *st = &o->starts[k];
             const nf_model *m = nf_model_find(st->model);
-            h = fnv(h, st->model, strlen(st->model) + 1);
-            h = fnv(h, &st->target, sizeof st->target);
-            h = fnv(h, st->params, sizeof(double) * (size_t)(m ? m->n_params : 0));
+            h = nf__fnv1a(h, st->model, strlen(st->model) + 1);
+            h = nf__fnv1a(h, &st->target, sizeof st->target);
+            h = nf__fnv1a(h, st->params, sizeof(double) * (size_t)(m ? m->n_params : 0));
             if (st->sigma != 0)
-                h = fnv(h, &st->sigma, sizeof st->sigma);
+                h = nf__fnv1a(h, &st->sigma, sizeof st->sigma);
         }
     }
     for (int r = 0; r < c->R; r++) {
         const nf_fit_target *t = &c->tg[r];
         double td[3] = {t->dt_ms, c->prep[r].s0, c->prep[r].s1};
-        h = fnv(h, td, sizeof td);
-        h = fnv(h, &t->n, sizeof t->n);
-        h = fnv(h, t->v, sizeof(float) * (size_t)t->n);
-        h = fnv(h, t->i, sizeof(float) * (size_t)t->n);
+        h = nf__fnv1a(h, td, sizeof td);
+        h = nf__fnv1a(h, &t->n, sizeof t->n);
+        h = nf__fnv1a(h, t->v, sizeof(float) * (size_t)t->n);
+        h = nf__fnv1a(h, t->i, sizeof(float) * (size_t)t->n);
     }
     return h;
 }

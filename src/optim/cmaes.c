@@ -306,7 +306,7 @@ nf_status nf__cmaes_ask(nf_optim *o, double *x)
     for (int k = 0; k < lam; k++) {
         double *g = o->pop + (size_t)k * n;
         for (int tries = 0;; tries++) {
-            nf__rng_normal_fill(s->rng, z, n);
+            nf__rng_normal_fill(&s->rng, z, n);
             for (int i = 0; i < n; i++) g[i] = 0;
             for (int j = 0; j < n; j++) {
                 const double *b = bt + (size_t)j * n;
@@ -481,7 +481,7 @@ static void restart_or_stop(nf_optim *o, nf_optim_stop_reason why, nf_status *st
     double sigma = s->sigma0;
     s->run_maxiter = s->maxiter0;
     if (small) {
-        double u_sigma = nf__rng_uniform(s->rng), u_lam = nf__rng_uniform(s->rng);
+        double u_sigma = nf__rng_uniform(&s->rng), u_lam = nf__rng_uniform(&s->rng);
         double m = ldexp(1.0, (int)s->n_large);
         double lam = floor(s->lambda0_real * pow(m, u_lam * u_lam));
         s->lambda = lam < 2 ? 2 : (int64_t)lam;
@@ -502,7 +502,7 @@ static void restart_or_stop(nf_optim *o, nf_optim_stop_reason why, nf_status *st
         s->stop = why;
         return;
     }
-    for (int64_t i = 0; i < s->n; i++) o->work[i] = nf__rng_uniform(s->rng);
+    for (int64_t i = 0; i < s->n; i++) o->work[i] = nf__rng_uniform(&s->rng);
     if (s->restart_local && !small) { /* around the best point, the step widening with the population */
         memcpy(o->work, o->best_u, sizeof(double) * (size_t)s->n);
         sigma = fmin(1.0, s->sigma0 * ldexp(1.0, (int)s->n_large));

@@ -54,7 +54,7 @@ void nf__de_init(nf_optim *o)
 {
     nf__optim_scalars *s = &o->s;
     size_t n = (size_t)s->n, lam = (size_t)s->lambda;
-    for (size_t k = 0; k < lam * n; k++) o->pop[k] = nf__rng_uniform(s->rng);
+    for (size_t k = 0; k < lam * n; k++) o->pop[k] = nf__rng_uniform(&s->rng);
     if (s->x0_given) memcpy(o->pop, o->x0, n * sizeof(double));
     for (size_t k = 0; k < lam; k++) o->fit[k] = INFINITY;
     for (int64_t h = 0; h < s->shade_h; h++) o->mf[h] = o->mcr[h] = 0.5;
@@ -66,7 +66,7 @@ void nf__de_init(nf_optim *o)
 }
 
 /* Distinct index in [0, m) different from the ones in avoid[0..na). */
-static int64_t pick(uint64_t rng[4], int64_t m, const int64_t *avoid, int na)
+static int64_t pick(nf__rng *rng, int64_t m, const int64_t *avoid, int na)
 {
     for (;;) {
         int64_t r = nf__rng_below(rng, m);
@@ -88,17 +88,17 @@ static void make_trial_rand1(nf_optim *o, int64_t i)
     nf__optim_scalars *s = &o->s;
     int64_t n = s->n;
     int64_t av[3] = {i, -1, -1};
-    int64_t r1 = pick(s->rng, s->lambda, av, 1);
+    int64_t r1 = pick(&s->rng, s->lambda, av, 1);
     av[1] = r1;
-    int64_t r2 = pick(s->rng, s->lambda, av, 2);
+    int64_t r2 = pick(&s->rng, s->lambda, av, 2);
     av[2] = r2;
-    int64_t r3 = pick(s->rng, s->lambda, av, 3);
+    int64_t r3 = pick(&s->rng, s->lambda, av, 3);
     const double *x = o->pop + i * n, *a = o->pop + r1 * n, *b = o->pop + r2 * n,
                  *c = o->pop + r3 * n;
     double *u = o->trial + i * n;
-    int64_t jr = nf__rng_below(s->rng, n);
+    int64_t jr = nf__rng_below(&s->rng, n);
     for (int64_t j = 0; j < n; j++) {
-        int take = j == jr || nf__rng_uniform(s->rng) < s->de_cr;
+        int take = j == jr || nf__rng_uniform(&s->rng) < s->de_cr;
         u[j] = take ? into_box(a[j] + s->de_f * (b[j] - c[j]), x[j]) : x[j];
     }
 }
@@ -107,30 +107,30 @@ static void make_trial_shade(nf_optim *o, int64_t i, const int *rank)
 {
     nf__optim_scalars *s = &o->s;
     int64_t n = s->n, np = s->lambda;
-    int64_t r = nf__rng_below(s->rng, s->shade_h);
-    double cr = o->mcr[r] + 0.1 * nf__rng_normal(s->rng);
+    int64_t r = nf__rng_below(&s->rng, s->shade_h);
+    double cr = o->mcr[r] + 0.1 * nf__rng_normal(&s->rng);
     cr = cr < 0 ? 0 : (cr > 1 ? 1 : cr);
     double f;
-    do f = o->mf[r] + 0.1 * tan(3.141592653589793 * (nf__rng_uniform(s->rng) - 0.5));
+    do f = o->mf[r] + 0.1 * tan(3.141592653589793 * (nf__rng_uniform(&s->rng) - 0.5));
     while (!(f > 0));
     if (f > 1) f = 1;
     o->tf[i] = f;
     o->tcr[i] = cr;
-    double p = 2.0 / (double)np + (0.2 - 2.0 / (double)np) * nf__rng_uniform(s->rng);
+    double p = 2.0 / (double)np + (0.2 - 2.0 / (double)np) * nf__rng_uniform(&s->rng);
     int64_t top = (int64_t)llround(p * (double)np);
     if (top < 2) top = 2;
     if (top > np) top = np;
-    int64_t pb = rank[nf__rng_below(s->rng, top)];
+    int64_t pb = rank[nf__rng_below(&s->rng, top)];
     int64_t av[2] = {i, -1};
-    int64_t r1 = pick(s->rng, np, av, 1);
+    int64_t r1 = pick(&s->rng, np, av, 1);
     av[1] = r1;
-    int64_t r2 = pick(s->rng, np + s->archive_len, av, 2);
+    int64_t r2 = pick(&s->rng, np + s->archive_len, av, 2);
     const double *x = o->pop + i * n, *xb = o->pop + pb * n, *a = o->pop + r1 * n;
     const double *b = r2 < np ? o->pop + r2 * n : o->archive + (r2 - np) * n;
     double *u = o->trial + i * n;
-    int64_t jr = nf__rng_below(s->rng, n);
+    int64_t jr = nf__rng_below(&s->rng, n);
     for (int64_t j = 0; j < n; j++) {
-        int take = j == jr || nf__rng_uniform(s->rng) < cr;
+        int take = j == jr || nf__rng_uniform(&s->rng) < cr;
         u[j] = take ? into_box(x[j] + f * (xb[j] - x[j]) + f * (a[j] - b[j]), x[j]) : x[j];
     }
 }
@@ -158,7 +158,7 @@ static void archive_add(nf_optim *o, const double *x)
 {
     nf__optim_scalars *s = &o->s;
     int64_t slot = s->archive_len < s->lambda ? s->archive_len++
-                                              : nf__rng_below(s->rng, s->lambda);
+                                              : nf__rng_below(&s->rng, s->lambda);
     memcpy(o->archive + slot * s->n, x, sizeof(double) * (size_t)s->n);
 }
 

@@ -1,5 +1,5 @@
 /* Population optimisers: configuration, validation, the ask/tell call order,
- * generator, ranking, best-point bookkeeping and checkpoints. The algorithms
+ * ranking, best-point bookkeeping and checkpoints. The algorithms
  * live in cmaes.c and de.c. */
 #include "optim_internal.h"
 
@@ -50,74 +50,6 @@ int nf_optim_bounds_parse(const char *s, nf_optim_bounds *b)
             return 0;
         }
     return -1;
-}
-
-/* ---- generator ---------------------------------------------------------- */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-void nf__rng_seed(uint64_t s[4], uint64_t seed)
-{
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++) s[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t xoshiro_next(uint64_t s[4])
-{
-    uint64_t r = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return r;
-}
-
-double nf__rng_uniform(uint64_t s[4]) { return (double)(xoshiro_next(s) >> 11) * 0x1.0p-53; }
-
-void nf__rng_normal_fill(uint64_t s[4], double *z, int64_t m)
-{
-    /* Marsaglia's polar method: a pair per accepted point in the unit disc,
-     * one log and one sqrt, no trigonometry. An odd tail drops its partner,
-     * so nothing is cached between calls. */
-    for (int64_t i = 0; i < m; i += 2) {
-        double a, b, q;
-        do {
-            a = 2.0 * nf__rng_uniform(s) - 1.0;
-            b = 2.0 * nf__rng_uniform(s) - 1.0;
-            q = a * a + b * b;
-        } while (q >= 1.0 || q == 0.0);
-        double r = sqrt(-2.0 * log(q) / q);
-        z[i] = a * r;
-        if (i + 1 < m) z[i + 1] = b * r;
-    }
-}
-
-double nf__rng_normal(uint64_t s[4])
-{
-    double z;
-    nf__rng_normal_fill(s, &z, 1);
-    return z;
-}
-
-int64_t nf__rng_below(uint64_t s[4], int64_t k)
-{
-    /* Lemire-free rejection on the top bits: unbiased, k is small. */
-    uint64_t lim = UINT64_MAX - UINT64_MAX % (uint64_t)k;
-    uint64_t r;
-    do r = xoshiro_next(s);
-    while (r >= lim);
-    return (int64_t)(r % (uint64_t)k);
 }
 
 /* ---- ranking and bookkeeping ------------------------------------------- */
@@ -351,7 +283,7 @@ nf_status nf_optim_create(const nf_optim_config *c, nf_optim **out)
     s->stop = NF_OPTIM_RUNNING;
     s->x0_given = c->x0 != NULL;
     s->regime_small = 1; /* BIPOP: the first run's budget counts as small */
-    nf__rng_seed(s->rng, c->seed);
+    nf__rng_seed(&s->rng, c->seed);
     if ((st = alloc_fixed(o)) != NF_OK) goto fail;
     for (int j = 0; j < c->n; j++) {
         o->lo[j] = c->lower[j];
@@ -470,13 +402,6 @@ static int state_arrays(nf_optim *o, state_array *a)
     return k;
 }
 
-static uint64_t fnv1a(const unsigned char *p, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 nf_status nf_optim_save(const nf_optim *o, const char *path)
 {
     if (!o || !path)
@@ -497,7 +422,7 @@ nf_status nf_optim_save(const nf_optim *o, const char *path)
         memcpy(p, *a[i].p, a[i].count * sizeof(double));
         p += a[i].count * sizeof(double);
     }
-    uint64_t h = fnv1a(buf, len);
+    uint64_t h = nf__fnv1a(NF__FNV1A_INIT, buf, len);
     memcpy(p, &h, 8);
     nf_commit_file f;
     nf_status st = nf_file_commit_open(&f, path);
@@ -610,7 +535,7 @@ nf_status nf_optim_load(nf_optim **out, const char *path)
     }
     uint64_t h;
     memcpy(&h, buf + need, 8);
-    if (h != fnv1a(buf, need)) {
+    if (h != nf__fnv1a(NF__FNV1A_INIT, buf, need)) {
         st = nf__fail(NF_EFORMAT, "checkpoint %s is corrupt (checksum mismatch)", path);
         goto done;
     }

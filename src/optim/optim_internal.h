@@ -7,6 +7,7 @@
 #define NF_OPTIM_INTERNAL_H
 
 #include "neurofit/optim.h"
+#include "rng.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,7 +25,7 @@ typedef struct nf__optim_scalars {
     int64_t shade_h, shade_k, archive_len;     /* SHADE */
     int64_t evals_large, evals_small;
     int64_t x0_given, de_ready, run_maxiter;
-    uint64_t rng[4];
+    nf__rng rng; /* 4 x uint64 */
     double target, tolfun, tolx, sigma0, best_f, run_best_f;
     double sigma, mueff, cs, ds, cc, c1, cmu, chin; /* CMA-ES */
     double de_f, de_cr;
@@ -59,13 +60,6 @@ struct nf_optim {
     size_t work_len;
     int *idx;        /* [lambda] */
 };
-
-/* ---- generator: xoshiro256** seeded through splitmix64 ---------------- */
-void nf__rng_seed(uint64_t s[4], uint64_t seed);
-double nf__rng_uniform(uint64_t s[4]);  /* [0, 1) */
-double nf__rng_normal(uint64_t s[4]);   /* N(0, 1), polar method, no cached value */
-int64_t nf__rng_below(uint64_t s[4], int64_t k); /* uniform in [0, k) */
-void nf__rng_normal_fill(uint64_t s[4], double *z, int64_t m); /* m N(0, 1) values */
 
 /* ---- shared helpers (optim.c) ----------------------------------------- */
 /* Sort idx[0..m) by f ascending, NaN treated as +Inf, ties by index. */
