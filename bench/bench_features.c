@@ -98,11 +98,11 @@ static double measure(nf_features *f, const nf_trace *tr, double target_s)
     return (double)reps / best;
 }
 
-/* Issue 3's benchmark: every sweep of every shared ABF file through the
+/* Issue 3's benchmark: every sweep of every ABF file (tests/data/abf) through the
  * recordings reader and the extractor, one thread. Reading is timed apart. */
 static void abf_sweeps(void)
 {
-    const char *dir = NF_SOURCE_DIR "/../shared/data/abf";
+    const char *dir = NF_SOURCE_DIR "/tests/data/abf";
     DIR *d = opendir(dir);
     if (!d) {
         printf("\n(ABF sweeps skipped: %s not found)\n", dir);
@@ -113,7 +113,7 @@ static void abf_sweeps(void)
         closedir(d);
         return;
     }
-    printf("\n## Features of all sweeps of the shared ABF files, one thread\n\n"
+    printf("\n## Features of all sweeps of the ABF files in tests/data, one thread\n\n"
            "| file | sweeps | samples/sweep | read ms | features: sweeps/s |\n|---|---:|---:|---:|---:|\n");
     struct dirent *e;
     long total_sweeps = 0;
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
     bench_case cases[8];
     int nc = 0;
     double *et, *ev;
-    int64_t en = read_tv(NF_SOURCE_DIR "/../shared/data/efel/allfeatures/testdata.txt", &et, &ev);
+    int64_t en = read_tv(NF_SOURCE_DIR "/tests/data/efel/allfeatures/testdata.txt", &et, &ev);
     if (en > 0) cases[nc++] = (bench_case){"eFEL testdata.txt (3 s, dt 0.25 ms)", et, ev, 0, en, 700, 2700, 6};
     int cnt;
     double *v;

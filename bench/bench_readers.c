@@ -1,4 +1,4 @@
-/* Recording reader speed: every shared ABF and IBW file and the eFEL text
+/* Recording reader speed: every ABF and IBW file of tests/data and the eFEL text
  * traces, each opened (read, scaled, command rebuilt, validated) and freed
  * repeatedly; best-of-R process CPU time per file (single thread). Validates first (the file opens
  * and holds the expected sweep count), then times, then prints a markdown
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define DATA NF_SOURCE_DIR "/../shared/data"
+#define DATA NF_SOURCE_DIR "/tests/data"
 
 /* Process CPU time: on a shared, loaded machine it is steadier than wall
  * time and still counts the kernel's page-fault work for fresh buffers. */

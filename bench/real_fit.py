@@ -11,7 +11,8 @@ For each recording set it runs one `neurofit fit` (all sweeps of the file, or th
 IBW pairs, or eFEL's current.txt), reads results.json and prints a markdown row:
 sweeps, spiking sweeps, best model's spike count exact / within one, median RMSE of
 the best model, how often each model ranks first, wall time. Reads only
-../shared/data; writes under --out (build/ by default, never committed).
+../shared/data (all six IBW pairs, more than tests/data holds; when it is absent
+it says so and exits with 2); writes under --out (build/ by default, never committed).
 """
 import argparse
 import json
@@ -48,6 +49,10 @@ def main():
     ap.add_argument("--seed", default="")
     ap.add_argument("--extra", default="", help="more neurofit fit options, e.g. '--refine 2'")
     a = ap.parse_args()
+    if not os.path.isdir(os.path.join(a.data, "abf")) or not os.path.isdir(os.path.join(a.data, "ibw")):
+        print("real_fit: %s has no abf/ and ibw/: this benchmark reads the shared recordings "
+              "(../shared/data next to the checkout; --data DIR elsewhere)" % a.data, file=sys.stderr)
+        sys.exit(2)
     only = [s for s in a.only.split(",") if s]
     print("| recording set | sweeps | spiking | count exact | within 1 | median RMSE (mV) | first (model: sweeps) | wall s |")
     print("|---|---:|---:|---:|---:|---:|---|---:|")

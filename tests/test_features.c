@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define EFEL_DIR NF_SOURCE_DIR "/../shared/data/efel/allfeatures/"
+#define EFEL_DIR NF_TEST_DATA "/efel/allfeatures/"
 #define BIN NF_BINARY_DIR "/neurofit"
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -165,7 +165,7 @@ Test(features_efel, every_listed_feature_matches_efel_expected_results)
 Test(features_efel, efel_basic_test_values)
 {
     double *t, *v;
-    int64_t n = read_tv(NF_SOURCE_DIR "/../shared/data/efel/basic/mean_frequency_1.txt", &t, &v);
+    int64_t n = read_tv(NF_TEST_DATA "/efel/basic/mean_frequency_1.txt", &t, &v);
     nf_features *f;
     cr_assert_eq(nf_features_create(NULL, &f), NF_OK);
     nf_trace tr = {.t = t, .v = v, .n = n, .stim_start_ms = 500, .stim_end_ms = 900};
@@ -176,7 +176,7 @@ Test(features_efel, efel_basic_test_values)
     free(t);
     free(v);
 
-    n = read_tv(NF_SOURCE_DIR "/../shared/data/efel/basic/derivwindow.txt", &t, &v);
+    n = read_tv(NF_TEST_DATA "/efel/basic/derivwindow.txt", &t, &v);
     struct {
         double step;
         int window;
@@ -708,7 +708,7 @@ Test(features_cli, bad_input_gets_a_message_and_exit_2)
 Test(features_cli, abf_sweeps_through_the_recordings_reader)
 {
     static char out[1 << 16];
-    const char *abf = NF_SOURCE_DIR "/../shared/data/abf/17o05028_ic_steps.abf";
+    const char *abf = NF_TEST_DATA "/abf/17o05028_ic_steps.abf";
     int rc = nft_run(out, sizeof out, "%s features %s --sweep 2 --features Spikecount,voltage_base --format csv", BIN, abf);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "17o05028_ic_steps.abf sweep 2"), "%s", out);

@@ -1,4 +1,4 @@
-/* Recording readers: every format against the shared files (ABF header dumps
+/* Recording readers: every format against the files in tests/data (ABF header dumps
  * from pyABF's *.abfinfo, IBW pairs, eFEL text traces), NWB and .npy round
  * trips, every class of bad input, and `neurofit info`. */
 #include "neurofit/npy.h"
@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define DATA NF_SOURCE_DIR "/../shared/data"
+#define DATA NF_TEST_DATA
 #define ABF DATA "/abf/"
 #define IBW DATA "/ibw/"
 #define BIN NF_BINARY_DIR "/neurofit"
