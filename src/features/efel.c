@@ -7,6 +7,7 @@
  * counts, which comparisons are strict, when a feature is missing) follow eFEL
  * so that values agree to rounding. docs/features.md states each definition. */
 #include "features/features_internal.h"
+#include "features/spikes.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -65,17 +66,6 @@ static double fit_slope(const double *x, const double *y, int64_t n)
     return ((double)n * sxy - sx * sy) / delta;
 }
 
-/* Mean of (ISI[k] - ISI[k-1]) / (ISI[k] + ISI[k-1]) over the spike times s[0..m). */
-static double adaptation(const double *s, int64_t m)
-{
-    double sum = 0;
-    for (int64_t k = 2; k < m; k++) {
-        double a = s[k - 1] - s[k - 2], b = s[k] - s[k - 1];
-        sum += (b - a) / (b + a);
-    }
-    return sum / (double)(m - 2);
-}
-
 /* ---- resampling and derivative ------------------------------------------- */
 
 /* Linear interpolation onto t0, t0 + step, ... (accumulated by repeated
@@ -117,46 +107,7 @@ static void derivative(const double *t, const double *v, int64_t n, double *d)
     d[n - 1] = (v[n - 1] - v[n - 2]) / (t[n - 1] - t[n - 2]);
 }
 
-/* ---- spikes ---------------------------------------------------------------- */
-
-/* Peaks: the highest sample between an upward crossing of thr and the next
- * downward one. up/dn are scratch [n]. Returns the count; *reason set when
- * eFEL reports peak detection as failed (then the count is 0). */
-static int64_t find_peaks(const double *v, int64_t n, double thr, int64_t *up, int64_t *peaks, const char **reason)
-{
-    int64_t n_up = 0, n_dn = 0, first_up = -1;
-    /* Pass 1: count crossings; up[] keeps upward ones, peaks[] downward ones
-     * (peaks is reused as the dn list and overwritten in place below, which is
-     * safe because peak k is written after dn k was read). */
-    int64_t *dn = peaks;
-    for (int64_t k = 1; k < n; k++) {
-        if (v[k] > thr && v[k - 1] < thr) {
-            if (first_up < 0) first_up = k;
-            up[n_up++] = k;
-        } else if (v[k] < thr && v[k - 1] > thr) {
-            if (first_up >= 0) dn[n_dn++] = k; /* drop downward crossings before the first upward one */
-        }
-    }
-    *reason = NULL;
-    if (n_dn == 0 && n_up == 0) {
-        *reason = "voltage never crosses the threshold";
-        return 0;
-    }
-    if (n_up == 0 || n_dn == 0) {
-        /* eFEL: no downward crossing at all, or no upward one, is a failure;
-         * a trace that starts above threshold and only comes down has no peak */
-        *reason = n_up == 0 ? "voltage never goes above the threshold" : "voltage never comes back below the threshold";
-        return 0;
-    }
-    if (n_up > n_dn) n_up = n_dn; /* a last spike still above threshold at the end is dropped */
-    for (int64_t s = 0; s < n_up; s++) {
-        int64_t best = up[s], end = dn[s];
-        for (int64_t k = up[s]; k <= end; k++)
-            if (v[k] > v[best]) best = k;
-        peaks[s] = best;
-    }
-    return n_up;
-}
+/* ---- spike shapes ---------------------------------------------------------- */
 
 /* AHP minima: eFEL's first minimum after each peak, up to the next peak (the
  * end of the trace after the last); a minimum on the last sample is dropped. */
@@ -281,17 +232,13 @@ static void spike_time_features(struct nf_features *f, const double *t, const do
         *nf__put(f, NF__F_TIME_TO_FIRST_SPIKE, 1) = pt[0] - ss;
         *nf__put(f, NF__F_TIME_TO_LAST_SPIKE, 1) = pt[np - 1] - ss;
         /* spikes inside [ss, se] over the time from ss to the last of them */
-        int64_t count = 0;
-        double last = 0;
-        for (int64_t s = 0; s < np; s++)
-            if (pt[s] >= ss && pt[s] <= se) {
-                last = pt[s];
-                count++;
-            }
-        if (last == ss)
+        nf__spikes train = nf__spikes_d(pt, np);
+        int64_t a, b;
+        nf__spk_window(&train, ss, se, &a, &b);
+        if ((b > a ? pt[b - 1] : 0.0) == ss) /* eFEL's test: the last spike in the window, 0 when none */
             nf__missing(f, NF__F_MEAN_FREQUENCY, "the only spike in the stimulus window is at its start");
         else /* no spike in the window (but some outside): 0 Hz, not eFEL's -0 */
-            *nf__put(f, NF__F_MEAN_FREQUENCY, 1) = count ? (double)count * 1000 / (last - ss) : 0.0;
+            *nf__put(f, NF__F_MEAN_FREQUENCY, 1) = b > a ? nf__spk_mean_frequency(&train, a, b, ss) : 0.0;
     }
     /* intervals */
     const double *pt = f->pool + f->res[NF__F_PEAK_TIME].off;
@@ -314,15 +261,11 @@ static void spike_time_features(struct nf_features *f, const double *t, const do
     const nf__result *ri = &f->res[NF__F_ISI_VALUES];
     const double *isi = f->pool + ri->off;
     int64_t ni = ri->missing ? 0 : ri->n;
-    if (ni < 2) {
+    nf__spikes train = nf__spikes_d(pt, np);
+    if (ni < 2)
         nf__missing(f, NF__F_ISI_CV, ri->missing ? ri->reason : "needs at least 2 ISI values");
-    } else {
-        double mean = 0, var = 0;
-        for (int64_t k = 0; k < ni; k++) mean += isi[k];
-        mean /= (double)ni;
-        for (int64_t k = 0; k < ni; k++) var += (isi[k] - mean) * (isi[k] - mean);
-        put_scalar(f, NF__F_ISI_CV, sqrt(var / (double)(ni - 1)) / mean, "degenerate ISIs");
-    }
+    else /* the ISI_values are the ISIs of the spikes from the skipped ones on */
+        put_scalar(f, NF__F_ISI_CV, nf__spk_isi_cv(&train, skip, np), "degenerate ISIs");
     if (ni < 1) {
         nf__missing(f, NF__F_ISI_LOG_SLOPE, ri->reason);
     } else {
@@ -340,10 +283,9 @@ static void spike_time_features(struct nf_features *f, const double *t, const do
             *nf__put(f, NF__F_ISI_LOG_SLOPE, 1) = slope;
     }
     /* adaptation indices: spikes in [ss, se]; the first ones skipped */
-    double *in = f->scratch;
-    int64_t m = 0;
-    for (int64_t s = 0; s < np; s++)
-        if (pt[s] >= ss && pt[s] <= se) in[m++] = pt[s];
+    int64_t a, b;
+    nf__spk_window(&train, ss, se, &a, &b);
+    int64_t m = b - a;
     if (np == 0) {
         nf__missing(f, NF__F_ADAPTATION_INDEX, NO_SPIKE);
         nf__missing(f, NF__F_ADAPTATION_INDEX2, NO_SPIKE);
@@ -353,11 +295,11 @@ static void spike_time_features(struct nf_features *f, const double *t, const do
         if (m - drop < 4)
             nf__missing(f, NF__F_ADAPTATION_INDEX, "needs 4 spikes in the stimulus window after the skipped ones");
         else
-            put_scalar(f, NF__F_ADAPTATION_INDEX, adaptation(in + drop, m - drop), "degenerate ISIs");
+            put_scalar(f, NF__F_ADAPTATION_INDEX, nf__spk_adaptation(&train, a + drop, b), "degenerate ISIs");
         if (np < 4 || m < 4)
             nf__missing(f, NF__F_ADAPTATION_INDEX2, "needs at least 4 spikes in the stimulus window");
         else
-            put_scalar(f, NF__F_ADAPTATION_INDEX2, adaptation(in + 1, m - 1), "degenerate ISIs");
+            put_scalar(f, NF__F_ADAPTATION_INDEX2, nf__spk_adaptation(&train, a + 1, b), "degenerate ISIs");
     }
 }
 
@@ -567,7 +509,7 @@ void nf__efel_features(struct nf_features *f, const double *t_in, const double *
     }
     derivative(t, v, n, f->dvdt);
     const char *why = NULL;
-    int64_t np = find_peaks(v, n, o->threshold_mV, f->ia, f->ib, &why);
+    int64_t np = nf__spk_peaks(v, n, o->threshold_mV, f->ia, f->ib, &why);
     subthreshold_features(f, t, v, n, ss, se);
     spike_time_features(f, t, v, f->ib, np, ss, se);
     shape_features(f, t, v, f->dvdt, n, f->ib, np, ss, se);

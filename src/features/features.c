@@ -1,6 +1,7 @@
 /* Feature extractor: registry, context, input validation, result access and
- * JSON / CSV output (include/neurofit/features.h). The computations live in
- * efel.c and simple.c. */
+ * JSON / CSV output (include/neurofit/features.h). It dispatches to the
+ * computations in efel.c and simple.c; what they share (storing results)
+ * lives below both in features_common.c. */
 #include "features/features_internal.h"
 #include "internal.h"
 
@@ -146,26 +147,6 @@ static nf_status reserve(nf_features *f, int64_t cap)
     }
     f->cap = cap;
     return NF_OK;
-}
-
-double *nf__put(struct nf_features *f, int id, int64_t n)
-{
-    nf__result *r = &f->res[id];
-    r->off = f->pool_n;
-    r->n = n;
-    r->missing = 0;
-    r->reason = "";
-    f->pool_n += n;
-    return f->pool + r->off;
-}
-
-void nf__missing(struct nf_features *f, int id, const char *reason)
-{
-    nf__result *r = &f->res[id];
-    r->off = 0;
-    r->n = 0;
-    r->missing = 1;
-    r->reason = reason;
 }
 
 /* Largest resampled trace accepted: bounds the memory a bad time axis

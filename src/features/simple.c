@@ -5,6 +5,7 @@
  * measures the first spike (its loop started on the sample below threshold and
  * always gave 0), and what cannot be computed is missing instead of 0. */
 #include "features/features_internal.h"
+#include "features/spikes.h"
 
 #include <math.h>
 
@@ -42,12 +43,8 @@ void nf__simple_features(struct nf_features *f, const double *t, const double *v
     double dt = (t[n - 1] - t[0]) / (double)(n - 1); /* mean sample interval, ms */
 
     /* spikes: upward crossings, at the time of the last sample not above thr */
-    int64_t ns = 0, first = -1;
-    for (int64_t k = 0; k + 1 < n; k++)
-        if (v[k] <= thr && v[k + 1] > thr) {
-            if (first < 0) first = k;
-            ns++;
-        }
+    int64_t *up = f->ia;
+    int64_t ns = nf__spk_rising(v, n, thr, up);
     *nf__put(f, NF__F_SPIKE_COUNT, 1) = (double)ns;
     *nf__put(f, NF__F_FIRING_RATE, 1) = (double)ns / ((double)n * dt) * 1000.0;
     if (ns == 0) {
@@ -55,26 +52,21 @@ void nf__simple_features(struct nf_features *f, const double *t, const double *v
         nf__missing(f, NF__F_AP_WIDTH_SIMPLE, "no threshold crossing");
     } else {
         double *st = nf__put(f, NF__F_SPIKE_TIMES, ns);
-        int64_t s = 0;
-        for (int64_t k = 0; k + 1 < n; k++)
-            if (v[k] <= thr && v[k + 1] > thr) st[s++] = t[k];
+        for (int64_t s = 0; s < ns; s++) st[s] = t[up[s]];
         /* ap_width: how long the first spike stays above threshold */
         int64_t above = 0;
-        for (int64_t k = first + 1; k < n && v[k] > thr; k++) above++;
+        for (int64_t k = up[0] + 1; k < n && v[k] > thr; k++) above++;
         *nf__put(f, NF__F_AP_WIDTH_SIMPLE, 1) = (double)above * dt;
     }
     if (ns < 2) {
         nf__missing(f, NF__F_MEAN_ISI, "needs at least 2 threshold crossings");
         nf__missing(f, NF__F_CV_ISI, "needs at least 2 threshold crossings");
     } else {
-        const double *st = f->pool + f->res[NF__F_SPIKE_TIMES].off;
-        double mean = (st[ns - 1] - st[0]) / (double)(ns - 1), var = 0;
-        for (int64_t s = 1; s < ns; s++) {
-            double d = st[s] - st[s - 1] - mean;
-            var += d * d;
-        }
+        nf__spikes train = nf__spikes_d(f->pool + f->res[NF__F_SPIKE_TIMES].off, ns);
+        double mean = nf__spk_mean_isi(&train, 0, ns);
         *nf__put(f, NF__F_MEAN_ISI, 1) = mean;
-        *nf__put(f, NF__F_CV_ISI, 1) = sqrt(var / (double)(ns - 1)) / mean; /* population sd, as numpy.std */
+        /* population sd (ddof 0), as numpy.std */
+        *nf__put(f, NF__F_CV_ISI, 1) = nf__spk_isi_sd(&train, 0, ns, mean, 0) / mean;
     }
 
     /* v_rest: median of the samples not above threshold (v[0] when none) */

@@ -1,0 +1,180 @@
+/* The spike-train layer (src/features/spikes.h): detection and statistics on
+ * hand-made trains, and, bit for bit, the same results as the code of the
+ * fit that it is written to replace (nf__fit_prepare_target's detection and
+ * nf_fit_spike_features), on random traces and trains. */
+#include "features/spikes.h"
+#include "fit/fit_internal.h"
+#include "neurofit/fit.h"
+#include "nf_test_util.h" /* nft_uniform */
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+Test(spikes, efel_peaks_need_both_crossings_and_drop_an_unfinished_spike)
+{
+    /* starts above threshold, two complete spikes, one cut by the end */
+    const double v[] = {0, -30, -10, 5, -5, -30, -25, 10, -40, -60, 3, 4};
+    int64_t up[12], pk[12];
+    const char *why;
+    int64_t np = nf__spk_peaks(v, 12, -20, up, pk, &why);
+    cr_assert_null(why);
+    cr_assert_eq(np, 2);
+    cr_assert_eq(pk[0], 3);
+    cr_assert_eq(pk[1], 7);
+    const double flat[] = {-70, -70, -70};
+    cr_assert_eq(nf__spk_peaks(flat, 3, -20, up, pk, &why), 0);
+    cr_assert_str_eq(why, "voltage never crosses the threshold");
+    const double up_only[] = {-70, -70, 0};
+    cr_assert_eq(nf__spk_peaks(up_only, 3, -20, up, pk, &why), 0);
+    cr_assert_str_eq(why, "voltage never comes back below the threshold");
+}
+
+Test(spikes, rising_crossings_and_drops)
+{
+    const double v[] = {-70, -20, -10, -30, -20, -19};
+    int64_t idx[6];
+    cr_assert_eq(nf__spk_rising(v, 6, -20, idx), 2);
+    cr_assert_eq(idx[0], 1); /* v[1] = -20 <= thr < v[2] */
+    cr_assert_eq(idx[1], 4);
+    const float f[] = {-50, -40, -70, -71, -60, -50, -75};
+    cr_assert_eq(nf__spk_drops_f(f, 7, 3, idx), 2);
+    cr_assert_eq(idx[0], 2);
+    cr_assert_eq(idx[1], 6); /* 3 follows the drop at 2 directly: not a new one */
+}
+
+Test(spikes, statistics_on_a_known_train)
+{
+    const double t[] = {10, 20, 40, 80, 160};
+    nf__spikes s = nf__spikes_d(t, 5);
+    int64_t a, b;
+    nf__spk_window(&s, 15, 80, &a, &b);
+    cr_assert_eq(a, 1);
+    cr_assert_eq(b, 4);
+    cr_assert_float_eq(nf__spk_mean_isi(&s, 0, 5), 37.5, 1e-12);
+    /* ISIs 10 20 40 80: every pair doubles, (2x - x) / 3x = 1/3 */
+    cr_assert_float_eq(nf__spk_adaptation(&s, 0, 5), 1.0 / 3.0, 1e-15);
+    double sd = sqrt(((10 - 37.5) * (10 - 37.5) + (20 - 37.5) * (20 - 37.5) + (40 - 37.5) * (40 - 37.5) +
+                      (80 - 37.5) * (80 - 37.5)) / 3);
+    cr_assert_float_eq(nf__spk_isi_cv(&s, 0, 5), sd / 37.5, 1e-15);
+    cr_assert_float_eq(nf__spk_mean_frequency(&s, 1, 4, 0), 3000.0 / 80, 1e-12);
+    cr_assert(isnan(nf__spk_isi_cv(&s, 0, 2)));
+    cr_assert(isnan(nf__spk_mean_isi(&s, 0, 1)));
+    cr_assert(isnan(nf__spk_adaptation(&s, 0, 2)));
+    /* sample indices: differences in samples, then x dt */
+    const int64_t idx[] = {3, 7, 12};
+    nf__spikes si = nf__spikes_idx(idx, 3, 0.1);
+    cr_assert_eq(nf__spk_time(&si, 1), 7 * 0.1);
+    cr_assert_eq(nf__spk_mean_isi(&si, 0, 3), (double)(12 - 3) * 0.1 / 2.0);
+    const float vf[] = {1, 2, 3, 4};
+    double mean, sdv;
+    nf__trace_mean_sd_f(vf, 4, &mean, &sdv);
+    cr_assert_eq(mean, 2.5);
+    cr_assert_float_eq(sdv, sqrt(1.25), 1e-15);
+}
+
+/* A float trace with threshold spikes, noise around the threshold, current
+ * steps with bridge jumps, and integrate-and-fire resets. */
+static void random_trace(uint64_t seed, int64_t n, float *v, float *i)
+{
+    double x = -70;
+    float cur = 0;
+    for (int64_t k = 0; k < n; k++) {
+        double u = nft_uniform(&seed);
+        if (u < 0.002) cur = (float)(400 * nft_uniform(&seed) - 100);
+        if (u > 0.995) x = 20 + 20 * nft_uniform(&seed);             /* a spike */
+        else if (u > 0.99) x = -20 + 4 * (nft_uniform(&seed) - 0.5); /* near the threshold */
+        else if (u > 0.985) x -= 12 + 10 * nft_uniform(&seed);       /* a reset-like fall */
+        else x += 0.1 * (-70 - x) + 2 * (nft_uniform(&seed) - 0.5);
+        v[k] = (float)x;
+        i[k] = cur;
+    }
+}
+
+Test(spikes, detection_equals_the_fit_targets_bit_for_bit)
+{
+    enum { N = 20000 };
+    float *v = malloc(sizeof(float) * N), *cur = malloc(sizeof(float) * N);
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+        random_trace(seed, N, v, cur);
+        for (int at_crossing = 0; at_crossing <= 1; at_crossing++) {
+            double dt = seed % 2 ? 0.05 : 0.1;
+            nf_fit_target t = {.name = "r", .v = v, .i = cur, .n = N, .dt_ms = dt, .stim_start_ms = 10,
+                               .stim_end_ms = 900};
+            nf__fit_tgt tg;
+            cr_assert_eq(nf__fit_prepare_target(&t, 0, -20.0, at_crossing, &tg), NF_OK, "%s", nf_errmsg());
+            nf__spk_detect_opts o = {.threshold_mV = -20, .hysteresis_mV = 5, .reset_drop_mV = 10, .quiet_ms = 3,
+                                     .at_crossing = at_crossing};
+            float *sp = NULL;
+            int ns = 0;
+            cr_assert_eq(nf__spk_detect(&o, v, cur, N, dt, &sp, &ns), NF_OK);
+            cr_assert_gt(ns, 10);
+            cr_assert_eq(ns, tg.n_spikes, "seed %llu: %d spikes, the fit found %d", (unsigned long long)seed, ns,
+                         tg.n_spikes);
+            cr_assert_eq(memcmp(sp, tg.spikes, sizeof(float) * (size_t)ns), 0);
+            free(sp);
+            free(tg.spikes);
+        }
+    }
+    free(v);
+    free(cur);
+}
+
+/* nf_fit_spike_features written on the layer, as spikes.h says the fit
+ * calls it. */
+static void layer_fit_features(const float *t, int n, double s0, double s1, double *val, uint8_t *has)
+{
+    memset(has, 0, NF_FIT_N_FEATURES);
+    for (int f = 0; f < NF_FIT_N_FEATURES; f++) val[f] = 0;
+    val[NF_FIT_F_spike_count] = n;
+    has[NF_FIT_F_spike_count] = 1;
+    nf__spikes s = nf__spikes_f(t, n);
+    int64_t a, b;
+    nf__spk_window(&s, s0, s1, &a, &b);
+    int64_t m = b - a;
+    if (m >= 1) {
+        double last = nf__spk_time(&s, b - 1) - s0;
+        val[NF_FIT_F_time_to_first_spike] = nf__spk_time(&s, a) - s0;
+        val[NF_FIT_F_time_to_last_spike] = last;
+        has[NF_FIT_F_time_to_first_spike] = has[NF_FIT_F_time_to_last_spike] = 1;
+        if (last > 0) {
+            val[NF_FIT_F_mean_frequency] = nf__spk_mean_frequency(&s, a, b, s0);
+            has[NF_FIT_F_mean_frequency] = 1;
+        }
+    }
+    double cv = m >= 3 ? nf__spk_isi_cv(&s, a, b) : NAN, ai = m >= 4 ? nf__spk_adaptation(&s, a, b) : NAN;
+    if (isfinite(cv)) {
+        val[NF_FIT_F_ISI_CV] = cv;
+        has[NF_FIT_F_ISI_CV] = 1;
+    }
+    if (isfinite(ai)) {
+        val[NF_FIT_F_adaptation_index] = ai;
+        has[NF_FIT_F_adaptation_index] = 1;
+    }
+}
+
+Test(spikes, statistics_equal_nf_fit_spike_features_bit_for_bit)
+{
+    enum { K = 64 };
+    float t[K];
+    uint64_t seed = 7;
+    for (int trial = 0; trial < 2000; trial++) {
+        int n = (int)(nft_uniform(&seed) * K);
+        double x = 100 * nft_uniform(&seed);
+        for (int k = 0; k < n; k++) {
+            /* repeated times now and then (a zero ISI) */
+            if (nft_uniform(&seed) > 0.05) x += 0.1 + 300 * nft_uniform(&seed) * nft_uniform(&seed);
+            t[k] = (float)x;
+        }
+        double s0 = 200 * nft_uniform(&seed), s1 = s0 + 3000 * nft_uniform(&seed);
+        double want[NF_FIT_N_FEATURES], got[NF_FIT_N_FEATURES];
+        uint8_t hw[NF_FIT_N_FEATURES], hg[NF_FIT_N_FEATURES];
+        nf_fit_spike_features(t, n, s0, s1, want, hw);
+        layer_fit_features(t, n, s0, s1, got, hg);
+        cr_assert_eq(memcmp(hw, hg, sizeof hw), 0, "trial %d", trial);
+        for (int f = 0; f < NF_FIT_N_FEATURES; f++)
+            cr_assert_eq(memcmp(&want[f], &got[f], sizeof(double)), 0, "trial %d feature %d: %.17g vs %.17g", trial,
+                         f, want[f], got[f]);
+    }
+}
