@@ -167,3 +167,46 @@ Test(cli, simulate_runs_every_model)
         cr_assert(nft_exists(tmpdir, file), "simulate --model %s wrote %s", name, file);
     }
 }
+
+/* Every command parses its options from one getopt_long table, the shared
+ * ones (--backend, --threads, --seed, --quiet, --out, --force) defined once:
+ * the same bad value gets the same message and exit 2 in every command that
+ * takes it, unknown options and missing values are named, and --name=VALUE
+ * works like --name VALUE. */
+Test(cli, options_are_parsed_from_one_table_per_command)
+{
+    char out[8192];
+    static const char *const with_threads[] = {"fit --example", "simulate", "sbi simulate", "sbi sbc", "sbi infer",
+                                               "bench"};
+    for (size_t c = 0; c < sizeof with_threads / sizeof *with_threads; c++) {
+        cr_assert_eq(nft_run(out, sizeof out, BIN " %s --threads 5000", with_threads[c]), 2, "%s", out);
+        cr_assert(strstr(out, "--threads 5000: need 0..4096 (0 = all cores)"), "%s: %s", with_threads[c], out);
+        cr_assert_eq(nft_run(out, sizeof out, BIN " %s --backend gpu", with_threads[c]), 2, "%s", out);
+        cr_assert(strstr(out, "--backend: ") && strstr(out, "gpu"), "%s: %s", with_threads[c], out);
+        cr_assert_eq(nft_run(out, sizeof out, BIN " %s --no-such-option 1", with_threads[c]), 2, "%s", out);
+        cr_assert(strstr(out, "unknown option --no-such-option (see --help)"), "%s: %s", with_threads[c], out);
+        cr_assert_eq(nft_run(out, sizeof out, BIN " %s --threads", with_threads[c]), 2, "%s", out);
+        cr_assert(strstr(out, "--threads needs a value"), "%s: %s", with_threads[c], out);
+    }
+    static const char *const with_seed[] = {"fit --example", "simulate", "sbi simulate", "sbi sbc", "sbi infer"};
+    for (size_t c = 0; c < sizeof with_seed / sizeof *with_seed; c++) {
+        cr_assert_eq(nft_run(out, sizeof out, BIN " %s --seed -1", with_seed[c]), 2, "%s", out);
+        cr_assert(strstr(out, "--seed -1: need an integer >= 0"), "%s: %s", with_seed[c], out);
+    }
+    /* options a command does not take are unknown to it */
+    cr_assert_eq(nft_run(out, sizeof out, BIN " features --seed 3 x.abf"), 2, "%s", out);
+    cr_assert(strstr(out, "unknown option --seed"), "%s", out);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " simulate --model lif6 --sample-prior 2 stray"), 2, "%s", out);
+    cr_assert(strstr(out, "unexpected argument stray"), "%s", out);
+    /* --name=VALUE, and arguments after "--" are positional */
+    cr_assert_eq(nft_run(out, sizeof out,
+                         BIN " simulate --model=lif6 --sample-prior=3 --seed=2 --stimulus=step:300,5,40 --dt=0.1 "
+                             "--duration=50 --out=%s/eq",
+                         tmpdir),
+                 0, "%s", out);
+    cr_assert(nft_exists(tmpdir, "eq/voltage.npy"), "%s", out);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " models -- adex"), 0, "%s", out);
+    cr_assert(strstr(out, "Brette"), "%s", out);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " models adex hh"), 2, "%s", out);
+    cr_assert(strstr(out, "usage: neurofit models"), "%s", out);
+}

@@ -16,31 +16,46 @@
 
 #define CMD "bench"
 
+enum { O_MODELS = NF_CLI_OWN, O_SCORER, O_SIMS, O_STEPS, O_REPS };
+
+static const struct option bench_options[] = {
+    NF_CLI_OPT_HELP, NF_CLI_OPT_BACKEND, NF_CLI_OPT_THREADS,
+    {"models", required_argument, NULL, O_MODELS},
+    {"scorer", required_argument, NULL, O_SCORER},
+    {"sims", required_argument, NULL, O_SIMS},
+    {"steps", required_argument, NULL, O_STEPS},
+    {"reps", required_argument, NULL, O_REPS},
+    NF_CLI_OPT_END};
+
 int nf_cli_bench(int argc, char **argv)
 {
-    const char *models = "all", *backend = "auto", *scorer = "none";
-    int64_t P = 100000, T = 10000, threads = 0, reps = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    const char *models = "all", *scorer = "none";
+    int64_t P = 100000, T = 10000, reps = 1;
+    nf_cli_common c = {0};
+    nf_cli_parser p;
+    nf_cli_parser_init(&p, CMD, argc, argv, bench_options, &c);
+    p.allow_backend_all = 1;
+    for (int k; (k = nf_cli_next(&p)) != NF_CLI_END;) {
+        const char *v = p.arg;
+        switch (k) {
+        case NF_CLI_HELP:
             printf("usage: neurofit bench [--models a,b|all] [--backend auto|cpu|cuda|all] [--sims P]\n"
                    "                      [--steps T] [--threads N] [--reps R] [--scorer none|rmse|both]\n");
             return NF_EXIT_OK;
-        }
-        if (!(v = nf_cli_value(argc, argv, &i))) return nf_cli_error(CMD, NF_EXIT_USAGE, "%s needs a value", a);
-        if (!strcmp(a, "--models")) models = v;
-        else if (!strcmp(a, "--backend")) backend = v;
-        else if (!strcmp(a, "--scorer")) scorer = v;
-        else if (!strcmp(a, "--sims")) {
+        case NF_CLI_ERROR: return p.rc;
+        case NF_CLI_ARG: return nf_cli_unexpected(&p);
+        case O_MODELS: models = v; break;
+        case O_SCORER: scorer = v; break;
+        case O_SIMS:
             if (!nf_cli_parse_i64(v, &P) || P < 1) return nf_cli_error(CMD, NF_EXIT_USAGE, "--sims %s: need >= 1", v);
-        } else if (!strcmp(a, "--steps")) {
+            break;
+        case O_STEPS:
             if (!nf_cli_parse_i64(v, &T) || T < 2) return nf_cli_error(CMD, NF_EXIT_USAGE, "--steps %s: need >= 2", v);
-        } else if (!strcmp(a, "--threads")) {
-            if (!nf_cli_parse_i64(v, &threads) || threads < 0)
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "--threads %s: need >= 0", v);
-        } else if (!strcmp(a, "--reps")) {
+            break;
+        case O_REPS:
             if (!nf_cli_parse_i64(v, &reps) || reps < 1) return nf_cli_error(CMD, NF_EXIT_USAGE, "--reps %s: need >= 1", v);
-        } else return nf_cli_error(CMD, NF_EXIT_USAGE, "unknown option %s (see --help)", a);
+            break;
+        }
     }
     int sc_lo = 0, sc_hi = 0;
     if (!strcmp(scorer, "rmse")) sc_lo = sc_hi = 1;
@@ -49,13 +64,11 @@ int nf_cli_bench(int argc, char **argv)
 
     nf_backend list[2];
     int nb = 0;
-    if (!strcmp(backend, "all")) {
+    if (c.backend_all) {
         list[nb++] = NF_BACKEND_CPU;
         if (nf_cuda_available()) list[nb++] = NF_BACKEND_CUDA;
     } else {
-        nf_backend b;
-        if (nf_backend_parse(backend, &b)) return nf_cli_error(CMD, NF_EXIT_USAGE, "--backend: %s", nf_errmsg());
-        list[nb++] = b == NF_BACKEND_AUTO ? (nf_cuda_available() ? NF_BACKEND_CUDA : NF_BACKEND_CPU) : b;
+        list[nb++] = c.backend == NF_BACKEND_AUTO ? (nf_cuda_available() ? NF_BACKEND_CUDA : NF_BACKEND_CPU) : c.backend;
     }
     /* validate the model list first */
     char buf[512];
@@ -74,7 +87,7 @@ int nf_cli_bench(int argc, char **argv)
     printf("|---|---|---:|---:|---|---:|---:|\n");
     for (int bi = 0; bi < nb; bi++) {
         nf_engine *e;
-        if (nf_engine_create(list[bi], (int)threads, &e)) return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+        if (nf_engine_create(list[bi], c.threads, &e)) return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
         for (int k = 0; k < nm; k++)
             for (int sc = sc_lo; sc <= sc_hi; sc++) {
                 nf_bench_result r;

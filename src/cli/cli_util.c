@@ -1,5 +1,6 @@
 /* Helpers shared by the command implementations (src/cli/cli_util.h). */
 #include "cli/cli_util.h"
+#include "neurofit/fileio.h"
 
 #include <errno.h>
 #include <math.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int nf_cli_error(const char *cmd, int code, const char *fmt, ...)
 {
@@ -55,13 +57,6 @@ int nf_cli_parse_list(const char *s, double *out, int max)
     return n;
 }
 
-const char *nf_cli_value(int argc, char **argv, int *i)
-{
-    if (*i + 1 >= argc) return NULL;
-    (*i)++;
-    return argv[*i];
-}
-
 char *nf_cli_read_text(const char *path)
 {
     FILE *fp = fopen(path, "rb");
@@ -81,4 +76,125 @@ char *nf_cli_read_text(const char *path)
     }
     fclose(fp);
     return buf;
+}
+
+/* ---- staged outputs ---------------------------------------------------- */
+
+/* Move the named files from stage into dir, in order (the last one is the
+ * marker of a complete result), then remove stage. */
+int nf_cli_stage_commit(const char *cmd, const char *stage, const char *dir, const char *const *names, int n)
+{
+    char a[4096], b[4096];
+    for (int i = 0; i < n; i++) {
+        if (nf_path_join(a, sizeof a, stage, names[i]) || nf_path_join(b, sizeof b, dir, names[i]))
+            return nf_cli_error(cmd, NF_EXIT_FAIL, "%s", nf_errmsg());
+        if (rename(a, b) != 0) return nf_cli_error(cmd, NF_EXIT_FAIL, "cannot move %s to %s: %s", a, b, strerror(errno));
+    }
+    rmdir(stage);
+    return NF_EXIT_OK;
+}
+
+/* Remove a staging directory and the named files in it (after a failure). */
+void nf_cli_stage_drop(const char *stage, const char *const *names, int n)
+{
+    char a[4096];
+    for (int i = 0; i < n; i++)
+        if (!nf_path_join(a, sizeof a, stage, names[i])) unlink(a);
+    rmdir(stage);
+}
+
+int nf_cli_stage_make(const char *cmd, const char *dir, char *stage, size_t cap)
+{
+    char name[64];
+    snprintf(name, sizeof name, ".partial-%ld", (long)getpid());
+    if (nf_mkdir_p(dir) || nf_path_join(stage, cap, dir, name) || nf_mkdir_p(stage))
+        return nf_cli_error(cmd, NF_EXIT_FAIL, "--out %s: %s", dir, nf_errmsg());
+    return NF_EXIT_OK;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+void nf_cli_parser_init(nf_cli_parser *p, const char *cmd, int argc, char **argv, const struct option *opts,
+                        nf_cli_common *common)
+{
+    *p = (nf_cli_parser){.cmd = cmd, .argc = argc, .argv = argv, .opts = opts, .common = common};
+    optind = 0; /* glibc: a full reinitialisation, argv[0] is the command name */
+    opterr = 0; /* the messages are ours */
+}
+
+/* Print a usage error for p and return NF_CLI_ERROR. */
+#define FAIL(p, ...) ((p)->rc = nf_cli_error((p)->cmd, NF_EXIT_USAGE, __VA_ARGS__), NF_CLI_ERROR)
+
+/* Shared options: store the value; NF_CLI_ERROR on a bad one, else 0. */
+static int shared(nf_cli_parser *p, int key)
+{
+    nf_cli_common *c = p->common;
+    int64_t n;
+    switch (key) {
+    case NF_CLI_BACKEND:
+        c->backend_all = p->allow_backend_all && !strcmp(p->arg, "all");
+        if (!c->backend_all && nf_backend_parse(p->arg, &c->backend))
+            return FAIL(p, "--backend: %s", nf_errmsg());
+        return 0;
+    case NF_CLI_THREADS:
+        if (!nf_cli_parse_i64(p->arg, &n) || n < 0 || n > 4096)
+            return FAIL(p, "--threads %s: need 0..4096 (0 = all cores)", p->arg);
+        c->threads = (int)n;
+        return 0;
+    case NF_CLI_SEED:
+        if (!nf_cli_parse_i64(p->arg, &n) || n < 0)
+            return FAIL(p, "--seed %s: need an integer >= 0", p->arg);
+        c->seed = (uint64_t)n;
+        return 0;
+    case NF_CLI_QUIET: c->quiet = 1; return 0;
+    case NF_CLI_OUT: c->out = p->arg; return 0;
+    case NF_CLI_FORCE: c->force = 1; return 0;
+    }
+    return 0;
+}
+
+int nf_cli_next(nf_cli_parser *p)
+{
+    for (;;) {
+        p->arg = NULL;
+        p->name[0] = 0;
+        if (p->rest) { /* after "--" every argument is positional */
+            if (optind >= p->argc) return NF_CLI_END;
+            p->arg = p->argv[optind++];
+            return NF_CLI_ARG;
+        }
+        int idx = -1;
+        /* "-": positional arguments come back in order as 1; ":": a missing value is ':' */
+        int k = getopt_long(p->argc, p->argv, "-:h", p->opts, &idx);
+        if (k == -1) {
+            p->rest = 1;
+            continue;
+        }
+        const char *as_written = p->argv[optind - 1];
+        if (k == '?' || k == ':') {
+            char shortopt[3] = {'-', (char)optopt, 0};
+            /* a long option is named as written; an unknown short one by its letter */
+            const char *what = strncmp(as_written, "--", 2) && optopt > 0 && optopt < 128 ? shortopt : as_written;
+            return k == '?' ? FAIL(p, "unknown option %s (see --help)", what) : FAIL(p, "%s needs a value", what);
+        }
+        if (k == NF_CLI_ARG) {
+            p->arg = optarg;
+            return NF_CLI_ARG;
+        }
+        if (idx >= 0)
+            snprintf(p->name, sizeof p->name, "--%s", p->opts[idx].name);
+        else
+            snprintf(p->name, sizeof p->name, "-%c", k);
+        p->arg = optarg;
+        if (k >= NF_CLI_BACKEND && k < NF_CLI_OWN) {
+            if (shared(p, k)) return NF_CLI_ERROR;
+            continue;
+        }
+        return k;
+    }
+}
+
+int nf_cli_unexpected(const nf_cli_parser *p)
+{
+    return nf_cli_error(p->cmd, NF_EXIT_USAGE, "unexpected argument %s (see --help)", p->arg);
 }

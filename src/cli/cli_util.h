@@ -1,7 +1,32 @@
-/* Helpers shared by the command implementations in src/cli/. */
+/* Helpers shared by the command implementations in src/cli/: exit codes,
+ * messages, number parsing, and the option parser every command uses.
+ *
+ * Options: each command lists its options in one `struct option` table
+ * (getopt_long's), ending in NF_CLI_OPT_END. The options several commands
+ * share are defined once here (NF_CLI_OPT_BACKEND ... NF_CLI_OPT_FORCE) and
+ * parsed by nf_cli_next into an nf_cli_common; a command's own options come
+ * back to its switch with their value:
+ *
+ *   static const struct option opts[] = {NF_CLI_OPT_HELP, NF_CLI_OPT_OUT,
+ *       {"budget", required_argument, NULL, O_BUDGET}, NF_CLI_OPT_END};
+ *   nf_cli_common c = {0};
+ *   nf_cli_parser p;
+ *   nf_cli_parser_init(&p, "fit", argc, argv, opts, &c);
+ *   for (int k; (k = nf_cli_next(&p)) != NF_CLI_END;)
+ *       switch (k) {
+ *       case NF_CLI_HELP: usage(stdout); return NF_EXIT_OK;
+ *       case NF_CLI_ERROR: return p.rc;            (the message is printed)
+ *       case NF_CLI_ARG: file = p.arg; break;      (a positional argument)
+ *       case O_BUDGET: ... p.arg ...; break;
+ *       }
+ */
 #ifndef NEUROFIT_CLI_UTIL_H
 #define NEUROFIT_CLI_UTIL_H
 
+#include "neurofit/engine.h"
+
+#include <getopt.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Exit codes: 0 success, 1 failure while running, 2 bad usage or input. */
@@ -21,7 +46,74 @@ int nf_cli_parse_list(const char *s, double *out, int max);
  * NULL when it cannot be read. */
 char *nf_cli_read_text(const char *path);
 
-/* Value of an option "--name VALUE" at argv[*i]; advances *i. NULL if missing. */
-const char *nf_cli_value(int argc, char **argv, int *i);
+/* ---- staged outputs -----------------------------------------------------
+ * A command's files are written into DIR/.partial-<pid>/ (nf_cli_stage_make)
+ * and moved into DIR in the given order when all are complete, the last name
+ * being the marker of a complete set (nf_cli_stage_commit); after a failure
+ * nf_cli_stage_drop removes the stage, so DIR keeps what it had. */
+int nf_cli_stage_make(const char *cmd, const char *dir, char *stage, size_t cap);
+int nf_cli_stage_commit(const char *cmd, const char *stage, const char *dir, const char *const *names, int n);
+void nf_cli_stage_drop(const char *stage, const char *const *names, int n);
+
+/* ---- options ------------------------------------------------------------ */
+
+/* What nf_cli_next returns besides a command's own option keys (which start
+ * at NF_CLI_OWN). The shared options never come back: they fill the
+ * nf_cli_common. */
+enum {
+    NF_CLI_END = -1,   /* no more arguments */
+    NF_CLI_ARG = 1,    /* a positional argument in p->arg */
+    NF_CLI_ERROR = 2,  /* a message was printed; p->rc is the exit code */
+    NF_CLI_HELP = 'h', /* --help or -h */
+    NF_CLI_BACKEND = 0x100, NF_CLI_THREADS, NF_CLI_SEED, NF_CLI_QUIET, NF_CLI_OUT, NF_CLI_FORCE,
+    NF_CLI_OWN = 0x200 /* a command's own keys: NF_CLI_OWN, NF_CLI_OWN + 1, ... */
+};
+
+/* The shared options, each defined here once. */
+#define NF_CLI_OPT_HELP {"help", no_argument, NULL, NF_CLI_HELP}
+#define NF_CLI_OPT_BACKEND {"backend", required_argument, NULL, NF_CLI_BACKEND}
+#define NF_CLI_OPT_THREADS {"threads", required_argument, NULL, NF_CLI_THREADS}
+#define NF_CLI_OPT_SEED {"seed", required_argument, NULL, NF_CLI_SEED}
+#define NF_CLI_OPT_QUIET {"quiet", no_argument, NULL, NF_CLI_QUIET}
+#define NF_CLI_OPT_OUT {"out", required_argument, NULL, NF_CLI_OUT}
+#define NF_CLI_OPT_FORCE {"force", no_argument, NULL, NF_CLI_FORCE}
+#define NF_CLI_OPT_END {NULL, 0, NULL, 0}
+
+/* The shared options' values; set the command's defaults before parsing
+ * (zero: backend auto, all cores, seed 0, not quiet, no --out, no --force). */
+typedef struct nf_cli_common {
+    nf_backend backend; /* --backend auto|cpu|cuda */
+    int backend_all;    /* --backend all (only where the parser allows it) */
+    int threads;        /* --threads N: 0..4096, 0 = all cores */
+    uint64_t seed;      /* --seed S >= 0 */
+    int quiet;          /* --quiet: no progress output */
+    const char *out;    /* --out DIR */
+    int force;          /* --force: replace earlier results */
+} nf_cli_common;
+
+typedef struct nf_cli_parser {
+    const char *cmd;            /* for messages: "neurofit <cmd>: ..." */
+    int argc;
+    char **argv;
+    const struct option *opts;  /* the command's table, NF_CLI_OPT_END last */
+    nf_cli_common *common;      /* filled by the shared options */
+    int allow_backend_all;      /* accept --backend all (bench) */
+    const char *arg;            /* the value of the option just returned, or the positional argument */
+    char name[64];              /* that option as it is spelled ("--budget"), for messages */
+    int rc;                     /* the exit code after NF_CLI_ERROR */
+    int rest;                   /* arguments after "--": all positional */
+} nf_cli_parser;
+
+void nf_cli_parser_init(nf_cli_parser *p, const char *cmd, int argc, char **argv, const struct option *opts,
+                        nf_cli_common *common);
+
+/* The next option or argument of p->argv (from argv[1]); see the keys above.
+ * Unknown options, missing values and bad shared values print a message and
+ * return NF_CLI_ERROR with p->rc = NF_EXIT_USAGE. */
+int nf_cli_next(nf_cli_parser *p);
+
+/* "unexpected argument X (see --help)" for a command without positional
+ * arguments; returns NF_EXIT_USAGE. */
+int nf_cli_unexpected(const nf_cli_parser *p);
 
 #endif

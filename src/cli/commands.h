@@ -15,8 +15,18 @@
     X(sbi, "simulation-based inference: training sets (sbi simulate)")                \
     X(version, "print the version and the backends this build has")
 
+/* The subcommands of `neurofit sbi`, in src/cli/sbi_<name>.c as
+ * int nf_cli_sbi_<name>(int argc, char **argv) (argv[0] is the subcommand). */
+#define NF_CLI_SBI_COMMANDS(X)                                                                            \
+    X(simulate, "generate a training set (theta.npy, x.npy, ...) from a prior or a preset")              \
+    X(infer, "posterior draws of the lif6 parameters for observed traces (bayesflow-lif reference)")     \
+    X(sbc, "simulation-based calibration: ranks, ECDF bands, recovery, predictive check (JSON + SVG)")
+
 #define NF__CLI_DECL(name, help) int nf_cli_##name(int argc, char **argv);
 NF_CLI_COMMANDS(NF__CLI_DECL)
 #undef NF__CLI_DECL
+#define NF__CLI_SBI_DECL(name, help) int nf_cli_sbi_##name(int argc, char **argv);
+NF_CLI_SBI_COMMANDS(NF__CLI_SBI_DECL)
+#undef NF__CLI_SBI_DECL
 
 #endif

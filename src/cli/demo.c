@@ -50,20 +50,25 @@ static void sketch(const float *v, int64_t n, double dt, int rows, int cols)
     free(grid);
 }
 
+enum { O_SIMS = NF_CLI_OWN };
+
+static const struct option demo_options[] = {NF_CLI_OPT_HELP, {"sims", required_argument, NULL, O_SIMS}, NF_CLI_OPT_END};
+
 int nf_cli_demo(int argc, char **argv)
 {
     int64_t P = 10000;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: neurofit demo [--sims P]\n");
-            return NF_EXIT_OK;
+    nf_cli_parser p;
+    nf_cli_parser_init(&p, CMD, argc, argv, demo_options, NULL);
+    for (int k; (k = nf_cli_next(&p)) != NF_CLI_END;) {
+        switch (k) {
+        case NF_CLI_HELP: printf("usage: neurofit demo [--sims P]\n"); return NF_EXIT_OK;
+        case NF_CLI_ERROR: return p.rc;
+        case NF_CLI_ARG: return nf_cli_unexpected(&p);
+        case O_SIMS:
+            if (!nf_cli_parse_i64(p.arg, &P) || P < 1 || P > 10000000)
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--sims %s: need 1..1e7", p.arg);
+            break;
         }
-        if (!strcmp(argv[i], "--sims") && (v = nf_cli_value(argc, argv, &i))) {
-            if (!nf_cli_parse_i64(v, &P) || P < 1 || P > 10000000)
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "--sims %s: need 1..1e7", v);
-        } else
-            return nf_cli_error(CMD, NF_EXIT_USAGE, "unknown option %s", argv[i]);
     }
     nf_engine *e;
     if (nf_engine_create(NF_BACKEND_AUTO, 0, &e)) return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());

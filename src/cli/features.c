@@ -102,6 +102,30 @@ static int process(nf_features *f, const nf_recording *rec, const nf_sweep *S, d
     return 0;
 }
 
+enum { O_LIST = NF_CLI_OWN, O_STIM_START, O_STIM_END, O_THRESHOLD, O_DT, O_INTERP_STEP, O_SWEEP, O_FEATURES,
+       O_COLUMNS, O_FORMAT };
+
+static const struct option features_options[] = {
+    NF_CLI_OPT_HELP,
+    {"list", no_argument, NULL, O_LIST},
+    {"stim-start", required_argument, NULL, O_STIM_START},
+    {"stim-end", required_argument, NULL, O_STIM_END},
+    {"threshold", required_argument, NULL, O_THRESHOLD},
+    {"dt", required_argument, NULL, O_DT},
+    {"interp-step", required_argument, NULL, O_INTERP_STEP},
+    {"sweep", required_argument, NULL, O_SWEEP},
+    {"features", required_argument, NULL, O_FEATURES},
+    {"columns", required_argument, NULL, O_COLUMNS},
+    {"format", required_argument, NULL, O_FORMAT},
+    NF_CLI_OPT_END};
+
+static void print_list(void)
+{
+    printf("| feature | unit | kind |\n|---|---|---|\n");
+    for (int k = 0; k < nf_feature_count(); k++)
+        printf("| %s | %s | %s |\n", nf_feature_name(k), nf_feature_unit(k), nf_feature_is_vector(k) ? "vector" : "scalar");
+}
+
 int nf_cli_features(int argc, char **argv)
 {
     double ss = NAN, se = NAN, dt = 0;
@@ -112,59 +136,49 @@ int nf_cli_features(int argc, char **argv)
     const char **files = calloc((size_t)argc, sizeof *files);
     int n_files = 0;
     if (!files) return nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            free(files);
-            return NF_EXIT_OK;
-        }
-        if (!strcmp(a, "--list")) {
-            printf("| feature | unit | kind |\n|---|---|---|\n");
-            for (int k = 0; k < nf_feature_count(); k++)
-                printf("| %s | %s | %s |\n", nf_feature_name(k), nf_feature_unit(k),
-                       nf_feature_is_vector(k) ? "vector" : "scalar");
-            free(files);
-            return NF_EXIT_OK;
-        }
-        if (strncmp(a, "--", 2) != 0) {
-            files[n_files++] = a;
-            continue;
-        }
+    nf_cli_parser p;
+    nf_cli_parser_init(&p, CMD, argc, argv, features_options, NULL);
+    for (int k; (k = nf_cli_next(&p)) != NF_CLI_END;) {
+        const char *v = p.arg;
         int rc = 0;
-        if (!(v = nf_cli_value(argc, argv, &i))) {
-            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s needs a value", a);
-        } else if (!strcmp(a, "--stim-start")) {
+        int64_t sv;
+        switch (k) {
+        case NF_CLI_HELP: usage(stdout); free(files); return NF_EXIT_OK;
+        case O_LIST: print_list(); free(files); return NF_EXIT_OK;
+        case NF_CLI_ERROR: rc = p.rc; break;
+        case NF_CLI_ARG: files[n_files++] = v; break;
+        case O_STIM_START:
             if (!nf_cli_parse_double(v, &ss)) rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--stim-start %s: not a time in ms", v);
-        } else if (!strcmp(a, "--stim-end")) {
+            break;
+        case O_STIM_END:
             if (!nf_cli_parse_double(v, &se)) rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--stim-end %s: not a time in ms", v);
-        } else if (!strcmp(a, "--threshold")) {
+            break;
+        case O_THRESHOLD:
             if (!nf_cli_parse_double(v, &opts.threshold_mV))
                 rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--threshold %s: not a voltage in mV", v);
-        } else if (!strcmp(a, "--dt")) {
+            break;
+        case O_DT:
             if (!nf_cli_parse_double(v, &dt) || dt <= 0)
                 rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--dt %s: need a sample interval > 0 ms", v);
-        } else if (!strcmp(a, "--interp-step")) {
+            break;
+        case O_INTERP_STEP:
             if (!nf_cli_parse_double(v, &opts.interp_step_ms) || opts.interp_step_ms < 0)
                 rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--interp-step %s: need a step >= 0 ms", v);
-        } else if (!strcmp(a, "--sweep")) {
-            int64_t sv;
+            break;
+        case O_SWEEP:
             if (!strcmp(v, "all"))
                 sweep_sel = -1;
             else if (nf_cli_parse_i64(v, &sv) && sv >= 0 && sv < 1000000)
                 sweep_sel = (int)sv;
             else
                 rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--sweep %s: a sweep number or all", v);
-        } else if (!strcmp(a, "--features")) {
-            list = v;
-        } else if (!strcmp(a, "--columns")) {
-            columns = v;
-        } else if (!strcmp(a, "--format")) {
+            break;
+        case O_FEATURES: list = v; break;
+        case O_COLUMNS: columns = v; break;
+        case O_FORMAT:
             format = v;
-            if (strcmp(v, "json") && strcmp(v, "csv"))
-                rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--format %s: use json or csv", v);
-        } else {
-            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "unknown option %s (see --help)", a);
+            if (strcmp(v, "json") && strcmp(v, "csv")) rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--format %s: use json or csv", v);
+            break;
         }
         if (rc) {
             free(files);

@@ -397,6 +397,40 @@ static int starts_from_results(const char *path, const loaded *L, const nf_fit_o
     return NF_EXIT_OK;
 }
 
+enum {
+    O_EXAMPLE = NF_CLI_OWN, O_RESUME, O_ALL_TRACES, O_NO_GUESS, O_SWEEPS, O_MODELS, O_COLUMNS, O_INIT, O_OPTIMIZER,
+    O_BOUNDS, O_WEIGHTS, O_BUDGET, O_POPSIZE, O_RESTARTS, O_REFINE, O_TOP_K, O_THRESHOLD, O_WINDOW, O_STIM_START,
+    O_STIM_END, O_INIT_SIGMA, O_SURVEY, O_DT
+};
+
+static const struct option fit_options[] = {
+    NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_FORCE, NF_CLI_OPT_QUIET, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND,
+    NF_CLI_OPT_THREADS,
+    {"example", no_argument, NULL, O_EXAMPLE},
+    {"resume", no_argument, NULL, O_RESUME},
+    {"all-traces", no_argument, NULL, O_ALL_TRACES},
+    {"no-guess", no_argument, NULL, O_NO_GUESS},
+    {"sweeps", required_argument, NULL, O_SWEEPS},
+    {"models", required_argument, NULL, O_MODELS},
+    {"columns", required_argument, NULL, O_COLUMNS},
+    {"init", required_argument, NULL, O_INIT},
+    {"optimizer", required_argument, NULL, O_OPTIMIZER},
+    {"bounds", required_argument, NULL, O_BOUNDS},
+    {"weights", required_argument, NULL, O_WEIGHTS},
+    {"budget", required_argument, NULL, O_BUDGET},
+    {"popsize", required_argument, NULL, O_POPSIZE},
+    {"restarts", required_argument, NULL, O_RESTARTS},
+    {"refine", required_argument, NULL, O_REFINE},
+    {"top-k", required_argument, NULL, O_TOP_K},
+    {"threshold", required_argument, NULL, O_THRESHOLD},
+    {"window", required_argument, NULL, O_WINDOW},
+    {"stim-start", required_argument, NULL, O_STIM_START},
+    {"stim-end", required_argument, NULL, O_STIM_END},
+    {"init-sigma", required_argument, NULL, O_INIT_SIGMA},
+    {"survey", required_argument, NULL, O_SURVEY},
+    {"dt", required_argument, NULL, O_DT},
+    NF_CLI_OPT_END};
+
 int nf_cli_fit(int argc, char **argv)
 {
     nf_fit_options o;
@@ -404,80 +438,74 @@ int nf_cli_fit(int argc, char **argv)
     nf_recording_options ro;
     nf_recording_options_default(&ro);
     const char *files[MAX_FILES];
-    int n_files = 0, example = 0, quiet = 0, all_traces = 0, force = 0;
-    const char *out = NULL, *sweeps = "all", *models = "all", *init = NULL;
+    int n_files = 0, example = 0, all_traces = 0;
+    const char *sweeps = "all", *models = "all", *init = NULL;
     double stim_start = NAN, stim_end = NAN;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return NF_EXIT_OK;
-        }
-        if (!strcmp(a, "--example")) { example = 1; continue; }
-        if (!strcmp(a, "--resume")) { o.resume = 1; continue; }
-        if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
-        if (!strcmp(a, "--all-traces")) { all_traces = 1; continue; }
-        if (!strcmp(a, "--force")) { force = 1; continue; }
-        if (!strcmp(a, "--no-guess")) { o.guess = 0; continue; }
-        if (strncmp(a, "--", 2)) {
-            if (n_files == MAX_FILES)
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "more than %d files", MAX_FILES);
-            files[n_files++] = a;
-            continue;
-        }
-        if (!(v = nf_cli_value(argc, argv, &i))) {
-            usage(stderr);
-            return nf_cli_error(CMD, NF_EXIT_USAGE, "option %s needs a value (or is unknown)", a);
-        }
+    nf_cli_common c = {.backend = o.backend, .threads = o.threads, .seed = o.seed};
+    nf_cli_parser p;
+    nf_cli_parser_init(&p, CMD, argc, argv, fit_options, &c);
+    for (int k; (k = nf_cli_next(&p)) != NF_CLI_END;) {
+        const char *v = p.arg;
         double d;
         int64_t n;
-        if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--sweeps")) sweeps = v;
-        else if (!strcmp(a, "--models")) models = v;
-        else if (!strcmp(a, "--columns")) ro.columns = v;
-        else if (!strcmp(a, "--init")) init = v;
-        else if (!strcmp(a, "--optimizer")) {
+        switch (k) {
+        case NF_CLI_HELP: usage(stdout); return NF_EXIT_OK;
+        case NF_CLI_ERROR: return p.rc;
+        case NF_CLI_ARG:
+            if (n_files == MAX_FILES)
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "more than %d files", MAX_FILES);
+            files[n_files++] = v;
+            break;
+        case O_EXAMPLE: example = 1; break;
+        case O_RESUME: o.resume = 1; break;
+        case O_ALL_TRACES: all_traces = 1; break;
+        case O_NO_GUESS: o.guess = 0; break;
+        case O_SWEEPS: sweeps = v; break;
+        case O_MODELS: models = v; break;
+        case O_COLUMNS: ro.columns = v; break;
+        case O_INIT: init = v; break;
+        case O_OPTIMIZER:
             if (!strcmp(v, "cmaes")) o.optimizer = NF_OPTIM_CMAES;
             else if (!strcmp(v, "de")) o.optimizer = NF_OPTIM_DE;
             else if (!strcmp(v, "shade")) o.optimizer = NF_OPTIM_SHADE;
             else return nf_cli_error(CMD, NF_EXIT_USAGE, "--optimizer %s: expected cmaes, de or shade", v);
-        } else if (!strcmp(a, "--bounds")) {
+            break;
+        case O_BOUNDS:
             if (nf_optim_bounds_parse(v, &o.bounds))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--bounds %s: expected reflect, resample or transform", v);
-        } else if (!strcmp(a, "--backend")) {
-            if (nf_backend_parse(v, &o.backend))
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "--backend: %s", nf_errmsg());
-        } else if (!strcmp(a, "--weights")) {
+            break;
+        case O_WEIGHTS:
             if (nf_score_weights_parse(v, &o.weights))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--weights: %s", nf_errmsg());
-        } else if (!strcmp(a, "--budget") || !strcmp(a, "--popsize") || !strcmp(a, "--restarts") || !strcmp(a, "--refine") ||
-                   !strcmp(a, "--top-k") || !strcmp(a, "--threads") || !strcmp(a, "--seed")) {
+            break;
+        case O_BUDGET: case O_POPSIZE: case O_RESTARTS: case O_REFINE: case O_TOP_K:
             if (!nf_cli_parse_i64(v, &n) || n < 0 || n > (int64_t)1 << 40)
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a non-negative integer", a, v);
-            if (!strcmp(a, "--budget")) o.budget = n;
-            else if (!strcmp(a, "--popsize")) o.popsize = (int)(n > 1 << 20 ? 1 << 20 : n);
-            else if (!strcmp(a, "--restarts")) o.restarts = (int)(n > 1000 ? 1000 : n);
-            else if (!strcmp(a, "--refine")) o.refine_k = (int)(n > 1000 ? 1000 : n);
-            else if (!strcmp(a, "--top-k")) o.top_k = (int)(n > 1000 ? 1000 : n);
-            else if (!strcmp(a, "--threads")) o.threads = (int)(n > 4096 ? 4096 : n);
-            else o.seed = (uint64_t)n;
-        } else if (!strcmp(a, "--threshold") || !strcmp(a, "--window") || !strcmp(a, "--stim-start") ||
-                   !strcmp(a, "--init-sigma") || !strcmp(a, "--survey") ||
-                   !strcmp(a, "--stim-end") || !strcmp(a, "--dt")) {
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a non-negative integer", p.name, v);
+            if (k == O_BUDGET) o.budget = n;
+            else if (k == O_POPSIZE) o.popsize = (int)(n > 1 << 20 ? 1 << 20 : n);
+            else if (k == O_RESTARTS) o.restarts = (int)(n > 1000 ? 1000 : n);
+            else if (k == O_REFINE) o.refine_k = (int)(n > 1000 ? 1000 : n);
+            else o.top_k = (int)(n > 1000 ? 1000 : n);
+            break;
+        case O_THRESHOLD: case O_WINDOW: case O_STIM_START: case O_STIM_END: case O_INIT_SIGMA: case O_SURVEY:
+        case O_DT:
             if (!nf_cli_parse_double(v, &d))
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a number", a, v);
-            if (!strcmp(a, "--init-sigma")) o.start_sigma = d;
-            else if (!strcmp(a, "--survey")) o.survey_fraction = d;
-            else if (!strcmp(a, "--threshold")) o.threshold_mV = d;
-            else if (!strcmp(a, "--window")) o.gamma_window_ms = d;
-            else if (!strcmp(a, "--stim-start")) stim_start = d;
-            else if (!strcmp(a, "--stim-end")) stim_end = d;
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a number", p.name, v);
+            if (k == O_INIT_SIGMA) o.start_sigma = d;
+            else if (k == O_SURVEY) o.survey_fraction = d;
+            else if (k == O_THRESHOLD) o.threshold_mV = d;
+            else if (k == O_WINDOW) o.gamma_window_ms = d;
+            else if (k == O_STIM_START) stim_start = d;
+            else if (k == O_STIM_END) stim_end = d;
             else ro.dt_ms = d;
-        } else {
-            usage(stderr);
-            return nf_cli_error(CMD, NF_EXIT_USAGE, "unknown option %s", a);
+            break;
         }
     }
+    o.backend = c.backend;
+    o.threads = c.threads;
+    o.seed = c.seed;
+    const char *out = c.out;
+    const int quiet = c.quiet, force = c.force;
     if (!out)
         return nf_cli_error(CMD, NF_EXIT_USAGE, "--out DIR is required");
     if (!example && n_files == 0)

@@ -51,33 +51,40 @@ static void info_print(const nf_recording *r)
     }
 }
 
+enum { O_COLUMNS = NF_CLI_OWN, O_CURRENT, O_DT };
+
+static const struct option info_options[] = {
+    NF_CLI_OPT_HELP,
+    {"columns", required_argument, NULL, O_COLUMNS},
+    {"current", required_argument, NULL, O_CURRENT},
+    {"dt", required_argument, NULL, O_DT},
+    NF_CLI_OPT_END};
+
 int nf_cli_info(int argc, char **argv)
 {
     nf_recording_options o;
     nf_recording_options_default(&o);
     const char *files[256];
     int n_files = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    nf_cli_parser p;
+    nf_cli_parser_init(&p, "info", argc, argv, info_options, NULL);
+    for (int k; (k = nf_cli_next(&p)) != NF_CLI_END;) {
+        switch (k) {
+        case NF_CLI_HELP:
             printf("usage: neurofit info FILE... [--columns \"t[s] I[pA] V[mV]\"] [--dt MS] [--current IBW]\n"
                    "Formats: ABF1/ABF2, NWB 2.x, Igor IBW v2/v5, text (blank/CSV), .npy.\n");
             return NF_EXIT_OK;
-        } else if (!strcmp(a, "--columns")) {
-            if (!(o.columns = nf_cli_value(argc, argv, &i)))
-                return nf_cli_error("info", NF_EXIT_USAGE, "--columns needs a value");
-        } else if (!strcmp(a, "--current")) {
-            if (!(o.current_path = nf_cli_value(argc, argv, &i)))
-                return nf_cli_error("info", NF_EXIT_USAGE, "--current needs a file");
-        } else if (!strcmp(a, "--dt")) {
-            if (!nf_cli_parse_double(nf_cli_value(argc, argv, &i), &o.dt_ms) || !(o.dt_ms > 0))
+        case NF_CLI_ERROR: return p.rc;
+        case NF_CLI_ARG:
+            if (n_files == 256) return nf_cli_error("info", NF_EXIT_USAGE, "more than 256 files");
+            files[n_files++] = p.arg;
+            break;
+        case O_COLUMNS: o.columns = p.arg; break;
+        case O_CURRENT: o.current_path = p.arg; break;
+        case O_DT:
+            if (!nf_cli_parse_double(p.arg, &o.dt_ms) || !(o.dt_ms > 0))
                 return nf_cli_error("info", NF_EXIT_USAGE, "--dt needs a time step > 0 in ms");
-        } else if (a[0] == '-' && a[1]) {
-            return nf_cli_error("info", NF_EXIT_USAGE, "unknown option %s (see --help)", a);
-        } else if (n_files < 256) {
-            files[n_files++] = a;
-        } else {
-            return nf_cli_error("info", NF_EXIT_USAGE, "more than 256 files");
+            break;
         }
     }
     if (n_files == 0) return nf_cli_error("info", NF_EXIT_USAGE, "no file given (usage: neurofit info FILE...)");

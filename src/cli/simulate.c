@@ -188,52 +188,66 @@ static int read_stimulus_file(const char *path, int64_t T, int64_t P, float **w,
     return 0;
 }
 
+enum { O_MODEL = NF_CLI_OWN, O_PARAMS, O_SAMPLE_PRIOR, O_STIMULUS, O_DT, O_DURATION, O_RECORD, O_MAX_SPIKES };
+
+static const struct option simulate_options[] = {
+    NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND, NF_CLI_OPT_THREADS,
+    {"model", required_argument, NULL, O_MODEL},
+    {"params", required_argument, NULL, O_PARAMS},
+    {"sample-prior", required_argument, NULL, O_SAMPLE_PRIOR},
+    {"stimulus", required_argument, NULL, O_STIMULUS},
+    {"dt", required_argument, NULL, O_DT},
+    {"duration", required_argument, NULL, O_DURATION},
+    {"record", required_argument, NULL, O_RECORD},
+    {"max-spikes", required_argument, NULL, O_MAX_SPIKES},
+    NF_CLI_OPT_END};
+
 int nf_cli_simulate(int argc, char **argv)
 {
-    const char *model = NULL, *params_path = NULL, *out = NULL, *record = "all", *backend_s = "auto";
+    const char *model = NULL, *params_path = NULL, *record = "all";
     const char *stims[2] = {NULL, NULL};
     int n_stims = 0;
-    int64_t sample_n = 0, seed = 0, max_spikes = 64, threads = 0;
+    int64_t sample_n = 0, max_spikes = 64;
     double dt = 0, duration = 0;
     int have_dt = 0, have_dur = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return NF_EXIT_OK;
-        }
-        if (strncmp(a, "--", 2) != 0) return nf_cli_error(CMD, NF_EXIT_USAGE, "unexpected argument '%s'", a);
-        if (!(v = nf_cli_value(argc, argv, &i))) return nf_cli_error(CMD, NF_EXIT_USAGE, "%s needs a value", a);
-        if (!strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "--params")) params_path = v;
-        else if (!strcmp(a, "--sample-prior")) {
+    nf_cli_common c = {0};
+    nf_cli_parser p;
+    nf_cli_parser_init(&p, CMD, argc, argv, simulate_options, &c);
+    for (int k; (k = nf_cli_next(&p)) != NF_CLI_END;) {
+        const char *v = p.arg;
+        switch (k) {
+        case NF_CLI_HELP: usage(stdout); return NF_EXIT_OK;
+        case NF_CLI_ERROR: return p.rc;
+        case NF_CLI_ARG: return nf_cli_unexpected(&p);
+        case O_MODEL: model = v; break;
+        case O_PARAMS: params_path = v; break;
+        case O_SAMPLE_PRIOR:
             if (!nf_cli_parse_i64(v, &sample_n) || sample_n < 1)
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--sample-prior %s: need a count >= 1", v);
-        } else if (!strcmp(a, "--seed")) {
-            if (!nf_cli_parse_i64(v, &seed) || seed < 0)
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "--seed %s: need an integer >= 0", v);
-        } else if (!strcmp(a, "--stimulus")) {
+            break;
+        case O_STIMULUS:
             if (n_stims == 2) return nf_cli_error(CMD, NF_EXIT_USAGE, "--stimulus given more than twice");
             stims[n_stims++] = v;
-        } else if (!strcmp(a, "--dt")) {
+            break;
+        case O_DT:
             if (!nf_cli_parse_double(v, &dt) || dt <= 0)
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--dt %s: need a time step > 0 ms", v);
             have_dt = 1;
-        } else if (!strcmp(a, "--duration")) {
+            break;
+        case O_DURATION:
             if (!nf_cli_parse_double(v, &duration) || duration < 0)
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--duration %s: need a duration >= 0 ms", v);
             have_dur = 1;
-        } else if (!strcmp(a, "--record")) record = v;
-        else if (!strcmp(a, "--max-spikes")) {
+            break;
+        case O_RECORD: record = v; break;
+        case O_MAX_SPIKES:
             if (!nf_cli_parse_i64(v, &max_spikes) || max_spikes < 1 || max_spikes > 1000000)
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--max-spikes %s: need 1..1000000", v);
-        } else if (!strcmp(a, "--backend")) backend_s = v;
-        else if (!strcmp(a, "--threads")) {
-            if (!nf_cli_parse_i64(v, &threads) || threads < 0 || threads > 4096)
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "--threads %s: need 0..4096 (0 = all cores)", v);
-        } else if (!strcmp(a, "--out")) out = v;
-        else return nf_cli_error(CMD, NF_EXIT_USAGE, "unknown option %s (see --help)", a);
+            break;
+        }
     }
+    const char *out = c.out;
+    const uint64_t seed = c.seed;
     if (!model) return nf_cli_error(CMD, NF_EXIT_USAGE, "--model is required (see `neurofit models`)");
     const nf_model *m = nf_model_find(model);
     if (!m) return nf_cli_error(CMD, NF_EXIT_USAGE, "--model: %s", nf_errmsg());
@@ -241,8 +255,6 @@ int nf_cli_simulate(int argc, char **argv)
         return nf_cli_error(CMD, NF_EXIT_USAGE, "give exactly one of --params FILE or --sample-prior N");
     if (!have_dt || !have_dur) return nf_cli_error(CMD, NF_EXIT_USAGE, "--dt and --duration are required");
     if (!out) return nf_cli_error(CMD, NF_EXIT_USAGE, "--out DIR is required");
-    nf_backend backend;
-    if (nf_backend_parse(backend_s, &backend)) return nf_cli_error(CMD, NF_EXIT_USAGE, "--backend: %s", nf_errmsg());
     int64_t record_every = 1;
     if (!strcmp(record, "none")) record_every = 0;
     else if (!strncmp(record, "every:", 6)) {
@@ -276,11 +288,11 @@ int nf_cli_simulate(int argc, char **argv)
             rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory for %lld parameter sets", (long long)P);
             goto done;
         }
-        nf_model_sample_uniform(m, (uint64_t)seed, 0, P, params);
+        nf_model_sample_uniform(m, seed, 0, P, params);
     }
 
     nf_stimulus stim = {0};
-    stim.seed = (uint64_t)seed;
+    stim.seed = seed;
     stim_json = cJSON_CreateArray();
     for (int s = 0; s < n_stims; s++) {
         const char *st = stims[s];
@@ -353,7 +365,7 @@ int nf_cli_simulate(int argc, char **argv)
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s", nf_errmsg());
         goto done;
     }
-    if (nf_engine_create(backend, (int)threads, &e) || nf_engine_run(e, &b)) {
+    if (nf_engine_create(c.backend, c.threads, &e) || nf_engine_run(e, &b)) {
         rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
         goto done;
     }
