@@ -1,11 +1,15 @@
 /* The batch simulation engine on the CPU backend: model behaviour, invariance
- * to threads and batch splits, outputs, fused scoring and bad input. */
+ * to threads and batch splits, outputs, fused scoring and bad input; the
+ * thread pool's parallel_for under it. */
+#include "engine/pool.h"
+#include "internal.h"
 #include "neurofit/engine.h"
 #include "nf_test_util.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 static nf_engine *cpu_engine(int threads)
 {
@@ -512,4 +516,65 @@ Test(engine, ou_noise_drives_passive_membrane_to_theoretical_variance)
     nf_engine_destroy(e);
     free(p);
     free(fin);
+}
+
+/* ---- the thread pool (src/engine/pool.h) ------------------------------------ */
+
+typedef struct {
+    int *hits;   /* [n] times each item ran */
+    int fail_at; /* the item whose chunk fails (-1: none) */
+} pool_ctx;
+
+static nf_status count_items(void *ctx, int64_t b, int64_t e)
+{
+    pool_ctx *c = ctx;
+    for (int64_t k = b; k < e; k++) __atomic_fetch_add(&c->hits[k], 1, __ATOMIC_RELAXED);
+    if (c->fail_at >= b && c->fail_at < e)
+        return nf__fail(NF_EINVAL, "item %d failed (chunk %lld..%lld)", c->fail_at, (long long)b, (long long)e);
+    if (c->fail_at >= 0 && b > c->fail_at) /* later chunks fail too: the first one is reported */
+        return nf__fail(NF_ERANGE, "a later chunk at %lld", (long long)b);
+    return NF_OK;
+}
+
+Test(pool, parallel_for_runs_every_item_once_for_any_threads_and_grain)
+{
+    enum { N = 1001 };
+    static int hits[N];
+    const int threads[] = {1, 2, 3, 8};
+    const int64_t grains[] = {1, 2, 7, 64, 5000};
+    for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+        nf__pool *p = NULL;
+        cr_assert_eq(nf__pool_create(threads[t], &p), NF_OK, "%s", nf_errmsg());
+        cr_assert_eq(nf__pool_threads(p), threads[t]);
+        for (size_t g = 0; g < sizeof grains / sizeof grains[0]; g++)
+            for (int rep = 0; rep < 3; rep++) { /* the pool is reused across calls */
+                memset(hits, 0, sizeof hits);
+                pool_ctx c = {hits, -1};
+                cr_assert_eq(nf__parallel_for(p, N, grains[g], count_items, &c), NF_OK);
+                for (int k = 0; k < N; k++)
+                    cr_assert_eq(hits[k], 1, "threads %d grain %lld: item %d ran %d times", threads[t],
+                                 (long long)grains[g], k, hits[k]);
+            }
+        cr_assert_eq(nf__parallel_for(p, 0, 4, count_items, NULL), NF_OK, "no items: nothing runs");
+        nf__pool_destroy(p);
+    }
+    nf__pool_destroy(NULL);
+}
+
+Test(pool, parallel_for_reports_the_first_failed_chunk_with_its_message)
+{
+    enum { N = 500 };
+    static int hits[N];
+    for (int threads = 1; threads <= 4; threads++) {
+        nf__pool *p = NULL;
+        cr_assert_eq(nf__pool_create(threads, &p), NF_OK, "%s", nf_errmsg());
+        memset(hits, 0, sizeof hits);
+        pool_ctx c = {hits, 123};
+        nf_errclear();
+        nf_status s = nf__parallel_for(p, N, 10, count_items, &c);
+        cr_assert_eq(s, NF_EINVAL, "threads %d: status %s", threads, nf_status_str(s));
+        cr_assert_str_eq(nf_errmsg(), "item 123 failed (chunk 120..130)", "threads %d", threads);
+        for (int k = 0; k < N; k++) cr_assert_eq(hits[k], 1, "every chunk runs, also after a failure");
+        nf__pool_destroy(p);
+    }
 }

@@ -4,16 +4,13 @@
 
 #include "neurofit/engine.h"
 #include "nf_kargs.h"
+#include "pool.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- CPU backend (cpu.c) ---- */
-typedef struct nf__pool nf__pool;
-nf_status nf__pool_create(int n_threads, nf__pool **out);
-void nf__pool_destroy(nf__pool *p);
-int nf__pool_threads(const nf__pool *p);
+/* ---- CPU backend (cpu.c on the pool of pool.c) ---- */
 /* Block functions: simulate neurons i0 .. i0+nl-1 of a batch. One table per
  * lane width (cpu.c: 64, cpu_narrow.c: 16), indexed by model id. */
 typedef void (*nf__block_fn)(const nf__kargs *a, int64_t i0, int64_t nl);

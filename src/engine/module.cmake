@@ -2,6 +2,7 @@
 list(APPEND NF_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/registry.c
   ${CMAKE_CURRENT_LIST_DIR}/engine.c
+  ${CMAKE_CURRENT_LIST_DIR}/pool.c
   ${CMAKE_CURRENT_LIST_DIR}/cpu.c
   ${CMAKE_CURRENT_LIST_DIR}/cpu_narrow.c
   ${CMAKE_CURRENT_LIST_DIR}/bench.c)

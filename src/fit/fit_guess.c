@@ -40,12 +40,12 @@
 #include "neurofit/fit.h"
 
 #include "fit_internal.h"
+#include "engine/pool.h"
 #include "internal.h"
 #include "neurofit/model.h"
 
 #include <lapacke.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -853,28 +853,22 @@ nf_status nf_fit_guess(const nf_model *m, const nf_fit_target *tg, double thresh
  * not depend on the thread count). */
 typedef struct guess_job {
     const nf_fit_target *targets;
-    int n_targets, n_pairs;
+    int n_targets;
     const nf_model *const *use;
     double threshold;
     double *x;
     int *found;
     nf_status *status;
-    int next; /* next pair (under lock) */
-    pthread_mutex_t lock;
 } guess_job;
 
-static void *guess_worker(void *arg)
+static nf_status guess_range(void *ctx, int64_t k0, int64_t k1)
 {
-    guess_job *j = arg;
-    for (;;) {
-        pthread_mutex_lock(&j->lock);
-        int k = j->next++;
-        pthread_mutex_unlock(&j->lock);
-        if (k >= j->n_pairs)
-            return NULL;
-        int u = k / j->n_targets, r = k % j->n_targets;
+    guess_job *j = ctx;
+    for (int64_t k = k0; k < k1; k++) {
+        int u = (int)(k / j->n_targets), r = (int)(k % j->n_targets);
         j->status[k] = nf_fit_guess(j->use[u], &j->targets[r], j->threshold, j->x + (size_t)k * 64, &j->found[k]);
     }
+    return NF_OK;
 }
 
 nf_status nf__fit_guess_starts(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt,
@@ -910,24 +904,23 @@ nf_status nf__fit_guess_starts(const nf_fit_target *targets, int n_targets, cons
         free(status);
         return nf__fail(NF_ENOMEM, "fit: out of memory for the starting guesses");
     }
-    guess_job job = {.targets = targets, .n_targets = n_targets, .n_pairs = pairs, .use = use,
+    guess_job job = {.targets = targets, .n_targets = n_targets, .use = use,
                      .threshold = opt->threshold_mV, .x = x, .found = found, .status = status};
-    pthread_mutex_init(&job.lock, NULL);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int T = opt->threads > 0 ? opt->threads : (int)(cores > 0 ? cores : 1);
     T = T > pairs ? pairs : T;
-    T = T > 64 ? 64 : T;
-    pthread_t th[64];
-    int started = 0;
-    for (int t = 1; t < T; t++) {
-        if (pthread_create(&th[started], NULL, guess_worker, &job) != 0)
-            break;
-        started++;
+    nf__pool *pool = NULL;
+    nf_status ps = nf__pool_create(T, &pool);
+    if (!ps)
+        ps = nf__parallel_for(pool, pairs, 1, guess_range, &job);
+    nf__pool_destroy(pool);
+    if (ps) {
+        free(st);
+        free(x);
+        free(found);
+        free(status);
+        return ps;
     }
-    guess_worker(&job);
-    for (int t = 0; t < started; t++)
-        pthread_join(th[t], NULL);
-    pthread_mutex_destroy(&job.lock);
     nf_status s = NF_OK;
     int ns = 0;
     for (int q = 0; q < opt->n_starts; q++)

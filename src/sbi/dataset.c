@@ -4,6 +4,7 @@
  * statistics, and nf_sbi_write_dataset with its staged, atomic commit. */
 #include "neurofit/sbi.h"
 
+#include "engine/pool.h"
 #include "internal.h"
 #include "neurofit/fileio.h"
 #include "neurofit/npy.h"
@@ -144,7 +145,8 @@ struct nf_sbi_runner {
     nf_engine *e;
     nf_sbi_config cfg;
     int64_t max_n, T, n_rec;
-    int d, np, n_threads, varies;
+    int d, np, varies;
+    nf__pool *pool;  /* prior draws and stimuli of a chunk */
     float *params;   /* [max_n][np] */
     float *theta;    /* [max_n][d] scratch when the caller wants none */
     float *stim;     /* [max_n][T], or [1][T] shared */
@@ -157,6 +159,7 @@ struct nf_sbi_runner {
 void nf_sbi_runner_destroy(nf_sbi_runner *r)
 {
     if (!r) return;
+    nf__pool_destroy(r->pool);
     free(r->params);
     free(r->theta);
     free(r->stim);
@@ -183,8 +186,10 @@ nf_status nf_sbi_runner_create(nf_engine *e, const nf_sbi_config *cfg, int64_t m
     r->d = nf_prior_dim_count(cfg->prior);
     r->np = cfg->model->n_params;
     r->varies = nf_sbi_stimulus_varies(&cfg->stim);
-    r->n_threads = nf_engine_backend(e) == NF_BACKEND_CPU ? nf_engine_threads(e) : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (r->n_threads < 1) r->n_threads = 1;
+    if ((s = nf__pool_create(nf_engine_backend(e) == NF_BACKEND_CPU ? nf_engine_threads(e) : 0, &r->pool))) {
+        nf_sbi_runner_destroy(r);
+        return s;
+    }
     size_t n = (size_t)max_n;
     r->params = nf__malloc_array(n * (size_t)r->np, sizeof(float));
     r->theta = nf__malloc_array(n * (size_t)r->d, sizeof(float));
@@ -212,45 +217,20 @@ nf_status nf_sbi_runner_create(nf_engine *e, const nf_sbi_config *cfg, int64_t m
 
 typedef struct {
     nf_sbi_runner *r;
-    int64_t first, lo, hi;
+    int64_t first;
     float *theta;
-    nf_status s;
-    char msg[512];
 } nf__sbi_job;
 
 /* Prior draws and stimuli of rows [lo, hi) of a chunk: pure per row. */
-static void *nf__sbi_prepare(void *arg)
+static nf_status nf__sbi_prepare(void *ctx, int64_t lo, int64_t hi)
 {
-    nf__sbi_job *j = arg;
+    nf__sbi_job *j = ctx;
     nf_sbi_runner *r = j->r;
-    int64_t n = j->hi - j->lo;
-    j->s = nf_prior_sample(r->cfg.prior, r->cfg.seed, j->first + j->lo, n, j->theta + j->lo * r->d,
-                           r->params + j->lo * r->np);
-    if (!j->s && r->varies) j->s = nf_sbi_stimuli(&r->cfg, j->first + j->lo, n, r->stim + j->lo * r->T);
-    if (j->s) snprintf(j->msg, sizeof j->msg, "%s", nf_errmsg()); /* the message lives on this thread */
-    return NULL;
-}
-
-static nf_status nf__prepare_parallel(nf_sbi_runner *r, int64_t first, int64_t n, float *theta)
-{
-    enum { MAX_T = 256 };
-    nf__sbi_job jobs[MAX_T];
-    pthread_t th[MAX_T];
-    int nt = r->n_threads < MAX_T ? r->n_threads : MAX_T;
-    if (n < 64 * (int64_t)nt) nt = (int)((n + 63) / 64);
-    if (nt < 1) nt = 1;
-    int started[MAX_T] = {0};
-    for (int t = 0; t < nt; t++) {
-        jobs[t] = (nf__sbi_job){r, first, n * t / nt, n * (t + 1) / nt, theta, NF_OK, ""};
-        if (t > 0) started[t] = pthread_create(&th[t], NULL, nf__sbi_prepare, &jobs[t]) == 0;
-        if (t > 0 && !started[t]) nf__sbi_prepare(&jobs[t]); /* no thread: do it here */
-    }
-    nf__sbi_prepare(&jobs[0]);
-    for (int t = 1; t < nt; t++)
-        if (started[t]) pthread_join(th[t], NULL);
-    for (int t = 0; t < nt; t++)
-        if (jobs[t].s) return nf__fail(jobs[t].s, "%s", jobs[t].msg);
-    return NF_OK;
+    int64_t n = hi - lo;
+    nf_status s = nf_prior_sample(r->cfg.prior, r->cfg.seed, j->first + lo, n, j->theta + lo * r->d,
+                                  r->params + lo * r->np);
+    if (!s && r->varies) s = nf_sbi_stimuli(&r->cfg, j->first + lo, n, r->stim + lo * r->T);
+    return s;
 }
 
 nf_status nf_sbi_runner_run(nf_sbi_runner *r, int64_t first, int64_t n, float *theta, float *stimulus,
@@ -262,7 +242,8 @@ nf_status nf_sbi_runner_run(nf_sbi_runner *r, int64_t first, int64_t n, float *t
     if (first < 0) return nf__fail(NF_EINVAL, "sbi runner: first simulation %lld < 0", (long long)first);
     if (n == 0) return NF_OK;
     float *th = theta ? theta : r->theta;
-    nf_status s = nf__prepare_parallel(r, first, n, th);
+    nf__sbi_job job = {r, first, th};
+    nf_status s = nf__parallel_for(r->pool, n, 64, nf__sbi_prepare, &job);
     if (s) return s;
 
     int want_sum = summaries && (r->cfg.x & NF_SBI_X_SUMMARIES);
