@@ -2,7 +2,7 @@
 #include "neurofit/report.h"
 
 #include "neurofit/fileio.h"
-#include "strbuf.h"
+#include "svg.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* SBC output: JSON (cJSON) and self-written SVG plots (include/neurofit/sbc.h).
  * Each SVG is a grid of panels, one per parameter, three per row. */
 #include "internal.h"
-#include "strbuf.h"
+#include "svg.h"
 #include "neurofit/fileio.h"
 #include "sbc_result.h"
 
