@@ -18,7 +18,7 @@
  * initial mean (every coordinate V) instead of the random one; --bounds:
  * CMA-ES boundary handling (nf_optim_bounds; default transform, pycma's). */
 #include "neurofit/optim.h"
-#include "optim/testfun.h"
+#include "../tests/nf_test_functions.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * bounds, determinism, checkpoints, NaN fitness, argument checking. */
 #include "neurofit/optim.h"
 #include "optim/optim_internal.h"
-#include "optim/testfun.h"
+#include "nf_test_functions.h"
 
 #include <criterion/criterion.h>
 #include <math.h>

@@ -20,9 +20,10 @@
  * Search space. Every parameter j has a box [lower[j], upper[j]]. The
  * optimisers work in the normalised cube [0,1]^n (x = lower + (upper -
  * lower) u) and never hand out a point outside the box: CMA-ES maps its
- * unbounded sample through a mirror (triangle-wave) reflection into [0,1],
- * DE puts a violating trial coordinate half-way between its parent and the
- * violated bound. Step sizes are therefore fractions of the box width.
+ * unbounded sample into the box as nf_optim_bounds says (by default pycma's
+ * BoundTransform; or a mirror reflection; or redrawing), DE puts a violating
+ * trial coordinate half-way between its parent and the violated bound. Step
+ * sizes are therefore fractions of the box width.
  *
  * Minimisation. NaN and +-Inf fitness values rank as the worst possible
  * (+Inf); they never crash or poison the update.
@@ -64,7 +65,7 @@ typedef enum {
  * BoundTransform (identity inside, quadratic near the bounds, mirrored
  * beyond) and every coordinate's standard deviation capped at a third of
  * the box width. REFLECT mirrors the genotype at the bounds (triangle wave)
- * without a cap, neurofit's handling before 2026-12-01. RESAMPLE redraws a
+ * without a cap; nf_fit's default (nf_fit_options.bounds). RESAMPLE redraws a
  * candidate outside the box (up to 100 times, then clips it), as
  * CyberAgent's cmaes library does; no cap. */
 typedef enum {

@@ -496,7 +496,8 @@ static void restart_or_stop(nf_optim *o, nf_optim_stop_reason why, nf_status *st
         s->regime_small = 0;
     }
     s->restarts++;
-    nf_status r = nf__optim_resize(o);
+    nf__optim_free_run(o);
+    nf_status r = nf__cmaes_alloc(o); /* arrays for the new lambda */
     if (r) {
         *st = r;
         s->stop = why;

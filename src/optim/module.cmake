@@ -2,4 +2,5 @@
 list(APPEND NF_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/optim.c
   ${CMAKE_CURRENT_LIST_DIR}/cmaes.c
-  ${CMAKE_CURRENT_LIST_DIR}/de.c)
+  ${CMAKE_CURRENT_LIST_DIR}/de.c
+  ${CMAKE_CURRENT_LIST_DIR}/optim_common.c)

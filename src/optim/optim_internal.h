@@ -61,7 +61,7 @@ struct nf_optim {
     int *idx;        /* [lambda] */
 };
 
-/* ---- shared helpers (optim.c) ----------------------------------------- */
+/* ---- shared helpers (optim_common.c) ------------------------------------ */
 /* Sort idx[0..m) by f ascending, NaN treated as +Inf, ties by index. */
 void nf__optim_rank(const double *f, int *idx, int m);
 /* NaN and -Inf/+Inf -> +Inf (minimisation: non-finite is worst). */
@@ -70,8 +70,13 @@ double nf__optim_clean(double f);
 void nf__optim_record(nf_optim *o, double gen_best_f, const double *gen_best_u);
 /* Fitness range of the history ring plus extra values; +Inf if any non-finite. */
 double nf__optim_hist_range(const nf_optim *o, const double *f, int m);
+/* Normalised point u -> caller's units, clamped into [lo, hi]. */
+void nf__optim_to_user(const nf_optim *o, const double *u, double *x);
+/* Free the per-run arrays (pop .. work, idx) and set them to NULL; the
+ * algorithm's alloc makes them again for the current lambda. */
+void nf__optim_free_run(nf_optim *o);
 
-/* ---- per-algorithm parts ---------------------------------------------- */
+/* ---- per-algorithm parts (cmaes.c, de.c), called by optim.c ------------ */
 nf_status nf__cmaes_alloc(nf_optim *o);   /* arrays for the current lambda */
 void nf__cmaes_start_run(nf_optim *o, const double *mean_u, double sigma);
 nf_status nf__cmaes_ask(nf_optim *o, double *x);
@@ -85,11 +90,5 @@ nf_status nf__de_alloc(nf_optim *o);
 void nf__de_init(nf_optim *o);
 nf_status nf__de_ask(nf_optim *o, double *x);
 nf_status nf__de_tell(nf_optim *o, const double *f);
-
-/* Reallocate the per-run arrays after lambda changed (CMA-ES restarts). */
-nf_status nf__optim_resize(nf_optim *o);
-
-/* Normalised point u -> caller's units, clamped into [lo, hi]. */
-void nf__optim_to_user(const nf_optim *o, const double *u, double *x);
 
 #endif

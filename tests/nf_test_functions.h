@@ -1,8 +1,8 @@
-/* Classic test functions for the optimiser tests and bench_optim (header
- * only, not part of the library API). Minimum 0: sphere, ellipsoid and
- * Rastrigin at x = 0, Rosenbrock at x = 1. */
-#ifndef NF_OPTIM_TESTFUN_H
-#define NF_OPTIM_TESTFUN_H
+/* Classic test functions for the optimiser tests (test_optim.c) and
+ * bench/bench_optim.c; header only, test code, not part of the library.
+ * Minimum 0: sphere, ellipsoid and Rastrigin at x = 0, Rosenbrock at x = 1. */
+#ifndef NF_TEST_FUNCTIONS_H
+#define NF_TEST_FUNCTIONS_H
 
 #include <math.h>
 
