@@ -231,6 +231,20 @@ nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_optio
                  nf_fit_result **out);
 void nf_fit_result_destroy(nf_fit_result *r);
 
+/* The embedded example recording (`neurofit fit --example`, Python's
+ * neurofit.example()): an adapting AdEx cell (the adex defaults, simulated on
+ * the CPU) under a hyperpolarising step (-0.25 x drive, 50-200 ms) and a
+ * depolarising one (drive_pA, 250-650 ms), NF_FIT_EXAMPLE_N samples every
+ * NF_FIT_EXAMPLE_DT_MS (700 ms), plus 0.5 mV of Gaussian measurement noise
+ * from a fixed generator: the same samples on every machine. Most of its
+ * spikes never show a sample above -20 mV (the sample that reaches V_peak is
+ * the reset); a fit finds them as resets. v_mV, i_pA: [NF_FIT_EXAMPLE_N],
+ * caller-owned. */
+#define NF_FIT_EXAMPLE_N 7001
+#define NF_FIT_EXAMPLE_DT_MS 0.1
+#define NF_FIT_EXAMPLE_NAME "example: AdEx cell (adex defaults) + 0.5 mV noise"
+nf_status nf_fit_example(double *v_mV, double *i_pA);
+
 /* Write results.json, results.csv, best_traces.npy ([n_targets][max n] f4,
  * NaN padded) and report.html into dir (created if needed), each atomically.
  * top_k bounds the models per recording in results.json and the report. */

@@ -234,51 +234,18 @@ static int load_file(loaded *L, const char *path, const char *sweeps, const nf_r
     return rc;
 }
 
-/* The embedded example: an adapting AdEx cell (the `adex` defaults) under a
- * hyperpolarising then a depolarising step, 0.1 ms sampling, 700 ms, plus
- * 0.5 mV measurement noise. Most of its spikes never show a sample above
- * -20 mV (the sample that reaches V_peak is the reset); the fit finds them
- * as resets. */
+/* The embedded example (nf_fit_example). */
 static int load_example(loaded *L)
 {
-    const nf_model *m = nf_model_find("adex");
-    if (!m)
-        return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
-    enum { N = 7001 };
-    double *v = malloc(sizeof(double) * N), *I = malloc(sizeof(double) * N);
-    float *fv = malloc(sizeof(float) * N), *fi = malloc(sizeof(float) * N);
-    float p[64];
-    nf_model_defaults(m, p);
-    nf_engine *e = NULL;
+    double *v = malloc(sizeof(double) * NF_FIT_EXAMPLE_N), *I = malloc(sizeof(double) * NF_FIT_EXAMPLE_N);
     int rc = 0;
-    if (!v || !I || !fv || !fi)
+    if (!v || !I)
         rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
-    for (int k = 0; k < N && !rc; k++) {
-        double t = 0.1 * k;
-        fi[k] = t >= 50 && t < 200 ? -0.25f * (float)m->drive_pA : (t >= 250 && t < 650 ? (float)m->drive_pA : 0.0f);
-    }
-    if (!rc && nf_engine_create(NF_BACKEND_CPU, 1, &e))
+    else if (nf_fit_example(v, I))
         rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
-    if (!rc) {
-        nf_batch b = {.model = m, .n_sims = 1, .n_steps = N, .dt_ms = 0.1, .params = p,
-                      .stim = {.waves = fi, .n_waves = 1}, .voltage = fv, .record_every = 1};
-        if (nf_engine_run(e, &b))
-            rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
-    }
-    uint64_t s = 0x5eed;
-    for (int k = 0; k < N && !rc; k++) {
-        /* Box-Muller from a small LCG: the example is the same on every machine */
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        double u1 = ((s >> 11) + 0.5) / 9007199254740992.0;
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        double u2 = (s >> 11) / 9007199254740992.0;
-        v[k] = fv[k] + 0.5 * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
-        I[k] = fi[k];
-    }
-    if (!rc)
-        rc = add_target(L, "example: AdEx cell (adex defaults) + 0.5 mV noise", v, I, N, 0.1);
-    nf_engine_destroy(e);
-    free(v), free(I), free(fv), free(fi);
+    else
+        rc = add_target(L, NF_FIT_EXAMPLE_NAME, v, I, NF_FIT_EXAMPLE_N, NF_FIT_EXAMPLE_DT_MS);
+    free(v), free(I);
     return rc;
 }
 

@@ -10,7 +10,8 @@ static void usage(FILE *fp)
 #define NF__CLI_HELP(name, help) fprintf(fp, "  %-10s %s\n", #name, help);
     NF_CLI_COMMANDS(NF__CLI_HELP)
 #undef NF__CLI_HELP
-    fprintf(fp, "\n`neurofit <command> --help` describes a command's options.\n");
+    fprintf(fp, "\n`neurofit <command> --help` describes a command's options; `neurofit --version` is\n"
+                "`neurofit version`.\n");
 }
 
 int main(int argc, char **argv)
@@ -19,6 +20,8 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+        return nf_cli_version(argc - 1, argv + 1);
 #define NF__CLI_DISPATCH(name, help) \
     if (!strcmp(argv[1], #name)) return nf_cli_##name(argc - 1, argv + 1);
     NF_CLI_COMMANDS(NF__CLI_DISPATCH)

@@ -1,5 +1,6 @@
 /* `neurofit version`: version and build configuration. */
 #include "cli/commands.h"
+#include "neurofit/version.h"
 
 #include <stdio.h>
 
@@ -7,7 +8,7 @@ int nf_cli_version(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    printf("neurofit 0.1.0\n");
+    printf("neurofit %s\n", nf_version());
 #ifdef NF_HAVE_CUDA
     printf("backends: cpu, cuda\n");
 #else
