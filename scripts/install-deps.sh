@@ -7,7 +7,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  build-essential cmake pkg-config \
+  build-essential cmake pkg-config dpkg-dev file \
   libcriterion-dev libcjson-dev liblapacke-dev liblapack-dev libblas-dev libhdf5-dev \
   python3 python3-numpy >/dev/null
 echo "neurofit: build dependencies installed"

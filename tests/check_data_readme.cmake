@@ -1,6 +1,7 @@
 # ctest data_readme: every file under tests/data (but README.md and the
 # licence files) is listed in tests/data/README.md with its size in bytes,
 # and none is over 5 MB.  cmake -DDATA=<tests/data> -P check_data_readme.cmake
+cmake_minimum_required(VERSION 3.24)
 get_filename_component(DATA "${DATA}" ABSOLUTE)
 file(READ "${DATA}/README.md" readme)
 file(GLOB_RECURSE files RELATIVE "${DATA}" "${DATA}/*")
