@@ -44,9 +44,7 @@ static int run_variant(nf_sbc_lif_opts o, nf_engine *e, int with_stim, const cha
     if (nf_sbc_lif_run(e, &o, &r, &tm) != NF_OK) return die("sbc_lif_run");
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", out, tag);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/sbc.json", dir);
-    if (nf_sbc_write_svg(r, dir) != NF_OK || nf_sbc_write_json(r, path) != NF_OK) return die(dir);
+    if (nf_sbc_write(r, dir) != NF_OK) return die(dir);
     printf("\n### %s (N = %lld reference, M = %lld, L = %lld, K = %lld, sigma = %g mV, repair classes %s)\n\n",
            with_stim ? "stimulus observed" : "voltage only", (long long)o.n_ref, (long long)o.M, (long long)o.L,
            (long long)o.abc.n_neighbors, o.sigma_mV, o.repair_classes ? "on" : "off");

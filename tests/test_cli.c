@@ -2,6 +2,7 @@
  * the documented shapes, and every bad input gets a clear message, a non-zero
  * exit and no half-written result. Runs the built binary. */
 #include "neurofit/model.h"
+#include "neurofit/npy.h"
 
 #include <criterion/criterion.h>
 #include "nf_test_cli.h"
@@ -209,4 +210,27 @@ Test(cli, options_are_parsed_from_one_table_per_command)
     cr_assert(strstr(out, "Brette"), "%s", out);
     cr_assert_eq(nft_run(out, sizeof out, BIN " models adex hh"), 2, "%s", out);
     cr_assert(strstr(out, "usage: neurofit models"), "%s", out);
+}
+
+/* A .npy of the wrong shape for --stimulus file: or --params is an error
+ * naming the file, exit 2, and no crash (both were freed twice). */
+Test(cli, simulate_rejects_npy_inputs_of_the_wrong_shape)
+{
+    char out[8192], stim[512], par[512];
+    snprintf(stim, sizeof stim, "%s/short_stim.npy", tmpdir);
+    snprintf(par, sizeof par, "%s/narrow_params.npy", tmpdir);
+    float z[40] = {0};
+    int64_t s1[1] = {7}, s2[2] = {4, 3};
+    cr_assert_eq(nf_npy_write(stim, NF_DT_F32, 1, s1, z), NF_OK);
+    cr_assert_eq(nf_npy_write(par, NF_DT_F32, 2, s2, z), NF_OK);
+    int rc = nft_run(out, sizeof out,
+                     BIN " simulate --model lif6 --sample-prior 1 --stimulus file:%s --dt 0.1 --duration 1.0 --out %s/ws",
+                     stim, tmpdir);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "short_stim.npy") && !strstr(out, "free"), "%s", out);
+    rc = nft_run(out, sizeof out,
+                 BIN " simulate --model lif6 --params %s --stimulus step:1,0,1 --dt 0.1 --duration 1.0 --out %s/wp", par,
+                 tmpdir);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "narrow_params.npy") && strstr(out, "3 columns"), "%s", out);
 }

@@ -378,7 +378,22 @@ Test(fit, writes_json_csv_npy_and_report)
     cr_assert_eq(nf_fit(t, 2, &o, &r), NF_OK, "%s", nf_errmsg());
     char dir[] = "/tmp/nf_fit_out_XXXXXX";
     cr_assert(mkdtemp(dir));
-    cr_assert_eq(nf_fit_write(r, t, 2, &o, dir), NF_OK, "%s", nf_errmsg());
+    o.top_k = 2;
+    cr_assert_eq(nf_fit_write(r, t, &o, 1, dir), NF_OK, "%s", nf_errmsg());
+    char path[256];
+    snprintf(path, sizeof path, "%s/model_traces.npy", dir);
+    cr_assert_eq(access(path, F_OK), 0, "all_traces writes model_traces.npy");
+    /* a later set without it leaves no stale model_traces.npy, and a file
+     * that is not the fit's stays */
+    snprintf(path, sizeof path, "%s/notes.txt", dir);
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    fputs("mine", fp);
+    fclose(fp);
+    cr_assert_eq(nf_fit_write(r, t, &o, 0, dir), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(access(path, F_OK), 0, "a file that is not the fit's is kept");
+    snprintf(path, sizeof path, "%s/model_traces.npy", dir);
+    cr_assert_neq(access(path, F_OK), 0, "a stale model_traces.npy survived");
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "/usr/bin/python3 -c \"import json,csv,numpy as np; d='%s'; j=json.load(open(d+'/results.json')); "

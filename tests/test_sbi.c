@@ -5,6 +5,7 @@
  * any chunking and thread count, an interrupted run that commits nothing, and
  * bad input that fails fast with a message naming it. */
 #include "neurofit/engine.h"
+#include "neurofit/fileio.h"
 #include "neurofit/sbi.h"
 #include "nf_philox.h"
 
@@ -503,7 +504,7 @@ Test(sbi, an_interrupted_run_commits_nothing_and_keeps_the_old_dataset)
     cr_assert_eq(read_file(dir, "theta.npy", &after, &la), 0);
     cr_expect(la == lb && memcmp(before, after, la) == 0, "the old theta.npy was changed");
     char out[4096];
-    nft_run(out, sizeof out, "ls -A %s", dir);
+    nft_run(out, sizeof out, "ls -A %s; ls -A %s", dir, tmpdir); /* the stage is beside the directory */
     cr_expect(strstr(out, "partial") == NULL && strstr(out, "tmp") == NULL, "left behind: %s", out);
     /* a complete run without stimulus.npy removes the older one */
     o.progress = NULL;
@@ -543,14 +544,14 @@ Test(sbi, a_killed_run_leaves_no_file_that_looks_complete, .timeout = 60)
               "--no-stimulus-file", "--quiet", "--out", dir, (char *)NULL);
         _exit(127);
     }
-    /* wait until the run is streaming into its staging directory */
-    for (int i = 0; i < 500 && !has_entry(dir, ".partial-", ""); i++) usleep(10000);
+    /* wait until the run is streaming into its staging directory (beside dir) */
+    for (int i = 0; i < 500 && !has_entry(tmpdir, ".killed" NF_STAGE_TAG, ""); i++) usleep(10000);
     usleep(300000);
     kill(pid, SIGKILL);
     int st;
     waitpid(pid, &st, 0);
     cr_assert(WIFSIGNALED(st), "the run ended before it was killed (status %d)", st);
-    cr_expect(has_entry(dir, ".partial-", ""), "no staging directory: was the run killed before it started?");
+    cr_expect(has_entry(tmpdir, ".killed" NF_STAGE_TAG, ""), "no staging directory: was the run killed before it started?");
     cr_expect(!has_entry(dir, "meta.json", ""), "meta.json exists after a killed run");
     cr_expect(!has_entry(dir, "", ".npy"), "a .npy file under its final name after a killed run");
 }
@@ -566,18 +567,14 @@ Test(sbi, ctrl_c_stops_cleanly_and_removes_the_staging_directory, .timeout = 60)
               "--no-stimulus-file", "--quiet", "--out", dir, (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 500 && !has_entry(dir, ".partial-", ""); i++) usleep(10000);
+    for (int i = 0; i < 500 && !has_entry(tmpdir, ".interrupted" NF_STAGE_TAG, ""); i++) usleep(10000);
     usleep(200000);
     kill(pid, SIGINT);
     int st;
     waitpid(pid, &st, 0);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "expected exit 1 after Ctrl-C (status %d)", st);
-    DIR *dp = opendir(dir);
-    cr_assert_not_null(dp);
-    struct dirent *de;
-    while ((de = readdir(dp)))
-        cr_expect(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."), "left behind: %s", de->d_name);
-    closedir(dp);
+    cr_expect(access(dir, F_OK) != 0, "a run that committed nothing created %s", dir);
+    cr_expect(!has_entry(tmpdir, ".interrupted" NF_STAGE_TAG, ""), "the staging directory is left behind");
 }
 
 Test(sbi, file_stimuli_are_used_row_by_row_or_shared)

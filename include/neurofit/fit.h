@@ -133,6 +133,17 @@ typedef struct nf_fit_options {
 
 void nf_fit_options_default(nf_fit_options *o);
 
+/* Starting points from an earlier fit's results.json (path): for each of
+ * targets[0..n_targets) whose name matches a recording there, the parameters
+ * of each of that recording's top models that opt fits (opt->models; NULL:
+ * every model). *starts [*n_starts] and the parameters they point into
+ * (*store) are the caller's to free(). Errors: a file that is not a
+ * neurofit results.json, a parameter without a finite value (NF_EINVAL), no
+ * matching recording or model (NF_ENOTFOUND); messages name the file. */
+nf_status nf_fit_starts_read(const char *path, const nf_fit_target *targets, int n_targets,
+                             const nf_fit_options *opt, nf_fit_start **starts, double **store,
+                             int *n_starts);
+
 /* A starting point for model m's search read off recording t by regression
  * (the voltage on the right-hand side makes most parameters linear; the
  * rest is a small grid; src/fit/fit_guess.c): *found = 1 and params
@@ -245,16 +256,21 @@ void nf_fit_result_destroy(nf_fit_result *r);
 #define NF_FIT_EXAMPLE_NAME "example: AdEx cell (adex defaults) + 0.5 mV noise"
 nf_status nf_fit_example(double *v_mV, double *i_pA);
 
-/* Write results.json, results.csv, best_traces.npy ([n_targets][max n] f4,
- * NaN padded) and report.html into dir (created if needed), each atomically.
- * top_k bounds the models per recording in results.json and the report. */
-nf_status nf_fit_write(const nf_fit_result *r, const nf_fit_target *targets, int top_k,
-                       const nf_fit_options *opt, const char *dir);
+/* The directory `neurofit fit` keeps its checkpoints in, inside the output
+ * directory (nf_fit_options.checkpoint_dir = DIR/NF_FIT_CHECKPOINT_DIR): part
+ * of the fit's output set, so nf_fit_write's commit removes it. */
+#define NF_FIT_CHECKPOINT_DIR "checkpoint"
 
-/* Write model_traces.npy: float32 [n_targets][n_models][max n], every
- * model's best trace in the order of r->models (results.json "models"),
- * NaN padded. */
-nf_status nf_fit_write_model_traces(const nf_fit_result *r, const nf_fit_target *targets, const char *dir);
+/* Write a fit's outputs into dir as one set (staged beside dir, committed
+ * with results.json last, nf_stage in neurofit/fileio.h): results.json (the
+ * top opt->top_k models per recording), results.csv, best_traces.npy
+ * ([n_targets][max n] f4, NaN padded), report.html and, with all_traces,
+ * model_traces.npy (float32 [n_targets][n_models][max n], every model's best
+ * trace in the order of results.json's "models", NaN padded). A
+ * model_traces.npy or checkpoint directory of an earlier fit in dir is
+ * removed. */
+nf_status nf_fit_write(const nf_fit_result *r, const nf_fit_target *targets, const nf_fit_options *opt,
+                       int all_traces, const char *dir);
 
 #ifdef __cplusplus
 }

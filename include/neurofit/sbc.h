@@ -192,6 +192,9 @@ double nf_sbc_result_ppc(const nf_sbc_result *r);
 nf_status nf_sbc_write_json(const nf_sbc_result *r, const char *path);
 /* dir/sbc_ranks.svg, dir/sbc_ecdf.svg, dir/sbc_recovery.svg (dir created). */
 nf_status nf_sbc_write_svg(const nf_sbc_result *r, const char *dir);
+/* The three SVGs and sbc.json (the marker, last) as one output set in dir
+ * (staged and committed: nf_stage, neurofit/fileio.h). */
+nf_status nf_sbc_write(const nf_sbc_result *r, const char *dir);
 
 /* ---------------------------------------------------------------------------
  * 4. The BayesFlow LIF problem (the `bayesflow-lif` preset of sbi.h)
@@ -231,6 +234,57 @@ nf_status nf_sbc_lif_table(nf_engine *e, uint64_t seed, int64_t first, int64_t n
  * theta [n][6] in; cls [n] out. */
 void nf_sbc_lif_classes(const float *theta, int64_t n, int32_t *cls);
 
+/* The problem's estimator for a reference table theta [n][6], summ [n][k]
+ * (k = nf_sbc_lif_n_summaries(with_stimulus)): nf_abc with opts (NULL:
+ * defaults) and, unless repair_classes is 0, the repair rule's branch
+ * (nf_sbc_lif_classes) as a latent class: 1 for V_res alone, 2 for every
+ * parameter (nf_abc_set_classes). */
+nf_status nf_sbc_lif_abc_create(const float *theta, const float *summ, int64_t n, int with_stimulus,
+                                const nf_abc_opts *opts, int repair_classes, nf_abc **out);
+
+/* L posterior draws for each of K observations s_obs [K][k]: post [K][L][6];
+ * observation m is drawn with seed + 1000 + m. Errors name the observation. */
+nf_status nf_sbc_lif_posterior(const nf_abc *a, const float *s_obs, int64_t K, int64_t L, uint64_t seed,
+                               float *post);
+
+/* ---- the posterior of observed traces (`neurofit sbi infer`) ---- */
+
+/* Traces of the problem from a .npy file: float32 [K][501] or [501] (K = 1),
+ * every value finite; *data [*rows][501] to free(). Errors name the file and
+ * the first bad value. */
+nf_status nf_sbc_lif_traces_read(const char *path, float **data, int64_t *rows);
+
+/* Summaries of K traces v [K][501] mV, each with its stimulus (stim
+ * [n_stim][501] pA, n_stim 1: one for all, or K) or from the voltage alone
+ * (stim NULL): out [K][nf_sbc_lif_n_summaries(stim != NULL)]. */
+nf_status nf_sbc_lif_summaries_rows(const float *v, int64_t K, const float *stim, int64_t n_stim, float *out);
+
+/* The reference table of a dataset directory written by `neurofit sbi
+ * simulate --preset bayesflow-lif` (nf_sbi_write_dataset with traces):
+ * *theta [n][6] and *summaries [n][nf_sbc_lif_n_summaries(with_stimulus)] of
+ * its traces after measurement noise of sd sigma_mV keyed by seed
+ * (nf_sbc_lif_add_noise), with its stimulus.npy when with_stimulus; n >= 1000.
+ * Both arrays are the caller's to free(). */
+nf_status nf_sbc_lif_reference_read(const char *dir, int with_stimulus, double sigma_mV, uint64_t seed,
+                                    float **theta, float **summaries, int64_t *n);
+
+/* What posterior.json records besides the draws. */
+typedef struct nf_sbc_lif_posterior_info {
+    const char *reference;     /* "bayesflow-lif" or the dataset directory */
+    int64_t n_reference;       /* its rows */
+    double sigma_mV;           /* the noise model of the reference traces */
+    int with_stimulus;         /* the stimulus was observed */
+    uint64_t seed;
+    const char *observed;      /* the observed traces' file */
+    const char *stimulus_file; /* the stimulus file or NULL */
+} nf_sbc_lif_posterior_info;
+
+/* posterior.npy (float32 [K][L][6], model units) and posterior.json (the
+ * settings, per trace the mean, sd and 5/50/95 % quantiles; the marker) as
+ * one output set in dir (nf_stage, neurofit/fileio.h). */
+nf_status nf_sbc_lif_posterior_write(const char *dir, const float *post, int64_t K, int64_t L,
+                                     const nf_sbc_lif_posterior_info *info);
+
 /* A whole SBC of the ABC posterior on the problem: an n_ref reference table
  * (seed), M test cases (seed + 1) with L posterior draws each, and a
  * predictive check with P posterior draws per case re-simulated against a
@@ -255,7 +309,7 @@ typedef struct nf_sbc_lif_times {
     double table_s, build_s, infer_s, ppc_s; /* wall seconds of each stage */
 } nf_sbc_lif_times;
 
-/* Runs it; *out is analysed and ready for nf_sbc_write_json/svg. times may be NULL. */
+/* Runs it; *out is analysed and ready for nf_sbc_write. times may be NULL. */
 nf_status nf_sbc_lif_run(nf_engine *e, const nf_sbc_lif_opts *o, nf_sbc_result **out, nf_sbc_lif_times *times);
 
 #ifdef __cplusplus

@@ -1,6 +1,5 @@
 /* Helpers shared by the command implementations (src/cli/cli_util.h). */
 #include "cli/cli_util.h"
-#include "neurofit/fileio.h"
 
 #include <errno.h>
 #include <math.h>
@@ -8,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 int nf_cli_error(const char *cmd, int code, const char *fmt, ...)
 {
@@ -55,61 +53,6 @@ int nf_cli_parse_list(const char *s, double *out, int max)
         n++;
     }
     return n;
-}
-
-char *nf_cli_read_text(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    char *buf = NULL;
-    if (fseek(fp, 0, SEEK_END) == 0) {
-        long n = ftell(fp);
-        if (n >= 0 && n < (1L << 28) && fseek(fp, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
-            if (fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            } else {
-                buf[n] = '\0';
-            }
-        }
-    }
-    fclose(fp);
-    return buf;
-}
-
-/* ---- staged outputs ---------------------------------------------------- */
-
-/* Move the named files from stage into dir, in order (the last one is the
- * marker of a complete result), then remove stage. */
-int nf_cli_stage_commit(const char *cmd, const char *stage, const char *dir, const char *const *names, int n)
-{
-    char a[4096], b[4096];
-    for (int i = 0; i < n; i++) {
-        if (nf_path_join(a, sizeof a, stage, names[i]) || nf_path_join(b, sizeof b, dir, names[i]))
-            return nf_cli_error(cmd, NF_EXIT_FAIL, "%s", nf_errmsg());
-        if (rename(a, b) != 0) return nf_cli_error(cmd, NF_EXIT_FAIL, "cannot move %s to %s: %s", a, b, strerror(errno));
-    }
-    rmdir(stage);
-    return NF_EXIT_OK;
-}
-
-/* Remove a staging directory and the named files in it (after a failure). */
-void nf_cli_stage_drop(const char *stage, const char *const *names, int n)
-{
-    char a[4096];
-    for (int i = 0; i < n; i++)
-        if (!nf_path_join(a, sizeof a, stage, names[i])) unlink(a);
-    rmdir(stage);
-}
-
-int nf_cli_stage_make(const char *cmd, const char *dir, char *stage, size_t cap)
-{
-    char name[64];
-    snprintf(name, sizeof name, ".partial-%ld", (long)getpid());
-    if (nf_mkdir_p(dir) || nf_path_join(stage, cap, dir, name) || nf_mkdir_p(stage))
-        return nf_cli_error(cmd, NF_EXIT_FAIL, "--out %s: %s", dir, nf_errmsg());
-    return NF_EXIT_OK;
 }
 
 /* ---- options ------------------------------------------------------------ */

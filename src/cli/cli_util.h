@@ -26,7 +26,6 @@
 #include "neurofit/engine.h"
 
 #include <getopt.h>
-#include <stddef.h>
 #include <stdint.h>
 
 /* Exit codes: 0 success, 1 failure while running, 2 bad usage or input. */
@@ -41,19 +40,6 @@ int nf_cli_parse_i64(const char *s, int64_t *out);
 
 /* Split "a,b,c" numbers after a prefix like "step:"; returns count or -1. */
 int nf_cli_parse_list(const char *s, double *out, int max);
-
-/* A whole text file (at most 256 MiB) as a NUL-terminated string to free();
- * NULL when it cannot be read. */
-char *nf_cli_read_text(const char *path);
-
-/* ---- staged outputs -----------------------------------------------------
- * A command's files are written into DIR/.partial-<pid>/ (nf_cli_stage_make)
- * and moved into DIR in the given order when all are complete, the last name
- * being the marker of a complete set (nf_cli_stage_commit); after a failure
- * nf_cli_stage_drop removes the stage, so DIR keeps what it had. */
-int nf_cli_stage_make(const char *cmd, const char *dir, char *stage, size_t cap);
-int nf_cli_stage_commit(const char *cmd, const char *stage, const char *dir, const char *const *names, int n);
-void nf_cli_stage_drop(const char *stage, const char *const *names, int n);
 
 /* ---- options ------------------------------------------------------------ */
 

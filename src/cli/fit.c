@@ -13,7 +13,8 @@
  *
  * Checkpoints go to DIR/checkpoint while the fit runs; Ctrl-C saves one and
  * exits with 130, and --resume continues to the same result as an
- * uninterrupted run. They are removed when the results are written. */
+ * uninterrupted run. The results are written as one set (nf_fit_write),
+ * whose commit also removes the checkpoint. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "neurofit/engine.h"
@@ -21,7 +22,6 @@
 #include "neurofit/fit.h"
 #include "neurofit/recording.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -166,10 +166,14 @@ static void loaded_free(loaded *L)
     free(L->names);
 }
 
-static int add_target(loaded *L, const char *name, const double *v, const double *i, int64_t n, double dt)
+/* Append a target that owns fv, fi (freed on failure too) and a copy of name. */
+static int add_owned(loaded *L, const char *name, float *fv, float *fi, int64_t n, double dt)
 {
-    if (L->n == MAX_TARGETS)
+    char *nm = strdup(name);
+    if (L->n == MAX_TARGETS) {
+        free(fv), free(fi), free(nm);
         return nf_cli_error(CMD, NF_EXIT_USAGE, "more than %d sweeps", MAX_TARGETS);
+    }
     if (L->n % 64 == 0) {
         size_t cap = (size_t)L->n + 64;
         nf_fit_target *t = realloc(L->t, cap * sizeof *t);
@@ -178,21 +182,17 @@ static int add_target(loaded *L, const char *name, const double *v, const double
         float **b = realloc(L->bufs, 2 * cap * sizeof *b);
         if (b)
             L->bufs = b;
-        char **nm = realloc(L->names, cap * sizeof *nm);
-        if (nm)
-            L->names = nm;
-        if (!t || !b || !nm)
+        char **names = realloc(L->names, cap * sizeof *names);
+        if (names)
+            L->names = names;
+        if (!t || !b || !names) {
+            free(fv), free(fi), free(nm);
             return nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
+        }
     }
-    float *fv = malloc(sizeof(float) * (size_t)n), *fi = malloc(sizeof(float) * (size_t)n);
-    char *nm = strdup(name);
     if (!fv || !fi || !nm) {
         free(fv), free(fi), free(nm);
         return nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory for %s", name);
-    }
-    for (int64_t k = 0; k < n; k++) {
-        fv[k] = (float)v[k];
-        fi[k] = (float)i[k];
     }
     L->bufs[2 * L->n] = fv;
     L->bufs[2 * L->n + 1] = fi;
@@ -200,6 +200,17 @@ static int add_target(loaded *L, const char *name, const double *v, const double
     L->t[L->n] = (nf_fit_target){.name = nm, .v = fv, .i = fi, .n = n, .dt_ms = dt};
     L->n++;
     return 0;
+}
+
+/* Append a sweep (double samples) as a float target. */
+static int add_target(loaded *L, const char *name, const double *v, const double *i, int64_t n, double dt)
+{
+    float *fv = malloc(sizeof(float) * (size_t)n), *fi = malloc(sizeof(float) * (size_t)n);
+    for (int64_t k = 0; fv && fi && k < n; k++) {
+        fv[k] = (float)v[k];
+        fi[k] = (float)i[k];
+    }
+    return add_owned(L, name, fv, fi, n, dt);
 }
 
 static int load_file(loaded *L, const char *path, const char *sweeps, const nf_recording_options *ro)
@@ -264,104 +275,6 @@ static void print_summary(const nf_fit_result *r, const nf_fit_target *t, int to
     printf("\n%d recording(s) x %d model(s) in %.1f s on %s: %.3g simulations, %.3g neuron-steps/s\n", r->n_targets,
            r->n_models, r->seconds, nf_backend_name(r->backend), (double)r->sims,
            r->seconds > 0 ? r->neuron_steps / r->seconds : 0.0);
-}
-
-/* Is m one of the models this fit fits? */
-static int fitted_here(const nf_fit_options *o, const nf_model *m)
-{
-    if (!o->models)
-        return 1;
-    for (int i = 0; i < o->n_models; i++)
-        if (!strcmp(o->models[i], m->name))
-            return 1;
-    return 0;
-}
-
-/* Model m's parameters from one "top" row of a results.json into x; an exit code. */
-static int row_params(const char *path, const char *rec_name, const cJSON *row, const nf_model *m, double *x)
-{
-    const cJSON *ps = cJSON_GetObjectItemCaseSensitive(row, "params");
-    for (int j = 0; j < m->n_params; j++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ps, m->params[j].name), "value");
-        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-            return nf_cli_error(CMD, NF_EXIT_USAGE, "--init %s: recording \"%s\", model %s: no finite value for parameter %s",
-                                path, rec_name, m->name, m->params[j].name);
-        x[j] = v->valuedouble;
-    }
-    return NF_EXIT_OK;
-}
-
-/* Starting points from an earlier results.json: for every recording whose
- * name matches one of ours, the parameters of each of its top models that
- * this fit fits. Fills *starts / *vals (caller frees); returns an exit code. */
-static int starts_from_results(const char *path, const loaded *L, const nf_fit_options *o, nf_fit_start **starts,
-                               double **vals, int *n_out)
-{
-    *starts = NULL;
-    *vals = NULL;
-    *n_out = 0;
-    char *text = nf_cli_read_text(path);
-    if (!text)
-        return nf_cli_error(CMD, NF_EXIT_USAGE, "--init %s: cannot read the file", path);
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
-    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(root, "recordings");
-    if (!root || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "neurofit-fit-results") || !cJSON_IsArray(recs)) {
-        cJSON_Delete(root);
-        return nf_cli_error(CMD, NF_EXIT_USAGE, "--init %s: not a neurofit results.json (no \"format\": "
-                            "\"neurofit-fit-results\" with \"recordings\")", path);
-    }
-    int cap = 0, n = 0, rc = NF_EXIT_OK;
-    const cJSON *rec, *row;
-    cJSON_ArrayForEach(rec, recs) {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(rec, "name");
-        const cJSON *top = cJSON_GetObjectItemCaseSensitive(rec, "top");
-        if (!cJSON_IsString(name) || !cJSON_IsArray(top))
-            continue;
-        for (int k = 0; k < L->n && !rc; k++) {
-            if (!L->t[k].name || strcmp(L->t[k].name, name->valuestring))
-                continue;
-            cJSON_ArrayForEach(row, top) {
-                const cJSON *mn = cJSON_GetObjectItemCaseSensitive(row, "model");
-                const nf_model *m = cJSON_IsString(mn) ? nf_model_find(mn->valuestring) : NULL;
-                if (!m || !fitted_here(o, m))
-                    continue;
-                if (n == cap) {
-                    cap = cap ? 2 * cap : 64;
-                    nf_fit_start *ns = realloc(*starts, sizeof **starts * (size_t)cap);
-                    if (ns)
-                        *starts = ns;
-                    double *nv = ns ? realloc(*vals, sizeof **vals * 64 * (size_t)cap) : NULL;
-                    if (!nv) {
-                        rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
-                        break;
-                    }
-                    *vals = nv;
-                }
-                if ((rc = row_params(path, name->valuestring, row, m, *vals + 64 * (size_t)n)))
-                    break;
-                (*starts)[n++] = (nf_fit_start){.model = m->name, .target = k}; /* params set below */
-            }
-        }
-        if (rc)
-            break;
-    }
-    cJSON_Delete(root);
-    for (int k = 0; k < n; k++) /* the values array may have moved while growing */
-        (*starts)[k].params = *vals + 64 * (size_t)k;
-    if (!rc && n == 0)
-        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--init %s: no recording there has the name of one fitted here, "
-                          "or none of its models is fitted here", path);
-    if (rc) {
-        free(*starts);
-        free(*vals);
-        *starts = NULL;
-        *vals = NULL;
-        return rc;
-    }
-    *n_out = n;
-    return NF_EXIT_OK;
 }
 
 enum {
@@ -531,7 +444,9 @@ int nf_cli_fit(int argc, char **argv)
     nf_fit_start *starts = NULL;
     double *start_vals = NULL;
     if (init) {
-        if ((rc = starts_from_results(init, &L, &o, &starts, &start_vals, &o.n_starts))) {
+        nf_status st = nf_fit_starts_read(init, L.t, L.n, &o, &starts, &start_vals, &o.n_starts);
+        if (st) {
+            rc = nf_cli_error(CMD, st == NF_ENOMEM ? NF_EXIT_FAIL : NF_EXIT_USAGE, "--init %s", nf_errmsg());
             loaded_free(&L);
             free(mlist);
             return rc;
@@ -555,7 +470,7 @@ int nf_cli_fit(int argc, char **argv)
         return rc;
     }
     char ckpt[4096];
-    if (nf_mkdir_p(out) || nf_path_join(ckpt, sizeof ckpt, out, "checkpoint")) {
+    if (nf_mkdir_p(out) || nf_path_join(ckpt, sizeof ckpt, out, NF_FIT_CHECKPOINT_DIR)) {
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--out: %s", nf_errmsg());
         loaded_free(&L);
         free(mlist);
@@ -594,11 +509,9 @@ int nf_cli_fit(int argc, char **argv)
     } else if (st) {
         rc = nf_cli_error(CMD, st == NF_EINVAL || st == NF_ENOMODEL || st == NF_ENAN || st == NF_ENOTFOUND
                                    ? NF_EXIT_USAGE : NF_EXIT_FAIL, "%s", nf_errmsg());
-    } else if (nf_fit_write(res, L.t, o.top_k, &o, out) ||
-               (all_traces && nf_fit_write_model_traces(res, L.t, out))) {
+    } else if (nf_fit_write(res, L.t, &o, all_traces, out)) { /* one set; ends the checkpoint */
         rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
     } else {
-        nf_remove_tree(ckpt);
         print_summary(res, L.t, o.top_k);
         printf("wrote %s/results.json, results.csv, best_traces.npy, report.html%s\n", out,
                all_traces ? ", model_traces.npy" : "");

@@ -4,8 +4,8 @@
  *   neurofit sbi sbc --preset bayesflow-lif [--draws M] [--posterior-samples L] [--reference N]
  *       [--stimulus observed|unobserved] [--seed S] --out DIR
  *
- * The outputs are staged and committed together (sbc.json last), so a failed
- * or killed run leaves DIR as it was. */
+ * The outputs are one set (nf_sbc_write: staged, sbc.json committed last),
+ * so a failed or killed run leaves DIR as it was. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "neurofit/engine.h"
@@ -108,17 +108,7 @@ int nf_cli_sbi_sbc(int argc, char **argv)
     int rc = NF_EXIT_OK;
     if (nf_sbc_lif_run(e, &o, &r, &tm)) rc = nf_cli_error(C, NF_EXIT_FAIL, "%s", nf_errmsg());
     nf_engine_destroy(e);
-    static const char *const files[4] = {"sbc_ranks.svg", "sbc_ecdf.svg", "sbc_recovery.svg", "sbc.json"};
-    char stage[4096], path[4200];
-    if (rc == NF_EXIT_OK) rc = nf_cli_stage_make(C, out, stage, sizeof stage);
-    if (rc == NF_EXIT_OK) {
-        snprintf(path, sizeof path, "%s/sbc.json", stage);
-        if (nf_sbc_write_svg(r, stage) || nf_sbc_write_json(r, path)) {
-            rc = nf_cli_error(C, NF_EXIT_FAIL, "%s", nf_errmsg());
-            nf_cli_stage_drop(stage, files, 4);
-        } else
-            rc = nf_cli_stage_commit(C, stage, out, files, 4);
-    }
+    if (rc == NF_EXIT_OK && nf_sbc_write(r, out)) rc = nf_cli_error(C, NF_EXIT_FAIL, "--out %s: %s", out, nf_errmsg());
     if (rc == NF_EXIT_OK && !quiet) {
         fprintf(stderr, "neurofit sbi sbc: tables %.1f s, %lld posteriors %.1f s, predictive %.1f s\n", tm.table_s,
                 (long long)o.M, tm.infer_s, tm.ppc_s);

@@ -11,6 +11,7 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "neurofit/engine.h"
+#include "neurofit/fileio.h"
 #include "neurofit/npy.h"
 #include "neurofit/sbi.h"
 
@@ -223,8 +224,9 @@ int nf_cli_sbi_simulate(int argc, char **argv)
         for (int k = 0; k < n_priors && rc == NF_EXIT_OK; k++) {
             const char *spec = priors[k];
             if (spec[0] == '@') {
-                char *text = nf_cli_read_text(spec + 1);
-                if (!text) rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--prior: cannot read %s", spec + 1);
+                char *text = NULL;
+                if (nf_file_read_string(spec + 1, (size_t)1 << 28, &text))
+                    rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--prior: cannot read %s", spec + 1);
                 else if (nf_prior_parse_json(prior, text))
                     rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--prior %s: %s", spec + 1, nf_errmsg());
                 free(text);

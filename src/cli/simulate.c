@@ -8,9 +8,9 @@
  * --stimulus may be given twice (a waveform plus noise). Outputs in DIR:
  * params.npy [P][n_params] f4, voltage.npy [P][T'] f4 (unless --record none),
  * spikes.npy [P][K] f4 ms (NaN padded), spike_counts.npy [P] i4, valid.npy [P]
- * b1, meta.json. Everything is computed before anything is written, and each
- * file is written under a temporary name and renamed, so a failed run leaves
- * earlier results untouched. */
+ * b1, meta.json. Everything is computed before anything is written, into a
+ * stage beside DIR committed as one set (meta.json last), so a failed run
+ * leaves earlier results untouched. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "neurofit/engine.h"
@@ -53,6 +53,7 @@ static int read_params(const nf_model *m, const char *path, float **out, int64_t
         int64_t cols = ndim == 2 ? shape[1] : (ndim == 1 ? shape[0] : -1);
         if (cols != m->n_params) {
             free(*out);
+            *out = NULL; /* the caller frees what it gets */
             return nf_cli_error(CMD, NF_EXIT_USAGE, "--params %s: %lld columns, model %s has %d parameters",
                                 path, (long long)cols, m->name, m->n_params);
         }
@@ -147,6 +148,7 @@ static int read_stimulus_file(const char *path, int64_t T, int64_t P, float **w,
         int64_t rows = ndim == 2 ? shape[0] : 1, cols = ndim == 2 ? shape[1] : shape[0];
         if (ndim > 2 || cols != T || (rows != 1 && rows != P)) {
             free(*w);
+            *w = NULL; /* the caller frees what it gets */
             return nf_cli_error(CMD, NF_EXIT_USAGE,
                                 "--stimulus %s: shape %lldx%lld does not match %lld samples (duration/dt + 1) "
                                 "for 1 or %lld simulations",
@@ -271,11 +273,12 @@ int nf_cli_simulate(int argc, char **argv)
     int32_t *counts = NULL;
     uint8_t *valid = NULL;
     nf_engine *e = NULL;
+    nf_stage *stage = NULL;
     int64_t P = 0, n_waves = 0;
     cJSON *meta = NULL, *stim_json = NULL;
     char *text = NULL;
 
-    if (nf_mkdir_p(out)) {
+    if (nf_stage_open(out, &stage)) { /* the outputs are one set, staged beside --out */
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--out: %s", nf_errmsg());
         goto done;
     }
@@ -370,14 +373,14 @@ int nf_cli_simulate(int argc, char **argv)
         goto done;
     }
 
-    /* ---- write results (each file atomically) ---- */
+    /* ---- write the results into the stage, then commit them as one set ---- */
     char path[4096];
     int64_t shp[2];
 #define WRITE(name, type, nd, s0, s1, data)                                          \
     do {                                                                             \
         shp[0] = (s0);                                                               \
         shp[1] = (s1);                                                               \
-        if (nf_path_join(path, sizeof path, out, name) ||                            \
+        if (nf_path_join(path, sizeof path, nf_stage_path(stage), name) ||           \
             nf_npy_write(path, type, nd, shp, data)) {                               \
             rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());                 \
             goto done;                                                               \
@@ -420,7 +423,10 @@ int nf_cli_simulate(int argc, char **argv)
     cJSON_AddStringToObject(files, "spike_counts.npy", "int32 [n_sims], all spikes");
     cJSON_AddStringToObject(files, "valid.npy", "bool [n_sims]");
     text = cJSON_Print(meta);
-    if (!text || nf_path_join(path, sizeof path, out, "meta.json") || nf_file_write_string(path, text)) {
+    static const char *const set[] = {"params.npy", "voltage.npy", "spikes.npy", "spike_counts.npy", "valid.npy",
+                                      "meta.json"};
+    if (!text || nf_path_join(path, sizeof path, nf_stage_path(stage), "meta.json") ||
+        nf_file_write_string(path, text) || nf_stage_commit(stage, set, 6)) {
         rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
         goto done;
     }
@@ -433,6 +439,7 @@ int nf_cli_simulate(int argc, char **argv)
             (long long)P, m->name, nf_backend_name(nf_engine_backend(e)), (long long)T, (long long)n_valid,
             (long long)n_fired, out);
 done:
+    nf_stage_destroy(stage);
     cJSON_Delete(stim_json);
     free(text);
     cJSON_Delete(meta);

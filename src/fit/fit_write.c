@@ -1,4 +1,5 @@
-/* Outputs of a fit: results.json, results.csv, best_traces.npy, report.html. */
+/* Outputs of a fit, one set: results.json, results.csv, best_traces.npy,
+ * report.html and, when asked, model_traces.npy. */
 #include "neurofit/fit.h"
 
 #include "internal.h"
@@ -264,30 +265,10 @@ done:
     return s;
 }
 
-nf_status nf_fit_write(const nf_fit_result *r, const nf_fit_target *targets, int top_k, const nf_fit_options *opt,
-                       const char *dir)
+/* model_traces.npy: float32 [n_targets][n_models][max n], every model's best
+ * trace in the order of results.json's "models", NaN padded. */
+static nf_status write_model_traces(const nf_fit_result *r, const nf_fit_target *targets, const char *path)
 {
-    if (!r || !targets || !dir || !opt)
-        return nf__fail(NF_EINVAL, "fit write: NULL argument");
-    if (top_k < 1)
-        return nf__fail(NF_EINVAL, "fit write: top-k %d must be >= 1", top_k);
-    nf_status s = nf_mkdir_p(dir);
-    char p[4096];
-    if (!s && !(s = nf_path_join(p, sizeof p, dir, "results.json")))
-        s = write_json(r, targets, top_k, opt, p);
-    if (!s && !(s = nf_path_join(p, sizeof p, dir, "results.csv")))
-        s = write_csv(r, targets, p);
-    if (!s && !(s = nf_path_join(p, sizeof p, dir, "best_traces.npy")))
-        s = write_traces(r, targets, p);
-    if (!s && !(s = nf_path_join(p, sizeof p, dir, "report.html")))
-        s = write_report(r, targets, top_k, p);
-    return s;
-}
-
-nf_status nf_fit_write_model_traces(const nf_fit_result *r, const nf_fit_target *targets, const char *dir)
-{
-    if (!r || !targets || !dir)
-        return nf__fail(NF_EINVAL, "fit write: NULL argument");
     int64_t nmax = 0;
     for (int i = 0; i < r->n_targets; i++)
         nmax = targets[i].n > nmax ? targets[i].n : nmax;
@@ -304,13 +285,142 @@ nf_status nf_fit_write_model_traces(const nf_fit_result *r, const nf_fit_target 
             for (int64_t k = 0; k < nmax; k++)
                 row[k] = rec->trace && k < targets[i].n ? rec->trace[k] : NAN;
         }
-    char p[4096];
-    nf_status s = nf_mkdir_p(dir);
-    if (!s)
-        s = nf_path_join(p, sizeof p, dir, "model_traces.npy");
     int64_t shape[3] = {r->n_targets, r->n_models, nmax};
-    if (!s)
-        s = nf_npy_write(p, NF_DT_F32, 3, shape, buf);
+    nf_status s = nf_npy_write(path, NF_DT_F32, 3, shape, buf);
     free(buf);
     return s;
+}
+
+/* A fit's output set, results.json (the marker) last; the checkpoint
+ * directory that `neurofit fit` keeps in its output directory while it runs
+ * belongs to it, so a committed set ends it. */
+static const char *const fit_set[] = {"results.csv", "best_traces.npy", "report.html", "model_traces.npy",
+                                      NF_FIT_CHECKPOINT_DIR, "results.json"};
+enum { N_FIT_SET = sizeof fit_set / sizeof fit_set[0] };
+
+nf_status nf_fit_write(const nf_fit_result *r, const nf_fit_target *targets, const nf_fit_options *opt, int all_traces,
+                       const char *dir)
+{
+    if (!r || !targets || !dir || !opt)
+        return nf__fail(NF_EINVAL, "fit write: NULL argument");
+    if (opt->top_k < 1)
+        return nf__fail(NF_EINVAL, "fit write: top-k %d must be >= 1", opt->top_k);
+    nf_stage *st = NULL;
+    char p[4096];
+    nf_status s = nf_stage_open(dir, &st);
+    const char *sd = s ? NULL : nf_stage_path(st);
+    if (!s && !(s = nf_path_join(p, sizeof p, sd, "results.csv")))
+        s = write_csv(r, targets, p);
+    if (!s && !(s = nf_path_join(p, sizeof p, sd, "best_traces.npy")))
+        s = write_traces(r, targets, p);
+    if (!s && !(s = nf_path_join(p, sizeof p, sd, "report.html")))
+        s = write_report(r, targets, opt->top_k, p);
+    if (!s && all_traces && !(s = nf_path_join(p, sizeof p, sd, "model_traces.npy")))
+        s = write_model_traces(r, targets, p);
+    if (!s && !(s = nf_path_join(p, sizeof p, sd, "results.json")))
+        s = write_json(r, targets, opt->top_k, opt, p);
+    if (!s)
+        s = nf_stage_commit(st, fit_set, N_FIT_SET);
+    nf_stage_destroy(st);
+    return s;
+}
+
+/* ---- results.json read back: starting points ------------------------------ */
+
+/* Is m one of the models opt fits? */
+static int fitted_here(const nf_fit_options *o, const nf_model *m)
+{
+    if (!o->models)
+        return 1;
+    for (int i = 0; i < o->n_models; i++)
+        if (!strcmp(o->models[i], m->name))
+            return 1;
+    return 0;
+}
+
+/* Model m's parameters from one "top" row of a results.json into x. */
+static nf_status row_params(const char *path, const char *rec_name, const cJSON *row, const nf_model *m, double *x)
+{
+    const cJSON *ps = cJSON_GetObjectItemCaseSensitive(row, "params");
+    for (int j = 0; j < m->n_params; j++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ps, m->params[j].name), "value");
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+            return nf__fail(NF_EINVAL, "%s: recording \"%s\", model %s: no finite value for parameter %s", path,
+                            rec_name, m->name, m->params[j].name);
+        x[j] = v->valuedouble;
+    }
+    return NF_OK;
+}
+
+nf_status nf_fit_starts_read(const char *path, const nf_fit_target *targets, int n_targets, const nf_fit_options *opt,
+                             nf_fit_start **starts, double **store, int *n_starts)
+{
+    *starts = NULL;
+    *store = NULL;
+    *n_starts = 0;
+    char *text = NULL;
+    if (nf_file_read_string(path, (size_t)1 << 28, &text))
+        return nf__fail(NF_EINVAL, "%s: cannot read the file", path);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(root, "recordings");
+    if (!root || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "neurofit-fit-results") || !cJSON_IsArray(recs)) {
+        cJSON_Delete(root);
+        return nf__fail(NF_EINVAL, "%s: not a neurofit results.json (no \"format\": \"neurofit-fit-results\" with "
+                        "\"recordings\")", path);
+    }
+    int cap = 0, n = 0;
+    nf_fit_start *st = NULL;
+    double *vals = NULL;
+    nf_status s = NF_OK;
+    const cJSON *rec, *row;
+    cJSON_ArrayForEach(rec, recs) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(rec, "name");
+        const cJSON *top = cJSON_GetObjectItemCaseSensitive(rec, "top");
+        if (!cJSON_IsString(name) || !cJSON_IsArray(top))
+            continue;
+        for (int k = 0; k < n_targets && !s; k++) {
+            if (!targets[k].name || strcmp(targets[k].name, name->valuestring))
+                continue;
+            cJSON_ArrayForEach(row, top) {
+                const cJSON *mn = cJSON_GetObjectItemCaseSensitive(row, "model");
+                const nf_model *m = cJSON_IsString(mn) ? nf_model_find(mn->valuestring) : NULL;
+                if (!m || !fitted_here(opt, m))
+                    continue;
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 64;
+                    nf_fit_start *ns = realloc(st, sizeof *st * (size_t)cap);
+                    if (ns)
+                        st = ns;
+                    double *nv = ns ? realloc(vals, sizeof *vals * 64 * (size_t)cap) : NULL;
+                    if (!nv) {
+                        s = nf__fail(NF_ENOMEM, "%s: out of memory", path);
+                        break;
+                    }
+                    vals = nv;
+                }
+                if ((s = row_params(path, name->valuestring, row, m, vals + 64 * (size_t)n)))
+                    break;
+                st[n++] = (nf_fit_start){.model = m->name, .target = k}; /* params set below */
+            }
+        }
+        if (s)
+            break;
+    }
+    cJSON_Delete(root);
+    for (int k = 0; k < n; k++) /* the values array may have moved while growing */
+        st[k].params = vals + 64 * (size_t)k;
+    if (!s && n == 0)
+        s = nf__fail(NF_ENOTFOUND, "%s: no recording there has the name of one fitted here, or none of its models "
+                     "is fitted here", path);
+    if (s) {
+        free(st);
+        free(vals);
+        return s;
+    }
+    *starts = st;
+    *store = vals;
+    *n_starts = n;
+    return NF_OK;
 }

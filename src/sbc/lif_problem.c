@@ -9,6 +9,7 @@
 #include "sbc_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -122,6 +123,43 @@ void nf_sbc_lif_classes(const float *theta, int64_t n, int32_t *cls)
     }
 }
 
+nf_status nf_sbc_lif_abc_create(const float *theta, const float *summ, int64_t n, int with_stimulus,
+                                const nf_abc_opts *opts, int repair_classes, nf_abc **out)
+{
+    *out = NULL;
+    if (repair_classes < 0 || repair_classes > 2)
+        return nf__fail(NF_EINVAL, "sbc_lif: repair_classes %d must be 0, 1 or 2", repair_classes);
+    nf_abc *abc = NULL;
+    nf_status st = nf_abc_create(theta, summ, n, NF_SBC_LIF_D, nf_sbc_lif_n_summaries(with_stimulus != 0), lif_lo,
+                                 lif_hi, opts, &abc);
+    if (st == NF_OK && repair_classes) {
+        int32_t *cls = nf__malloc_array((size_t)n, sizeof(int32_t));
+        st = cls ? NF_OK : nf__fail(NF_ENOMEM, "sbc_lif: out of memory for %lld classes", (long long)n);
+        if (cls) nf_sbc_lif_classes(theta, n, cls);
+        if (st == NF_OK) st = nf_abc_set_classes(abc, cls, 3, repair_classes == 1 ? 1u << 4 : 0u);
+        free(cls);
+    }
+    if (st != NF_OK) {
+        nf_abc_destroy(abc);
+        return st;
+    }
+    *out = abc;
+    return NF_OK;
+}
+
+nf_status nf_sbc_lif_posterior(const nf_abc *a, const float *s_obs, int64_t K, int64_t L, uint64_t seed, float *post)
+{
+    const int k = nf_abc_n_summaries(a);
+    nf_status st = NF_OK;
+    for (int64_t m = 0; st == NF_OK && m < K; m++)
+        if ((st = nf_abc_sample(a, s_obs + m * k, L, seed + 1000 + (uint64_t)m, post + m * L * NF_SBC_LIF_D))) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", nf_errmsg());
+            st = nf__fail(st, "trace %lld: %s", (long long)m, why);
+        }
+    return st;
+}
+
 void nf_sbc_lif_opts_default(nf_sbc_lif_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -193,17 +231,9 @@ nf_status nf_sbc_lif_run(nf_engine *e, const nf_sbc_lif_opts *o, nf_sbc_result *
     if (st == NF_OK)
         st = nf_sbc_lif_table(e, o->seed + 1, 0, M, o->sigma_mV, tt, tI, NULL, ws ? ts : NULL, ws ? NULL : ts);
     double t1 = now_s();
-    if (st == NF_OK) st = nf_abc_create(rt, rs, o->n_ref, (int)D, k, lif_lo, lif_hi, &o->abc, &abc);
-    if (st == NF_OK && o->repair_classes) {
-        int32_t *cls = nf__malloc_array((size_t)o->n_ref, sizeof(int32_t));
-        st = cls ? NF_OK : nf__fail(NF_ENOMEM, "sbc_lif_run: out of memory");
-        if (cls) nf_sbc_lif_classes(rt, o->n_ref, cls);
-        if (st == NF_OK) st = nf_abc_set_classes(abc, cls, 3, o->repair_classes == 1 ? 1u << 4 : 0u);
-        free(cls);
-    }
+    if (st == NF_OK) st = nf_sbc_lif_abc_create(rt, rs, o->n_ref, ws, &o->abc, o->repair_classes, &abc);
     double t2 = now_s();
-    for (int64_t m = 0; st == NF_OK && m < M; m++)
-        st = nf_abc_sample(abc, ts + m * k, L, o->seed + 1000 + (uint64_t)m, post + m * L * D);
+    if (st == NF_OK) st = nf_sbc_lif_posterior(abc, ts, M, L, o->seed, post);
     double t3 = now_s();
     for (int64_t m = 0; st == NF_OK && m < M; m++)
         st = ppc_case(e, o, m, post + m * L * D, tt + m * D, tI + m * T, th, I, v, &ppc[m]);

@@ -296,3 +296,18 @@ nf_status nf_sbc_write_svg(const nf_sbc_result *r, const char *dir)
     if (st == NF_OK) st = svg_recovery(r, dir);
     return st;
 }
+
+nf_status nf_sbc_write(const nf_sbc_result *r, const char *dir)
+{
+    static const char *const set[] = {"sbc_ranks.svg", "sbc_ecdf.svg", "sbc_recovery.svg", "sbc.json"};
+    if (!r || !dir) return nf__fail(NF_EINVAL, "sbc_write: NULL argument");
+    nf_stage *stage = NULL;
+    char path[4096];
+    nf_status st = nf_stage_open(dir, &stage);
+    if (st == NF_OK) st = nf_sbc_write_svg(r, nf_stage_path(stage));
+    if (st == NF_OK) st = nf_path_join(path, sizeof path, nf_stage_path(stage), "sbc.json");
+    if (st == NF_OK) st = nf_sbc_write_json(r, path);
+    if (st == NF_OK) st = nf_stage_commit(stage, set, 4);
+    nf_stage_destroy(stage);
+    return st;
+}

@@ -1,7 +1,8 @@
 /* SBI simulation in chunks and the streamed training-set writer
  * (include/neurofit/sbi.h): presets, config checks, the chunk runner (prior
  * draws and stimuli on worker threads, then one engine batch), summary
- * statistics, and nf_sbi_write_dataset with its staged, atomic commit. */
+ * statistics, and nf_sbi_write_dataset, which stages the dataset beside its
+ * directory and commits it as one set (nf_stage, neurofit/fileio.h). */
 #include "neurofit/sbi.h"
 
 #include "engine/pool.h"
@@ -10,13 +11,11 @@
 #include "neurofit/npy.h"
 #include "sbi/sbi_internal.h"
 
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- presets and checks --------------------------------------------------- */
@@ -292,8 +291,10 @@ nf_status nf_sbi_simulate(nf_engine *e, const nf_sbi_config *cfg, int64_t first,
 /* ---- dataset writer ------------------------------------------------------- */
 
 enum { F_THETA, F_X, F_SUM, F_STIM, F_VALID, F_COUNT };
-static const char *const nf__file_names[F_COUNT] = {"theta.npy", "x.npy", "summaries.npy", "stimulus.npy",
-                                                    "valid.npy"};
+/* A dataset's output set: its files in the order of the F_ enum, then
+ * meta.json, the marker of a complete dataset, written and committed last. */
+static const char *const nf__file_names[F_COUNT + 1] = {"theta.npy", "x.npy", "summaries.npy", "stimulus.npy",
+                                                        "valid.npy", "meta.json"};
 
 static cJSON *nf__file_json(cJSON *files, const char *name, int64_t n, int64_t cols, const char *dtype,
                             const char *unit, const char *what)
@@ -402,13 +403,9 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
                         cfg->stim.source, (long long)cfg->stim.n_waves, (long long)o->n_sims);
     int64_t chunk = o->chunk > 0 ? o->chunk : 8192;
     if (chunk > o->n_sims) chunk = o->n_sims;
-    if ((s = nf_mkdir_p(dir))) return s;
-
-    char stage[4096], path[4096], fin[4096], name[64];
-    snprintf(name, sizeof name, ".partial-%ld", (long)getpid());
-    if ((s = nf_path_join(stage, sizeof stage, dir, name))) return s;
-    if (mkdir(stage, 0777) != 0 && errno != EEXIST)
-        return nf__fail(NF_EIO, "cannot create %s: %s", stage, strerror(errno));
+    nf_stage *stage = NULL;
+    if ((s = nf_stage_open(dir, &stage))) return s;
+    char path[4096];
 
     nf_sbi_runner *r = NULL;
     nf_npy_writer *w[F_COUNT] = {0};
@@ -444,7 +441,7 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
     const int64_t cols[F_COUNT] = {d, xcols, NF_SBI_N_SUMMARIES, T, 0};
     for (int f = 0; f < F_COUNT && !s; f++) {
         if (!wrote[f]) continue;
-        if (!(s = nf_path_join(path, sizeof path, stage, nf__file_names[f])))
+        if (!(s = nf_path_join(path, sizeof path, nf_stage_path(stage), nf__file_names[f])))
             s = nf_npy_writer_open(path, f == F_VALID ? NF_DT_BOOL : NF_DT_F32, f == F_VALID ? 1 : 2, &cols[f], &w[f]);
     }
     if (s) goto fail;
@@ -488,39 +485,21 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
     }
     if (s) goto fail;
 
-    /* Commit: drop the old marker first, so no mix of old and new files ever
-     * looks complete; move the files; write meta.json last. */
+    /* meta.json, the set's marker, is written last and committed last */
     meta = nf__meta(cfg, o, wrote, n_rec, n_valid);
     if (!meta) {
         s = nf__fail(NF_ENOMEM, "sbi: out of memory for meta.json");
         goto fail;
     }
-    if ((s = nf_path_join(fin, sizeof fin, dir, "meta.json"))) goto fail;
-    if (unlink(fin) != 0 && errno != ENOENT) {
-        s = nf__fail(NF_EIO, "cannot replace %s: %s", fin, strerror(errno));
+    if ((s = nf_path_join(path, sizeof path, nf_stage_path(stage), nf__file_names[F_COUNT])) ||
+        (s = nf_file_write_string(path, meta)))
         goto fail;
-    }
-    for (int f = 0; f < F_COUNT; f++) {
-        if ((s = nf_path_join(fin, sizeof fin, dir, nf__file_names[f]))) goto fail;
-        if (!wrote[f]) { /* a file of an older dataset that this one does not have */
-            if (unlink(fin) != 0 && errno != ENOENT) {
-                s = nf__fail(NF_EIO, "cannot remove stale %s: %s", fin, strerror(errno));
-                goto fail;
-            }
-            continue;
-        }
-        if ((s = nf_path_join(path, sizeof path, stage, nf__file_names[f]))) goto fail;
-        if (rename(path, fin) != 0) {
-            s = nf__fail(NF_EIO, "cannot move %s to %s: %s", path, fin, strerror(errno));
-            goto fail;
-        }
-    }
-    if (!(s = nf_path_join(fin, sizeof fin, dir, "meta.json"))) s = nf_file_write_string(fin, meta);
+    s = nf_stage_commit(stage, nf__file_names, F_COUNT + 1);
 
 fail:
     if (writing) pthread_join(writer, NULL);
     for (int f = 0; f < F_COUNT; f++) nf_npy_writer_abort(w[f]);
-    nf_remove_tree(stage);
+    nf_stage_destroy(stage);
     nf_sbi_runner_destroy(r);
     nf__chunk_free(&buf[0]);
     nf__chunk_free(&buf[1]);
