@@ -4,8 +4,8 @@
 #include "neurofit/fit.h"
 
 #include "internal.h"
+#include "rng.h"
 
-#include <math.h>
 #include <stdlib.h>
 
 nf_status nf_fit_example(double *v_mV, double *i_pA)
@@ -35,14 +35,12 @@ nf_status nf_fit_example(double *v_mV, double *i_pA)
         st = nf_engine_run(e, &b);
     }
     if (!st) {
-        uint64_t s = 0x5eed;
+        /* the noise from the library's seeded generator: the same on every machine */
+        nf__rng r;
+        nf__rng_seed(&r, 0x5eed);
+        nf__rng_normal_fill(&r, v_mV, N);
         for (int k = 0; k < N; k++) {
-            /* Box-Muller from a small LCG: the example is the same on every machine */
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            double u1 = ((s >> 11) + 0.5) / 9007199254740992.0;
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            double u2 = (s >> 11) / 9007199254740992.0;
-            v_mV[k] = fv[k] + 0.5 * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+            v_mV[k] = fv[k] + 0.5 * v_mV[k];
             i_pA[k] = fi[k];
         }
     }
