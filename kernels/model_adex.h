@@ -45,6 +45,21 @@
         "forward Euler; exponent capped at its spike cut-off value",                        \
         "Brette R, Gerstner W (2005) J Neurophysiol 94:3637-3642", 0.1, 800
 
+/* starting guess: nf_fit_guess's regression family; GPU floor: instructions
+ * per neuron-step of the model's own arithmetic (0: not estimated) */
+#define NF_adex_GUESS NF_GUESS_EXPONENTIAL
+#define NF_adex_INSTR 26
+
+/* Documentation (neurofit models adex, docs/models.md): markdown. */
+#define NF_adex_NOTES \
+    "Adaptive exponential integrate-and-fire; defaults are the paper's regular-spiking cell.\n" \
+    "\n" \
+    "    C dV/dt     = -g_L (V - E_L) + g_L Delta_T exp((V - V_T)/Delta_T) - w + I\n" \
+    "    tau_w dw/dt = a (V - E_L) - w\n" \
+    "    V >= V_peak ->  V = V_r, w = w + b\n" \
+    "\n" \
+    "Scheme: forward Euler; the exponent is capped at its value at V_peak.\n"
+
 typedef struct { NF_adex_PARAMS(NF_PAR_FIELD) } nf_adex_par;
 typedef struct { NF_adex_STATE(NF_STATE_FIELD) } nf_adex_state;
 typedef struct { NF_adex_CONST(NF_CONST_FIELD) } nf_adex_const;

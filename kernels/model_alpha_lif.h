@@ -24,6 +24,7 @@
 #define NEUROFIT_MODEL_ALPHA_LIF_H
 
 #include "nf_kernel.h"
+#include "nf_refractory.h"
 #include "nf_math.h"
 
 #define NF_alpha_lif_PARAMS(X)                                                       \
@@ -41,7 +42,7 @@
     X(i_f, "pA", "alpha-filtered current reaching the membrane") \
     X(n_since, "steps", "steps since the last spike (capped at 1e7)")
 
-#define NF_alpha_lif_CONST(X) X(phi) X(g_L) X(E_L) X(V_th) X(V_res) X(t_ref) X(dt) X(E) X(a1) X(a2) X(a3)
+#define NF_alpha_lif_CONST(X) X(phi) X(g_L) X(E_L) X(V_th) X(V_res) X(n_ref) X(E) X(a1) X(a2) X(a3)
 
 #define NF_alpha_lif_INFO                                                                   \
     "alpha_lif", "LIF driven through an alpha-function current filter (alpha neuron)",     \
@@ -49,6 +50,25 @@
         "V >= V_th -> V = V_res, held for t_ref",                                           \
         "exact two-stage filter; exponential Euler for V with the previous sample's I_f",   \
         "Rall W (1967) J Neurophysiol 30:1138; Gerstner W et al. (2014) Neuronal Dynamics", 0.1, 250
+
+/* starting guess: nf_fit_guess's regression family; GPU floor: instructions
+ * per neuron-step of the model's own arithmetic (0: not estimated) */
+#define NF_alpha_lif_GUESS NF_GUESS_IF
+#define NF_alpha_lif_INSTR 0
+
+/* Documentation (neurofit models alpha_lif, docs/models.md): markdown. */
+#define NF_alpha_lif_NOTES \
+    "LIF membrane driven through an alpha-function filter (\"alpha neuron\").\n" \
+    "\n" \
+    "    I_f = k * I,   k(t) = t / tau_s^2 exp(-t / tau_s)   (unit area: DC passes unchanged)\n" \
+    "    C_m dV/dt = -g_L (V - E_L) + I_f\n" \
+    "    V >= V_th  ->  V = V_res, held for t_ref\n" \
+    "\n" \
+    "Scheme: the kernel is two cascaded first-order filters (tau_s h' = I - h, tau_s I_f' = h - I_f),\n" \
+    "integrated exactly for a current constant over the step; V by exponential Euler with the\n" \
+    "previous sample's I_f. Test: the filtered current after a one-step pulse equals\n" \
+    "I0 (K(t) - K(t - dt)), K(t) = 1 - exp(-t/tau)(1 + t/tau), to 1e-4 of the pulse; peak Q/(e tau_s)\n" \
+    "at tau_s; DC passes unchanged.\n"
 
 typedef struct { NF_alpha_lif_PARAMS(NF_PAR_FIELD) } nf_alpha_lif_par;
 typedef struct { NF_alpha_lif_STATE(NF_STATE_FIELD) } nf_alpha_lif_state;
@@ -63,8 +83,7 @@ NF_HD void nf_alpha_lif_prepare(const nf_alpha_lif_par *p, const nf__env *env, n
     c->E_L = p->E_L;
     c->V_th = p->V_th;
     c->V_res = p->V_res;
-    c->t_ref = p->t_ref;
-    c->dt = env->dt;
+    c->n_ref = nf_refractory_steps(p->t_ref, env->dt);
     float q = env->dt / p->tau_s;
     float E = nf_expf(-q);
     c->E = E;
@@ -78,16 +97,14 @@ NF_HD void nf_alpha_lif_init(const nf_alpha_lif_par *p, nf_alpha_lif_state *s)
     s->v = p->E_L;
     s->h = 0.0f;
     s->i_f = 0.0f;
-    s->n_since = 1.0e7f;
+    s->n_since = NF_REFRACTORY_FREE;
 }
 
 NF_HD float nf_alpha_lif_observe(const nf_alpha_lif_const *c, const nf_alpha_lif_state *s) { return s->v; }
 
 NF_HD int nf_alpha_lif_step(const nf_alpha_lif_const *c, nf_alpha_lif_state *s, float i_pA)
 {
-    float ns = s->n_since + 1.0f;
-    ns = ns > 1.0e7f ? 1.0e7f : ns;
-    int refractory = ns * c->dt < c->t_ref;
+    int refractory = nf_refractory_held(&s->n_since, c->n_ref);
     float v = s->v + c->phi * (s->i_f - c->g_L * (s->v - c->E_L));
     float h = s->h;
     s->i_f = c->E * s->i_f + c->a2 * h + c->a3 * i_pA;
@@ -95,7 +112,7 @@ NF_HD int nf_alpha_lif_step(const nf_alpha_lif_const *c, nf_alpha_lif_state *s, 
     v = refractory ? c->V_res : v;
     int spike = !refractory && v >= c->V_th;
     s->v = spike ? c->V_res : v;
-    s->n_since = spike ? 0.0f : ns;
+    nf_refractory_spiked(&s->n_since, spike);
     return spike;
 }
 

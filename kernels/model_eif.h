@@ -17,6 +17,7 @@
 #define NEUROFIT_MODEL_EIF_H
 
 #include "nf_kernel.h"
+#include "nf_refractory.h"
 #include "nf_math.h"
 
 #define NF_eif_PARAMS(X)                                                                 \
@@ -33,7 +34,7 @@
     X(v, "mV", "membrane potential")                       \
     X(n_since, "steps", "steps since the last spike (capped at 1e7)")
 
-#define NF_eif_CONST(X) X(k) X(g_L) X(E_L) X(V_T) X(gD) X(inv_Delta_T) X(arg_max) X(V_r) X(V_peak) X(t_ref) X(dt)
+#define NF_eif_CONST(X) X(k) X(g_L) X(E_L) X(V_T) X(gD) X(inv_Delta_T) X(arg_max) X(V_r) X(V_peak) X(n_ref)
 
 #define NF_eif_INFO                                                                          \
     "eif", "exponential integrate-and-fire (Fourcaud-Trocme et al. 2003)",                   \
@@ -41,6 +42,22 @@
         "V >= V_peak -> V = V_r, held for t_ref",                                            \
         "forward Euler, previous sample's current; exponent capped at its V_peak value",     \
         "Fourcaud-Trocme N, Hansel D, van Vreeswijk C, Brunel N (2003) J Neurosci 23:11628", 0.1, 250
+
+/* starting guess: nf_fit_guess's regression family; GPU floor: instructions
+ * per neuron-step of the model's own arithmetic (0: not estimated) */
+#define NF_eif_GUESS NF_GUESS_EXPONENTIAL
+#define NF_eif_INSTR 0
+
+/* Documentation (neurofit models eif, docs/models.md): markdown. */
+#define NF_eif_NOTES \
+    "Exponential integrate-and-fire.\n" \
+    "\n" \
+    "    C dV/dt = -g_L (V - E_L) + g_L Delta_T exp((V - V_T)/Delta_T) + I\n" \
+    "    V >= V_peak ->  V = V_r, held for t_ref\n" \
+    "\n" \
+    "Rheobase I_rh = g_L (V_T - E_L - Delta_T) (180 pA for the defaults). Scheme: forward Euler with\n" \
+    "the exponent capped at its V_peak value (as adex); the rheobase is exact on the grid (tests:\n" \
+    "0.98 / 1.02 I_rh for two parameter sets).\n"
 
 typedef struct { NF_eif_PARAMS(NF_PAR_FIELD) } nf_eif_par;
 typedef struct { NF_eif_STATE(NF_STATE_FIELD) } nf_eif_state;
@@ -57,23 +74,20 @@ NF_HD void nf_eif_prepare(const nf_eif_par *p, const nf__env *env, nf_eif_const 
     c->arg_max = (p->V_peak - p->V_T) / p->Delta_T;
     c->V_r = p->V_r;
     c->V_peak = p->V_peak;
-    c->t_ref = p->t_ref;
-    c->dt = env->dt;
+    c->n_ref = nf_refractory_steps(p->t_ref, env->dt);
 }
 
 NF_HD void nf_eif_init(const nf_eif_par *p, nf_eif_state *s)
 {
     s->v = p->E_L;
-    s->n_since = 1.0e7f;
+    s->n_since = NF_REFRACTORY_FREE;
 }
 
 NF_HD float nf_eif_observe(const nf_eif_const *c, const nf_eif_state *s) { return s->v; }
 
 NF_HD int nf_eif_step(const nf_eif_const *c, nf_eif_state *s, float i_pA)
 {
-    float ns = s->n_since + 1.0f;
-    ns = ns > 1.0e7f ? 1.0e7f : ns;
-    int refractory = ns * c->dt < c->t_ref;
+    int refractory = nf_refractory_held(&s->n_since, c->n_ref);
     float v = s->v;
     float arg = (v - c->V_T) * c->inv_Delta_T;
     arg = arg > c->arg_max ? c->arg_max : arg;
@@ -81,7 +95,7 @@ NF_HD int nf_eif_step(const nf_eif_const *c, nf_eif_state *s, float i_pA)
     vn = refractory ? c->V_r : vn;
     int spike = !refractory && vn >= c->V_peak;
     s->v = spike ? c->V_r : vn;
-    s->n_since = spike ? 0.0f : ns;
+    nf_refractory_spiked(&s->n_since, spike);
     return spike;
 }
 

@@ -50,6 +50,30 @@
         "semi-implicit Euler in model time (cubic term implicit, h = dt/tau); spikes = upward crossings of v_detect",  \
         "FitzHugh R (1961) Biophys J 1:445; Nagumo J et al. (1962) Proc IRE 50:2061", 0.05, 250
 
+/* starting guess: nf_fit_guess's regression family; GPU floor: instructions
+ * per neuron-step of the model's own arithmetic (0: not estimated) */
+#define NF_fhn_GUESS NF_GUESS_NONE
+#define NF_fhn_INSTR 0
+
+/* Documentation (neurofit models fhn, docs/models.md): markdown. */
+#define NF_fhn_NOTES \
+    "FitzHugh-Nagumo, made fittable in mV against pA by an explicit observation mapping.\n" \
+    "\n" \
+    "    dv/ds = v - v^3/3 - w + I_m          s = t / tau           (tau: ms per model time unit)\n" \
+    "    dw/ds = eps (v + a - b w)            I_m = gain * I        (gain: model units per pA)\n" \
+    "                                         V = V_off + V_scale v (mV)\n" \
+    "\n" \
+    "The state is kept as V in mV (initial states are given in mV like every model) and w. With\n" \
+    "a = 0.7, b = 0.8, eps = 0.08 the rest is v = -1.199 and repetitive firing starts at the Hopf\n" \
+    "current I_m = 0.3312 (where 1 - v^2 = eps b): 83 pA at the default gain (tests: silent at\n" \
+    "I_m = 0.31 after the transient, fires at 0.36). Initial state: the resting point (Newton).\n" \
+    "\n" \
+    "Scheme: semi-implicit Euler in model time (h = dt / tau): w forward Euler; v with its cubic\n" \
+    "damping taken at the new value, v' = (v + h (v - w + I_m)) / (1 + h v^2/3). It keeps the ODE's\n" \
+    "fixed points and cannot overshoot on the cubic as plain Euler does under strong currents. A run\n" \
+    "whose explicit recovery step diverges (h eps b far beyond 2) is flagged invalid (test).\n" \
+    "Spikes: upward crossings of `v_detect` (0 mV) by the observed V.\n"
+
 typedef struct { NF_fhn_PARAMS(NF_PAR_FIELD) } nf_fhn_par;
 typedef struct { NF_fhn_STATE(NF_STATE_FIELD) } nf_fhn_state;
 typedef struct { NF_fhn_CONST(NF_CONST_FIELD) } nf_fhn_const;

@@ -16,6 +16,7 @@
 #define NEUROFIT_MODEL_GLIF1_H
 
 #include "nf_kernel.h"
+#include "nf_refractory.h"
 
 #define NF_glif1_PARAMS(X)                                                          \
     X(C, "pF", 100.0, 20.0, 500.0, 1e-3, 1e9, "membrane capacitance")               \
@@ -28,13 +29,28 @@
     X(v, "mV", "membrane potential")                       \
     X(n_since, "steps", "steps since the last spike (capped at 1e7)")
 
-#define NF_glif1_CONST(X) X(k) X(g) X(E_L) X(V_th) X(t_ref) X(dt)
+#define NF_glif1_CONST(X) X(k) X(g) X(E_L) X(V_th) X(n_ref)
 
 #define NF_glif1_INFO                                                               \
     "glif1", "Allen GLIF 1: leaky integrate-and-fire (Teeter et al. 2018)",         \
         "C dV/dt = -g (V - E_L) + I; V > V_th -> V = E_L, held for t_ref",          \
         "forward Euler (as the Allen Institute's simulator)",                       \
         "Teeter C et al. (2018) Nat Commun 9:709", 0.1, 250
+
+/* starting guess: nf_fit_guess's regression family; GPU floor: instructions
+ * per neuron-step of the model's own arithmetic (0: not estimated) */
+#define NF_glif1_GUESS NF_GUESS_IF
+#define NF_glif1_INSTR 0
+
+/* Documentation (neurofit models glif1, docs/models.md): markdown. */
+#define NF_glif1_NOTES \
+    "Allen Institute GLIF 1, leaky integrate-and-fire.\n" \
+    "\n" \
+    "    C dV/dt = -g (V - E_L) + I\n" \
+    "    V > V_th  ->  V = E_L, held for t_ref\n" \
+    "\n" \
+    "Scheme: forward Euler, as the Allen Institute's simulator. Teeter et al. leave V undefined\n" \
+    "during the refractory period (the spike cut); here it is held at the reset value.\n"
 
 typedef struct { NF_glif1_PARAMS(NF_PAR_FIELD) } nf_glif1_par;
 typedef struct { NF_glif1_STATE(NF_STATE_FIELD) } nf_glif1_state;
@@ -46,28 +62,25 @@ NF_HD void nf_glif1_prepare(const nf_glif1_par *p, const nf__env *env, nf_glif1_
     c->g = p->g;
     c->E_L = p->E_L;
     c->V_th = p->V_th;
-    c->t_ref = p->t_ref;
-    c->dt = env->dt;
+    c->n_ref = nf_refractory_steps(p->t_ref, env->dt);
 }
 
 NF_HD void nf_glif1_init(const nf_glif1_par *p, nf_glif1_state *s)
 {
     s->v = p->E_L;
-    s->n_since = 1.0e7f;
+    s->n_since = NF_REFRACTORY_FREE;
 }
 
 NF_HD float nf_glif1_observe(const nf_glif1_const *c, const nf_glif1_state *s) { return s->v; }
 
 NF_HD int nf_glif1_step(const nf_glif1_const *c, nf_glif1_state *s, float i_pA)
 {
-    float ns = s->n_since + 1.0f;
-    ns = ns > 1.0e7f ? 1.0e7f : ns;
-    int refractory = ns * c->dt < c->t_ref;
+    int refractory = nf_refractory_held(&s->n_since, c->n_ref);
     float v = s->v + c->k * (i_pA - c->g * (s->v - c->E_L));
     v = refractory ? s->v : v;
     int spike = !refractory && v > c->V_th;
     s->v = spike ? c->E_L : v;
-    s->n_since = spike ? 0.0f : ns;
+    nf_refractory_spiked(&s->n_since, spike);
     return spike;
 }
 

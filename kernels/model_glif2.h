@@ -16,6 +16,7 @@
 #define NEUROFIT_MODEL_GLIF2_H
 
 #include "nf_kernel.h"
+#include "nf_refractory.h"
 #include "nf_math.h"
 
 #define NF_glif2_PARAMS(X)                                                              \
@@ -34,7 +35,7 @@
     X(th_s, "mV", "spike component of the threshold")      \
     X(n_since, "steps", "steps since the last spike (capped at 1e7)")
 
-#define NF_glif2_CONST(X) X(k) X(g) X(E_L) X(V_th) X(t_ref) X(dt) X(dTh) X(decay) X(f_v) X(dV)
+#define NF_glif2_CONST(X) X(k) X(g) X(E_L) X(V_th) X(n_ref) X(dTh) X(decay) X(f_v) X(dV)
 
 #define NF_glif2_INFO                                                                         \
     "glif2", "Allen GLIF 2: LIF with reset rules (threshold and voltage; Teeter et al. 2018)", \
@@ -42,6 +43,24 @@
         "V = E_L + f_v (V - E_L) - dV, Th_s += dTh, held for t_ref",                           \
         "forward Euler for V (as the Allen simulator), exact decay of Th_s",                   \
         "Teeter C et al. (2018) Nat Commun 9:709", 0.1, 250
+
+/* starting guess: nf_fit_guess's regression family; GPU floor: instructions
+ * per neuron-step of the model's own arithmetic (0: not estimated) */
+#define NF_glif2_GUESS NF_GUESS_IF
+#define NF_glif2_INSTR 0
+
+/* Documentation (neurofit models glif2, docs/models.md): markdown. */
+#define NF_glif2_NOTES \
+    "Allen Institute GLIF 2, LIF with biologically defined reset rules (LIF-R).\n" \
+    "\n" \
+    "    C dV/dt  = -g (V - E_L) + I\n" \
+    "    dTh_s/dt = -b_s Th_s                      (spike component of the threshold)\n" \
+    "    V > V_th + Th_s  ->  V = E_L + f_v (V - E_L) - dV,  Th_s = Th_s + dTh,  V held for t_ref\n" \
+    "\n" \
+    "Scheme: forward Euler for V, exact exponential decay for Th_s. Tests: with dTh = f_v = dV = 0\n" \
+    "the trace is GLIF 1's bit for bit; the spike sample equals the reset rule applied to the\n" \
+    "crossing value; th_s at the end equals the sum of dTh exp(-b_s (t - t_k)) over the spikes; the\n" \
+    "threshold rule lengthens the ISIs.\n"
 
 typedef struct { NF_glif2_PARAMS(NF_PAR_FIELD) } nf_glif2_par;
 typedef struct { NF_glif2_STATE(NF_STATE_FIELD) } nf_glif2_state;
@@ -53,8 +72,7 @@ NF_HD void nf_glif2_prepare(const nf_glif2_par *p, const nf__env *env, nf_glif2_
     c->g = p->g;
     c->E_L = p->E_L;
     c->V_th = p->V_th;
-    c->t_ref = p->t_ref;
-    c->dt = env->dt;
+    c->n_ref = nf_refractory_steps(p->t_ref, env->dt);
     c->dTh = p->dTh;
     c->decay = nf_expf(-p->b_s * env->dt);
     c->f_v = p->f_v;
@@ -65,16 +83,14 @@ NF_HD void nf_glif2_init(const nf_glif2_par *p, nf_glif2_state *s)
 {
     s->v = p->E_L;
     s->th_s = 0.0f;
-    s->n_since = 1.0e7f;
+    s->n_since = NF_REFRACTORY_FREE;
 }
 
 NF_HD float nf_glif2_observe(const nf_glif2_const *c, const nf_glif2_state *s) { return s->v; }
 
 NF_HD int nf_glif2_step(const nf_glif2_const *c, nf_glif2_state *s, float i_pA)
 {
-    float ns = s->n_since + 1.0f;
-    ns = ns > 1.0e7f ? 1.0e7f : ns;
-    int refractory = ns * c->dt < c->t_ref;
+    int refractory = nf_refractory_held(&s->n_since, c->n_ref);
     float v = s->v + c->k * (i_pA - c->g * (s->v - c->E_L));
     v = refractory ? s->v : v;
     float th = s->th_s * c->decay;
@@ -82,7 +98,7 @@ NF_HD int nf_glif2_step(const nf_glif2_const *c, nf_glif2_state *s, float i_pA)
     float v_reset = c->E_L + c->f_v * (v - c->E_L) - c->dV;
     s->v = spike ? v_reset : v;
     s->th_s = spike ? th + c->dTh : th;
-    s->n_since = spike ? 0.0f : ns;
+    nf_refractory_spiked(&s->n_since, spike);
     return spike;
 }
 

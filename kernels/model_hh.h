@@ -63,6 +63,22 @@
         "exponential Euler (gates and V); spikes = upward crossings of the detection level", \
         "Pospischil M et al. (2008) Biol Cybern 99:427-441; Traub & Miles (1991)", 0.025, 400
 
+/* starting guess: nf_fit_guess's regression family; GPU floor: instructions
+ * per neuron-step of the model's own arithmetic (0: not estimated) */
+#define NF_hh_GUESS NF_GUESS_HH
+#define NF_hh_INSTR 197
+
+/* Documentation (neurofit models hh, docs/models.md): markdown. */
+#define NF_hh_NOTES \
+    "Single-compartment Hodgkin-Huxley with Na, delayed-rectifier K, slow M-type K and leak\n" \
+    "(Traub-Miles kinetics shifted by V_T); defaults are the regular-spiking cell on 1e-4 cm^2.\n" \
+    "\n" \
+    "    C dV/dt = -g_L (V-E_L) - g_Na m^3 h (V-E_Na) - g_K n^4 (V-E_K) - g_M p (V-E_K) + I\n" \
+    "    dx/dt   = alpha_x(V) (1 - x) - beta_x(V) x   (x = m, h, n);  dp/dt = (p_inf(V) - p)/tau_p(V)\n" \
+    "\n" \
+    "Scheme: exponential Euler for every gate and for V (unconditionally stable). Spikes: upward\n" \
+    "crossings of the detection level (`v_detect`, 0 mV by default).\n"
+
 typedef struct { NF_hh_PARAMS(NF_PAR_FIELD) } nf_hh_par;
 typedef struct { NF_hh_STATE(NF_STATE_FIELD) } nf_hh_state;
 typedef struct { NF_hh_CONST(NF_CONST_FIELD) } nf_hh_const;

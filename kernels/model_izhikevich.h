@@ -41,6 +41,22 @@
         "forward Euler",                                                                \
         "Izhikevich EM (2007) Dynamical Systems in Neuroscience, ch. 8; IEEE TNN 14:1569 (2003)", 0.1, 200
 
+/* starting guess: nf_fit_guess's regression family; GPU floor: instructions
+ * per neuron-step of the model's own arithmetic (0: not estimated) */
+#define NF_izhikevich_GUESS NF_GUESS_QUADRATIC
+#define NF_izhikevich_INSTR 22
+
+/* Documentation (neurofit models izhikevich, docs/models.md): markdown. */
+#define NF_izhikevich_NOTES \
+    "Izhikevich's simple model in physical units; defaults are the regular-spiking pyramidal\n" \
+    "cell of the book.\n" \
+    "\n" \
+    "    C dv/dt = k (v - v_r)(v - v_t) - u + I\n" \
+    "    du/dt   = a (b (v - v_r) - u)\n" \
+    "    v >= v_peak ->  v = c, u = u + d\n" \
+    "\n" \
+    "Scheme: forward Euler.\n"
+
 typedef struct { NF_izhikevich_PARAMS(NF_PAR_FIELD) } nf_izhikevich_par;
 typedef struct { NF_izhikevich_STATE(NF_STATE_FIELD) } nf_izhikevich_state;
 typedef struct { NF_izhikevich_CONST(NF_CONST_FIELD) } nf_izhikevich_const;

@@ -19,6 +19,7 @@
 #define NEUROFIT_MODEL_LAPICQUE_H
 
 #include "nf_kernel.h"
+#include "nf_refractory.h"
 #include "nf_math.h"
 
 #define NF_lapicque_PARAMS(X)                                                       \
@@ -33,7 +34,7 @@
     X(v, "mV", "membrane potential")                       \
     X(n_since, "steps", "steps since the last spike (capped at 1e7)")
 
-#define NF_lapicque_CONST(X) X(phi) X(g_L) X(E_L) X(V_th) X(V_res) X(t_ref) X(dt)
+#define NF_lapicque_CONST(X) X(phi) X(g_L) X(E_L) X(V_th) X(V_res) X(n_ref)
 
 #define NF_lapicque_INFO                                                                 \
     "lapicque", "Lapicque integrate-and-fire, leaky or perfect (g_L = 0)",               \
@@ -41,6 +42,24 @@
         "exact exponential integration for a current constant over the step",           \
         "Lapicque L (1907) J Physiol Pathol Gen 9:620; Brunel & van Rossum (2007) Biol Cybern 97:337", \
         0.1, 250
+
+/* starting guess: nf_fit_guess's regression family; GPU floor: instructions
+ * per neuron-step of the model's own arithmetic (0: not estimated) */
+#define NF_lapicque_GUESS NF_GUESS_IF
+#define NF_lapicque_INSTR 0
+
+/* Documentation (neurofit models lapicque, docs/models.md): markdown. */
+#define NF_lapicque_NOTES \
+    "Lapicque's integrate-and-fire, leaky or perfect (g_L = 0 is inside the bounds).\n" \
+    "\n" \
+    "    C dV/dt = -g_L (V - E_L) + I\n" \
+    "    V >= V_th  ->  V = V_res, held for t_ref\n" \
+    "\n" \
+    "Scheme: exact integration for a current held constant over the step,\n" \
+    "`V[n+1] = V[n] + phi (I[n] - g_L (V[n] - E_L))`, phi = (1 - exp(-g_L dt / C)) / g_L (dt / C as\n" \
+    "g_L -> 0). Between spikes the samples lie on the continuous solution, so the ISI is the closed\n" \
+    "form up to the grid: t_ref + tau ln((V_inf - V_res)/(V_inf - V_th)), V_inf = E_L + I/g_L, or\n" \
+    "t_ref + C (V_th - V_res) / I for the perfect integrator (tests: within one dt).\n"
 
 typedef struct { NF_lapicque_PARAMS(NF_PAR_FIELD) } nf_lapicque_par;
 typedef struct { NF_lapicque_STATE(NF_STATE_FIELD) } nf_lapicque_state;
@@ -56,28 +75,25 @@ NF_HD void nf_lapicque_prepare(const nf_lapicque_par *p, const nf__env *env, nf_
     c->E_L = p->E_L;
     c->V_th = p->V_th;
     c->V_res = p->V_res;
-    c->t_ref = p->t_ref;
-    c->dt = env->dt;
+    c->n_ref = nf_refractory_steps(p->t_ref, env->dt);
 }
 
 NF_HD void nf_lapicque_init(const nf_lapicque_par *p, nf_lapicque_state *s)
 {
     s->v = p->E_L;
-    s->n_since = 1.0e7f;
+    s->n_since = NF_REFRACTORY_FREE;
 }
 
 NF_HD float nf_lapicque_observe(const nf_lapicque_const *c, const nf_lapicque_state *s) { return s->v; }
 
 NF_HD int nf_lapicque_step(const nf_lapicque_const *c, nf_lapicque_state *s, float i_pA)
 {
-    float ns = s->n_since + 1.0f;
-    ns = ns > 1.0e7f ? 1.0e7f : ns;
-    int refractory = ns * c->dt < c->t_ref;
+    int refractory = nf_refractory_held(&s->n_since, c->n_ref);
     float v = s->v + c->phi * (i_pA - c->g_L * (s->v - c->E_L));
     v = refractory ? c->V_res : v;
     int spike = !refractory && v >= c->V_th;
     s->v = spike ? c->V_res : v;
-    s->n_since = spike ? 0.0f : ns;
+    nf_refractory_spiked(&s->n_since, spike);
     return spike;
 }
 

@@ -7,7 +7,8 @@
  *   V[n+1] = V[n] + dt/C_m (-g_L (V[n] - E_L) + I[n]),   V[0] = E_L.
  * When V[n+1] >= V_th the sample is set to V_res (a spike at t[n+1]), and
  * while t - t_spike < t_ref the neuron is held at V_res. Elapsed time is kept
- * as a step count, so the refractory test is (steps since spike) * dt < t_ref.
+ * as a step count against a hold of whole steps (kernels/nf_refractory.h:
+ * round(t_ref / dt) samples at V_res for t_ref on the grid, ceil otherwise).
  *
  * Units: C_m pF, g_L nS, voltages mV, t_ref ms, I pA (pA / pF = mV / ms).
  * Fitting bounds are the study's uniform prior.
@@ -18,6 +19,7 @@
 #define NEUROFIT_MODEL_LIF6_H
 
 #include "nf_kernel.h"
+#include "nf_refractory.h"
 
 /* X(name, unit, default, fit_lo, fit_hi, valid_lo, valid_hi, description) */
 #define NF_lif6_PARAMS(X)                                                          \
@@ -32,13 +34,28 @@
     X(v, "mV", "membrane potential")                       \
     X(n_since, "steps", "steps since the last spike (capped at 1e7)")
 
-#define NF_lif6_CONST(X) X(k) X(g_L) X(E_L) X(V_th) X(V_res) X(t_ref) X(dt)
+#define NF_lif6_CONST(X) X(k) X(g_L) X(E_L) X(V_th) X(V_res) X(n_ref)
 
 #define NF_lif6_INFO                                                                   \
     "lif6", "six-parameter leaky integrate-and-fire (BayesFlow LIF study)",           \
         "C_m dV/dt = -g_L (V - E_L) + I; V >= V_th -> V = V_res, held for t_ref",     \
         "forward Euler, previous sample's current; V[0] = E_L",                        \
         "Lapicque 1907; BayesFlow LIF study (r-a-j/simulation-based-inference)", 0.1, 250
+
+/* starting guess: nf_fit_guess's regression family; GPU floor: instructions
+ * per neuron-step of the model's own arithmetic (0: not estimated) */
+#define NF_lif6_GUESS NF_GUESS_IF
+#define NF_lif6_INSTR 16
+
+/* Documentation (neurofit models lif6, docs/models.md): markdown. */
+#define NF_lif6_NOTES \
+    "Leaky integrate-and-fire exactly as in the BayesFlow LIF simulation-based-inference study\n" \
+    "(its fitting bounds are that study's uniform prior).\n" \
+    "\n" \
+    "    C_m dV/dt = -g_L (V - E_L) + I\n" \
+    "    V >= V_th  ->  V = V_res, held at V_res for t_ref\n" \
+    "\n" \
+    "Scheme: forward Euler with the previous sample's current, V[0] = E_L.\n"
 
 typedef struct { NF_lif6_PARAMS(NF_PAR_FIELD) } nf_lif6_par;
 typedef struct { NF_lif6_STATE(NF_STATE_FIELD) } nf_lif6_state;
@@ -51,14 +68,13 @@ NF_HD void nf_lif6_prepare(const nf_lif6_par *p, const nf__env *env, nf_lif6_con
     c->E_L = p->E_L;
     c->V_th = p->V_th;
     c->V_res = p->V_res;
-    c->t_ref = p->t_ref;
-    c->dt = env->dt;
+    c->n_ref = nf_refractory_steps(p->t_ref, env->dt);
 }
 
 NF_HD void nf_lif6_init(const nf_lif6_par *p, nf_lif6_state *s)
 {
     s->v = p->E_L;
-    s->n_since = 1.0e7f;
+    s->n_since = NF_REFRACTORY_FREE;
 }
 
 NF_HD float nf_lif6_observe(const nf_lif6_const *c, const nf_lif6_state *s) { return s->v; }
@@ -66,14 +82,12 @@ NF_HD float nf_lif6_observe(const nf_lif6_const *c, const nf_lif6_state *s) { re
 /* Advance one step with current i_pA; returns 1 when the new sample spikes. */
 NF_HD int nf_lif6_step(const nf_lif6_const *c, nf_lif6_state *s, float i_pA)
 {
-    float ns = s->n_since + 1.0f;
-    ns = ns > 1.0e7f ? 1.0e7f : ns;
-    int refractory = ns * c->dt < c->t_ref;
+    int refractory = nf_refractory_held(&s->n_since, c->n_ref);
     float v = s->v + c->k * (i_pA - c->g_L * (s->v - c->E_L));
     v = refractory ? c->V_res : v;
     int spike = !refractory && v >= c->V_th;
     s->v = spike ? c->V_res : v;
-    s->n_since = spike ? 0.0f : ns;
+    nf_refractory_spiked(&s->n_since, spike);
     return spike;
 }
 

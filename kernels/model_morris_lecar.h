@@ -59,6 +59,29 @@
         "Morris C, Lecar H (1981) Biophys J 35:193; Rinzel & Ermentrout (1989) Methods in Neuronal Modeling", \
         0.05, 600
 
+/* starting guess: nf_fit_guess's regression family; GPU floor: instructions
+ * per neuron-step of the model's own arithmetic (0: not estimated) */
+#define NF_morris_lecar_GUESS NF_GUESS_NONE
+#define NF_morris_lecar_INSTR 0
+
+/* Documentation (neurofit models morris_lecar, docs/models.md): markdown. */
+#define NF_morris_lecar_NOTES \
+    "Morris-Lecar (Ca and K conductances, two variables), physical units.\n" \
+    "\n" \
+    "    C dV/dt = -g_L (V - E_L) - g_Ca m_inf(V) (V - E_Ca) - g_K w (V - E_K) + I\n" \
+    "    dw/dt   = phi (w_inf(V) - w) cosh((V - V3) / (2 V4))\n" \
+    "    m_inf = (1 + tanh((V - V1)/V2))/2,  w_inf = (1 + tanh((V - V3)/V4))/2\n" \
+    "\n" \
+    "Defaults: Rinzel & Ermentrout's class I set on a membrane of 1e-5 cm^2 (20 uF/cm^2 -> 200 pF,\n" \
+    "1 mS/cm^2 -> 10 nS, 1 uA/cm^2 -> 10 pA). Class II set: g_Ca = 44 nS, V3 = 2 mV, V4 = 30 mV,\n" \
+    "phi = 0.04/ms. Measured (tests/test_models.c, 5 pA steps, rate over 2 s after 1 s):\n" \
+    "class I starts firing at 400 pA at 1 Hz (arbitrarily slow: saddle-node on invariant circle);\n" \
+    "class II at 885 pA at 8.5 Hz (finite onset rate: Hopf).\n" \
+    "\n" \
+    "Scheme: exponential Euler (as hh): w relaxes exactly to w_inf with its rate frozen over the\n" \
+    "step, then V relaxes to its steady value with time constant C / g_tot. Unconditionally stable.\n" \
+    "Spikes: upward crossings of `v_detect`.\n"
+
 typedef struct { NF_morris_lecar_PARAMS(NF_PAR_FIELD) } nf_morris_lecar_par;
 typedef struct { NF_morris_lecar_STATE(NF_STATE_FIELD) } nf_morris_lecar_state;
 typedef struct { NF_morris_lecar_CONST(NF_CONST_FIELD) } nf_morris_lecar_const;

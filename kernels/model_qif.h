@@ -38,6 +38,23 @@
         "Ermentrout & Kopell (1986) SIAM J Appl Math 46:233; Latham et al. (2000) J Neurophysiol 83:808", \
         0.1, 250
 
+/* starting guess: nf_fit_guess's regression family; GPU floor: instructions
+ * per neuron-step of the model's own arithmetic (0: not estimated) */
+#define NF_qif_GUESS NF_GUESS_QUADRATIC
+#define NF_qif_INSTR 0
+
+/* Documentation (neurofit models qif, docs/models.md): markdown. */
+#define NF_qif_NOTES \
+    "Quadratic integrate-and-fire (normal form of the saddle-node on invariant circle), in\n" \
+    "physical units.\n" \
+    "\n" \
+    "    C dV/dt = k (V - V_r)(V - V_t) + I\n" \
+    "    V >= V_peak ->  V = V_reset\n" \
+    "\n" \
+    "Rheobase I_rh = k (V_t - V_r)^2 / 4 (70 pA for the defaults). Scheme: forward Euler, whose\n" \
+    "fixed points are the ODE's, so the rheobase is exact on the grid (tests: silent at 0.98 I_rh,\n" \
+    "fires at 1.02 I_rh, for two parameter sets).\n"
+
 typedef struct { NF_qif_PARAMS(NF_PAR_FIELD) } nf_qif_par;
 typedef struct { NF_qif_STATE(NF_STATE_FIELD) } nf_qif_state;
 typedef struct { NF_qif_CONST(NF_CONST_FIELD) } nf_qif_const;

@@ -49,6 +49,25 @@
         "exact integration of the linear system (current constant over the step)",       \
         "Izhikevich EM (2001) Neural Networks 14:883-894", 0.1, 250
 
+/* starting guess: nf_fit_guess's regression family; GPU floor: instructions
+ * per neuron-step of the model's own arithmetic (0: not estimated) */
+#define NF_rf_GUESS NF_GUESS_NONE
+#define NF_rf_INSTR 0
+
+/* Documentation (neurofit models rf, docs/models.md): markdown. */
+#define NF_rf_NOTES \
+    "Izhikevich's resonate-and-fire neuron in physical units: z = x + i y with y = V - E_L.\n" \
+    "\n" \
+    "    dx/dt = b x - omega y + I / C        omega = 2 pi f / 1000 (1/ms), b < 0 the damping\n" \
+    "    dy/dt = omega x + b y                V = E_L + y\n" \
+    "    V >= V_th  ->  V = V_r, x = 0\n" \
+    "\n" \
+    "Subthreshold resonance: the voltage amplitude for a sinusoidal current peaks at\n" \
+    "f_res = 1000 sqrt(omega^2 - b^2) / (2 pi) Hz; the impulse response rings at f; DC gain\n" \
+    "omega / (b^2 + omega^2) / C. Scheme: exact integration of the linear system for a current\n" \
+    "constant over the step (z <- E z + G I/C, E = exp((b + i omega) dt), G = (E - 1)/(b + i omega)).\n" \
+    "Test: a 5-20 Hz sweep finds the peak at 9.477 Hz for f_res = 9.480 Hz (b = -0.02/ms, f = 10 Hz).\n"
+
 typedef struct { NF_rf_PARAMS(NF_PAR_FIELD) } nf_rf_par;
 typedef struct { NF_rf_STATE(NF_STATE_FIELD) } nf_rf_state;
 typedef struct { NF_rf_CONST(NF_CONST_FIELD) } nf_rf_const;

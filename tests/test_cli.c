@@ -79,6 +79,8 @@ Test(cli, bad_input_clear_error_nonzero_exit_nothing_written)
 {
     expect_error("unknown model 'lif9'", "--model lif9 --sample-prior 3 --stimulus step:1,0,1 --dt 0.1 --duration 10");
     expect_error("--dt", "--model lif6 --sample-prior 3 --stimulus step:1,0,1 --dt 0 --duration 10");
+    expect_error("above hh's largest stable step, 0.025 ms",
+                 "--model hh --sample-prior 3 --stimulus step:1,0,1 --dt 0.1 --duration 10");
     expect_error("--dt", "--model lif6 --sample-prior 3 --stimulus step:1,0,1 --dt -0.1 --duration 10");
     expect_error("--sample-prior", "--model lif6 --sample-prior 0 --stimulus step:1,0,1 --dt 0.1 --duration 10");
     expect_error("step:", "--model lif6 --sample-prior 3 --stimulus step:1,0 --dt 0.1 --duration 10");

@@ -98,6 +98,64 @@ static void set(const char *name, float *p, const char *param, float value)
 
 /* ---- every model ---------------------------------------------------------- */
 
+/* The refractory rule (kernels/nf_refractory.h): a spike is followed by
+ * exactly round(t_ref / dt) samples at its reset value when t_ref is a
+ * multiple of dt, and ceil(t_ref / dt) when it lies between grid points, in
+ * all eight models with a refractory period. The float32 rounding of t_ref
+ * and dt used to add a step to many grid multiples (dt 0.01: t_ref 0.3 ms
+ * held 31 samples). Each simulation gets its own t_ref; held samples are the
+ * run of equal values starting at the first spike's sample. */
+Test(zoo, refractory_hold_is_round_t_ref_over_dt_on_the_grid)
+{
+    const char *names[] = {"lif6", "slif", "lapicque", "eif", "alpha_lif", "glif1", "glif2", "glif3"};
+    const double dts[] = {0.01, 0.02, 0.025, 0.05, 0.1};
+    enum { K = 1000 }; /* multiples 1..K, and K half-way points */
+    const int64_t P = 2 * K, T = K + 1600;
+    float *v = malloc(sizeof(float) * P * T), *spk = malloc(sizeof(float) * P);
+    int32_t *counts = malloc(sizeof(int32_t) * P);
+    for (size_t mi = 0; mi < sizeof names / sizeof names[0]; mi++) {
+        const nf_model *m = nf_model_find(names[mi]);
+        const int kt = nf_model_param_index(m, "t_ref");
+        cr_assert_geq(kt, 0);
+        for (size_t di = 0; di < sizeof dts / sizeof dts[0]; di++) {
+            const double dt = dts[di];
+            float *params = nft_default_params(m, P);
+            for (int64_t i = 0; i < P; i++) {
+                const int k = (int)(i % K) + 1;
+                params[i * m->n_params + kt] = (float)(i < K ? k * dt : (k - 0.5) * dt);
+                const int ks = nf_model_param_index(m, "sigma");
+                if (ks >= 0) params[i * m->n_params + ks] = 0.0f; /* slif: no noise */
+            }
+            /* a drive that reaches threshold within a few hundred steps */
+            float *w = nft_step(T, dt, 4.0 * m->drive_pA, 0.0, 1e12);
+            sim_io io = {.n_sims = P, .n_steps = T, .dt = dt, .params = params, .wave = w, .v = v, .spk_t = spk,
+                         .max_spikes = 1, .counts = counts, .threads = 2};
+            sim(names[mi], &io);
+            int wrong = 0;
+            for (int64_t i = 0; i < P; i++) {
+                const int k = (int)(i % K) + 1;
+                const int want = k; /* round(k) on the grid, ceil(k - 0.5) between */
+                cr_assert_gt(counts[i], 0, "%s dt %g: sim %lld did not spike", names[mi], dt, (long long)i);
+                const int64_t n0 = (int64_t)llround(spk[i] / dt);
+                cr_assert_lt(n0 + k + 1, T, "%s dt %g: first spike too late (%g ms)", names[mi], dt, spk[i]);
+                int64_t n = n0;
+                while (n + 1 < T && v[i * T + n + 1] == v[i * T + n0]) n++;
+                const int held = (int)(n - n0 + 1);
+                if (held != want && wrong++ < 5)
+                    cr_log_error("%s dt %g t_ref %.9g ms: %d samples held, want %d", names[mi], dt,
+                                 (double)params[i * m->n_params + kt], held, want);
+            }
+            cr_expect_eq(wrong, 0, "%s dt %g: %d of %lld refractory holds wrong", names[mi], dt, wrong,
+                         (long long)P);
+            free(params);
+            free(w);
+        }
+    }
+    free(v);
+    free(spk);
+    free(counts);
+}
+
 Test(zoo, default_cell_fires_at_its_drive_and_rests_without_input)
 {
     for (int mi = 0; mi < nf_model_count(); mi++) {

@@ -292,6 +292,18 @@ static nf_sbi_config lif6_config(nf_prior **p, int64_t n_steps, uint64_t seed)
     return c;
 }
 
+Test(sbi, a_step_above_the_models_max_dt_is_refused)
+{
+    nf_prior *p;
+    nf_sbi_config c = lif6_config(&p, 100, 1);
+    c.dt_ms = 0.2; /* lif6's max dt is 0.1 ms */
+    cr_assert_eq(nf_sbi_config_validate(&c), NF_EINVAL);
+    cr_expect(strstr(nf_errmsg(), "above lif6's largest stable step, 0.1 ms") != NULL, "%s", nf_errmsg());
+    c.dt_ms = 0.1;
+    cr_expect_eq(nf_sbi_config_validate(&c), NF_OK, "%s", nf_errmsg());
+    nf_prior_destroy(p);
+}
+
 Test(sbi, ou_and_step_stimuli_have_their_statistics_and_shape)
 {
     nf_prior *p;

@@ -31,6 +31,16 @@ typedef struct nf_state_info {
     const char *description;
 } nf_state_info;
 
+/* Which regression nf_fit_guess() reads a starting point off a recording with
+ * (include/neurofit/fit.h). */
+typedef enum nf_guess_family {
+    NF_GUESS_NONE = 0,    /* none: the search starts at the defaults */
+    NF_GUESS_IF,          /* leaky integrate-and-fire: ARX fit of the free steps, reset, hold */
+    NF_GUESS_QUADRATIC,   /* quadratic (izhikevich, qif): C dv = k (v - v_r)(v - v_t) - u + I */
+    NF_GUESS_EXPONENTIAL, /* exponential (adex, eif): slope factor and adaptation on grids */
+    NF_GUESS_HH           /* Hodgkin-Huxley: gates integrated along the recorded voltage */
+} nf_guess_family;
+
 typedef struct nf_model {
     const char *name;        /* "lif6", "adex", ... */
     const char *description; /* one line */
@@ -43,7 +53,12 @@ typedef struct nf_model {
     const nf_param_info *params;
     int n_state;
     const nf_state_info *state;
-    int id; /* index in the registry */
+    nf_guess_family guess;   /* nf_fit_guess's regression for this model */
+    int instr_per_step;      /* GPU floor: instructions per neuron-step of the model's own
+                              * arithmetic, which with a GPU's issue rate gives its throughput
+                              * ceiling (0: not estimated) */
+    const char *notes;       /* documentation, markdown (docs/models.md) */
+    int id; /* index in the registry (its line in kernels/model_list.h) */
 } nf_model;
 
 /* Number of models, and the i-th (0 <= i < count), NULL when out of range. */

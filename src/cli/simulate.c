@@ -256,6 +256,9 @@ int nf_cli_simulate(int argc, char **argv)
     if (!!params_path == !!sample_n)
         return nf_cli_error(CMD, NF_EXIT_USAGE, "give exactly one of --params FILE or --sample-prior N");
     if (!have_dt || !have_dur) return nf_cli_error(CMD, NF_EXIT_USAGE, "--dt and --duration are required");
+    if (dt > m->dt_max_ms * (1 + 1e-9))
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--dt %g: above %s's largest stable step, %g ms (`neurofit models %s`)",
+                            dt, m->name, m->dt_max_ms, m->name);
     if (!out) return nf_cli_error(CMD, NF_EXIT_USAGE, "--out DIR is required");
     int64_t record_every = 1;
     if (!strcmp(record, "none")) record_every = 0;

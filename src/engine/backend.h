@@ -10,6 +10,10 @@
 extern "C" {
 #endif
 
+/* Kernel time of the engine's last run in seconds (CUDA: cudaEvent time of
+ * its launches; 0 on the CPU). */
+double nf__engine_kernel_seconds(const nf_engine *e);
+
 /* ---- CPU backend (cpu.c on the pool of pool.c) ---- */
 /* Block functions: simulate neurons i0 .. i0+nl-1 of a batch. One table per
  * lane width (cpu.c: 64, cpu_narrow.c: 16), indexed by model id. */

@@ -1,6 +1,7 @@
-/* Engine throughput measurement (include/neurofit/bench.h). */
-#include "neurofit/bench.h"
+/* Engine throughput measurement (src/engine/bench.h). */
+#include "engine/bench.h"
 
+#include "engine/backend.h"
 #include "internal.h"
 
 #include <stdlib.h>
@@ -14,17 +15,13 @@ static double nf__now(clockid_t c)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-double nf_bench_h100_ceiling(const nf_model *m)
+double nf__bench_h100_ceiling(const nf_model *m)
 {
-    if (!strcmp(m->name, "lif6")) return 2.1e12;
-    if (!strcmp(m->name, "izhikevich")) return 1.5e12;
-    if (!strcmp(m->name, "adex")) return 1.3e12;
-    if (!strcmp(m->name, "hh")) return 1.7e11;
-    return 0;
+    return m->instr_per_step > 0 ? NF__H100_ISSUE_PER_S / m->instr_per_step : 0;
 }
 
-nf_status nf_bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_t T, int scored, int reps,
-                          nf_bench_result *out)
+nf_status nf__bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_t T, int scored, int reps,
+                           nf__bench_result *out)
 {
     memset(out, 0, sizeof *out);
     if (P < 1 || T < 2 || reps < 1) return nf__fail(NF_EINVAL, "bench: need sims >= 1, steps >= 2, reps >= 1");
@@ -81,12 +78,14 @@ nf_status nf_bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_t T,
         if (w < out->seconds) {
             out->seconds = w;
             out->cpu_seconds = c;
+            out->kernel_seconds = nf__engine_kernel_seconds(e);
         }
     }
     int64_t fired = 0;
     for (int64_t i = 0; i < P; i++) fired += cnt[i] > 0;
     out->fired = (double)fired / (double)P;
     out->steps_per_s = (double)P * (double)T / out->seconds;
+    out->kernel_steps_per_s = out->kernel_seconds > 0 ? (double)P * (double)T / out->kernel_seconds : 0;
     out->dt_ms = dt;
 done:
     free(par);

@@ -17,7 +17,10 @@ struct nf_engine {
     /* SoA scratch, grow-only */
     float *soa;
     size_t soa_cap;
+    double kernel_s; /* CUDA kernel time of the last run, s */
 };
+
+double nf__engine_kernel_seconds(const nf_engine *e) { return e->kernel_s; }
 
 const char *nf_backend_name(nf_backend b)
 {

@@ -1,6 +1,7 @@
-/* The model registry (include/neurofit/model.h), generated from the X lists of
- * the kernels/model_*.h headers: names, units, defaults and bounds are written
- * once, next to the equations. */
+/* The model registry (include/neurofit/model.h), generated from the model list
+ * (kernels/model_list.h) and the X lists and data of the kernels/model_*.h
+ * headers: names, units, defaults, bounds, documentation, fit-guess family and
+ * GPU cost are written once, next to the equations. */
 #include "neurofit/model.h"
 
 #include "internal.h"
@@ -18,7 +19,9 @@
 NF_MODEL_LIST(NF__TABLES)
 
 #define NF__COUNT(arr) ((int)(sizeof(arr) / sizeof((arr)[0])))
-#define NF__ENTRY(m) {NF_##m##_INFO, NF__COUNT(nf__par_##m), nf__par_##m, NF__COUNT(nf__st_##m), nf__st_##m, 0},
+#define NF__ENTRY(m)                                                                                 \
+    {NF_##m##_INFO,  NF__COUNT(nf__par_##m), nf__par_##m,   NF__COUNT(nf__st_##m), nf__st_##m, NF_##m##_GUESS, \
+     NF_##m##_INSTR, NF_##m##_NOTES,         0},
 static nf_model nf__models[] = {NF_MODEL_LIST(NF__ENTRY)};
 #define NF__NMODELS NF__COUNT(nf__models)
 

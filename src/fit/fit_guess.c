@@ -791,20 +791,9 @@ static int guess_lif(const nf_model *m, trace *t, double *p)
     return 0;
 }
 
-/* Which regression fits model m: 1 integrate-and-fire, 2 quadratic
- * (izhikevich, qif), 3 exponential (adex, eif), 4 hh; 0 none. */
-static int family(const nf_model *m)
-{
-    static const struct {
-        const char *name;
-        int fam;
-    } map[] = {{"lif6", 1}, {"lapicque", 1}, {"slif", 1}, {"glif1", 1}, {"glif2", 1}, {"glif3", 1}, {"alpha_lif", 1}, {"izhikevich", 2}, {"qif", 2},
-               {"adex", 3}, {"eif", 3}, {"hh", 4}};
-    for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
-        if (!strcmp(m->name, map[k].name))
-            return map[k].fam;
-    return 0;
-}
+/* Which regression fits model m (the registry's data, include/neurofit/model.h):
+ * 1 integrate-and-fire, 2 quadratic, 3 exponential, 4 hh; 0 none. */
+static int family(const nf_model *m) { return (int)m->guess; }
 
 int nf__fit_guess_has(const nf_model *m) { return family(m) != 0; }
 

@@ -74,6 +74,9 @@ nf_status nf_sbi_config_validate(const nf_sbi_config *cfg)
         return nf__fail(NF_EINVAL, "sbi: every parameter of %s is fixed; give at least one a distribution",
                         cfg->model->name);
     if (!(cfg->dt_ms > 0) || !isfinite(cfg->dt_ms)) return nf__fail(NF_EINVAL, "sbi: dt %g ms must be > 0", cfg->dt_ms);
+    if (cfg->dt_ms > cfg->model->dt_max_ms * (1 + 1e-9))
+        return nf__fail(NF_EINVAL, "sbi: dt %g ms is above %s's largest stable step, %g ms", cfg->dt_ms,
+                        cfg->model->name, cfg->model->dt_max_ms);
     if (cfg->n_steps < 1) return nf__fail(NF_EINVAL, "sbi: n_steps %lld must be >= 1", (long long)cfg->n_steps);
     if (cfg->record_every < 1)
         return nf__fail(NF_EINVAL, "sbi: record_every %lld must be >= 1", (long long)cfg->record_every);

@@ -1,0 +1,40 @@
+/* Engine throughput measurement shared by `neurofit bench` and
+ * bench/bench_engine (library-internal, not installed): a batch of P neurons
+ * with parameters spread around the model's defaults, a step current that
+ * makes the default cell fire, timed over R repetitions (best of R). Never
+ * prints. */
+#ifndef NEUROFIT_ENGINE_BENCH_H
+#define NEUROFIT_ENGINE_BENCH_H
+
+#include "neurofit/engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nf__bench_result {
+    double seconds;        /* best wall-clock time of one whole nf_engine_run */
+    double cpu_seconds;    /* process CPU time of that run */
+    double steps_per_s;    /* P * T / seconds */
+    double kernel_seconds; /* CUDA: kernel time alone of that run (cudaEvent), 0 on the CPU */
+    double kernel_steps_per_s; /* P * T / kernel_seconds (0 on the CPU) */
+    double fired;          /* fraction of simulations that spiked */
+    double dt_ms;          /* step used */
+} nf__bench_result;
+
+/* scored: 0 simulate only, 1 with the fused trace-RMSE scorer. */
+nf_status nf__bench_engine(nf_engine *e, const nf_model *m, int64_t n_sims, int64_t n_steps, int scored, int reps,
+                           nf__bench_result *out);
+
+/* H100 SXM instruction issue rate: 132 SMs x 4 schedulers x 1.98 GHz. */
+#define NF__H100_ISSUE_PER_S 3.35e13
+
+/* A model's throughput ceiling on an H100 (neuron-steps/s): the issue rate
+ * over the model's instructions per step (nf_model.instr_per_step); 0 when
+ * the model's cost is not estimated. */
+double nf__bench_h100_ceiling(const nf_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
