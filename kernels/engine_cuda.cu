@@ -1,26 +1,33 @@
-/* CUDA backend: one thread per simulation running the whole time loop of the
- * shared body (kernels/sim_body.h) with NF_LANES = 1; stimulus, targets and
- * parameters read through the read-only cache (__ldg); no per-step launches.
+/* CUDA backend: the kernels and the executor of a launch plan.
  *
- * Host side: device buffers are kept per engine and only grow, so repeated
- * runs of one batch shape (a fit's generations) allocate nothing. Every CUDA
- * call is checked; errors come back as NF_ECUDA with file and line. Batches
- * whose recorded voltage would not fit are run in slices of simulations (the
- * RNG is keyed by the global simulation index, so slicing changes nothing). */
+ * Kernels: one thread per simulation running the whole time loop of the
+ * shared body (kernels/sim_body.h, NF_LANES = 1) through nf__thread_<model>,
+ * the same per-thread function the host replay runs; stimulus, targets and
+ * parameters are read through the read-only cache (__ldg); no per-step
+ * launches.
+ *
+ * Executor: everything is decided by the plan (src/engine/plan.h: device
+ * split, launches that fit the memory budget, buffer sizes, copies, kernel
+ * arguments); this file only allocates, copies and launches. Device buffers
+ * are kept per engine and only grow, so repeated runs of one batch shape (a
+ * fit's generations) allocate nothing. The budget of each device is its free
+ * memory (cudaMemGetInfo, plus what the engine already holds, less a margin
+ * for the runtime), capped by nf_engine_set_memory_limit. Every CUDA call is
+ * checked; errors come back as NF_ECUDA with file and line. */
 #include <cuda_runtime.h>
 
 #include "engine/backend.h"
+#include "engine/plan.h"
 #include "internal.h"
 #include "sim_all.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define NF__KERNEL(m)                                                             \
-    __global__ void __launch_bounds__(128) nf__k_##m(nf__kargs a)                 \
-    {                                                                             \
-        int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;              \
-        if (i < a.n_sims) nf__sim_##m(&a, i, 1);                                  \
+#define NF__KERNEL(m)                                                               \
+    __global__ void __launch_bounds__(128) nf__k_##m(nf__kargs a)                   \
+    {                                                                               \
+        nf__thread_##m(&a, blockIdx.x, blockDim.x, threadIdx.x);                    \
     }
 NF_MODEL_LIST(NF__KERNEL)
 
@@ -36,12 +43,19 @@ static const nf__kernel_fn nf__kernels[] = {NF_MODEL_LIST(NF__KPTR)};
                             cudaGetErrorString(err_));                                        \
     } while (0)
 
-enum { B_PAR, B_INIT, B_WAVES, B_WIDX, B_TARGET, B_TIDX, B_REC, B_SPKT, B_SPKN, B_FIN, B_VALID, B_SSE, B_COUNT };
+enum { NF__THREADS = 128, NF__MAX_DEV = 16, NF__STREAMS = 1 };
+
+typedef struct nf__cuda_dev {
+    void *buf[NF__STREAMS][NF__B_COUNT];
+    size_t cap[NF__STREAMS][NF__B_COUNT];
+    cudaEvent_t ev[2];
+    int ready; /* events created */
+} nf__cuda_dev;
 
 struct nf__cuda {
-    void *buf[B_COUNT];
-    size_t cap[B_COUNT];
-    char name[256];
+    int n_devices;
+    size_t limit; /* bytes per device, 0: free memory */
+    nf__cuda_dev dev[NF__MAX_DEV];
 };
 
 extern "C" int nf__cuda_device_count(void)
@@ -68,6 +82,7 @@ extern "C" nf_status nf__cuda_create(nf__cuda **out)
     *out = NULL;
     nf__cuda *c = (nf__cuda *)calloc(1, sizeof *c);
     if (!c) return nf__fail(NF_ENOMEM, "cuda: out of memory");
+    c->n_devices = 1; /* device 0; issue 18 spreads a batch over several */
     cudaError_t err = cudaSetDevice(0);
     if (err != cudaSuccess) {
         free(c);
@@ -80,129 +95,115 @@ extern "C" nf_status nf__cuda_create(nf__cuda **out)
 extern "C" void nf__cuda_destroy(nf__cuda *c)
 {
     if (!c) return;
-    for (int i = 0; i < B_COUNT; i++) cudaFree(c->buf[i]);
+    for (int d = 0; d < c->n_devices; d++) {
+        cudaSetDevice(d);
+        for (int s = 0; s < NF__STREAMS; s++)
+            for (int k = 0; k < NF__B_COUNT; k++) cudaFree(c->dev[d].buf[s][k]);
+        if (c->dev[d].ready) {
+            cudaEventDestroy(c->dev[d].ev[0]);
+            cudaEventDestroy(c->dev[d].ev[1]);
+        }
+    }
     free(c);
 }
 
-static nf_status nf__dev(nf__cuda *c, int slot, size_t bytes, void **out)
+extern "C" void nf__cuda_set_limit(nf__cuda *c, size_t bytes) { c->limit = bytes; }
+
+/* Bytes device d may hold for a batch: free memory plus what the engine holds
+ * there, less a margin for the runtime, capped by the limit. */
+static nf_status nf__budget(nf__cuda *c, int d, size_t *out)
 {
-    if (bytes == 0) bytes = 1;
-    if (bytes > c->cap[slot]) {
-        cudaFree(c->buf[slot]);
-        c->buf[slot] = NULL;
-        c->cap[slot] = 0;
-        NF__CK(cudaMalloc(&c->buf[slot], bytes));
-        c->cap[slot] = bytes;
+    size_t free_b = 0, total_b = 0, held = 0;
+    NF__CK(cudaSetDevice(d));
+    NF__CK(cudaMemGetInfo(&free_b, &total_b));
+    for (int s = 0; s < NF__STREAMS; s++)
+        for (int k = 0; k < NF__B_COUNT; k++) held += c->dev[d].cap[s][k];
+    size_t margin = total_b / 32 > ((size_t)64 << 20) ? total_b / 32 : ((size_t)64 << 20);
+    size_t avail = free_b + held > margin ? free_b + held - margin : 0;
+    *out = c->limit && c->limit < avail ? c->limit : avail;
+    return NF_OK;
+}
+
+/* Grow the buffers of (device, stream) to the plan's sizes. */
+static nf_status nf__reserve(nf__cuda *c, const nf__plan *p, int d, int s)
+{
+    nf__cuda_dev *v = &c->dev[d];
+    for (int k = 0; k < NF__B_COUNT; k++) {
+        size_t need = nf__plan_slot_bytes(p, d, s, k);
+        if (need <= v->cap[s][k]) continue;
+        cudaFree(v->buf[s][k]);
+        v->buf[s][k] = NULL;
+        v->cap[s][k] = 0;
+        NF__CK(cudaMalloc(&v->buf[s][k], need));
+        v->cap[s][k] = need;
     }
-    *out = c->buf[slot];
+    if (!v->ready) {
+        NF__CK(cudaEventCreate(&v->ev[0]));
+        NF__CK(cudaEventCreate(&v->ev[1]));
+        v->ready = 1;
+    }
     return NF_OK;
 }
 
-/* Upload host array h (bytes) into slot; *d = device pointer or NULL. */
-static nf_status nf__up(nf__cuda *c, int slot, const void *h, size_t bytes, const void **d)
+static nf_status nf__copy_run(nf__cuda_dev *v, int stream, const nf__copy *x)
 {
-    *d = NULL;
-    if (!h) return NF_OK;
-    void *p = NULL;
-    nf_status s = nf__dev(c, slot, bytes, &p);
-    if (s) return s;
-    NF__CK(cudaMemcpy(p, h, bytes, cudaMemcpyHostToDevice));
-    *d = p;
+    char *dev = (char *)v->buf[stream][x->slot] + x->dev_off;
+    if (x->to_device)
+        NF__CK(cudaMemcpy2D(dev, x->dev_pitch, x->src, x->host_pitch, x->width, x->rows, cudaMemcpyHostToDevice));
+    else
+        NF__CK(cudaMemcpy2D(x->dst, x->host_pitch, dev, x->dev_pitch, x->width, x->rows, cudaMemcpyDeviceToHost));
     return NF_OK;
 }
 
-extern "C" nf_status nf__cuda_run(nf__cuda *c, int model_id, int n_params, int n_state, const nf__kargs *h)
+extern "C" nf_status nf__cuda_run(nf__cuda *c, int model_id, int n_params, int n_state, const nf__kargs *h,
+                                  double *kernel_s)
 {
+    *kernel_s = 0;
+    size_t budget[NF__MAX_DEV];
     nf_status s;
-    const int64_t n = h->n_sims;
-    nf__kargs d = *h;
-    const void *p = NULL;
-    /* inputs shared by all slices */
-    if ((s = nf__up(c, B_WAVES, h->waves, sizeof(float) * h->n_waves * h->n_steps, &p))) return s;
-    d.waves = (const float *)p;
-    if ((s = nf__up(c, B_TARGET, h->target, sizeof(float) * h->n_targets * h->n_obs, &p))) return s;
-    d.target = (const float *)p;
-
-    /* slice so the voltage buffer stays below 4 GiB */
-    int64_t slice = n;
-    const double rec_bytes = (double)h->n_rec * sizeof(float);
-    if (h->rec && rec_bytes * n > 4.0 * (1 << 30)) slice = (int64_t)(4.0 * (1 << 30) / rec_bytes);
-    if (slice < 1) slice = 1;
-
-    float *par_h = (float *)malloc(sizeof(float) * (size_t)slice * (n_params + 2 * n_state) + 1);
-    if (!par_h) return nf__fail(NF_ENOMEM, "cuda: out of memory");
-    float *init_h = par_h + (size_t)slice * n_params;
-    float *fin_h = init_h + (size_t)slice * n_state;
-
-    s = NF_OK;
-    for (int64_t s0 = 0; s0 < n && !s; s0 += slice) {
-        int64_t m = n - s0 < slice ? n - s0 : slice;
-        /* SoA slice [k][m] from the host's [k][n] */
-        for (int k = 0; k < n_params; k++)
-            memcpy(par_h + (size_t)k * m, h->params + (size_t)k * n + s0, sizeof(float) * m);
-        if (h->init)
-            for (int k = 0; k < n_state; k++)
-                memcpy(init_h + (size_t)k * m, h->init + (size_t)k * n + s0, sizeof(float) * m);
-        nf__kargs a = d;
-        a.n_sims = m;
-        a.sim_offset = h->sim_offset + s0;
-        a.stride = m;
-        void *q = NULL;
-        if ((s = nf__up(c, B_PAR, par_h, sizeof(float) * m * n_params, &p))) break;
-        a.params = (const float *)p;
-        if ((s = nf__up(c, B_INIT, h->init ? init_h : NULL, sizeof(float) * m * n_state, &p))) break;
-        a.init = (const float *)p;
-        if ((s = nf__up(c, B_WIDX, h->wave_idx ? h->wave_idx + s0 : NULL, sizeof(int32_t) * m, &p))) break;
-        a.wave_idx = (const int32_t *)p;
-        if ((s = nf__up(c, B_TIDX, h->target_idx ? h->target_idx + s0 : NULL, sizeof(int32_t) * m, &p))) break;
-        a.target_idx = (const int32_t *)p;
-#define NF__OUT(slot, field, type, per)                                            \
-    if (h->field) {                                                                \
-        if ((s = nf__dev(c, slot, sizeof(type) * (size_t)m * (per), &q))) break;   \
-        a.field = (type *)q;                                                       \
+    for (int d = 0; d < c->n_devices; d++)
+        if ((s = nf__budget(c, d, &budget[d]))) return s;
+    nf__plan_opts o;
+    o.n_devices = c->n_devices;
+    o.n_streams = NF__STREAMS;
+    o.budget = budget;
+    o.threads_per_block = NF__THREADS;
+    nf__plan p;
+    if ((s = nf__plan_make(h, n_params, n_state, &o, &p))) return s;
+    for (int d = 0; d < p.n_devices && !s; d++) {
+        cudaError_t err = cudaSetDevice(d);
+        if (err != cudaSuccess) s = nf__fail(NF_ECUDA, "cudaSetDevice(%d): %s", d, cudaGetErrorString(err));
+        for (int q = 0; q < p.n_streams && !s; q++) s = nf__reserve(c, &p, d, q);
     }
-        NF__OUT(B_REC, rec, float, h->n_rec)
-        NF__OUT(B_SPKT, spk_t, float, h->max_spikes)
-        NF__OUT(B_SPKN, spk_n, int32_t, 1)
-        NF__OUT(B_FIN, final_state, float, n_state)
-        NF__OUT(B_VALID, valid, uint8_t, 1)
-        NF__OUT(B_SSE, sse, double, 1)
-#undef NF__OUT
-        const int threads = 128;
-        const int64_t blocks = (m + threads - 1) / threads;
-        nf__kernels[model_id]<<<(unsigned)blocks, threads>>>(a);
-        cudaError_t err = cudaGetLastError();
-        if (err == cudaSuccess) err = cudaDeviceSynchronize();
+    double ms_total = 0;
+    for (int64_t li = 0; li < p.n_launches && !s; li++) {
+        const nf__launch *L = &p.launches[li];
+        nf__cuda_dev *v = &c->dev[L->device];
+        cudaError_t err = cudaSetDevice(L->device);
         if (err != cudaSuccess) {
-            s = nf__fail(NF_ECUDA, "%s:%d: kernel %d: %s", __FILE__, __LINE__, model_id, cudaGetErrorString(err));
+            s = nf__fail(NF_ECUDA, "cudaSetDevice(%d): %s", L->device, cudaGetErrorString(err));
             break;
         }
-#define NF__DOWN(field, type, per)                                                               \
-    if (h->field) {                                                                              \
-        err = cudaMemcpy(h->field + (size_t)s0 * (per), a.field, sizeof(type) * (size_t)m * (per), \
-                         cudaMemcpyDeviceToHost);                                                \
-        if (err != cudaSuccess) {                                                                \
-            s = nf__fail(NF_ECUDA, "%s:%d: copy " #field ": %s", __FILE__, __LINE__,             \
-                         cudaGetErrorString(err));                                               \
-            break;                                                                               \
-        }                                                                                        \
-    }
-        NF__DOWN(rec, float, h->n_rec)
-        NF__DOWN(spk_t, float, h->max_spikes)
-        NF__DOWN(spk_n, int32_t, 1)
-        NF__DOWN(valid, uint8_t, 1)
-        NF__DOWN(sse, double, 1)
-#undef NF__DOWN
-        if (h->final_state) {
-            err = cudaMemcpy(fin_h, a.final_state, sizeof(float) * (size_t)m * n_state, cudaMemcpyDeviceToHost);
-            if (err != cudaSuccess) {
-                s = nf__fail(NF_ECUDA, "copy final_state: %s", cudaGetErrorString(err));
-                break;
-            }
-            for (int k = 0; k < n_state; k++)
-                memcpy(h->final_state + (size_t)k * n + s0, fin_h + (size_t)k * m, sizeof(float) * m);
+        for (int64_t k = 0; k < L->n_in && !s; k++) s = nf__copy_run(v, L->stream, &p.copies[L->copy_in + k]);
+        if (s) break;
+        nf__kargs a;
+        nf__plan_bind(&p, li, h, v->buf[L->stream], &a);
+        cudaEventRecord(v->ev[0]);
+        nf__kernels[model_id]<<<L->blocks, L->threads>>>(a);
+        err = cudaGetLastError();
+        cudaEventRecord(v->ev[1]);
+        if (err == cudaSuccess) err = cudaEventSynchronize(v->ev[1]);
+        if (err != cudaSuccess) {
+            s = nf__fail(NF_ECUDA, "%s:%d: kernel %d (launch %lld of %lld): %s", __FILE__, __LINE__, model_id,
+                         (long long)li, (long long)p.n_launches, cudaGetErrorString(err));
+            break;
         }
+        float ms = 0;
+        cudaEventElapsedTime(&ms, v->ev[0], v->ev[1]);
+        ms_total += ms;
+        for (int64_t k = 0; k < L->n_out && !s; k++) s = nf__copy_run(v, L->stream, &p.copies[L->copy_out + k]);
     }
-    free(par_h);
+    nf__plan_free(&p);
+    *kernel_s = ms_total * 1e-3;
     return s;
 }

@@ -9,6 +9,8 @@
 typedef struct nf__kargs {
     int64_t n_sims;     /* simulations in this launch */
     int64_t sim_offset; /* global index of local simulation 0 (RNG key) */
+    int64_t row0;       /* batch index of local simulation 0: its per-simulation waveform and
+                         * target row (a launch of the CUDA plan starts mid-batch) */
     int64_t n_steps;    /* samples per simulation, sample 0 = initial state */
     nf__env env;
 
@@ -18,7 +20,7 @@ typedef struct nf__kargs {
 
     /* stimulus: I[n] = waves[row][n] (if waves) + OU noise (if ou_on), pA */
     const float *waves;      /* [n_waves][n_steps] */
-    const int32_t *wave_idx; /* [n_sims] rows, or NULL: row 0 if n_waves == 1, else row i */
+    const int32_t *wave_idx; /* [n_sims] rows, or NULL: row 0 if n_waves == 1, else row row0 + i */
     int64_t n_waves;
     int32_t ou_on;
     float ou_mean; /* pA */

@@ -90,12 +90,17 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
         }
         NF__SLIST(NF__SSTORE)
         NF__CLIST(NF__CSTORE)
-        int64_t wr = a->wave_idx ? a->wave_idx[gi] : (a->n_waves == 1 ? 0 : gi);
+        /* per-simulation rows are numbered in the batch, gi in the launch */
+        int64_t wr = a->wave_idx ? a->wave_idx[gi] : (a->n_waves == 1 ? 0 : a->row0 + gi);
         wrow[l] = a->waves ? a->waves + wr * T : 0;
-        int64_t tr = a->target_idx ? a->target_idx[gi] : (a->n_targets == 1 ? 0 : gi);
+        int64_t tr = a->target_idx ? a->target_idx[gi] : (a->n_targets == 1 ? 0 : a->row0 + gi);
         trow[l] = a->target ? a->target + tr * a->n_obs : 0;
         ou[l] = 0.0f;
         cur[l] = 0.0f;
+        for (int q = 0; q < 4; q++) nz[q][l] = 0.0f; /* drawn at every 4th step from step 0 on */
+#if NF__NOISE
+        for (int q = 0; q < 4; q++) zi[q][l] = 0.0f;
+#endif
         nspk[l] = 0;
         sse[l] = 0.0;
         ssef[l] = 0.0f;
@@ -239,6 +244,8 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
     for (int l = 0; l < NF_LANES && l < nl; l++) {
         int64_t i = i0 + l, gi = i;
         if (a->spk_n) a->spk_n[i] = nspk[l];
+        if (a->spk_t) /* NaN after the last spike, the same on every backend */
+            for (int32_t k = nspk[l]; k < a->max_spikes; k++) a->spk_t[i * a->max_spikes + k] = NF_I2F(0x7fc00000);
         if (a->valid) a->valid[i] = (uint8_t)!bad[l];
         if (a->sse) a->sse[i] = sse[l];
         if (a->final_state) {
@@ -247,6 +254,19 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
         }
     }
 }
+
+#if NF_LANES == 1
+/* One GPU thread's work, with the kernel's own index arithmetic: simulation
+ * block * block_dim + thread of the launch. The CUDA kernels
+ * (kernels/engine_cuda.cu) are this call; the host replay
+ * (tests/test_engine_plan.c) calls it for every (block, thread) of a plan. */
+NF_HD void NF_CAT(nf__thread_, NF_M)(const nf__kargs *NF_RESTRICT a, uint32_t block, uint32_t block_dim,
+                                     uint32_t thread)
+{
+    const int64_t i = (int64_t)block * block_dim + thread;
+    if (i < a->n_sims) NF_CAT(nf__sim_, NF_M)(a, i, 1);
+}
+#endif
 
 #undef NF__PAR
 #undef NF__STATE

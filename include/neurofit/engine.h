@@ -19,6 +19,7 @@
 #include "neurofit/model.h"
 #include "neurofit/status.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -70,7 +71,7 @@ typedef struct nf_batch {
     /* ---- outputs: each NULL when not wanted ---- */
     float *voltage;        /* [n_sims][nf_batch_n_rec()] mV */
     int64_t record_every;  /* record samples n % record_every == 0 (>= 1 when voltage) */
-    float *spike_times;    /* [n_sims][max_spikes] ms, first max_spikes spikes */
+    float *spike_times;    /* [n_sims][max_spikes] ms, first max_spikes spikes, NaN after the last */
     int32_t max_spikes;
     int32_t *spike_counts; /* [n_sims] all spikes, also beyond max_spikes */
     float *final_state;    /* [n_sims][n_state] */
@@ -95,6 +96,12 @@ typedef struct nf_engine nf_engine;
  * unavailable: NF_ENODEV (device missing) or NF_EUNSUPPORTED (build). */
 nf_status nf_engine_create(nf_backend backend, int n_threads, nf_engine **out);
 void nf_engine_destroy(nf_engine *e); /* NULL ok */
+/* Device memory the CUDA backend may hold per device for one batch, in
+ * bytes; 0 (the default): the device's free memory less a margin. A batch
+ * that does not fit runs in pieces (launches of fewer simulations); only a
+ * single simulation larger than the limit fails (NF_ENOMEM). No effect on
+ * the CPU backend, whose memory is the caller's arrays. */
+nf_status nf_engine_set_memory_limit(nf_engine *e, size_t bytes);
 nf_backend nf_engine_backend(const nf_engine *e);
 int nf_engine_threads(const nf_engine *e);
 

@@ -10,6 +10,14 @@
 extern "C" {
 #endif
 
+/* nf_engine_run with the backend call replaced by run(ctx, model, a), where
+ * a holds the batch as the backends receive it (host pointers, parameters,
+ * initial and final state as structure of arrays with stride n_sims). NULL
+ * run: the engine's own backend. The host replay of the CUDA path
+ * (tests/test_engine_plan.c) runs batches this way. */
+typedef nf_status (*nf__runner)(void *ctx, const nf_model *m, const nf__kargs *a);
+nf_status nf__engine_run_via(nf_engine *e, const nf_batch *b, nf__runner run, void *ctx);
+
 /* Kernel time of the engine's last run in seconds (CUDA: cudaEvent time of
  * its launches; 0 on the CPU). */
 double nf__engine_kernel_seconds(const nf_engine *e);
@@ -29,9 +37,12 @@ int nf__cuda_device_count(void);
 const char *nf__cuda_name(void);
 nf_status nf__cuda_create(nf__cuda **out);
 void nf__cuda_destroy(nf__cuda *c);
+/* Device memory the engine may hold per device for a batch (0: its free memory). */
+void nf__cuda_set_limit(nf__cuda *c, size_t bytes);
 /* a holds host pointers (params/init/final_state SoA with stride n_sims);
- * the CUDA side copies inputs, launches, and copies outputs back into them. */
-nf_status nf__cuda_run(nf__cuda *c, int model_id, int n_params, int n_state, const nf__kargs *a);
+ * the CUDA side plans the batch (src/engine/plan.h), copies inputs, launches,
+ * and copies outputs back into them. *kernel_s: the kernels' own time. */
+nf_status nf__cuda_run(nf__cuda *c, int model_id, int n_params, int n_state, const nf__kargs *a, double *kernel_s);
 
 #ifdef __cplusplus
 }

@@ -88,6 +88,15 @@ void nf_engine_destroy(nf_engine *e)
     free(e);
 }
 
+nf_status nf_engine_set_memory_limit(nf_engine *e, size_t bytes)
+{
+    if (!e) return nf__fail(NF_EINVAL, "engine is NULL");
+#ifdef NF_HAVE_CUDA
+    if (e->cuda) nf__cuda_set_limit(e->cuda, bytes);
+#endif
+    return NF_OK;
+}
+
 nf_backend nf_engine_backend(const nf_engine *e) { return e->backend; }
 int nf_engine_threads(const nf_engine *e) { return e->pool ? nf__pool_threads(e->pool) : 0; }
 
@@ -190,7 +199,9 @@ static void nf__from_soa(const float *soa, int64_t n, int k, float *rows)
         for (int j = 0; j < k; j++) rows[i * k + j] = soa[(int64_t)j * n + i];
 }
 
-nf_status nf_engine_run(nf_engine *e, const nf_batch *b)
+nf_status nf_engine_run(nf_engine *e, const nf_batch *b) { return nf__engine_run_via(e, b, NULL, NULL); }
+
+nf_status nf__engine_run_via(nf_engine *e, const nf_batch *b, nf__runner run, void *ctx)
 {
     if (!e) return nf__fail(NF_EINVAL, "engine is NULL");
     nf_status s = nf_batch_validate(b);
@@ -246,11 +257,14 @@ nf_status nf_engine_run(nf_engine *e, const nf_batch *b)
     a.obs_every = b->obs_every;
     a.sse = b->sse;
 
-    if (e->backend == NF_BACKEND_CPU) {
+    e->kernel_s = 0;
+    if (run) {
+        if ((s = run(ctx, m, &a))) return s;
+    } else if (e->backend == NF_BACKEND_CPU) {
         nf__cpu_run(e->pool, m->id, &a);
     } else {
 #ifdef NF_HAVE_CUDA
-        s = nf__cuda_run(e->cuda, m->id, m->n_params, m->n_state, &a);
+        s = nf__cuda_run(e->cuda, m->id, m->n_params, m->n_state, &a, &e->kernel_s);
         if (s) return s;
 #else
         return nf__fail(NF_EUNSUPPORTED, "no CUDA backend in this build");

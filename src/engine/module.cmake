@@ -5,8 +5,12 @@ list(APPEND NF_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/pool.c
   ${CMAKE_CURRENT_LIST_DIR}/cpu.c
   ${CMAKE_CURRENT_LIST_DIR}/cpu_narrow.c
-  ${CMAKE_CURRENT_LIST_DIR}/bench.c)
+  ${CMAKE_CURRENT_LIST_DIR}/bench.c
+  ${CMAKE_CURRENT_LIST_DIR}/plan.c)
 list(APPEND NF_CUDA_SOURCES ${PROJECT_SOURCE_DIR}/kernels/engine_cuda.cu)
-# The lane loops of the simulate body vectorise only without errno/trap semantics.
+# How C code that runs the simulate body is compiled (the CPU backend and the
+# host replay, tests/test_engine_plan.c): the lane loops vectorise only
+# without errno/trap semantics.
+set(NF_KERNEL_C_OPTIONS -fno-math-errno -fno-trapping-math)
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cpu.c ${CMAKE_CURRENT_LIST_DIR}/cpu_narrow.c PROPERTIES
-  COMPILE_OPTIONS "-fno-math-errno;-fno-trapping-math")
+  COMPILE_OPTIONS "${NF_KERNEL_C_OPTIONS}")

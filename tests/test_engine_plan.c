@@ -1,0 +1,508 @@
+/* The CUDA host side without a GPU: the launch plan (src/engine/plan.h) and
+ * its host replay.
+ *
+ * The replay executes a plan on the CPU exactly as kernels/engine_cuda.cu
+ * does on a device: it allocates each (device, stream)'s buffers at the
+ * plan's sizes, performs the plan's copies, binds each launch's kernel
+ * arguments with nf__plan_bind, and runs the kernel's own per-thread function
+ * (nf__thread_<model>, the body with NF_LANES = 1) once per (block, thread)
+ * index of the launch. Batches go through the engine's own front
+ * (nf__engine_run_via: validation, structure-of-arrays packing), so the
+ * replay sees exactly what the CUDA backend is given. Every index path is
+ * covered (shared, per-simulation and indexed waveforms; per-simulation and
+ * indexed targets; sim_offset; launches forced by a small memory budget; a
+ * split across devices and streams), and every output must equal the CPU
+ * backend's bit for bit. */
+#define NF_CPU_LANES 1 /* the GPU's lane width: sim_all.h defines nf__thread_<model> */
+
+#include "engine/backend.h"
+#include "engine/plan.h"
+#include "nf_test_util.h"
+#include "sim_all.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+/* the CPU pool's workers flush denormals (FTZ | DAZ), as the GPU build does */
+#define FTZ_ON()                          \
+    unsigned csr_ = _mm_getcsr();         \
+    _mm_setcsr(csr_ | 0x8040u)
+#define FTZ_OFF() _mm_setcsr(csr_)
+#else
+#define FTZ_ON() (void)0
+#define FTZ_OFF() (void)0
+#endif
+
+typedef void (*thread_fn)(const nf__kargs *a, uint32_t block, uint32_t block_dim, uint32_t thread);
+#define THREAD_FN(m) nf__thread_##m,
+static const thread_fn thread_fns[] = {NF_MODEL_LIST(THREAD_FN)};
+
+/* ---- the replay executor ------------------------------------------------- */
+
+typedef struct {
+    int n_devices, n_streams;
+    int min_launches;  /* > 1: shrink the budget until the plan has at least this many launches */
+    size_t budget;     /* bytes per device when min_launches <= 1 (0: unlimited) */
+    int drop_row0;     /* 1: bind launches without their row offset (the bug this replay was built for) */
+    int64_t launches;  /* out: launches of the last plan */
+    size_t used_budget;
+} replay_cfg;
+
+static void memcpy2d(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t rows)
+{
+    for (size_t r = 0; r < rows; r++) memcpy((char *)dst + r * dpitch, (const char *)src + r * spitch, width);
+}
+
+static nf_status plan_for(const nf__kargs *h, const nf_model *m, const replay_cfg *c, size_t budget, nf__plan *p)
+{
+    size_t b[16];
+    for (int d = 0; d < c->n_devices; d++) b[d] = budget;
+    nf__plan_opts o = {.n_devices = c->n_devices, .n_streams = c->n_streams, .budget = b, .threads_per_block = 32};
+    return nf__plan_make(h, m->n_params, m->n_state, &o, p);
+}
+
+static nf_status replay(void *ctx, const nf_model *m, const nf__kargs *h)
+{
+    replay_cfg *c = ctx;
+    nf__plan p;
+    size_t budget = c->budget ? c->budget : (size_t)1 << 40;
+    nf_status s = plan_for(h, m, c, budget, &p);
+    if (s) return s;
+    if (c->min_launches > 1) {
+        /* the smallest budget the plan accepts (bisection), plus 1/16 of the
+         * way to what one launch per stream needs: launches of a few
+         * simulations each */
+        size_t full = 0;
+        for (int d = 0; d < p.n_devices; d++) full = p.device_bytes[d] > full ? p.device_bytes[d] : full;
+        size_t lo = 0, hi = budget;
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            nf__plan q;
+            if (plan_for(h, m, c, mid, &q)) lo = mid;
+            else {
+                hi = mid;
+                nf__plan_free(&q);
+            }
+        }
+        budget = hi + (full > hi ? (full - hi) / 16 : 0);
+        nf__plan_free(&p);
+        if ((s = plan_for(h, m, c, budget, &p))) return s;
+    }
+    c->launches = p.n_launches;
+    c->used_budget = budget;
+    /* device buffers, filled with garbage so that a read of anything the plan
+     * did not copy shows */
+    const int nb = p.n_devices * p.n_streams;
+    void **base = calloc((size_t)nb * NF__B_COUNT, sizeof(void *));
+    for (int d = 0; d < p.n_devices; d++)
+        for (int q = 0; q < p.n_streams; q++)
+            for (int k = 0; k < NF__B_COUNT; k++) {
+                size_t bytes = nf__plan_slot_bytes(&p, d, q, k);
+                void *buf = malloc(bytes ? bytes : 1);
+                memset(buf, 0xA5, bytes);
+                base[(d * p.n_streams + q) * NF__B_COUNT + k] = buf;
+            }
+    FTZ_ON();
+    for (int64_t li = 0; li < p.n_launches; li++) {
+        const nf__launch *L = &p.launches[li];
+        void **b = base + (L->device * p.n_streams + L->stream) * NF__B_COUNT;
+        for (int64_t k = 0; k < L->n_in; k++) {
+            const nf__copy *x = &p.copies[L->copy_in + k];
+            memcpy2d((char *)b[x->slot] + x->dev_off, x->dev_pitch, x->src, x->host_pitch, x->width, x->rows);
+        }
+        nf__kargs a;
+        nf__plan_bind(&p, li, h, b, &a);
+        if (c->drop_row0) a.row0 = 0;
+        for (uint32_t blk = 0; blk < L->blocks; blk++)
+            for (uint32_t t = 0; t < L->threads; t++) thread_fns[m->id](&a, blk, L->threads, t);
+        for (int64_t k = 0; k < L->n_out; k++) {
+            const nf__copy *x = &p.copies[L->copy_out + k];
+            memcpy2d(x->dst, x->host_pitch, (const char *)b[x->slot] + x->dev_off, x->dev_pitch, x->width, x->rows);
+        }
+    }
+    FTZ_OFF();
+    for (int k = 0; k < nb * NF__B_COUNT; k++) free(base[k]);
+    free(base);
+    nf__plan_free(&p);
+    return NF_OK;
+}
+
+/* ---- one batch on both paths --------------------------------------------- */
+
+typedef enum { ROWS_NONE, ROWS_SHARED, ROWS_PER_SIM, ROWS_INDEXED } rows_mode;
+
+typedef struct {
+    rows_mode waves, targets;
+    int64_t sim_offset;
+    int init;         /* give an initial state */
+    int record_every; /* 0: no voltage */
+} paths;
+
+typedef struct {
+    float *v, *spk, *fin;
+    int32_t *cnt;
+    uint8_t *valid;
+    double *sse;
+} outs;
+
+enum { P = 150, T = 600, K_SPK = 6, N_ROWS = 7 };
+
+static void outs_alloc(outs *o, const nf_model *m)
+{
+    o->v = malloc(sizeof(float) * P * T);
+    o->spk = malloc(sizeof(float) * P * K_SPK);
+    o->fin = malloc(sizeof(float) * P * m->n_state);
+    o->cnt = malloc(sizeof(int32_t) * P);
+    o->valid = malloc(P);
+    o->sse = malloc(sizeof(double) * P);
+    /* the same fill on both paths: spike slots past the count stay as they are */
+    memset(o->v, 0x7f, sizeof(float) * P * T);
+    memset(o->spk, 0x7f, sizeof(float) * P * K_SPK);
+}
+
+static void outs_free(outs *o)
+{
+    free(o->v);
+    free(o->spk);
+    free(o->fin);
+    free(o->cnt);
+    free(o->valid);
+    free(o->sse);
+}
+
+/* Runs the batch of model m with the index paths pa on the CPU backend
+ * (replay cfg NULL) or through the replay. */
+static nf_status run_batch(const nf_model *m, const paths *pa, replay_cfg *cfg, outs *o)
+{
+    const double dt = m->dt_max_ms < 0.05 ? m->dt_max_ms : 0.05;
+    float *params = nft_random_params(m, P, 900 + (uint64_t)m->id);
+    const int64_t n_wave_rows = pa->waves == ROWS_PER_SIM ? P : pa->waves == ROWS_INDEXED ? N_ROWS : 1;
+    float *waves = malloc(sizeof(float) * n_wave_rows * T);
+    for (int64_t r = 0; r < n_wave_rows; r++) {
+        /* each row its own step: amplitude and onset differ by row */
+        const double amp = m->drive_pA * (1.0 + 1.5 * (double)r / (double)n_wave_rows);
+        for (int64_t n = 0; n < T; n++) waves[r * T + n] = n * dt >= 1.0 + 0.05 * (double)(r % 11) ? (float)amp : 0.0f;
+    }
+    const int64_t n_obs = T / 4;
+    const int64_t n_tgt_rows = pa->targets == ROWS_PER_SIM ? P : pa->targets == ROWS_INDEXED ? N_ROWS : 1;
+    float *targets = malloc(sizeof(float) * n_tgt_rows * n_obs);
+    for (int64_t r = 0; r < n_tgt_rows; r++)
+        for (int64_t j = 0; j < n_obs; j++)
+            targets[r * n_obs + j] = (j % 37 == 5) ? NAN : (float)(-70.0 + 3.0 * (double)r + 0.01 * (double)j);
+    int32_t widx[P], tidx[P];
+    for (int i = 0; i < P; i++) {
+        widx[i] = (int32_t)((i * 5 + 3) % N_ROWS);
+        tidx[i] = (int32_t)((i * 3 + 1) % N_ROWS);
+    }
+    float *init = NULL;
+    if (pa->init) {
+        /* the model's own initial state, nudged per simulation */
+        nf_batch b0 = {0};
+        b0.model = m;
+        b0.n_sims = P;
+        b0.n_steps = 1;
+        b0.dt_ms = dt;
+        b0.params = params;
+        init = malloc(sizeof(float) * P * m->n_state);
+        b0.final_state = init;
+        nf_engine *e0;
+        cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e0), NF_OK);
+        cr_assert_eq(nf_engine_run(e0, &b0), NF_OK, "%s", nf_errmsg());
+        nf_engine_destroy(e0);
+        for (int i = 0; i < P; i++) init[i * m->n_state] += 0.01f * (float)(i % 13);
+    }
+
+    nf_batch b = {0};
+    b.model = m;
+    b.n_sims = P;
+    b.n_steps = T;
+    b.dt_ms = dt;
+    b.sim_offset = pa->sim_offset;
+    b.params = params;
+    b.init_state = init;
+    if (pa->waves != ROWS_NONE) {
+        b.stim.waves = waves;
+        b.stim.n_waves = n_wave_rows;
+        b.stim.wave_index = pa->waves == ROWS_INDEXED ? widx : NULL;
+    }
+    b.stim.noise_mean_pA = pa->waves == ROWS_NONE ? (float)m->drive_pA : 10.0f;
+    b.stim.noise_sd_pA = 40.0f;
+    b.stim.noise_tau_ms = 2.0f;
+    b.stim.seed = 77;
+    if (pa->record_every) {
+        b.voltage = o->v;
+        b.record_every = pa->record_every;
+    }
+    b.spike_times = o->spk;
+    b.max_spikes = K_SPK;
+    b.spike_counts = o->cnt;
+    b.final_state = o->fin;
+    b.valid = o->valid;
+    if (pa->targets != ROWS_NONE) {
+        b.target = targets;
+        b.n_targets = n_tgt_rows;
+        b.n_obs = n_obs;
+        b.obs_every = 4;
+        b.target_index = pa->targets == ROWS_INDEXED ? tidx : NULL;
+        b.sse = o->sse;
+    }
+    nf_engine *e;
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 2, &e), NF_OK);
+    nf_status s = cfg ? nf__engine_run_via(e, &b, replay, cfg) : nf_engine_run(e, &b);
+    nf_engine_destroy(e);
+    free(params);
+    free(waves);
+    free(targets);
+    free(init);
+    return s;
+}
+
+/* Number of simulations whose outputs differ between a and b. */
+static int compare(const nf_model *m, const paths *pa, const outs *a, const outs *b, const char *what, int quiet)
+{
+    int bad = 0;
+    const int64_t n_rec = pa->record_every ? (T + pa->record_every - 1) / pa->record_every : 0;
+    for (int64_t i = 0; i < P; i++) {
+        const char *diff = NULL;
+        if (a->cnt[i] != b->cnt[i]) diff = "spike count";
+        else if (memcmp(a->spk + i * K_SPK, b->spk + i * K_SPK, sizeof(float) * K_SPK)) diff = "spike times";
+        else if (a->valid[i] != b->valid[i]) diff = "validity";
+        else if (memcmp(a->fin + i * m->n_state, b->fin + i * m->n_state, sizeof(float) * m->n_state))
+            diff = "final state";
+        else if (pa->targets != ROWS_NONE && memcmp(&a->sse[i], &b->sse[i], sizeof(double))) diff = "SSE";
+        else if (n_rec && memcmp(a->v + i * n_rec, b->v + i * n_rec, sizeof(float) * n_rec)) diff = "voltage";
+        if (diff && bad++ < 4 && !quiet)
+            cr_log_error("%s %s: simulation %lld: %s differs (CPU count %d, replay %d; CPU SSE %.9g, replay %.9g)",
+                         m->name, what, (long long)i, diff, a->cnt[i], b->cnt[i],
+                         pa->targets != ROWS_NONE ? a->sse[i] : 0.0, pa->targets != ROWS_NONE ? b->sse[i] : 0.0);
+    }
+    return bad;
+}
+
+/* The replay of model m under cfg equals the CPU backend on paths pa. */
+static void check(const nf_model *m, const paths *pa, replay_cfg cfg, const char *what)
+{
+    outs c, r;
+    outs_alloc(&c, m);
+    outs_alloc(&r, m);
+    cr_assert_eq(run_batch(m, pa, NULL, &c), NF_OK, "%s: %s", m->name, nf_errmsg());
+    cr_assert_eq(run_batch(m, pa, &cfg, &r), NF_OK, "%s %s: %s", m->name, what, nf_errmsg());
+    if (cfg.min_launches > 1)
+        cr_assert_geq(cfg.launches, cfg.min_launches, "%s %s: the budget must force %d launches, got %lld", m->name,
+                      what, cfg.min_launches, (long long)cfg.launches);
+    int spiking = 0;
+    for (int i = 0; i < P; i++) spiking += c.cnt[i] > 0;
+    cr_expect_gt(spiking, 0, "%s %s: the batch must exercise spikes", m->name, what);
+    int bad = compare(m, pa, &c, &r, what, cfg.drop_row0);
+    if (cfg.drop_row0) {
+        /* the mutant: launches after the first read the first launch's rows */
+        cr_expect_gt(bad, P / 2, "%s %s: without the row offset only %d simulations differ", m->name, what, bad);
+        printf("replay without the row offset: %s %s: %d of %d simulations differ from the CPU\n", m->name, what,
+               bad, P);
+    } else
+        cr_expect_eq(bad, 0, "%s %s (%lld launches, %d devices, %d streams): %d of %d simulations differ from the CPU",
+                 m->name, what, (long long)cfg.launches, cfg.n_devices, cfg.n_streams, bad, P);
+    outs_free(&c);
+    outs_free(&r);
+}
+
+static const replay_cfg ONE = {.n_devices = 1, .n_streams = 1};
+static const replay_cfg SLICED = {.n_devices = 1, .n_streams = 1, .min_launches = 4};
+static const replay_cfg SPLIT = {.n_devices = 3, .n_streams = 2, .min_launches = 6};
+
+Test(replay, every_model_equals_the_cpu_backend_in_one_launch)
+{
+    paths pa = {ROWS_SHARED, ROWS_SHARED, 0, 0, 1};
+    for (int mi = 0; mi < nf_model_count(); mi++) check(nf_model_at(mi), &pa, ONE, "one launch");
+}
+
+Test(replay, every_model_equals_the_cpu_backend_sliced_and_split)
+{
+    paths pa = {ROWS_PER_SIM, ROWS_INDEXED, 1000003, 1, 3};
+    for (int mi = 0; mi < nf_model_count(); mi++) {
+        check(nf_model_at(mi), &pa, SLICED, "forced slices");
+        check(nf_model_at(mi), &pa, SPLIT, "3 devices x 2 streams");
+    }
+}
+
+/* Every combination of waveform and target paths, with and without
+ * sim_offset, in one launch, in forced slices and split across devices. */
+Test(replay, every_index_path_in_every_launch_shape)
+{
+    const char *mode[] = {"none", "shared", "per-sim", "indexed"};
+    const char *names[] = {"lif6", "slif", "adex"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        const nf_model *m = nf_model_find(names[k]);
+        for (int w = ROWS_NONE; w <= ROWS_INDEXED; w++)
+            for (int t = ROWS_NONE; t <= ROWS_INDEXED; t++)
+                for (int off = 0; off < 2; off++) {
+                    if (w == ROWS_NONE && t != ROWS_PER_SIM) continue; /* the noise alone drives these */
+                    paths pa = {(rows_mode)w, (rows_mode)t, off ? (int64_t)5000000000 : 0, off, off ? 1 : 2};
+                    char what[128];
+                    snprintf(what, sizeof what, "waves %s, targets %s, sim_offset %lld", mode[w], mode[t],
+                             (long long)pa.sim_offset);
+                    check(m, &pa, ONE, what);
+                    check(m, &pa, SLICED, what);
+                    check(m, &pa, SPLIT, what);
+                }
+    }
+}
+
+/* The replay has teeth: with the launch's row offset dropped (the kernel used
+ * its launch-local index as the waveform and target row, so every launch
+ * after the first read rows 0..n-1), per-simulation rows come out wrong. */
+Test(replay, without_the_row_offset_sliced_per_simulation_rows_are_wrong)
+{
+    replay_cfg mutant = SLICED;
+    mutant.drop_row0 = 1;
+    const nf_model *m = nf_model_find("lif6");
+    paths waves = {ROWS_PER_SIM, ROWS_SHARED, 0, 0, 1};
+    paths targets = {ROWS_SHARED, ROWS_PER_SIM, 0, 0, 1};
+    check(m, &waves, mutant, "per-simulation waveforms, forced slices");
+    check(m, &targets, mutant, "per-simulation targets, forced slices");
+}
+
+/* ---- the plan itself ------------------------------------------------------- */
+
+/* A batch shape for plan tests: real host arrays (the plan only takes their
+ * addresses), per-simulation waveforms and indexed targets, every output. */
+typedef struct {
+    nf__kargs h;
+    float *par, *init, *waves, *target, *rec, *spk, *fin;
+    int32_t *widx, *tidx, *cnt;
+    uint8_t *valid;
+    double *sse;
+} shape;
+
+static void shape_make(shape *x, int64_t n, int n_params, int n_state)
+{
+    memset(x, 0, sizeof *x);
+    nf__kargs *h = &x->h;
+    h->n_sims = n;
+    h->stride = n;
+    h->n_steps = 50;
+    h->n_waves = n;
+    h->n_targets = 3;
+    h->n_obs = 10;
+    h->obs_every = 5;
+    h->rec_every = 5;
+    h->n_rec = 10;
+    h->max_spikes = 4;
+    h->params = x->par = calloc((size_t)(n * n_params), sizeof(float));
+    h->init = x->init = calloc((size_t)(n * n_state), sizeof(float));
+    h->waves = x->waves = calloc((size_t)(n * h->n_steps), sizeof(float));
+    h->wave_idx = NULL;
+    h->target = x->target = calloc((size_t)(h->n_targets * h->n_obs), sizeof(float));
+    h->target_idx = x->tidx = calloc((size_t)n, sizeof(int32_t));
+    h->rec = x->rec = calloc((size_t)(n * h->n_rec), sizeof(float));
+    h->spk_t = x->spk = calloc((size_t)(n * h->max_spikes), sizeof(float));
+    h->spk_n = x->cnt = calloc((size_t)n, sizeof(int32_t));
+    h->final_state = x->fin = calloc((size_t)(n * n_state), sizeof(float));
+    h->valid = x->valid = calloc((size_t)n, 1);
+    h->sse = x->sse = calloc((size_t)n, sizeof(double));
+}
+
+static void shape_free(shape *x)
+{
+    free(x->par);
+    free(x->init);
+    free(x->waves);
+    free(x->target);
+    free(x->tidx);
+    free(x->rec);
+    free(x->spk);
+    free(x->cnt);
+    free(x->fin);
+    free(x->valid);
+    free(x->sse);
+}
+
+/* Every invariant the executors rely on. */
+static void check_plan(const nf__plan *p, const nf__kargs *h, const size_t *budget, int tpb)
+{
+    int64_t li = 0;
+    for (int d = 0; d < p->n_devices; d++) {
+        const int64_t lo = h->n_sims * d / p->n_devices, hi = h->n_sims * (d + 1) / p->n_devices;
+        int64_t next = lo, k = 0;
+        cr_assert_leq(p->device_bytes[d], budget[d], "device %d holds %zu bytes, budget %zu", d, p->device_bytes[d],
+                      budget[d]);
+        size_t sum = 0;
+        for (int q = 0; q < p->n_streams; q++)
+            for (int slot = 0; slot < NF__B_COUNT; slot++) sum += nf__plan_slot_bytes(p, d, q, slot);
+        cr_assert_leq(sum, p->device_bytes[d]);
+        for (; li < p->n_launches && p->launches[li].device == d; li++, k++) {
+            const nf__launch *L = &p->launches[li];
+            cr_assert_eq(L->first, next, "device %d: launch %lld starts at %lld, expected %lld", d, (long long)li,
+                         (long long)L->first, (long long)next);
+            cr_assert_geq(L->n, 1);
+            cr_assert_eq(L->stream, (int)(k % p->n_streams));
+            cr_assert_eq(L->threads, (uint32_t)tpb);
+            cr_assert_geq((int64_t)L->blocks * L->threads, L->n, "the grid covers the launch");
+            cr_assert_lt((int64_t)(L->blocks - 1) * L->threads, L->n, "no idle block");
+            next += L->n;
+            for (int64_t c = L->copy_in; c < L->copy_out + L->n_out; c++) {
+                const nf__copy *x = &p->copies[c];
+                cr_assert_eq(x->to_device, c < L->copy_in + L->n_in);
+                cr_assert_geq(x->dev_pitch, x->width);
+                cr_assert_geq(x->host_pitch, x->width);
+                size_t end = x->dev_off + (x->rows - 1) * x->dev_pitch + x->width;
+                cr_assert_leq(end, nf__plan_slot_bytes(p, d, L->stream, x->slot), "copy %lld overruns slot %d",
+                              (long long)c, x->slot);
+            }
+            /* the parameters of exactly this launch go up: [n_params][n] rows from the batch's SoA */
+            const nf__copy *par = &p->copies[L->copy_in];
+            cr_assert_eq(par->slot, NF__B_PAR);
+            cr_assert_eq(par->src, (const void *)(h->params + L->first));
+            cr_assert_eq(par->width, sizeof(float) * (size_t)L->n);
+            cr_assert_eq(par->host_pitch, sizeof(float) * (size_t)h->n_sims);
+        }
+        cr_assert_eq(next, hi, "device %d covers [%lld, %lld), got to %lld", d, (long long)lo, (long long)hi,
+                     (long long)next);
+    }
+    cr_assert_eq(li, p->n_launches, "launches are grouped by device");
+}
+
+Test(plan, launches_tile_each_device_range_within_its_budget)
+{
+    const int64_t sizes[] = {1, 2, 7, 129, 5000};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+        for (int D = 1; D <= 3; D++)
+            for (int S = 1; S <= 2; S++) {
+                shape x;
+                shape_make(&x, sizes[si], 6, 2);
+                /* from everything in one launch per device down to a few simulations per launch */
+                const size_t budgets[] = {(size_t)1 << 40, 400000, 60000, 20000};
+                for (size_t bi = 0; bi < sizeof budgets / sizeof budgets[0]; bi++) {
+                    size_t b[3] = {budgets[bi], budgets[bi], budgets[bi]};
+                    nf__plan_opts o = {.n_devices = D, .n_streams = S, .budget = b, .threads_per_block = 128};
+                    nf__plan p;
+                    nf_status st = nf__plan_make(&x.h, 6, 2, &o, &p);
+                    if (st == NF_ENOMEM) {
+                        cr_assert(strstr(nf_errmsg(), "one simulation needs") != NULL, "%s", nf_errmsg());
+                        continue;
+                    }
+                    cr_assert_eq(st, NF_OK, "%s", nf_errmsg());
+                    check_plan(&p, &x.h, b, 128);
+                    if (bi == 0) cr_assert_eq(p.n_launches, sizes[si] >= D ? D : sizes[si] /* empty ranges */ + 0);
+                    nf__plan_free(&p);
+                }
+                shape_free(&x);
+            }
+}
+
+Test(plan, a_budget_below_one_simulation_is_a_clear_error)
+{
+    shape x;
+    shape_make(&x, 10, 6, 2);
+    size_t b[1] = {1000};
+    nf__plan_opts o = {.n_devices = 1, .n_streams = 1, .budget = b, .threads_per_block = 128};
+    nf__plan p;
+    cr_assert_eq(nf__plan_make(&x.h, 6, 2, &o, &p), NF_ENOMEM);
+    cr_expect(strstr(nf_errmsg(), "one simulation needs") != NULL, "%s", nf_errmsg());
+    cr_expect_eq(p.n_launches, 0);
+    shape_free(&x);
+}
