@@ -7,7 +7,7 @@
  * usage: bench_engine [--models a,b|all (default)] [--backend cpu|cuda|all] [--sims P,P,..]
  *                     [--steps T] [--threads N] [--reps R] [--brian2 on|off]
  *                     [--brian2-sims P] */
-#include "engine/bench.h"
+#include "cli/bench_run.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -114,12 +114,13 @@ int main(int argc, char **argv)
             for (char *ps = strtok_r(slist, ",", &save); ps; ps = strtok_r(NULL, ",", &save)) {
                 int64_t P = atoll(ps);
                 for (int scored = 0; scored < 2; scored++) {
-                    nf__bench_result r;
-                    if (nf__bench_engine(e, m, P, T, scored, reps, &r)) {
-                        fprintf(stderr, "bench_engine: %s\n", nf_errmsg());
+                    nf_cli_bench_result r;
+                    char err[512];
+                    if (nf_cli_bench_engine(e, m, P, T, scored, reps, &r, err, sizeof err)) {
+                        fprintf(stderr, "bench_engine: %s\n", err);
                         return 1;
                     }
-                    double ceil = backends[bi] == NF_BACKEND_CUDA ? nf__bench_h100_ceiling(m) : 0;
+                    double ceil = backends[bi] == NF_BACKEND_CUDA ? nf_cli_h100_ceiling(m) : 0;
                     char frac[32] = "-";
                     if (ceil > 0) snprintf(frac, sizeof frac, "%.2f (H100)", r.steps_per_s / ceil);
                     char percpu[32] = "-";

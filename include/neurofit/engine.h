@@ -103,6 +103,9 @@ void nf_engine_destroy(nf_engine *e); /* NULL ok */
  * the CPU backend, whose memory is the caller's arrays. */
 nf_status nf_engine_set_memory_limit(nf_engine *e, size_t bytes);
 nf_backend nf_engine_backend(const nf_engine *e);
+/* Seconds the device spent in the kernels of the engine's last run
+ * (cudaEvent time, without validation, packing and copies); 0 on the CPU. */
+double nf_engine_kernel_seconds(const nf_engine *e);
 int nf_engine_threads(const nf_engine *e);
 
 /* Check a batch without running it: every misuse gets a status and an

@@ -8,7 +8,7 @@
  * for the H100). */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "engine/bench.h"
+#include "cli/bench_run.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,12 +90,13 @@ int nf_cli_bench(int argc, char **argv)
         if (nf_engine_create(list[bi], c.threads, &e)) return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
         for (int k = 0; k < nm; k++)
             for (int sc = sc_lo; sc <= sc_hi; sc++) {
-                nf__bench_result r;
-                if (nf__bench_engine(e, ms[k], P, T, sc, (int)reps, &r)) {
+                nf_cli_bench_result r;
+                char err[512];
+                if (nf_cli_bench_engine(e, ms[k], P, T, sc, (int)reps, &r, err, sizeof err)) {
                     nf_engine_destroy(e);
-                    return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+                    return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", err);
                 }
-                double ceil = list[bi] == NF_BACKEND_CUDA ? nf__bench_h100_ceiling(ms[k]) : 0;
+                double ceil = list[bi] == NF_BACKEND_CUDA ? nf_cli_h100_ceiling(ms[k]) : 0;
                 char frac[32] = "-";
                 if (ceil > 0) snprintf(frac, sizeof frac, "%.2f (H100)", r.steps_per_s / ceil);
                 printf("| %s | %s | %lld | %lld | %s | %.3g | %s |\n", ms[k]->name, nf_backend_name(list[bi]),

@@ -18,10 +18,6 @@ extern "C" {
 typedef nf_status (*nf__runner)(void *ctx, const nf_model *m, const nf__kargs *a);
 nf_status nf__engine_run_via(nf_engine *e, const nf_batch *b, nf__runner run, void *ctx);
 
-/* Kernel time of the engine's last run in seconds (CUDA: cudaEvent time of
- * its launches; 0 on the CPU). */
-double nf__engine_kernel_seconds(const nf_engine *e);
-
 /* ---- CPU backend (cpu.c on the pool of pool.c) ---- */
 /* Block functions: simulate neurons i0 .. i0+nl-1 of a batch. One table per
  * lane width (cpu.c: 64, cpu_narrow.c: 16), indexed by model id. */

@@ -20,7 +20,7 @@ struct nf_engine {
     double kernel_s; /* CUDA kernel time of the last run, s */
 };
 
-double nf__engine_kernel_seconds(const nf_engine *e) { return e->kernel_s; }
+double nf_engine_kernel_seconds(const nf_engine *e) { return e->kernel_s; }
 
 const char *nf_backend_name(nf_backend b)
 {

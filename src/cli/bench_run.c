@@ -1,30 +1,31 @@
-/* Engine throughput measurement (src/engine/bench.h). */
-#include "engine/bench.h"
+/* Engine throughput measurement (src/cli/bench_run.h). */
+#include "cli/bench_run.h"
 
-#include "engine/backend.h"
-#include "internal.h"
-
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static double nf__now(clockid_t c)
+static double now_s(clockid_t c)
 {
     struct timespec ts;
     clock_gettime(c, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-double nf__bench_h100_ceiling(const nf_model *m)
+double nf_cli_h100_ceiling(const nf_model *m)
 {
-    return m->instr_per_step > 0 ? NF__H100_ISSUE_PER_S / m->instr_per_step : 0;
+    return m->instr_per_step > 0 ? NF_CLI_H100_ISSUE_PER_S / m->instr_per_step : 0;
 }
 
-nf_status nf__bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_t T, int scored, int reps,
-                           nf__bench_result *out)
+nf_status nf_cli_bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_t T, int scored, int reps,
+                              nf_cli_bench_result *out, char *err, size_t err_len)
 {
     memset(out, 0, sizeof *out);
-    if (P < 1 || T < 2 || reps < 1) return nf__fail(NF_EINVAL, "bench: need sims >= 1, steps >= 2, reps >= 1");
+    if (P < 1 || T < 2 || reps < 1) {
+        snprintf(err, err_len, "bench: need sims >= 1, steps >= 2, reps >= 1");
+        return NF_EINVAL;
+    }
     const double dt = m->dt_max_ms < 0.1 ? m->dt_max_ms : 0.1;
     float *par = malloc(sizeof(float) * (size_t)P * m->n_params);
     float *wave = malloc(sizeof(float) * (size_t)T);
@@ -34,7 +35,8 @@ nf_status nf__bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_t T
     uint8_t *valid = malloc((size_t)P);
     nf_status s = NF_OK;
     if (!par || !wave || !target || !cnt || !sse || !valid) {
-        s = nf__fail(NF_ENOMEM, "bench: out of memory for %lld simulations", (long long)P);
+        snprintf(err, err_len, "bench: out of memory for %lld simulations", (long long)P);
+        s = NF_ENOMEM;
         goto done;
     }
     /* parameters within +-5 % of the fitting range around the defaults */
@@ -72,13 +74,16 @@ nf_status nf__bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_t T
     }
     out->seconds = 1e300;
     for (int r = 0; r < reps; r++) {
-        double w0 = nf__now(CLOCK_MONOTONIC), c0 = nf__now(CLOCK_PROCESS_CPUTIME_ID);
-        if ((s = nf_engine_run(e, &b))) goto done;
-        double w = nf__now(CLOCK_MONOTONIC) - w0, c = nf__now(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        double w0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+        if ((s = nf_engine_run(e, &b))) {
+            snprintf(err, err_len, "%s", nf_errmsg());
+            goto done;
+        }
+        double w = now_s(CLOCK_MONOTONIC) - w0, c = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
         if (w < out->seconds) {
             out->seconds = w;
             out->cpu_seconds = c;
-            out->kernel_seconds = nf__engine_kernel_seconds(e);
+            out->kernel_seconds = nf_engine_kernel_seconds(e);
         }
     }
     int64_t fired = 0;
