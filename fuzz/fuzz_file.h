@@ -5,14 +5,22 @@
 #include <stdio.h>
 #include <unistd.h>
 
-static int nf_fuzz_open(const uint8_t *data, size_t size, nf_format f, const char *ext)
+/* The input as the file /tmp/nf_fuzz_<pid><ext> (path: its name); 0 when it
+ * cannot be written. */
+static inline int nf_fuzz_write(const uint8_t *data, size_t size, const char *ext, char *path, size_t cap)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/nf_fuzz_%d%s", (int)getpid(), ext);
+    snprintf(path, cap, "/tmp/nf_fuzz_%d%s", (int)getpid(), ext);
     FILE *fp = fopen(path, "wb");
     if (!fp) return 0;
     fwrite(data, 1, size, fp);
     fclose(fp);
+    return 1;
+}
+
+static inline int nf_fuzz_open(const uint8_t *data, size_t size, nf_format f, const char *ext)
+{
+    char path[64];
+    if (!nf_fuzz_write(data, size, ext, path, sizeof path)) return 0;
     nf_recording_options o;
     nf_recording_options_default(&o);
     o.format = f;

@@ -1,22 +1,21 @@
-/* NWB files are read in a child process.
+/* A reader run in a child process (nf__open_isolated): NWB files.
  *
  * Fuzzing showed that libhdf5 1.10 itself crashes, hangs or exhausts memory
  * on corrupt HDF5 files (fuzz/README.md), and nothing we check beforehand can
  * prevent it. So nf_recording_open parses NWB in a forked child, which sends
  * the recording back through a pipe: a crash or hang of libhdf5 becomes an
- * error naming the file, and the calling process is never taken down.
- * NF_NWB_IN_PROCESS=1 in the environment reads in process (for debugging);
- * NF__NWB_TEST_SIGNAL=N makes the child die with signal N (for the tests). */
+ * error naming the file, and the calling process is never taken down. The
+ * reader is a parameter: the tests pass one that dies, the fuzz target and
+ * the tests call nf__nwb_open itself to read in process. */
 #include "rec_internal.h"
 
 #include <errno.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define NF__NWB_CHILD_SECONDS 120
+#define NF__CHILD_SECONDS 120
 
 /* ---- child side: write everything or die ---------------------------------- */
 
@@ -139,10 +138,9 @@ static nf_status receive(int fd, const char *path, nf_recording **out)
     return NF_OK;
 }
 
-nf_status nf__nwb_open_isolated(const char *path, const nf_recording_options *o, nf_recording **rec)
+nf_status nf__open_isolated(nf__reader_fn reader, const char *path, const nf_recording_options *o,
+                            nf_recording **rec)
 {
-    const char *env = getenv("NF_NWB_IN_PROCESS");
-    if (env && *env == '1') return nf__nwb_open(path, o, rec);
     int fds[2];
     if (pipe(fds)) return nf__fail(NF_EIO, "%s: cannot create a pipe: %s", path, strerror(errno));
     pid_t pid = fork();
@@ -155,12 +153,9 @@ nf_status nf__nwb_open_isolated(const char *path, const nf_recording_options *o,
         /* child: a hang ends with SIGALRM, any crash just ends the child */
         close(fds[0]);
         signal(SIGPIPE, SIG_DFL);
-        alarm(NF__NWB_CHILD_SECONDS);
-        /* test hook: simulate libhdf5 dying with this signal */
-        const char *crash = getenv("NF__NWB_TEST_SIGNAL");
-        if (crash) raise(atoi(crash));
+        alarm(NF__CHILD_SECONDS);
         nf_recording *r = NULL;
-        nf_status s = nf__nwb_open(path, o, &r);
+        nf_status s = reader(path, o, &r);
         int32_t ok = s == NF_OK;
         int bad = put(fds[1], &ok, sizeof ok);
         if (!bad && !ok) {
@@ -182,7 +177,7 @@ nf_status nf__nwb_open_isolated(const char *path, const nf_recording_options *o,
         int sig = WTERMSIG(wst);
         s = sig == SIGALRM
                 ? nf__fail(NF_EFORMAT, "%s: the HDF5 library did not finish reading this file in %d s; "
-                                       "the file is corrupt or not an NWB file", path, NF__NWB_CHILD_SECONDS)
+                                       "the file is corrupt or not an NWB file", path, NF__CHILD_SECONDS)
                 : nf__fail(NF_EFORMAT, "%s: the HDF5 library crashed reading this file (signal %d, %s); "
                                        "the file is corrupt or not an NWB file", path, sig, strsignal(sig));
     } else if (s == NF_EIO || (WIFEXITED(wst) && WEXITSTATUS(wst) != 0 && s == NF_OK)) {

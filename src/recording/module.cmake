@@ -6,4 +6,6 @@ list(APPEND NF_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/text.c
   ${CMAKE_CURRENT_LIST_DIR}/npy_rec.c
   ${CMAKE_CURRENT_LIST_DIR}/nwb.c
-  ${CMAKE_CURRENT_LIST_DIR}/isolate.c)
+  ${CMAKE_CURRENT_LIST_DIR}/isolate.c
+  ${CMAKE_CURRENT_LIST_DIR}/columns.c
+  ${CMAKE_CURRENT_LIST_DIR}/recording_common.c)

@@ -1,6 +1,13 @@
-/* Shared helpers of the recording readers (src/recording/): bounded byte
- * access to a file held in memory, sweep allocation capped by the file size,
- * unit conversion and the final validation every reader goes through.
+/* Internals of the recording readers (src/recording/), in layers:
+ *   recording.c          nf_recording_open: read, detect the format, dispatch,
+ *                        validate
+ *   abf.c ibw.c text.c   the readers (nwb.c run in a child by isolate.c)
+ *   npy_rec.c nwb.c
+ *   columns.c            column maps of tables (text.c, npy_rec.c)
+ *   recording_common.c   bounded byte access to a file held in memory, sweep
+ *                        allocation capped by the file size, unit conversion
+ *                        and the final validation every reader goes through
+ * Each file calls only the layers below it.
  *
  * Each binary reader has a parse entry point on a memory buffer, so that the
  * fuzz targets (fuzz/) exercise exactly the code nf_recording_open runs. */
@@ -12,6 +19,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* ---- recording_common.c (and inline loads) ---- */
 
 /* A file in memory; be = 1 for big-endian fields. */
 typedef struct {
@@ -51,9 +60,6 @@ double nf__f64(const nf__bytes *b, size_t off);
 /* Copy a fixed-size, maybe unterminated string field, trimming trailing blanks. */
 void nf__field_str(char *dst, size_t cap, const uint8_t *src, size_t len);
 
-/* Read a whole file (at most max_bytes) into *data (malloc'd). */
-nf_status nf__slurp(const char *path, size_t max_bytes, uint8_t **data, size_t *n);
-
 /* A new empty recording for path. */
 nf_status nf__rec_new(const char *path, nf_format f, nf_recording **rec);
 
@@ -81,6 +87,8 @@ nf_status nf__unit_t(const char *file, const char *what, const char *unit, doubl
  * points occur in real variable-step exports; going back never does). */
 nf_status nf__rec_validate(const nf_recording *rec);
 
+/* ---- the readers ---- */
+
 /* Parsers on memory (file names only appear in messages). */
 nf_status nf__abf_parse(const char *path, const uint8_t *data, size_t n,
                         const nf_recording_options *o, nf_recording **rec);
@@ -93,13 +101,20 @@ nf_status nf__npy_open(const char *path,
                         const nf_recording_options *o, nf_recording **rec);
 /* NWB goes through libhdf5, which reads from the file itself. */
 nf_status nf__nwb_open(const char *path, const nf_recording_options *o, nf_recording **rec);
-/* The same in a forked child (isolate.c): a libhdf5 crash or hang becomes an error. */
-nf_status nf__nwb_open_isolated(const char *path, const nf_recording_options *o, nf_recording **rec);
+
+/* ---- isolate.c ---- */
+
+/* A reader that opens its file itself. */
+typedef nf_status (*nf__reader_fn)(const char *path, const nf_recording_options *o, nf_recording **rec);
+/* Run reader in a forked child that sends the recording back (isolate.c): a
+ * crash or hang of the reader (libhdf5) becomes an error naming the file. */
+nf_status nf__open_isolated(nf__reader_fn reader, const char *path, const nf_recording_options *o,
+                            nf_recording **rec);
 
 /* Upper bound on the bytes one reader reads into memory (1 GiB). */
 #define NF__REC_MAX_FILE ((size_t)1 << 30)
 
-#endif
+/* ---- columns.c ---- */
 
 /* Column roles of a table (text, 2-D .npy): index of t, V and I (-1: absent)
  * and the scale of each to ms, mV, pA. */
@@ -123,3 +138,8 @@ nf_status nf__colmap_default(const char *path, int ncols, double dt_ms, int by_p
 nf_status nf__rec_from_columns(const char *path, nf_format f, const nf__colmap *m, const double *t,
                                const double *v, const double *i, int64_t n, double dt_ms,
                                nf_recording **rec);
+
+/* Column separators of a table line: blank, tab, comma, semicolon, CR. */
+static inline int nf__col_sep(char c) { return c == ' ' || c == '\t' || c == ',' || c == ';' || c == '\r'; }
+
+#endif
