@@ -5,10 +5,10 @@
  * the same values up to FMA contraction (a few ulp), which keeps the noise
  * stream and the model dynamics consistent across backends.
  *
- * Accuracy (measured in tests/test_math.c over their domains): nf_expf and
- * nf_logf within 2 ulp of the libm result, nf_sincosf within 2e-7 absolute
- * on [0, 2 pi). nf_expf saturates: x < -87 gives expf(-87), x > 88 gives
- * expf(88), NaN stays NaN.
+ * Accuracy (measured over their domains by the nfmath tests in
+ * tests/test_rng.c): nf_expf and nf_logf within 2 ulp of the libm result,
+ * nf_sincosf within 2e-7 absolute on [0, 2 pi). nf_expf saturates: x < -87
+ * gives expf(-87), x > 88 gives expf(88), NaN stays NaN.
  */
 #ifndef NEUROFIT_MATH_H
 #define NEUROFIT_MATH_H

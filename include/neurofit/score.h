@@ -1,4 +1,4 @@
-/* Scores that rank a simulated trace against a recorded one (issue 5).
+/* Scores that rank a simulated trace against a recorded one.
  *
  * - Trace error: RMSE of the simulation against the target, from the sum of
  *   squared errors the engine's fused scorer returns, normalised by the
