@@ -186,8 +186,8 @@ int nf_cli_features(int argc, char **argv)
         }
     }
     int rc = NF_EXIT_OK;
-    int ids[256];
-    int n_ids = nf_features_parse_list(list, ids, 256);
+    int ids[1024];
+    int n_ids = nf_features_parse_list(list, ids, 1024);
     nf_features *f = NULL;
     cJSON *records = cJSON_CreateArray();
     char *csv = NULL;

@@ -3,28 +3,57 @@
  * computations in efel.c and simple.c; what they share (storing results)
  * lives below both in features_common.c. */
 #include "features/features_internal.h"
+#include "features/spikes.h"
 #include "internal.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct {
-    const char *name, *unit;
-    int vec;
+    const char *name, *unit, *def;
+    int kind;
 } feat_info;
 
 static const feat_info FEATS[NF__F_COUNT] = {
-#define NF__FEAT_INFO(id, name, unit, vec) {name, unit, vec},
+#define NF__FEAT_INFO(id, name, unit, kind, def) {name, unit, def, kind},
     NF__FEATURE_LIST(NF__FEAT_INFO)
 #undef NF__FEAT_INFO
 };
 
+/* The feature each deprecated name repeats. */
+static int alias_target(int id)
+{
+    switch (id) {
+    case NF__F_SPIKECOUNT: return NF__F_SPIKE_COUNT;
+    case NF__F_SPIKECOUNT_STIMINT: return NF__F_SPIKE_COUNT_STIMINT;
+    case NF__F_ISIS: return NF__F_ALL_ISI_VALUES;
+    default: return id;
+    }
+}
+
+static int valid_id(int id) { return id >= 0 && id < NF__F_COUNT; }
 int nf_feature_count(void) { return NF__F_COUNT; }
-const char *nf_feature_name(int id) { return id >= 0 && id < NF__F_COUNT ? FEATS[id].name : NULL; }
-const char *nf_feature_unit(int id) { return id >= 0 && id < NF__F_COUNT ? FEATS[id].unit : NULL; }
-int nf_feature_is_vector(int id) { return id >= 0 && id < NF__F_COUNT ? FEATS[id].vec : 0; }
+const char *nf_feature_name(int id) { return valid_id(id) ? FEATS[id].name : NULL; }
+const char *nf_feature_unit(int id) { return valid_id(id) ? FEATS[id].unit : NULL; }
+const char *nf_feature_definition(int id) { return valid_id(id) ? FEATS[id].def : NULL; }
+int nf_feature_alias_of(int id) { return valid_id(id) ? alias_target(id) : id; }
+
+nf_feature_kind nf_feature_kind_of(int id)
+{
+    static const nf_feature_kind map[] = {NF_FEATURE_SCALAR, NF_FEATURE_VECTOR, NF_FEATURE_INDEX, NF_FEATURE_TRACE,
+                                          NF_FEATURE_ALIAS};
+    return valid_id(id) ? map[FEATS[id].kind] : NF_FEATURE_SCALAR;
+}
+
+int nf_feature_is_vector(int id)
+{
+    if (!valid_id(id)) return 0;
+    return FEATS[alias_target(id)].kind != NF__SCALAR;
+}
 
 int nf_feature_id(const char *name)
 {
@@ -38,23 +67,147 @@ void nf_features_opts_default(nf_features_opts *o)
 {
     o->threshold_mV = -20.0;
     o->deriv_threshold = 10.0;
+    o->down_deriv_threshold = -12.0;
     o->deriv_window = 3;
     o->interp_step_ms = 0.1;
     o->ignore_first_isi = 1;
+    o->strict_stiminterval = 0;
     o->spike_skipf = 0.1;
     o->max_spike_skip = 2;
     o->burst_factor = 1.5;
+    o->strict_burst_factor = 2.0;
     o->voltage_base_start_perc = 0.9;
     o->voltage_base_end_perc = 1.0;
+    o->voltage_base_mode = NF_FEATURES_BASE_MEAN;
+    o->current_base_start_perc = 0.9;
+    o->current_base_end_perc = 1.0;
+    o->current_base_mode = NF_FEATURES_BASE_MEAN;
+    o->precision_threshold = 1e-10;
+    o->rise_start_perc = 0.0;
+    o->rise_end_perc = 1.0;
+    o->initial_perc = 0.1;
+    o->sahp_start_ms = 5.0;
+    o->initburst_freq_threshold = 50.0;
+    o->initburst_sahp_start_ms = 5.0;
+    o->initburst_sahp_end_ms = 100.0;
+    o->impedance_max_freq = 50.0;
+    o->ap_phaseslope_range = 2;
+    o->inactivation_tc_end_skip = 10;
     o->decay_start_after_stim_ms = 1.0;
     o->decay_end_after_stim_ms = 10.0;
+    o->adaptation_offset_ms = 0.0;
+}
+
+/* eFEL's setting names and where they live in the options. */
+enum { SET_DOUBLE, SET_INT, SET_FLAG, SET_MODE };
+static const struct {
+    const char *name;
+    int type;
+    size_t off;
+} SETTINGS[] = {
+#define NF__SET(name, type, field) {name, type, offsetof(nf_features_opts, field)}
+    NF__SET("Threshold", SET_DOUBLE, threshold_mV),
+    NF__SET("DerivativeThreshold", SET_DOUBLE, deriv_threshold),
+    NF__SET("DownDerivativeThreshold", SET_DOUBLE, down_deriv_threshold),
+    NF__SET("DerivativeWindow", SET_INT, deriv_window),
+    NF__SET("interp_step", SET_DOUBLE, interp_step_ms),
+    NF__SET("ignore_first_ISI", SET_FLAG, ignore_first_isi),
+    NF__SET("strict_stiminterval", SET_FLAG, strict_stiminterval),
+    NF__SET("spike_skipf", SET_DOUBLE, spike_skipf),
+    NF__SET("max_spike_skip", SET_INT, max_spike_skip),
+    NF__SET("burst_factor", SET_DOUBLE, burst_factor),
+    NF__SET("strict_burst_factor", SET_DOUBLE, strict_burst_factor),
+    NF__SET("voltage_base_start_perc", SET_DOUBLE, voltage_base_start_perc),
+    NF__SET("voltage_base_end_perc", SET_DOUBLE, voltage_base_end_perc),
+    NF__SET("voltage_base_mode", SET_MODE, voltage_base_mode),
+    NF__SET("current_base_start_perc", SET_DOUBLE, current_base_start_perc),
+    NF__SET("current_base_end_perc", SET_DOUBLE, current_base_end_perc),
+    NF__SET("current_base_mode", SET_MODE, current_base_mode),
+    NF__SET("precision_threshold", SET_DOUBLE, precision_threshold),
+    NF__SET("rise_start_perc", SET_DOUBLE, rise_start_perc),
+    NF__SET("rise_end_perc", SET_DOUBLE, rise_end_perc),
+    NF__SET("initial_perc", SET_DOUBLE, initial_perc),
+    NF__SET("sahp_start", SET_DOUBLE, sahp_start_ms),
+    NF__SET("initburst_freq_threshold", SET_DOUBLE, initburst_freq_threshold),
+    NF__SET("initburst_sahp_start", SET_DOUBLE, initburst_sahp_start_ms),
+    NF__SET("initburst_sahp_end", SET_DOUBLE, initburst_sahp_end_ms),
+    NF__SET("impedance_max_freq", SET_DOUBLE, impedance_max_freq),
+    NF__SET("AP_phaseslope_range", SET_INT, ap_phaseslope_range),
+    NF__SET("inactivation_tc_end_skip", SET_INT, inactivation_tc_end_skip),
+    NF__SET("decay_start_after_stim", SET_DOUBLE, decay_start_after_stim_ms),
+    NF__SET("decay_end_after_stim", SET_DOUBLE, decay_end_after_stim_ms),
+    NF__SET("offset", SET_DOUBLE, adaptation_offset_ms),
+#undef NF__SET
+};
+
+nf_status nf_features_opts_set(nf_features_opts *o, const char *name, const char *value)
+{
+    if (!o || !name || !value) return nf__fail(NF_EINVAL, "nf_features_opts_set: NULL argument");
+    for (size_t k = 0; k < sizeof SETTINGS / sizeof SETTINGS[0]; k++) {
+        if (strcmp(SETTINGS[k].name, name)) continue;
+        char *at = (char *)o + SETTINGS[k].off, *end = NULL;
+        switch (SETTINGS[k].type) {
+        case SET_MODE:
+            if (!strcmp(value, "mean") || !strcmp(value, "median")) {
+                nf_features_base_mode m = strcmp(value, "mean") ? NF_FEATURES_BASE_MEDIAN : NF_FEATURES_BASE_MEAN;
+                memcpy(at, &m, sizeof m);
+                return NF_OK;
+            }
+            return nf__fail(NF_EINVAL, "features: setting %s = '%s': use mean or median", name, value);
+        case SET_FLAG:
+            if (!strcmp(value, "true") || !strcmp(value, "false")) {
+                int x = value[0] == 't';
+                memcpy(at, &x, sizeof x);
+                return NF_OK;
+            }
+            /* fall through */
+        case SET_INT: {
+            long x = strtol(value, &end, 10);
+            if (end == value || *end || x < INT32_MIN || x > INT32_MAX ||
+                (SETTINGS[k].type == SET_FLAG && x != 0 && x != 1))
+                return nf__fail(NF_EINVAL, "features: setting %s = '%s' is not %s", name, value,
+                                SETTINGS[k].type == SET_FLAG ? "0, 1, true or false" : "an integer");
+            int xi = (int)x;
+            memcpy(at, &xi, sizeof xi);
+            return NF_OK;
+        }
+        default: {
+            double x = strtod(value, &end);
+            if (end == value || *end || !isfinite(x))
+                return nf__fail(NF_EINVAL, "features: setting %s = '%s' is not a finite number", name, value);
+            memcpy(at, &x, sizeof x);
+            return NF_OK;
+        }
+        }
+    }
+    return nf__fail(NF_ENOTFOUND, "features: unknown setting '%s' (eFEL's names: Threshold, DerivativeThreshold, "
+                                  "interp_step, strict_stiminterval, ...; docs/features.md lists them)",
+                    name);
 }
 
 static nf_status check_opts(const nf_features_opts *o)
 {
-    if (!isfinite(o->threshold_mV)) return nf__fail(NF_EINVAL, "features: threshold %g mV is not finite", o->threshold_mV);
-    if (!isfinite(o->deriv_threshold))
-        return nf__fail(NF_EINVAL, "features: derivative threshold %g mV/ms is not finite", o->deriv_threshold);
+    const struct {
+        const char *name;
+        double x;
+    } finite[] = {{"threshold", o->threshold_mV},
+                  {"deriv_threshold", o->deriv_threshold},
+                  {"down_deriv_threshold", o->down_deriv_threshold},
+                  {"voltage_base_start_perc", o->voltage_base_start_perc},
+                  {"voltage_base_end_perc", o->voltage_base_end_perc},
+                  {"current_base_start_perc", o->current_base_start_perc},
+                  {"current_base_end_perc", o->current_base_end_perc},
+                  {"precision_threshold", o->precision_threshold},
+                  {"rise_start_perc", o->rise_start_perc},
+                  {"rise_end_perc", o->rise_end_perc},
+                  {"sahp_start_ms", o->sahp_start_ms},
+                  {"initburst_freq_threshold", o->initburst_freq_threshold},
+                  {"initburst_sahp_start_ms", o->initburst_sahp_start_ms},
+                  {"initburst_sahp_end_ms", o->initburst_sahp_end_ms},
+                  {"impedance_max_freq", o->impedance_max_freq},
+                  {"adaptation_offset_ms", o->adaptation_offset_ms}};
+    for (size_t k = 0; k < sizeof finite / sizeof finite[0]; k++)
+        if (!isfinite(finite[k].x)) return nf__fail(NF_EINVAL, "features: %s = %g is not finite", finite[k].name, finite[k].x);
     if (o->deriv_window < 1 || o->deriv_window > 1000)
         return nf__fail(NF_EINVAL, "features: derivative window %d samples is not in [1, 1000]", o->deriv_window);
     if (!(o->interp_step_ms >= 0) || !isfinite(o->interp_step_ms))
@@ -65,8 +218,16 @@ static nf_status check_opts(const nf_features_opts *o)
     if (o->max_spike_skip < 0) return nf__fail(NF_EINVAL, "features: max_spike_skip %d < 0", o->max_spike_skip);
     if (!(o->burst_factor > 0) || !isfinite(o->burst_factor))
         return nf__fail(NF_EINVAL, "features: burst_factor %g must be > 0", o->burst_factor);
-    if (!isfinite(o->voltage_base_start_perc) || !isfinite(o->voltage_base_end_perc))
-        return nf__fail(NF_EINVAL, "features: voltage_base percentages must be finite");
+    if (!(o->strict_burst_factor > 0) || !isfinite(o->strict_burst_factor))
+        return nf__fail(NF_EINVAL, "features: strict_burst_factor %g must be > 0", o->strict_burst_factor);
+    if (!(o->initial_perc >= 0 && o->initial_perc < 1))
+        return nf__fail(NF_EINVAL, "features: initial_perc %g is not in [0, 1)", o->initial_perc);
+    if ((unsigned)o->voltage_base_mode > NF_FEATURES_BASE_MEDIAN || (unsigned)o->current_base_mode > NF_FEATURES_BASE_MEDIAN)
+        return nf__fail(NF_EINVAL, "features: base mode must be mean or median");
+    if (o->ap_phaseslope_range < 0 || o->ap_phaseslope_range > 1000)
+        return nf__fail(NF_EINVAL, "features: AP_phaseslope_range %d is not in [0, 1000]", o->ap_phaseslope_range);
+    if (o->inactivation_tc_end_skip < 0)
+        return nf__fail(NF_EINVAL, "features: inactivation_tc_end_skip %d < 0", o->inactivation_tc_end_skip);
     if (!(o->decay_start_after_stim_ms < o->decay_end_after_stim_ms) || !isfinite(o->decay_start_after_stim_ms) ||
         !isfinite(o->decay_end_after_stim_ms))
         return nf__fail(NF_EINVAL, "features: decay window [%g, %g] ms after the stimulus is empty",
@@ -92,24 +253,32 @@ nf_status nf_features_create(const nf_features_opts *opts, nf_features **out)
     return NF_OK;
 }
 
+/* The work buffers, in one list for allocation and release. */
+#define NF__DBL_BUFS(f) {&(f)->t, &(f)->v, &(f)->i, &(f)->dvdt, &(f)->traw}
+#define NF__IDX_BUFS(f) {&(f)->pk, &(f)->ahp, &(f)->apb, &(f)->ape, &(f)->mbp, &(f)->iw}
+
 static void free_buffers(nf_features *f)
 {
-    free(f->t);
-    free(f->v);
-    free(f->dvdt);
+    double **dbl[] = NF__DBL_BUFS(f);
+    int64_t **idx[] = NF__IDX_BUFS(f);
+    for (size_t k = 0; k < sizeof dbl / sizeof dbl[0]; k++) {
+        free(*dbl[k]);
+        *dbl[k] = NULL;
+    }
+    for (size_t k = 0; k < sizeof idx / sizeof idx[0]; k++) {
+        free(*idx[k]);
+        *idx[k] = NULL;
+    }
     free(f->scratch);
-    free(f->traw);
-    free(f->ia);
-    free(f->ib);
-    free(f->ic);
-    free(f->id);
-    free(f->pool);
+    f->scratch = NULL;
+    f->cap = 0;
 }
 
 void nf_features_destroy(nf_features *f)
 {
     if (!f) return;
     free_buffers(f);
+    free(f->pool);
     free(f);
 }
 
@@ -120,32 +289,39 @@ static nf_status reserve(nf_features *f, int64_t cap)
 {
     if (cap <= f->cap) return NF_OK;
     cap += cap / 4; /* room for slightly longer traces later */
+    free_buffers(f);
     size_t c = (size_t)cap;
-    double **dbl[] = {&f->t, &f->v, &f->dvdt, &f->scratch, &f->traw};
-    int64_t **idx[] = {&f->ia, &f->ib, &f->ic, &f->id};
-    for (size_t k = 0; k < 5; k++) {
-        free(*dbl[k]);
-        *dbl[k] = nf__malloc_array(c, sizeof(double));
-    }
-    for (size_t k = 0; k < 4; k++) {
-        free(*idx[k]);
-        *idx[k] = nf__malloc_array(c, sizeof(int64_t));
-    }
-    /* every per-spike vector holds at most one value per two samples */
-    free(f->pool);
-    f->pool_cap = 6 * cap + 128;
-    f->pool = nf__malloc_array((size_t)f->pool_cap, sizeof(double));
-    int ok = f->pool != NULL;
-    for (size_t k = 0; k < 5; k++) ok = ok && *dbl[k];
-    for (size_t k = 0; k < 4; k++) ok = ok && *idx[k];
+    double **dbl[] = NF__DBL_BUFS(f);
+    int64_t **idx[] = NF__IDX_BUFS(f);
+    int ok = 1;
+    for (size_t k = 0; k < sizeof dbl / sizeof dbl[0]; k++) ok = (*dbl[k] = nf__malloc_array(c, sizeof(double))) && ok;
+    for (size_t k = 0; k < sizeof idx / sizeof idx[0]; k++) ok = (*idx[k] = nf__malloc_array(c, sizeof(int64_t))) && ok;
+    ok = (f->scratch = nf__malloc_array(2 * c, sizeof(double))) && ok;
     if (!ok) {
         free_buffers(f);
-        f->t = f->v = f->dvdt = f->scratch = f->traw = f->pool = NULL;
-        f->ia = f->ib = f->ic = f->id = NULL;
-        f->cap = f->pool_cap = 0;
         return nf__fail(NF_ENOMEM, "features: out of memory for a trace of %lld samples", (long long)cap);
     }
     f->cap = cap;
+    return NF_OK;
+}
+
+/* Room in the pool for every feature of a trace with np peaks: no eFEL
+ * vector holds more than one value per peak plus two, or one per
+ * multi-stimulus step; the simple set's spike times one per crossing. */
+static nf_status reserve_pool(nf_features *f, int64_t np, int64_t n_multi, int64_t n_crossings)
+{
+    int64_t per = (np > n_multi ? np : n_multi) + 2;
+    int64_t need = (int64_t)NF__F_COUNT * per + n_crossings + 64;
+    f->pool_n = 0;
+    if (need <= f->pool_cap) return NF_OK;
+    need += need / 4;
+    free(f->pool);
+    f->pool = nf__malloc_array((size_t)need, sizeof(double));
+    if (!f->pool) {
+        f->pool_cap = 0;
+        return nf__fail(NF_ENOMEM, "features: out of memory for %lld spikes", (long long)np);
+    }
+    f->pool_cap = need;
     return NF_OK;
 }
 
@@ -171,6 +347,16 @@ static nf_status check_trace(const nf_trace *tr, int resampling)
     if (!(tr->stim_end_ms > tr->stim_start_ms))
         return nf__fail(NF_EINVAL, "features: stimulus end %g ms is not after its start %g ms", tr->stim_end_ms,
                         tr->stim_start_ms);
+    if (!isfinite(tr->stimulus_current_pA))
+        return nf__fail(NF_EINVAL, "features: stimulus current %g pA is not finite", tr->stimulus_current_pA);
+    if (tr->n_multi_stim < 0 || (tr->n_multi_stim > 0 && (!tr->multi_stim_start_ms || !tr->multi_stim_end_ms)))
+        return nf__fail(NF_EINVAL, "features: %d multi-stimulus steps without their start and end times",
+                        tr->n_multi_stim);
+    for (int k = 0; k < tr->n_multi_stim; k++)
+        if (!(tr->multi_stim_end_ms[k] > tr->multi_stim_start_ms[k]) || !isfinite(tr->multi_stim_end_ms[k]) ||
+            !isfinite(tr->multi_stim_start_ms[k]))
+            return nf__fail(NF_EINVAL, "features: multi-stimulus step %d [%g, %g] ms is empty or not finite", k,
+                            tr->multi_stim_start_ms[k], tr->multi_stim_end_ms[k]);
     for (int64_t k = 0; k < tr->n; k++)
         if (!isfinite(tr->v[k]))
             return nf__fail(NF_ENAN, "features: v[%lld] = %g mV is not finite", (long long)k, tr->v[k]);
@@ -192,6 +378,98 @@ static nf_status check_trace(const nf_trace *tr, int resampling)
             if (!isfinite(tr->i[k]))
                 return nf__fail(NF_ENAN, "features: i[%lld] = %g pA is not finite", (long long)k, tr->i[k]);
     return NF_OK;
+}
+
+/* Linear interpolation of y onto the grid ti[0..m) built from t (see
+ * make_grid); returns the number of grid points filled (the grid stops at
+ * the last sample). A repeated time (x == t[j] == t[j+1]) takes the first
+ * sample. */
+static int64_t interpolate(const double *t, const double *y, int64_t n, const double *ti, int64_t m, double *yi)
+{
+    int64_t j = 0;
+    for (int64_t k = 0; k < m; k++) {
+        double x = ti[k];
+        while (t[j + 1] < x) {
+            j++;
+            if (j + 1 >= n) {
+                j = n - 1;
+                break;
+            }
+        }
+        if (j == n - 1) { /* past the last sample: hold it, and stop */
+            yi[k] = y[j];
+            return k + 1;
+        }
+        yi[k] = t[j + 1] > t[j] ? y[j] + (y[j + 1] - y[j]) / (t[j + 1] - t[j]) * (x - t[j]) : y[j];
+    }
+    return m;
+}
+
+/* eFEL's grid: t0, t0 + step, ... accumulated by repeated addition (so that
+ * grid times agree with eFEL's to the last bit), covering the last sample. */
+static int64_t make_grid(const double *t, int64_t n, double step, double *ti)
+{
+    int64_t m = (int64_t)ceil((t[n - 1] - t[0]) / step);
+    double x = t[0];
+    for (int64_t k = 0; k < m; k++) {
+        ti[k] = x;
+        x += step;
+    }
+    if (ti[m - 1] < t[n - 1]) ti[m++] = x;
+    return m;
+}
+
+/* dV/dt: central differences of V over central differences of t (eFEL's
+ * form), one-sided at the ends. */
+static void derivative(const double *t, const double *v, int64_t n, double *d)
+{
+    d[0] = (v[1] - v[0]) / (t[1] - t[0]);
+    for (int64_t k = 1; k < n - 1; k++) d[k] = ((v[k + 1] - v[k - 1]) / 2) / ((t[k + 1] - t[k - 1]) / 2);
+    d[n - 1] = (v[n - 1] - v[n - 2]) / (t[n - 1] - t[n - 2]);
+}
+
+/* The trace on the grid (or as given) in f->t, f->v, f->i; f->n samples. */
+static void prepare(nf_features *f, const double *t, const nf_trace *tr)
+{
+    int64_t n = tr->n;
+    f->has_i = tr->i != NULL;
+    if (f->o.interp_step_ms > 0) {
+        int64_t m = make_grid(t, n, f->o.interp_step_ms, f->t);
+        f->n = interpolate(t, tr->v, n, f->t, m, f->v);
+        if (f->has_i) interpolate(t, tr->i, n, f->t, f->n, f->i);
+    } else {
+        f->n = n;
+        for (int64_t k = 0; k < n; k++) {
+            f->t[k] = t[k];
+            f->v[k] = tr->v[k];
+            if (f->has_i) f->i[k] = tr->i[k];
+        }
+    }
+    if (f->n < 3) { /* a grid coarser than the trace: keep three points */
+        f->n = 3;
+        for (int64_t k = 0; k < 3; k++) {
+            f->t[k] = t[k];
+            f->v[k] = tr->v[k];
+            if (f->has_i) f->i[k] = tr->i[k];
+        }
+    }
+    derivative(f->t, f->v, f->n, f->dvdt);
+}
+
+/* eFEL's peaks; with strict_stiminterval only those inside [ss, se]. */
+static void find_peaks(nf_features *f)
+{
+    const char *why = NULL;
+    int64_t np = nf__spk_peaks(f->v, f->n, f->o.threshold_mV, f->iw, f->pk, &why);
+    if (f->o.strict_stiminterval) {
+        int64_t m = 0;
+        for (int64_t s = 0; s < np; s++)
+            if (f->t[f->pk[s]] >= f->ss && f->t[f->pk[s]] <= f->se) f->pk[m++] = f->pk[s];
+        if (np > 0 && m == 0) why = "no peak inside the stimulus window (strict_stiminterval)";
+        np = m;
+    }
+    f->np = np;
+    f->peak_reason = why ? why : "no spike detected";
 }
 
 nf_status nf_features_compute(nf_features *f, const nf_trace *tr)
@@ -218,10 +496,22 @@ nf_status nf_features_compute(nf_features *f, const nf_trace *tr)
         for (int64_t k = 0; k < n; k++) f->traw[k] = (double)k * tr->dt_ms;
         t = f->traw;
     }
-    f->pool_n = 0;
+    f->tr = tr;
+    f->ss = tr->stim_start_ms;
+    f->se = tr->stim_end_ms;
+    prepare(f, t, tr);
+    find_peaks(f);
+    st = reserve_pool(f, f->np, tr->n_multi_stim, nf__spk_rising(tr->v, n, f->o.threshold_mV, f->iw));
+    if (st) return st;
     for (int k = 0; k < NF__F_COUNT; k++) nf__missing(f, k, "not computed");
-    nf__efel_features(f, t, tr->v, n, tr->stim_start_ms, tr->stim_end_ms);
+    nf__efel_sub(f);
+    nf__efel_events(f);
+    nf__efel_shape(f);
+    nf__efel_late(f);
     nf__simple_features(f, t, tr->v, n);
+    for (int k = 0; k < NF__F_COUNT; k++)
+        if (FEATS[k].kind == NF__ALIAS) f->res[k] = f->res[alias_target(k)];
+    f->tr = NULL;
     f->have_result = 1;
     return NF_OK;
 }
@@ -236,7 +526,7 @@ nf_status nf_features_get(const nf_features *f, int id, nf_feature_value *out)
     const nf__result *r = &f->res[id];
     out->missing = r->missing;
     out->reason = r->missing ? r->reason : "";
-    out->values = r->missing ? NULL : f->pool + r->off;
+    out->values = r->missing ? NULL : r->vals;
     out->n = r->missing ? 0 : r->n;
     return NF_OK;
 }
@@ -248,13 +538,12 @@ nf_status nf_features_lookup(const nf_features *f, const char *name, nf_feature_
     return nf_features_get(f, id, out);
 }
 
+/* The default set: every feature but the traces and the deprecated names. */
+static int in_all(int id) { return FEATS[id].kind != NF__TRACE && FEATS[id].kind != NF__ALIAS; }
+
 int nf_features_parse_list(const char *list, int *ids, int cap)
 {
-    if (!list || !*list || !strcmp(list, "all")) {
-        int n = NF__F_COUNT < cap ? NF__F_COUNT : cap;
-        for (int k = 0; k < n; k++) ids[k] = k;
-        return n;
-    }
+    if (!list || !*list) list = "all";
     int n = 0;
     const char *s = list;
     while (*s) {
@@ -266,16 +555,19 @@ int nf_features_parse_list(const char *list, int *ids, int cap)
         }
         memcpy(name, s, len);
         name[len] = 0;
-        int id = nf_feature_id(name);
+        int id = strcmp(name, "all") ? nf_feature_id(name) : NF__F_COUNT;
         if (id < 0) {
             nf__fail(NF_ENOTFOUND, "unknown feature '%s' (`neurofit features --list` names them)", name);
             return -1;
         }
-        if (n >= cap) {
-            nf__fail(NF_ERANGE, "features: more than %d features listed", cap);
-            return -1;
+        for (int k = id == NF__F_COUNT ? 0 : id; k < (id == NF__F_COUNT ? NF__F_COUNT : id + 1); k++) {
+            if (id == NF__F_COUNT && !in_all(k)) continue;
+            if (n >= cap) {
+                nf__fail(NF_ERANGE, "features: more than %d features listed", cap);
+                return -1;
+            }
+            ids[n++] = k;
         }
-        ids[n++] = id;
         s += len;
         if (*s == ',') s++;
     }
@@ -296,10 +588,10 @@ void *nf_features_to_json(const nf_features *f, const int *ids, int n_ids)
             item = cJSON_CreateNull();
             if (!miss) miss = cJSON_CreateObject();
             if (miss) cJSON_AddStringToObject(miss, FEATS[id].name, r->reason);
-        } else if (!FEATS[id].vec) {
-            item = cJSON_CreateNumber(f->pool[r->off]);
+        } else if (!nf_feature_is_vector(id)) {
+            item = cJSON_CreateNumber(r->vals[0]);
         } else {
-            item = cJSON_CreateDoubleArray(f->pool + r->off, (int)r->n);
+            item = cJSON_CreateDoubleArray(r->vals, (int)r->n);
         }
         if (!item) {
             cJSON_Delete(o);
@@ -335,7 +627,7 @@ nf_status nf_features_write_csv_row(FILE *fp, const nf_features *f, const char *
         if (ids[k] < 0 || ids[k] >= NF__F_COUNT) continue;
         const nf__result *r = &f->res[ids[k]];
         if (r->missing) continue;
-        for (int64_t j = 0; j < r->n; j++) fprintf(fp, j ? ";%.17g" : "%.17g", f->pool[r->off + j]);
+        for (int64_t j = 0; j < r->n; j++) fprintf(fp, j ? ";%.17g" : "%.17g", r->vals[j]);
     }
     fputc('\n', fp);
     return ferror(fp) ? nf__fail(NF_EIO, "features: writing a CSV row failed") : NF_OK;
