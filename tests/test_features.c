@@ -3,6 +3,8 @@
  * context reuse, JSON/CSV output, and the `neurofit features` command. */
 #include "neurofit/features.h"
 #include "neurofit/npy.h"
+#include "neurofit/recording.h"
+#include "neurofit/stim_window.h"
 #include "nf_test_util.h" /* nft_uniform */
 
 #include <cjson/cJSON.h>
@@ -345,6 +347,111 @@ Test(features_efel, synthetic_spikes_are_found_where_they_were_put)
     free(v);
 }
 
+/* ---- the automatic stimulus window --------------------------------------------- */
+
+/* Each shared ABF file: the window of every sweep is the step epoch (the one
+ * whose level changes across sweeps) of that sweep's epoch table, to the
+ * sample: its start and the first sample after it (eFEL's stim_end). */
+Test(features_window, each_abf_file_gets_its_step_epoch)
+{
+    const struct {
+        const char *file, *epoch;
+        double start, end;
+        int ambiguous; /* another epoch changes too */
+    } want[] = {
+        {"171116sh_0018.abf", "B", 146.85, 646.85, 1}, {"17o05028_ic_steps.abf", "B", 146.85, 646.85, 1},
+        {"18711001.abf", "C", 823.4, 1323.4, 0},       {"190619B_0003.abf", "B", 1047.8, 2047.8, 0},
+        {"2019_07_24_0055_fsi.abf", "B", 146.85, 646.85, 1}, {"2020_03_02_0000.abf", "B", 131.2, 631.2, 0},
+        {"File_axon_5.abf", "B", 215.6, 715.6, 0},
+    };
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        char path[512];
+        snprintf(path, sizeof path, NF_TEST_DATA "/abf/%s", want[k].file);
+        nf_recording *rec;
+        cr_assert_eq(nf_recording_open(path, NULL, &rec), NF_OK, "%s", nf_errmsg());
+        for (int s = 0; s < rec->n_sweeps; s++) {
+            nf_stim_window w;
+            cr_assert_eq(nf_stim_window_find(rec, s, &w), NF_OK, "%s sweep %d: %s", want[k].file, s, nf_errmsg());
+            cr_assert_eq(w.source, NF_STIM_WINDOW_EPOCH);
+            cr_assert_str_eq(w.epoch, want[k].epoch, "%s sweep %d: %s", want[k].file, s, w.why);
+            const nf_epoch *ep = NULL;
+            for (int e = 0; e < rec->sweeps[s].n_epochs; e++)
+                if (!strcmp(rec->sweeps[s].epochs[e].name, want[k].epoch)) ep = &rec->sweeps[s].epochs[e];
+            cr_assert_not_null(ep);
+            cr_assert_eq(w.first, ep->first);
+            cr_assert_eq(w.end, ep->end, "%s: the window ends at the epoch's end sample", want[k].file);
+            cr_assert(fabs(w.start_ms - ep->start_ms) < 1e-9 && fabs(w.end_ms - ep->end_ms) < 1e-9, "%s: %g-%g vs %g-%g",
+                      want[k].file, w.start_ms, w.end_ms, ep->start_ms, ep->end_ms);
+            cr_assert(fabs(w.start_ms - want[k].start) < 1e-9 && fabs(w.end_ms - want[k].end) < 1e-9, "%s: %g-%g",
+                      want[k].file, w.start_ms, w.end_ms);
+            cr_assert_eq(w.ambiguous, want[k].ambiguous, "%s: %s", want[k].file, w.why);
+            cr_assert(strstr(w.why, "epoch") != NULL, "%s", w.why);
+        }
+        nf_recording_destroy(rec);
+    }
+    /* the sine sweep of a DAC file has neither epochs nor a current */
+    nf_recording *rec;
+    cr_assert_eq(nf_recording_open(NF_TEST_DATA "/abf/171116sh_0017.abf", NULL, &rec), NF_OK);
+    nf_stim_window w;
+    cr_assert_eq(nf_stim_window_find(rec, 0, &w), NF_ENOTFOUND);
+    cr_assert(strstr(nf_errmsg(), "171116sh_0017.abf"), "%s", nf_errmsg());
+    nf_recording_destroy(rec);
+}
+
+/* Recorded currents: the IDRest step (700 to 2700 ms) in BluePyEfe's IBW
+ * pair and in eFEL's current.txt, to within a sample of 0.25 ms. */
+Test(features_window, recorded_currents_give_their_step)
+{
+    const char *files[] = {NF_TEST_DATA "/ibw/B6_Ch3_IDRest_181.ibw", NF_TEST_DATA "/ibw/B95_Ch3_IDRest_107.ibw",
+                           NF_TEST_DATA "/efel/basic/current.txt"};
+    for (int k = 0; k < 3; k++) {
+        nf_recording_options o;
+        nf_recording_options_default(&o);
+        if (k == 2) o.columns = "t[s] I[pA] V[mV]";
+        nf_recording *rec;
+        cr_assert_eq(nf_recording_open(files[k], &o, &rec), NF_OK, "%s", nf_errmsg());
+        nf_stim_window w;
+        cr_assert_eq(nf_stim_window_find(rec, 0, &w), NF_OK, "%s", nf_errmsg());
+        cr_assert_eq(w.source, NF_STIM_WINDOW_CURRENT);
+        cr_assert(fabs(w.start_ms - 700) <= 0.5 && fabs(w.end_ms - 2700) <= 0.5, "%s: %s", files[k], w.why);
+        cr_assert_not(w.ambiguous, "%s: %s", files[k], w.why);
+        nf_recording_destroy(rec);
+    }
+}
+
+/* A noisy step with artifacts: the median filter and the robust noise find
+ * it to within a sample or two; a short pre-pulse beside it is not chosen;
+ * two equal steps, or a step within the noise, are flagged ambiguous. */
+Test(features_window, step_detector_on_noisy_currents)
+{
+    enum { N = 30000 };
+    double *i = malloc(sizeof(double) * N), dt = 0.1;
+    uint64_t seed = 3;
+    for (int trial = 0; trial < 4; trial++) {
+        for (int64_t k = 0; k < N; k++) {
+            double t = k * dt, level = 0;
+            if (t >= 500 && t < (trial == 2 ? 1500 : 2500)) level = 150;
+            if (trial == 1 && t >= 100 && t < 300) level = -100;  /* a pre-pulse */
+            if (trial == 2 && t >= 1800 && t < 2500) level = 150; /* a second step, 0.7 x as long */
+            if (trial == 3) level = t >= 500 && t < 2500 ? 12 : 0; /* within 10x the filtered noise */
+            i[k] = level + 10 * (nft_uniform(&seed) + nft_uniform(&seed) + nft_uniform(&seed) - 1.5);
+            if (k % 997 == 0) i[k] += 400; /* spikes of pickup */
+        }
+        nf_stim_window w;
+        cr_assert_eq(nf_stim_window_from_current(NULL, dt, i, N, &w), NF_OK, "trial %d: %s", trial, nf_errmsg());
+        cr_assert(fabs(w.start_ms - 500) <= 0.3 && fabs(w.end_ms - (trial == 2 ? 1500 : 2500)) <= 0.3, "trial %d: %s", trial,
+                  w.why);
+        if (trial < 3) {
+            cr_assert(fabs(w.level_pA - 150) < 2 && fabs(w.holding_pA) < 2, "trial %d: %s", trial, w.why);
+        }
+        cr_assert_eq(w.ambiguous, trial >= 2, "trial %d: %s", trial, w.why);
+    }
+    for (int64_t k = 0; k < N; k++) i[k] = -20;
+    nf_stim_window w;
+    cr_assert_eq(nf_stim_window_from_current(NULL, dt, i, N, &w), NF_ENOTFOUND);
+    free(i);
+}
+
 /* ---- missing values -------------------------------------------------------------- */
 
 Test(features_missing, one_spike_has_no_isi_features)
@@ -649,7 +756,7 @@ Test(features_context, json_has_null_and_reason_for_missing_csv_has_empty_cell)
     cr_assert_eq(nf_features_write_csv_header(fp, ids, 3), NF_OK);
     cr_assert_eq(nf_features_write_csv_row(fp, f, "a,b", ids, 3), NF_OK);
     fclose(fp);
-    const char *want = "label,Spikecount,ISI_CV,peak_time\n\"a,b\",1,,";
+    const char *want = "label,stim_start_ms,stim_end_ms,Spikecount,ISI_CV,peak_time\n\"a,b\",50,150,1,,";
     cr_assert(!strncmp(buf, want, strlen(want)), "%s", buf);
     cr_assert(fabs(atof(buf + strlen(want)) - 100) < 0.05, "%s", buf); /* the peak, on the 0.1 ms grid */
     free(buf);
@@ -706,7 +813,8 @@ Test(features_cli, npy_rows_give_one_csv_row_each)
                                       "--features Spikecount,spike_count", path);
     cr_assert_eq(rc, 0, "%s", out);
     char want[1024];
-    snprintf(want, sizeof want, "label,Spikecount,spike_count\n\"%s#0\",2,2\n\"%s#1\",3,3\n", path, path);
+    snprintf(want, sizeof want, "label,stim_start_ms,stim_end_ms,Spikecount,spike_count\n\"%s#0\",20,140,2,2\n\"%s#1\",20,140,3,3\n",
+             path, path);
     cr_assert_str_eq(out, want);
     rc = nft_run(out, sizeof out, BIN " features %s --stim-start 20 --stim-end 140", path);
     cr_assert_eq(rc, 2, "a .npy without --dt must be refused: %s", out);
@@ -768,8 +876,8 @@ Test(features_cli, text_with_current_gives_the_stimulus_window_in_every_layout)
         cJSON *j = cJSON_Parse(out), *rec = cJSON_GetArrayItem(j, 0);
         cr_assert_not_null(rec, "%s: %s", layout[L], out);
         cr_assert(fabs(cJSON_GetObjectItem(rec, "stim_start_ms")->valuedouble - 20) < 1e-9, "%s: %s", layout[L], out);
-        cr_assert(fabs(cJSON_GetObjectItem(rec, "stim_end_ms")->valuedouble - (L == 3 ? 140 : 139.975)) < 1e-9, "%s: %s",
-                  layout[L], out);
+        /* the window ends at the first sample after the step, as eFEL's stim_end */
+        cr_assert(fabs(cJSON_GetObjectItem(rec, "stim_end_ms")->valuedouble - 140) < 1e-9, "%s: %s", layout[L], out);
         cr_assert_null(cJSON_GetObjectItem(rec, "sweep"), "a text file has no sweep: %s", out);
         cJSON *feat = cJSON_GetObjectItem(rec, "features");
         cr_assert_eq(cJSON_GetObjectItem(feat, "Spikecount")->valuedouble, 2, "%s: %s", layout[L], out);
@@ -834,7 +942,8 @@ Test(features_cli, abf_sweeps_through_the_recordings_reader)
 {
     static char out[1 << 16];
     const char *abf = NF_TEST_DATA "/abf/17o05028_ic_steps.abf";
-    int rc = nft_run(out, sizeof out, "%s features %s --sweep 2 --features Spikecount,voltage_base --format csv", BIN, abf);
+    int rc = nft_run(out, sizeof out,
+                     "{ %s features %s --sweep 2 --features Spikecount,voltage_base --format csv 2>/dev/null; }", BIN, abf);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "17o05028_ic_steps.abf sweep 2"), "%s", out);
     cr_assert(!strstr(out, "sweep 1\""), "only the selected sweep: %s", out);
@@ -842,6 +951,10 @@ Test(features_cli, abf_sweeps_through_the_recordings_reader)
     for (const char *p = out; *p; p++)
         lines += *p == '\n';
     cr_assert_eq(lines, 2, "header + one sweep: %s", out);
+    /* the window is epoch B; epoch E changes across sweeps too: a warning */
+    cr_assert(strstr(out, ",146.8499999") && strstr(out, ",646.85"), "%s", out);
+    rc = nft_run(out, sizeof out, "{ %s features %s --sweep 2 --features Spikecount --format csv >/dev/null; }", BIN, abf);
+    cr_assert(strstr(out, "warning") && strstr(out, "epoch E changes too"), "%s", out);
     rc = nft_run(out, sizeof out, "%s features %s --features Spikecount --format json", BIN, abf);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "\"sweep\":\t15") || strstr(out, "\"sweep\": 15"), "all 16 sweeps: %.300s", out);

@@ -162,7 +162,8 @@ int nf_features_parse_list(const char *list, int *ids, int cap);
  * Returned as void * so that this header does not need cJSON's. */
 void *nf_features_to_json(const nf_features *f, const int *ids, int n_ids);
 
-/* CSV: one header line "label,<names...>" and one row per trace; a vector is
+/* CSV: one header line "label,stim_start_ms,stim_end_ms,<names...>" and one
+ * row per trace (its label, its stimulus window, its features); a vector is
  * written as values separated by ';', a missing feature as an empty cell. */
 nf_status nf_features_write_csv_header(FILE *fp, const int *ids, int n_ids);
 nf_status nf_features_write_csv_row(FILE *fp, const nf_features *f, const char *label, const int *ids,

@@ -1,19 +1,22 @@
 /* `neurofit features`: electrophysiology features of recorded traces.
  *
  *   neurofit features FILE... [--sweep N|all] [--stim-start MS --stim-end MS] [--threshold MV]
- *       [--features a,b,c] [--format json|csv] [--columns SPEC] [--dt MS] [--interp-step MS] [--list]
+ *       [--features a,b,c] [--setting NAME=VALUE]... [--format json|csv] [--columns SPEC] [--dt MS]
+ *       [--interp-step MS] [--list]
  *
  * Every file goes through the recordings reader (neurofit/recording.h): ABF,
  * NWB and IBW give one record per sweep; a text file is one trace (columns by
  * position t[ms] V[mV] and an optional I[pA], a header line skipped, or named
  * by --columns), a .npy file one trace (1-D V, needs --dt) or one per row
- * (2-D [n_traces][n] V, --dt). Without --stim-start/--stim-end the window is
- * where the current departs from its first value. Everything is read and
- * computed before anything is printed. */
+ * (2-D [n_traces][n] V, --dt). Without --stim-start/--stim-end each sweep's
+ * window is found by nf_stim_window_find (a protocol epoch, or a step in the
+ * current); the choice is in the output and ambiguous ones are warned about
+ * on stderr. Everything is read and computed before anything is printed. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "neurofit/features.h"
 #include "neurofit/recording.h"
+#include "neurofit/stim_window.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -27,56 +30,55 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: neurofit features FILE... [--sweep N|all] [--stim-start MS --stim-end MS] [--threshold MV]\n"
-            "         [--features a,b,c] [--format json|csv] [--columns SPEC] [--dt MS] [--interp-step MS] [--list]\n\n"
+            "         [--features a,b,c] [--setting NAME=VALUE]... [--format json|csv] [--columns SPEC] [--dt MS]\n"
+            "         [--interp-step MS] [--list]\n\n"
             "  FILE             ABF 1/2, NWB 2 or IBW recording (.abf, .nwb, .ibw): one record per sweep;\n"
             "  FILE             text: columns t[ms] V[mV] [I[pA]] by position (whitespace or CSV, a header skipped);\n"
             "                   .npy: 1-D V[mV] or 2-D [traces][samples] V[mV], with --dt\n"
-            "  --stim-start/--stim-end  stimulus window in ms (default: where I departs from its first\n"
-            "                   value; required for files without a current column)\n"
+            "  --stim-start/--stim-end  stimulus window in ms (default: each sweep's protocol epoch whose\n"
+            "                   level changes across sweeps, or the step in its current; printed with why)\n"
             "  --sweep N|all    sweeps of ABF/NWB/IBW recordings (default all)\n"
-            "  --threshold MV   spike detection threshold (default -20 mV, eFEL's)\n"
-            "  --features LIST  comma-separated names (default: all; --list prints them)\n"
+            "  --threshold MV   spike detection threshold (default -20 mV, eFEL's; = --setting Threshold=MV)\n"
+            "  --features LIST  comma-separated names, `all` for the default set (every feature but the traces\n"
+            "                   time, voltage, current and the deprecated names); --list prints them\n"
+            "  --setting N=V    an eFEL setting by its eFEL name, e.g. strict_stiminterval=1,\n"
+            "                   DerivativeThreshold=12, voltage_base_mode=median (repeatable)\n"
             "  --format         json (default: an array, one object per trace) or csv (one row per trace)\n"
             "  --columns SPEC   name the columns of a text file or 2-D .npy table instead, as for\n"
             "                   `neurofit info` (e.g. \"t[s] I[pA] V[mV]\"; a .npy is then [samples][columns])\n"
             "  --dt MS          sample interval for .npy files and one-column text files\n"
-            "  --interp-step MS resampling step (default 0.1 ms, eFEL's; 0: use the samples as given)\n");
+            "  --interp-step MS resampling step (default 0.1 ms, eFEL's; 0: use the samples as given)\n"
+            "  --list           every feature: name, unit, kind and definition\n");
 }
 
-/* Stimulus window from the current: the first and last samples that differ
- * from the holding value (the first sample) by more than 1% of the largest
- * departure. Returns 0 when there is no current step. */
-static int window_from_current(const double *t, double dt, const double *i, int64_t n, double *ss, double *se)
+/* One warning per distinct message of a file: sweeps usually share their window. */
+static void note_window(const char *file, const nf_stim_window *w, char *last, size_t cap)
 {
-    double hold = i[0], big = 0;
-    for (int64_t k = 0; k < n; k++) big = fmax(big, fabs(i[k] - hold));
-    if (!(big > 0)) return 0;
-    int64_t a = -1, b = -1;
-    for (int64_t k = 0; k < n; k++)
-        if (fabs(i[k] - hold) > 0.01 * big) {
-            if (a < 0) a = k;
-            b = k;
-        }
-    *ss = t ? t[a] : (double)a * dt;
-    *se = t ? t[b] : (double)b * dt;
-    return *se > *ss;
+    if (!w->ambiguous || !strcmp(last, w->why)) return;
+    snprintf(last, cap, "%s", w->why);
+    fprintf(stderr, "neurofit features: warning: %s: stimulus window %g-%g ms from %s\n", file, w->start_ms, w->end_ms,
+            w->why);
 }
 
 /* Features of one sweep, appended to the CSV text and the JSON array. A table
  * (text, .npy) keeps the times the file gave and is labelled FILE or FILE#row;
  * a recording sweep on a regular grid goes in as dt and is labelled by sweep. */
-static int process(nf_features *f, const nf_recording *rec, const nf_sweep *S, double ss, double se, const int *ids,
-                   int n_ids, FILE *csv_fp, cJSON *records)
+static int process(nf_features *f, const nf_recording *rec, int sweep, double ss, double se, const int *ids,
+                   int n_ids, FILE *csv_fp, cJSON *records, char *last_note, size_t note_cap)
 {
+    const nf_sweep *S = &rec->sweeps[sweep];
     const char *file = rec->path;
     int table = rec->format == NF_FORMAT_TEXT || rec->format == NF_FORMAT_NPY;
     int k = table ? S->index : 0; /* the record's "trace" */
     const double *t = table || !(S->dt_ms > 0) ? S->t : NULL;
-    nf_trace x = {.t = t, .dt_ms = S->dt_ms, .v = S->v, .i = S->i, .n = S->n, .stim_start_ms = ss,
-                  .stim_end_ms = se};
-    if (isnan(ss) && !(S->i && window_from_current(t, S->dt_ms, S->i, S->n, &x.stim_start_ms, &x.stim_end_ms)))
-        return nf_cli_error(CMD, NF_EXIT_USAGE,
-                            "%s: no current step to find the stimulus window: give --stim-start and --stim-end", file);
+    nf_stim_window w = {.start_ms = ss, .end_ms = se};
+    if (isnan(ss)) {
+        if (nf_stim_window_find(rec, sweep, &w))
+            return nf_cli_error(CMD, NF_EXIT_USAGE, "%s: give --stim-start and --stim-end", nf_errmsg());
+        note_window(file, &w, last_note, note_cap);
+    }
+    nf_trace x = {.t = t, .dt_ms = S->dt_ms, .v = S->v, .i = S->i, .n = S->n, .stim_start_ms = w.start_ms,
+                  .stim_end_ms = w.end_ms};
     if (nf_features_compute(f, &x)) return nf_cli_error(CMD, NF_EXIT_USAGE, "%s trace %d: %s", file, k, nf_errmsg());
     char label[4200];
     if (!table)
@@ -86,10 +88,11 @@ static int process(nf_features *f, const nf_recording *rec, const nf_sweep *S, d
     else
         snprintf(label, sizeof label, "%s", file);
     nf_features_write_csv_row(csv_fp, f, label, ids, n_ids);
-    cJSON *r = cJSON_CreateObject(), *feat = nf_features_to_json(f, ids, n_ids);
-    if (!r || !feat) {
+    cJSON *r = cJSON_CreateObject(), *feat = nf_features_to_json(f, ids, n_ids), *win = cJSON_CreateObject();
+    if (!r || !feat || !win) {
         cJSON_Delete(r);
         cJSON_Delete(feat);
+        cJSON_Delete(win);
         return nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
     }
     cJSON_AddStringToObject(r, "file", file);
@@ -97,13 +100,18 @@ static int process(nf_features *f, const nf_recording *rec, const nf_sweep *S, d
     if (!table) cJSON_AddNumberToObject(r, "sweep", S->index);
     cJSON_AddNumberToObject(r, "stim_start_ms", x.stim_start_ms);
     cJSON_AddNumberToObject(r, "stim_end_ms", x.stim_end_ms);
+    cJSON_AddStringToObject(win, "source", isnan(ss) ? (w.source == NF_STIM_WINDOW_EPOCH ? "epoch" : "current") : "given");
+    if (w.epoch[0]) cJSON_AddStringToObject(win, "epoch", w.epoch);
+    cJSON_AddStringToObject(win, "why", isnan(ss) ? w.why : "--stim-start and --stim-end");
+    cJSON_AddBoolToObject(win, "ambiguous", w.ambiguous);
+    cJSON_AddItemToObject(r, "stim_window", win);
     cJSON_AddItemToObject(r, "features", feat);
     cJSON_AddItemToArray(records, r);
     return 0;
 }
 
 enum { O_LIST = NF_CLI_OWN, O_STIM_START, O_STIM_END, O_THRESHOLD, O_DT, O_INTERP_STEP, O_SWEEP, O_FEATURES,
-       O_COLUMNS, O_FORMAT };
+       O_COLUMNS, O_FORMAT, O_SETTING };
 
 static const struct option features_options[] = {
     NF_CLI_OPT_HELP,
@@ -117,13 +125,16 @@ static const struct option features_options[] = {
     {"features", required_argument, NULL, O_FEATURES},
     {"columns", required_argument, NULL, O_COLUMNS},
     {"format", required_argument, NULL, O_FORMAT},
+    {"setting", required_argument, NULL, O_SETTING},
     NF_CLI_OPT_END};
 
 static void print_list(void)
 {
-    printf("| feature | unit | kind |\n|---|---|---|\n");
+    static const char *const kinds[] = {"scalar", "vector", "indices", "trace", "alias"};
+    printf("| feature | unit | kind | definition |\n|---|---|---|---|\n");
     for (int k = 0; k < nf_feature_count(); k++)
-        printf("| %s | %s | %s |\n", nf_feature_name(k), nf_feature_unit(k), nf_feature_is_vector(k) ? "vector" : "scalar");
+        printf("| %s | %s | %s | %s |\n", nf_feature_name(k), nf_feature_unit(k), kinds[nf_feature_kind_of(k)],
+               nf_feature_definition(k));
 }
 
 int nf_cli_features(int argc, char **argv)
@@ -174,6 +185,18 @@ int nf_cli_features(int argc, char **argv)
                 rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--sweep %s: a sweep number or all", v);
             break;
         case O_FEATURES: list = v; break;
+        case O_SETTING: {
+            char name[64];
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || (size_t)(eq - v) >= sizeof name) {
+                rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--setting %s: use NAME=VALUE (eFEL's setting names)", v);
+                break;
+            }
+            memcpy(name, v, (size_t)(eq - v));
+            name[eq - v] = 0;
+            if (nf_features_opts_set(&opts, name, eq + 1)) rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--setting: %s", nf_errmsg());
+            break;
+        }
         case O_COLUMNS: columns = v; break;
         case O_FORMAT:
             format = v;
@@ -232,8 +255,10 @@ int nf_cli_features(int argc, char **argv)
         int sel = rec->format == NF_FORMAT_TEXT || rec->format == NF_FORMAT_NPY ? -1 : sweep_sel;
         if (sel >= rec->n_sweeps)
             rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--sweep %d: %s has sweeps 0..%d", sel, files[fi], rec->n_sweeps - 1);
+        char last_note[256] = "";
         for (int sw = 0; sw < rec->n_sweeps && !rc; sw++)
-            if (sel < 0 || sw == sel) rc = process(f, rec, &rec->sweeps[sw], ss, se, ids, n_ids, csv_fp, records);
+            if (sel < 0 || sw == sel)
+                rc = process(f, rec, sw, ss, se, ids, n_ids, csv_fp, records, last_note, sizeof last_note);
         nf_recording_destroy(rec);
     }
     if (fclose(csv_fp)) rc = rc ? rc : nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");

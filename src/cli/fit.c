@@ -21,6 +21,7 @@
 #include "neurofit/fileio.h"
 #include "neurofit/fit.h"
 #include "neurofit/recording.h"
+#include "neurofit/stim_window.h"
 
 #include <math.h>
 #include <signal.h>
@@ -60,7 +61,8 @@ static void usage(FILE *fp)
             "  --weights SPEC       score weights, e.g. rmse=1,features=1,spikes=1 (the default)\n"
             "  --threshold MV       spike detection in the recordings (-20)\n"
             "  --window MS          spike coincidence window (2)\n"
-            "  --stim-start MS --stim-end MS   feature window (default: where the current changes)\n"
+            "  --stim-start MS --stim-end MS   feature window (default: each sweep's protocol epoch whose level\n"
+            "                       changes across sweeps, or the step in its current; stated on stderr)\n"
             "  --columns SPEC --dt MS          text / .npy layout (see `neurofit info`)\n"
             "  --init FILE          start each model's search at its parameters in an earlier\n"
             "                       results.json (recordings matched by name, its top-k models)\n"
@@ -213,8 +215,30 @@ static int add_target(loaded *L, const char *name, const double *v, const double
     return add_owned(L, name, fv, fi, n, dt);
 }
 
-static int load_file(loaded *L, const char *path, const char *sweeps, const nf_recording_options *ro)
+/* The stimulus window of each sweep when none is given (nf_stim_window_find):
+ * stated on stderr once per file and whenever it changes or is ambiguous;
+ * a sweep without one keeps 0, 0 (nf_fit then finds it in the current). */
+static void auto_window(nf_fit_target *t, const nf_recording *rec, int s, int quiet, char *last, size_t cap)
 {
+    nf_stim_window w;
+    if (nf_stim_window_find(rec, s, &w)) {
+        if (!quiet) fprintf(stderr, "neurofit fit: %s sweep %d: no stimulus window: %s\n", rec->path, s, nf_errmsg());
+        return;
+    }
+    t->stim_start_ms = w.start_ms;
+    t->stim_end_ms = w.end_ms;
+    char line[512];
+    snprintf(line, sizeof line, "%g-%g ms from %s", w.start_ms, w.end_ms, w.why);
+    if (!quiet && strcmp(line, last))
+        fprintf(stderr, "neurofit fit: %s%s sweep %d: stimulus window %s\n", w.ambiguous ? "warning: " : "", rec->path,
+                s, line);
+    snprintf(last, cap, "%s", line);
+}
+
+static int load_file(loaded *L, const char *path, const char *sweeps, const nf_recording_options *ro, int find_window,
+                     int quiet)
+{
+    char last_window[512] = "";
     nf_recording *rec = NULL;
     if (nf_recording_open(path, ro, &rec))
         return nf_cli_error(CMD, NF_EXIT_USAGE, "%s", nf_errmsg());
@@ -238,6 +262,7 @@ static int load_file(loaded *L, const char *path, const char *sweeps, const nf_r
             const char *base = strrchr(path, '/');
             snprintf(name, sizeof name, "%s sweep %d", base ? base + 1 : path, sw->index);
             rc = add_target(L, name, sw->v, sw->i, sw->n, sw->dt_ms);
+            if (!rc && find_window) auto_window(&L->t[L->n - 1], rec, s, quiet, last_window, sizeof last_window);
         }
     }
     free(mask);
@@ -428,7 +453,7 @@ int nf_cli_fit(int argc, char **argv)
     loaded L = {0};
     int rc = example ? load_example(&L) : 0;
     for (int f = 0; f < n_files && !rc; f++)
-        rc = load_file(&L, files[f], sweeps, &ro);
+        rc = load_file(&L, files[f], sweeps, &ro, isnan(stim_start), quiet);
     if (!rc && L.n == 0)
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "no sweeps selected");
     if (rc) {

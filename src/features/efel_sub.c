@@ -428,20 +428,27 @@ static void impedance(struct nf_features *f)
     }
     double *z = f->scratch, *sm = f->scratch + kmax;
     const double two_pi = 6.283185307179586;
-    for (int64_t k = 1; k <= kmax; k++) {
-        double w = two_pi * (double)k / (double)n, c = 2 * cos(w);
-        double a1 = 0, a2 = 0, b1 = 0, b2 = 0;
+    /* Goertzel recursions s[j] = x[j] + 2 cos(w) s[j-1] - s[j-2], four bins
+     * at a time (independent chains), for V and I together */
+    for (int64_t k0 = 1; k0 <= kmax; k0 += 4) {
+        double c[4], a1[4] = {0}, a2[4] = {0}, b1[4] = {0}, b2[4] = {0};
+        for (int q = 0; q < 4; q++) c[q] = 2 * cos(two_pi * (double)(k0 + q) / (double)n);
         for (int64_t j = 0; j < n; j++) {
-            double a0 = (v[j] - v0) + c * a1 - a2, b0 = (cur[j] - i0) + c * b1 - b2;
-            a2 = a1;
-            a1 = a0;
-            b2 = b1;
-            b1 = b0;
+            double xv = v[j] - v0, xi = cur[j] - i0;
+            for (int q = 0; q < 4; q++) {
+                double a0 = xv + c[q] * a1[q] - a2[q], b0 = xi + c[q] * b1[q] - b2[q];
+                a2[q] = a1[q];
+                a1[q] = a0;
+                b2[q] = b1[q];
+                b1[q] = b0;
+            }
         }
         /* X_k = s[n-1] - e^{-iw} s[n-2] */
-        double cw = cos(w), sw = sin(w);
-        double vr = a1 - cw * a2, vi = sw * a2, ir = b1 - cw * b2, ii = sw * b2;
-        z[k - 1] = sqrt((vr * vr + vi * vi) / (ir * ir + ii * ii));
+        for (int q = 0; q < 4 && k0 + q <= kmax; q++) {
+            double w = two_pi * (double)(k0 + q) / (double)n, cw = cos(w), sw = sin(w);
+            double vr = a1[q] - cw * a2[q], vi = sw * a2[q], ir = b1[q] - cw * b2[q], ii = sw * b2[q];
+            z[k0 + q - 1] = sqrt((vr * vr + vi * vi) / (ir * ir + ii * ii));
+        }
     }
     gaussian_smooth(z, kmax, 10.0, sm);
     int64_t best = nf__argmax(sm, 0, kmax);
@@ -450,73 +457,128 @@ static void impedance(struct nf_features *f)
 
 /* ---- voltage-clamp time constants ------------------------------------------------- */
 
-/* Least squares of y ~ A0 + A1 exp(-x / tau) over x[0..m) for a fixed tau,
- * with A1's sign bounded (sign > 0: A1 >= 0; < 0: A1 <= 0): A0 and A1 are
- * linear, so the bounded optimum is the unbounded one or A1 = 0. Returns the
- * residual sum of squares (a second pass, no cancellation); e: [m] scratch.
- * uniform: x is an even grid (within rounding). */
-static double exp_rss(const double *x, const double *y, int64_t m, double tau, int sign, int uniform, double *e)
+/* The voltage-clamp time constants fit y ~ A0 + A1 exp(-x / tau) by least
+ * squares with A1's sign bounded. A0 and A1 are linear, so for each tau the
+ * best pair is the unbounded one, or A1 = 0 when its sign is wrong; the
+ * residual is then sum (y - mean)^2 - g(tau) with g = C^2 / E, C = sum
+ * (y_k - mean y) e_k and E = sum (e_k - mean e)^2. tau maximises g: a scan
+ * of ln tau over 1e-3 .. 1e5 ms, then Brent's method. On an even grid (the
+ * interpolation grid) e_k = r^k with r = exp(-h / tau), so C is one Horner
+ * pass (four interleaved chains) and E has a closed form. */
+typedef struct vc_fit {
+    const double *yc; /* [m] y - mean y, then zeros up to a multiple of 4 */
+    const double *x;  /* [m] time from the first sample, ms; NULL on an even grid */
+    int64_t m;
+    double h;         /* grid step, ms */
+    int sign;         /* A1 >= 0 (1) or <= 0 (-1) */
+} vc_fit;
+
+/* g(tau), 0 when A1's sign is wrong or e does not vary. */
+static double vc_gain(const vc_fit *q, double tau)
 {
-    double se = 0, see = 0, sy = 0, sye = 0;
-    /* on an even grid exp(-x/tau) is a power of exp(-h/tau), refreshed
-     * exactly every 64 samples */
-    double r = exp(-(x[m - 1] - x[0]) / (double)(m - 1) / tau);
-    for (int64_t k = 0; k < m; k++) {
-        e[k] = uniform && k % 64 ? e[k - 1] * r : exp(-x[k] / tau);
-        se += e[k];
-        see += e[k] * e[k];
-        sy += y[k];
-        sye += y[k] * e[k];
+    int64_t m = q->m;
+    double cov = 0, var = 0;
+    if (q->x) { /* an uneven grid: every exponential */
+        double s1 = 0, s2 = 0;
+        for (int64_t k = 0; k < m; k++) {
+            double e = exp(-q->x[k] / tau);
+            cov += q->yc[k] * e;
+            s1 += e;
+            s2 += e * e;
+        }
+        var = s2 - s1 * s1 / (double)m;
+    } else {
+        double a = q->h / tau, r = exp(-a), r4 = r * r * r * r, c[4] = {0, 0, 0, 0};
+        for (int64_t i = (m + 3) / 4 - 1; i >= 0; i--) /* yc is padded with zeros to a multiple of 4 */
+            for (int j = 0; j < 4; j++) c[j] = c[j] * r4 + q->yc[4 * i + j];
+        cov = c[0] + r * (c[1] + r * (c[2] + r * c[3]));
+        double s1 = expm1(-(double)m * a) / expm1(-a);
+        if (a * (double)m > 1e-2) {
+            var = expm1(-2.0 * (double)m * a) / expm1(-2.0 * a) - s1 * s1 / (double)m;
+        } else { /* e barely varies: sum the squares directly */
+            double mean = s1 / (double)m, e = 1;
+            for (int64_t k = 0; k < m; k++, e *= r) var += (e - mean) * (e - mean);
+        }
     }
-    double dm = (double)m, det = dm * see - se * se;
-    double a1 = det > 0 ? (dm * sye - se * sy) / det : 0;
-    if ((sign > 0 && a1 < 0) || (sign < 0 && a1 > 0)) a1 = 0;
-    double a0 = (sy - a1 * se) / dm, rss = 0;
-    for (int64_t k = 0; k < m; k++) {
-        double res = y[k] - a0 - a1 * e[k];
-        rss += res * res;
-    }
-    return rss;
+    if (!(var > 0) || (q->sign > 0 && cov < 0) || (q->sign < 0 && cov > 0)) return 0;
+    return cov * cov / var;
 }
 
-/* tau of the best fit of A0 + A1 exp(-x / tau): a scan of ln tau over
- * 1e-3 .. 1e5 ms, then golden-section refinement around the best point; NaN
- * when the fit does not depend on tau (A1 held at 0). */
-static double fit_tau(const double *x, const double *y, int64_t m, int sign, int uniform, double *e)
+/* Brent's minimisation of -g over ln tau in [lo, hi] around x. */
+static double vc_brent(const vc_fit *q, double lo, double hi, double x)
 {
-    enum { SCAN = 81 };
-    double lo = log(1e-3), hi = log(1e5), best = INFINITY, r[SCAN];
-    int kb = 0;
+    const double cg = 0.3819660112501051, tol = 1e-9;
+    double w = x, v = x, fx = -vc_gain(q, exp(x)), fw = fx, fv = fx, d = 0, e = 0;
+    for (int it = 0; it < 100; it++) {
+        double xm = (lo + hi) / 2, tol1 = tol * fabs(x) + 1e-12, tol2 = 2 * tol1;
+        if (fabs(x - xm) <= tol2 - (hi - lo) / 2) break;
+        int golden = 1;
+        if (fabs(e) > tol1) { /* try a parabola through x, w, v */
+            double r = (x - w) * (fx - fv), p = (x - v) * (fx - fw), qq = 2 * (p - r);
+            p = (x - v) * p - (x - w) * r;
+            if (qq > 0) p = -p;
+            qq = fabs(qq);
+            if (fabs(p) < fabs(0.5 * qq * e) && p > qq * (lo - x) && p < qq * (hi - x)) {
+                e = d;
+                d = p / qq;
+                double u = x + d;
+                if (u - lo < tol2 || hi - u < tol2) d = xm > x ? tol1 : -tol1;
+                golden = 0;
+            }
+        }
+        if (golden) {
+            e = (x >= xm ? lo : hi) - x;
+            d = cg * e;
+        }
+        double u = x + (fabs(d) >= tol1 ? d : (d > 0 ? tol1 : -tol1)), fu = -vc_gain(q, exp(u));
+        if (fu <= fx) {
+            if (u >= x)
+                lo = x;
+            else
+                hi = x;
+            v = w;
+            fv = fw;
+            w = x;
+            fw = fx;
+            x = u;
+            fx = fu;
+        } else {
+            if (u < x)
+                lo = u;
+            else
+                hi = u;
+            if (fu <= fw || w == x) {
+                v = w;
+                fv = fw;
+                w = u;
+                fw = fu;
+            } else if (fu <= fv || v == x || v == w) {
+                v = u;
+                fv = fu;
+            }
+        }
+    }
+    return exp(x);
+}
+
+/* tau of the best bounded fit; NaN when the fit does not depend on tau or
+ * its best tau lies at the ends of the search (no exponential in 1e-3 ..
+ * 1e5 ms). */
+static double fit_tau(const vc_fit *q)
+{
+    enum { SCAN = 17 };
+    const double lo = log(1e-3), hi = log(1e5), step = (hi - lo) / (SCAN - 1);
+    double best = 0;
+    int kb = -1;
     for (int k = 0; k < SCAN; k++) {
-        r[k] = exp_rss(x, y, m, exp(lo + (hi - lo) * k / (SCAN - 1)), sign, uniform, e);
-        if (r[k] < best) {
-            best = r[k];
+        double g = vc_gain(q, exp(lo + step * k));
+        if (g > best) {
+            best = g;
             kb = k;
         }
     }
-    int flat = 1;
-    for (int k = 1; k < SCAN && flat; k++) flat = r[k] == r[0];
-    if (flat || kb == 0 || kb == SCAN - 1) return NAN;
-    double a = lo + (hi - lo) * (kb - 1) / (SCAN - 1), b = lo + (hi - lo) * (kb + 1) / (SCAN - 1);
-    const double g = 0.6180339887498949;
-    double c = b - g * (b - a), d = a + g * (b - a);
-    double fc = exp_rss(x, y, m, exp(c), sign, uniform, e), fd = exp_rss(x, y, m, exp(d), sign, uniform, e);
-    for (int it = 0; it < 200 && b - a > 1e-12; it++) {
-        if (fc < fd) {
-            b = d;
-            d = c;
-            fd = fc;
-            c = b - g * (b - a);
-            fc = exp_rss(x, y, m, exp(c), sign, uniform, e);
-        } else {
-            a = c;
-            c = d;
-            fc = fd;
-            d = a + g * (b - a);
-            fd = exp_rss(x, y, m, exp(d), sign, uniform, e);
-        }
-    }
-    return exp((a + b) / 2);
+    if (kb <= 0 || kb == SCAN - 1) return NAN;
+    return vc_brent(q, lo + step * (kb - 1), lo + step * (kb + 1), lo + step * kb);
 }
 
 /* activation: [ss, se) up to its maximum, A1 <= 0; deactivation: [ss, se),
@@ -540,10 +602,18 @@ static void vclamp_tau(struct nf_features *f)
             nf__missing(f, ids[which], "too few samples to fit");
             continue;
         }
-        double *x = f->scratch;
-        for (int64_t k = lo; k < hi; k++) x[k - lo] = t[k] - t[lo];
-        nf__put1(f, ids[which], fit_tau(x, v + lo, hi - lo, which == 0 ? -1 : 1, f->o.interp_step_ms > 0, x + (hi - lo)),
-                 "the fit does not determine a time constant (no exponential)");
+        /* the fitted stretch, centred; its times when the grid is uneven */
+        double *yc = f->scratch, *x = f->scratch + f->cap, mean = nf__mean(v, lo, hi);
+        for (int64_t k = lo; k < hi; k++) {
+            yc[k - lo] = v[k] - mean;
+            x[k - lo] = t[k] - t[lo];
+        }
+        for (int64_t k = hi - lo; k % 4; k++) yc[k] = 0;
+        int64_t m = hi - lo, even = f->o.interp_step_ms > 0;
+        double h = x[m - 1] / (double)(m - 1);
+        for (int64_t k = 1; k < m && !even; k++) even = fabs(x[k] - x[k - 1] - h) > 1e-4 * h ? -1 : (k == m - 1); /* float times jitter */
+        vc_fit q = {yc, even > 0 ? NULL : x, m, h, which == 0 ? -1 : 1};
+        nf__put1(f, ids[which], fit_tau(&q), "the fit does not determine a time constant (no exponential)");
     }
 }
 

@@ -296,7 +296,7 @@ static nf_status reserve(nf_features *f, int64_t cap)
     int ok = 1;
     for (size_t k = 0; k < sizeof dbl / sizeof dbl[0]; k++) ok = (*dbl[k] = nf__malloc_array(c, sizeof(double))) && ok;
     for (size_t k = 0; k < sizeof idx / sizeof idx[0]; k++) ok = (*idx[k] = nf__malloc_array(c, sizeof(int64_t))) && ok;
-    ok = (f->scratch = nf__malloc_array(2 * c, sizeof(double))) && ok;
+    ok = (f->scratch = nf__malloc_array(2 * c + 8, sizeof(double))) && ok; /* + padding, efel_sub.c */
     if (!ok) {
         free_buffers(f);
         return nf__fail(NF_ENOMEM, "features: out of memory for a trace of %lld samples", (long long)cap);
@@ -606,7 +606,7 @@ void *nf_features_to_json(const nf_features *f, const int *ids, int n_ids)
 
 nf_status nf_features_write_csv_header(FILE *fp, const int *ids, int n_ids)
 {
-    fputs("label", fp);
+    fputs("label,stim_start_ms,stim_end_ms", fp);
     for (int k = 0; k < n_ids; k++) fprintf(fp, ",%s", nf_feature_name(ids[k]) ? nf_feature_name(ids[k]) : "?");
     fputc('\n', fp);
     return ferror(fp) ? nf__fail(NF_EIO, "features: writing the CSV header failed") : NF_OK;
@@ -622,6 +622,7 @@ nf_status nf_features_write_csv_row(FILE *fp, const nf_features *f, const char *
         fputc(*c, fp);
     }
     fputc('"', fp);
+    fprintf(fp, ",%.17g,%.17g", f->ss, f->se);
     for (int k = 0; k < n_ids; k++) {
         fputc(',', fp);
         if (ids[k] < 0 || ids[k] >= NF__F_COUNT) continue;

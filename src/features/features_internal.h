@@ -313,7 +313,7 @@ struct nf_features {
     int64_t cap;          /* samples the buffers below can hold */
     double *t, *v, *i;    /* the (resampled) trace, [N] ms, mV, pA */
     double *dvdt;         /* [N] mV/ms, central differences */
-    double *scratch;      /* [2N] per-feature scratch */
+    double *scratch;      /* [2N + 8] per-feature scratch */
     double *traw;         /* [n] ms, the time axis when the trace gives dt only */
     int64_t *pk, *ahp, *apb, *ape, *mbp, *iw; /* [N] peaks, AHP minima, AP begins, AP ends,
                                                  minima between peaks, scratch */

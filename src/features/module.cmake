@@ -7,4 +7,5 @@ list(APPEND NF_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/efel_events.c
   ${CMAKE_CURRENT_LIST_DIR}/efel_shape.c
   ${CMAKE_CURRENT_LIST_DIR}/simple.c
-  ${CMAKE_CURRENT_LIST_DIR}/spikes.c)
+  ${CMAKE_CURRENT_LIST_DIR}/spikes.c
+  ${CMAKE_CURRENT_LIST_DIR}/stim_window.c)
