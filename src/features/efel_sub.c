@@ -561,13 +561,11 @@ static double vc_brent(const vc_fit *q, double lo, double hi, double x)
     return exp(x);
 }
 
-/* tau of the best bounded fit; NaN when the fit does not depend on tau or
- * its best tau lies at the ends of the search (no exponential in 1e-3 ..
- * 1e5 ms). */
-static double fit_tau(const vc_fit *q)
+/* The scan's best point of ln tau (SCAN points over 1e-3 .. 1e5 ms), -1
+ * when no tau helps. */
+enum { SCAN = 17 };
+static int scan_tau(const vc_fit *q, double lo, double step)
 {
-    enum { SCAN = 17 };
-    const double lo = log(1e-3), hi = log(1e5), step = (hi - lo) / (SCAN - 1);
     double best = 0;
     int kb = -1;
     for (int k = 0; k < SCAN; k++) {
@@ -577,8 +575,24 @@ static double fit_tau(const vc_fit *q)
             kb = k;
         }
     }
-    if (kb <= 0 || kb == SCAN - 1) return NAN;
-    return vc_brent(q, lo + step * (kb - 1), lo + step * (kb + 1), lo + step * kb);
+    return kb;
+}
+
+/* tau of the best bounded fit; NaN when the fit does not depend on tau or
+ * its best tau lies at the ends of the search (no exponential in 1e-3 ..
+ * 1e5 ms). The scan runs on every 8th sample (coarse) when coarse is not
+ * NULL; when Brent's result (on every sample) then sits on the edge of that
+ * bracket, the scan is redone on every sample. */
+static double fit_tau(const vc_fit *q, const vc_fit *coarse)
+{
+    const double lo = log(1e-3), hi = log(1e5), step = (hi - lo) / (SCAN - 1);
+    for (int pass = coarse ? 0 : 1; pass < 2; pass++) {
+        int kb = scan_tau(pass ? q : coarse, lo, step);
+        if (kb <= 0 || kb == SCAN - 1) return NAN;
+        double a = lo + step * (kb - 1), b = lo + step * (kb + 1), tau = vc_brent(q, a, b, lo + step * kb);
+        if (pass || (log(tau) - a > 1e-6 && b - log(tau) > 1e-6)) return tau;
+    }
+    return NAN;
 }
 
 /* activation: [ss, se) up to its maximum, A1 <= 0; deactivation: [ss, se),
@@ -612,8 +626,19 @@ static void vclamp_tau(struct nf_features *f)
         int64_t m = hi - lo, even = f->o.interp_step_ms > 0;
         double h = x[m - 1] / (double)(m - 1);
         for (int64_t k = 1; k < m && !even; k++) even = fabs(x[k] - x[k - 1] - h) > 1e-4 * h ? -1 : (k == m - 1); /* float times jitter */
-        vc_fit q = {yc, even > 0 ? NULL : x, m, h, which == 0 ? -1 : 1};
-        nf__put1(f, ids[which], fit_tau(&q), "the fit does not determine a time constant (no exponential)");
+        vc_fit q = {yc, even > 0 ? NULL : x, m, h, which == 0 ? -1 : 1}, coarse = q;
+        if (even > 0 && m >= 256) { /* every 8th sample, centred and padded, where x was */
+            double *yd = x, md = 0;
+            coarse.m = (m + 7) / 8;
+            coarse.h = 8 * h;
+            coarse.yc = yd;
+            for (int64_t j = 0; j < coarse.m; j++) md += yd[j] = yc[8 * j];
+            md /= (double)coarse.m;
+            for (int64_t j = 0; j < coarse.m; j++) yd[j] -= md;
+            for (int64_t j = coarse.m; j % 4; j++) yd[j] = 0;
+        }
+        nf__put1(f, ids[which], fit_tau(&q, coarse.yc != yc ? &coarse : NULL),
+                 "the fit does not determine a time constant (no exponential)");
     }
 }
 
