@@ -848,8 +848,9 @@ Test(features_cli, npy_rows_give_one_csv_row_each)
     rmdir(dir);
 }
 
-/* Text files through the recordings reader: by position t V I (a header
- * skipped, CSV or blanks), one column V with --dt, or named by --columns. */
+/* Text files through the recordings reader, by the rule every command reads
+ * text by: a header names the columns, three unnamed columns must be named
+ * (--columns), one column is V with --dt. */
 Test(features_cli, text_with_current_gives_the_stimulus_window_in_every_layout)
 {
     char path[256];
@@ -857,7 +858,7 @@ Test(features_cli, text_with_current_gives_the_stimulus_window_in_every_layout)
     snprintf(path, sizeof path, "/tmp/nf_test_features_tvi_%ld.csv", (long)getpid());
     double sp[] = {50, 90};
     double *v = synth(8000, 0.025, -70, sp, 2);
-    const char *layout[] = {"t V I, CSV, header", "t V I", "I[nA] t[s] V, --columns", "V, --dt"};
+    const char *layout[] = {"t V I, CSV, header", "t V I, --columns", "I[nA] t[s] V, header", "V, --dt"};
     for (int L = 0; L < 4; L++) {
         FILE *fp = fopen(path, "w");
         if (L == 0) fprintf(fp, "t_ms,V_mV,I_pA\n");
@@ -870,7 +871,7 @@ Test(features_cli, text_with_current_gives_the_stimulus_window_in_every_layout)
             if (L == 3) fprintf(fp, "%.6f\n", v[k]);
         }
         fclose(fp);
-        const char *opt = L == 2 ? "--columns \"I[nA] t[s] V[mV]\"" : L == 3 ? "--dt 0.025 --stim-start 20 --stim-end 140" : "";
+        const char *opt = L == 1 ? "--columns \"t V I\"" : L == 3 ? "--dt 0.025 --stim-start 20 --stim-end 140" : "";
         int rc = nft_run(out, sizeof out, BIN " features %s %s --features Spikecount,mean_frequency", path, opt);
         cr_assert_eq(rc, 0, "%s: %s", layout[L], out);
         cJSON *j = cJSON_Parse(out), *rec = cJSON_GetArrayItem(j, 0);
@@ -883,10 +884,13 @@ Test(features_cli, text_with_current_gives_the_stimulus_window_in_every_layout)
         cr_assert_eq(cJSON_GetObjectItem(feat, "Spikecount")->valuedouble, 2, "%s: %s", layout[L], out);
         cr_assert(fabs(cJSON_GetObjectItem(feat, "mean_frequency")->valuedouble - 2000.0 / 70) < 0.1, "%s", out);
         cJSON_Delete(j);
-        if (L == 2) { /* by position the header is skipped and I (in nA) is taken as t: time goes back */
+        if (L == 1) { /* unnamed, three columns are refused, by info as by features */
             rc = nft_run(out, sizeof out, BIN " features %s --stim-start 20 --stim-end 140", path);
             cr_assert_eq(rc, 2, "%s", out);
-            cr_assert(strstr(out, path) && strstr(out, "goes back in time"), "%s", out);
+            cr_assert(strstr(out, path) && strstr(out, "3 columns without names"), "%s", out);
+            rc = nft_run(out, sizeof out, BIN " info %s", path);
+            cr_assert_eq(rc, 2, "%s", out);
+            cr_assert(strstr(out, path) && strstr(out, "3 columns without names"), "%s", out);
         }
         if (L == 3) {
             rc = nft_run(out, sizeof out, BIN " features %s --stim-start 20 --stim-end 140", path);
@@ -896,7 +900,7 @@ Test(features_cli, text_with_current_gives_the_stimulus_window_in_every_layout)
     }
     /* more than three unnamed columns, and a ragged table, are refused */
     const char *bad[] = {"0 -70 0 1\n0.1 -70 0 1\n0.2 -70 0 1\n", "0 -70\n0.1 -70 1\n0.2 -70\n"};
-    const char *why[] = {"4 columns", "line 2 has 3 columns"};
+    const char *why[] = {"4 columns without names", "line 2 has 3 columns"};
     for (int k = 0; k < 2; k++) {
         FILE *fp = fopen(path, "w");
         fputs(bad[k], fp);

@@ -564,29 +564,29 @@ Test(recording, text_through_a_pipe)
     open_fails(tmpdir, NULL, "not a regular file", NULL);
 }
 
-/* The layout `neurofit features` reads: text columns by position (a header
- * skipped, three columns t V I), 2-D .npy rows as sweeps of V. */
-Test(recording, tables_by_position_and_npy_rows_as_sweeps)
+/* Text by one rule for every command: a header names the columns, two
+ * unnamed columns are t V, three or more must be named (eFEL's current.txt
+ * is t[s] I[pA] V[mV]: taken by position it would read I as V), every line has
+ * the columns of the first. And a 2-D .npy read as rows of V, `neurofit
+ * features`' layout. */
+Test(recording, one_text_rule_and_npy_rows_as_sweeps)
 {
     nf_recording_options o;
     nf_recording_options_default(&o);
-    o.columns_by_position = 1;
-    write_text(tmp("pos.csv"), "t_ms,V_mV,I_pA\n0,-70,0\n0.5,-69,10\n1,-68,20\n");
-    nf_recording *r = open_ok(tmp("pos.csv"), NULL); /* by name: t [ms], V [mV], I [pA] from the suffixes */
+    write_text(tmp("named.csv"), "t_ms,V_mV,I_pA\n0,-70,0\n0.5,-69,10\n1,-68,20\n");
+    nf_recording *r = open_ok(tmp("named.csv"), NULL); /* by name: t [ms], V [mV], I [pA] from the suffixes */
     const nf_sweep *s = &r->sweeps[0];
-    cr_expect(s->n == 3 && s->t[2] == 1 && s->v[1] == -69 && s->i && s->i[2] == 20);
+    cr_expect(s->n == 3 && s->t[2] == 1 && s->v[1] == -69 && s->i && s->i[2] == 20 && s->i_source == NF_CURRENT_RECORDED);
     nf_recording_destroy(r);
-    r = open_ok(tmp("pos.csv"), &o);
-    s = &r->sweeps[0];
-    cr_assert_eq(s->n, 3);
-    cr_expect(s->t[2] == 1 && s->v[1] == -69 && s->i && s->i[2] == 20 && s->i_source == NF_CURRENT_RECORDED);
+    write_text(tmp("three.txt"), "0 -12.5 -70\n0.25 -12.5 -69\n");
+    open_fails(tmp("three.txt"), NULL, "3 columns without names", "three.txt");
+    o.columns = "t[s] I[pA] V[mV]";
+    r = open_ok(tmp("three.txt"), &o);
+    cr_expect(r->sweeps[0].v[1] == -69 && r->sweeps[0].i[0] == -12.5 && r->sweeps[0].t[1] == 250);
     nf_recording_destroy(r);
+    o.columns = NULL;
     write_text(tmp("ragged.txt"), "0 -70\n0.5 -70 1\n1 -70\n");
-    r = open_ok(tmp("ragged.txt"), NULL); /* by name, extra fields are ignored */
-    nf_recording_destroy(r);
-    open_fails(tmp("ragged.txt"), &o, "line 2 has 3 columns, the first data line 2", "ragged.txt");
-    write_text(tmp("pos4.txt"), "0 -70 0 1\n1 -70 0 1\n");
-    open_fails(tmp("pos4.txt"), &o, "4 columns", "pos4.txt");
+    open_fails(tmp("ragged.txt"), NULL, "line 2 has 3 columns, the first data line 2", "ragged.txt");
     write_text(tmp("pos1.txt"), "V\n-70\n-69\n");
     open_fails(tmp("pos1.txt"), &o, "give dt", "pos1.txt");
     o.dt_ms = 0.1;
@@ -612,6 +612,42 @@ Test(recording, tables_by_position_and_npy_rows_as_sweeps)
     r = open_ok(tmp("rows.npy"), &o);
     cr_expect(r->n_sweeps == 1 && r->sweeps[0].n == 3 && r->sweeps[0].v[2] == -49);
     nf_recording_destroy(r);
+}
+
+/* The current a caller asks for: the protocol's command even where a channel
+ * records the current (2020_03_02_0000.abf), the recorded one or an error,
+ * and a voltage channel only where there is a choice. */
+Test(recording, current_and_channel_choices)
+{
+    nf_recording_options o;
+    nf_recording_options_default(&o);
+    nf_recording *r = open_ok(NF_TEST_DATA "/abf/2020_03_02_0000.abf", NULL);
+    cr_assert_eq(r->sweeps[3].i_source, NF_CURRENT_RECORDED);
+    double recorded = r->sweeps[3].i[3000];
+    nf_recording_destroy(r);
+    o.current = NF_CURRENT_PROTOCOL;
+    r = open_ok(NF_TEST_DATA "/abf/2020_03_02_0000.abf", &o);
+    const nf_sweep *s = &r->sweeps[3];
+    cr_assert_eq(s->i_source, NF_CURRENT_PROTOCOL);
+    cr_assert_eq(r->i_channel, -1);
+    /* sweep 3 of the protocol: epoch B at -50 pA; the recorded current is near it */
+    cr_expect_eq(s->i[3000], s->epochs[1].level_pA, "%g vs %g", s->i[3000], s->epochs[1].level_pA);
+    cr_expect(fabs(recorded - s->i[3000]) < 10, "recorded %g, protocol %g", recorded, s->i[3000]);
+    nf_recording_destroy(r);
+    o.current = NF_CURRENT_RECORDED;
+    open_fails(NF_TEST_DATA "/abf/File_axon_5.abf", &o, "no recorded current", "File_axon_5.abf");
+    open_fails(NF_TEST_DATA "/abf/171116sh_0017.abf", &o, "no recorded current", "171116sh_0017.abf");
+    o.current = NF_CURRENT_PROTOCOL;
+    open_fails(NF_TEST_DATA "/abf/171116sh_0017.abf", &o, "no protocol current", "171116sh_0017.abf");
+    o.columns = "t[s] I[pA] V[mV]";
+    open_fails(NF_TEST_DATA "/efel/basic/current.txt", &o, "cannot be rebuilt from a protocol", "current.txt");
+    nf_recording_options_default(&o);
+    o.v_channel = 1;
+    r = open_ok(NF_TEST_DATA "/abf/190619B_0003.abf", &o);
+    cr_expect_eq(r->v_channel, 1);
+    nf_recording_destroy(r);
+    o.columns = "t[s] I[pA] V[mV]";
+    open_fails(NF_TEST_DATA "/efel/basic/current.txt", &o, "voltage channel 1 requested", "current.txt");
 }
 
 #ifdef NF_HAVE_HDF5
@@ -950,4 +986,122 @@ Test(recording, cli_info_prints_sweeps_channels_rate_epochs)
     cr_expect(strstr(out, "bad.abf") && strstr(out, "truncated"), "%s", out);
     cr_expect_eq(nft_run(out, sizeof out, BIN " info"), 2);
     cr_expect_eq(nft_run(out, sizeof out, BIN " info --bogus x"), 2);
+}
+
+/* ---- export ------------------------------------------------------------------ */
+
+/* Sweeps written by nf_recording_export read back exactly: each CSV as it is
+ * (its header names the columns), each .npy with its columns named; the
+ * epochs one row each; from an ABF file with a recorded current and with the
+ * protocol's, a text file and an IBW pair. */
+Test(recording, export_round_trips_exactly)
+{
+    const struct {
+        const char *file, *columns;
+        nf_current_source current;
+    } cases[] = {{ABF "2020_03_02_0000.abf", NULL, NF_CURRENT_NONE},
+                 {ABF "2020_03_02_0000.abf", NULL, NF_CURRENT_PROTOCOL},
+                 {ABF "171116sh_0017.abf", NULL, NF_CURRENT_NONE},
+                 {DATA "/efel/basic/current.txt", "t[s] I[pA] V[mV]", NF_CURRENT_NONE},
+                 {IBW "B6_Ch3_IDRest_181.ibw", NULL, NF_CURRENT_NONE}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        nf_recording_options o;
+        nf_recording_options_default(&o);
+        o.columns = cases[c].columns;
+        o.current = cases[c].current;
+        nf_recording *r = open_ok(cases[c].file, &o);
+        unsigned char *sel = calloc((size_t)r->n_sweeps, 1);
+        for (int k = 0; k < r->n_sweeps; k += 3) sel[k] = 1; /* every third sweep */
+        for (int fmt = 0; fmt < 2; fmt++) {
+            char dir[600];
+            snprintf(dir, sizeof dir, "%s/export_%zu_%d", tmpdir, c, fmt);
+            cr_assert_eq(nf_recording_export(r, sel, fmt ? NF_EXPORT_CSV : NF_EXPORT_NPY, dir), NF_OK, "%s", nf_errmsg());
+            int64_t epochs = 0;
+            for (int k = 0; k < r->n_sweeps; k++) {
+                char path[700];
+                snprintf(path, sizeof path, "%s/sweeps/sweep_%04d.%s", dir, r->sweeps[k].index, fmt ? "csv" : "npy");
+                cr_assert_eq(access(path, F_OK) == 0, sel[k], "%s", path);
+                if (!sel[k]) continue;
+                epochs += r->sweeps[k].n_epochs;
+                const nf_sweep *a = &r->sweeps[k];
+                nf_recording_options back;
+                nf_recording_options_default(&back);
+                back.columns = fmt ? NULL : a->i ? "t V I" : "t V";
+                nf_recording *rb = open_ok(path, &back);
+                const nf_sweep *b = &rb->sweeps[0];
+                cr_assert_eq(b->n, a->n, "%s", path);
+                cr_assert_eq(!b->i, !a->i, "%s", path);
+                cr_assert_eq(memcmp(b->t, a->t, sizeof(double) * (size_t)a->n), 0, "%s: t", path);
+                cr_assert_eq(memcmp(b->v, a->v, sizeof(double) * (size_t)a->n), 0, "%s: V", path);
+                if (a->i) cr_assert_eq(memcmp(b->i, a->i, sizeof(double) * (size_t)a->n), 0, "%s: I", path);
+                cr_assert(fabs(b->dt_ms - a->dt_ms) <= 1e-12 * a->dt_ms, "%s: dt %.17g, %.17g", path, b->dt_ms, a->dt_ms);
+                nf_recording_destroy(rb);
+            }
+            char path[700];
+            snprintf(path, sizeof path, "%s/epochs.%s", dir, fmt ? "csv" : "npy");
+            cr_assert_eq(access(path, F_OK) == 0, epochs > 0, "%s", path);
+            if (epochs > 0 && !fmt) {
+                double *tab;
+                nf_dtype type;
+                int nd;
+                int64_t shape[2];
+                cr_assert_eq(nf_npy_read(path, (void **)&tab, &type, &nd, shape, 2), NF_OK, "%s", nf_errmsg());
+                cr_assert(nd == 2 && shape[0] == epochs && shape[1] == 8, "%s", path);
+                const nf_epoch *e = &r->sweeps[0].epochs[1];
+                cr_expect(tab[8 + 1] == 1 && tab[8 + 3] == (double)e->first && tab[8 + 4] == (double)e->end &&
+                          tab[8 + 7] == e->level_pA);
+                free(tab);
+            }
+            snprintf(path, sizeof path, "%s/meta.json", dir);
+            cr_assert_eq(access(path, F_OK), 0, "%s", path);
+        }
+        free(sel);
+        nf_recording_destroy(r);
+    }
+}
+
+/* `neurofit export`, then `neurofit info` and numpy on what it wrote: the
+ * reader's values. */
+Test(recording, export_command_round_trips_through_info_and_numpy)
+{
+    static char out[1 << 14];
+    const char *abf = ABF "2020_03_02_0000.abf";
+    char csv[600], npy[600];
+    snprintf(csv, sizeof csv, "%s/csv", tmpdir);
+    snprintf(npy, sizeof npy, "%s/npy", tmpdir);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " export %s --sweeps 2-3 --format csv --out %s", abf, csv), 0, "%s", out);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " export %s --sweeps 3 --current protocol --out %s", abf, npy), 0, "%s",
+                 out);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " info %s/sweeps/sweep_0003.csv", csv), 0, "%s", out);
+    cr_assert(strstr(out, "20000 samples") && strstr(out, "10000 Hz") && strstr(out, "recorded"), "%s", out);
+    nf_recording *rr = open_ok(abf, NULL);
+    const nf_sweep *s = &rr->sweeps[3];
+    nf_recording_options o;
+    nf_recording_options_default(&o);
+    o.current = NF_CURRENT_PROTOCOL;
+    nf_recording *r = open_ok(abf, &o);
+    const nf_sweep *p = &r->sweeps[3];
+    /* numpy reads both; V is the same, I the recorded and the protocol's */
+    int rc = nft_run(out, sizeof out,
+                     "/usr/bin/python3 -c \"import numpy as np, json; c=np.loadtxt('%s/sweeps/sweep_0003.csv', delimiter=',', "
+                     "skiprows=1); n=np.load('%s/sweeps/sweep_0003.npy'); e=np.load('%s/epochs.npy'); "
+                     "m=json.load(open('%s/meta.json')); "
+                     "assert c.shape == (20000, 3) and n.shape == (20000, 3), (c.shape, n.shape); "
+                     "assert (c[:, :2] == n[:, :2]).all(); "
+                     "assert c[1234, 1] == %.17g and c[1234, 2] == %.17g and n[1234, 2] == %.17g; "
+                     "assert e.shape == (2, 8) and e[1, 7] == %.17g; "
+                     "assert m['sweeps'][0]['index'] == 3 and m['sweeps'][0]['current'] == 'protocol'; print('ok')\"",
+                     csv, npy, npy, npy, s->v[1234], s->i[1234], p->i[1234], p->epochs[1].level_pA);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "ok"), "%s", out);
+    nf_recording_destroy(r);
+    nf_recording_destroy(rr);
+    /* bad input: a clear message and exit 2 */
+    cr_assert_eq(nft_run(out, sizeof out, BIN " export %s --sweeps 99 --out %s/x", abf, tmpdir), 2, "%s", out);
+    cr_assert(strstr(out, "0..15"), "%s", out);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " export %s --format xml --out %s/x", abf, tmpdir), 2, "%s", out);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " export %s", abf), 2, "%s", out);
+    cr_assert(strstr(out, "--out"), "%s", out);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " export %s --current nothing --out %s/x", abf, tmpdir), 2, "%s", out);
+    cr_assert(strstr(out, "recorded or protocol"), "%s", out);
 }

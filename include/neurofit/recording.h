@@ -108,20 +108,21 @@ typedef struct {
      * by the number of columns. */
     const char *columns;
     double dt_ms;             /* time step when there is no time column (1-D .npy) */
-    /* Tables as `neurofit features` reads them (both 0 by default).
-     * columns_by_position: without options.columns, text and .npy columns are
-     * taken by position whatever a header line says (the header is skipped):
-     * one column V (with dt_ms), two t V, three t V I.
-     * npy_rows_are_sweeps: without options.columns, a 2-D .npy array is
-     * [sweeps][samples] of V every dt_ms, one sweep per row, instead of a
-     * [samples][columns] table. */
-    int columns_by_position;
+    /* npy_rows_are_sweeps (0 by default; `neurofit features` sets it):
+     * without options.columns, a 2-D .npy array is [sweeps][samples] of V
+     * every dt_ms, one sweep per row, instead of a [samples][columns] table. */
     int npy_rows_are_sweeps;
     /* IBW: the current wave paired with a voltage wave. NULL: the file whose
      * name has "_Ch0_" in place of "_Ch3_", when it exists. */
     const char *current_path;
-    int v_channel;            /* ABF: ADC index of V; -1: first channel in mV or V */
+    int v_channel;            /* ABF: ADC index of V; -1: first channel in mV or V.
+                                 Other formats have one voltage: 0 or -1 */
     int i_channel;            /* ABF: ADC index of I; -1: first channel in pA, nA or A */
+    /* Which current: NF_CURRENT_NONE (0, the default) the recorded one when
+     * the file has it, else the one rebuilt from the protocol; NF_CURRENT_RECORDED
+     * or NF_CURRENT_PROTOCOL: that one (ABF: the protocol's even when a
+     * channel records the current), or an error naming the file. */
+    nf_current_source current;
 } nf_recording_options;
 
 /* Defaults: automatic everything (format AUTO, channels -1). */
@@ -135,6 +136,17 @@ void nf_recording_destroy(nf_recording *rec);
 
 /* Total duration of a sweep in ms (t[n-1] - t[0] + dt). */
 double nf_sweep_duration_ms(const nf_sweep *s);
+
+typedef enum { NF_EXPORT_NPY = 0, NF_EXPORT_CSV = 1 } nf_export_format;
+
+/* Write the sweeps of rec (sweeps[k] != 0; NULL: all) into dir as one output
+ * set, committed atomically (meta.json last): sweeps/sweep_<index>.csv
+ * ("t[ms],V[mV],I[pA]" header, %.17g, readable by nf_recording_open as it
+ * is) or .npy (float64 [samples][t V (I)]), epochs.csv / epochs.npy (one row
+ * per epoch of each sweep) and meta.json (source, channels, current, layout).
+ * Values are written as the reader holds them, so they read back exactly. */
+nf_status nf_recording_export(const nf_recording *rec, const unsigned char *sweeps, nf_export_format fmt,
+                              const char *dir);
 
 #ifdef __cplusplus
 }

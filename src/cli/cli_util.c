@@ -57,6 +57,37 @@ int nf_cli_parse_list(const char *s, double *out, int max)
 
 /* ---- options ------------------------------------------------------------ */
 
+/* "all" or "0,2,5-7" -> mask over n sweeps; NF_EXIT_USAGE (the message
+ * printed) on a bad spec. */
+int nf_cli_parse_sweeps(const char *cmd, const char *spec, int n, unsigned char *mask, const char *file)
+{
+    memset(mask, 0, (size_t)n);
+    if (!strcmp(spec, "all")) {
+        memset(mask, 1, (size_t)n);
+        return 0;
+    }
+    const char *p = spec;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10), b = a;
+        if (end == p) return nf_cli_error(cmd, NF_EXIT_USAGE, "--sweeps \"%s\": expected numbers like 0,2,5-7", spec);
+        if (*end == '-') {
+            const char *q = end + 1;
+            b = strtol(q, &end, 10);
+            if (end == q) return nf_cli_error(cmd, NF_EXIT_USAGE, "--sweeps \"%s\": bad range", spec);
+        }
+        if (a < 0 || b < a || b >= n)
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "--sweeps \"%s\": %s has sweeps 0..%d", spec, file, n - 1);
+        for (long k = a; k <= b; k++) mask[k] = 1;
+        if (*end == ',')
+            end++;
+        else if (*end)
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "--sweeps \"%s\": unexpected \"%s\"", spec, end);
+        p = end;
+    }
+    return 0;
+}
+
 void nf_cli_parser_init(nf_cli_parser *p, const char *cmd, int argc, char **argv, const struct option *opts,
                         nf_cli_common *common)
 {
@@ -92,6 +123,27 @@ static int shared(nf_cli_parser *p, int key)
     case NF_CLI_QUIET: c->quiet = 1; return 0;
     case NF_CLI_OUT: c->out = p->arg; return 0;
     case NF_CLI_FORCE: c->force = 1; return 0;
+    }
+    nf_recording_options *r = p->recording;
+    switch (key) {
+    case NF_CLI_COLUMNS: r->columns = p->arg; return 0;
+    case NF_CLI_DT:
+        if (!nf_cli_parse_double(p->arg, &r->dt_ms) || !(r->dt_ms > 0))
+            return FAIL(p, "--dt %s: need a sample interval > 0 ms", p->arg);
+        return 0;
+    case NF_CLI_CHANNEL:
+        if (!nf_cli_parse_i64(p->arg, &n) || n < 0 || n > 255) return FAIL(p, "--channel %s: need a channel 0..255", p->arg);
+        r->v_channel = (int)n;
+        return 0;
+    case NF_CLI_CURRENT:
+        if (!strcmp(p->arg, "recorded"))
+            r->current = NF_CURRENT_RECORDED;
+        else if (!strcmp(p->arg, "protocol"))
+            r->current = NF_CURRENT_PROTOCOL;
+        else
+            return FAIL(p, "--current %s: use recorded or protocol (--current-file names an IBW current wave)", p->arg);
+        return 0;
+    case NF_CLI_CURRENT_FILE: r->current_path = p->arg; return 0;
     }
     return 0;
 }

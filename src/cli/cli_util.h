@@ -24,6 +24,7 @@
 #define NEUROFIT_CLI_UTIL_H
 
 #include "neurofit/engine.h"
+#include "neurofit/recording.h"
 
 #include <getopt.h>
 #include <stdint.h>
@@ -37,6 +38,10 @@ int nf_cli_error(const char *cmd, int code, const char *fmt, ...) __attribute__(
 /* Strict number parsing: the whole string must be a finite number. */
 int nf_cli_parse_double(const char *s, double *out);
 int nf_cli_parse_i64(const char *s, int64_t *out);
+
+/* "all" or "0,2,5-7" -> mask[0..n) of a file's sweeps; 0, or NF_EXIT_USAGE
+ * with the message printed. */
+int nf_cli_parse_sweeps(const char *cmd, const char *spec, int n, unsigned char *mask, const char *file);
 
 /* Split "a,b,c" numbers after a prefix like "step:"; returns count or -1. */
 int nf_cli_parse_list(const char *s, double *out, int max);
@@ -52,6 +57,7 @@ enum {
     NF_CLI_ERROR = 2,  /* a message was printed; p->rc is the exit code */
     NF_CLI_HELP = 'h', /* --help or -h */
     NF_CLI_BACKEND = 0x100, NF_CLI_THREADS, NF_CLI_SEED, NF_CLI_QUIET, NF_CLI_OUT, NF_CLI_FORCE,
+    NF_CLI_COLUMNS, NF_CLI_DT, NF_CLI_CHANNEL, NF_CLI_CURRENT, NF_CLI_CURRENT_FILE,
     NF_CLI_OWN = 0x200 /* a command's own keys: NF_CLI_OWN, NF_CLI_OWN + 1, ... */
 };
 
@@ -63,6 +69,24 @@ enum {
 #define NF_CLI_OPT_QUIET {"quiet", no_argument, NULL, NF_CLI_QUIET}
 #define NF_CLI_OPT_OUT {"out", required_argument, NULL, NF_CLI_OUT}
 #define NF_CLI_OPT_FORCE {"force", no_argument, NULL, NF_CLI_FORCE}
+/* How the commands that read recordings (info, features, fit, export) read
+ * them: filled into the parser's nf_recording_options (p->recording). */
+#define NF_CLI_OPT_COLUMNS {"columns", required_argument, NULL, NF_CLI_COLUMNS}
+#define NF_CLI_OPT_DT {"dt", required_argument, NULL, NF_CLI_DT}
+#define NF_CLI_OPT_CHANNEL {"channel", required_argument, NULL, NF_CLI_CHANNEL}
+#define NF_CLI_OPT_CURRENT {"current", required_argument, NULL, NF_CLI_CURRENT}
+#define NF_CLI_OPT_CURRENT_FILE {"current-file", required_argument, NULL, NF_CLI_CURRENT_FILE}
+#define NF_CLI_OPTS_RECORDING NF_CLI_OPT_COLUMNS, NF_CLI_OPT_DT, NF_CLI_OPT_CHANNEL, NF_CLI_OPT_CURRENT, NF_CLI_OPT_CURRENT_FILE
+/* Their --help lines. */
+#define NF_CLI_HELP_RECORDING                                                                                      \
+    "  --columns SPEC   name the columns of a text file or a 2-D .npy table, e.g. \"t[s] I[pA] V[mV]\"\n"           \
+    "                   (without it: a header line names them; unnamed, two are t V, one is V with --dt;\n"      \
+    "                   three or more unnamed columns are refused)\n"                                            \
+    "  --dt MS          sample interval for a table without a time column\n"                                   \
+    "  --channel N      ABF: the ADC channel of the voltage (default: the first in mV)\n"                       \
+    "  --current recorded|protocol  the recorded current, or the one rebuilt from the ABF protocol\n"          \
+    "                   (default: the recorded one when a channel records it)\n"                                \
+    "  --current-file F IBW: the current wave paired with a voltage wave (default: its _Ch0_ twin)\n"
 #define NF_CLI_OPT_END {NULL, 0, NULL, 0}
 
 /* The shared options' values; set the command's defaults before parsing
@@ -83,6 +107,7 @@ typedef struct nf_cli_parser {
     char **argv;
     const struct option *opts;  /* the command's table, NF_CLI_OPT_END last */
     nf_cli_common *common;      /* filled by the shared options */
+    nf_recording_options *recording; /* filled by NF_CLI_OPTS_RECORDING */
     int allow_backend_all;      /* accept --backend all (bench) */
     const char *arg;            /* the value of the option just returned, or the positional argument */
     char name[64];              /* that option as it is spelled ("--budget"), for messages */

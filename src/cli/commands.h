@@ -10,8 +10,9 @@
     X(simulate, "simulate a batch of neurons and write .npy files")                   \
     X(fit, "fit models to recordings, rank them, write results and an HTML report")  \
     X(bench, "measure simulation throughput (neuron-steps per second)")               \
-    X(features, "electrophysiology features (eFEL-compatible) of recorded traces")    \
+    X(features, "every eFEL feature of recorded traces, one record per sweep")         \
     X(info, "show what a recording holds: sweeps, channels, units, rate, epochs")     \
+    X(export, "write a recording's sweeps (t, V, I) and epochs as .npy or .csv files") \
     X(sbi, "simulation-based inference: training sets (sbi simulate)")                \
     X(version, "print the version and the backends this build has")
 

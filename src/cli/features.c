@@ -1,17 +1,17 @@
 /* `neurofit features`: electrophysiology features of recorded traces.
  *
  *   neurofit features FILE... [--sweep N|all] [--stim-start MS --stim-end MS] [--threshold MV]
- *       [--features a,b,c] [--setting NAME=VALUE]... [--format json|csv] [--columns SPEC] [--dt MS]
- *       [--interp-step MS] [--list]
+ *       [--features a,b,c] [--setting NAME=VALUE]... [--format json|csv] [--interp-step MS] [--list]
+ *       [--columns SPEC] [--dt MS] [--channel N] [--current recorded|protocol] [--current-file IBW]
  *
- * Every file goes through the recordings reader (neurofit/recording.h): ABF,
- * NWB and IBW give one record per sweep; a text file is one trace (columns by
- * position t[ms] V[mV] and an optional I[pA], a header line skipped, or named
- * by --columns), a .npy file one trace (1-D V, needs --dt) or one per row
- * (2-D [n_traces][n] V, --dt). Without --stim-start/--stim-end each sweep's
- * window is found by nf_stim_window_find (a protocol epoch, or a step in the
- * current); the choice is in the output and ambiguous ones are warned about
- * on stderr. Everything is read and computed before anything is printed. */
+ * Every file goes through the recordings reader (neurofit/recording.h), read
+ * as every command reads it (the shared recording options of cli_util.h):
+ * ABF, NWB and IBW give one record per sweep, a text file one trace, a .npy
+ * file one trace (1-D V, needs --dt) or one per row (2-D [n_traces][n] V,
+ * --dt). Without --stim-start/--stim-end each sweep's window is found by
+ * nf_stim_window_find (a protocol epoch, or a step in the current); the
+ * choice is in the output and ambiguous ones are warned about on stderr.
+ * Everything is read and computed before anything is printed. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "neurofit/features.h"
@@ -30,11 +30,10 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: neurofit features FILE... [--sweep N|all] [--stim-start MS --stim-end MS] [--threshold MV]\n"
-            "         [--features a,b,c] [--setting NAME=VALUE]... [--format json|csv] [--columns SPEC] [--dt MS]\n"
-            "         [--interp-step MS] [--list]\n\n"
-            "  FILE             ABF 1/2, NWB 2 or IBW recording (.abf, .nwb, .ibw): one record per sweep;\n"
-            "  FILE             text: columns t[ms] V[mV] [I[pA]] by position (whitespace or CSV, a header skipped);\n"
-            "                   .npy: 1-D V[mV] or 2-D [traces][samples] V[mV], with --dt\n"
+            "         [--features a,b,c] [--setting NAME=VALUE]... [--format json|csv] [--interp-step MS] [--list]\n"
+            "         [--columns SPEC] [--dt MS] [--channel N] [--current recorded|protocol] [--current-file IBW]\n\n"
+            "  FILE             ABF 1/2, NWB 2 or IBW recording: one record per sweep; a text table (t V,\n"
+            "                   or named columns); .npy: 1-D V[mV] or 2-D [traces][samples] V[mV], with --dt\n"
             "  --stim-start/--stim-end  stimulus window in ms (default: each sweep's protocol epoch whose\n"
             "                   level changes across sweeps, or the step in its current; printed with why)\n"
             "  --sweep N|all    sweeps of ABF/NWB/IBW recordings (default all)\n"
@@ -44,11 +43,9 @@ static void usage(FILE *fp)
             "  --setting N=V    an eFEL setting by its eFEL name, e.g. strict_stiminterval=1,\n"
             "                   DerivativeThreshold=12, voltage_base_mode=median (repeatable)\n"
             "  --format         json (default: an array, one object per trace) or csv (one row per trace)\n"
-            "  --columns SPEC   name the columns of a text file or 2-D .npy table instead, as for\n"
-            "                   `neurofit info` (e.g. \"t[s] I[pA] V[mV]\"; a .npy is then [samples][columns])\n"
-            "  --dt MS          sample interval for .npy files and one-column text files\n"
             "  --interp-step MS resampling step (default 0.1 ms, eFEL's; 0: use the samples as given)\n"
-            "  --list           every feature: name, unit, kind and definition\n");
+            "  --list           every feature: name, unit, kind and definition\n" NF_CLI_HELP_RECORDING
+            "                   (a 2-D .npy with --columns is one [samples][columns] table)\n");
 }
 
 /* One warning per distinct message of a file: sweeps usually share their window. */
@@ -110,8 +107,8 @@ static int process(nf_features *f, const nf_recording *rec, int sweep, double ss
     return 0;
 }
 
-enum { O_LIST = NF_CLI_OWN, O_STIM_START, O_STIM_END, O_THRESHOLD, O_DT, O_INTERP_STEP, O_SWEEP, O_FEATURES,
-       O_COLUMNS, O_FORMAT, O_SETTING };
+enum { O_LIST = NF_CLI_OWN, O_STIM_START, O_STIM_END, O_THRESHOLD, O_INTERP_STEP, O_SWEEP, O_FEATURES, O_FORMAT,
+       O_SETTING };
 
 static const struct option features_options[] = {
     NF_CLI_OPT_HELP,
@@ -119,13 +116,12 @@ static const struct option features_options[] = {
     {"stim-start", required_argument, NULL, O_STIM_START},
     {"stim-end", required_argument, NULL, O_STIM_END},
     {"threshold", required_argument, NULL, O_THRESHOLD},
-    {"dt", required_argument, NULL, O_DT},
     {"interp-step", required_argument, NULL, O_INTERP_STEP},
     {"sweep", required_argument, NULL, O_SWEEP},
     {"features", required_argument, NULL, O_FEATURES},
-    {"columns", required_argument, NULL, O_COLUMNS},
     {"format", required_argument, NULL, O_FORMAT},
     {"setting", required_argument, NULL, O_SETTING},
+    NF_CLI_OPTS_RECORDING,
     NF_CLI_OPT_END};
 
 static void print_list(void)
@@ -139,16 +135,19 @@ static void print_list(void)
 
 int nf_cli_features(int argc, char **argv)
 {
-    double ss = NAN, se = NAN, dt = 0;
+    double ss = NAN, se = NAN;
     int sweep_sel = -1; /* -1: all sweeps */
-    const char *list = NULL, *format = "json", *columns = NULL;
+    const char *list = NULL, *format = "json";
     nf_features_opts opts;
     nf_features_opts_default(&opts);
     const char **files = calloc((size_t)argc, sizeof *files);
     int n_files = 0;
     if (!files) return nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
     nf_cli_parser p;
+    nf_recording_options ro;
+    nf_recording_options_default(&ro);
     nf_cli_parser_init(&p, CMD, argc, argv, features_options, NULL);
+    p.recording = &ro;
     for (int k; (k = nf_cli_next(&p)) != NF_CLI_END;) {
         const char *v = p.arg;
         int rc = 0;
@@ -167,10 +166,6 @@ int nf_cli_features(int argc, char **argv)
         case O_THRESHOLD:
             if (!nf_cli_parse_double(v, &opts.threshold_mV))
                 rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--threshold %s: not a voltage in mV", v);
-            break;
-        case O_DT:
-            if (!nf_cli_parse_double(v, &dt) || dt <= 0)
-                rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--dt %s: need a sample interval > 0 ms", v);
             break;
         case O_INTERP_STEP:
             if (!nf_cli_parse_double(v, &opts.interp_step_ms) || opts.interp_step_ms < 0)
@@ -197,7 +192,6 @@ int nf_cli_features(int argc, char **argv)
             if (nf_features_opts_set(&opts, name, eq + 1)) rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--setting: %s", nf_errmsg());
             break;
         }
-        case O_COLUMNS: columns = v; break;
         case O_FORMAT:
             format = v;
             if (strcmp(v, "json") && strcmp(v, "csv")) rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--format %s: use json or csv", v);
@@ -238,12 +232,7 @@ int nf_cli_features(int argc, char **argv)
         goto done;
     }
     nf_features_write_csv_header(csv_fp, ids, n_ids);
-    /* Tables as this command has always read them, unless --columns names them. */
-    nf_recording_options ro;
-    nf_recording_options_default(&ro);
-    ro.columns = columns;
-    ro.dt_ms = dt;
-    ro.columns_by_position = 1;
+    /* Text as every command reads it; a 2-D .npy as rows of V unless --columns names its columns. */
     ro.npy_rows_are_sweeps = 1;
     for (int fi = 0; fi < n_files && !rc; fi++) {
         nf_recording *rec = NULL;

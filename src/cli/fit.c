@@ -63,7 +63,6 @@ static void usage(FILE *fp)
             "  --window MS          spike coincidence window (2)\n"
             "  --stim-start MS --stim-end MS   feature window (default: each sweep's protocol epoch whose level\n"
             "                       changes across sweeps, or the step in its current; stated on stderr)\n"
-            "  --columns SPEC --dt MS          text / .npy layout (see `neurofit info`)\n"
             "  --init FILE          start each model's search at its parameters in an earlier\n"
             "                       results.json (recordings matched by name, its top-k models)\n"
             "  --init-sigma S       CMA-ES step size around those starts, fraction of the box (0.1)\n"
@@ -71,7 +70,8 @@ static void usage(FILE *fp)
             "  --all-traces         also model_traces.npy [recordings][models][samples], every model\n"
             "  --resume             continue an interrupted fit in DIR\n"
             "  --force              replace the results of an earlier fit in DIR\n"
-            "  --quiet              no progress output\n");
+            "  --quiet              no progress output\n"
+            "How the recordings are read (as `neurofit info` and `features` read them):\n" NF_CLI_HELP_RECORDING);
 }
 
 static volatile sig_atomic_t g_interrupted;
@@ -116,38 +116,6 @@ static int on_progress(const nf_fit_progress *p, void *user)
     return 0;
 }
 
-/* "all" or "0,2,5-7" -> mask over n sweeps; -1 on a bad spec. */
-static int parse_sweeps(const char *spec, int n, unsigned char *mask, const char *file)
-{
-    memset(mask, 0, (size_t)n);
-    if (!strcmp(spec, "all")) {
-        memset(mask, 1, (size_t)n);
-        return 0;
-    }
-    const char *p = spec;
-    while (*p) {
-        char *end;
-        long a = strtol(p, &end, 10), b = a;
-        if (end == p)
-            return nf_cli_error(CMD, -1, "--sweeps \"%s\": expected numbers like 0,2,5-7", spec);
-        if (*end == '-') {
-            const char *q = end + 1;
-            b = strtol(q, &end, 10);
-            if (end == q)
-                return nf_cli_error(CMD, -1, "--sweeps \"%s\": bad range", spec);
-        }
-        if (a < 0 || b < a || b >= n)
-            return nf_cli_error(CMD, -1, "--sweeps \"%s\": %s has sweeps 0..%d", spec, file, n - 1);
-        for (long k = a; k <= b; k++)
-            mask[k] = 1;
-        if (*end == ',')
-            end++;
-        else if (*end)
-            return nf_cli_error(CMD, -1, "--sweeps \"%s\": unexpected \"%s\"", spec, end);
-        p = end;
-    }
-    return 0;
-}
 
 typedef struct loaded {
     nf_fit_target *t;
@@ -244,7 +212,7 @@ static int load_file(loaded *L, const char *path, const char *sweeps, const nf_r
         return nf_cli_error(CMD, NF_EXIT_USAGE, "%s", nf_errmsg());
     unsigned char *mask = malloc((size_t)rec->n_sweeps);
     int rc = mask ? 0 : nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
-    if (!rc && parse_sweeps(sweeps, rec->n_sweeps, mask, path))
+    if (!rc && nf_cli_parse_sweeps(CMD, sweeps, rec->n_sweeps, mask, path))
         rc = NF_EXIT_USAGE;
     for (int s = 0; s < rec->n_sweeps && !rc; s++) {
         if (!mask[s])
@@ -303,9 +271,9 @@ static void print_summary(const nf_fit_result *r, const nf_fit_target *t, int to
 }
 
 enum {
-    O_EXAMPLE = NF_CLI_OWN, O_RESUME, O_ALL_TRACES, O_NO_GUESS, O_SWEEPS, O_MODELS, O_COLUMNS, O_INIT, O_OPTIMIZER,
+    O_EXAMPLE = NF_CLI_OWN, O_RESUME, O_ALL_TRACES, O_NO_GUESS, O_SWEEPS, O_MODELS, O_INIT, O_OPTIMIZER,
     O_BOUNDS, O_WEIGHTS, O_BUDGET, O_POPSIZE, O_RESTARTS, O_REFINE, O_TOP_K, O_THRESHOLD, O_WINDOW, O_STIM_START,
-    O_STIM_END, O_INIT_SIGMA, O_SURVEY, O_DT
+    O_STIM_END, O_INIT_SIGMA, O_SURVEY
 };
 
 static const struct option fit_options[] = {
@@ -317,7 +285,6 @@ static const struct option fit_options[] = {
     {"no-guess", no_argument, NULL, O_NO_GUESS},
     {"sweeps", required_argument, NULL, O_SWEEPS},
     {"models", required_argument, NULL, O_MODELS},
-    {"columns", required_argument, NULL, O_COLUMNS},
     {"init", required_argument, NULL, O_INIT},
     {"optimizer", required_argument, NULL, O_OPTIMIZER},
     {"bounds", required_argument, NULL, O_BOUNDS},
@@ -333,7 +300,7 @@ static const struct option fit_options[] = {
     {"stim-end", required_argument, NULL, O_STIM_END},
     {"init-sigma", required_argument, NULL, O_INIT_SIGMA},
     {"survey", required_argument, NULL, O_SURVEY},
-    {"dt", required_argument, NULL, O_DT},
+    NF_CLI_OPTS_RECORDING,
     NF_CLI_OPT_END};
 
 int nf_cli_fit(int argc, char **argv)
@@ -349,6 +316,7 @@ int nf_cli_fit(int argc, char **argv)
     nf_cli_common c = {.backend = o.backend, .threads = o.threads, .seed = o.seed};
     nf_cli_parser p;
     nf_cli_parser_init(&p, CMD, argc, argv, fit_options, &c);
+    p.recording = &ro;
     for (int k; (k = nf_cli_next(&p)) != NF_CLI_END;) {
         const char *v = p.arg;
         double d;
@@ -367,7 +335,6 @@ int nf_cli_fit(int argc, char **argv)
         case O_NO_GUESS: o.guess = 0; break;
         case O_SWEEPS: sweeps = v; break;
         case O_MODELS: models = v; break;
-        case O_COLUMNS: ro.columns = v; break;
         case O_INIT: init = v; break;
         case O_OPTIMIZER:
             if (!strcmp(v, "cmaes")) o.optimizer = NF_OPTIM_CMAES;
@@ -393,7 +360,6 @@ int nf_cli_fit(int argc, char **argv)
             else o.top_k = (int)(n > 1000 ? 1000 : n);
             break;
         case O_THRESHOLD: case O_WINDOW: case O_STIM_START: case O_STIM_END: case O_INIT_SIGMA: case O_SURVEY:
-        case O_DT:
             if (!nf_cli_parse_double(v, &d))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a number", p.name, v);
             if (k == O_INIT_SIGMA) o.start_sigma = d;
@@ -401,8 +367,7 @@ int nf_cli_fit(int argc, char **argv)
             else if (k == O_THRESHOLD) o.threshold_mV = d;
             else if (k == O_WINDOW) o.gamma_window_ms = d;
             else if (k == O_STIM_START) stim_start = d;
-            else if (k == O_STIM_END) stim_end = d;
-            else ro.dt_ms = d;
+            else stim_end = d;
             break;
         }
     }

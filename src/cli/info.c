@@ -51,14 +51,7 @@ static void info_print(const nf_recording *r)
     }
 }
 
-enum { O_COLUMNS = NF_CLI_OWN, O_CURRENT, O_DT };
-
-static const struct option info_options[] = {
-    NF_CLI_OPT_HELP,
-    {"columns", required_argument, NULL, O_COLUMNS},
-    {"current", required_argument, NULL, O_CURRENT},
-    {"dt", required_argument, NULL, O_DT},
-    NF_CLI_OPT_END};
+static const struct option info_options[] = {NF_CLI_OPT_HELP, NF_CLI_OPTS_RECORDING, NF_CLI_OPT_END};
 
 int nf_cli_info(int argc, char **argv)
 {
@@ -68,22 +61,18 @@ int nf_cli_info(int argc, char **argv)
     int n_files = 0;
     nf_cli_parser p;
     nf_cli_parser_init(&p, "info", argc, argv, info_options, NULL);
+    p.recording = &o;
     for (int k; (k = nf_cli_next(&p)) != NF_CLI_END;) {
         switch (k) {
         case NF_CLI_HELP:
-            printf("usage: neurofit info FILE... [--columns \"t[s] I[pA] V[mV]\"] [--dt MS] [--current IBW]\n"
-                   "Formats: ABF1/ABF2, NWB 2.x, Igor IBW v2/v5, text (blank/CSV), .npy.\n");
+            printf("usage: neurofit info FILE... [--columns SPEC] [--dt MS] [--channel N] [--current recorded|protocol]\n"
+                   "         [--current-file IBW]\n"
+                   "Formats: ABF1/ABF2, NWB 2.x, Igor IBW v2/v5, text (blank/CSV), .npy.\n" NF_CLI_HELP_RECORDING);
             return NF_EXIT_OK;
         case NF_CLI_ERROR: return p.rc;
         case NF_CLI_ARG:
             if (n_files == 256) return nf_cli_error("info", NF_EXIT_USAGE, "more than 256 files");
             files[n_files++] = p.arg;
-            break;
-        case O_COLUMNS: o.columns = p.arg; break;
-        case O_CURRENT: o.current_path = p.arg; break;
-        case O_DT:
-            if (!nf_cli_parse_double(p.arg, &o.dt_ms) || !(o.dt_ms > 0))
-                return nf_cli_error("info", NF_EXIT_USAGE, "--dt needs a time step > 0 in ms");
             break;
         }
     }

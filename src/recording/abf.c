@@ -382,6 +382,12 @@ static nf_status abf_read(abf_info *a, const nf_recording_options *o, nf_recordi
     int vc, ic;
     nf_status s = abf_pick(a, o, &vc, &ic);
     if (s) return s;
+    if (o->current == NF_CURRENT_PROTOCOL) { /* the command from the epoch table, not the recorded current */
+        if (o->i_channel >= 0)
+            return nf__fail(NF_EINVAL, "%s: both a current channel (%d) and the protocol's current requested", a->path,
+                            o->i_channel);
+        ic = -1;
+    }
     double vs, is = 1, cs = 1;
     if ((s = nf__unit_v(a->path, a->adc[vc].name, a->adc[vc].unit, &vs))) return s;
     if (ic >= 0 && (s = nf__unit_i(a->path, a->adc[ic].name, a->adc[ic].unit, &is))) return s;
@@ -405,6 +411,8 @@ static nf_status abf_read(abf_info *a, const nf_recording_options *o, nf_recordi
         snprintf(rec->i_origin, sizeof rec->i_origin, "ADC %d (%.32s)", a->adc[ic].phys, a->adc[ic].name);
     else if (proto)
         snprintf(rec->i_origin, sizeof rec->i_origin, "protocol, DAC %d (%.32s)", a->dac, a->dac_name);
+    else if (a->dac >= 0 && a->wf_enable && a->wf_source == 2) /* Clampex plays the file, not the epoch table */
+        snprintf(rec->i_origin, sizeof rec->i_origin, "DAC %d plays a stimulus file, not read", a->dac);
     else
         snprintf(rec->i_origin, sizeof rec->i_origin, "none");
     if ((s = nf__rec_sweeps(rec, a->n_sweeps))) return s;

@@ -101,7 +101,7 @@ nf_status nf__colmap_parse(const char *path, const char *spec, int strict, nf__c
     return NF_OK;
 }
 
-nf_status nf__colmap_default(const char *path, int ncols, double dt_ms, int by_position, nf__colmap *m)
+nf_status nf__colmap_default(const char *path, int ncols, double dt_ms, nf__colmap *m)
 {
     memset(m, 0, sizeof *m);
     m->t = m->v = m->i = -1;
@@ -113,13 +113,6 @@ nf_status nf__colmap_default(const char *path, int ncols, double dt_ms, int by_p
     } else if (ncols == 2) {
         m->t = 0;
         m->v = 1;
-    } else if (ncols == 3 && by_position) {
-        m->t = 0;
-        m->v = 1;
-        m->i = 2;
-    } else if (by_position) {
-        return nf__fail(NF_EINVAL, "%s: %d columns; by position there are 1 to 3 (V, t V or t V I): name them "
-                        "(columns, e.g. \"t V I -\")", path, ncols);
     } else {
         return nf__fail(NF_EINVAL, "%s: %d columns without names: say which is which (e.g. columns \"t[s] I[pA] V[mV]\")",
                         path, ncols);

@@ -8,4 +8,5 @@ list(APPEND NF_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/nwb.c
   ${CMAKE_CURRENT_LIST_DIR}/isolate.c
   ${CMAKE_CURRENT_LIST_DIR}/columns.c
+  ${CMAKE_CURRENT_LIST_DIR}/export.c
   ${CMAKE_CURRENT_LIST_DIR}/recording_common.c)

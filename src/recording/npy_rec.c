@@ -78,7 +78,7 @@ nf_status nf__npy_open(const char *path, const nf_recording_options *o, nf_recor
     if (o->columns)
         s = nf__colmap_parse(path, o->columns, 1, &m);
     else
-        s = nf__colmap_default(path, (int)(k > 4096 ? 4096 : k), o->dt_ms, o->columns_by_position, &m);
+        s = nf__colmap_default(path, (int)(k > 4096 ? 4096 : k), o->dt_ms, &m);
     if (s) goto done;
     if (m.n_named > k) {
         s = nf__fail(NF_EINVAL, "%s: columns name %d columns but the array has %lld", path, m.n_named, (long long)k);

@@ -129,9 +129,9 @@ typedef struct {
  * unknown names are skipped instead of failing. */
 nf_status nf__colmap_parse(const char *path, const char *spec, int strict, nf__colmap *m);
 
-/* Default roles for ncols columns when neither spec nor header names them;
- * by_position: three columns are t V I instead of refused. */
-nf_status nf__colmap_default(const char *path, int ncols, double dt_ms, int by_position, nf__colmap *m);
+/* Default roles for ncols columns when neither spec nor header names them:
+ * one column V (with dt_ms), two t V; three or more must be named. */
+nf_status nf__colmap_default(const char *path, int ncols, double dt_ms, nf__colmap *m);
 
 /* One-sweep recording from column arrays of n samples (t may be NULL: then
  * the grid is k * dt_ms); values are scaled by m. */

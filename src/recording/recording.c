@@ -153,6 +153,26 @@ static nf_status nf__open_ibw(const char *path, const nf_recording_options *o, n
     return s;
 }
 
+/* The voltage channel and the current a caller asked for, where the reader
+ * had no choice to make. */
+static nf_status check_choices(const nf_recording_options *o, const nf_recording *r)
+{
+    if (o->v_channel > 0 && r->format != NF_FORMAT_ABF)
+        return nf__fail(NF_EINVAL, "%s: voltage channel %d requested; a %s file has one voltage (channel 0)", r->path,
+                        o->v_channel, nf_format_name(r->format));
+    if (o->current == NF_CURRENT_PROTOCOL && r->format != NF_FORMAT_ABF)
+        return nf__fail(NF_EINVAL, "%s: the current cannot be rebuilt from a protocol (%s files hold none; ABF files do)",
+                        r->path, nf_format_name(r->format));
+    if (o->current == NF_CURRENT_NONE) return NF_OK;
+    for (int k = 0; k < r->n_sweeps; k++)
+        if (r->sweeps[k].i_source != o->current)
+            return nf__fail(NF_EINVAL, "%s sweep %d: no %s current (%s)", r->path, k,
+                            o->current == NF_CURRENT_RECORDED ? "recorded" : "protocol",
+                            o->current == NF_CURRENT_RECORDED ? "no channel records one"
+                                                              : "its protocol plays no epochs in a current unit");
+    return NF_OK;
+}
+
 nf_status nf_recording_open(const char *path, const nf_recording_options *opts, nf_recording **rec)
 {
     if (!rec) return nf__fail(NF_EINVAL, "nf_recording_open: rec is NULL");
@@ -200,6 +220,7 @@ nf_status nf_recording_open(const char *path, const nf_recording_options *opts, 
     }
     free(d);
     if (!s && *rec) s = nf__rec_validate(*rec);
+    if (!s && *rec) s = check_choices(o, *rec);
     if (s) {
         nf_recording_destroy(*rec);
         *rec = NULL;

@@ -3,9 +3,9 @@
  * naming the columns ("t[s] I[pA] V[mV]", "time,voltage"); options.columns
  * overrides it. Without names: "t V" for two columns, "V" for one (with
  * options.dt_ms); three or more columns must be named, because files differ in
- * where they put I and V (options.columns_by_position: three are t V I, and a
- * header is skipped). Column roles and units (columns.c) are shared with
- * .npy tables. */
+ * where they put I and V (eFEL's current.txt is "t[s] I[pA] V[mV]"); every
+ * data line has the columns of the first. Every command reads text by this
+ * one rule. Column roles and units (columns.c) are shared with .npy tables. */
 #include "rec_internal.h"
 
 #include <ctype.h>
@@ -84,19 +84,10 @@ nf_status nf__text_parse(const char *path, const char *text, size_t n, const nf_
     nf_status s;
     if (o->columns) {
         s = nf__colmap_parse(path, o->columns, 1, &m);
-    } else if (header[0] && !o->columns_by_position) {
+    } else if (header[0]) {
         s = nf__colmap_parse(path, header, 0, &m);
     } else {
-        if (header[0]) { /* a skipped header: the first data line says how many columns */
-            int num;
-            ncols = 0;
-            for (p = data; p < end && !ncols;) {
-                p = text_line(p, end, &b, &e);
-                if (!text_blank(b, e)) ncols = text_fields(b, e, &num);
-            }
-            if (!ncols) return nf__fail(NF_EFORMAT, "%s: no data lines", path);
-        }
-        s = nf__colmap_default(path, ncols, o->dt_ms, o->columns_by_position, &m);
+        s = nf__colmap_default(path, ncols, o->dt_ms, &m);
     }
     if (s) return s;
     int need = m.v;
@@ -116,8 +107,7 @@ nf_status nf__text_parse(const char *path, const char *text, size_t n, const nf_
         goto done;
     }
     int64_t ns = 0;
-    /* by position every line has the columns of the first: a ragged table is refused */
-    const int exact = o->columns_by_position && !o->columns;
+    int width = 0; /* fields of the first data line: every line has as many */
     line = data_line;
     for (p = data; p < end;) {
         p = text_line(p, end, &b, &e);
@@ -125,7 +115,7 @@ nf_status nf__text_parse(const char *path, const char *text, size_t n, const nf_
         if (text_blank(b, e)) continue;
         int c = 0;
         const char *q = b;
-        while (q < e && (c < need || exact)) {
+        while (q < e) {
             while (q < e && nf__col_sep(*q)) q++;
             if (q == e) break;
             const char *f = q;
@@ -153,8 +143,9 @@ nf_status nf__text_parse(const char *path, const char *text, size_t n, const nf_
             s = nf__fail(NF_EFORMAT, "%s: line %d has %d columns, need %d", path, line, c, need);
             goto done;
         }
-        if (c > need) {
-            s = nf__fail(NF_EFORMAT, "%s: line %d has %d columns, the first data line %d", path, line, c, need);
+        if (!width) width = c;
+        if (c != width) {
+            s = nf__fail(NF_EFORMAT, "%s: line %d has %d columns, the first data line %d", path, line, c, width);
             goto done;
         }
         ns++;
