@@ -92,9 +92,9 @@ NF_HD float nf__theta_cos(float th)
 NF_HD void nf_theta_init(const nf_theta_par *p, nf_theta_state *s)
 {
     float i0 = p->I_0 < 0.0f ? p->I_0 : 0.0f;
-    float th = -acosf((1.0f + i0) / (1.0f - i0)); /* the stable rest; 0 when I_0 >= 0 */
-    s->theta = th;
-    s->v = p->V_off + p->V_scale * 0.5f * (1.0f - cosf(th));
+    float x = (1.0f + i0) / (1.0f - i0); /* cos of the stable rest */
+    s->theta = -nf_acosf(x);             /* 0 when I_0 >= 0 */
+    s->v = p->V_off + p->V_scale * 0.5f * (1.0f - x);
 }
 
 NF_HD float nf_theta_observe(const nf_theta_const *c, const nf_theta_state *s) { return s->v; }

@@ -19,7 +19,8 @@ typedef struct nf__kargs {
     int64_t stride;      /* = n_sims of the launch */
 
     /* stimulus: I[n] = waves[row][n] (if waves) + OU noise (if ou_on), pA */
-    const float *waves;      /* [n_waves][n_steps] */
+    const float *waves;      /* [rows][n_steps]: batch rows wave_lo .. (the launch's window) */
+    int64_t wave_lo;         /* batch row of waves' row 0 */
     const int32_t *wave_idx; /* [n_sims] rows, or NULL: row 0 if n_waves == 1, else row row0 + i */
     int64_t n_waves;
     int32_t ou_on;
@@ -42,7 +43,8 @@ typedef struct nf__kargs {
 
     /* fused trace scorer: sse[i] = sum_j (V[j * obs_every] - target[row][j])^2
      * over j < n_obs, skipping NaN target samples */
-    const float *target;       /* [n_targets][n_obs] mV */
+    const float *target;       /* [rows][n_obs] mV: batch rows target_lo .. */
+    int64_t target_lo;         /* batch row of target's row 0 */
     const int32_t *target_idx; /* [n_sims] or NULL (as wave_idx) */
     int64_t n_targets;
     int64_t n_obs;

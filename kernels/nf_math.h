@@ -1,14 +1,17 @@
-/* Branch-free float maths shared by both backends: exp, log, sin/cos.
+/* Branch-free float maths shared by both backends: exp, log, sin/cos, acos.
  *
  * Written as plain arithmetic and selects so that (a) gcc vectorises the CPU
  * lane loops without -ffast-math or libmvec, and (b) the CPU and GPU compute
- * the same values up to FMA contraction (a few ulp), which keeps the noise
- * stream and the model dynamics consistent across backends.
+ * the same values bit for bit (neither build contracts or approximates:
+ * NF_KERNEL_C_OPTIONS, NF_CUDA_MATH_FLAGS), which keeps the noise streams and
+ * the model dynamics identical across backends.
  *
  * Accuracy (measured over their domains by the nfmath tests in
- * tests/test_rng.c): nf_expf and nf_logf within 2 ulp of the libm result,
- * nf_sincosf within 2e-7 absolute on [0, 2 pi). nf_expf saturates: x < -87
- * gives expf(-87), x > 88 gives expf(88), NaN stays NaN.
+ * tests/test_rng.c): nf_expf and nf_logf within 3 ulp of the libm result,
+ * nf_sincosf within 3e-7 absolute on [0, 2 pi), nf_acosf within 3e-7
+ * absolute on [-1, 1]. nf_expf saturates: x < -87 gives expf(-87), x > 88
+ * gives expf(88), NaN stays NaN. No libm transcendental is called in
+ * kernels/: its CPU and CUDA versions differ.
  */
 #ifndef NEUROFIT_MATH_H
 #define NEUROFIT_MATH_H
@@ -61,6 +64,27 @@ NF_HD float nf_logf(float x)
     y += -0.5f * z;
     float r = m + y;
     return r + e * 0.693359375f;
+}
+
+/* arccos(x) for x in [-1, 1] (Cephes' asin polynomial on the reduced
+ * argument; used once per simulation, where a model's initial state needs it,
+ * so that both backends start from the same float). */
+NF_HD float nf_acosf(float x)
+{
+    float a = fabsf(x);
+    int big = a > 0.5f;
+    float z = big ? 0.5f * (1.0f - a) : a * a; /* asin's argument squared */
+    float r = big ? sqrtf(z) : a;
+    float p = 4.2163199048e-2f;
+    p = p * z + 2.4181311049e-2f;
+    p = p * z + 4.5470025998e-2f;
+    p = p * z + 7.4953002686e-2f;
+    p = p * z + 1.6666752422e-1f;
+    float as = p * z * r + r; /* asin(r) */
+    /* |x| <= 0.5: pi/2 - asin(x); x > 0.5: 2 asin(r); x < -0.5: pi - 2 asin(r) */
+    float small = 1.57079632679489662f - (x < 0.0f ? -as : as);
+    float large = x < 0.0f ? 3.14159265358979324f - 2.0f * as : 2.0f * as;
+    return big ? large : small;
 }
 
 /* sin and cos of t for t in [0, 2 pi) (the Box-Muller angle). */

@@ -90,11 +90,12 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
         }
         NF__SLIST(NF__SSTORE)
         NF__CLIST(NF__CSTORE)
-        /* per-simulation rows are numbered in the batch, gi in the launch */
+        /* rows are numbered in the batch (gi in the launch); a launch holds
+         * the window of rows from wave_lo / target_lo on */
         int64_t wr = a->wave_idx ? a->wave_idx[gi] : (a->n_waves == 1 ? 0 : a->row0 + gi);
-        wrow[l] = a->waves ? a->waves + wr * T : 0;
+        wrow[l] = a->waves ? a->waves + (wr - a->wave_lo) * T : 0;
         int64_t tr = a->target_idx ? a->target_idx[gi] : (a->n_targets == 1 ? 0 : a->row0 + gi);
-        trow[l] = a->target ? a->target + tr * a->n_obs : 0;
+        trow[l] = a->target ? a->target + (tr - a->target_lo) * a->n_obs : 0;
         ou[l] = 0.0f;
         cur[l] = 0.0f;
         for (int q = 0; q < 4; q++) nz[q][l] = 0.0f; /* drawn at every 4th step from step 0 on */

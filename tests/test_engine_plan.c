@@ -453,6 +453,15 @@ static void check_plan(const nf__plan *p, const nf__kargs *h, const size_t *budg
                 cr_assert_leq(end, nf__plan_slot_bytes(p, d, L->stream, x->slot), "copy %lld overruns slot %d",
                               (long long)c, x->slot);
             }
+            /* each simulation's rows lie in the launch's windows */
+            for (int64_t i = L->first; i < L->first + L->n; i++) {
+                int64_t wr = h->wave_idx ? h->wave_idx[i] : (h->n_waves == 1 ? 0 : i);
+                int64_t tr = h->target_idx ? h->target_idx[i] : (h->n_targets == 1 ? 0 : i);
+                cr_assert(wr >= L->wave_lo && wr < L->wave_lo + L->wave_rows, "waveform row %lld outside [%lld, +%lld)",
+                          (long long)wr, (long long)L->wave_lo, (long long)L->wave_rows);
+                cr_assert(tr >= L->target_lo && tr < L->target_lo + L->target_rows, "target row %lld outside window",
+                          (long long)tr);
+            }
             /* the parameters of exactly this launch go up: [n_params][n] rows from the batch's SoA */
             const nf__copy *par = &p->copies[L->copy_in];
             cr_assert_eq(par->slot, NF__B_PAR);
@@ -482,7 +491,7 @@ Test(plan, launches_tile_each_device_range_within_its_budget)
                     nf__plan p;
                     nf_status st = nf__plan_make(&x.h, 6, 2, &o, &p);
                     if (st == NF_ENOMEM) {
-                        cr_assert(strstr(nf_errmsg(), "one simulation needs") != NULL, "%s", nf_errmsg());
+                        cr_assert(strstr(nf_errmsg(), "bytes of device memory") != NULL, "%s", nf_errmsg());
                         continue;
                     }
                     cr_assert_eq(st, NF_OK, "%s", nf_errmsg());
@@ -502,7 +511,34 @@ Test(plan, a_budget_below_one_simulation_is_a_clear_error)
     nf__plan_opts o = {.n_devices = 1, .n_streams = 1, .budget = b, .threads_per_block = 128};
     nf__plan p;
     cr_assert_eq(nf__plan_make(&x.h, 6, 2, &o, &p), NF_ENOMEM);
-    cr_expect(strstr(nf_errmsg(), "one simulation needs") != NULL, "%s", nf_errmsg());
+    cr_expect(strstr(nf_errmsg(), "bytes of device memory") != NULL, "%s", nf_errmsg());
     cr_expect_eq(p.n_launches, 0);
+    shape_free(&x);
+}
+
+/* Every large buffer is cut with the launches: per-simulation waveform rows
+ * and outputs travel with their launch, and indexed target rows as the span
+ * the launch's indices name, so device memory is bounded by the budget, not
+ * by the batch. */
+Test(plan, per_simulation_rows_and_outputs_travel_with_their_launch)
+{
+    shape x;
+    const int64_t n = 4000;
+    shape_make(&x, n, 6, 2);
+    for (int64_t i = 0; i < n; i++) x.tidx[i] = (int32_t)(i * 3 / n); /* launches see one or two of 3 rows */
+    size_t b[1] = {60000};
+    nf__plan_opts o = {.n_devices = 1, .n_streams = 1, .budget = b, .threads_per_block = 128};
+    nf__plan p;
+    cr_assert_eq(nf__plan_make(&x.h, 6, 2, &o, &p), NF_OK, "%s", nf_errmsg());
+    check_plan(&p, &x.h, b, 128);
+    cr_assert_gt(p.n_launches, 10);
+    const size_t whole_waves = sizeof(float) * (size_t)(n * x.h.n_steps);
+    cr_expect_lt(nf__plan_slot_bytes(&p, 0, 0, NF__B_WAVES), whole_waves / 10, "waveforms are sliced");
+    cr_expect_lt(nf__plan_slot_bytes(&p, 0, 0, NF__B_REC), sizeof(float) * (size_t)(n * x.h.n_rec) / 10);
+    int64_t uploads = 0;
+    for (int64_t c = 0; c < p.n_copies; c++) uploads += p.copies[c].slot == NF__B_TARGET;
+    cr_expect_leq(uploads, 5, "a target window already on the device is not uploaded again (%lld uploads)",
+                  (long long)uploads);
+    nf__plan_free(&p);
     shape_free(&x);
 }

@@ -106,6 +106,22 @@ Test(nfmath, sincosf_within_3e7_on_0_to_2pi)
     cr_assert(worst < 3e-7, "worst abs error %g", worst);
 }
 
+Test(nfmath, acosf_within_3e7_on_minus_1_to_1)
+{
+    double worst = 0;
+    for (float x = -1.0f; x <= 1.0f; x += 1e-4f) {
+        double e = fabs(nf_acosf(x) - acos((double)x));
+        worst = e > worst ? e : worst;
+    }
+    const float ends[] = {-1.0f, -0.5f, 0.0f, 0.5f, 1.0f};
+    for (int k = 0; k < 5; k++) {
+        double e = fabs(nf_acosf(ends[k]) - acos((double)ends[k]));
+        worst = e > worst ? e : worst;
+    }
+    cr_assert(worst < 3e-7, "worst abs error %g", worst);
+    cr_assert_eq(nf_acosf(1.0f), 0.0f);
+}
+
 Test(host_rng, splitmix64_known_answers)
 {
     /* Vigna's splitmix64.c seeded with 1234567: its first five outputs */

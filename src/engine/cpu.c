@@ -5,7 +5,7 @@
  * Each model's block function is compiled for several instruction sets
  * (target_clones: AVX-512, AVX2+FMA, baseline x86-64) and the loader picks
  * the best one the processor has. Worker threads flush denormals to zero
- * (as the GPU does with --use_fast_math); results do not depend on the
+ * (as the CUDA build does, -ftz=true); results do not depend on the
  * thread count because each simulation only reads its own inputs. */
 #include "backend.h"
 #include "internal.h"

@@ -9,7 +9,8 @@ list(APPEND NF_SOURCES
 list(APPEND NF_CUDA_SOURCES ${PROJECT_SOURCE_DIR}/kernels/engine_cuda.cu)
 # How C code that runs the simulate body is compiled (the CPU backend and the
 # host replay, tests/test_engine_plan.c): the lane loops vectorise only
-# without errno/trap semantics.
-set(NF_KERNEL_C_OPTIONS -fno-math-errno -fno-trapping-math)
+# without errno/trap semantics; no contraction into fused multiply-adds, the
+# same IEEE operations as the CUDA build (NF_CUDA_MATH_FLAGS, -fmad=false).
+set(NF_KERNEL_C_OPTIONS -fno-math-errno -fno-trapping-math -ffp-contract=off)
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cpu.c ${CMAKE_CURRENT_LIST_DIR}/cpu_narrow.c PROPERTIES
   COMPILE_OPTIONS "${NF_KERNEL_C_OPTIONS}")

@@ -1,4 +1,13 @@
-/* The launch plan of the CUDA backend (src/engine/plan.h): pure C, no CUDA. */
+/* The launch plan of the CUDA backend (src/engine/plan.h): pure C, no CUDA.
+ *
+ * Memory: every buffer a launch needs is sized for that launch. Parameters,
+ * states and outputs hold the launch's simulations; waveforms and targets
+ * hold the launch's window of rows: the one shared row, the launch's own
+ * rows (one per simulation), or the span of rows its simulations' indices
+ * name. A launch takes as many simulations as fit the stream's share of the
+ * device budget, counting each buffer at the largest size any launch of that
+ * stream needs (buffers are allocated once per stream and reused), so the
+ * sum over a device's buffers never exceeds its budget. */
 #include "engine/plan.h"
 
 #include "internal.h"
@@ -11,36 +20,87 @@
 
 static size_t nf__round(size_t b) { return (b + NF__ALIGN - 1) / NF__ALIGN * NF__ALIGN; }
 
-/* Bytes one simulation adds to each per-simulation buffer. */
-static void nf__per_sim(const nf__kargs *h, int n_params, int n_state, size_t *per)
+/* Rows of a row-structured input (waveforms or targets). */
+typedef struct {
+    const char *base;   /* host rows, NULL: absent */
+    const int32_t *idx; /* [n_sims] batch rows, or NULL */
+    int64_t n_rows;
+    size_t row_bytes;
+} nf__rows;
+
+/* The rows [*lo, *lo + *n) simulations first .. first+m-1 read. */
+static void nf__window(const nf__rows *r, int64_t row0, int64_t first, int64_t m, int64_t *lo, int64_t *n)
 {
-    memset(per, 0, sizeof(size_t) * NF__B_COUNT);
+    if (!r->base) {
+        *lo = 0;
+        *n = 0;
+    } else if (r->idx) {
+        int32_t a = r->idx[first], b = a;
+        for (int64_t i = first + 1; i < first + m; i++) {
+            a = r->idx[i] < a ? r->idx[i] : a;
+            b = r->idx[i] > b ? r->idx[i] : b;
+        }
+        *lo = a;
+        *n = (int64_t)b - a + 1;
+    } else if (r->n_rows == 1) {
+        *lo = 0;
+        *n = 1;
+    } else {
+        *lo = row0 + first;
+        *n = m;
+    }
+}
+
+typedef struct {
+    const nf__kargs *h;
+    int n_params, n_state;
+    size_t per[NF__B_COUNT]; /* bytes one simulation adds to each buffer */
+    nf__rows waves, target;
+} nf__shape;
+
+static void nf__shape_init(nf__shape *s, const nf__kargs *h, int n_params, int n_state)
+{
+    memset(s, 0, sizeof *s);
+    s->h = h;
+    s->n_params = n_params;
+    s->n_state = n_state;
+    size_t *per = s->per;
     per[NF__B_PAR] = sizeof(float) * (size_t)n_params;
     if (h->init) per[NF__B_INIT] = sizeof(float) * (size_t)n_state;
-    if (h->wave_idx) per[NF__B_WIDX] = sizeof(int32_t);
-    if (h->target_idx) per[NF__B_TIDX] = sizeof(int32_t);
+    if (h->waves && h->wave_idx) per[NF__B_WIDX] = sizeof(int32_t);
+    if (h->target && h->target_idx) per[NF__B_TIDX] = sizeof(int32_t);
     if (h->rec) per[NF__B_REC] = sizeof(float) * (size_t)h->n_rec;
     if (h->spk_t) per[NF__B_SPKT] = sizeof(float) * (size_t)h->max_spikes;
     if (h->spk_n) per[NF__B_SPKN] = sizeof(int32_t);
     if (h->final_state) per[NF__B_FIN] = sizeof(float) * (size_t)n_state;
     if (h->valid) per[NF__B_VALID] = 1;
     if (h->sse) per[NF__B_SSE] = sizeof(double);
+    s->waves.base = (const char *)h->waves;
+    s->waves.idx = h->wave_idx;
+    s->waves.n_rows = h->n_waves;
+    s->waves.row_bytes = sizeof(float) * (size_t)h->n_steps;
+    s->target.base = (const char *)h->target;
+    s->target.idx = h->target_idx;
+    s->target.n_rows = h->n_targets;
+    s->target.row_bytes = sizeof(float) * (size_t)h->n_obs;
 }
 
-/* Bytes of the inputs every launch reads whole (waveforms and targets). */
-static void nf__resident(const nf__kargs *h, size_t *res)
+/* Bytes of each buffer for simulations first .. first+m-1. */
+static void nf__need(const nf__shape *s, int64_t first, int64_t m, size_t *need)
 {
-    memset(res, 0, sizeof(size_t) * NF__B_COUNT);
-    if (h->waves) res[NF__B_WAVES] = sizeof(float) * (size_t)h->n_waves * (size_t)h->n_steps;
-    if (h->target) res[NF__B_TARGET] = sizeof(float) * (size_t)h->n_targets * (size_t)h->n_obs;
+    int64_t lo, rows;
+    for (int k = 0; k < NF__B_COUNT; k++) need[k] = s->per[k] * (size_t)m;
+    nf__window(&s->waves, s->h->row0, first, m, &lo, &rows);
+    need[NF__B_WAVES] = (size_t)rows * s->waves.row_bytes;
+    nf__window(&s->target, s->h->row0, first, m, &lo, &rows);
+    need[NF__B_TARGET] = (size_t)rows * s->target.row_bytes;
 }
 
-/* Device bytes of a stream's buffers holding m simulations. */
-static size_t nf__stream_bytes(const size_t *per, const size_t *res, int64_t m)
+/* Device bytes of a stream's buffers, each at least cap, holding need. */
+static size_t nf__total(const size_t *cap, const size_t *need)
 {
     size_t t = 0;
-    for (int k = 0; k < NF__B_COUNT; k++)
-        if (per[k] || res[k]) t += nf__round(per[k] * (size_t)m + res[k]);
+    for (int k = 0; k < NF__B_COUNT; k++) t += nf__round(need[k] > cap[k] ? need[k] : cap[k]);
     return t;
 }
 
@@ -49,7 +109,8 @@ typedef struct {
     int64_t n, cap;
 } nf__copies;
 
-static nf_status nf__push(nf__copies *c, nf__copy x)
+static nf_status nf__push(nf__copies *c, int slot, int to_device, size_t dev_off, const void *host, size_t width,
+                          size_t rows, size_t host_pitch, size_t dev_pitch)
 {
     if (c->n == c->cap) {
         int64_t cap = c->cap ? 2 * c->cap : 64;
@@ -58,67 +119,91 @@ static nf_status nf__push(nf__copies *c, nf__copy x)
         c->v = p;
         c->cap = cap;
     }
-    c->v[c->n++] = x;
+    nf__copy *x = &c->v[c->n++];
+    x->slot = slot;
+    x->to_device = to_device;
+    x->dev_off = dev_off;
+    x->src = to_device ? host : NULL;
+    x->dst = to_device ? NULL : (void *)host;
+    x->width = width;
+    x->rows = rows;
+    x->host_pitch = host_pitch;
+    x->dev_pitch = dev_pitch;
     return NF_OK;
 }
 
-/* A copy of rows x width bytes; src for uploads, dst for downloads. */
-static nf__copy nf__cp(int slot, int to_device, size_t dev_off, const void *host, size_t width, size_t rows,
-                       size_t host_pitch, size_t dev_pitch)
-{
-    nf__copy c;
-    c.slot = slot;
-    c.to_device = to_device;
-    c.dev_off = dev_off;
-    c.src = to_device ? host : NULL;
-    c.dst = to_device ? NULL : (void *)host;
-    c.width = width;
-    c.rows = rows;
-    c.host_pitch = host_pitch;
-    c.dev_pitch = dev_pitch;
-    return c;
-}
+/* A plain copy of bytes b. */
+#define NF__FLAT(b) (b), 1, (b), (b)
 
-/* The copies of launch L (its inputs; then, from out_first on, its outputs). */
-static nf_status nf__launch_copies(const nf__kargs *h, int n_params, int n_state, const nf__launch *L, int upload_resident,
-                                   nf__copies *c)
+/* Uploads of launch L; the waveform and target windows only when the stream
+ * does not hold them already (have: [lo, rows] resident per input). */
+static nf_status nf__inputs(const nf__shape *sh, const nf__launch *L, int64_t *have_w, int64_t *have_t,
+                            nf__copies *c)
 {
+    const nf__kargs *h = sh->h;
     const size_t f = (size_t)L->first, m = (size_t)L->n, n = (size_t)h->n_sims, F = sizeof(float);
-    nf_status s = NF_OK;
-    /* inputs: a slice of the structure-of-arrays rows is one 2-D copy */
-    if (!s) s = nf__push(c, nf__cp(NF__B_PAR, 1, 0, h->params + f, F * m, (size_t)n_params, F * n, F * m));
-    if (!s && h->init) s = nf__push(c, nf__cp(NF__B_INIT, 1, 0, h->init + f, F * m, (size_t)n_state, F * n, F * m));
-    if (!s && h->wave_idx) s = nf__push(c, nf__cp(NF__B_WIDX, 1, 0, h->wave_idx + f, 4 * m, 1, 4 * m, 4 * m));
-    if (!s && h->target_idx) s = nf__push(c, nf__cp(NF__B_TIDX, 1, 0, h->target_idx + f, 4 * m, 1, 4 * m, 4 * m));
-    if (!s && upload_resident && h->waves) {
-        size_t b = F * (size_t)h->n_waves * (size_t)h->n_steps;
-        s = nf__push(c, nf__cp(NF__B_WAVES, 1, 0, h->waves, b, 1, b, b));
+    nf_status s = nf__push(c, NF__B_PAR, 1, 0, h->params + f, F * m, (size_t)sh->n_params, F * n, F * m);
+    if (!s && h->init) s = nf__push(c, NF__B_INIT, 1, 0, h->init + f, F * m, (size_t)sh->n_state, F * n, F * m);
+    if (!s && sh->per[NF__B_WIDX]) s = nf__push(c, NF__B_WIDX, 1, 0, h->wave_idx + f, NF__FLAT(4 * m));
+    if (!s && sh->per[NF__B_TIDX]) s = nf__push(c, NF__B_TIDX, 1, 0, h->target_idx + f, NF__FLAT(4 * m));
+    if (!s && h->waves && (have_w[0] != L->wave_lo || have_w[1] != L->wave_rows)) {
+        s = nf__push(c, NF__B_WAVES, 1, 0, sh->waves.base + (size_t)L->wave_lo * sh->waves.row_bytes,
+                     NF__FLAT((size_t)L->wave_rows * sh->waves.row_bytes));
+        have_w[0] = L->wave_lo;
+        have_w[1] = L->wave_rows;
     }
-    if (!s && upload_resident && h->target) {
-        size_t b = F * (size_t)h->n_targets * (size_t)h->n_obs;
-        s = nf__push(c, nf__cp(NF__B_TARGET, 1, 0, h->target, b, 1, b, b));
+    if (!s && h->target && (have_t[0] != L->target_lo || have_t[1] != L->target_rows)) {
+        s = nf__push(c, NF__B_TARGET, 1, 0, sh->target.base + (size_t)L->target_lo * sh->target.row_bytes,
+                     NF__FLAT((size_t)L->target_rows * sh->target.row_bytes));
+        have_t[0] = L->target_lo;
+        have_t[1] = L->target_rows;
     }
     return s;
 }
 
-static nf_status nf__launch_outputs(const nf__kargs *h, int n_state, const nf__launch *L, nf__copies *c)
+/* Downloads of launch L into the host's outputs. */
+static nf_status nf__outputs(const nf__shape *sh, const nf__launch *L, nf__copies *c)
 {
+    const nf__kargs *h = sh->h;
     const size_t f = (size_t)L->first, m = (size_t)L->n, n = (size_t)h->n_sims, F = sizeof(float);
     nf_status s = NF_OK;
-    if (!s && h->rec) {
-        size_t w = F * (size_t)h->n_rec;
-        s = nf__push(c, nf__cp(NF__B_REC, 0, 0, h->rec + f * (size_t)h->n_rec, w * m, 1, w * m, w * m));
-    }
-    if (!s && h->spk_t) {
-        size_t w = F * (size_t)h->max_spikes;
-        s = nf__push(c, nf__cp(NF__B_SPKT, 0, 0, h->spk_t + f * (size_t)h->max_spikes, w * m, 1, w * m, w * m));
-    }
-    if (!s && h->spk_n) s = nf__push(c, nf__cp(NF__B_SPKN, 0, 0, h->spk_n + f, 4 * m, 1, 4 * m, 4 * m));
+    if (!s && h->rec) s = nf__push(c, NF__B_REC, 0, 0, h->rec + f * (size_t)h->n_rec, NF__FLAT(F * (size_t)h->n_rec * m));
+    if (!s && h->spk_t)
+        s = nf__push(c, NF__B_SPKT, 0, 0, h->spk_t + f * (size_t)h->max_spikes, NF__FLAT(F * (size_t)h->max_spikes * m));
+    if (!s && h->spk_n) s = nf__push(c, NF__B_SPKN, 0, 0, h->spk_n + f, NF__FLAT(4 * m));
     if (!s && h->final_state)
-        s = nf__push(c, nf__cp(NF__B_FIN, 0, 0, h->final_state + f, F * m, (size_t)n_state, F * n, F * m));
-    if (!s && h->valid) s = nf__push(c, nf__cp(NF__B_VALID, 0, 0, h->valid + f, m, 1, m, m));
-    if (!s && h->sse) s = nf__push(c, nf__cp(NF__B_SSE, 0, 0, h->sse + f, 8 * m, 1, 8 * m, 8 * m));
+        s = nf__push(c, NF__B_FIN, 0, 0, h->final_state + f, F * m, (size_t)sh->n_state, F * n, F * m);
+    if (!s && h->valid) s = nf__push(c, NF__B_VALID, 0, 0, h->valid + f, NF__FLAT(m));
+    if (!s && h->sse) s = nf__push(c, NF__B_SSE, 0, 0, h->sse + f, NF__FLAT(8 * m));
     return s;
+}
+
+/* The most simulations from first on (at most max) that fit the stream's
+ * buffers (cap: their sizes so far) within budget; 0 when not even one. */
+static int64_t nf__fit(const nf__shape *sh, const size_t *cap, int64_t first, int64_t max, size_t budget)
+{
+    size_t need[NF__B_COUNT];
+    nf__need(sh, first, 1, need);
+    if (nf__total(cap, need) > budget) return 0;
+    int64_t a = 1, b = max;
+    while (a < b) {
+        int64_t mid = a + (b - a + 1) / 2;
+        nf__need(sh, first, mid, need);
+        if (nf__total(cap, need) <= budget) a = mid;
+        else b = mid - 1;
+    }
+    return a;
+}
+
+static nf_status nf__grow(nf__plan *p, int64_t *cap)
+{
+    if (p->n_launches < *cap) return NF_OK;
+    int64_t c = *cap ? 2 * *cap : 16;
+    nf__launch *l = realloc(p->launches, sizeof *l * (size_t)c);
+    if (!l) return nf__fail(NF_ENOMEM, "plan: out of memory");
+    p->launches = l;
+    *cap = c;
+    return NF_OK;
 }
 
 nf_status nf__plan_make(const nf__kargs *h, int n_params, int n_state, const nf__plan_opts *o, nf__plan *out)
@@ -126,85 +211,66 @@ nf_status nf__plan_make(const nf__kargs *h, int n_params, int n_state, const nf_
     memset(out, 0, sizeof *out);
     const int D = o->n_devices, S = o->n_streams, TPB = o->threads_per_block;
     if (D < 1 || S < 1 || TPB < 1) return nf__fail(NF_EINVAL, "plan: need >= 1 device, stream and thread per block");
-    const int64_t n = h->n_sims;
-    size_t per[NF__B_COUNT], res[NF__B_COUNT];
-    nf__per_sim(h, n_params, n_state, per);
-    nf__resident(h, res);
-
-    /* launch size per device: the most simulations a stream's buffers hold */
-    int64_t *m_dev = malloc(sizeof(int64_t) * (size_t)D);
-    out->bytes = calloc((size_t)D * (size_t)S * NF__B_COUNT, sizeof(size_t));
-    out->device_bytes = calloc((size_t)D, sizeof(size_t));
-    if (!m_dev || !out->bytes || !out->device_bytes) {
-        free(m_dev);
-        nf__plan_free(out);
-        return nf__fail(NF_ENOMEM, "plan: out of memory");
-    }
+    nf__shape sh;
+    nf__shape_init(&sh, h, n_params, n_state);
     out->n_devices = D;
     out->n_streams = S;
-    int64_t n_launches = 0;
-    for (int d = 0; d < D; d++) {
-        const int64_t lo = n * d / D, hi = n * (d + 1) / D;
-        const size_t stream_budget = o->budget[d] / (size_t)S;
-        if (hi == lo) {
-            m_dev[d] = 1;
-            continue;
-        }
-        if (nf__stream_bytes(per, res, 1) > stream_budget) {
-            size_t need = nf__stream_bytes(per, res, 1);
-            free(m_dev);
-            nf__plan_free(out);
-            return nf__fail(NF_ENOMEM,
-                            "device %d: one simulation needs %zu bytes of device memory (waveforms and targets "
-                            "included), more than the %zu bytes available per stream",
-                            d, need, stream_budget);
-        }
-        /* largest m with nf__stream_bytes(m) <= budget: bisection on a monotone function */
-        int64_t a = 1, b = hi - lo;
-        while (a < b) {
-            int64_t mid = a + (b - a + 1) / 2;
-            if (nf__stream_bytes(per, res, mid) <= stream_budget) a = mid;
-            else b = mid - 1;
-        }
-        m_dev[d] = a;
-        n_launches += (hi - lo + a - 1) / a;
-    }
-
-    out->launches = calloc((size_t)(n_launches > 0 ? n_launches : 1), sizeof(nf__launch));
-    if (!out->launches) {
-        free(m_dev);
+    out->bytes = calloc((size_t)D * (size_t)S * NF__B_COUNT, sizeof(size_t));
+    out->device_bytes = calloc((size_t)D, sizeof(size_t));
+    /* resident windows per stream: waveforms [lo, rows], targets [lo, rows] */
+    int64_t *have = malloc(sizeof(int64_t) * 4 * (size_t)S);
+    if (!out->bytes || !out->device_bytes || !have) {
+        free(have);
         nf__plan_free(out);
         return nf__fail(NF_ENOMEM, "plan: out of memory");
     }
     nf__copies c = {0};
+    int64_t cap_launches = 0;
     nf_status s = NF_OK;
     for (int d = 0; d < D && !s; d++) {
-        const int64_t lo = n * d / D, hi = n * (d + 1) / D;
+        const int64_t lo = h->n_sims * d / D, hi = h->n_sims * (d + 1) / D;
+        const size_t stream_budget = o->budget[d] / (size_t)S;
+        size_t *caps = out->bytes + (size_t)d * S * NF__B_COUNT; /* [stream][slot], grown launch by launch */
+        for (int q = 0; q < 4 * S; q++) have[q] = -1;
         int64_t k = 0;
-        for (int64_t f = lo; f < hi && !s; f += m_dev[d], k++) {
+        for (int64_t f = lo; f < hi && !s; f += out->launches[out->n_launches - 1].n, k++) {
+            const int q = (int)(k % S);
+            size_t *cap = caps + (size_t)q * NF__B_COUNT;
+            const int64_t m = nf__fit(&sh, cap, f, hi - f, stream_budget);
+            if (m == 0) {
+                size_t need[NF__B_COUNT], zero[NF__B_COUNT] = {0};
+                nf__need(&sh, f, 1, need);
+                s = nf__fail(NF_ENOMEM,
+                             "device %d: one simulation (%lld) needs %zu bytes of device memory with its waveform "
+                             "and target rows, more than the %zu bytes available per stream",
+                             d, (long long)f, nf__total(zero, need), stream_budget);
+                break;
+            }
+            if ((s = nf__grow(out, &cap_launches))) break;
             nf__launch *L = &out->launches[out->n_launches++];
+            memset(L, 0, sizeof *L);
             L->device = d;
-            L->stream = (int)(k % S);
+            L->stream = q;
             L->variant = 0;
             L->first = f;
-            L->n = hi - f < m_dev[d] ? hi - f : m_dev[d];
+            L->n = m;
             L->threads = (uint32_t)TPB;
-            L->blocks = (uint32_t)((L->n + TPB - 1) / TPB);
+            L->blocks = (uint32_t)((m + TPB - 1) / TPB);
+            nf__window(&sh.waves, h->row0, f, m, &L->wave_lo, &L->wave_rows);
+            nf__window(&sh.target, h->row0, f, m, &L->target_lo, &L->target_rows);
+            size_t need[NF__B_COUNT];
+            nf__need(&sh, f, m, need);
+            for (int j = 0; j < NF__B_COUNT; j++) cap[j] = need[j] > cap[j] ? need[j] : cap[j];
             L->copy_in = c.n;
-            s = nf__launch_copies(h, n_params, n_state, L, k < S, &c);
+            s = nf__inputs(&sh, L, have + 4 * q, have + 4 * q + 2, &c);
             L->n_in = c.n - L->copy_in;
             L->copy_out = c.n;
-            if (!s) s = nf__launch_outputs(h, n_state, L, &c);
+            if (!s) s = nf__outputs(&sh, L, &c);
             L->n_out = c.n - L->copy_out;
-            size_t *by = out->bytes + ((size_t)d * S + (size_t)L->stream) * NF__B_COUNT;
-            for (int j = 0; j < NF__B_COUNT; j++) {
-                size_t b = per[j] * (size_t)L->n + res[j];
-                if (b > by[j]) by[j] = b;
-            }
         }
-        for (int q = 0; q < S * NF__B_COUNT; q++) out->device_bytes[d] += nf__round(out->bytes[(size_t)d * S * NF__B_COUNT + q]);
+        for (int j = 0; j < S * NF__B_COUNT; j++) out->device_bytes[d] += nf__round(caps[j]);
     }
-    free(m_dev);
+    free(have);
     out->copies = c.v;
     out->n_copies = c.n;
     if (s) nf__plan_free(out);
@@ -237,9 +303,11 @@ void nf__plan_bind(const nf__plan *p, int64_t li, const nf__kargs *h, void *cons
     a->params = (const float *)base[NF__B_PAR];
     a->init = h->init ? (const float *)base[NF__B_INIT] : NULL;
     a->waves = h->waves ? (const float *)base[NF__B_WAVES] : NULL;
-    a->wave_idx = h->wave_idx ? (const int32_t *)base[NF__B_WIDX] : NULL;
+    a->wave_lo = L->wave_lo;
+    a->wave_idx = h->waves && h->wave_idx ? (const int32_t *)base[NF__B_WIDX] : NULL;
     a->target = h->target ? (const float *)base[NF__B_TARGET] : NULL;
-    a->target_idx = h->target_idx ? (const int32_t *)base[NF__B_TIDX] : NULL;
+    a->target_lo = L->target_lo;
+    a->target_idx = h->target && h->target_idx ? (const int32_t *)base[NF__B_TIDX] : NULL;
     a->rec = h->rec ? (float *)base[NF__B_REC] : NULL;
     a->spk_t = h->spk_t ? (float *)base[NF__B_SPKT] : NULL;
     a->spk_n = h->spk_n ? (int32_t *)base[NF__B_SPKN] : NULL;

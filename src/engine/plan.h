@@ -35,9 +35,9 @@ extern "C" {
 typedef enum {
     NF__B_PAR,    /* [n_params][n] parameters of the launch's simulations */
     NF__B_INIT,   /* [n_state][n] initial state */
-    NF__B_WAVES,  /* [rows][n_steps] waveform rows resident for the launch */
+    NF__B_WAVES,  /* [rows][n_steps] the launch's window of waveform rows */
     NF__B_WIDX,   /* [n] waveform row of each simulation */
-    NF__B_TARGET, /* [rows][n_obs] target rows resident for the launch */
+    NF__B_TARGET, /* [rows][n_obs] the launch's window of target rows */
     NF__B_TIDX,   /* [n] target row of each simulation */
     NF__B_REC,    /* [n][n_rec] recorded voltage */
     NF__B_SPKT,   /* [n][max_spikes] spike times */
@@ -70,6 +70,8 @@ typedef struct nf__launch {
     int64_t n;       /* simulations */
     uint32_t blocks; /* grid: blocks x threads >= n; thread (b, t) runs simulation b * threads + t */
     uint32_t threads;
+    int64_t wave_lo, wave_rows;     /* waveform rows [lo, lo + rows) resident for the launch */
+    int64_t target_lo, target_rows; /* target rows [lo, lo + rows) */
     int64_t copy_in, n_in;   /* its host -> device copies: copies[copy_in ..] */
     int64_t copy_out, n_out; /* its device -> host copies */
 } nf__launch;
