@@ -73,8 +73,12 @@ int main(int argc, char **argv)
     }
     printf("# bench_engine %s: %s, %ld CPUs (%s); CUDA: %s\n\n", date, u.machine, sysconf(_SC_NPROCESSORS_ONLN), cpu,
            nf_cuda_available() ? nf_cuda_device_name() : "none");
-    printf("| model | backend | sims | steps | scorer | seconds | neuron-steps/s | per CPU-second | fraction of ceiling |\n");
-    printf("|---|---|---:|---:|---|---:|---:|---:|---:|\n");
+    printf("Whole call: nf_engine_run (validation, packing, copies, kernels); kernel: the CUDA kernels alone\n"
+           "(cudaEvent). Fraction of the H100 ceiling: the model's instructions per step (nf_model.instr_per_step)\n"
+           "at 3.35e13 instructions/s, from the kernel time (and from the whole call).\n\n");
+    printf("| model | backend | sims | steps | scorer | seconds | neuron-steps/s | kernel seconds | kernel neuron-steps/s "
+           "| per CPU-second | fraction of H100 ceiling, kernel (whole call) |\n");
+    printf("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n");
 
     nf_backend backends[2] = {NF_BACKEND_CPU, NF_BACKEND_CUDA};
     double cpu_rate[64] = {0};
@@ -100,7 +104,7 @@ int main(int argc, char **argv)
         for (int bi = 0; bi < 2; bi++) {
             if (strcmp(backend, "all") && strcmp(backend, nf_backend_name(backends[bi]))) continue;
             if (backends[bi] == NF_BACKEND_CUDA && !nf_cuda_available()) {
-                printf("| %s | cuda | - | - | - | - | skipped: no CUDA device | - | - |\n", m->name);
+                printf("| %s | cuda | - | - | - | - | skipped: no CUDA device | - | - | - | - |\n", m->name);
                 continue;
             }
             nf_engine *e;
@@ -120,14 +124,22 @@ int main(int argc, char **argv)
                         fprintf(stderr, "bench_engine: %s\n", err);
                         return 1;
                     }
-                    double ceil = backends[bi] == NF_BACKEND_CUDA ? nf_cli_h100_ceiling(m) : 0;
-                    char frac[32] = "-";
-                    if (ceil > 0) snprintf(frac, sizeof frac, "%.2f (H100)", r.steps_per_s / ceil);
-                    char percpu[32] = "-";
-                    if (backends[bi] == NF_BACKEND_CPU) snprintf(percpu, sizeof percpu, "%.3g", (double)P * T / r.cpu_seconds);
-                    printf("| %s | %s | %lld | %lld | %s | %.3f | %.3g | %s | %s |\n", m->name,
+                    const int gpu = backends[bi] == NF_BACKEND_CUDA;
+                    double ceil = gpu ? nf_cli_h100_ceiling(m) : 0;
+                    char frac[64] = "-", ksec[32] = "-", krate[32] = "-", percpu[32] = "-";
+                    if (ceil > 0)
+                        snprintf(frac, sizeof frac, "%.2f (%.2f)", r.kernel_steps_per_s / ceil, r.steps_per_s / ceil);
+                    else if (gpu)
+                        snprintf(frac, sizeof frac, "cost not estimated");
+                    if (gpu) {
+                        snprintf(ksec, sizeof ksec, "%.4f", r.kernel_seconds);
+                        snprintf(krate, sizeof krate, "%.3g", r.kernel_steps_per_s);
+                    } else {
+                        snprintf(percpu, sizeof percpu, "%.3g", (double)P * T / r.cpu_seconds);
+                    }
+                    printf("| %s | %s | %lld | %lld | %s | %.3f | %.3g | %s | %s | %s | %s |\n", m->name,
                            nf_backend_name(backends[bi]), (long long)P, (long long)T, scored ? "rmse" : "none",
-                           r.seconds, r.steps_per_s, percpu, frac);
+                           r.seconds, r.steps_per_s, ksec, krate, percpu, frac);
                     fflush(stdout);
                     if (backends[bi] == NF_BACKEND_CPU && !scored && P == brian_sims) cpu_rate[mi] = r.steps_per_s;
                     if (r.fired == 0) fprintf(stderr, "bench_engine: warning: %s: no simulation spiked\n", m->name);

@@ -1,7 +1,7 @@
 /* bench_sbi: the bayesflow-lif preset at scale.
  *
  *   bench_sbi [N (1e6)] [DIR (/tmp/nf_bench_sbi)] [threads (0 = all)] [backend cpu|cuda|auto (cpu)]
- *             [chunk (8192)]
+ *             [chunk (8192)] [memory-only]
  *
  * Validates first (a chunk of the runner equals the stand-alone preset
  * generator and every simulation is valid), then times:
@@ -11,7 +11,8 @@
  *      stimulus.npy; fsync included);
  * and the peak RSS of a child process per N (fork + wait4) for growing N
  * without stimulus.npy: memory bounded by the chunk, not by N, shows as a
- * constant RSS. Prints markdown tables; asserts nothing about time. */
+ * constant RSS. With memory-only, steps 1 and 2 alone (scripts/gpu-check.sh).
+ * Prints markdown tables; asserts nothing about time. */
 #include "neurofit/engine.h"
 #include "neurofit/sbi.h"
 
@@ -65,6 +66,16 @@ static double child_peak_rss(const char *dir, int64_t n, int threads, double *se
     return (double)ru.ru_maxrss / 1024.0;
 }
 
+/* The table's header and its first two rows (inputs; simulation into memory). */
+static void print_steps(int64_t n_in, double t_in, int threads, int64_t N, double t_mem, double cpu_mem)
+{
+    printf("| step | N | wall s | per simulation | note |\n|---|---:|---:|---:|---|\n");
+    printf("| preset inputs (prior + stimulus), 1 thread | %lld | %.2f | %.2f us | |\n", (long long)n_in, t_in,
+           1e6 * t_in / (double)n_in);
+    printf("| simulate, excluding disk (%d threads) | %lld | %.2f | %.2f us | CPU %.2f s |\n", threads, (long long)N,
+           t_mem, 1e6 * t_mem / (double)N, cpu_mem);
+}
+
 int main(int argc, char **argv)
 {
     int64_t N = argc > 1 ? (int64_t)atof(argv[1]) : 1000000;
@@ -74,6 +85,7 @@ int main(int argc, char **argv)
     if (argc > 4 && nf_backend_parse(argv[4], &backend)) return die("backend (cpu, cuda or auto)");
     const int64_t chunk = argc > 5 ? (int64_t)atof(argv[5]) : 8192, T = NF_SBI_BAYESFLOW_T;
     if (chunk < 1000) return die("chunk must be >= 1000");
+    const int memory_only = argc > 6 && !strcmp(argv[6], "memory-only");
 
     nf_sbi_config c;
     nf_prior *p;
@@ -117,6 +129,11 @@ int main(int argc, char **argv)
     }
     double t_mem = now() - t0, cpu_mem = cpu_seconds() - c0;
 
+    if (memory_only) {
+        print_steps(n_in, t_in, nf_engine_threads(e), N, t_mem, cpu_mem);
+        return 0;
+    }
+
     /* ---- 3. to disk ---- */
     nf_sbi_write_opts o = {.n_sims = N, .chunk = chunk, .write_stimulus = 1};
     c0 = cpu_seconds();
@@ -126,11 +143,7 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
 
-    printf("| step | N | wall s | per simulation | note |\n|---|---:|---:|---:|---|\n");
-    printf("| preset inputs (prior + stimulus), 1 thread | %lld | %.2f | %.2f us | |\n", (long long)n_in, t_in,
-           1e6 * t_in / (double)n_in);
-    printf("| simulate, excluding disk (%d threads) | %lld | %.2f | %.2f us | CPU %.2f s |\n", nf_engine_threads(e),
-           (long long)N, t_mem, 1e6 * t_mem / (double)N, cpu_mem);
+    print_steps(n_in, t_in, nf_engine_threads(e), N, t_mem, cpu_mem);
     printf("| simulate + write theta, x, stimulus, valid .npy | %lld | %.2f | %.2f us | CPU %.2f s, %.2f GB written |\n",
            (long long)N, t_disk, 1e6 * t_disk / (double)N, cpu_disk,
            (double)N * (2 * T + 6) * 4 / 1e9 + (double)N / 1e9);

@@ -1,26 +1,155 @@
 #!/usr/bin/env bash
-# Runs on the device machine (see scripts/gpu-pack.sh): the CUDA tests and the
-# GPU benchmarks, each under a time limit, output into $OUT (at most 8 files
-# come back). About 5 minutes on an H100/H200.
+# The device check: everything that needs a GPU, in one short run (at most
+# 6 minutes: each step has its own time limit, and they add up to 330 s).
+#
+#   on the device machine:  bash scripts/gpu-check.sh       (after scripts/gpu-pack.sh here)
+#   with a local CUDA build: NF_BIN=build bash scripts/gpu-check.sh
+#
+# Binaries come from .device/pack.tar.xz (scripts/gpu-pack.sh) or from $NF_BIN.
+# Every number goes to $OUT/gpu-check.log (all output, in order) and a summary
+# ready for bench/RESULTS.md to $OUT/gpu-check.md:
+#   1. the GPU (nvidia-smi);
+#   2. CUDA against the CPU, every model, four index-path configurations and a
+#      forced slice (tests/test_engine_cuda.c): identical simulations, equal
+#      spike counts, max |dV|, max |dSSE|/SSE per model;
+#   3. the fit's CUDA tests (test_fit --filter 'fit/cuda*');
+#   4. bench_engine --backend cuda: kernel-only and whole-call neuron-steps/s
+#      per model and the fraction of the H100 ceiling from the kernel time;
+#   5. fit recordings/min, 100 recordings x 4 models at 1,000 evaluations on
+#      CUDA, and the same per-recording work on the CPU (20 recordings);
+#   6. the SBI preset, 1e6 simulations, excluding disk.
+# Without a GPU (or without binaries) every step prints that it skipped, the
+# summary says "not measured", and the script exits 0: a dry run.
 set -u
 OUT=${OUT:-/tmp/gpu-check}
-mkdir -p "$OUT" /tmp/nfpack
-tar -C /tmp/nfpack -xJf .device/pack.tar.xz
-B=/tmp/nfpack/pack/bin
-export LD_LIBRARY_PATH=/tmp/nfpack/pack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-log="$OUT/checks.txt"
+mkdir -p "$OUT"
+log="$OUT/gpu-check.log"
+md="$OUT/gpu-check.md"
+: >"$log"
+start=$(date +%s)
+say() { echo "$*" | tee -a "$log"; }
+
+# ---- binaries ----
+B=""
+if [ -n "${NF_BIN:-}" ]; then
+    B="$NF_BIN"
+elif [ -f .device/pack.tar.xz ]; then
+    mkdir -p /tmp/nfpack && tar -C /tmp/nfpack -xJf .device/pack.tar.xz && B=/tmp/nfpack/pack/bin
+    export LD_LIBRARY_PATH=/tmp/nfpack/pack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+find_bin() { # name -> path ("" when absent); a build tree keeps tests in tests/
+    for d in "$B" "$B/tests"; do [ -n "$B" ] && [ -x "$d/$1" ] && { echo "$d/$1"; return; }; done
+    echo ""
+}
+
+# ---- is there a GPU? ----
+skip=""
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+    skip="no GPU (nvidia-smi not found)"
+elif ! nvidia-smi -L >/dev/null 2>&1; then
+    skip="no GPU (nvidia-smi -L failed)"
+elif [ -z "$B" ]; then
+    skip="no binaries (run scripts/gpu-pack.sh first, or set NF_BIN to a CUDA build directory)"
+fi
+
+# step NAME LIMIT_S OUTFILE CMD...: runs CMD under a time limit into OUTFILE and the log
+step() {
+    local name=$1 limit=$2 out=$3
+    shift 3
+    if [ -n "$skip" ]; then
+        say "== $name: skipped: $skip"
+        echo "skipped: $skip" >"$out"
+        return
+    fi
+    local exe
+    exe=$(find_bin "$1")
+    if [ -z "$exe" ]; then
+        say "== $name: skipped: $1 not in $B"
+        echo "skipped: $1 missing" >"$out"
+        return
+    fi
+    shift
+    say "== $name (limit ${limit} s): $exe $*"
+    local t0 rc
+    t0=$(date +%s)
+    timeout -k 5 "$limit" "$exe" "$@" >"$out" 2>&1
+    rc=$?
+    cat "$out" >>"$log"
+    say "== $name: exit $rc$([ $rc = 124 ] && echo ' (time limit)') after $(($(date +%s) - t0)) s"
+}
+
+say "gpu-check $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -n)"
+if [ -z "$skip" ]; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1 | tee -a "$log"
+else
+    say "== GPU: skipped: $skip"
+fi
+
+step "CUDA against the CPU, every model" 90 "$OUT/engine_cuda.txt" test_engine_cuda --verbose --jobs 1
+step "fit on CUDA" 40 "$OUT/fit_cuda.txt" test_fit --filter 'fit/cuda*' --verbose
+step "engine throughput, CUDA" 70 "$OUT/engine_cuda.md" bench_engine --backend cuda --sims 100000,1000000 \
+    --steps 10000 --reps 2 --brian2 off
+step "fit rate, CUDA, 100 recordings" 40 "$OUT/fit_rate_cuda.md" bench_fit_rate --backend cuda --recordings 100 \
+    --budget 1000
+step "fit rate, CPU, 20 recordings" 40 "$OUT/fit_rate_cpu.md" bench_fit_rate --backend cpu --recordings 20 --budget 1000
+step "SBI preset 1e6, excluding disk" 40 "$OUT/sbi_cuda.md" bench_sbi 1000000 /tmp/nf_bench_sbi 0 cuda 65536 memory-only
+
+# ---- the summary for bench/RESULTS.md ----
+nm() { [ -n "$skip" ] && echo "not measured ($skip)" || echo "$1"; }
 {
-    date -u; uname -a; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
-    echo "== CUDA tests"
-    timeout 120 "$B/test_engine_cuda" --verbose 2>&1 | grep -E "^\[(PASS|FAIL|SKIP|====)|ssert" ; echo "rc ${PIPESTATUS[0]}"
-    timeout 180 "$B/test_fit" --filter 'fit/cuda*' --verbose 2>&1 | grep -v "Test is disabled" | grep -E "^\[(PASS|FAIL|SKIP|====)|ssert" ; echo "rc ${PIPESTATUS[0]}"
-} > "$log" 2>&1
-timeout 150 "$B/bench_engine" --backend cuda --sims 10000,100000,1000000 --steps 10000 --reps 2 > "$OUT/engine_cuda.md" 2>&1
-timeout 90 "$B/bench_sbi" 1000000 /tmp/nf_bench_sbi 0 cuda 65536 > "$OUT/sbi_cuda.md" 2>&1
-timeout 120 "$B/bench_fit_rate" --backend cuda > "$OUT/fit_rate_cuda.md" 2>&1
-{
-    echo "== neurofit sbi simulate --preset bayesflow-lif --n 1000000 --backend cuda (to local disk)"
-    /usr/bin/time -v "$B/neurofit" sbi simulate --preset bayesflow-lif --n 1000000 --backend cuda --out /tmp/nf_sim --quiet 2>&1 |
-        grep -Ev "^\s+(Average|Exit|Page|File|Socket|Signals|Swaps|Voluntary|Involuntary|Major|Minor|Percent|System|User|Command)"
-} >> "$log" 2>&1
-cat "$log"
+    echo "## GPU check ($(date -u +%Y-%m-%d))"
+    echo
+    if [ -n "$skip" ]; then
+        echo "Not measured: $skip. Every step skipped; nothing below is a measurement."
+    else
+        echo "Device: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1);" \
+            "$(nproc) CPU cores; scripts/gpu-check.sh, $(($(date +%s) - start)) s."
+    fi
+    echo
+    echo "### CUDA against the CPU (tests/test_engine_cuda.c; tolerance: bit-identical)"
+    echo
+    echo "| model | paths | identical simulations | equal spike counts | spike-time diffs | validity diffs | max abs dV (mV) | max abs d final state | max abs dSSE / SSE |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    if grep -q '^engine_cuda: .* | ' "$OUT/engine_cuda.txt" 2>/dev/null; then
+        grep '^engine_cuda: .* | ' "$OUT/engine_cuda.txt" | sed -e 's/^engine_cuda: /| /' -e 's/ | memory limit forces launches//' \
+            -e 's/identical //; s/equal spike counts //; s/spike-time diffs //; s/validity diffs //' \
+            -e 's/max |dV| //; s/ mV | / | /; s/max |d final| //; s/max |dSSE|\/SSE //' -e 's/$/ |/'
+    else
+        echo "| all | - | $(nm "no result: see gpu-check.log") | | | | | | |"
+    fi
+    echo
+    grep -h '^engine_cuda: .*noise' "$OUT/engine_cuda.txt" 2>/dev/null | sed 's/^engine_cuda: /- /'
+    echo
+    echo "Tests: $(grep -h 'Synthesis' "$OUT/engine_cuda.txt" "$OUT/fit_cuda.txt" 2>/dev/null | tr '\n' ' ' || true)$(nm '')"
+    echo
+    echo "### Engine throughput on the GPU (bench_engine; kernel = cudaEvent time of the kernels alone)"
+    echo
+    if grep -q '^| [a-z_0-9]* | cuda | [0-9]' "$OUT/engine_cuda.md" 2>/dev/null; then
+        grep '^| model |\|^|---' "$OUT/engine_cuda.md" | head -2
+        grep '^| [a-z_0-9]* | cuda | [0-9]' "$OUT/engine_cuda.md"
+    else
+        echo "$(nm "no result: see gpu-check.log")"
+    fi
+    echo
+    echo "### Fit rate (bench_fit_rate: 1 s sweeps, lif6/adex/izhikevich/hh, 1,000 evaluations each)"
+    echo
+    echo "| backend | recordings | samples | models | budget | seconds | recordings/min | neuron-steps/s | adex first |"
+    echo "|---|---:|---:|---|---:|---:|---:|---:|---:|"
+    for b in cuda cpu; do
+        row=$(grep -h '^| [0-9]' "$OUT/fit_rate_$b.md" 2>/dev/null | head -1)
+        if [ -n "$row" ]; then echo "| $b $row"; else echo "| $b | $(nm "no result: see gpu-check.log") | | | | | | | |"; fi
+    done
+    echo
+    echo "### SBI preset bayesflow-lif, 1e6 simulations into memory (bench_sbi memory-only)"
+    echo
+    row=$(grep -h '^| simulate, excluding disk' "$OUT/sbi_cuda.md" 2>/dev/null)
+    if [ -n "$row" ]; then
+        echo "| step | N | wall s | per simulation | note |"
+        echo "|---|---:|---:|---:|---|"
+        echo "$row"
+    else
+        echo "$(nm "no result: see gpu-check.log")"
+    fi
+} >"$md"
+cat "$md"
+say "gpu-check: done in $(($(date +%s) - start)) s; summary $md, everything $log"

@@ -4,13 +4,13 @@
 # shared libraries they need (not glibc's, which the device has) into
 # .device/ (git-ignored), compressed to fit the device tool's 64 MiB.
 # Then, with the device tool:  run  carry=[".device"]  command="bash scripts/gpu-check.sh"
-# (scripts/gpu-check.sh unpacks, runs the tests and benchmarks that need a GPU
-# and writes their output under $OUT).
+# (scripts/gpu-check.sh unpacks, runs the tests and benchmarks that need a GPU,
+# each under a time limit, and writes gpu-check.log and gpu-check.md under $OUT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/cuda/bin:$PATH
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DNF_REQUIRE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90-real >/dev/null
-targets="neurofit bench_engine bench_sbi bench_fit_rate bench_sbc test_engine_cuda test_fit test_sbi"
+targets="neurofit bench_engine bench_sbi bench_fit_rate test_engine_cuda test_fit" # what gpu-check.sh runs, and the CLI
 cmake --build build-gpu -j"$(nproc)" --target neurofit_cli ${targets#neurofit }
 rm -rf .device && mkdir -p .device/pack/bin .device/pack/lib
 for t in $targets; do

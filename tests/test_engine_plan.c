@@ -17,7 +17,7 @@
 
 #include "engine/backend.h"
 #include "engine/plan.h"
-#include "nf_test_util.h"
+#include "nf_test_batches.h"
 #include "sim_all.h"
 
 #include <criterion/criterion.h>
@@ -95,16 +95,22 @@ static nf_status replay(void *ctx, const nf_model *m, const nf__kargs *h)
     c->launches = p.n_launches;
     c->used_budget = budget;
     /* device buffers, filled with garbage so that a read of anything the plan
-     * did not copy shows */
+     * did not copy shows; the mutant without the row offset reads rows before
+     * its launch's window, so its row buffers get that much garbage in front
+     * (a GPU would read whatever lies there) */
     const int nb = p.n_devices * p.n_streams;
+    void **alloc = calloc((size_t)nb * NF__B_COUNT, sizeof(void *));
     void **base = calloc((size_t)nb * NF__B_COUNT, sizeof(void *));
     for (int d = 0; d < p.n_devices; d++)
         for (int q = 0; q < p.n_streams; q++)
             for (int k = 0; k < NF__B_COUNT; k++) {
-                size_t bytes = nf__plan_slot_bytes(&p, d, q, k);
-                void *buf = malloc(bytes ? bytes : 1);
-                memset(buf, 0xA5, bytes);
-                base[(d * p.n_streams + q) * NF__B_COUNT + k] = buf;
+                size_t bytes = nf__plan_slot_bytes(&p, d, q, k), front = 0;
+                if (c->drop_row0 && k == NF__B_WAVES) front = sizeof(float) * (size_t)(h->n_sims * h->n_steps);
+                if (c->drop_row0 && k == NF__B_TARGET) front = sizeof(float) * (size_t)(h->n_sims * h->n_obs);
+                char *buf = malloc(front + bytes + 1);
+                memset(buf, 0xA5, front + bytes);
+                alloc[(d * p.n_streams + q) * NF__B_COUNT + k] = buf;
+                base[(d * p.n_streams + q) * NF__B_COUNT + k] = buf + front;
             }
     FTZ_ON();
     for (int64_t li = 0; li < p.n_launches; li++) {
@@ -125,7 +131,8 @@ static nf_status replay(void *ctx, const nf_model *m, const nf__kargs *h)
         }
     }
     FTZ_OFF();
-    for (int k = 0; k < nb * NF__B_COUNT; k++) free(base[k]);
+    for (int k = 0; k < nb * NF__B_COUNT; k++) free(alloc[k]);
+    free(alloc);
     free(base);
     nf__plan_free(&p);
     return NF_OK;
@@ -133,181 +140,43 @@ static nf_status replay(void *ctx, const nf_model *m, const nf__kargs *h)
 
 /* ---- one batch on both paths --------------------------------------------- */
 
-typedef enum { ROWS_NONE, ROWS_SHARED, ROWS_PER_SIM, ROWS_INDEXED } rows_mode;
+enum { P = 150, T = 600 };
 
-typedef struct {
-    rows_mode waves, targets;
-    int64_t sim_offset;
-    int init;         /* give an initial state */
-    int record_every; /* 0: no voltage */
-} paths;
-
-typedef struct {
-    float *v, *spk, *fin;
-    int32_t *cnt;
-    uint8_t *valid;
-    double *sse;
-} outs;
-
-enum { P = 150, T = 600, K_SPK = 6, N_ROWS = 7 };
-
-static void outs_alloc(outs *o, const nf_model *m)
+/* The batch through the engine's front, then the replay. */
+static nf_status run_replay(void *ctx, const nf_batch *b)
 {
-    o->v = malloc(sizeof(float) * P * T);
-    o->spk = malloc(sizeof(float) * P * K_SPK);
-    o->fin = malloc(sizeof(float) * P * m->n_state);
-    o->cnt = malloc(sizeof(int32_t) * P);
-    o->valid = malloc(P);
-    o->sse = malloc(sizeof(double) * P);
-    /* the same fill on both paths: spike slots past the count stay as they are */
-    memset(o->v, 0x7f, sizeof(float) * P * T);
-    memset(o->spk, 0x7f, sizeof(float) * P * K_SPK);
-}
-
-static void outs_free(outs *o)
-{
-    free(o->v);
-    free(o->spk);
-    free(o->fin);
-    free(o->cnt);
-    free(o->valid);
-    free(o->sse);
-}
-
-/* Runs the batch of model m with the index paths pa on the CPU backend
- * (replay cfg NULL) or through the replay. */
-static nf_status run_batch(const nf_model *m, const paths *pa, replay_cfg *cfg, outs *o)
-{
-    const double dt = m->dt_max_ms < 0.05 ? m->dt_max_ms : 0.05;
-    float *params = nft_random_params(m, P, 900 + (uint64_t)m->id);
-    const int64_t n_wave_rows = pa->waves == ROWS_PER_SIM ? P : pa->waves == ROWS_INDEXED ? N_ROWS : 1;
-    float *waves = malloc(sizeof(float) * n_wave_rows * T);
-    for (int64_t r = 0; r < n_wave_rows; r++) {
-        /* each row its own step: amplitude and onset differ by row */
-        const double amp = m->drive_pA * (1.0 + 1.5 * (double)r / (double)n_wave_rows);
-        for (int64_t n = 0; n < T; n++) waves[r * T + n] = n * dt >= 1.0 + 0.05 * (double)(r % 11) ? (float)amp : 0.0f;
-    }
-    const int64_t n_obs = T / 4;
-    const int64_t n_tgt_rows = pa->targets == ROWS_PER_SIM ? P : pa->targets == ROWS_INDEXED ? N_ROWS : 1;
-    float *targets = malloc(sizeof(float) * n_tgt_rows * n_obs);
-    for (int64_t r = 0; r < n_tgt_rows; r++)
-        for (int64_t j = 0; j < n_obs; j++)
-            targets[r * n_obs + j] = (j % 37 == 5) ? NAN : (float)(-70.0 + 3.0 * (double)r + 0.01 * (double)j);
-    int32_t widx[P], tidx[P];
-    for (int i = 0; i < P; i++) {
-        widx[i] = (int32_t)((i * 5 + 3) % N_ROWS);
-        tidx[i] = (int32_t)((i * 3 + 1) % N_ROWS);
-    }
-    float *init = NULL;
-    if (pa->init) {
-        /* the model's own initial state, nudged per simulation */
-        nf_batch b0 = {0};
-        b0.model = m;
-        b0.n_sims = P;
-        b0.n_steps = 1;
-        b0.dt_ms = dt;
-        b0.params = params;
-        init = malloc(sizeof(float) * P * m->n_state);
-        b0.final_state = init;
-        nf_engine *e0;
-        cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e0), NF_OK);
-        cr_assert_eq(nf_engine_run(e0, &b0), NF_OK, "%s", nf_errmsg());
-        nf_engine_destroy(e0);
-        for (int i = 0; i < P; i++) init[i * m->n_state] += 0.01f * (float)(i % 13);
-    }
-
-    nf_batch b = {0};
-    b.model = m;
-    b.n_sims = P;
-    b.n_steps = T;
-    b.dt_ms = dt;
-    b.sim_offset = pa->sim_offset;
-    b.params = params;
-    b.init_state = init;
-    if (pa->waves != ROWS_NONE) {
-        b.stim.waves = waves;
-        b.stim.n_waves = n_wave_rows;
-        b.stim.wave_index = pa->waves == ROWS_INDEXED ? widx : NULL;
-    }
-    b.stim.noise_mean_pA = pa->waves == ROWS_NONE ? (float)m->drive_pA : 10.0f;
-    b.stim.noise_sd_pA = 40.0f;
-    b.stim.noise_tau_ms = 2.0f;
-    b.stim.seed = 77;
-    if (pa->record_every) {
-        b.voltage = o->v;
-        b.record_every = pa->record_every;
-    }
-    b.spike_times = o->spk;
-    b.max_spikes = K_SPK;
-    b.spike_counts = o->cnt;
-    b.final_state = o->fin;
-    b.valid = o->valid;
-    if (pa->targets != ROWS_NONE) {
-        b.target = targets;
-        b.n_targets = n_tgt_rows;
-        b.n_obs = n_obs;
-        b.obs_every = 4;
-        b.target_index = pa->targets == ROWS_INDEXED ? tidx : NULL;
-        b.sse = o->sse;
-    }
     nf_engine *e;
-    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 2, &e), NF_OK);
-    nf_status s = cfg ? nf__engine_run_via(e, &b, replay, cfg) : nf_engine_run(e, &b);
+    nf_status s = nf_engine_create(NF_BACKEND_CPU, 1, &e);
+    if (!s) s = nf__engine_run_via(e, b, replay, ctx);
     nf_engine_destroy(e);
-    free(params);
-    free(waves);
-    free(targets);
-    free(init);
     return s;
 }
 
-/* Number of simulations whose outputs differ between a and b. */
-static int compare(const nf_model *m, const paths *pa, const outs *a, const outs *b, const char *what, int quiet)
-{
-    int bad = 0;
-    const int64_t n_rec = pa->record_every ? (T + pa->record_every - 1) / pa->record_every : 0;
-    for (int64_t i = 0; i < P; i++) {
-        const char *diff = NULL;
-        if (a->cnt[i] != b->cnt[i]) diff = "spike count";
-        else if (memcmp(a->spk + i * K_SPK, b->spk + i * K_SPK, sizeof(float) * K_SPK)) diff = "spike times";
-        else if (a->valid[i] != b->valid[i]) diff = "validity";
-        else if (memcmp(a->fin + i * m->n_state, b->fin + i * m->n_state, sizeof(float) * m->n_state))
-            diff = "final state";
-        else if (pa->targets != ROWS_NONE && memcmp(&a->sse[i], &b->sse[i], sizeof(double))) diff = "SSE";
-        else if (n_rec && memcmp(a->v + i * n_rec, b->v + i * n_rec, sizeof(float) * n_rec)) diff = "voltage";
-        if (diff && bad++ < 4 && !quiet)
-            cr_log_error("%s %s: simulation %lld: %s differs (CPU count %d, replay %d; CPU SSE %.9g, replay %.9g)",
-                         m->name, what, (long long)i, diff, a->cnt[i], b->cnt[i],
-                         pa->targets != ROWS_NONE ? a->sse[i] : 0.0, pa->targets != ROWS_NONE ? b->sse[i] : 0.0);
-    }
-    return bad;
-}
-
 /* The replay of model m under cfg equals the CPU backend on paths pa. */
-static void check(const nf_model *m, const paths *pa, replay_cfg cfg, const char *what)
+static void check(const nf_model *m, const nft_paths *pa, replay_cfg cfg, const char *what)
 {
-    outs c, r;
-    outs_alloc(&c, m);
-    outs_alloc(&r, m);
-    cr_assert_eq(run_batch(m, pa, NULL, &c), NF_OK, "%s: %s", m->name, nf_errmsg());
-    cr_assert_eq(run_batch(m, pa, &cfg, &r), NF_OK, "%s %s: %s", m->name, what, nf_errmsg());
+    nft_outs c, r;
+    nft_outs_alloc(&c, m, P, T);
+    nft_outs_alloc(&r, m, P, T);
+    cr_assert_eq(nft_batch_run(m, pa, nft_run_cpu, NULL, &c), NF_OK, "%s: %s", m->name, nf_errmsg());
+    cr_assert_eq(nft_batch_run(m, pa, run_replay, &cfg, &r), NF_OK, "%s %s: %s", m->name, what, nf_errmsg());
     if (cfg.min_launches > 1)
         cr_assert_geq(cfg.launches, cfg.min_launches, "%s %s: the budget must force %d launches, got %lld", m->name,
                       what, cfg.min_launches, (long long)cfg.launches);
-    int spiking = 0;
-    for (int i = 0; i < P; i++) spiking += c.cnt[i] > 0;
-    cr_expect_gt(spiking, 0, "%s %s: the batch must exercise spikes", m->name, what);
-    int bad = compare(m, pa, &c, &r, what, cfg.drop_row0);
+    nft_diff d = nft_compare(m, &c, &r, what, cfg.drop_row0);
+    cr_expect_gt(d.spiking, 0, "%s %s: the batch must exercise spikes", m->name, what);
     if (cfg.drop_row0) {
         /* the mutant: launches after the first read the first launch's rows */
-        cr_expect_gt(bad, P / 2, "%s %s: without the row offset only %d simulations differ", m->name, what, bad);
-        printf("replay without the row offset: %s %s: %d of %d simulations differ from the CPU\n", m->name, what,
-               bad, P);
+        cr_expect_gt(d.n_diff, P / 2, "%s %s: without the row offset only %lld simulations differ", m->name, what,
+                     (long long)d.n_diff);
+        printf("replay without the row offset: %s %s: %lld of %d simulations differ from the CPU\n", m->name, what,
+               (long long)d.n_diff, P);
     } else
-        cr_expect_eq(bad, 0, "%s %s (%lld launches, %d devices, %d streams): %d of %d simulations differ from the CPU",
-                 m->name, what, (long long)cfg.launches, cfg.n_devices, cfg.n_streams, bad, P);
-    outs_free(&c);
-    outs_free(&r);
+        cr_expect_eq(d.n_diff, 0,
+                     "%s %s (%lld launches, %d devices, %d streams): %lld of %d simulations differ from the CPU",
+                     m->name, what, (long long)cfg.launches, cfg.n_devices, cfg.n_streams, (long long)d.n_diff, P);
+    nft_outs_free(&c);
+    nft_outs_free(&r);
 }
 
 static const replay_cfg ONE = {.n_devices = 1, .n_streams = 1};
@@ -316,13 +185,13 @@ static const replay_cfg SPLIT = {.n_devices = 3, .n_streams = 2, .min_launches =
 
 Test(replay, every_model_equals_the_cpu_backend_in_one_launch)
 {
-    paths pa = {ROWS_SHARED, ROWS_SHARED, 0, 0, 1};
+    nft_paths pa = {NFT_ROWS_SHARED, NFT_ROWS_SHARED, 0, 0, 1};
     for (int mi = 0; mi < nf_model_count(); mi++) check(nf_model_at(mi), &pa, ONE, "one launch");
 }
 
 Test(replay, every_model_equals_the_cpu_backend_sliced_and_split)
 {
-    paths pa = {ROWS_PER_SIM, ROWS_INDEXED, 1000003, 1, 3};
+    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 1000003, 1, 3};
     for (int mi = 0; mi < nf_model_count(); mi++) {
         check(nf_model_at(mi), &pa, SLICED, "forced slices");
         check(nf_model_at(mi), &pa, SPLIT, "3 devices x 2 streams");
@@ -333,17 +202,16 @@ Test(replay, every_model_equals_the_cpu_backend_sliced_and_split)
  * sim_offset, in one launch, in forced slices and split across devices. */
 Test(replay, every_index_path_in_every_launch_shape)
 {
-    const char *mode[] = {"none", "shared", "per-sim", "indexed"};
     const char *names[] = {"lif6", "slif", "adex"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         const nf_model *m = nf_model_find(names[k]);
-        for (int w = ROWS_NONE; w <= ROWS_INDEXED; w++)
-            for (int t = ROWS_NONE; t <= ROWS_INDEXED; t++)
+        for (int w = NFT_ROWS_NONE; w <= NFT_ROWS_INDEXED; w++)
+            for (int t = NFT_ROWS_NONE; t <= NFT_ROWS_INDEXED; t++)
                 for (int off = 0; off < 2; off++) {
-                    if (w == ROWS_NONE && t != ROWS_PER_SIM) continue; /* the noise alone drives these */
-                    paths pa = {(rows_mode)w, (rows_mode)t, off ? (int64_t)5000000000 : 0, off, off ? 1 : 2};
+                    if (w == NFT_ROWS_NONE && t != NFT_ROWS_PER_SIM) continue; /* the noise alone drives these */
+                    nft_paths pa = {(nft_rows)w, (nft_rows)t, off ? (int64_t)5000000000 : 0, off, off ? 1 : 2};
                     char what[128];
-                    snprintf(what, sizeof what, "waves %s, targets %s, sim_offset %lld", mode[w], mode[t],
+                    snprintf(what, sizeof what, "waves %s, targets %s, sim_offset %lld", nft_rows_name[w], nft_rows_name[t],
                              (long long)pa.sim_offset);
                     check(m, &pa, ONE, what);
                     check(m, &pa, SLICED, what);
@@ -360,8 +228,8 @@ Test(replay, without_the_row_offset_sliced_per_simulation_rows_are_wrong)
     replay_cfg mutant = SLICED;
     mutant.drop_row0 = 1;
     const nf_model *m = nf_model_find("lif6");
-    paths waves = {ROWS_PER_SIM, ROWS_SHARED, 0, 0, 1};
-    paths targets = {ROWS_SHARED, ROWS_PER_SIM, 0, 0, 1};
+    nft_paths waves = {NFT_ROWS_PER_SIM, NFT_ROWS_SHARED, 0, 0, 1};
+    nft_paths targets = {NFT_ROWS_SHARED, NFT_ROWS_PER_SIM, 0, 0, 1};
     check(m, &waves, mutant, "per-simulation waveforms, forced slices");
     check(m, &targets, mutant, "per-simulation targets, forced slices");
 }
