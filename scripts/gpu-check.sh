@@ -18,8 +18,9 @@
 #   5. fit recordings/min, 100 recordings x 4 models at 1,000 evaluations on
 #      CUDA, and the same per-recording work on the CPU (20 recordings);
 #   6. the SBI preset, 1e6 simulations, excluding disk.
-# Without a GPU (or without binaries) every step prints that it skipped, the
-# summary says "not measured", and the script exits 0: a dry run.
+# Without a GPU (or without binaries, or with NF_GPU_CHECK_DRY_RUN=1) every
+# step prints that it skipped, the summary says "not measured", and the script
+# exits 0: a dry run (ctest gpu_check_dry_run).
 set -u
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT"
@@ -44,7 +45,9 @@ find_bin() { # name -> path ("" when absent); a build tree keeps tests in tests/
 
 # ---- is there a GPU? ----
 skip=""
-if ! command -v nvidia-smi >/dev/null 2>&1; then
+if [ -n "${NF_GPU_CHECK_DRY_RUN:-}" ]; then
+    skip="dry run (NF_GPU_CHECK_DRY_RUN is set)"
+elif ! command -v nvidia-smi >/dev/null 2>&1; then
     skip="no GPU (nvidia-smi not found)"
 elif ! nvidia-smi -L >/dev/null 2>&1; then
     skip="no GPU (nvidia-smi -L failed)"
