@@ -226,6 +226,42 @@ Test(fit, resume_after_interruption_gives_the_uninterrupted_result)
     same_results(ref, res);
     nf_fit_result_destroy(res);
 
+    /* a state.json whose snapshot names anything but a snapshot of this fit
+     * (here a directory outside the checkpoint) is refused, and nothing is
+     * removed */
+    o.progress = stop_after;
+    o.resume = 0;
+    calls = 0;
+    cr_assert_eq(nf_fit(t, 2, &o, &res), NF_EINTERRUPTED);
+    char state[600], victim[600], keep[700], text[4096];
+    snprintf(state, sizeof state, "%s/state.json", dir);
+    snprintf(victim, sizeof victim, "%s_victim", dir);
+    snprintf(keep, sizeof keep, "%s/keep.txt", victim);
+    cr_assert_eq(mkdir(victim, 0777), 0);
+    FILE *fp = fopen(keep, "w");
+    cr_assert_not_null(fp);
+    fclose(fp);
+    fp = fopen(state, "r");
+    cr_assert_not_null(fp);
+    size_t len = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[len] = 0;
+    char *sn = strstr(text, "\"snapshot\": \"");
+    cr_assert_not_null(sn, "%s", text);
+    sn += strlen("\"snapshot\": \"");
+    char crafted[4096];
+    snprintf(crafted, sizeof crafted, "%.*s../%s\"}\n", (int)(sn - text), text, strrchr(victim, '/') + 1);
+    fp = fopen(state, "w");
+    fputs(crafted, fp);
+    fclose(fp);
+    o.progress = NULL;
+    o.resume = 1;
+    cr_assert_eq(nf_fit(t, 2, &o, &res), NF_EFORMAT, "%s", nf_errmsg());
+    cr_assert(strstr(nf_errmsg(), "not a snapshot name"), "%s", nf_errmsg());
+    cr_assert_eq(access(keep, F_OK), 0, "a file outside the checkpoint was removed");
+    unlink(keep);
+    rmdir(victim);
+
     /* a checkpoint of another run is refused */
     o.seed = 12;
     cr_assert_eq(nf_fit(t, 2, &o, &res), NF_EINVAL);
