@@ -181,8 +181,14 @@ nf_status nf_sbi_stimuli(const nf_sbi_config *cfg, int64_t first, int64_t n, flo
  * normal noise. Any of theta, amp_pA, stimulus may be NULL. Identical to what
  * `neurofit sbi simulate --preset bayesflow-lif --seed SEED` writes. */
 #define NF_SBI_BAYESFLOW_T 501
+#define NF_SBI_BAYESFLOW_DT_MS 0.1
+#define NF_SBI_BAYESFLOW_D 6
 nf_status nf_sbi_bayesflow_lif_generate(uint64_t seed, int64_t first, int64_t n, float *theta,
                                         float *amp_pA, float *stimulus);
+
+/* The preset's uniform prior intervals in theta order: lo, hi [6] (either
+ * may be NULL), model units; names and units are lif6's parameters 0..5. */
+void nf_sbi_bayesflow_lif_box(double *lo, double *hi);
 
 /* Simulate [first, first+n) of a config on an engine. Outputs (NULL when not
  * wanted): theta [n][d]; stimulus [n][n_steps] pA; traces [n][n_rec] mV with

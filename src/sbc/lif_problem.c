@@ -5,8 +5,8 @@
  * `sbi infer`), bench_sbc and the tests share this one implementation. */
 #include "internal.h"
 #include "neurofit/sbi.h"
+#include "neurofit/sbc.h"
 #include "nf_philox.h"
-#include "sbc_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,21 +18,27 @@
  * kernels/nf_philox.h). */
 #define NF__RNG_SBC_NOISE 4u
 
-static const double lif_lo[NF_SBC_LIF_D] = {100.0, 5.0, -80.0, -60.0, -80.0, 1.0};
-static const double lif_hi[NF_SBC_LIF_D] = {200.0, 15.0, -65.0, -50.0, -70.0, 5.0};
-static const char *const lif_names[NF_SBC_LIF_D] = {"C_m", "g_L", "E_L", "V_th", "V_res", "t_ref"};
-static const char *const lif_units[NF_SBC_LIF_D] = {"pF", "nS", "mV", "mV", "mV", "ms"};
-
-const char *nf_sbc_lif_param_name(int j) { return j >= 0 && j < NF_SBC_LIF_D ? lif_names[j] : NULL; }
-const char *nf_sbc_lif_param_unit(int j) { return j >= 0 && j < NF_SBC_LIF_D ? lif_units[j] : NULL; }
-
-void nf_sbc_lif_bounds(double *lo, double *hi)
+/* The problem's parameters are the preset's (src/sbi/preset.c): lif6's
+ * first six, their prior box from the preset. */
+static const nf_param_info *lif_param(int j)
 {
-    for (int j = 0; j < NF_SBC_LIF_D; j++) {
-        if (lo) lo[j] = lif_lo[j];
-        if (hi) hi[j] = lif_hi[j];
-    }
+    const nf_model *m = j >= 0 && j < NF_SBC_LIF_D ? nf_model_find("lif6") : NULL;
+    return m && j < m->n_params ? &m->params[j] : NULL;
 }
+
+const char *nf_sbc_lif_param_name(int j)
+{
+    const nf_param_info *p = lif_param(j);
+    return p ? p->name : NULL;
+}
+
+const char *nf_sbc_lif_param_unit(int j)
+{
+    const nf_param_info *p = lif_param(j);
+    return p ? p->unit : NULL;
+}
+
+void nf_sbc_lif_bounds(double *lo, double *hi) { nf_sbi_bayesflow_lif_box(lo, hi); }
 
 static double now_s(void)
 {
@@ -130,8 +136,10 @@ nf_status nf_sbc_lif_abc_create(const float *theta, const float *summ, int64_t n
     if (repair_classes < 0 || repair_classes > 2)
         return nf__fail(NF_EINVAL, "sbc_lif: repair_classes %d must be 0, 1 or 2", repair_classes);
     nf_abc *abc = NULL;
-    nf_status st = nf_abc_create(theta, summ, n, NF_SBC_LIF_D, nf_sbc_lif_n_summaries(with_stimulus != 0), lif_lo,
-                                 lif_hi, opts, &abc);
+    double lo[NF_SBC_LIF_D], hi[NF_SBC_LIF_D];
+    nf_sbc_lif_bounds(lo, hi);
+    nf_status st = nf_abc_create(theta, summ, n, NF_SBC_LIF_D, nf_sbc_lif_n_summaries(with_stimulus != 0), lo, hi,
+                                 opts, &abc);
     if (st == NF_OK && repair_classes) {
         int32_t *cls = nf__malloc_array((size_t)n, sizeof(int32_t));
         st = cls ? NF_OK : nf__fail(NF_ENOMEM, "sbc_lif: out of memory for %lld classes", (long long)n);
@@ -181,6 +189,8 @@ static nf_status ppc_case(nf_engine *e, const nf_sbc_lif_opts *o, int64_t m, con
                           const float *stim_obs, float *th, float *I, float *v, double *cov)
 {
     const int64_t P = o->P, T = NF_SBC_LIF_T, D = NF_SBC_LIF_D;
+    double lif_lo[NF_SBC_LIF_D], lif_hi[NF_SBC_LIF_D];
+    nf_sbc_lif_bounds(lif_lo, lif_hi);
     for (int64_t p = 0; p <= P; p++) {
         const float *src = p < P ? post + (p % o->L) * D : truth;
         for (int j = 0; j < D; j++) {
@@ -244,8 +254,13 @@ nf_status nf_sbc_lif_run(nf_engine *e, const nf_sbc_lif_opts *o, nf_sbc_result *
         in.M = M;
         in.L = L;
         in.d = (int)D;
-        in.names = lif_names;
-        in.units = lif_units;
+        const char *names[NF_SBC_LIF_D], *units[NF_SBC_LIF_D];
+        for (int j = 0; j < NF_SBC_LIF_D; j++) {
+            names[j] = nf_sbc_lif_param_name(j);
+            units[j] = nf_sbc_lif_param_unit(j);
+        }
+        in.names = names;
+        in.units = units;
         in.theta = tt;
         in.post = post;
         in.ppc = ppc;

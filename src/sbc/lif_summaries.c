@@ -17,8 +17,10 @@
  * The summaries need not be unbiased: ABC compares them between observed and
  * simulated traces computed the same way. Fallbacks for traces without
  * spikes are the lif6 defaults, so the output is always finite. */
+#include "neurofit/sbc.h"
+
+#include "infer/infer_internal.h"
 #include "internal.h"
-#include "sbc_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -59,7 +61,7 @@ static int64_t best_run(const float *v, const float *stim, int64_t s, int64_t e,
             yy += y * y;
         }
         double sol[3] = {rhs[0], rhs[1], rhs[2]};
-        if (nf__chol_solve(A, sol, 3, 1, 1e-10) != 0) continue;
+        if (nf__spd_solve(A, sol, 3, 1, 1e-10) != 0) continue;
         /* SSE = y'y - beta' X'y at the least-squares solution */
         double sse = yy - (sol[0] * rhs[0] + sol[1] * rhs[1] + sol[2] * rhs[2]);
         if (R == 1 || sse < best - 1e-12 * fabs(best)) {

@@ -1,6 +1,5 @@
-# sbc: regression-adjusted ABC posterior, lif6 summaries, SBC analysis, JSON + SVG.
+# sbc: SBC analysis (ranks, ECDF bands, JSON + SVG) and the BayesFlow LIF problem (summaries, tables, posterior).
 list(APPEND NF_SOURCES
-  ${CMAKE_CURRENT_LIST_DIR}/abc.c
   ${CMAKE_CURRENT_LIST_DIR}/lif_posterior.c
   ${CMAKE_CURRENT_LIST_DIR}/lif_problem.c
   ${CMAKE_CURRENT_LIST_DIR}/lif_summaries.c

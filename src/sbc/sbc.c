@@ -11,13 +11,20 @@
  * of level 1 - gamma. All points of a calibrated set then lie inside with
  * probability ~level. */
 #include "internal.h"
-#include "sbc_internal.h"
+#include "rng.h"
 #include "sbc_result.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* An index in 0..n-1 from the next value of a splitmix64 stream: the top 53
+ * bits as a uniform in [0, 1), times n (bias below 2^-40 for n < 2^24). */
+static int64_t index_below(uint64_t *stream, int64_t n)
+{
+    return (int64_t)((double)(nf__splitmix64(stream) >> 11) * 0x1.0p-53 * (double)n);
+}
 
 nf_status nf_sbc_ranks(const float *theta, const float *post, int64_t M, int64_t L, int d,
                        uint64_t seed, int32_t *ranks)
@@ -27,7 +34,7 @@ nf_status nf_sbc_ranks(const float *theta, const float *post, int64_t M, int64_t
         return nf__fail(NF_EINVAL, "sbc_ranks: M = %lld, L = %lld, d = %d must all be >= 1", (long long)M,
                         (long long)L, d);
     if (L > INT32_MAX - 1) return nf__fail(NF_ERANGE, "sbc_ranks: L = %lld too large", (long long)L);
-    nf__rng rng = {seed ^ 0xA0761D6478BD642Full};
+    uint64_t rng = seed ^ 0xA0761D6478BD642Full; /* a splitmix64 stream */
     for (int64_t m = 0; m < M; m++)
         for (int j = 0; j < d; j++) {
             float t = theta[m * d + j];
@@ -47,7 +54,7 @@ nf_status nf_sbc_ranks(const float *theta, const float *post, int64_t M, int64_t
                 below += p < t && !tie;
                 ties += tie;
             }
-            ranks[m * d + j] = (int32_t)(below + nf__rng_below(&rng, ties + 1));
+            ranks[m * d + j] = (int32_t)(below + index_below(&rng, ties + 1));
         }
     return NF_OK;
 }
@@ -119,10 +126,10 @@ nf_status nf_sbc_ecdf_band(int64_t M, int64_t L, int n_points, double level, int
     }
     band_points(L, P, j);
     for (int p = 0; p < P; p++) binom_cdf(M, (double)j[p] / (double)(L + 1), cdf + (size_t)p * (size_t)(M + 1));
-    nf__rng rng = {seed ^ 0xE7037ED1A0B428DBull};
+    uint64_t rng = seed ^ 0xE7037ED1A0B428DBull; /* a splitmix64 stream */
     for (int s = 0; s < n_sims; s++) {
         memset(hist, 0, sizeof(int64_t) * (size_t)(L + 1));
-        for (int64_t m = 0; m < M; m++) hist[nf__rng_below(&rng, L + 1)]++;
+        for (int64_t m = 0; m < M; m++) hist[index_below(&rng, L + 1)]++;
         double mn = 1.0;
         int64_t cum = 0, r = 0;
         for (int p = 0; p < P; p++) {

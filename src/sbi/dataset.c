@@ -1,5 +1,5 @@
 /* SBI simulation in chunks and the streamed training-set writer
- * (include/neurofit/sbi.h): presets, config checks, the chunk runner (prior
+ * (include/neurofit/sbi.h): config checks, the chunk runner (prior
  * draws and stimuli on worker threads, then one engine batch), summary
  * statistics, and nf_sbi_write_dataset, which stages the dataset beside its
  * directory and commits it as one set (nf_stage, neurofit/fileio.h). */
@@ -18,50 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- presets and checks --------------------------------------------------- */
-
-nf_status nf_sbi_preset(const char *name, uint64_t seed, nf_sbi_config *cfg, nf_prior **prior)
-{
-    *prior = NULL;
-    memset(cfg, 0, sizeof *cfg);
-    if (!name || strcmp(name, "bayesflow-lif") != 0)
-        return nf__fail(NF_EINVAL, "unknown preset '%s' (known: bayesflow-lif)", name ? name : "(null)");
-    const nf_model *m = nf_model_find("lif6");
-    if (!m) return NF_ENOMODEL;
-    nf_prior *p;
-    nf_status s = nf_prior_create(m, &p);
-    if (s) return s;
-    /* The study's uniform priors (SI there, model units here) and repair. */
-    static const struct {
-        const char *name;
-        double lo, hi;
-    } u[] = {{"C_m", 100, 200}, {"g_L", 5, 15},     {"E_L", -80, -65},
-             {"V_th", -60, -50}, {"V_res", -80, -70}, {"t_ref", 1, 5}};
-    for (int i = 0; i < 6 && !s; i++) {
-        nf_prior_dim d = {NF_PRIOR_UNIFORM, u[i].lo, u[i].hi, 0, 0};
-        s = nf_prior_set(p, u[i].name, &d);
-    }
-    if (!s) s = nf_prior_add_constraint(p, "V_res", "E_L");
-    if (!s) s = nf_prior_add_constraint(p, "E_L", "V_th");
-    if (!s) s = nf_prior_set_repair(p, "bayesflow-lif");
-    if (s) {
-        nf_prior_destroy(p);
-        return s;
-    }
-    cfg->model = m;
-    cfg->prior = p;
-    cfg->stim.kind = NF_SBI_STIM_BAYESFLOW;
-    cfg->stim.amp_pA = 300.0; /* 0.3 nA */
-    cfg->stim.amp_hi_pA = 3000.0;
-    cfg->dt_ms = 0.1;
-    cfg->n_steps = NF_SBI_BAYESFLOW_T;
-    cfg->record_every = 1;
-    cfg->x = NF_SBI_X_TRACES;
-    cfg->seed = seed;
-    snprintf(cfg->preset, sizeof cfg->preset, "%s", name);
-    *prior = p;
-    return NF_OK;
-}
+/* ---- checks ------------------------------------------------------------------ */
 
 nf_status nf_sbi_config_validate(const nf_sbi_config *cfg)
 {

@@ -2,6 +2,7 @@
 list(APPEND NF_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/prior.c
   ${CMAKE_CURRENT_LIST_DIR}/stimulus.c
+  ${CMAKE_CURRENT_LIST_DIR}/preset.c
   ${CMAKE_CURRENT_LIST_DIR}/dataset.c)
 # The lane loops of the stimulus generator vectorise only without errno/trap semantics.
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/stimulus.c PROPERTIES

@@ -20,6 +20,11 @@ double nf__u53_block(uint64_t seed, uint32_t stream, uint64_t sim, uint32_t bloc
 /* The prior as a cJSON object (caller deletes). */
 cJSON *nf__prior_json(const nf_prior *p);
 
+/* The BayesFlow stimulus of simulations [first, first+n) (stimulus.c):
+ * out [n][T] pA, amp_out [n] pA or NULL; amplitudes U(amp_lo, amp_hi). */
+nf_status nf__sbi_bayesflow_rows(uint64_t seed, double amp_lo, double amp_hi, double dt_ms, int64_t T, int64_t first,
+                                 int64_t n, float *out, float *amp_out);
+
 /* The stimulus description as a cJSON object (caller deletes). */
 cJSON *nf__stimulus_json(const nf_sbi_stimulus *s, double dt_ms, int64_t n_steps);
 

@@ -245,19 +245,8 @@ cJSON *nf__stimulus_json(const nf_sbi_stimulus *s, double dt_ms, int64_t n_steps
     return o;
 }
 
-nf_status nf_sbi_bayesflow_lif_generate(uint64_t seed, int64_t first, int64_t n, float *theta, float *amp_pA,
-                                        float *stimulus)
+nf_status nf__sbi_bayesflow_rows(uint64_t seed, double amp_lo, double amp_hi, double dt_ms, int64_t T, int64_t first,
+                                 int64_t n, float *out, float *amp_out)
 {
-    nf_sbi_config cfg;
-    nf_prior *prior = NULL;
-    nf_status s = nf_sbi_preset("bayesflow-lif", seed, &cfg, &prior);
-    if (!s && theta) s = nf_prior_sample(prior, seed, first, n, theta, NULL);
-    nf_prior_destroy(prior);
-    if (s || (!amp_pA && !stimulus)) return s;
-    float *buf = stimulus ? stimulus : nf__malloc_array((size_t)n * NF_SBI_BAYESFLOW_T, sizeof(float));
-    if (!buf) return nf__fail(NF_ENOMEM, "bayesflow stimulus: out of memory");
-    s = nf__bayesflow_rows(seed, cfg.stim.amp_pA, cfg.stim.amp_hi_pA, cfg.dt_ms, NF_SBI_BAYESFLOW_T, first, n, buf,
-                           amp_pA);
-    if (buf != stimulus) free(buf);
-    return s;
+    return nf__bayesflow_rows(seed, amp_lo, amp_hi, dt_ms, T, first, n, out, amp_out);
 }

@@ -1,4 +1,4 @@
-/* Regression-adjusted ABC (include/neurofit/sbc.h, part 1).
+/* Regression-adjusted ABC (include/neurofit/infer.h).
  *
  * Parameters live in a logit scale of the prior box widened by `margin` on
  * each side: phi = logit((theta - lo_w) / (hi_w - lo_w)). The widening keeps
@@ -19,8 +19,11 @@
  * nearly linear over the prior, so the local-linear correction is not bent
  * by it. Draws are finally clamped into the prior box, and rows on a point
  * mass at a bound keep its exact value (see nf_abc_sample). */
+#include "neurofit/infer.h"
+
+#include "infer/infer_internal.h"
 #include "internal.h"
-#include "sbc_internal.h"
+#include "rng.h"
 
 #include <float.h>
 #include <math.h>
@@ -57,52 +60,6 @@ void nf_abc_opts_default(nf_abc_opts *o)
     o->refine = 3;
     o->var_match = 1.0;
     o->local_quadratic = 0;
-}
-
-static int chol_factor_solve(double *A, double *B, int p, int nrhs);
-
-int nf__chol_solve(double *A, double *B, int p, int nrhs, double ridge)
-{
-    double tr = 0.0;
-    for (int i = 0; i < p; i++) tr += A[i * p + i];
-    double add = ridge * (tr > 0.0 ? tr / p : 1.0);
-    for (int i = 0; i < p; i++) A[i * p + i] += add;
-    return chol_factor_solve(A, B, p, nrhs);
-}
-
-int nf__chol_solve_scaled(double *A, double *B, int p, int nrhs, double ridge)
-{
-    for (int i = 0; i < p; i++) A[i * p + i] += ridge * (A[i * p + i] > 0.0 ? A[i * p + i] : 1.0);
-    return chol_factor_solve(A, B, p, nrhs);
-}
-
-static int chol_factor_solve(double *A, double *B, int p, int nrhs)
-{
-    for (int j = 0; j < p; j++) {
-        double s = A[j * p + j];
-        for (int m = 0; m < j; m++) s -= A[j * p + m] * A[j * p + m];
-        if (!(s > 0.0)) return -1;
-        double l = sqrt(s);
-        A[j * p + j] = l;
-        for (int i = j + 1; i < p; i++) {
-            double t = A[i * p + j];
-            for (int m = 0; m < j; m++) t -= A[i * p + m] * A[j * p + m];
-            A[i * p + j] = t / l;
-        }
-    }
-    for (int r = 0; r < nrhs; r++) {
-        for (int i = 0; i < p; i++) { /* L y = b */
-            double t = B[i * nrhs + r];
-            for (int m = 0; m < i; m++) t -= A[i * p + m] * B[m * nrhs + r];
-            B[i * nrhs + r] = t / A[i * p + i];
-        }
-        for (int i = p - 1; i >= 0; i--) { /* L^T x = y */
-            double t = B[i * nrhs + r];
-            for (int m = i + 1; m < p; m++) t -= A[m * p + i] * B[m * nrhs + r];
-            B[i * nrhs + r] = t / A[i * p + i];
-        }
-    }
-    return 0;
 }
 
 static double to_phi(const nf_abc *a, int j, double th)
@@ -312,7 +269,7 @@ nf_status nf_abc_create(const float *theta, const float *summ, int64_t n, int d,
     }
     for (int r = 0; r < p; r++)
         for (int c = r + 1; c < p; c++) XtX[r * p + c] = XtX[c * p + r];
-    if (nf__chol_solve(XtX, a->B, p, d, 1e-9) != 0) {
+    if (nf__spd_solve(XtX, a->B, p, d, 1e-9) != 0) {
         st = nf__fail(NF_ERANGE, "abc: pilot regression is singular (summaries collinear?)");
         goto done;
     }
@@ -445,7 +402,7 @@ static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64
     for (int u = 0; u < q; u++)
         for (int v = u + 1; v < q; v++) XtX[u * q + v] = XtX[v * q + u];
     if (G) memcpy(XtX0, XtX, sizeof(double) * (size_t)q * (size_t)q);
-    if (nf__chol_solve_scaled(XtX, B, q, d, 1e-9) != 0) return -1;
+    if (nf__spd_solve_scaled(XtX, B, q, d, 1e-9) != 0) return -1;
     double sw = 0.0;
     for (int j = 0; j < d; j++) res2[j] = 0.0;
     for (int64_t r = 0; r < K; r++) {
@@ -470,7 +427,7 @@ static int local_fit(const nf_abc *a, const int64_t *idx, const double *w, int64
             for (int u = 0; u < q; u++) G[u * d + j] += w[r] * x[u] * le;
         }
     }
-    return nf__chol_solve_scaled(XtX0, G, q, d, 1e-9) != 0 ? -1 : 0;
+    return nf__spd_solve_scaled(XtX0, G, q, d, 1e-9) != 0 ? -1 : 0;
 }
 
 /* Local-linear correction (Beaumont, Zhang & Balding 2002) of the K rows
@@ -502,7 +459,7 @@ static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *
     for (int u = 0; u < q; u++)
         for (int v = u + 1; v < q; v++) XtX[u * q + v] = XtX[v * q + u];
     memcpy(XtX0, XtX, sizeof(double) * (size_t)q * (size_t)q);
-    if (nf__chol_solve_scaled(XtX, Xty, q, d, 1e-9) != 0) goto out;
+    if (nf__spd_solve_scaled(XtX, Xty, q, d, 1e-9) != 0) goto out;
     for (int64_t r = 0; r < K; r++) {
         local_design(a, a->summ + idx[r] * a->k, zobs, x, a->o.local_quadratic);
         for (int j = 0; j < d; j++) {
@@ -529,7 +486,7 @@ static nf_status adjust_rows(const nf_abc *a, const int64_t *idx, const double *
             for (int u = 0; u < q; u++) G[u * d + j] += w[r] * x[u] * le;
         }
     }
-    if (nf__chol_solve_scaled(XtX0, G, q, d, 1e-9) != 0) goto out;
+    if (nf__spd_solve_scaled(XtX0, G, q, d, 1e-9) != 0) goto out;
     for (int64_t r = 0; r < K; r++) {
         local_design(a, a->summ + idx[r] * a->k, zobs, x, a->o.local_quadratic);
         for (int j = 0; j < d; j++) {
@@ -572,7 +529,7 @@ static double class_log_density(const nf_abc *a, const int64_t *sub, const doubl
     for (int j = 0; j < d; j++) e[j] = eo[j] - mu[j];
     double x[32];
     memcpy(x, e, sizeof(double) * (size_t)d);
-    if (nf__chol_solve(S, x, d, 1, 1e-6) != 0) return -INFINITY;
+    if (nf__spd_solve(S, x, d, 1, 1e-6) != 0) return -INFINITY;
     double q = 0.0, logdet = 0.0;
     for (int j = 0; j < d; j++) {
         q += e[j] * x[j];
@@ -776,9 +733,9 @@ nf_status nf_abc_sample(const nf_abc *a, const float *s_obs, int64_t n_draws, ui
     }
     /* weighted resampling: cumulative weights and binary search */
     for (int64_t r = 1; r < K; r++) w[r] += w[r - 1];
-    nf__rng rng = {seed ^ 0x5851F42D4C957F2Dull};
+    uint64_t rng = seed ^ 0x5851F42D4C957F2Dull; /* a splitmix64 stream */
     for (int64_t l = 0; l < n_draws; l++) {
-        double u = nf__rng_unif(&rng) * w[K - 1];
+        double u = (double)(nf__splitmix64(&rng) >> 11) * 0x1.0p-53 * w[K - 1];
         int64_t lo = 0, hi = K - 1;
         while (lo < hi) {
             int64_t mid = (lo + hi) / 2;
