@@ -1,7 +1,8 @@
 /* The spike-train layer (src/features/spikes.h): detection and statistics on
  * hand-made trains, and, bit for bit, the same results as the code of the
- * fit that it is written to replace (nf__fit_prepare_target's detection and
- * nf_fit_spike_features), on random traces and trains. */
+ * fit that it replaced (nf__fit_prepare_target's detection and
+ * nf_fit_spike_features, now written on the layer; the old code is kept here
+ * as the reference), on random traces and trains. */
 #include "features/spikes.h"
 #include "fit/fit_internal.h"
 #include "neurofit/fit.h"
@@ -92,6 +93,38 @@ static void random_trace(uint64_t seed, int64_t n, float *v, float *i)
     }
 }
 
+/* The fit's detection loop as it was before it used the layer: the
+ * reference nf__spk_detect (now behind nf__fit_prepare_target) must equal. */
+static int reference_detect(const float *v, const float *cur, int64_t n, double dt, double threshold, int at_crossing,
+                            float *out)
+{
+    const int64_t quiet = (int64_t)ceil(3.0 / dt);
+    int64_t busy_until = 0;
+    int m = 0;
+    for (int64_t k = 1; k < n; k++) {
+        double when;
+        if (v[k - 1] < threshold && v[k] >= threshold) {
+            double frac = (threshold - v[k - 1]) / (v[k] - v[k - 1]);
+            double t_cross = ((double)(k - 1) + frac) * dt;
+            int64_t peak = k;
+            while (k + 1 < n && v[k + 1] >= threshold - 5.0) {
+                k++;
+                if (v[k] > v[peak])
+                    peak = k;
+            }
+            when = at_crossing ? t_cross : (double)peak * dt;
+            busy_until = k + 1 + quiet;
+        } else if (k > busy_until && v[k - 1] - v[k] >= 10.0 && cur[k] == cur[k - 1]) {
+            when = (double)(k - 1) * dt;
+            busy_until = k;
+        } else {
+            continue;
+        }
+        out[m++] = (float)when;
+    }
+    return m;
+}
+
 Test(spikes, detection_equals_the_fit_targets_bit_for_bit)
 {
     enum { N = 20000 };
@@ -104,11 +137,8 @@ Test(spikes, detection_equals_the_fit_targets_bit_for_bit)
                                .stim_end_ms = 900};
             nf__fit_tgt tg;
             cr_assert_eq(nf__fit_prepare_target(&t, 0, -20.0, at_crossing, &tg), NF_OK, "%s", nf_errmsg());
-            nf__spk_detect_opts o = {.threshold_mV = -20, .hysteresis_mV = 5, .reset_drop_mV = 10, .quiet_ms = 3,
-                                     .at_crossing = at_crossing};
-            float *sp = NULL;
-            int ns = 0;
-            cr_assert_eq(nf__spk_detect(&o, v, cur, N, dt, &sp, &ns), NF_OK);
+            float *sp = malloc(sizeof(float) * N);
+            int ns = reference_detect(v, cur, N, dt, -20.0, at_crossing, sp);
             cr_assert_gt(ns, 10);
             cr_assert_eq(ns, tg.n_spikes, "seed %llu: %d spikes, the fit found %d", (unsigned long long)seed, ns,
                          tg.n_spikes);
@@ -121,36 +151,57 @@ Test(spikes, detection_equals_the_fit_targets_bit_for_bit)
     free(cur);
 }
 
-/* nf_fit_spike_features written on the layer, as spikes.h says the fit
- * calls it. */
-static void layer_fit_features(const float *t, int n, double s0, double s1, double *val, uint8_t *has)
+/* nf_fit_spike_features as the fit computed it before it used the layer
+ * (the reference the layer must reproduce). */
+static void reference_fit_features(const float *t, int n, double s0, double s1, double *val, uint8_t *has)
 {
     memset(has, 0, NF_FIT_N_FEATURES);
-    for (int f = 0; f < NF_FIT_N_FEATURES; f++) val[f] = 0;
+    for (int f = 0; f < NF_FIT_N_FEATURES; f++)
+        val[f] = 0;
     val[NF_FIT_F_spike_count] = n;
     has[NF_FIT_F_spike_count] = 1;
-    nf__spikes s = nf__spikes_f(t, n);
-    int64_t a, b;
-    nf__spk_window(&s, s0, s1, &a, &b);
-    int64_t m = b - a;
+    int a = 0, b = n; /* spikes inside the window: [a, b) */
+    while (a < n && t[a] < s0)
+        a++;
+    while (b > a && t[b - 1] > s1)
+        b--;
+    int m = b - a;
     if (m >= 1) {
-        double last = nf__spk_time(&s, b - 1) - s0;
-        val[NF_FIT_F_time_to_first_spike] = nf__spk_time(&s, a) - s0;
+        double first = t[a] - s0, last = t[b - 1] - s0;
+        val[NF_FIT_F_time_to_first_spike] = first;
         val[NF_FIT_F_time_to_last_spike] = last;
         has[NF_FIT_F_time_to_first_spike] = has[NF_FIT_F_time_to_last_spike] = 1;
         if (last > 0) {
-            val[NF_FIT_F_mean_frequency] = nf__spk_mean_frequency(&s, a, b, s0);
+            val[NF_FIT_F_mean_frequency] = 1000.0 * m / last;
             has[NF_FIT_F_mean_frequency] = 1;
         }
     }
-    double cv = m >= 3 ? nf__spk_isi_cv(&s, a, b) : NAN, ai = m >= 4 ? nf__spk_adaptation(&s, a, b) : NAN;
-    if (isfinite(cv)) {
-        val[NF_FIT_F_ISI_CV] = cv;
-        has[NF_FIT_F_ISI_CV] = 1;
+    if (m >= 3) { /* two or more ISIs */
+        double sum = 0, sum2 = 0;
+        for (int k = a + 1; k < b; k++)
+            sum += t[k] - t[k - 1];
+        double mean = sum / (m - 1);
+        for (int k = a + 1; k < b; k++)
+            sum2 += (t[k] - t[k - 1] - mean) * (t[k] - t[k - 1] - mean);
+        if (mean > 0) {
+            val[NF_FIT_F_ISI_CV] = sqrt(sum2 / (m - 2)) / mean;
+            has[NF_FIT_F_ISI_CV] = 1;
+        }
     }
-    if (isfinite(ai)) {
-        val[NF_FIT_F_adaptation_index] = ai;
-        has[NF_FIT_F_adaptation_index] = 1;
+    if (m >= 4) { /* three or more ISIs: mean normalised difference of consecutive ISIs */
+        double acc = 0;
+        int cnt = 0;
+        for (int k = a + 2; k < b; k++) {
+            double i0 = t[k - 1] - t[k - 2], i1 = t[k] - t[k - 1];
+            if (i0 + i1 > 0) {
+                acc += (i1 - i0) / (i1 + i0);
+                cnt++;
+            }
+        }
+        if (cnt) {
+            val[NF_FIT_F_adaptation_index] = acc / cnt;
+            has[NF_FIT_F_adaptation_index] = 1;
+        }
     }
 }
 
@@ -171,7 +222,7 @@ Test(spikes, statistics_equal_nf_fit_spike_features_bit_for_bit)
         double want[NF_FIT_N_FEATURES], got[NF_FIT_N_FEATURES];
         uint8_t hw[NF_FIT_N_FEATURES], hg[NF_FIT_N_FEATURES];
         nf_fit_spike_features(t, n, s0, s1, want, hw);
-        layer_fit_features(t, n, s0, s1, got, hg);
+        reference_fit_features(t, n, s0, s1, got, hg);
         cr_assert_eq(memcmp(hw, hg, sizeof hw), 0, "trial %d", trial);
         for (int f = 0; f < NF_FIT_N_FEATURES; f++)
             cr_assert_eq(memcmp(&want[f], &got[f], sizeof(double)), 0, "trial %d feature %d: %.17g vs %.17g", trial,

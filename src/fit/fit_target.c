@@ -1,14 +1,15 @@
 /* Targets of a fit (include/neurofit/fit.h): a recording prepared for
  * scoring (its statistics, spikes timed as each model times its own, spike
  * features and their sigmas), and the score of one simulation against it.
- * The lowest floor of src/fit: it calls the score functions (score.c) and
- * nothing else of the fit.
+ * The lowest floor of src/fit: it calls the score functions (score.c) and the
+ * spike-train layer (src/features/spikes.c), and nothing else of the fit.
  *
  * A target is one sweep. A fit of a group of sweeps with one parameter set
  * (issue 19) prepares each sweep here and combines the scores of its sweeps
  * one floor up (fit_pass.c), before the optimiser is told. */
 #include "neurofit/fit.h"
 
+#include "features/spikes.h"
 #include "fit_internal.h"
 #include "internal.h"
 
@@ -45,48 +46,29 @@ void nf_fit_spike_features(const float *t, int n, double s0, double s1, double *
         val[f] = 0;
     val[NF_FIT_F_spike_count] = n;
     has[NF_FIT_F_spike_count] = 1;
-    int a = 0, b = n; /* spikes inside the window: [a, b) */
-    while (a < n && t[a] < s0)
-        a++;
-    while (b > a && t[b - 1] > s1)
-        b--;
-    int m = b - a;
+    nf__spikes s = nf__spikes_f(t, n);
+    int64_t a, b; /* spikes inside the window: [a, b) */
+    nf__spk_window(&s, s0, s1, &a, &b);
+    int64_t m = b - a;
     if (m >= 1) {
-        double first = t[a] - s0, last = t[b - 1] - s0;
-        val[NF_FIT_F_time_to_first_spike] = first;
+        double last = nf__spk_time(&s, b - 1) - s0;
+        val[NF_FIT_F_time_to_first_spike] = nf__spk_time(&s, a) - s0;
         val[NF_FIT_F_time_to_last_spike] = last;
         has[NF_FIT_F_time_to_first_spike] = has[NF_FIT_F_time_to_last_spike] = 1;
         if (last > 0) {
-            val[NF_FIT_F_mean_frequency] = 1000.0 * m / last;
+            val[NF_FIT_F_mean_frequency] = nf__spk_mean_frequency(&s, a, b, s0);
             has[NF_FIT_F_mean_frequency] = 1;
         }
     }
-    if (m >= 3) { /* two or more ISIs */
-        double sum = 0, sum2 = 0;
-        for (int k = a + 1; k < b; k++)
-            sum += t[k] - t[k - 1];
-        double mean = sum / (m - 1);
-        for (int k = a + 1; k < b; k++)
-            sum2 += (t[k] - t[k - 1] - mean) * (t[k] - t[k - 1] - mean);
-        if (mean > 0) {
-            val[NF_FIT_F_ISI_CV] = sqrt(sum2 / (m - 2)) / mean;
-            has[NF_FIT_F_ISI_CV] = 1;
-        }
+    /* ISI_CV from two ISIs on, the adaptation index from three */
+    double cv = m >= 3 ? nf__spk_isi_cv(&s, a, b) : NAN, ai = m >= 4 ? nf__spk_adaptation(&s, a, b) : NAN;
+    if (isfinite(cv)) {
+        val[NF_FIT_F_ISI_CV] = cv;
+        has[NF_FIT_F_ISI_CV] = 1;
     }
-    if (m >= 4) { /* three or more ISIs: mean normalised difference of consecutive ISIs */
-        double acc = 0;
-        int cnt = 0;
-        for (int k = a + 2; k < b; k++) {
-            double i0 = t[k - 1] - t[k - 2], i1 = t[k] - t[k - 1];
-            if (i0 + i1 > 0) {
-                acc += (i1 - i0) / (i1 + i0);
-                cnt++;
-            }
-        }
-        if (cnt) {
-            val[NF_FIT_F_adaptation_index] = acc / cnt;
-            has[NF_FIT_F_adaptation_index] = 1;
-        }
+    if (isfinite(ai)) {
+        val[NF_FIT_F_adaptation_index] = ai;
+        has[NF_FIT_F_adaptation_index] = 1;
     }
 }
 
@@ -176,40 +158,11 @@ nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double thresho
      * not a spike) and not within 3 ms after a threshold spike (the fast
      * repolarisation of a real spike), is a spike too, timed at the sample
      * before the fall. */
-    const int64_t quiet = (int64_t)ceil(3.0 / t->dt_ms);
-    int64_t busy_until = 0; /* falls at or before this sample belong to a spike already found */
-    int cap = 16;
-    out->spikes = malloc(sizeof(float) * cap);
-    if (!out->spikes)
-        return nf__fail(NF_ENOMEM, "recording %d: out of memory", idx);
-    for (int64_t k = 1; k < t->n; k++) {
-        double when;
-        if (t->v[k - 1] < threshold && t->v[k] >= threshold) {
-            double frac = (threshold - t->v[k - 1]) / (t->v[k] - t->v[k - 1]);
-            double t_cross = ((double)(k - 1) + frac) * t->dt_ms;
-            int64_t peak = k;
-            while (k + 1 < t->n && t->v[k + 1] >= threshold - NF__FIT_HYST_MV) {
-                k++;
-                if (t->v[k] > t->v[peak])
-                    peak = k;
-            }
-            when = at_crossing ? t_cross : (double)peak * t->dt_ms;
-            busy_until = k + 1 + quiet;
-        } else if (k > busy_until && t->v[k - 1] - t->v[k] >= NF__FIT_RESET_MV && t->i[k] == t->i[k - 1]) {
-            when = (double)(k - 1) * t->dt_ms;
-            busy_until = k;
-        } else {
-            continue;
-        }
-        if (out->n_spikes == cap) {
-            cap *= 2;
-            float *sp = realloc(out->spikes, sizeof(float) * cap);
-            if (!sp)
-                return nf__fail(NF_ENOMEM, "recording %d: out of memory", idx);
-            out->spikes = sp;
-        }
-        out->spikes[out->n_spikes++] = (float)when;
-    }
+    const nf__spk_detect_opts so = {.threshold_mV = threshold, .hysteresis_mV = NF__FIT_HYST_MV,
+                                    .reset_drop_mV = NF__FIT_RESET_MV, .quiet_ms = 3.0, .at_crossing = at_crossing};
+    nf_status s = nf__spk_detect(&so, t->v, t->i, t->n, t->dt_ms, &out->spikes, &out->n_spikes);
+    if (s)
+        return s;
     nf_fit_spike_features(out->spikes, out->n_spikes, out->s0, out->s1, out->feat, out->has);
     for (int f = 0; f < NF_FIT_N_FEATURES; f++)
         out->sigma[f] = out->sigma_search[f] = fmax(feat_floor[f], 0.1 * fabs(out->feat[f]));

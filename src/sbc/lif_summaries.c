@@ -19,6 +19,7 @@
  * spikes are the lif6 defaults, so the output is always finite. */
 #include "neurofit/sbc.h"
 
+#include "features/spikes.h"
 #include "infer/infer_internal.h"
 #include "internal.h"
 
@@ -176,9 +177,7 @@ nf_status nf_sbc_lif_summaries(const float *v, const float *stim, int64_t n, dou
         free(scratch);
         return nf__fail(NF_ENOMEM, "lif summaries: out of memory");
     }
-    int64_t S = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (v[i] - v[i - 1] < -drop && (S == 0 || i > sp[S - 1] + 1)) sp[S++] = i;
+    const int64_t S = nf__spk_drops_f(v, n, drop, sp);
 
     /* clamped runs: a first ARX fit on steps well clear of every spike,
      * then twice (runs by one-step prediction, ARX on the free steps) */
@@ -263,8 +262,9 @@ nf_status nf_sbc_lif_summaries(const float *v, const float *stim, int64_t n, dou
         th_hi = sh / (double)S;
     }
     double t_end = (double)n * dt_ms;
-    double t_first = S > 0 ? (double)sp[0] * dt_ms : t_end;
-    double isi = S > 1 ? (double)(sp[S - 1] - sp[0]) * dt_ms / (double)(S - 1) : t_end;
+    const nf__spikes train = nf__spikes_idx(sp, S, dt_ms);
+    double t_first = S > 0 ? nf__spk_time(&train, 0) : t_end;
+    double isi = S > 1 ? nf__spk_mean_isi(&train, 0, S) : t_end;
 
     if (stim) {
         out[0] = (float)v[0];
@@ -288,11 +288,8 @@ nf_status nf_sbc_lif_summaries(const float *v, const float *stim, int64_t n, dou
         out[15] = (float)(0.5 * log(s_ii > 1e-12 ? s_ii : 1e-12));
         out[16] = (float)rms;
     } else {
-        double sd = 0.0, mu = 0.0;
-        for (int64_t i = 0; i < n; i++) mu += v[i];
-        mu /= (double)n;
-        for (int64_t i = 0; i < n; i++) sd += (v[i] - mu) * (v[i] - mu);
-        sd = sqrt(sd / (double)n);
+        double sd, mu;
+        nf__trace_mean_sd_f(v, n, &mu, &sd);
         out[0] = (float)v[0];
         out[1] = (float)(1e2 * b);
         out[2] = (float)el_reg; /* V_inf = E_L + <I>/g_L here */

@@ -6,6 +6,7 @@
 #include "neurofit/sbi.h"
 
 #include "engine/pool.h"
+#include "features/spikes.h"
 #include "internal.h"
 #include "neurofit/fileio.h"
 #include "neurofit/npy.h"
@@ -82,19 +83,16 @@ static void nf__summaries(int64_t n, int64_t n_rec, double dur_ms, const float *
                           const float *st, float *out)
 {
     for (int64_t i = 0; i < n; i++) {
-        double s = 0, ss = 0;
-        const float *vi = v + i * n_rec;
-        for (int64_t k = 0; k < n_rec; k++) s += vi[k];
-        double mean = s / (double)n_rec;
-        for (int64_t k = 0; k < n_rec; k++) ss += (vi[k] - mean) * (vi[k] - mean);
+        double mean, sd;
+        nf__trace_mean_sd_f(v + i * n_rec, n_rec, &mean, &sd);
         int32_t c = count[i], kept = c < NF__SUMMARY_SPIKES ? c : NF__SUMMARY_SPIKES;
-        const float *ti = st + i * NF__SUMMARY_SPIKES;
+        nf__spikes s = nf__spikes_f(st + i * NF__SUMMARY_SPIKES, kept);
         float *o = out + i * NF_SBI_N_SUMMARIES;
         o[0] = (float)c;
-        o[1] = c > 0 ? ti[0] : (float)dur_ms;
-        o[2] = kept > 1 ? (float)((ti[kept - 1] - ti[0]) / (double)(kept - 1)) : (float)dur_ms;
+        o[1] = c > 0 ? (float)nf__spk_time(&s, 0) : (float)dur_ms;
+        o[2] = kept > 1 ? (float)nf__spk_mean_isi(&s, 0, kept) : (float)dur_ms;
         o[3] = (float)mean;
-        o[4] = (float)sqrt(ss / (double)n_rec);
+        o[4] = (float)sd;
     }
 }
 
