@@ -134,6 +134,9 @@ nf_status nf_recording_open(const char *path, const nf_recording_options *opts,
 
 void nf_recording_destroy(nf_recording *rec);
 
+/* "step", "ramp", "pulse" or "other". */
+const char *nf_epoch_type_name(nf_epoch_type t);
+
 /* Total duration of a sweep in ms (t[n-1] - t[0] + dt). */
 double nf_sweep_duration_ms(const nf_sweep *s);
 

@@ -132,7 +132,8 @@ static int shared(nf_cli_parser *p, int key)
             return FAIL(p, "--dt %s: need a sample interval > 0 ms", p->arg);
         return 0;
     case NF_CLI_CHANNEL:
-        if (!nf_cli_parse_i64(p->arg, &n) || n < 0 || n > 255) return FAIL(p, "--channel %s: need a channel 0..255", p->arg);
+        if (!nf_cli_parse_i64(p->arg, &n) || n < 0 || n > 255)
+            return FAIL(p, "--channel %s: need a channel 0..255", p->arg);
         r->v_channel = (int)n;
         return 0;
     case NF_CLI_CURRENT:

@@ -76,7 +76,8 @@ enum {
 #define NF_CLI_OPT_CHANNEL {"channel", required_argument, NULL, NF_CLI_CHANNEL}
 #define NF_CLI_OPT_CURRENT {"current", required_argument, NULL, NF_CLI_CURRENT}
 #define NF_CLI_OPT_CURRENT_FILE {"current-file", required_argument, NULL, NF_CLI_CURRENT_FILE}
-#define NF_CLI_OPTS_RECORDING NF_CLI_OPT_COLUMNS, NF_CLI_OPT_DT, NF_CLI_OPT_CHANNEL, NF_CLI_OPT_CURRENT, NF_CLI_OPT_CURRENT_FILE
+#define NF_CLI_OPTS_RECORDING                                                                                      \
+    NF_CLI_OPT_COLUMNS, NF_CLI_OPT_DT, NF_CLI_OPT_CHANNEL, NF_CLI_OPT_CURRENT, NF_CLI_OPT_CURRENT_FILE
 /* Their --help lines. */
 #define NF_CLI_HELP_RECORDING                                                                                      \
     "  --columns SPEC   name the columns of a text file or a 2-D .npy table, e.g. \"t[s] I[pA] V[mV]\"\n"           \

@@ -97,7 +97,8 @@ static int process(nf_features *f, const nf_recording *rec, int sweep, double ss
     if (!table) cJSON_AddNumberToObject(r, "sweep", S->index);
     cJSON_AddNumberToObject(r, "stim_start_ms", x.stim_start_ms);
     cJSON_AddNumberToObject(r, "stim_end_ms", x.stim_end_ms);
-    cJSON_AddStringToObject(win, "source", isnan(ss) ? (w.source == NF_STIM_WINDOW_EPOCH ? "epoch" : "current") : "given");
+    const char *source = !isnan(ss) ? "given" : w.source == NF_STIM_WINDOW_EPOCH ? "epoch" : "current";
+    cJSON_AddStringToObject(win, "source", source);
     if (w.epoch[0]) cJSON_AddStringToObject(win, "epoch", w.epoch);
     cJSON_AddStringToObject(win, "why", isnan(ss) ? w.why : "--stim-start and --stim-end");
     cJSON_AddBoolToObject(win, "ambiguous", w.ambiguous);
@@ -189,7 +190,8 @@ int nf_cli_features(int argc, char **argv)
             }
             memcpy(name, v, (size_t)(eq - v));
             name[eq - v] = 0;
-            if (nf_features_opts_set(&opts, name, eq + 1)) rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--setting: %s", nf_errmsg());
+            if (nf_features_opts_set(&opts, name, eq + 1))
+                rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--setting: %s", nf_errmsg());
             break;
         }
         case O_FORMAT:

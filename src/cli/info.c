@@ -8,16 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *info_epoch_type(nf_epoch_type t)
-{
-    switch (t) {
-    case NF_EPOCH_STEP: return "step";
-    case NF_EPOCH_RAMP: return "ramp";
-    case NF_EPOCH_PULSE: return "pulse";
-    default: return "other";
-    }
-}
-
 static const char *info_source(nf_current_source s)
 {
     return s == NF_CURRENT_RECORDED ? "recorded" : s == NF_CURRENT_PROTOCOL ? "rebuilt from the protocol" : "none";
@@ -45,7 +35,7 @@ static void info_print(const nf_recording *r)
         for (int e = 0; e < s0->n_epochs; e++) {
             const nf_epoch *a = &s0->epochs[e];
             const nf_epoch *b = e < sl->n_epochs ? &sl->epochs[e] : a;
-            printf("| %s | %s | %g | %g | %g | %g |\n", a->name, info_epoch_type(a->type), a->start_ms, a->end_ms,
+            printf("| %s | %s | %g | %g | %g | %g |\n", a->name, nf_epoch_type_name(a->type), a->start_ms, a->end_ms,
                    a->level_pA, b->level_pA);
         }
     }

@@ -270,7 +270,8 @@ static void amplitude_features(struct nf_features *f)
     const int pv = NF__F_PEAK_VOLTAGE;
     if (nf__need(f, NF__F_AP_AMPLITUDE_FROM_VOLTAGEBASE, pv) &&
         nf__need(f, NF__F_AP_AMPLITUDE_FROM_VOLTAGEBASE, NF__F_VOLTAGE_BASE)) {
-        double vb = nf__res(f, NF__F_VOLTAGE_BASE)->vals[0], *a = nf__put(f, NF__F_AP_AMPLITUDE_FROM_VOLTAGEBASE, f->np);
+        double vb = nf__res(f, NF__F_VOLTAGE_BASE)->vals[0];
+        double *a = nf__put(f, NF__F_AP_AMPLITUDE_FROM_VOLTAGEBASE, f->np);
         for (int64_t s = 0; s < f->np; s++) a[s] = f->v[f->pk[s]] - vb;
     }
     put_nth(f, NF__F_AP1_PEAK, pv, 0, "");
@@ -412,7 +413,8 @@ static void duration_features(struct nf_features *f)
     double *x = f->scratch;
     int64_t np = f->np, napb = f->napb, nape = f->nape;
     /* AP_duration: AP end - AP begin, pairwise */
-    if (nf__need(f, NF__F_AP_DURATION, NF__F_AP_BEGIN_INDICES) && nf__need(f, NF__F_AP_DURATION, NF__F_AP_END_INDICES)) {
+    if (nf__need(f, NF__F_AP_DURATION, NF__F_AP_BEGIN_INDICES) &&
+        nf__need(f, NF__F_AP_DURATION, NF__F_AP_END_INDICES)) {
         int64_t m = napb < nape ? napb : nape;
         for (int64_t k = 0; k < m; k++) x[k] = t[f->ape[k]] - t[f->apb[k]];
         nf__put_vec(f, NF__F_AP_DURATION, x, m, "");
@@ -618,7 +620,8 @@ static void ahp_features(struct nf_features *f)
     }
     /* ADP: the highest sample from each AHP minimum to the next
      * min_between_peaks (an empty range reads its end) */
-    if (nf__need(f, NF__F_ADP_PEAK_INDICES, mav) && nf__need(f, NF__F_ADP_PEAK_INDICES, NF__F_MIN_BETWEEN_PEAKS_INDICES)) {
+    if (nf__need(f, NF__F_ADP_PEAK_INDICES, mav) &&
+        nf__need(f, NF__F_ADP_PEAK_INDICES, NF__F_MIN_BETWEEN_PEAKS_INDICES)) {
         if (nahp > f->nmbp) {
             nf__missing(f, NF__F_ADP_PEAK_INDICES, "more AHP minima than minima between peaks");
         } else {

@@ -625,7 +625,8 @@ static void vclamp_tau(struct nf_features *f)
         for (int64_t k = hi - lo; k % 4; k++) yc[k] = 0;
         int64_t m = hi - lo, even = f->o.interp_step_ms > 0;
         double h = x[m - 1] / (double)(m - 1);
-        for (int64_t k = 1; k < m && !even; k++) even = fabs(x[k] - x[k - 1] - h) > 1e-4 * h ? -1 : (k == m - 1); /* float times jitter */
+        for (int64_t k = 1; k < m && !even; k++) /* float32 times jitter by ~1e-5 of a step */
+            even = fabs(x[k] - x[k - 1] - h) > 1e-4 * h ? -1 : (k == m - 1);
         vc_fit q = {yc, even > 0 ? NULL : x, m, h, which == 0 ? -1 : 1}, coarse = q;
         if (even > 0 && m >= 256) { /* every 8th sample, centred and padded, where x was */
             double *yd = x, md = 0;

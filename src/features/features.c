@@ -207,7 +207,8 @@ static nf_status check_opts(const nf_features_opts *o)
                   {"impedance_max_freq", o->impedance_max_freq},
                   {"adaptation_offset_ms", o->adaptation_offset_ms}};
     for (size_t k = 0; k < sizeof finite / sizeof finite[0]; k++)
-        if (!isfinite(finite[k].x)) return nf__fail(NF_EINVAL, "features: %s = %g is not finite", finite[k].name, finite[k].x);
+        if (!isfinite(finite[k].x))
+            return nf__fail(NF_EINVAL, "features: %s = %g is not finite", finite[k].name, finite[k].x);
     if (o->deriv_window < 1 || o->deriv_window > 1000)
         return nf__fail(NF_EINVAL, "features: derivative window %d samples is not in [1, 1000]", o->deriv_window);
     if (!(o->interp_step_ms >= 0) || !isfinite(o->interp_step_ms))
@@ -222,7 +223,8 @@ static nf_status check_opts(const nf_features_opts *o)
         return nf__fail(NF_EINVAL, "features: strict_burst_factor %g must be > 0", o->strict_burst_factor);
     if (!(o->initial_perc >= 0 && o->initial_perc < 1))
         return nf__fail(NF_EINVAL, "features: initial_perc %g is not in [0, 1)", o->initial_perc);
-    if ((unsigned)o->voltage_base_mode > NF_FEATURES_BASE_MEDIAN || (unsigned)o->current_base_mode > NF_FEATURES_BASE_MEDIAN)
+    if ((unsigned)o->voltage_base_mode > NF_FEATURES_BASE_MEDIAN ||
+        (unsigned)o->current_base_mode > NF_FEATURES_BASE_MEDIAN)
         return nf__fail(NF_EINVAL, "features: base mode must be mean or median");
     if (o->ap_phaseslope_range < 0 || o->ap_phaseslope_range > 1000)
         return nf__fail(NF_EINVAL, "features: AP_phaseslope_range %d is not in [0, 1000]", o->ap_phaseslope_range);

@@ -70,7 +70,8 @@ enum { NF__SCALAR, NF__VECTOR, NF__INDEX, NF__TRACE, NF__ALIAS };
     X(BURST_ISI_INDICES, "burst_ISI_indices", "index", NF__INDEX,                                                   \
       "ISI_values indices + 1 where an ISI > burst_factor x the median since the last burst is followed by one "   \
       "< it / burst_factor")                                                                                        \
-    X(BURST_MEAN_FREQ, "burst_mean_freq", "Hz", NF__VECTOR, "spikes per second within each burst of burst_ISI_indices") \
+    X(BURST_MEAN_FREQ, "burst_mean_freq", "Hz", NF__VECTOR,                                                         \
+      "spikes per second within each burst of burst_ISI_indices")                                                  \
     X(BURST_NUMBER, "burst_number", "1", NF__SCALAR, "number of burst_mean_freq values (0 when none)")              \
     X(INTERBURST_VOLTAGE, "interburst_voltage", "mV", NF__VECTOR,                                                   \
       "mean V from 5 ms after the last peak of a burst to 5 ms before the next peak")                              \
@@ -136,7 +137,8 @@ enum { NF__SCALAR, NF__VECTOR, NF__INDEX, NF__TRACE, NF__ALIAS };
       "per peak after ss: where dV/dt rises through DerivativeThreshold and stays above it DerivativeWindow samples") \
     X(AP_END_INDICES, "AP_end_indices", "index", NF__INDEX,                                                         \
       "per peak after ss: first sample after the steepest fall where dV/dt >= DownDerivativeThreshold")            \
-    X(AP_RISE_INDICES, "AP_rise_indices", "index", NF__INDEX, "sample nearest to half height between AP begin and peak") \
+    X(AP_RISE_INDICES, "AP_rise_indices", "index", NF__INDEX,                                                       \
+      "sample nearest to half height between AP begin and peak")                                                   \
     X(AP_FALL_INDICES, "AP_fall_indices", "index", NF__INDEX, "sample nearest to half height between peak and AP end") \
     X(AP_BEGIN_VOLTAGE, "AP_begin_voltage", "mV", NF__VECTOR, "V at AP_begin_indices")                              \
     X(AP_BEGIN_TIME, "AP_begin_time", "ms", NF__VECTOR, "t at AP_begin_indices")                                    \

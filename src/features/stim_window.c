@@ -2,6 +2,7 @@
  * protocol epoch, or a step found in the current. */
 #include "neurofit/stim_window.h"
 
+#include "features/features_internal.h" /* nf__median */
 #include "internal.h"
 
 #include <math.h>
@@ -10,34 +11,6 @@
 #include <string.h>
 
 /* ---- the step detector ------------------------------------------------------------- */
-
-/* Median of a[0..n) (reorders a): the upper middle for even n. */
-static double select_median(double *a, int64_t n)
-{
-    int64_t lo = 0, hi = n - 1, k = n / 2;
-    while (lo < hi) {
-        double pivot = a[lo + (hi - lo) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot) i++;
-            while (a[j] > pivot) j--;
-            if (i <= j) {
-                double tmp = a[i];
-                a[i] = a[j];
-                a[j] = tmp;
-                i++;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            break;
-    }
-    return a[k];
-}
 
 /* Running median of x over [k - h, k + h] (clipped at the ends) into y,
  * keeping the window sorted in win [2h + 1]. */
@@ -82,7 +55,8 @@ nf_status nf_stim_window_from_current(const double *t, double dt_ms, const doubl
     int64_t h = (int64_t)floor(0.5 / dt + 0.5); /* ~1 ms wide */
     if (h < 2) h = 2;
     if (h > 25) h = 25;
-    double *x = nf__malloc_array((size_t)n, sizeof(double)), *w = nf__malloc_array((size_t)n + 2 * (size_t)h + 1, sizeof(double));
+    double *x = nf__malloc_array((size_t)n, sizeof(double));
+    double *w = nf__malloc_array((size_t)n + 2 * (size_t)h + 1, sizeof(double));
     if (!x || !w) {
         free(x);
         free(w);
@@ -90,13 +64,13 @@ nf_status nf_stim_window_from_current(const double *t, double dt_ms, const doubl
     }
     /* noise: robust sd of the sample-to-sample differences / sqrt(2) */
     for (int64_t k = 0; k + 1 < n; k++) w[k] = i[k + 1] - i[k];
-    double med = select_median(w, n - 1);
+    double med = nf__median(w, n - 1);
     for (int64_t k = 0; k + 1 < n; k++) w[k] = fabs(i[k + 1] - i[k] - med);
-    double noise = 1.4826 * select_median(w, n - 1) / sqrt(2.0);
+    double noise = 1.4826 * nf__median(w, n - 1) / sqrt(2.0);
     median_filter(i, n, h, x, w);
     int64_t m0 = n / 100 > 10 ? n / 100 : 10;
     for (int64_t k = 0; k < m0; k++) w[k] = x[k];
-    double hold = select_median(w, m0), big = 0;
+    double hold = nf__median(w, m0), big = 0;
     for (int64_t k = 0; k < n; k++) big = fmax(big, fabs(x[k] - hold));
     double thr = fmax(5 * noise / sqrt((double)(2 * h + 1)), 0.01 * big);
     /* runs of samples beyond thr on one side of holding (an undershoot after
@@ -130,7 +104,7 @@ nf_status nf_stim_window_from_current(const double *t, double dt_ms, const doubl
         return nf__fail(NF_ENOTFOUND, "stimulus window: the current has no step (it stays at %g pA)", hold);
     }
     for (int64_t k = best_a; k < best_b; k++) w[k - best_a] = x[k];
-    double level = select_median(w, best_b - best_a);
+    double level = nf__median(w, best_b - best_a);
     free(x);
     free(w);
     out->first = best_a;
@@ -143,8 +117,9 @@ nf_status nf_stim_window_from_current(const double *t, double dt_ms, const doubl
     int n_why = snprintf(out->why, sizeof out->why,
                          "the current's step from %g to %g ms (holding %.4g pA, step %.4g pA, noise %.2g pA)",
                          out->start_ms, out->end_ms, hold, level, noise);
+    double filtered_noise = noise / sqrt((double)(2 * h + 1));
     const char *doubt = second * 2 >= best_b - best_a ? "another step at least half as long"
-                        : fabs(level - hold) < 10 * noise / sqrt((double)(2 * h + 1)) ? "a step within 10x the filtered noise"
+                        : fabs(level - hold) < 10 * filtered_noise ? "a step within 10x the filtered noise"
                         : best_a == 0                     ? "the current departs from its first sample"
                         : best_b == n                     ? "the step lasts to the end of the sweep"
                                                           : NULL;
@@ -180,8 +155,9 @@ nf_status nf_stim_window_find(const nf_recording *rec, int sweep, nf_stim_window
     memset(out, 0, sizeof *out);
     if (sw->n_epochs == 0) {
         if (!sw->i)
-            return nf__fail(NF_ENOTFOUND, "%s sweep %d: no protocol epochs and no current to find the stimulus window in",
-                            rec->path, sweep);
+            return nf__fail(NF_ENOTFOUND,
+                            "%s sweep %d: no protocol epochs and no current to find the stimulus window in", rec->path,
+                            sweep);
         nf_status s = nf_stim_window_from_current(t, sw->dt_ms, sw->i, sw->n, out);
         if (s) nf__fail(s, "%s sweep %d: %s", rec->path, sweep, nf_errmsg());
         return s;
@@ -234,11 +210,11 @@ nf_status nf_stim_window_find(const nf_recording *rec, int sweep, nf_stim_window
     out->holding_pA = pick > 0 ? sw->epochs[pick - 1].level_pA : hold;
     int n_why;
     if (n_change)
-        n_why = snprintf(out->why, sizeof out->why, "protocol epoch %s, the level that changes across sweeps (%g .. %g pA)",
-                         ep->name, lo, hi);
+        n_why = snprintf(out->why, sizeof out->why,
+                         "protocol epoch %s, the level that changes across sweeps (%g .. %g pA)", ep->name, lo, hi);
     else
-        n_why = snprintf(out->why, sizeof out->why, "protocol epoch %s, the step furthest from holding (%g pA)", ep->name,
-                         ep->level_pA);
+        n_why = snprintf(out->why, sizeof out->why, "protocol epoch %s, the step furthest from holding (%g pA)",
+                         ep->name, ep->level_pA);
     if (n_change > 1) {
         out->ambiguous = 1;
         n_why += snprintf(out->why + n_why, sizeof out->why - (size_t)n_why,

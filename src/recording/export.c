@@ -23,19 +23,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char *epoch_type_name(nf_epoch_type t)
-{
-    switch (t) {
-    case NF_EPOCH_STEP: return "step";
-    case NF_EPOCH_RAMP: return "ramp";
-    case NF_EPOCH_PULSE: return "pulse";
-    default: return "other";
-    }
-}
-
 static const char *current_name(nf_current_source s)
 {
     return s == NF_CURRENT_RECORDED ? "recorded" : s == NF_CURRENT_PROTOCOL ? "protocol" : "none";
+}
+
+/* A float64 [rows][cols] table (freed here) as path. */
+static nf_status npy_table(const char *path, double *tab, int64_t rows, int64_t cols)
+{
+    int64_t shape[2] = {rows, cols};
+    nf_status s = nf_npy_write(path, NF_DT_F64, 2, shape, tab);
+    free(tab);
+    return s;
+}
+
+/* A CSV file under a temporary name with its header line written. */
+static nf_status csv_open(nf_commit_file *cf, const char *path, const char *header)
+{
+    nf_status s = nf_file_commit_open(cf, path);
+    if (!s) fputs(header, cf->fp);
+    return s;
 }
 
 static nf_status write_sweep(const char *path, const nf_sweep *sw, nf_export_format fmt)
@@ -49,15 +56,11 @@ static nf_status write_sweep(const char *path, const nf_sweep *sw, nf_export_for
             tab[k * nc + 1] = sw->v[k];
             if (sw->i) tab[k * nc + 2] = sw->i[k];
         }
-        int64_t shape[2] = {sw->n, nc};
-        nf_status s = nf_npy_write(path, NF_DT_F64, 2, shape, tab);
-        free(tab);
-        return s;
+        return npy_table(path, tab, sw->n, nc);
     }
     nf_commit_file cf;
-    nf_status s = nf_file_commit_open(&cf, path);
+    nf_status s = csv_open(&cf, path, sw->i ? "t[ms],V[mV],I[pA]\n" : "t[ms],V[mV]\n");
     if (s) return s;
-    fputs(sw->i ? "t[ms],V[mV],I[pA]\n" : "t[ms],V[mV]\n", cf.fp);
     for (int64_t k = 0; k < sw->n; k++)
         if (sw->i)
             fprintf(cf.fp, "%.17g,%.17g,%.17g\n", sw->t[k], sw->v[k], sw->i[k]);
@@ -80,20 +83,16 @@ static nf_status write_epochs(const char *path, const nf_recording *rec, const u
                                  (double)ep->end, ep->start_ms, ep->end_ms, ep->level_pA};
                 for (int c = 0; c < 8; c++) tab[r * 8 + c] = row[c];
             }
-        int64_t shape[2] = {rows, 8};
-        nf_status s = nf_npy_write(path, NF_DT_F64, 2, shape, tab);
-        free(tab);
-        return s;
+        return npy_table(path, tab, rows, 8);
     }
     nf_commit_file cf;
-    nf_status s = nf_file_commit_open(&cf, path);
+    nf_status s = csv_open(&cf, path, "sweep,epoch,type,first,end,start_ms,end_ms,level_pA\n");
     if (s) return s;
-    fputs("sweep,epoch,type,first,end,start_ms,end_ms,level_pA\n", cf.fp);
     for (int k = 0; k < rec->n_sweeps; k++)
         for (int e = 0; (!sel || sel[k]) && e < rec->sweeps[k].n_epochs; e++) {
             const nf_epoch *ep = &rec->sweeps[k].epochs[e];
             fprintf(cf.fp, "%d,%s,%s,%lld,%lld,%.17g,%.17g,%.17g\n", rec->sweeps[k].index, ep->name,
-                    epoch_type_name(ep->type), (long long)ep->first, (long long)ep->end, ep->start_ms, ep->end_ms,
+                    nf_epoch_type_name(ep->type), (long long)ep->first, (long long)ep->end, ep->start_ms, ep->end_ms,
                     ep->level_pA);
         }
     return nf_file_commit_close(&cf, !ferror(cf.fp));
@@ -118,15 +117,15 @@ static cJSON *meta_json(const nf_recording *rec, const unsigned char *sel, nf_ex
     cJSON_AddNumberToObject(m, "i_channel", rec->i_channel);
     cJSON_AddStringToObject(m, "current_origin", rec->i_origin);
     cJSON_AddStringToObject(m, "units", "t ms, V mV, I pA");
-    cJSON_AddStringToObject(m, "sweep_files", fmt == NF_EXPORT_NPY
-                                                  ? "sweeps/sweep_<index>.npy: float64 [samples][columns], columns t V (I)"
-                                                  : "sweeps/sweep_<index>.csv: header t[ms],V[mV](,I[pA]), one sample a line");
+    cJSON_AddStringToObject(m, "sweep_files",
+                            fmt == NF_EXPORT_NPY ? "sweeps/sweep_<index>.npy: float64 [samples][columns], columns t V (I)"
+                                                 : "sweeps/sweep_<index>.csv: header t[ms],V[mV](,I[pA]), a sample a line");
     if (epoch_rows > 0)
-        cJSON_AddStringToObject(m, "epochs",
-                                fmt == NF_EXPORT_NPY
-                                    ? "epochs.npy: float64 [rows][8]: sweep, epoch (0 = A), type (1 step, 2 ramp, 3 pulse, "
-                                      "9 other), first, end (samples, end exclusive), start_ms, end_ms, level_pA"
-                                    : "epochs.csv: sweep,epoch,type,first,end,start_ms,end_ms,level_pA (end exclusive)");
+        cJSON_AddStringToObject(
+            m, "epochs",
+            fmt == NF_EXPORT_NPY ? "epochs.npy: float64 [rows][8]: sweep, epoch (0 = A), type (1 step, 2 ramp, 3 pulse, "
+                                   "9 other), first, end (samples, end exclusive), start_ms, end_ms, level_pA"
+                                 : "epochs.csv: sweep,epoch,type,first,end,start_ms,end_ms,level_pA (end exclusive)");
     sw = cJSON_AddArrayToObject(m, "sweeps");
     for (int k = 0; k < rec->n_sweeps; k++) {
         if (sel && !sel[k]) continue;

@@ -175,3 +175,13 @@ void nf_recording_destroy(nf_recording *rec)
     free(rec->path);
     free(rec);
 }
+
+const char *nf_epoch_type_name(nf_epoch_type t)
+{
+    switch (t) {
+    case NF_EPOCH_STEP: return "step";
+    case NF_EPOCH_RAMP: return "ramp";
+    case NF_EPOCH_PULSE: return "pulse";
+    default: return "other";
+    }
+}
