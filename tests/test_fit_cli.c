@@ -216,3 +216,21 @@ Test(fit_cli, ctrl_c_saves_a_checkpoint_and_exits_130, .timeout = 120)
     snprintf(sub, sizeof sub, "%s/c", dir);
     cr_assert(!nft_exists(sub, "results.json"), "no results from an interrupted run");
 }
+
+/* An ABF sweep without --stim-start/--stim-end: the fit's feature window is
+ * the protocol's step epoch, stated on stderr and in results.json. */
+Test(fit_cli, abf_window_is_the_step_epoch_and_is_stated)
+{
+    int rc = nft_run(out, sizeof out,
+                     NFT_BIN " fit " NF_TEST_DATA "/abf/File_axon_5.abf --sweeps 5 --models lif6 --budget 64 "
+                             "--refine 0 --out %s/abf",
+                     dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "stimulus window 215.6-715.6 ms from protocol epoch B"), "%s", out);
+    rc = nft_run(out, sizeof out,
+                 "/usr/bin/python3 -c \"import json; r=json.load(open('%s/abf/results.json'))['recordings'][0]; "
+                 "assert abs(r['stim_start_ms'] - 215.6) < 1e-9 and abs(r['stim_end_ms'] - 715.6) < 1e-9, r; "
+                 "assert r['stim_window'].startswith('protocol epoch B'), r['stim_window']; print('ok')\"",
+                 dir);
+    cr_assert_eq(rc, 0, "%s", out);
+}

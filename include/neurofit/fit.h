@@ -60,6 +60,7 @@ typedef struct nf_fit_target {
     int64_t n;          /* samples (>= 10) */
     double dt_ms;       /* sample interval, > 0 */
     double stim_start_ms, stim_end_ms; /* feature window; both 0: found from the current */
+    const char *stim_window;           /* optional: how the window was chosen (results.json says it) */
 } nf_fit_target;
 
 typedef struct nf_fit_progress {

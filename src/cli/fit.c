@@ -121,7 +121,7 @@ typedef struct loaded {
     nf_fit_target *t;
     int n;
     float **bufs;   /* owned float copies */
-    char **names;
+    char **names;   /* [2 n]: each target's name, and how its stimulus window was chosen (or NULL) */
 } loaded;
 
 static void loaded_free(loaded *L)
@@ -129,7 +129,8 @@ static void loaded_free(loaded *L)
     for (int k = 0; k < L->n; k++) {
         free(L->bufs[2 * k]);
         free(L->bufs[2 * k + 1]);
-        free(L->names[k]);
+        free(L->names[2 * k]);
+        free(L->names[2 * k + 1]);
     }
     free(L->t);
     free(L->bufs);
@@ -152,7 +153,7 @@ static int add_owned(loaded *L, const char *name, float *fv, float *fi, int64_t 
         float **b = realloc(L->bufs, 2 * cap * sizeof *b);
         if (b)
             L->bufs = b;
-        char **names = realloc(L->names, cap * sizeof *names);
+        char **names = realloc(L->names, 2 * cap * sizeof *names);
         if (names)
             L->names = names;
         if (!t || !b || !names) {
@@ -166,7 +167,8 @@ static int add_owned(loaded *L, const char *name, float *fv, float *fi, int64_t 
     }
     L->bufs[2 * L->n] = fv;
     L->bufs[2 * L->n + 1] = fi;
-    L->names[L->n] = nm;
+    L->names[2 * L->n] = nm;
+    L->names[2 * L->n + 1] = NULL;
     L->t[L->n] = (nf_fit_target){.name = nm, .v = fv, .i = fi, .n = n, .dt_ms = dt};
     L->n++;
     return 0;
@@ -186,8 +188,9 @@ static int add_target(loaded *L, const char *name, const double *v, const double
 /* The stimulus window of each sweep when none is given (nf_stim_window_find):
  * stated on stderr once per file and whenever it changes or is ambiguous;
  * a sweep without one keeps 0, 0 (nf_fit then finds it in the current). */
-static void auto_window(nf_fit_target *t, const nf_recording *rec, int s, int quiet, char *last, size_t cap)
+static void auto_window(loaded *L, const nf_recording *rec, int s, int quiet, char *last, size_t cap)
 {
+    nf_fit_target *t = &L->t[L->n - 1];
     nf_stim_window w;
     if (nf_stim_window_find(rec, s, &w)) {
         if (!quiet) fprintf(stderr, "neurofit fit: %s sweep %d: no stimulus window: %s\n", rec->path, s, nf_errmsg());
@@ -195,6 +198,7 @@ static void auto_window(nf_fit_target *t, const nf_recording *rec, int s, int qu
     }
     t->stim_start_ms = w.start_ms;
     t->stim_end_ms = w.end_ms;
+    t->stim_window = L->names[2 * L->n - 1] = strdup(w.why); /* in results.json; NULL (left out) if out of memory */
     char line[512];
     snprintf(line, sizeof line, "%g-%g ms from %s", w.start_ms, w.end_ms, w.why);
     if (!quiet && strcmp(line, last))
@@ -230,7 +234,7 @@ static int load_file(loaded *L, const char *path, const char *sweeps, const nf_r
             const char *base = strrchr(path, '/');
             snprintf(name, sizeof name, "%s sweep %d", base ? base + 1 : path, sw->index);
             rc = add_target(L, name, sw->v, sw->i, sw->n, sw->dt_ms);
-            if (!rc && find_window) auto_window(&L->t[L->n - 1], rec, s, quiet, last_window, sizeof last_window);
+            if (!rc && find_window) auto_window(L, rec, s, quiet, last_window, sizeof last_window);
         }
     }
     free(mask);

@@ -135,6 +135,7 @@ static nf_status write_json(const nf_fit_result *r, const nf_fit_target *t, int 
         cJSON_AddNumberToObject(ro, "dt_ms", t[i].dt_ms);
         cJSON_AddNumberToObject(ro, "stim_start_ms", tg->stim_start_ms);
         cJSON_AddNumberToObject(ro, "stim_end_ms", tg->stim_end_ms);
+        if (t[i].stim_window) cJSON_AddStringToObject(ro, "stim_window", t[i].stim_window);
         cJSON_AddItemToObject(ro, "target_spike_features", spike_features_json(tg->features, tg->has));
         cJSON *sig = cJSON_AddObjectToObject(ro, "feature_sigmas");
         for (int f = 0; f < NF_FIT_N_FEATURES; f++)
