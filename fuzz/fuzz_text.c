@@ -1,5 +1,5 @@
-/* libFuzzer target: the text table reader, with header/default columns,
- * with an explicit column list, and by position (as `neurofit features`). */
+/* libFuzzer target: the text table reader, with header/default columns and
+ * with an explicit column list. */
 #include "rec_internal.h"
 
 #include <stdlib.h>
@@ -15,9 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nf_recording_options o;
     nf_recording_options_default(&o);
     nf_recording *rec = NULL;
-    for (int pass = 0; pass < 3; pass++) {
+    for (int pass = 0; pass < 2; pass++) {
         o.columns = pass == 1 ? "t[s] I[pA] V[mV]" : NULL;
-        o.columns_by_position = pass == 2;
         o.dt_ms = 0.1;
         if (!nf__text_parse("fuzz.txt", text, size, &o, &rec)) {
             nf__rec_validate(rec);
