@@ -671,18 +671,22 @@ Test(features_input, random_traces_never_crash_and_give_finite_values)
         o.interp_step_ms = nft_uniform(&seed) < 0.3 ? 0 : 0.1;
         o.deriv_window = 1 + (int)(nft_uniform(&seed) * 40);
         o.ignore_first_isi = nft_uniform(&seed) < 0.5;
+        o.strict_stiminterval = nft_uniform(&seed) < 0.3;
+        o.voltage_base_mode = nft_uniform(&seed) < 0.3 ? NF_FEATURES_BASE_MEDIAN : NF_FEATURES_BASE_MEAN;
         cr_assert_eq(nf_features_create(&o, &f), NF_OK);
         int64_t n = 3 + (int64_t)(nft_uniform(&seed) * 3000);
         double dt = 0.02 + nft_uniform(&seed) * 0.3, *v = malloc(sizeof(double) * (size_t)n);
+        double *cur = nft_uniform(&seed) < 0.5 ? malloc(sizeof(double) * (size_t)n) : NULL;
         for (int64_t k = 0; k < n; k++) v[k] = -70 + 4 * (nft_uniform(&seed) - 0.5);
+        for (int64_t k = 0; cur && k < n; k++) cur[k] = (k > n / 4 && k < n / 2 ? 100 : 0) + nft_uniform(&seed);
         int ns = (int)(nft_uniform(&seed) * 8);
         for (int s = 0; s < ns; s++) {
             int64_t at = (int64_t)(nft_uniform(&seed) * (double)n), w = 1 + (int64_t)(nft_uniform(&seed) * 20);
             for (int64_t k = at; k < at + w && k < n; k++) v[k] = 20 - 5 * (double)(k - at);
         }
         double span = (double)(n - 1) * dt, a = (nft_uniform(&seed) * 1.4 - 0.2) * span;
-        nf_trace tr = {.dt_ms = dt, .v = v, .n = n, .stim_start_ms = a,
-                       .stim_end_ms = a + 0.01 + nft_uniform(&seed) * span};
+        nf_trace tr = {.dt_ms = dt, .v = v, .i = cur, .n = n, .stim_start_ms = a,
+                       .stim_end_ms = a + 0.01 + nft_uniform(&seed) * span, .stimulus_current_pA = it % 2 ? 100 : 0};
         cr_assert_eq(nf_features_compute(f, &tr), NF_OK, "iteration %d: %s", it, nf_errmsg());
         for (int id = 0; id < nf_feature_count(); id++) {
             nf_feature_value r;
@@ -694,6 +698,7 @@ Test(features_input, random_traces_never_crash_and_give_finite_values)
             if (!nf_feature_is_vector(id)) cr_assert(r.missing || r.n == 1, "%s", nf_feature_name(id));
         }
         free(v);
+        free(cur);
         nf_features_destroy(f);
     }
 }
