@@ -581,14 +581,19 @@ static int scan_tau(const vc_fit *q, double lo, double step)
 /* tau of the best bounded fit; NaN when the fit does not depend on tau or
  * its best tau lies at the ends of the search (no exponential in 1e-3 ..
  * 1e5 ms). The scan runs on every 8th sample (coarse) when coarse is not
- * NULL; when Brent's result (on every sample) then sits on the edge of that
- * bracket, the scan is redone on every sample. */
+ * NULL; when it points at a tau shorter than 4 coarse steps, or Brent's
+ * result (on every sample) sits on the edge of its bracket, the scan is
+ * redone on every sample. */
 static double fit_tau(const vc_fit *q, const vc_fit *coarse)
 {
     const double lo = log(1e-3), hi = log(1e5), step = (hi - lo) / (SCAN - 1);
     for (int pass = coarse ? 0 : 1; pass < 2; pass++) {
         int kb = scan_tau(pass ? q : coarse, lo, step);
-        if (kb <= 0 || kb == SCAN - 1) return NAN;
+        /* no tau helps, or only ever larger ones: every sample agrees; a short
+         * tau (below a few coarse steps) is looked for on every sample */
+        if (kb < 0 || kb == SCAN - 1) return NAN;
+        if (!pass && (kb == 0 || exp(lo + step * (kb + 1)) < 4 * coarse->h)) continue;
+        if (kb == 0) return NAN;
         double a = lo + step * (kb - 1), b = lo + step * (kb + 1), tau = vc_brent(q, a, b, lo + step * kb);
         if (pass || (log(tau) - a > 1e-6 && b - log(tau) > 1e-6)) return tau;
     }

@@ -39,17 +39,15 @@ void nf__put1(struct nf_features *f, int id, double x, const char *why_not_finit
 
 void nf__put_vec(struct nf_features *f, int id, const double *x, int64_t n, const char *why_empty)
 {
-    if (n == 0) {
-        nf__missing(f, id, why_empty);
+    int64_t m = 0;
+    for (int64_t k = 0; k < n; k++) m += isfinite(x[k]) != 0;
+    if (m == 0) {
+        nf__missing(f, id, n ? "no value is finite (degenerate trace)" : why_empty);
         return;
     }
-    for (int64_t k = 0; k < n; k++)
-        if (!isfinite(x[k])) {
-            nf__missing(f, id, "a value is not finite (degenerate trace)");
-            return;
-        }
-    double *out = nf__put(f, id, n);
-    for (int64_t k = 0; k < n; k++) out[k] = x[k];
+    double *out = nf__put(f, id, m);
+    for (int64_t k = 0, j = 0; k < n; k++)
+        if (isfinite(x[k])) out[j++] = x[k];
 }
 
 int nf__need(struct nf_features *f, int out, int id)

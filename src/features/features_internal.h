@@ -342,8 +342,9 @@ double *nf__put(struct nf_features *f, int id, int64_t n);
 /* Store one value; a value that is not finite makes the feature missing
  * with `why_not_finite`. */
 void nf__put1(struct nf_features *f, int id, double x, const char *why_not_finite);
-/* Store n values copied from x; missing with `why_empty` when n is 0 and
- * with "a value is not finite" when one is not. */
+/* Store the finite ones of n values copied from x (a vector keeps its
+ * defined entries); missing with `why_empty` when n is 0, and when none is
+ * finite. */
 void nf__put_vec(struct nf_features *f, int id, const double *x, int64_t n, const char *why_empty);
 void nf__missing(struct nf_features *f, int id, const char *reason);
 /* 1 when feature id has a value; else mark `out` missing with its reason. */
