@@ -55,6 +55,32 @@ int nf_cli_parse_list(const char *s, double *out, int max)
     return n;
 }
 
+/* ---- dispatch ------------------------------------------------------------ */
+
+void nf_cli_dispatch_usage(FILE *fp, const char *prog, const char *kind, const char *footer,
+                           const nf_cli_command *cmds, int n_cmds)
+{
+    fprintf(fp, "usage: %s <%s> [options]\n\n%ss:\n", prog, kind, kind);
+    for (int i = 0; i < n_cmds; i++)
+        fprintf(fp, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+    fprintf(fp, "\n%s\n", footer);
+}
+
+int nf_cli_dispatch(const char *prog, const char *kind, const char *footer, const nf_cli_command *cmds, int n_cmds,
+                    int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        nf_cli_dispatch_usage(argc < 2 ? stderr : stdout, prog, kind, footer, cmds, n_cmds);
+        return argc < 2 ? NF_EXIT_USAGE : NF_EXIT_OK;
+    }
+    for (int i = 0; i < n_cmds; i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "%s: unknown %s '%s'\n\n", prog, kind, argv[1]);
+    nf_cli_dispatch_usage(stderr, prog, kind, footer, cmds, n_cmds);
+    return NF_EXIT_USAGE;
+}
+
 /* ---- options ------------------------------------------------------------ */
 
 /* "all" or "0,2,5-7" -> mask over n sweeps; NF_EXIT_USAGE (the message

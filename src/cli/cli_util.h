@@ -27,6 +27,7 @@
 #include "neurofit/recording.h"
 
 #include <getopt.h>
+#include <stdio.h>
 #include <stdint.h>
 
 /* Exit codes: 0 success, 1 failure while running, 2 bad usage or input. */
@@ -45,6 +46,25 @@ int nf_cli_parse_sweeps(const char *cmd, const char *spec, int n, unsigned char 
 
 /* Split "a,b,c" numbers after a prefix like "step:"; returns count or -1. */
 int nf_cli_parse_list(const char *s, double *out, int max);
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+/* A command of a dispatch table (the command table of `neurofit`, the
+ * subcommands of `neurofit sbi`). */
+typedef struct nf_cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the name */
+    const char *help;
+} nf_cli_command;
+
+/* Run the command named by argv[1]: with none, the usage on stderr and exit
+ * 2; --help or -h, the usage on stdout and 0; an unknown name, "<prog>:
+ * unknown <kind> 'X'" and the usage, exit 2. The usage is "usage: <prog>
+ * <kind> [options]", the table, and footer. */
+int nf_cli_dispatch(const char *prog, const char *kind, const char *footer, const nf_cli_command *cmds, int n_cmds,
+                    int argc, char **argv);
+void nf_cli_dispatch_usage(FILE *fp, const char *prog, const char *kind, const char *footer,
+                           const nf_cli_command *cmds, int n_cmds);
 
 /* ---- options ------------------------------------------------------------ */
 

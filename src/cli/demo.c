@@ -98,16 +98,8 @@ int nf_cli_demo(int argc, char **argv)
             nf_model_sample_uniform(m, 1, 0, P, par);
             nf_model_defaults(m, par); /* neuron 0: the model's defaults, plotted below */
             for (int64_t n = 0; n < T; n++) wave[n] = (n * dt >= 200 && n * dt < 800) ? (float)amp : 0.0f;
-            nf_batch b = {0};
-            b.model = m;
-            b.n_sims = P;
-            b.n_steps = T;
-            b.dt_ms = dt;
-            b.params = par;
-            b.stim.waves = wave;
-            b.stim.n_waves = 1;
-            b.spike_counts = cnt;
-            b.valid = valid;
+            nf_batch b = {.model = m, .n_sims = P, .n_steps = T, .dt_ms = dt, .params = par,
+                          .stim = {.waves = wave, .n_waves = 1}, .spike_counts = cnt, .valid = valid};
             struct timespec t0, t1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
             if (nf_engine_run(e, &b)) {

@@ -5,29 +5,14 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 
-#include <stdio.h>
-#include <string.h>
-
-static void usage(FILE *fp)
-{
-    fprintf(fp, "usage: neurofit sbi <subcommand> [options]\n\nsubcommands:\n");
-#define NF__SBI_HELP(name, help) fprintf(fp, "  %-10s %s\n", #name, help);
-    NF_CLI_SBI_COMMANDS(NF__SBI_HELP)
-#undef NF__SBI_HELP
-    fprintf(fp, "\n`neurofit sbi <subcommand> --help` describes its options.\n");
-}
+static const nf_cli_command subcommands[] = {
+#define NF__SBI_ROW(name, help) {#name, nf_cli_sbi_##name, help},
+    NF_CLI_SBI_COMMANDS(NF__SBI_ROW)
+#undef NF__SBI_ROW
+};
 
 int nf_cli_sbi(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? NF_EXIT_USAGE : NF_EXIT_OK;
-    }
-#define NF__SBI_DISPATCH(name, help) \
-    if (!strcmp(argv[1], #name)) return nf_cli_sbi_##name(argc - 1, argv + 1);
-    NF_CLI_SBI_COMMANDS(NF__SBI_DISPATCH)
-#undef NF__SBI_DISPATCH
-    fprintf(stderr, "neurofit sbi: unknown subcommand '%s'\n\n", argv[1]);
-    usage(stderr);
-    return NF_EXIT_USAGE;
+    return nf_cli_dispatch("neurofit sbi", "subcommand", "`neurofit sbi <subcommand> --help` describes its options.",
+                           subcommands, sizeof subcommands / sizeof subcommands[0], argc, argv);
 }

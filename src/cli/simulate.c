@@ -354,19 +354,9 @@ int nf_cli_simulate(int argc, char **argv)
     }
     for (int64_t k = 0; k < P * max_spikes; k++) spikes[k] = NAN;
 
-    nf_batch b = {0};
-    b.model = m;
-    b.n_sims = P;
-    b.n_steps = T;
-    b.dt_ms = dt;
-    b.params = params;
-    b.stim = stim;
-    b.voltage = voltage;
-    b.record_every = record_every;
-    b.spike_times = spikes;
-    b.max_spikes = (int32_t)max_spikes;
-    b.spike_counts = counts;
-    b.valid = valid;
+    nf_batch b = {.model = m, .n_sims = P, .n_steps = T, .dt_ms = dt, .params = params, .stim = stim,
+                  .voltage = voltage, .record_every = record_every, .spike_times = spikes,
+                  .max_spikes = (int32_t)max_spikes, .spike_counts = counts, .valid = valid};
     if (nf_batch_validate(&b)) {
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s", nf_errmsg());
         goto done;
