@@ -628,3 +628,49 @@ Test(sbi, file_stimuli_are_used_row_by_row_or_shared)
     cr_expect_neq(rc, 0, "%s", out);
     cr_expect(strstr(out, "fewer than the 5 simulations") != NULL, "%s", out);
 }
+
+/* nf_sbi_runner_run_theta with the prior's own draws reproduces the prior run
+ * bit for bit (stimuli, traces, summaries, validity); fixed parameters come
+ * from the prior; a bad theta fails naming it. */
+Test(sbi, runner_with_given_theta_equals_the_prior_run)
+{
+    const nf_model *m = nf_model_find("adex");
+    nf_prior *p;
+    cr_assert_eq(nf_prior_create(m, &p), NF_OK);
+    cr_assert_eq(nf_prior_parse(p, "C=uniform:100,300 g_L=uniform:5,15 b=loguniform:10,100"), NF_OK, "%s",
+                 nf_errmsg());
+    nf_sbi_config c = {.model = m, .prior = p, .dt_ms = 0.1, .n_steps = 2001, .record_every = 2,
+                       .x = NF_SBI_X_BOTH, .seed = 7};
+    c.stim.kind = NF_SBI_STIM_OU;
+    c.stim.mean_pA = 300;
+    c.stim.sd_pA = 100;
+    c.stim.tau_ms = 5;
+    nf_engine *e;
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 2, &e), NF_OK);
+    nf_sbi_runner *r;
+    const int64_t n = 24, T = 2001, R = 1001, first = 5;
+    cr_assert_eq(nf_sbi_runner_create(e, &c, n, &r), NF_OK, "%s", nf_errmsg());
+    float *th = malloc(sizeof(float) * n * 3), *st = malloc(sizeof(float) * n * T), *x = malloc(sizeof(float) * n * R);
+    float *st2 = malloc(sizeof(float) * n * T), *x2 = malloc(sizeof(float) * n * R);
+    float sum[24 * NF_SBI_N_SUMMARIES], sum2[24 * NF_SBI_N_SUMMARIES];
+    uint8_t ok[24], ok2[24];
+    cr_assert_eq(nf_sbi_runner_run(r, first, n, th, st, x, sum, ok), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_sbi_runner_run_theta(r, first, n, th, st2, x2, sum2, ok2), NF_OK, "%s", nf_errmsg());
+    cr_expect_eq(memcmp(st, st2, sizeof(float) * n * T), 0);
+    cr_expect_eq(memcmp(x, x2, sizeof(float) * n * R), 0);
+    cr_expect_eq(memcmp(sum, sum2, sizeof sum), 0);
+    cr_expect_eq(memcmp(ok, ok2, sizeof ok), 0);
+    /* another theta gives another trace; the stimulus stays that of the index */
+    for (int64_t i = 0; i < n; i++) th[i * 3 + 1] = 14.5f;
+    cr_assert_eq(nf_sbi_runner_run_theta(r, first, n, th, st2, x2, NULL, NULL), NF_OK, "%s", nf_errmsg());
+    cr_expect_eq(memcmp(st, st2, sizeof(float) * n * T), 0);
+    cr_expect_neq(memcmp(x, x2, sizeof(float) * n * R), 0);
+    th[2 * 3] = NAN;
+    cr_expect_eq(nf_sbi_runner_run_theta(r, first, n, th, NULL, x2, NULL, NULL), NF_ENAN);
+    cr_expect(strstr(nf_errmsg(), "adex.C") && strstr(nf_errmsg(), "nan"), "%s", nf_errmsg());
+    cr_expect_eq(nf_sbi_runner_run_theta(r, first, n, NULL, NULL, x2, NULL, NULL), NF_EINVAL);
+    nf_sbi_runner_destroy(r);
+    nf_engine_destroy(e);
+    nf_prior_destroy(p);
+    free(th), free(st), free(x), free(st2), free(x2);
+}

@@ -207,6 +207,13 @@ void nf_sbi_runner_destroy(nf_sbi_runner *r); /* NULL ok */
 /* Run [first, first+n), n <= max_n; arguments as nf_sbi_simulate. */
 nf_status nf_sbi_runner_run(nf_sbi_runner *r, int64_t first, int64_t n, float *theta,
                             float *stimulus, float *traces, float *summaries, uint8_t *valid);
+/* The same with the caller's parameters instead of prior draws (a simulator
+ * called with proposal samples, as sbi's simulate_for_sbi does): theta
+ * [n][d] in the prior's column order, the fixed parameters from the prior;
+ * simulation first+i gets stimulus first+i. The engine checks the values
+ * (a NaN or one outside the model's valid range fails naming it). */
+nf_status nf_sbi_runner_run_theta(nf_sbi_runner *r, int64_t first, int64_t n, const float *theta,
+                                  float *stimulus, float *traces, float *summaries, uint8_t *valid);
 
 /* --------------------------------------------------------------- dataset -- */
 

@@ -175,31 +175,39 @@ nf_status nf_sbi_runner_create(nf_engine *e, const nf_sbi_config *cfg, int64_t m
 typedef struct {
     nf_sbi_runner *r;
     int64_t first;
-    float *theta;
+    float *theta;        /* prior draws go here */
+    const float *given;  /* or the caller's theta [n][d] (nf_sbi_runner_run_theta) */
 } nf__sbi_job;
 
-/* Prior draws and stimuli of rows [lo, hi) of a chunk: pure per row. */
+/* Parameters (prior draws, or the caller's theta with the prior's fixed
+ * values) and stimuli of rows [lo, hi) of a chunk: pure per row. */
 static nf_status nf__sbi_prepare(void *ctx, int64_t lo, int64_t hi)
 {
     nf__sbi_job *j = ctx;
     nf_sbi_runner *r = j->r;
     int64_t n = hi - lo;
-    nf_status s = nf_prior_sample(r->cfg.prior, r->cfg.seed, j->first + lo, n, j->theta + lo * r->d,
-                                  r->params + lo * r->np);
+    nf_status s = NF_OK;
+    if (j->given) {
+        for (int64_t i = lo; i < hi; i++)
+            for (int p = 0, k = 0; p < r->np; p++) {
+                nf_prior_dim dim = nf_prior_get(r->cfg.prior, p);
+                r->params[i * r->np + p] = dim.family == NF_PRIOR_FIXED ? (float)dim.a : j->given[i * r->d + k++];
+            }
+    } else
+        s = nf_prior_sample(r->cfg.prior, r->cfg.seed, j->first + lo, n, j->theta + lo * r->d, r->params + lo * r->np);
     if (!s && r->varies) s = nf_sbi_stimuli(&r->cfg, j->first + lo, n, r->stim + lo * r->T);
     return s;
 }
 
-nf_status nf_sbi_runner_run(nf_sbi_runner *r, int64_t first, int64_t n, float *theta, float *stimulus,
-                            float *traces, float *summaries, uint8_t *valid)
+static nf_status nf__sbi_run(nf_sbi_runner *r, int64_t first, int64_t n, const float *given, float *theta,
+                             float *stimulus, float *traces, float *summaries, uint8_t *valid)
 {
     if (n < 0 || n > r->max_n)
         return nf__fail(NF_EINVAL, "sbi runner: %lld simulations exceed the chunk size %lld", (long long)n,
                         (long long)r->max_n);
     if (first < 0) return nf__fail(NF_EINVAL, "sbi runner: first simulation %lld < 0", (long long)first);
     if (n == 0) return NF_OK;
-    float *th = theta ? theta : r->theta;
-    nf__sbi_job job = {r, first, th};
+    nf__sbi_job job = {r, first, theta ? theta : r->theta, given};
     nf_status s = nf__parallel_for(r->pool, n, 64, nf__sbi_prepare, &job);
     if (s) return s;
 
@@ -233,6 +241,19 @@ nf_status nf_sbi_runner_run(nf_sbi_runner *r, int64_t first, int64_t n, float *t
             for (int64_t i = 0; i < n; i++) memcpy(stimulus + i * r->T, r->stim, sizeof(float) * (size_t)r->T);
     }
     return NF_OK;
+}
+
+nf_status nf_sbi_runner_run(nf_sbi_runner *r, int64_t first, int64_t n, float *theta, float *stimulus,
+                            float *traces, float *summaries, uint8_t *valid)
+{
+    return nf__sbi_run(r, first, n, NULL, theta, stimulus, traces, summaries, valid);
+}
+
+nf_status nf_sbi_runner_run_theta(nf_sbi_runner *r, int64_t first, int64_t n, const float *theta,
+                                  float *stimulus, float *traces, float *summaries, uint8_t *valid)
+{
+    if (!theta && n > 0) return nf__fail(NF_EINVAL, "sbi runner: theta is NULL");
+    return nf__sbi_run(r, first, n, theta, NULL, stimulus, traces, summaries, valid);
 }
 
 nf_status nf_sbi_simulate(nf_engine *e, const nf_sbi_config *cfg, int64_t first, int64_t n, float *theta,
