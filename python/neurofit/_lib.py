@@ -93,6 +93,7 @@ CONSTANTS = {
     "NF_FORMAT_AUTO": 0, "NF_FORMAT_ABF": 1, "NF_FORMAT_NWB": 2, "NF_FORMAT_IBW": 3, "NF_FORMAT_TEXT": 4,
     "NF_FORMAT_NPY": 5,
     "NF_CURRENT_NONE": 0, "NF_CURRENT_RECORDED": 1, "NF_CURRENT_PROTOCOL": 2,
+    "NF_STIM_WINDOW_EPOCH": 1, "NF_STIM_WINDOW_CURRENT": 2,
     "NF_EPOCH_STEP": 1, "NF_EPOCH_RAMP": 2, "NF_EPOCH_PULSE": 3, "NF_EPOCH_OTHER": 9,
     "NF_REC_NAME": 64, "NF_REC_MAX_CHANNELS": 16,
     "NF_OPTIM_CMAES": 0, "NF_OPTIM_DE": 1, "NF_OPTIM_SHADE": 2,
@@ -129,7 +130,7 @@ class nf_model(C.Structure):
     _fields_ = [("name", cstr), ("description", cstr), ("equations", cstr), ("scheme", cstr), ("reference", cstr),
                 ("dt_max_ms", dbl), ("drive_pA", dbl), ("n_params", C.c_int),
                 ("params", C.POINTER(nf_param_info)), ("n_state", C.c_int), ("state", C.POINTER(nf_state_info)),
-                ("id", C.c_int)]
+                ("guess", C.c_int), ("instr_per_step", C.c_int), ("notes", cstr), ("id", C.c_int)]
 
 
 class nf_stimulus(C.Structure):
@@ -168,22 +169,30 @@ class nf_recording(C.Structure):
 
 
 class nf_recording_options(C.Structure):
-    _fields_ = [("format", C.c_int), ("columns", cstr), ("dt_ms", dbl), ("columns_by_position", C.c_int),
-                ("npy_rows_are_sweeps", C.c_int), ("current_path", cstr), ("v_channel", C.c_int),
-                ("i_channel", C.c_int)]
+    _fields_ = [("format", C.c_int), ("columns", cstr), ("dt_ms", dbl), ("npy_rows_are_sweeps", C.c_int),
+                ("current_path", cstr), ("v_channel", C.c_int), ("i_channel", C.c_int), ("current", C.c_int)]
+
+
+# Python never reads nf_features_opts' fields (settings go through
+# nf_features_opts_set by eFEL's names): opaque storage, at least as large as
+# the C struct (test_layout checks).
+FEATURES_OPTS_BYTES = 2048
 
 
 class nf_features_opts(C.Structure):
-    _fields_ = [("threshold_mV", dbl), ("deriv_threshold", dbl), ("deriv_window", C.c_int),
-                ("interp_step_ms", dbl), ("ignore_first_isi", C.c_int), ("spike_skipf", dbl),
-                ("max_spike_skip", C.c_int), ("burst_factor", dbl), ("voltage_base_start_perc", dbl),
-                ("voltage_base_end_perc", dbl), ("decay_start_after_stim_ms", dbl),
-                ("decay_end_after_stim_ms", dbl)]
+    _fields_ = [("opaque", C.c_uint64 * (FEATURES_OPTS_BYTES // 8))]
 
 
 class nf_trace(C.Structure):
     _fields_ = [("t", vp), ("dt_ms", dbl), ("v", vp), ("i", vp), ("n", i64), ("stim_start_ms", dbl),
-                ("stim_end_ms", dbl)]
+                ("stim_end_ms", dbl), ("stimulus_current_pA", dbl), ("multi_stim_start_ms", vp),
+                ("multi_stim_end_ms", vp), ("n_multi_stim", C.c_int)]
+
+
+class nf_stim_window(C.Structure):
+    _fields_ = [("start_ms", dbl), ("end_ms", dbl), ("first", i64), ("end", i64), ("source", C.c_int),
+                ("epoch", C.c_char * 4), ("level_pA", dbl), ("holding_pA", dbl), ("ambiguous", C.c_int),
+                ("why", C.c_char * 256)]
 
 
 class nf_feature_value(C.Structure):
@@ -257,12 +266,15 @@ class nf_sbi_config(C.Structure):
                 ("record_every", i64), ("x", C.c_int), ("seed", C.c_uint64), ("preset", C.c_char * 64)]
 
 
+# Opaque storage for C structures Python only passes on: C type name -> bytes.
+OPAQUE = {"nf_features_opts": FEATURES_OPTS_BYTES}
+
 # The structures test_layout.py checks: Python name -> C type name.
 STRUCTS = {
     "nf_param_info": nf_param_info, "nf_state_info": nf_state_info, "nf_model": nf_model,
     "nf_stimulus": nf_stimulus, "nf_batch": nf_batch, "nf_epoch": nf_epoch, "nf_channel": nf_channel,
     "nf_sweep": nf_sweep, "nf_recording": nf_recording, "nf_recording_options": nf_recording_options,
-    "nf_features_opts": nf_features_opts, "nf_trace": nf_trace, "nf_feature_value": nf_feature_value,
+    "nf_trace": nf_trace, "nf_stim_window": nf_stim_window, "nf_feature_value": nf_feature_value,
     "nf_fit_target": nf_fit_target, "nf_fit_progress": nf_fit_progress, "nf_score_weights": nf_score_weights,
     "nf_fit_options": nf_fit_options, "nf_fit_record": nf_fit_record, "nf_fit_target_info": nf_fit_target_info,
     "nf_fit_result": nf_fit_result, "nf_prior_dim": nf_prior_dim, "nf_sbi_stimulus": nf_sbi_stimulus,
@@ -299,6 +311,9 @@ _SIGNATURES = {
     "nf_recording_destroy": (None, [P(nf_recording)]),
     # features
     "nf_features_opts_default": (None, [P(nf_features_opts)]),
+    "nf_features_opts_set": (C.c_int, [P(nf_features_opts), cstr, cstr]),
+    "nf_stim_window_find": (C.c_int, [P(nf_recording), C.c_int, P(nf_stim_window)]),
+    "nf_stim_window_from_current": (C.c_int, [vp, dbl, vp, i64, P(nf_stim_window)]),
     "nf_feature_count": (C.c_int, []),
     "nf_feature_name": (cstr, [C.c_int]),
     "nf_feature_unit": (cstr, [C.c_int]),

@@ -112,16 +112,24 @@ def _feature_dict(values, has):
 
 
 def _one_target(x, what):
-    """(name, v float32, i float32, dt) of a Sweep or a (v, i, dt[, name]) tuple."""
+    """(name, v, i, dt, window) of a Sweep or a (v, i, dt[, name]) tuple; window
+    (start, end) ms, or (0, 0): nf_fit finds it in the current."""
     if isinstance(x, Sweep):
         if x.i is None:
             fail("%s: no injected current (neither recorded nor rebuilt from a protocol); a fit needs the "
                  "stimulus" % x.name)
         if not x.dt > 0:
             fail("%s: irregular time grid; fitting needs a fixed sample interval" % x.name)
-        return x.name, x.v, x.i, x.dt
+        window = (0.0, 0.0)
+        if x._source is not None:  # a file's sweep: its window as `neurofit fit` finds it
+            try:
+                w = x.stim_window()
+                window = (w["start_ms"], w["end_ms"])
+            except Error:
+                pass
+        return x.name, x.v, x.i, x.dt, window
     if isinstance(x, (tuple, list)) and len(x) in (3, 4):
-        return (x[3] if len(x) == 4 else what), x[0], x[1], x[2]
+        return (x[3] if len(x) == 4 else what), x[0], x[1], x[2], (0.0, 0.0)
     fail("%s: expected a Recording, a Sweep or a (voltage, current, dt) tuple, got %s" % (what, type(x).__name__))
 
 
@@ -130,7 +138,7 @@ def _targets(voltage, current, dt):
     if current is not None or dt is not None:
         if current is None or dt is None:
             fail("give voltage, current and dt together (or a Recording, a Sweep or a list of them)")
-        return [("recording", voltage, current, dt)], True
+        return [("recording", voltage, current, dt, (0.0, 0.0))], True
     if isinstance(voltage, Recording):
         return [_one_target(s, "sweep") for s in voltage.sweeps], len(voltage.sweeps) == 1
     if isinstance(voltage, Sweep):
@@ -180,7 +188,8 @@ def fit(voltage, current=None, dt=None, threshold=-20.0, candidates=None, top_k=
     seed : int
         The fit depends on the inputs and the seed only (default 1, as the CLI).
     stim_start, stim_end : float, optional
-        Feature window in ms (default: where the current changes).
+        Feature window in ms. Default: a file's sweep's ``stim_window()`` (as
+        `neurofit fit`), else where the current changes (nf_fit finds it).
     popsize, restarts, refine, survey, guess, bounds, window
         As the CLI's --popsize, --restarts, --refine, --survey, --no-guess,
         --bounds, --window.
@@ -212,7 +221,7 @@ def fit(voltage, current=None, dt=None, threshold=-20.0, candidates=None, top_k=
         fail("no recordings to fit")
     keep = []
     targets = (_lib.nf_fit_target * len(tg))()
-    for k, (name, v, i, d) in enumerate(tg):
+    for k, (name, v, i, d, win) in enumerate(tg):
         va = _lib.as_array(v, np.float32, "%s: voltage" % name, ndim=1)
         ia = _lib.as_array(i, np.float32, "%s: current" % name, ndim=1)
         if len(va) != len(ia):
@@ -222,7 +231,8 @@ def fit(voltage, current=None, dt=None, threshold=-20.0, candidates=None, top_k=
         nm = str(name).encode()
         keep += [va, ia, nm]
         targets[k] = _lib.nf_fit_target(name=nm, v=_lib.ptr(va), i=_lib.ptr(ia), n=len(va), dt_ms=float(d),
-                                        stim_start_ms=float(stim_start or 0.0), stim_end_ms=float(stim_end or 0.0))
+                                        stim_start_ms=float(win[0] if stim_start is None else stim_start),
+                                        stim_end_ms=float(win[1] if stim_end is None else stim_end))
     o = _lib.nf_fit_options()
     lib.nf_fit_options_default(C.byref(o))
     if candidates is not None:

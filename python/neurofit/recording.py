@@ -52,10 +52,42 @@ class Sweep:
     any of them or the recording is referenced.
     """
 
-    def __init__(self, index, t, v, i, dt, start_ms, current_source, epochs, name, table=False):
+    def __init__(self, index, t, v, i, dt, start_ms, current_source, epochs, name, table=False, source=None):
         self.index, self.t, self.v, self.i, self.dt = index, t, v, i, dt
         self.start_ms, self.current_source, self.epochs, self.name = start_ms, current_source, epochs, name
         self.table = table  # from a text or .npy table: its times are as the file gave them
+        self._source = source  # (the recording's _Handle, position of this sweep) for stim_window
+
+    def stim_window(self):
+        """The stimulus window the features use when none is given, found as
+        `neurofit features` finds it: the protocol epoch whose level changes
+        across the recording's sweeps, or a step in the current
+        (include/neurofit/stim_window.h).
+
+        Returns
+        -------
+        dict
+            start_ms, end_ms, first, end (sample indices), source ("epoch" or
+            "current"), epoch, level_pA, holding_pA, ambiguous, why.
+
+        Raises
+        ------
+        neurofit.Error
+            No epochs and no step in the current (give the window yourself).
+        """
+        w = _lib.nf_stim_window()
+        if self._source is not None:
+            check(lib.nf_stim_window_find(self._source[0].p, self._source[1], C.byref(w)))
+        elif self.i is not None:
+            t = None if self.dt > 0 else _lib.as_array(self.t, np.float64, "t", ndim=1)
+            i = _lib.as_array(self.i, np.float64, "i", ndim=1)
+            check(lib.nf_stim_window_from_current(_lib.ptr(t), float(self.dt), _lib.ptr(i), len(i), C.byref(w)))
+        else:
+            fail("%s: no current to find the stimulus window in; give stim_start and stim_end" % self.name)
+        return {"start_ms": w.start_ms, "end_ms": w.end_ms, "first": int(w.first), "end": int(w.end),
+                "source": {1: "epoch", 2: "current"}.get(w.source, "?"), "epoch": w.epoch.decode(),
+                "level_pA": w.level_pA, "holding_pA": w.holding_pA, "ambiguous": bool(w.ambiguous),
+                "why": w.why.decode()}
 
     @property
     def n(self):
@@ -115,7 +147,7 @@ class Recording:
 
 
 def read(path, format="auto", *, columns=None, dt=None, current_path=None, v_channel=-1, i_channel=-1,
-         columns_by_position=False, npy_rows_are_sweeps=False):
+         current="auto", npy_rows_are_sweeps=False):
     """Read a current-clamp recording (ABF 1/2, NWB 2, IBW, text, .npy).
 
     Parameters
@@ -132,8 +164,12 @@ def read(path, format="auto", *, columns=None, dt=None, current_path=None, v_cha
         beside a "_Ch3_" one).
     v_channel, i_channel : int
         ABF: ADC index of the voltage / current (-1: the first in mV / pA).
-    columns_by_position, npy_rows_are_sweeps : bool
-        Read tables as `neurofit features` does (see include/neurofit/recording.h).
+    current : "auto", "recorded" or "protocol"
+        Which current: the recorded one when the file has it, else the one
+        rebuilt from the protocol ("auto"), or that one (an error when absent).
+    npy_rows_are_sweeps : bool
+        A 2-D .npy without columns is [sweeps][samples] of V every dt (as
+        `neurofit features` reads it).
 
     Returns
     -------
@@ -162,7 +198,11 @@ def read(path, format="auto", *, columns=None, dt=None, current_path=None, v_cha
         keep.append(os.fspath(current_path).encode())
         o.current_path = keep[-1]
     o.v_channel, o.i_channel = int(v_channel), int(i_channel)
-    o.columns_by_position, o.npy_rows_are_sweeps = int(bool(columns_by_position)), int(bool(npy_rows_are_sweeps))
+    currents = {"auto": 0, "recorded": 1, "protocol": 2}
+    if current not in currents:
+        fail("current: %r; use auto, recorded or protocol" % (current,))
+    o.current = currents[current]
+    o.npy_rows_are_sweeps = int(bool(npy_rows_are_sweeps))
     p = C.POINTER(_lib.nf_recording)()
     check(lib.nf_recording_open(path.encode(), C.byref(o), C.byref(p)))
     return _wrap(_Handle(p))
@@ -184,7 +224,7 @@ def _wrap(h):
                   for e in (s.epochs[j] for j in range(s.n_epochs))]
         sweeps.append(Sweep(int(s.index), t, v, i, float(s.dt_ms), float(s.start_ms),
                             _SOURCES.get(s.i_source, "none"), epochs, "%s sweep %d" % (base, s.index),
-                            table=r.format in (_FORMATS["text"], _FORMATS["npy"])))
+                            table=r.format in (_FORMATS["text"], _FORMATS["npy"]), source=(h, k)))
     channels = [(r.channels[c].name.decode(), r.channels[c].unit.decode()) for c in range(r.n_channels)]
     return Recording(path, lib.nf_format_name(r.format).decode(), r.format_detail.decode(), float(r.rate_hz),
                      channels, int(r.v_channel), int(r.i_channel), r.i_origin.decode(), sweeps)

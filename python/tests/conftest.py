@@ -8,6 +8,7 @@
 import json
 import os
 import subprocess
+import tempfile
 
 import numpy as np
 import pytest
@@ -41,3 +42,14 @@ def load_json(path):
 
 def npy(dirname, name):
     return np.load(os.path.join(str(dirname), name))
+
+
+def pytest_sessionstart(session):
+    """Check the ctypes structures against the headers before anything calls the
+    library with them: a difference would corrupt memory, not fail cleanly."""
+    from test_layout import layout_problems
+    with tempfile.TemporaryDirectory() as d:
+        problems = layout_problems(d)
+    if problems:
+        pytest.exit("python/neurofit/_lib.py differs from include/neurofit (update its structures):\n"
+                    + "\n".join(problems), returncode=1)

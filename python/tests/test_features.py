@@ -27,15 +27,16 @@ def test_every_feature_of_the_efel_trace_equals_the_cli(cli, data):
     rec = cli_features(cli, path, "--stim-start", 700, "--stim-end", 2700)[0]
     s = neurofit.read(path).sweeps[0]
     f = neurofit.features(s, stim_start=700, stim_end=2700)
-    assert set(f) == set(neurofit.feature_names())
     expected = rec["features"]
     missing = expected.pop("missing", {})
+    assert set(f) == set(expected) | set(missing)  # the default set: all but traces and deprecated names
+    assert set(f) < set(neurofit.feature_names()) and "voltage" not in f and "Spikecount" not in f
     for name, value in f.items():
         if value is None:
             assert name in missing and f.missing[name] == missing[name]
         else:
             assert same(value, expected[name]), (name, value, expected[name])
-    assert f["Spikecount"] == 6 and len(f["peak_time"]) == 6 and f.units["peak_time"] == "ms"
+    assert f["spike_count"] == 6 and len(f["peak_time"]) == 6 and f.units["peak_time"] == "ms"
 
 
 def test_efels_expected_values(data):
@@ -86,10 +87,12 @@ def test_dt_and_t_give_the_same_features():
     b = neurofit.features(v, t, 100, 400, names=["Spikecount", "peak_time"])
     assert a["Spikecount"] == b["Spikecount"] > 5
     np.testing.assert_allclose(a["peak_time"], b["peak_time"], rtol=0, atol=1e-9)
-    # an option by name: spikes peak at +20 mV
-    assert neurofit.features(v, dt, 100, 400, names=["Spikecount"], threshold_mV=30.0)["Spikecount"] == 0
-    assert neurofit.features(v, dt, 100, 400, names=["Spikecount"], threshold_mV=10.0)["Spikecount"] == \
+    # eFEL's settings by name: spikes peak at +20 mV
+    assert neurofit.features(v, dt, 100, 400, names=["Spikecount"], Threshold=30.0)["Spikecount"] == 0
+    assert neurofit.features(v, dt, 100, 400, names=["Spikecount"], Threshold=10)["Spikecount"] == \
         a["Spikecount"]
+    assert neurofit.features(v, dt, 100, 400, names=["voltage_base"], voltage_base_mode="median")["voltage_base"] \
+        == -70.0
 
 
 @pytest.mark.parametrize("args, kwargs, words", [
@@ -106,3 +109,22 @@ def test_bad_input_is_a_neurofit_error(args, kwargs, words):
         neurofit.features(*args, **kwargs)
     for w in words:
         assert w in str(e.value), str(e.value)
+
+
+def test_the_stimulus_window_is_found_as_the_cli_finds_it(cli, data):
+    for name in ("abf/17o05028_ic_steps.abf", "ibw/B95_Ch3_IDRest_107.ibw"):
+        path = os.path.join(data, name)
+        rec = neurofit.read(path)
+        s = rec.sweeps[-1]
+        row = [r for r in cli_features(cli, path, "--features", "Spikecount,voltage_base,AP_amplitude")
+               if r.get("sweep", 0) == s.index][0]
+        w = s.stim_window()
+        assert (w["start_ms"], w["end_ms"]) == (row["stim_start_ms"], row["stim_end_ms"])
+        assert w["source"] == row["stim_window"]["source"] and w["why"] == row["stim_window"]["why"]
+        f = neurofit.features(s, names=["Spikecount", "voltage_base", "AP_amplitude"])
+        for k, v in f.items():
+            assert same(v, row["features"][k]), (name, k)
+    with pytest.raises(neurofit.Error, match="no current"):
+        neurofit.read(os.path.join(data, "efel/allfeatures/testdata.txt")).sweeps[0].stim_window()
+    w = neurofit.example().sweeps[0].stim_window()  # a step in the current alone
+    assert w["source"] == "current" and 245 <= w["start_ms"] <= 255 and 645 <= w["end_ms"] <= 655
