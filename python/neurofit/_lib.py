@@ -201,7 +201,7 @@ class nf_feature_value(C.Structure):
 
 class nf_fit_target(C.Structure):
     _fields_ = [("name", cstr), ("v", vp), ("i", vp), ("n", i64), ("dt_ms", dbl), ("stim_start_ms", dbl),
-                ("stim_end_ms", dbl)]
+                ("stim_end_ms", dbl), ("stim_window", cstr)]
 
 
 class nf_fit_progress(C.Structure):
