@@ -6,6 +6,7 @@
 #include "neurofit/status.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #if defined(__GNUC__)
 #define NF__PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -24,6 +25,11 @@ nf_status nf__fail(nf_status s, const char *fmt, ...) NF__PRINTF(2, 3);
 /* Overflow-checked allocation of n * size bytes; NULL on overflow. */
 void *nf__calloc(size_t n, size_t size);
 void *nf__malloc_array(size_t n, size_t size);
+
+/* The k-th smallest (0-based, k < n) of a[0..n) by quickselect; reorders a.
+ * NaN-free input. */
+double nf__kth_d(double *a, int64_t n, int64_t k);
+float nf__kth_f(float *a, int64_t n, int64_t k);
 
 #ifdef __cplusplus
 }

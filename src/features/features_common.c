@@ -3,6 +3,7 @@
  * numerics eFEL's definitions are written in (searches on the grid, minima,
  * means, line fits). */
 #include "features/features_internal.h"
+#include "internal.h"
 
 #include <math.h>
 
@@ -117,38 +118,10 @@ double nf__mean(const double *v, int64_t a, int64_t b)
     return s / (double)(b - a);
 }
 
-/* k-th smallest of a[0..n) (quickselect; reorders a). */
-static double kth(double *a, int64_t n, int64_t k)
-{
-    int64_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        double pivot = a[lo + (hi - lo) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot) i++;
-            while (a[j] > pivot) j--;
-            if (i <= j) {
-                double tmp = a[i];
-                a[i] = a[j];
-                a[j] = tmp;
-                i++;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return a[k];
-    }
-    return a[k];
-}
-
 double nf__median(double *v, int64_t n)
 {
     if (n <= 0) return NAN;
-    double hi = kth(v, n, n / 2);
+    double hi = nf__kth_d(v, n, n / 2);
     if (n % 2) return hi;
     /* the lower middle value is the largest of the lower half */
     double lo = v[0];

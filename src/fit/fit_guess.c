@@ -791,11 +791,7 @@ static int guess_lif(const nf_model *m, trace *t, double *p)
     return 0;
 }
 
-/* Which regression fits model m (the registry's data, include/neurofit/model.h):
- * 1 integrate-and-fire, 2 quadratic, 3 exponential, 4 hh; 0 none. */
-static int family(const nf_model *m) { return (int)m->guess; }
-
-int nf__fit_guess_has(const nf_model *m) { return family(m) != 0; }
+int nf__fit_guess_has(const nf_model *m) { return m->guess != NF_GUESS_NONE; }
 
 nf_status nf_fit_guess(const nf_model *m, const nf_fit_target *tg, double threshold_mV, double *params,
                        int *found)
@@ -805,23 +801,23 @@ nf_status nf_fit_guess(const nf_model *m, const nf_fit_target *tg, double thresh
     *found = 0;
     for (int j = 0; j < m->n_params; j++)
         params[j] = clampd(m->params[j].def, m->params[j].lo, m->params[j].hi);
-    int fam = family(m);
-    if (!fam || !tg->v || !tg->i || tg->n < 100 || !(tg->dt_ms > 0))
+    nf_guess_family fam = m->guess; /* the registry's data, include/neurofit/model.h */
+    if (fam == NF_GUESS_NONE || !tg->v || !tg->i || tg->n < 100 || !(tg->dt_ms > 0))
         return NF_OK;
     trace t;
     /* integrate-and-fire resets may lie only ~10 mV below the threshold */
-    nf_status s = trace_init(&t, tg, threshold_mV, fam == 1 ? 5.0 : 10.0);
+    nf_status s = trace_init(&t, tg, threshold_mV, fam == NF_GUESS_IF ? 5.0 : 10.0);
     if (s)
         return s;
     double p[64];
     for (int j = 0; j < m->n_params; j++)
         p[j] = params[j];
     int rc = -1;
-    if (fam == 1)
+    if (fam == NF_GUESS_IF)
         rc = guess_lif(m, &t, p);
-    else if (fam == 2)
+    else if (fam == NF_GUESS_QUADRATIC)
         rc = guess_quad(m, &t, p);
-    else if (fam == 3)
+    else if (fam == NF_GUESS_EXPONENTIAL)
         rc = guess_exp(m, &t, p);
     else {
         t.w = (int)fmax(1, lround(1.0 / t.dt)); /* spikes of ~1 ms: shorter increments */

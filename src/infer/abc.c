@@ -318,38 +318,13 @@ done:
     return NF_OK;
 }
 
-/* k-th smallest (0-based) of x[0..n-1]; x is reordered. */
-static float select_kth(float *x, int64_t n, int64_t k)
-{
-    int64_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float pv = x[lo + (hi - lo) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (x[i] < pv) i++;
-            while (x[j] > pv) j--;
-            if (i <= j) {
-                float t = x[i];
-                x[i] = x[j];
-                x[j] = t;
-                i++;
-                j--;
-            }
-        }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else return x[k];
-    }
-    return x[k];
-}
-
 /* The K nearest of dist[0..n-1] (K < n): sel [K] their positions, w [K]
  * Epanechnikov weights with the (K+1)-th distance as radius. tmp: [n]. */
 static void pick_nearest(const float *dist, int64_t n, int64_t K, float *tmp, int64_t *sel, double *w)
 {
     memcpy(tmp, dist, sizeof(float) * (size_t)n);
-    float thr = select_kth(tmp, n, K - 1); /* K-th smallest squared distance */
-    float h2 = select_kth(tmp, n, K);      /* (K+1)-th: kernel radius */
+    float thr = nf__kth_f(tmp, n, K - 1); /* K-th smallest squared distance */
+    float h2 = nf__kth_f(tmp, n, K);      /* (K+1)-th: kernel radius */
     int64_t m = 0;
     for (int64_t i = 0; i < n && m < K; i++) /* strictly closer rows first */
         if (dist[i] < thr) sel[m++] = i;
