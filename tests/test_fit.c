@@ -170,6 +170,70 @@ static void same_results(const nf_fit_result *x, const nf_fit_result *y)
     }
 }
 
+/* Every field of two records of the same (recording, model) fit, bit for bit. */
+static void same_record(const nf_fit_record *a, const nf_fit_record *b, int64_t n)
+{
+    const char *m = a->model->name;
+    cr_assert_eq(a->model, b->model, "%s vs %s", m, b->model->name);
+    cr_assert_eq(a->rank, b->rank, "%s: rank %d vs %d", m, a->rank, b->rank);
+    cr_assert_eq(memcmp(a->params, b->params, sizeof(float) * (size_t)a->model->n_params), 0, "%s: parameters", m);
+    const double x[] = {a->rmse_mV, a->nrmse, a->feature_error, a->gamma, a->combined};
+    const double y[] = {b->rmse_mV, b->nrmse, b->feature_error, b->gamma, b->combined};
+    cr_assert_eq(memcmp(x, y, sizeof x), 0, "%s: scores (combined %.17g vs %.17g)", m, a->combined, b->combined);
+    cr_assert_eq(a->n_features, b->n_features, "%s", m);
+    cr_assert_eq(memcmp(a->features_model, b->features_model, sizeof a->features_model), 0, "%s", m);
+    cr_assert_eq(memcmp(a->features_target, b->features_target, sizeof a->features_target), 0, "%s", m);
+    cr_assert_eq(memcmp(a->has_model, b->has_model, sizeof a->has_model), 0, "%s", m);
+    cr_assert_eq(a->evals, b->evals, "%s: %lld vs %lld evaluations", m, (long long)a->evals, (long long)b->evals);
+    cr_assert_eq(a->generations, b->generations, "%s", m);
+    cr_assert_eq(a->restarts, b->restarts, "%s", m);
+    cr_assert_str_eq(a->stop_reason, b->stop_reason, "%s", m);
+    cr_assert_eq(a->n_convergence, b->n_convergence, "%s", m);
+    cr_assert_eq(memcmp(a->convergence, b->convergence, sizeof(double) * (size_t)a->n_convergence), 0, "%s", m);
+    cr_assert_eq(memcmp(a->trace, b->trace, sizeof(float) * (size_t)n), 0, "%s: trace", m);
+    cr_assert_eq(a->valid, b->valid, "%s", m);
+}
+
+/* A recording's fit depends on that recording alone, not on the others that
+ * share its batch (which the MPI layer relies on when it shares recordings
+ * out across ranks): A fitted alone and A fitted between B (same grid, many
+ * more spikes, so a larger spike buffer) and C (another grid) give A the same
+ * records bit for bit, through the survey and a refinement whose groups of
+ * leading models differ, with the stochastic slif among the models (its
+ * noise is keyed by the simulation's index in an engine call; from the
+ * defaults, so that every candidate has noise). */
+Test(fit, a_recordings_fit_is_independent_of_the_other_recordings)
+{
+    enum { NA = 8001, NC = 1501 };
+    static float va[NA], ia[NA], vb[NA], ib[NA], vc[NC], ic[NC];
+    const float pa[6] = {160.0f, 12.0f, -68.0f, -55.0f, -72.0f, 3.0f};
+    const float pb[6] = {90.0f, 5.0f, -62.0f, -50.0f, -75.0f, 1.0f};
+    const float pc[6] = {110.0f, 6.0f, -75.0f, -52.0f, -78.0f, 1.5f};
+    synth("lif6", pa, 250.0, 0.1, NA, 0.5, 1, va, ia);
+    synth("lif6", pb, 900.0, 0.1, NA, 0.5, 2, vb, ib);
+    synth("lif6", pc, 250.0, 0.2, NC, 0.5, 3, vc, ic);
+    nf_fit_target a = {.name = "a", .v = va, .i = ia, .n = NA, .dt_ms = 0.1};
+    nf_fit_target three[3] = {{.name = "b", .v = vb, .i = ib, .n = NA, .dt_ms = 0.1}, a,
+                              {.name = "c", .v = vc, .i = ic, .n = NC, .dt_ms = 0.2}};
+    const char *models[] = {"lif6", "slif", "adex"};
+    nf_fit_options o = opts(models, 3, 300);
+    o.refine_k = 1;
+    o.guess = 0; /* from the defaults: slif's noise (sigma 2 mV) is in every candidate */
+    nf_fit_result *alone = NULL, *among = NULL;
+    cr_assert_eq(nf_fit(&a, 1, &o, &alone), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_fit(three, 3, &o, &among), NF_OK, "%s", nf_errmsg());
+    /* the leading models differ between the recordings: more than one refinement group */
+    int lead_differs = among->records[0].model != among->records[3].model ||
+                       among->records[0].model != among->records[6].model;
+    cr_assert(lead_differs, "every recording led by %s: the refinement groups are not exercised",
+              among->records[0].model->name);
+    cr_assert_eq(memcmp(&alone->targets[0], &among->targets[1], sizeof alone->targets[0]), 0);
+    for (int k = 0; k < 3; k++)
+        same_record(&alone->records[k], &among->records[3 + k], NA);
+    nf_fit_result_destroy(alone);
+    nf_fit_result_destroy(among);
+}
+
 Test(fit, deterministic_for_a_seed_and_any_thread_count)
 {
     static float v1[2001], i1[2001], v2[1501], i2[1501];
@@ -385,7 +449,9 @@ Test(fit, substeps_when_the_recording_is_coarser_than_the_model_step)
     }
     nf_fit_target t = {.name = "hh coarse", .v = v, .i = I, .n = N, .dt_ms = 0.2};
     const char *models[] = {"hh"};
-    nf_fit_options o = opts(models, 1, 6000);
+    /* 15,000 evaluations: at seeds 1-20 every fit then ends within 5.2 mV
+     * RMSE; at 6,000, 2-3 of 20 seeds stopped at 9-17 mV (with gamma 1) */
+    nf_fit_options o = opts(models, 1, 15000);
     o.threshold_mV = -20.0;
     nf_fit_result *r = NULL;
     cr_assert_eq(nf_fit(&t, 1, &o, &r), NF_OK, "%s", nf_errmsg());

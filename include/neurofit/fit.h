@@ -34,7 +34,9 @@
  * sample (the current held over the sample) and is compared at every k-th step.
  *
  * Determinism: the result depends on the inputs and the seed only (not on the
- * thread count). Checkpoints (options.checkpoint_dir) save the optimisers
+ * thread count), and a recording's records on that recording only: fitted
+ * alone or with others, in any order, it gets the same records bit for bit
+ * (its searches are seeded by its samples and the model, not its place). Checkpoints (options.checkpoint_dir) save the optimisers
  * after every generation; a resumed run ends with the same result as an
  * uninterrupted one.
  */

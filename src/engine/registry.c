@@ -4,6 +4,7 @@
  * GPU cost are written once, next to the equations. */
 #include "neurofit/model.h"
 
+#include "engine/registry.h"
 #include "internal.h"
 #include "models.h"
 #include "nf_philox.h"
@@ -26,6 +27,24 @@ static nf_model nf__models[] = {NF_MODEL_LIST(NF__ENTRY)};
 #define NF__NMODELS NF__COUNT(nf__models)
 
 int nf_model_count(void) { return NF__NMODELS; }
+
+/* NF__DEFINED_1(NF_<model>_NOISE): 1 when the header defines it to 1, else 0
+ * (an undefined name pastes into a token that is not NF__ONE_1, so the
+ * second argument of NF__SECOND is the trailing 0). */
+#define NF__ONE_1 0,
+#define NF__SECOND(a, b, ...) b
+#define NF__DEFINED_1(x) NF__DEFINED_1_(x)
+#define NF__DEFINED_1_(v) NF__DEFINED_1__(NF__ONE_##v)
+#define NF__DEFINED_1__(junk) NF__SECOND(junk 1, 0, 0)
+#define NF__NOISY(m) NF__DEFINED_1(NF_##m##_NOISE),
+static const unsigned char nf__noisy[] = {NF_MODEL_LIST(NF__NOISY)};
+
+int nf__model_noisy(const nf_model *m)
+{
+    for (int i = 0; i < NF__NMODELS; i++)
+        if (m == &nf__models[i]) return nf__noisy[i];
+    return 0;
+}
 
 const nf_model *nf_model_at(int i)
 {

@@ -293,7 +293,10 @@ static nf_status refine_group(const fit_in *in, const nf_fit_options *opt, nf_fi
     o2.budget = budget;
     o2.starts = starts;
     o2.n_starts = n * K;
-    o2.seed = opt->seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(gi + 1));
+    /* one seed for every refinement pass (the searches' own seeds mix in their
+     * recording and model), so that a recording's refinement does not depend
+     * on the groups the other recordings form */
+    o2.seed = opt->seed ^ 0x9e3779b97f4a7c15ull;
     char dir[4096], sub_name[32];
     snprintf(sub_name, sizeof sub_name, "refine%d", gi);
     if ((s = checkpoint_subdir(opt, sub_name, dir, sizeof dir, &o2.checkpoint_dir)))

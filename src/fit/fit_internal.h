@@ -27,6 +27,8 @@ typedef struct nf__fit_tgt {
     double feat[NF_FIT_N_FEATURES], sigma[NF_FIT_N_FEATURES];
     double sigma_search[NF_FIT_N_FEATURES]; /* the optimiser's relaxed sigmas */
     uint8_t has[NF_FIT_N_FEATURES];
+    uint64_t key;   /* the recording's identity (its samples, current and grid): seeds its
+                       searches, so that its fit does not depend on the other recordings */
 } nf__fit_tgt;
 
 typedef struct nf__fit_score_out {

@@ -11,6 +11,14 @@
  * (fit_checkpoint.c) are saved every CKPT_INTERVAL_S and when the progress
  * callback stops the fit.
  *
+ * A recording's searches do not depend on the other recordings of the pass
+ * (tested; the MPI layer shares recordings out across ranks on it): their
+ * seeds come from the recording's identity (nf__fit_tgt.key), not its place,
+ * their scores read the spike times the recording's own spike count asks for
+ * (spike_cap), not the larger buffer of its shape, and a model with
+ * intrinsic noise, whose draws are keyed by the simulation's index in an
+ * engine call, gets one engine call per recording (rows from 0, as alone).
+ *
  * A search (nf__fit_slot) is one (recording, model) pair today. For groups of
  * sweeps fitted with one parameter set (issue 19) a slot becomes a group's
  * search: its candidates get one row per sweep in the engine calls of the
@@ -18,6 +26,7 @@
  * The records come back unranked; fit.c ranks. */
 #include "neurofit/fit.h"
 
+#include "engine/registry.h"
 #include "fit_internal.h"
 #include "internal.h"
 #include "neurofit/fileio.h"
@@ -81,6 +90,53 @@ static int push_conv(nf__fit_slot *s, double v)
 
 static uint64_t name_hash(const char *s) { return nf__fnv1a(NF__FNV1A_INIT, s, strlen(s)); }
 
+/* Spike times the scores of recording r read per simulation: three times its
+ * own spikes and 16 more (its shape's engine calls store up to the largest
+ * of its recordings'). */
+static int spike_cap(const fit_ctx *c, int r)
+{
+    int k = 3 * c->prep[r].n_spikes + 16;
+    return k < 4096 ? k : 4096;
+}
+
+/* Run b, whose rows belong to the recordings row_tg[] of its shape (the rows
+ * of one recording contiguous; NULL: row k is recording k): in one call, or
+ * for a model with intrinsic noise one call per recording, each numbering its
+ * simulations from 0 as a fit of that recording alone does. */
+static nf_status run_rows(nf_engine *eng, const nf_batch *b, const int32_t *row_tg)
+{
+    if (!nf__model_noisy(b->model))
+        return nf_engine_run(eng, b);
+    const int np = b->model->n_params;
+    const int64_t K = b->max_spikes, T = b->voltage ? nf_batch_n_rec(b) : 0;
+    nf_status s = NF_OK;
+    for (int64_t lo = 0, hi; lo < b->n_sims && !s; lo = hi) {
+        for (hi = lo + 1; row_tg && hi < b->n_sims && row_tg[hi] == row_tg[lo];)
+            hi++;
+        nf_batch p = *b;
+        p.n_sims = hi - lo;
+        p.params = b->params + lo * np;
+        if (b->stim.wave_index)
+            p.stim.wave_index = b->stim.wave_index + lo;
+        else { /* one waveform per row */
+            p.stim.waves = b->stim.waves + lo * b->n_steps;
+            p.stim.n_waves = p.n_sims;
+        }
+        if (b->target_index)
+            p.target_index = b->target_index + lo;
+        else {
+            p.target = b->target + lo * b->n_obs;
+            p.n_targets = p.n_sims;
+        }
+        p.sse = b->sse + lo;
+        p.spike_times = b->spike_times + lo * K;
+        p.spike_counts = b->spike_counts + lo;
+        p.valid = b->valid + lo;
+        p.voltage = b->voltage ? b->voltage + lo * T : NULL;
+        s = nf_engine_run(eng, &p);
+    }
+    return s;
+}
 
 /* ---- one model ------------------------------------------------------------ */
 
@@ -122,7 +178,7 @@ static nf_status make_slots(fit_ctx *c, const nf_model *m, nf__fit_slot *slots)
             slots[r].start = st->params;
             oc.restart_local = 1; /* restarts stay near the start, widening (bench/results/fit.md) */
         }
-        oc.seed = nf__mix64(c->o->seed ^ nf__mix64((uint64_t)r + 1) ^ name_hash(m->name));
+        oc.seed = nf__mix64(c->o->seed ^ nf__mix64(c->prep[r].key) ^ name_hash(m->name));
         oc.max_evals = c->o->budget;
         /* scores are O(0.01..10) and piecewise flat (spike counts, Gamma):
          * give up on a run that has not improved for 40 generations or whose
@@ -298,7 +354,7 @@ static nf_status run_model(fit_ctx *c, int mi, nf__fit_slot *slots, char *cur_di
             b.max_spikes = g->max_spikes;
             b.spike_counts = gb.cnt;
             b.valid = gb.valid;
-            if ((s = nf_engine_run(c->eng, &b)))
+            if ((s = run_rows(c->eng, &b, gb.idx)))
                 break;
             c->sims += sims;
             c->steps += (double)sims * (double)b.n_steps;
@@ -311,8 +367,8 @@ static nf_status run_model(fit_ctx *c, int mi, nf__fit_slot *slots, char *cur_di
                     continue;
                 int lam = nf_optim_lambda(o);
                 for (int q = 0; q < lam; q++, row++) {
-                    int cnt = gb.cnt[row];
-                    int stored = cnt < g->max_spikes ? cnt : g->max_spikes;
+                    int cnt = gb.cnt[row], cap = spike_cap(c, r);
+                    int stored = cnt < cap ? cnt : cap;
                     nf__fit_score_out so;
                     nf__fit_score(&P[r], &c->o->weights, c->o->gamma_window_ms, gb.sse[row], g->n,
                                   gb.valid[row], gb.spk + row * g->max_spikes, stored, cnt, &so);
@@ -411,7 +467,7 @@ static nf_status finish_model(fit_ctx *c, int mi, nf__fit_slot *slots)
             b.max_spikes = g->max_spikes;
             b.spike_counts = cnt;
             b.valid = valid;
-            s = nf_engine_run(c->eng, &b);
+            s = run_rows(c->eng, &b, NULL);
         }
         for (int a = 0; a < g->n_t && !s; a++) {
             int r = g->t[a];
@@ -427,7 +483,7 @@ static nf_status finish_model(fit_ctx *c, int mi, nf__fit_slot *slots)
             }
             memcpy(rec->params, par + a * np, sizeof(float) * np);
             memcpy(rec->trace, volt + (size_t)a * g->n, sizeof(float) * (size_t)g->n);
-            int stored = cnt[a] < g->max_spikes ? cnt[a] : g->max_spikes;
+            int cap = spike_cap(c, r), stored = cnt[a] < cap ? cnt[a] : cap;
             nf__fit_score_out so;
             nf__fit_score(&P[r], &c->o->weights, c->o->gamma_window_ms, sse[a], g->n, valid[a],
                           spk + a * g->max_spikes, stored, cnt[a], &so);
@@ -479,13 +535,11 @@ static nf_status make_shapes(fit_ctx *c)
                 return nf__fail(NF_ENOMEM, "fit: out of memory");
         }
         g->t[g->n_t++] = r;
-        int K = 3 * c->prep[r].n_spikes + 16;
+        int K = spike_cap(c, r);
         g->max_spikes = g->max_spikes > K ? g->max_spikes : K;
     }
     for (int gi = 0; gi < c->n_shapes; gi++) {
         shape *g = &c->shapes[gi];
-        if (g->max_spikes > 4096)
-            g->max_spikes = 4096;
         g->v = nf__malloc_array((size_t)g->n_t * (size_t)g->n, sizeof(float));
         if (!g->v)
             return nf__fail(NF_ENOMEM, "fit: out of memory for %d targets", g->n_t);

@@ -12,6 +12,7 @@
 #include "features/spikes.h"
 #include "fit_internal.h"
 #include "internal.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -119,6 +120,10 @@ nf_status nf__fit_prepare_target(const nf_fit_target *t, int idx, double thresho
         sum2 += (t->v[k] - mean) * (t->v[k] - mean);
     out->sd = sqrt(sum2 / t->n);
     out->duration = (double)(t->n - 1) * t->dt_ms;
+    uint64_t h = nf__fnv1a(NF__FNV1A_INIT, &t->n, sizeof t->n);
+    h = nf__fnv1a(h, &t->dt_ms, sizeof t->dt_ms);
+    h = nf__fnv1a(h, t->v, sizeof(float) * (size_t)t->n);
+    out->key = nf__fnv1a(h, t->i, sizeof(float) * (size_t)t->n);
 
     out->s0 = t->stim_start_ms;
     out->s1 = t->stim_end_ms;
