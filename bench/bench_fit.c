@@ -347,44 +347,28 @@ static void stats_free(fit_stats *s)
     free(s->model_evals);
 }
 
-/* The truth's combined score on its own recording, computed as nf_fit scores
- * a candidate (the fit's internal scorer, the same sub-stepping). */
+/* The truth's combined score on its own recording, scored as nf_fit scores
+ * a candidate (nf_fit_score: the same scorer, the same sub-stepping). */
 static double truth_score(const rec_t *r, const nf_fit_options *o, double *terms)
 {
     const nf_model *m = r->m;
     nf_fit_target t = {.name = m->name, .v = r->v, .i = r->i, .n = r->n, .dt_ms = DT};
-    nf__fit_tgt tg;
-    if (nf__fit_prepare_target(&t, 0, o->threshold_mV, nf__fit_spikes_at_crossing(m), &tg))
+    double p[64];
+    for (int j = 0; j < m->n_params; j++)
+        p[j] = r->params[j];
+    nf_fit_candidate c = {.model = m->name, .params = p};
+    nf_fit_options so = *o;
+    so.backend = NF_BACKEND_CPU;
+    so.threads = 1;
+    nf_fit_result *res = NULL;
+    if (nf_fit_score(&t, 1, &c, 1, &so, &res))
         return NAN;
-    int k = nf_fit_substeps(m, DT);
-    int64_t nf = (r->n - 1) * k + 1;
-    float *If = malloc(sizeof(float) * nf);
-    for (int64_t s = 0; s < nf; s++)
-        If[s] = r->i[s / k];
-    float spk[MAX_SPK];
-    double sse;
-    int32_t cnt;
-    uint8_t valid;
-    nf_engine *e = NULL;
-    double score = NAN;
-    if (!nf_engine_create(NF_BACKEND_CPU, 1, &e)) {
-        nf_batch b = {.model = m, .n_sims = 1, .n_steps = nf, .dt_ms = DT / k, .params = r->params,
-                      .stim = {.waves = If, .n_waves = 1, .seed = o->seed}, .v_detect_mV = (float)o->threshold_mV,
-                      .target = r->v, .n_targets = 1, .n_obs = r->n, .obs_every = k, .sse = &sse,
-                      .spike_times = spk, .max_spikes = MAX_SPK, .spike_counts = &cnt, .valid = &valid};
-        if (!nf_engine_run(e, &b)) {
-            nf__fit_score_out so;
-            nf__fit_score(&tg, &o->weights, o->gamma_window_ms, sse, r->n, valid, spk,
-                          cnt < MAX_SPK ? cnt : MAX_SPK, cnt, &so);
-            score = so.combined;
-            terms[0] = so.nrmse;
-            terms[1] = so.n_used ? so.fe / so.n_used : 0;
-            terms[2] = 1 - so.gamma;
-        }
-        nf_engine_destroy(e);
-    }
-    free(If);
-    free(tg.spikes);
+    const nf_fit_sweep *w = &res->records[0].sweeps[0];
+    double score = w->combined;
+    terms[0] = w->nrmse;
+    terms[1] = w->n_features ? w->feature_error / w->n_features : 0;
+    terms[2] = 1 - w->gamma;
+    nf_fit_result_destroy(res);
     return score;
 }
 

@@ -17,6 +17,9 @@
  * (a -amp/3 pA hyperpolarising step from 20 to 120 ms, which shows the passive
  * properties, then amp pA from 150 ms to 20 ms before the end), dt ms, n
  * samples, plus Gaussian noise of sd noise_mV. */
+/* a fit's objectives with nothing beyond the three weights (prepare_target reads the cut and eFEL list) */
+static const nf__fit_obj nft_ob0;
+
 static void synth(const char *name, const float *params, double amp, double dt, int64_t n, double noise_mV,
                   uint64_t seed, float *v, float *I)
 {
@@ -41,29 +44,21 @@ static void synth(const char *name, const float *params, double amp, double dt, 
     }
 }
 
-/* Combined score of one parameter set against a target, as nf_fit scores it. */
+/* Combined score of one parameter set against a target, as nf_fit scores it
+ * (nf_fit_score: the fit's own scorer on a held-out sweep). */
 static double score_of(const char *name, const float *params, const nf_fit_target *t, const nf_fit_options *o)
 {
     const nf_model *m = nf_model_find(name);
-    nf__fit_tgt tg;
-    cr_assert_eq(nf__fit_prepare_target(t, 0, o->threshold_mV, nf__fit_spikes_at_crossing(m), &tg), NF_OK, "%s", nf_errmsg());
-    enum { K = 512 };
-    float spk[K];
-    double sse;
-    int32_t cnt;
-    uint8_t valid;
-    nf_engine *e = NULL;
-    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e), NF_OK);
-    nf_batch b = {.model = m, .n_sims = 1, .n_steps = t->n, .dt_ms = t->dt_ms, .params = params,
-                  .stim = {.waves = t->i, .n_waves = 1, .seed = o->seed}, .v_detect_mV = (float)o->threshold_mV,
-                  .target = t->v, .n_targets = 1, .n_obs = t->n, .obs_every = 1, .sse = &sse,
-                  .spike_times = spk, .max_spikes = K, .spike_counts = &cnt, .valid = &valid};
-    cr_assert_eq(nf_engine_run(e, &b), NF_OK, "%s", nf_errmsg());
-    nf_engine_destroy(e);
-    nf__fit_score_out so;
-    nf__fit_score(&tg, &o->weights, o->gamma_window_ms, sse, t->n, valid, spk, cnt < K ? cnt : K, cnt, &so);
-    free(tg.spikes);
-    return so.combined;
+    double p[64];
+    for (int j = 0; j < m->n_params; j++)
+        p[j] = params[j];
+    nf_fit_candidate c = {.model = name, .params = p};
+    nf_fit_result *r = NULL;
+    cr_assert_eq(nf_fit_score(t, 1, &c, 1, o, &r), NF_OK, "%s", nf_errmsg());
+    double sc = r->records[0].sweeps[0].combined;
+    cr_assert_eq(sc, r->records[0].test.combined, "one sweep: its score is the joint score");
+    nf_fit_result_destroy(r);
+    return sc;
 }
 
 static nf_fit_options opts(const char *const *models, int n_models, int64_t budget)
@@ -701,9 +696,9 @@ Test(fit, the_truth_matches_its_own_spikes_for_both_spike_conventions)
         o.threshold_mV = -20;
         const nf_model *mm = m;
         nf__fit_tgt tg;
-        cr_assert_eq(nf__fit_prepare_target(&t, 0, -20, nf__fit_spikes_at_crossing(mm), &tg), NF_OK);
+        cr_assert_eq(nf__fit_prepare_target(&t, 0, -20, nf__fit_spikes_at_crossing(mm), &nft_ob0, NULL, &tg), NF_OK);
         cr_assert_geq(tg.n_spikes, 3, "%s fires %d spikes", names[q], tg.n_spikes);
-        free(tg.spikes);
+        nf__fit_tgt_free(&tg);
         double sc = score_of(names[q], p, &t, &o);
         cr_assert_lt(sc, 0.05, "%s: the truth scores %g on its own recording", names[q], sc);
         free(v);
@@ -721,7 +716,7 @@ Test(fit, resets_count_as_spikes_when_no_sample_reaches_the_threshold)
     synth("lif6", truth, 300.0, 0.1, N, 0.5, 3, v, I);
     nf_fit_target t = {.name = "lif6", .v = v, .i = I, .n = N, .dt_ms = 0.1};
     nf__fit_tgt tg;
-    cr_assert_eq(nf__fit_prepare_target(&t, 0, -20.0, 0, &tg), NF_OK);
+    cr_assert_eq(nf__fit_prepare_target(&t, 0, -20.0, 0, &nft_ob0, NULL, &tg), NF_OK);
     /* the model's own count, from the engine */
     int32_t cnt = 0;
     nf_engine *e = NULL;
@@ -732,7 +727,7 @@ Test(fit, resets_count_as_spikes_when_no_sample_reaches_the_threshold)
     nf_engine_destroy(e);
     cr_assert_gt(cnt, 10);
     cr_assert_eq(tg.n_spikes, cnt, "found %d resets, the model spiked %d times", tg.n_spikes, cnt);
-    free(tg.spikes);
+    nf__fit_tgt_free(&tg);
     nf_fit_options o = opts(NULL, 0, 1);
     o.threshold_mV = -20.0;
     double sc = score_of("lif6", truth, &t, &o);
@@ -744,9 +739,9 @@ Test(fit, resets_count_as_spikes_when_no_sample_reaches_the_threshold)
         vj[k] = -70.0f + (k >= 1000 && k < 3000 ? 15.0f : 0.0f); /* bridge error, 30 MOhm */
     }
     nf_fit_target tj = {.name = "jump", .v = vj, .i = Ij, .n = N, .dt_ms = 0.1};
-    cr_assert_eq(nf__fit_prepare_target(&tj, 0, -20.0, 0, &tg), NF_OK);
+    cr_assert_eq(nf__fit_prepare_target(&tj, 0, -20.0, 0, &nft_ob0, NULL, &tg), NF_OK);
     cr_assert_eq(tg.n_spikes, 0);
-    free(tg.spikes);
+    nf__fit_tgt_free(&tg);
 }
 
 Test(fit, spike_features_and_missing_values)

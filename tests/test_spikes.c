@@ -77,6 +77,9 @@ Test(spikes, statistics_on_a_known_train)
 
 /* A float trace with threshold spikes, noise around the threshold, current
  * steps with bridge jumps, and integrate-and-fire resets. */
+/* a fit's objectives with nothing beyond the three weights (prepare_target reads the cut and eFEL list) */
+static const nf__fit_obj nft_ob0;
+
 static void random_trace(uint64_t seed, int64_t n, float *v, float *i)
 {
     double x = -70;
@@ -136,7 +139,7 @@ Test(spikes, detection_equals_the_fit_targets_bit_for_bit)
             nf_fit_target t = {.name = "r", .v = v, .i = cur, .n = N, .dt_ms = dt, .stim_start_ms = 10,
                                .stim_end_ms = 900};
             nf__fit_tgt tg;
-            cr_assert_eq(nf__fit_prepare_target(&t, 0, -20.0, at_crossing, &tg), NF_OK, "%s", nf_errmsg());
+            cr_assert_eq(nf__fit_prepare_target(&t, 0, -20.0, at_crossing, &nft_ob0, NULL, &tg), NF_OK, "%s", nf_errmsg());
             float *sp = malloc(sizeof(float) * N);
             int ns = reference_detect(v, cur, N, dt, -20.0, at_crossing, sp);
             cr_assert_gt(ns, 10);
@@ -144,7 +147,7 @@ Test(spikes, detection_equals_the_fit_targets_bit_for_bit)
                          tg.n_spikes);
             cr_assert_eq(memcmp(sp, tg.spikes, sizeof(float) * (size_t)ns), 0);
             free(sp);
-            free(tg.spikes);
+            nf__fit_tgt_free(&tg);
         }
     }
     free(v);

@@ -65,6 +65,18 @@ typedef struct nf_fit_target {
     const char *stim_window;           /* optional: how the window was chosen (results.json says it) */
 } nf_fit_target;
 
+/* A group of sweeps fitted with one parameter set per model: a cell
+ * (nf_fit_groups). Its sweeps may differ in length and sample interval. The
+ * fitted ("train") sweeps make the joint score the optimiser minimises; the
+ * held-out ("test") ones are simulated with each model's best parameters
+ * after the fit and scored the same way. Arrays are borrowed during the call. */
+typedef struct nf_fit_group {
+    const char *name;     /* e.g. "cell1.abf"; NULL: the first sweep's name */
+    const int *sweeps;    /* [n_sweeps] indices into the targets (each at most once) */
+    const uint8_t *test;  /* [n_sweeps] 1: held out; NULL: every sweep fitted */
+    int n_sweeps;         /* >= 1, at least one fitted */
+} nf_fit_group;
+
 typedef struct nf_fit_progress {
     int model_index, n_models;
     const char *model;
@@ -132,9 +144,24 @@ typedef struct nf_fit_options {
     int resume;                /* continue from checkpoint_dir */
     nf_fit_progress_fn progress;
     void *progress_user;
+    /* ---- objectives beyond the three weights (see "Score" above) ---- */
+    double rmse_cut_ms;        /* > 0: the RMSE term leaves out the samples within +-rmse_cut_ms of
+                                  every recorded spike (a subthreshold RMSE); 0 (default): all */
+    const char *efel;          /* eFEL features as objectives, e.g. "AP_amplitude,AHP_depth_abs"
+                                  (a vector feature by its mean); NULL (default): none */
+    double w_efel;             /* weight of their mean z-score (default 1; used when efel is set) */
+    double w_fi;               /* weight of the f-I error (default 0) */
+    double w_passive;          /* weight of the passive responses' error (default 0) */
 } nf_fit_options;
 
 void nf_fit_options_default(nf_fit_options *o);
+
+/* Parse score weights "rmse=1,features=1,spikes=1,efel=1,fi=0.5,passive=1"
+ * (any subset, any order) into o: rmse, features and spikes into o->weights
+ * (nf_score_weights_parse), efel, fi and passive into o->w_efel, w_fi and
+ * w_passive. Unknown names, negative or non-finite weights: NF_EINVAL, o
+ * unchanged. */
+nf_status nf_fit_weights_parse(const char *spec, nf_fit_options *o);
 
 /* Starting points from an earlier fit's results.json (path): for each of
  * targets[0..n_targets) whose name matches a recording there, the parameters
@@ -202,24 +229,81 @@ const char *nf_fit_feature_unit(int f);
 void nf_fit_spike_features(const float *t, int n, double stim_start, double stim_end, double *values,
                            uint8_t *has);
 
-/* One fitted (recording, model) pair. */
+/* The cut around each recorded spike of the reported subthreshold RMSE
+ * (sub_rmse_mV) when the fit's RMSE term has none (rmse_cut_ms 0): +-5 ms. */
+#define NF_FIT_REPORT_CUT_MS 5.0
+
+/* The passive responses of a hyperpolarising step (the stimulus window's
+ * mean current below the baseline's): input resistance (steady-state
+ * deflection / step, MOhm), sag ((V_ss - V_min) / (V_base - V_min), 0 none)
+ * and membrane time constant (ms from the step's start to 63 % of the way to
+ * V_min), on a 1 ms running mean. */
+#define NF_FIT_N_PASSIVE 3
+enum { NF_FIT_P_input_resistance, NF_FIT_P_sag, NF_FIT_P_tau };
+const char *nf_fit_passive_name(int p); /* "input_resistance", "sag", "tau"; NULL out of range */
+const char *nf_fit_passive_unit(int p); /* "MOhm", "1", "ms" */
+/* The passive responses of trace v [n] (mV, sample interval dt_ms) to a step
+ * of step_pA (< 0) over [s0, s1] ms: values[p] and has[p] (0 when the step is
+ * not hyperpolarising or the trace does not show the response). */
+void nf_fit_passive(const float *v, int64_t n, double dt_ms, double s0, double s1, double step_pA,
+                    double *values, uint8_t *has);
+
+/* Scores over a set of sweeps (the fitted or the held-out ones of a group),
+ * with one model's parameters. NaN where no sweep defines the value. */
+typedef struct nf_fit_scores {
+    int n_sweeps;           /* 0: no such sweeps (then every value is NaN) */
+    double combined;        /* the joint score (see "Score" above) */
+    double rmse_mV;         /* over all their samples */
+    double sub_rmse_mV;     /* over their samples farther than the cut from a recorded spike */
+    double nrmse;           /* mean of the sweeps' RMSE term (RMSE / sd, with rmse_cut_ms) */
+    double feature_error;   /* mean of the sweeps' spike-feature errors (sums in sigmas) */
+    double gamma;           /* mean coincidence factor over the sweeps with recorded spikes */
+    double gamma_norm;      /* gamma / the group's intrinsic reliability (NaN without repeats) */
+    double count_error;     /* mean |spikes - recorded spikes| per sweep */
+    double efel_error, fi_error, passive_error; /* mean z-scores of those objectives */
+} nf_fit_scores;
+
+/* One sweep of a group scored with a record's parameters. */
+typedef struct nf_fit_sweep {
+    int target;             /* index into the targets */
+    int test;               /* 1: held out */
+    double combined;        /* this sweep's weighted terms */
+    double rmse_mV, sub_rmse_mV, nrmse, feature_error, gamma;
+    int n_features;
+    int spikes;             /* the model's spikes in the whole sweep */
+    double rate_hz;         /* its spikes in the stimulus window per second (the f-I point) */
+    double efel_error, fi_error, passive_error; /* NaN when the sweep has no such term */
+    double *efel;           /* [nf_fit_result.n_efel] the model's objective features (NaN: missing) */
+    double passive[NF_FIT_N_PASSIVE];
+    uint8_t has_passive[NF_FIT_N_PASSIVE];
+    float *trace;           /* [target n] simulated voltage on the sweep's grid */
+    int valid;
+} nf_fit_sweep;
+
+/* One fitted (group, model) pair; nf_fit: one (recording, model) pair. */
 typedef struct nf_fit_record {
-    int target;                /* index into the targets */
+    int target;                /* index of the group (nf_fit: of the recording) */
     const nf_model *model;
-    int rank;                  /* 1 = best model of this recording */
+    int rank;                  /* 1 = best model of this group */
     int model_slot;            /* index of the model in nf_fit_result.models */
     float *params;             /* [model->n_params] */
+    /* the fitted sweeps' scores (one sweep: that sweep's): rmse_mV over all
+     * their samples, nrmse, feature_error and gamma their means, combined the
+     * joint score (train.combined) */
     double rmse_mV, nrmse, feature_error, gamma, combined;
-    int n_features;            /* target features that entered feature_error */
-    double features_model[NF_FIT_N_FEATURES], features_target[NF_FIT_N_FEATURES];
+    int n_features;            /* target features that entered feature_error (first fitted sweep) */
+    double features_model[NF_FIT_N_FEATURES], features_target[NF_FIT_N_FEATURES]; /* first fitted sweep */
     uint8_t has_model[NF_FIT_N_FEATURES], has_target[NF_FIT_N_FEATURES];
     int64_t evals, generations;
     int restarts;
     const char *stop_reason;
     double *convergence;       /* best combined score after each generation */
     int n_convergence;
-    float *trace;              /* [target n] best simulated voltage on the target grid */
-    int valid;                 /* the best simulation was finite */
+    float *trace;              /* the first fitted sweep's simulated voltage (sweeps[k].trace, not separately owned) */
+    int valid;                 /* every simulation of the best parameters was finite */
+    nf_fit_sweep *sweeps;      /* [n_sweeps] every sweep of the group, in the group's order */
+    int n_sweeps;
+    nf_fit_scores train, test; /* fitted and held-out sweeps (test.n_sweeps 0: none held out) */
 } nf_fit_record;
 
 /* What the fit found in each recording (spikes timed at their peaks). */
@@ -228,22 +312,83 @@ typedef struct nf_fit_target_info {
     double features[NF_FIT_N_FEATURES];    /* its spike-time features */
     double sigma[NF_FIT_N_FEATURES];       /* the sigma of each feature */
     uint8_t has[NF_FIT_N_FEATURES];
+    int spikes;                            /* recorded spikes in the whole sweep */
+    double step_pA;                        /* mean current in the window less the baseline before it */
+    double rate_hz;                        /* spikes in the window per second */
+    double passive[NF_FIT_N_PASSIVE], passive_sigma[NF_FIT_N_PASSIVE];
+    uint8_t has_passive[NF_FIT_N_PASSIVE];
+    double *efel, *efel_sigma;             /* [nf_fit_result.n_efel] objective features and their sigmas (NaN: missing) */
 } nf_fit_target_info;
+
+/* A group as fitted. */
+typedef struct nf_fit_group_info {
+    char *name;
+    int *sweeps;               /* [n_sweeps] target indices */
+    uint8_t *test;             /* [n_sweeps] */
+    int n_sweeps, n_test;
+    double gamma_int;          /* intrinsic reliability: mean Gamma between the recorded spike trains of
+                                  sweeps with the same current (both orders); NaN without such repeats */
+    int ranked_on_test;        /* 1: the records are ranked by the held-out joint score */
+} nf_fit_group_info;
 
 typedef struct nf_fit_result {
     int n_targets, n_models;
     nf_fit_target_info *targets; /* [n_targets] */
     const nf_model **models;   /* [n_models] */
-    nf_fit_record *records;    /* [n_targets][n_models], each recording's row ranked best first */
+    nf_fit_record *records;    /* [n_groups][n_models], each group's row ranked best first
+                                  (nf_fit: n_groups == n_targets, group r is recording r) */
     double seconds;
     int64_t sims;              /* simulations run */
     double neuron_steps;
     nf_backend backend;
+    int n_groups;
+    nf_fit_group_info *groups; /* [n_groups] */
+    int n_efel;                /* eFEL objectives (nf_fit_options.efel) */
+    int *efel_ids;             /* [n_efel] their ids (neurofit/features.h) */
 } nf_fit_result;
 
+/* Fit every recording on its own: one group per recording, every sweep
+ * fitted (the shape of the Python auto-fit module's fit()). */
 nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt,
                  nf_fit_result **out);
+
+/* Fit groups of sweeps: for each group and model one parameter set that
+ * minimises the joint score over the group's fitted sweeps; every candidate
+ * is simulated on all of them in the same engine call (population x sweeps
+ * per shape of sweeps), and each group's guesses pool its fitted sweeps.
+ * Held-out sweeps are scored afterwards; a group with any is ranked by its
+ * held-out joint score. Starting points (opt->starts) name groups by index. */
+nf_status nf_fit_groups(const nf_fit_target *targets, int n_targets, const nf_fit_group *groups, int n_groups,
+                        const nf_fit_options *opt, nf_fit_result **out);
+
+/* A fitted model to score on recordings it was not fitted to. */
+typedef struct nf_fit_candidate {
+    const char *model;     /* model name */
+    const double *params;  /* [n_params] model units, inside the fitting bounds */
+} nf_fit_candidate;
+
+/* Score fitted models on recordings (neurofit predict): one group holding
+ * every target as a held-out sweep, one record per candidate (ranked by the
+ * held-out joint score), scored exactly as a fit scores held-out sweeps with
+ * opt's weights, objectives, threshold and window (its search options are
+ * not used). A model may appear more than once (e.g. two cells' fits). */
+nf_status nf_fit_score(const nf_fit_target *targets, int n_targets, const nf_fit_candidate *candidates,
+                       int n_candidates, const nf_fit_options *opt, nf_fit_result **out);
 void nf_fit_result_destroy(nf_fit_result *r);
+
+/* Fitted models from a results.json (path): for each group (recording entry)
+ * whose name matches cell (NULL: every group), its model of rank `rank`
+ * (1-based; 0: every model listed). *models [*n] point into *store and
+ * *names (model names), all the caller's to free() (nf_fit_candidates_free).
+ * labels[k] names the group the candidate comes from. */
+typedef struct nf_fit_candidates {
+    nf_fit_candidate *c;
+    char **labels;      /* [n] "group name: model (rank K)" */
+    double *store;
+    int n;
+} nf_fit_candidates;
+nf_status nf_fit_candidates_read(const char *path, const char *cell, int rank, nf_fit_candidates *out);
+void nf_fit_candidates_free(nf_fit_candidates *c);
 
 /* The embedded example recording (`neurofit fit --example`, Python's
  * neurofit.example()): an adapting AdEx cell (the adex defaults, simulated on

@@ -48,6 +48,51 @@ void nf_fit_options_default(nf_fit_options *o)
     o->survey_fraction = 0.5;
     o->guess = 1;
     o->guess_sigma = 0.03;
+    o->w_efel = 1;
+}
+
+nf_status nf_fit_weights_parse(const char *spec, nf_fit_options *o)
+{
+    if (!spec || !o)
+        return nf__fail(NF_EINVAL, "weights: NULL argument");
+    nf_score_weights w = o->weights;
+    double extra[3] = {o->w_efel, o->w_fi, o->w_passive};
+    static const char *const names[3] = {"efel", "fi", "passive"};
+    char base[1024] = "";
+    size_t len = 0;
+    for (const char *p = spec; *p;) {
+        const char *end = strchr(p, ',');
+        end = end ? end : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        int k = 3;
+        for (int j = 0; j < 3 && eq; j++)
+            if ((size_t)(eq - p) == strlen(names[j]) && !strncmp(p, names[j], (size_t)(eq - p)))
+                k = j;
+        if (k < 3) {
+            char *stop = NULL;
+            double v = strtod(eq + 1, &stop);
+            if (stop != end || !isfinite(v) || v < 0)
+                return nf__fail(NF_EINVAL, "weights \"%s\": \"%.*s\" is not a finite weight >= 0", spec,
+                                (int)(end - eq - 1), eq + 1);
+            extra[k] = v;
+        } else { /* rmse, features, spikes (or an error naming all six) */
+            if (len + (size_t)(end - p) + 2 > sizeof base)
+                return nf__fail(NF_EINVAL, "weights \"%s\": too long", spec);
+            len += (size_t)snprintf(base + len, sizeof base - len, "%s%.*s", len ? "," : "", (int)(end - p), p);
+        }
+        p = *end ? end + 1 : end;
+    }
+    if (len && nf_score_weights_parse(base, &w)) {
+        if (strstr(nf_errmsg(), "unknown term"))
+            return nf__fail(NF_EINVAL, "weights \"%s\": unknown term (known: rmse, features, spikes, efel, fi, passive)",
+                            spec);
+        return NF_EINVAL;
+    }
+    o->weights = w;
+    o->w_efel = extra[0];
+    o->w_fi = extra[1];
+    o->w_passive = extra[2];
+    return NF_OK;
 }
 
 /* ---- checks --------------------------------------------------------------- */
@@ -73,9 +118,14 @@ static nf_status check_options(const nf_fit_options *o)
     if (!(o->gamma_window_ms > 0) || !isfinite(o->gamma_window_ms))
         return nf__fail(NF_EINVAL, "fit: coincidence window %g ms must be > 0", o->gamma_window_ms);
     const nf_score_weights *w = &o->weights;
-    if (!(w->rmse >= 0 && w->features >= 0 && w->spikes >= 0) || !isfinite(w->rmse + w->features + w->spikes) ||
-        w->rmse + w->features + w->spikes <= 0)
+    double we = o->efel && o->efel[0] ? o->w_efel : 0;
+    if (!(w->rmse >= 0 && w->features >= 0 && w->spikes >= 0 && o->w_efel >= 0 && o->w_fi >= 0 &&
+          o->w_passive >= 0) ||
+        !isfinite(w->rmse + w->features + w->spikes + o->w_efel + o->w_fi + o->w_passive) ||
+        w->rmse + w->features + w->spikes + we + o->w_fi + o->w_passive <= 0)
         return nf__fail(NF_EINVAL, "fit: weights must be finite, >= 0 and not all 0");
+    if (!(o->rmse_cut_ms >= 0) || !isfinite(o->rmse_cut_ms))
+        return nf__fail(NF_EINVAL, "fit: RMSE cut %g ms must be >= 0 (0: every sample)", o->rmse_cut_ms);
     if (o->resume && !o->checkpoint_dir)
         return nf__fail(NF_EINVAL, "fit: resume needs a checkpoint directory");
     if (o->n_starts < 0 || (o->n_starts > 0 && !o->starts))
@@ -113,7 +163,7 @@ static nf_status check_starts(const nf_fit_options *o, const nf_model *const *mo
             return nf__fail(NF_EINVAL, "fit: starting point %d (%s): step size %g must be in (0, 1] (0: start_sigma)", k,
                             st->model, st->sigma);
         if (st->target < -1 || st->target >= R)
-            return nf__fail(NF_EINVAL, "fit: starting point %d (%s) is for recording %d of %d", k, st->model,
+            return nf__fail(NF_EINVAL, "fit: starting point %d (%s) is for recording %d of %d (a group index)", k, st->model,
                             st->target, R);
         for (int j = 0; j < m->n_params; j++) {
             const nf_param_info *p = &m->params[j];
@@ -154,31 +204,38 @@ static nf_status resolve_models(const nf_fit_options *o, const nf_model ***model
 
 /* ---- ranking and merging ---------------------------------------------------- */
 
-static int cmp_rec(const void *pa, const void *pb)
+static double score_key(double x) { return isnan(x) ? INFINITY : x; }
+
+/* The score that ranks a record: the held-out joint score when its group
+ * holds sweeps out, else the fitted one. */
+static double rank_key(const nf_fit_record *r, int on_test)
 {
-    const nf_fit_record *a = pa, *b = pb;
-    double x = isnan(a->combined) ? INFINITY : a->combined, y = isnan(b->combined) ? INFINITY : b->combined;
-    if (x < y)
-        return -1;
-    if (x > y)
-        return 1;
-    return a->model->id - b->model->id;
+    return score_key(on_test ? r->test.combined : r->combined);
 }
 
-/* Sort each recording's records best first and number their ranks. */
-static void rank(nf_fit_result *r)
+/* Sort each group's records best first (ties: the registry's order) and
+ * number their ranks. on_test[g]: rank group g by its held-out score. */
+static void rank(nf_fit_result *r, const uint8_t *on_test)
 {
-    for (int t = 0; t < r->n_targets; t++) {
-        nf_fit_record *row = &r->records[(size_t)t * r->n_models];
-        qsort(row, (size_t)r->n_models, sizeof *row, cmp_rec);
+    for (int g = 0; g < r->n_groups; g++) {
+        nf_fit_record *row = &r->records[(size_t)g * r->n_models];
+        int t = on_test && on_test[g];
+        for (int i = 1; i < r->n_models; i++) { /* insertion sort: stable, few models */
+            nf_fit_record x = row[i];
+            int j = i - 1;
+            while (j >= 0 && (rank_key(&row[j], t) > rank_key(&x, t) ||
+                              (rank_key(&row[j], t) == rank_key(&x, t) && row[j].model->id > x.model->id))) {
+                row[j + 1] = row[j];
+                j--;
+            }
+            row[j + 1] = x;
+        }
         for (int k = 0; k < r->n_models; k++)
             row[k].rank = k + 1;
     }
 }
 
-static double score_key(double x) { return isnan(x) ? INFINITY : x; }
-
-/* Fold refinement record b into survey record a (same recording and model):
+/* Fold refinement record b into survey record a (same group and model):
  * evaluations, generations and restarts add up, the convergence curves are
  * joined (best so far), and a takes b's fit when it is better. */
 static nf_status merge_record(nf_fit_record *a, nf_fit_record *b)
@@ -192,35 +249,29 @@ static nf_status merge_record(nf_fit_record *a, nf_fit_record *b)
         memcpy(conv, a->convergence, sizeof(double) * (size_t)a->n_convergence);
     for (int i = 0; i < b->n_convergence; i++)
         conv[a->n_convergence + i] = fmin(b->convergence[i], last);
+    int64_t evals = a->evals + b->evals, gens = a->generations + b->generations;
+    int restarts = a->restarts + b->restarts, target = a->target, slot = a->model_slot;
+    const char *stop = b->stop_reason; /* how the last search ended */
+    if (score_key(b->combined) < score_key(a->combined)) { /* a takes b's fit; the refinement's result frees a's */
+        nf_fit_record t = *a;
+        *a = *b;
+        *b = t;
+    }
     free(a->convergence);
     a->convergence = conv;
     a->n_convergence = n;
-    if (score_key(b->combined) < score_key(a->combined)) {
-        float *p = a->params, *tr = a->trace; /* the refinement's result frees these */
-        a->params = b->params;
-        a->trace = b->trace;
-        b->params = p;
-        b->trace = tr;
-        a->rmse_mV = b->rmse_mV;
-        a->nrmse = b->nrmse;
-        a->feature_error = b->feature_error;
-        a->gamma = b->gamma;
-        a->combined = b->combined;
-        a->n_features = b->n_features;
-        memcpy(a->features_model, b->features_model, sizeof a->features_model);
-        memcpy(a->has_model, b->has_model, sizeof a->has_model);
-        a->valid = b->valid;
-    }
-    a->evals += b->evals;
-    a->generations += b->generations;
-    a->restarts += b->restarts;
-    a->stop_reason = b->stop_reason; /* how the last search ended */
+    a->target = target;
+    a->model_slot = slot;
+    a->evals = evals;
+    a->generations = gens;
+    a->restarts = restarts;
+    a->stop_reason = stop;
     return NF_OK;
 }
 
-static nf_fit_record *find_record(nf_fit_result *r, int t, const nf_model *m)
+static nf_fit_record *find_record(nf_fit_result *r, int g, const nf_model *m)
 {
-    nf_fit_record *row = &r->records[(size_t)t * r->n_models];
+    nf_fit_record *row = &r->records[(size_t)g * r->n_models];
     for (int k = 0; k < r->n_models; k++)
         if (row[k].model == m)
             return &row[k];
@@ -242,30 +293,18 @@ static nf_status checkpoint_subdir(const nf_fit_options *opt, const char *name, 
 
 /* ---- passes ------------------------------------------------------------------ */
 
-/* What every pass shares: the recordings prepared once, the models, the engine. */
-typedef struct fit_in {
-    const nf_fit_target *tg;
-    const nf__fit_tgt *prep, *prep_x;
-    int R;
-    const nf_model *const *models;
-    int M;
-    nf_engine *eng;
-} fit_in;
-
-/* One refinement pass: the recordings idx[0..n) whose leading models are
+/* One refinement pass: the groups idx[0..n) whose leading models are
  * slots[0..K) of the survey r1, from where their survey ended; folds its
  * results into r1. */
-static nf_status refine_group(const fit_in *in, const nf_fit_options *opt, nf_fit_result *r1, const int *idx, int n,
-                              const int *slots, int K, int64_t budget, int gi)
+static nf_status refine_group(const nf__fit_in *in, const nf_fit_options *opt, nf_fit_result *r1, const int *idx,
+                              int n, const int *slots, int K, int64_t budget, int gi)
 {
     nf_status s = NF_OK;
-    nf_fit_target *sub = calloc((size_t)n, sizeof *sub);
-    nf__fit_tgt *sp = calloc((size_t)n, sizeof *sp), *sx = calloc((size_t)n, sizeof *sx);
     nf_fit_start *starts = calloc((size_t)n * K, sizeof *starts);
     double *x = calloc((size_t)n * K * 64, sizeof *x);
     const char **names = calloc((size_t)K, sizeof *names);
     const nf_model **models = calloc((size_t)K, sizeof *models);
-    if (!sub || !sp || !sx || !starts || !x || !names || !models) {
+    if (!starts || !x || !names || !models) {
         s = nf__fail(NF_ENOMEM, "fit: out of memory for the refinement");
         goto done;
     }
@@ -273,19 +312,15 @@ static nf_status refine_group(const fit_in *in, const nf_fit_options *opt, nf_fi
         models[j] = r1->models[slots[j]];
         names[j] = models[j]->name;
     }
-    for (int a = 0; a < n; a++) {
-        sub[a] = in->tg[idx[a]];
-        sp[a] = in->prep[idx[a]]; /* borrowed: the spike arrays stay nf_fit's */
-        sx[a] = in->prep_x[idx[a]];
+    for (int a = 0; a < n; a++)
         for (int j = 0; j < K; j++) {
             const nf_model *m = models[j];
             const nf_fit_record *rec = find_record(r1, idx[a], m);
             double *p = x + ((size_t)a * K + j) * 64;
             for (int q = 0; q < m->n_params; q++) /* float -> double: clamp the rounding into the box */
                 p[q] = fmin(fmax((double)rec->params[q], m->params[q].lo), m->params[q].hi);
-            starts[(size_t)a * K + j] = (nf_fit_start){.model = m->name, .target = a, .params = p};
+            starts[(size_t)a * K + j] = (nf_fit_start){.model = m->name, .target = idx[a], .params = p};
         }
-    }
     nf_fit_options o2 = *opt;
     o2.refine_k = 0;
     o2.models = names;
@@ -304,7 +339,7 @@ static nf_status refine_group(const fit_in *in, const nf_fit_options *opt, nf_fi
     if (o2.resume && !nf__fit_ckpt_exists(dir))
         o2.resume = 0; /* interrupted before this pass began: it starts afresh */
     nf_fit_result *r2 = NULL;
-    if ((s = nf__fit_pass(in->eng, &o2, models, K, sub, sp, sx, n, &r2)))
+    if ((s = nf__fit_pass(in, &o2, models, K, idx, n, &r2)))
         goto done;
     for (int a = 0; a < n && !s; a++)
         for (int j = 0; j < K && !s; j++)
@@ -313,9 +348,6 @@ static nf_status refine_group(const fit_in *in, const nf_fit_options *opt, nf_fi
     r1->neuron_steps += r2->neuron_steps;
     nf_fit_result_destroy(r2);
 done:
-    free(sub);
-    free(sp);
-    free(sx);
     free(starts);
     free(x);
     free(names);
@@ -329,19 +361,27 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* One pass, or the survey and the refinement of each recording's leading
- * models (opt->refine_k); the records ranked. */
-static nf_status fit_passes(const fit_in *in, const nf_fit_options *opt, nf_fit_result **out)
+/* One pass, or the survey and the refinement of each group's leading models
+ * (opt->refine_k); the records ranked (by the fitted sweeps: the
+ * refinement's choice never sees the held-out ones). */
+static nf_status fit_passes(const nf__fit_in *in, const nf_model *const *models, int M, const nf_fit_options *opt,
+                            nf_fit_result **out)
 {
-    const int M = in->M;
     nf_status s;
+    const int R = in->G;
+    int *all = malloc(sizeof(int) * (size_t)R);
+    if (!all)
+        return nf__fail(NF_ENOMEM, "fit: out of memory");
+    for (int g = 0; g < R; g++)
+        all[g] = g;
     if (opt->refine_k <= 0 || M <= opt->refine_k) {
-        if ((s = nf__fit_pass(in->eng, opt, in->models, M, in->tg, in->prep, in->prep_x, in->R, out)))
-            return s;
-        rank(*out);
-        return NF_OK;
+        s = nf__fit_pass(in, opt, models, M, all, R, out);
+        free(all);
+        if (!s)
+            rank(*out, NULL);
+        return s;
     }
-    const int K = opt->refine_k, R = in->R;
+    const int K = opt->refine_k;
     int64_t b1 = (int64_t)llround((double)opt->budget * opt->survey_fraction);
     int64_t b2 = (int64_t)llround((double)opt->budget * (1 - opt->survey_fraction) * M / K);
     nf_fit_options o1 = *opt;
@@ -350,11 +390,13 @@ static nf_status fit_passes(const fit_in *in, const nf_fit_options *opt, nf_fit_
     char dir[4096];
     s = checkpoint_subdir(opt, "survey", dir, sizeof dir, &o1.checkpoint_dir);
     nf_fit_result *r1 = NULL;
-    if (s || (s = nf__fit_pass(in->eng, &o1, in->models, M, in->tg, in->prep, in->prep_x, R, &r1)))
+    if (s || (s = nf__fit_pass(in, &o1, models, M, all, R, &r1))) {
+        free(all);
         return s;
-    rank(r1);
+    }
+    rank(r1, NULL);
 
-    /* recordings grouped by the set of their K leading models */
+    /* groups grouped by the set of their K leading models */
     int *keys = malloc(sizeof(int) * (size_t)R * K);
     int *group = malloc(sizeof(int) * (size_t)R);
     int *idx = malloc(sizeof(int) * (size_t)R);
@@ -387,8 +429,9 @@ static nf_status fit_passes(const fit_in *in, const nf_fit_options *opt, nf_fit_
         s = refine_group(in, opt, r1, idx, n, slots, K, b2 > 0 ? b2 : 1, g);
     }
     if (!s)
-        rank(r1);
+        rank(r1, NULL);
 done:
+    free(all);
     free(keys);
     free(group);
     free(idx);
@@ -400,7 +443,160 @@ done:
     return NF_OK;
 }
 
-nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt, nf_fit_result **out)
+/* ---- the fit's inputs ---------------------------------------------------------- */
+
+/* Everything nf_fit_groups and nf_fit_score prepare once. */
+typedef struct prepared {
+    nf__fit_obj ob;
+    nf__fit_tgt *prep, *prep_x;
+    nf__fit_grp *groups;
+    int G, R;
+} prepared;
+
+static void prepared_free(prepared *p)
+{
+    for (int r = 0; r < p->R; r++) {
+        if (p->prep)
+            nf__fit_tgt_free(&p->prep[r]);
+        if (p->prep_x)
+            nf__fit_tgt_free(&p->prep_x[r]);
+    }
+    for (int g = 0; p->groups && g < p->G; g++) {
+        free(p->groups[g].sw);
+        free(p->groups[g].pos);
+    }
+    free(p->prep);
+    free(p->prep_x);
+    free(p->groups);
+    nf__fit_obj_free(&p->ob);
+}
+
+/* Check the groups and lay them out fitted sweeps first. */
+static nf_status make_groups(const nf_fit_target *targets, int R, const nf_fit_group *groups, int G, prepared *p)
+{
+    if (!groups || G < 1)
+        return nf__fail(NF_EINVAL, "fit: no groups of sweeps");
+    if (!(p->groups = calloc((size_t)G, sizeof *p->groups)))
+        return nf__fail(NF_ENOMEM, "fit: out of memory");
+    p->G = G;
+    for (int g = 0; g < G; g++) {
+        const nf_fit_group *in = &groups[g];
+        nf__fit_grp *out = &p->groups[g];
+        const char *name = in->name ? in->name : "";
+        if (in->n_sweeps < 1 || !in->sweeps)
+            return nf__fail(NF_EINVAL, "fit: group %d (%s) has no sweeps", g, name);
+        out->sw = malloc(sizeof(int) * (size_t)in->n_sweeps);
+        out->pos = malloc(sizeof(int) * (size_t)in->n_sweeps);
+        if (!out->sw || !out->pos)
+            return nf__fail(NF_ENOMEM, "fit: out of memory");
+        out->n = in->n_sweeps;
+        out->name = in->name ? in->name : targets[in->sweeps[0] >= 0 && in->sweeps[0] < R ? in->sweeps[0] : 0].name;
+        int k = 0;
+        for (int pass = 0; pass < 2; pass++) /* fitted sweeps first */
+            for (int j = 0; j < in->n_sweeps; j++) {
+                int r = in->sweeps[j], test = in->test && in->test[j];
+                if (r < 0 || r >= R)
+                    return nf__fail(NF_EINVAL, "fit: group %d (%s): sweep %d is recording %d of %d", g, name, j, r, R);
+                for (int q = 0; q < j && !pass; q++)
+                    if (in->sweeps[q] == r)
+                        return nf__fail(NF_EINVAL, "fit: group %d (%s) lists recording %d (%s) twice", g, name, r,
+                                        targets[r].name ? targets[r].name : "");
+                if (test != pass)
+                    continue;
+                out->sw[k] = r;
+                out->pos[k++] = j;
+                out->n_train += !test;
+            }
+        if (out->n_train < 1)
+            return nf__fail(NF_EINVAL, "fit: group %d (%s): every sweep is held out; at least one must be fitted", g,
+                            name);
+    }
+    return NF_OK;
+}
+
+/* Prepare every recording once, with spikes timed both ways (at the peak
+ * for models that reset, at the crossing for the others). */
+static nf_status prepare(const nf_fit_target *targets, int R, const nf_fit_options *opt, prepared *p)
+{
+    nf_status s = nf__fit_obj_init(opt, &p->ob);
+    if (s)
+        return s;
+    p->R = R;
+    p->prep = calloc((size_t)R, sizeof *p->prep);
+    p->prep_x = calloc((size_t)R, sizeof *p->prep_x);
+    if (!p->prep || !p->prep_x)
+        return nf__fail(NF_ENOMEM, "fit: out of memory");
+    nf_features *fx = NULL;
+    if (p->ob.n_efel > 0 && (s = nf_features_create(NULL, &fx)))
+        return s;
+    for (int r = 0; r < R && !s; r++)
+        if (!(s = nf__fit_prepare_target(&targets[r], r, opt->threshold_mV, 0, &p->ob, fx, &p->prep[r])))
+            s = nf__fit_prepare_target(&targets[r], r, opt->threshold_mV, 1, &p->ob, fx, &p->prep_x[r]);
+    nf_features_destroy(fx);
+    for (int g = 0; g < p->G && !s; g++) {
+        nf__fit_efel_sigma_repeats(targets, p->prep, p->groups[g].sw, p->groups[g].n, p->ob.n_efel);
+        nf__fit_efel_sigma_repeats(targets, p->prep_x, p->groups[g].sw, p->groups[g].n, p->ob.n_efel);
+    }
+    return s;
+}
+
+/* What the result says about the recordings, the groups and the objectives. */
+static nf_status describe(nf_fit_result *res, const nf_fit_target *targets, const prepared *p, double window_ms)
+{
+    const int R = p->R, G = p->G, ne = p->ob.n_efel;
+    res->n_targets = R;
+    res->n_groups = G;
+    if (!(res->targets = calloc((size_t)R, sizeof *res->targets)) || !(res->groups = calloc((size_t)G, sizeof *res->groups)) ||
+        (ne && !(res->efel_ids = malloc(sizeof(int) * (size_t)ne))))
+        return nf__fail(NF_ENOMEM, "fit: out of memory");
+    res->n_efel = ne;
+    if (ne)
+        memcpy(res->efel_ids, p->ob.efel_ids, sizeof(int) * (size_t)ne);
+    for (int r = 0; r < R; r++) {
+        nf_fit_target_info *ti = &res->targets[r];
+        const nf__fit_tgt *t = &p->prep[r];
+        ti->stim_start_ms = t->s0;
+        ti->stim_end_ms = t->s1;
+        memcpy(ti->features, t->feat, sizeof ti->features);
+        memcpy(ti->sigma, t->sigma, sizeof ti->sigma);
+        memcpy(ti->has, t->has, sizeof ti->has);
+        ti->spikes = t->n_spikes;
+        ti->step_pA = t->step_pA;
+        ti->rate_hz = t->rate_hz;
+        memcpy(ti->passive, t->passive, sizeof ti->passive);
+        memcpy(ti->passive_sigma, t->passive_sigma, sizeof ti->passive_sigma);
+        memcpy(ti->has_passive, t->has_passive, sizeof ti->has_passive);
+        if (ne) {
+            if (!(ti->efel = malloc(sizeof(double) * 2 * (size_t)ne)))
+                return nf__fail(NF_ENOMEM, "fit: out of memory");
+            ti->efel_sigma = ti->efel + ne;
+            memcpy(ti->efel, t->efel, sizeof(double) * (size_t)ne);
+            memcpy(ti->efel_sigma, t->efel_sigma, sizeof(double) * (size_t)ne);
+        }
+    }
+    for (int g = 0; g < G; g++) {
+        nf_fit_group_info *gi = &res->groups[g];
+        const nf__fit_grp *pg = &p->groups[g];
+        const char *name = pg->name ? pg->name : "";
+        gi->name = strdup(name);
+        gi->sweeps = malloc(sizeof(int) * (size_t)pg->n);
+        gi->test = malloc((size_t)pg->n);
+        if (!gi->name || !gi->sweeps || !gi->test)
+            return nf__fail(NF_ENOMEM, "fit: out of memory");
+        gi->n_sweeps = pg->n;
+        for (int k = 0; k < pg->n; k++) {
+            gi->sweeps[pg->pos[k]] = pg->sw[k];
+            gi->test[pg->pos[k]] = k >= pg->n_train;
+        }
+        gi->n_test = pg->n - pg->n_train;
+        gi->gamma_int = nf__fit_gamma_int(targets, p->prep, pg->sw, pg->n, window_ms);
+        gi->ranked_on_test = gi->n_test > 0;
+    }
+    return NF_OK;
+}
+
+nf_status nf_fit_groups(const nf_fit_target *targets, int n_targets, const nf_fit_group *groups, int n_groups,
+                        const nf_fit_options *opt, nf_fit_result **out)
 {
     if (!out)
         return nf__fail(NF_EINVAL, "fit: NULL result pointer");
@@ -418,28 +614,20 @@ nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_optio
     const double t0 = nf__fit_now_s();
     const nf_model **models = NULL;
     int M = 0;
-    nf__fit_tgt *prep = calloc((size_t)n_targets, sizeof *prep), *prep_x = calloc((size_t)n_targets, sizeof *prep_x);
+    prepared p = {0};
     nf_fit_start *starts = NULL;
     double *store = NULL;
     nf_engine *eng = NULL;
     nf_fit_result *res = NULL;
-    if (!prep || !prep_x) {
-        s = nf__fail(NF_ENOMEM, "fit: out of memory");
+    if ((s = make_groups(targets, n_targets, groups, n_groups, &p)) || (s = resolve_models(opt, &models, &M)) ||
+        (s = check_starts(opt, models, M, n_groups)) || (s = prepare(targets, n_targets, opt, &p)))
         goto done;
-    }
-    if ((s = resolve_models(opt, &models, &M)) || (s = check_starts(opt, models, M, n_targets)))
-        goto done;
-    /* every recording prepared once, with spikes timed both ways (at the
-     * peak for models that reset, at the crossing for the others) */
-    for (int r = 0; r < n_targets && !s; r++)
-        if (!(s = nf__fit_prepare_target(&targets[r], r, opt->threshold_mV, 0, &prep[r])))
-            s = nf__fit_prepare_target(&targets[r], r, opt->threshold_mV, 1, &prep_x[r]);
-    if (s)
-        goto done;
+    nf__fit_in in = {.tg = targets, .prep = p.prep, .prep_x = p.prep_x, .R = n_targets, .groups = p.groups,
+                     .G = p.G, .ob = &p.ob, .threads = opt->threads};
     nf_fit_options o = *opt;
-    if (opt->guess) { /* starting points read off the recordings (nf_fit_guess) */
+    if (opt->guess) { /* starting points read off the recordings (nf_fit_guess), pooled per group */
         int ns = 0;
-        if ((s = nf__fit_guess_starts(targets, n_targets, opt, &starts, &store, &ns)))
+        if ((s = nf__fit_guess_starts(&in, opt, &starts, &store, &ns)))
             goto done;
         if (starts) {
             o.starts = starts;
@@ -448,33 +636,150 @@ nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_optio
     }
     if ((s = nf_engine_create(opt->backend, opt->threads, &eng)))
         goto done;
-    fit_in in = {.tg = targets, .prep = prep, .prep_x = prep_x, .R = n_targets, .models = models, .M = M, .eng = eng};
-    if ((s = fit_passes(&in, &o, &res)))
+    in.eng = eng;
+    if ((s = fit_passes(&in, models, M, &o, &res)) || (s = describe(res, targets, &p, opt->gamma_window_ms)))
         goto done;
-    if (!(res->targets = calloc((size_t)n_targets, sizeof *res->targets))) {
+    uint8_t *on_test = malloc((size_t)p.G);
+    if (!on_test) {
         s = nf__fail(NF_ENOMEM, "fit: out of memory");
         goto done;
     }
-    for (int r = 0; r < n_targets; r++) {
-        nf_fit_target_info *ti = &res->targets[r];
-        ti->stim_start_ms = prep[r].s0;
-        ti->stim_end_ms = prep[r].s1;
-        memcpy(ti->features, prep[r].feat, sizeof ti->features);
-        memcpy(ti->sigma, prep[r].sigma, sizeof ti->sigma);
-        memcpy(ti->has, prep[r].has, sizeof ti->has);
+    for (int g = 0; g < p.G; g++) {
+        on_test[g] = (uint8_t)res->groups[g].ranked_on_test;
+        for (int k = 0; k < M; k++)
+            res->records[(size_t)g * M + k].target = g;
     }
+    rank(res, on_test); /* groups with held-out sweeps: by them */
+    free(on_test);
     res->seconds = nf__fit_now_s() - t0;
 done:
     nf_engine_destroy(eng);
-    for (int r = 0; r < n_targets && prep; r++)
-        free(prep[r].spikes);
-    for (int r = 0; r < n_targets && prep_x; r++)
-        free(prep_x[r].spikes);
-    free(prep);
-    free(prep_x);
+    prepared_free(&p);
     free(models);
     free(starts);
     free(store);
+    if (s) {
+        nf_fit_result_destroy(res);
+        return s;
+    }
+    *out = res;
+    return NF_OK;
+}
+
+nf_status nf_fit(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt, nf_fit_result **out)
+{
+    if (!out)
+        return nf__fail(NF_EINVAL, "fit: NULL result pointer");
+    *out = NULL;
+    if (!targets || n_targets < 1)
+        return nf__fail(NF_EINVAL, "fit: no recordings");
+    nf_fit_group *g = calloc((size_t)n_targets, sizeof *g);
+    int *idx = malloc(sizeof(int) * (size_t)n_targets);
+    nf_status s = g && idx ? NF_OK : nf__fail(NF_ENOMEM, "fit: out of memory");
+    for (int r = 0; r < n_targets && !s; r++) {
+        idx[r] = r;
+        g[r] = (nf_fit_group){.name = targets[r].name, .sweeps = &idx[r], .n_sweeps = 1};
+    }
+    if (!s)
+        s = nf_fit_groups(targets, n_targets, g, n_targets, opt, out);
+    free(g);
+    free(idx);
+    return s;
+}
+
+nf_status nf_fit_score(const nf_fit_target *targets, int n_targets, const nf_fit_candidate *cands, int n_cands,
+                       const nf_fit_options *opt, nf_fit_result **out)
+{
+    if (!out)
+        return nf__fail(NF_EINVAL, "fit score: NULL result pointer");
+    *out = NULL;
+    nf_fit_options defaults;
+    if (!opt) {
+        nf_fit_options_default(&defaults);
+        opt = &defaults;
+    }
+    if (!targets || n_targets < 1)
+        return nf__fail(NF_EINVAL, "fit score: no recordings");
+    if (!cands || n_cands < 1)
+        return nf__fail(NF_EINVAL, "fit score: no fitted models");
+    nf_status s = check_options(opt);
+    if (s)
+        return s;
+    const double t0 = nf__fit_now_s();
+    prepared p = {0};
+    nf_engine *eng = NULL;
+    nf_fit_result *res = calloc(1, sizeof *res);
+    int *sw = malloc(sizeof(int) * (size_t)n_targets);
+    double *x = calloc((size_t)n_cands * 64, sizeof *x);
+    if (!res || !sw || !x || !(res->models = calloc((size_t)n_cands, sizeof *res->models)) ||
+        !(res->records = calloc((size_t)n_cands, sizeof *res->records))) {
+        s = nf__fail(NF_ENOMEM, "fit score: out of memory");
+        goto done;
+    }
+    res->n_models = n_cands;
+    res->n_groups = 1;
+    for (int k = 0; k < n_cands && !s; k++) {
+        const nf_model *m = cands[k].model ? nf_model_find(cands[k].model) : NULL;
+        if (!m) {
+            s = cands[k].model ? NF_ENOMODEL : nf__fail(NF_EINVAL, "fit score: fitted model %d has no name", k);
+            break;
+        }
+        if (!cands[k].params) {
+            s = nf__fail(NF_EINVAL, "fit score: fitted model %d (%s) has no parameters", k, m->name);
+            break;
+        }
+        for (int j = 0; j < m->n_params && !s; j++) {
+            /* fitted parameters are floats: a bound rounded to float may lie a hair outside */
+            double v = cands[k].params[j], lo = m->params[j].lo, hi = m->params[j].hi;
+            double tol = 1e-6 * fmax(hi - lo, fmax(fabs(lo), fabs(hi)));
+            if (!isfinite(v) || v < lo - tol || v > hi + tol)
+                s = nf__fail(NF_EINVAL, "fit score: fitted model %d: %s %s = %g %s is outside its bounds [%g, %g]", k,
+                             m->name, m->params[j].name, v, m->params[j].unit, lo, hi);
+            x[(size_t)k * 64 + j] = fmin(fmax(v, lo), hi);
+        }
+        res->models[k] = m;
+    }
+    for (int r = 0; r < n_targets && sw; r++)
+        sw[r] = r;
+    if (s)
+        goto done;
+    /* one group, every sweep held out (make_groups wants a fitted one: built here) */
+    if (!(p.groups = calloc(1, sizeof *p.groups))) {
+        s = nf__fail(NF_ENOMEM, "fit score: out of memory");
+        goto done;
+    }
+    p.G = 1;
+    p.groups[0] = (nf__fit_grp){.name = "predicted", .sw = sw, .pos = malloc(sizeof(int) * (size_t)n_targets),
+                                .n = n_targets};
+    sw = NULL; /* the group owns it */
+    if (!p.groups[0].pos) {
+        s = nf__fail(NF_ENOMEM, "fit score: out of memory");
+        goto done;
+    }
+    for (int r = 0; r < n_targets; r++)
+        p.groups[0].pos[r] = r;
+    if ((s = prepare(targets, n_targets, opt, &p)) || (s = nf_engine_create(opt->backend, opt->threads, &eng)))
+        goto done;
+    nf__fit_in in = {.tg = targets, .prep = p.prep, .prep_x = p.prep_x, .R = n_targets, .groups = p.groups, .G = 1,
+                     .ob = &p.ob, .eng = eng, .threads = opt->threads};
+    int g0 = 0;
+    for (int k = 0; k < n_cands && !s; k++) {
+        s = nf__fit_evaluate(&in, opt, res->models[k], &g0, 1, x + (size_t)k * 64, &res->records[k], &res->sims,
+                             &res->neuron_steps);
+        res->records[k].model_slot = k;
+        res->records[k].stop_reason = "";
+    }
+    if (s || (s = describe(res, targets, &p, opt->gamma_window_ms)))
+        goto done;
+    res->backend = nf_engine_backend(eng);
+    uint8_t on_test = 1;
+    rank(res, &on_test);
+    res->seconds = nf__fit_now_s() - t0;
+done:
+    nf_engine_destroy(eng);
+    prepared_free(&p);
+    free(sw);
+    free(x);
     if (s) {
         nf_fit_result_destroy(res);
         return s;

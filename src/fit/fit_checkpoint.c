@@ -195,29 +195,30 @@ void nf__fit_ckpt_clear(const char *root)
         unlink(p);
 }
 
-uint64_t nf__fit_fingerprint(const nf_fit_options *o, const nf_model *const *models, int M, const nf_fit_target *tg,
-                             const nf__fit_tgt *prep, int R)
+uint64_t nf__fit_fingerprint(const nf_fit_options *o, const nf__fit_in *in, const nf_model *const *models, int M,
+                             const int *gidx, int G)
 {
     uint64_t h = NF__FNV1A_INIT;
     /* the checkpoint layout and the score definition: a checkpoint of an
      * older neurofit is "a different run", never misread */
-    static const char layout[] = "fit-checkpoint 2: conv + best_x; count sigma";
+    static const char layout[] = "fit-checkpoint 3: groups; conv + best_x; count sigma";
     h = nf__fnv1a(h, layout, sizeof layout);
     const double count_sigma = NF_FIT_COUNT_SIGMA;
     h = nf__fnv1a(h, &count_sigma, sizeof count_sigma);
     for (int i = 0; i < M; i++)
         h = nf__fnv1a(h, models[i]->name, strlen(models[i]->name) + 1);
-    int32_t ints[4] = {(int32_t)o->optimizer, o->popsize, o->restarts, R};
+    int32_t ints[4] = {(int32_t)o->optimizer, o->popsize, o->restarts, G};
     h = nf__fnv1a(h, ints, sizeof ints);
-    if (o->bounds != NF_OPTIM_BOUNDS_REFLECT) { /* the default keeps older checkpoints valid */
-        int32_t b = (int32_t)o->bounds;
-        h = nf__fnv1a(h, &b, sizeof b);
-    }
-    double d[6] = {o->weights.rmse, o->weights.features, o->weights.spikes, o->threshold_mV,
-                   o->gamma_window_ms, (double)o->budget};
+    int32_t b = (int32_t)o->bounds;
+    h = nf__fnv1a(h, &b, sizeof b);
+    double d[10] = {o->weights.rmse, o->weights.features, o->weights.spikes, o->threshold_mV,
+                    o->gamma_window_ms, (double)o->budget, o->rmse_cut_ms, in->ob->w[NF__T_EFEL], o->w_fi,
+                    o->w_passive};
     h = nf__fnv1a(h, d, sizeof d);
     h = nf__fnv1a(h, &o->seed, sizeof o->seed);
-    if (o->n_starts > 0) { /* none keeps older checkpoints valid */
+    for (int k = 0; k < in->ob->n_efel; k++)
+        h = nf__fnv1a(h, &in->ob->efel_ids[k], sizeof in->ob->efel_ids[k]);
+    if (o->n_starts > 0) {
         h = nf__fnv1a(h, &o->start_sigma, sizeof o->start_sigma);
         for (int k = 0; k < o->n_starts; k++) {
             const nf_fit_start *st = &o->starts[k];
@@ -229,13 +230,19 @@ uint64_t nf__fit_fingerprint(const nf_fit_options *o, const nf_model *const *mod
                 h = nf__fnv1a(h, &st->sigma, sizeof st->sigma);
         }
     }
-    for (int r = 0; r < R; r++) {
-        const nf_fit_target *t = &tg[r];
-        double td[3] = {t->dt_ms, prep[r].s0, prep[r].s1};
-        h = nf__fnv1a(h, td, sizeof td);
-        h = nf__fnv1a(h, &t->n, sizeof t->n);
-        h = nf__fnv1a(h, t->v, sizeof(float) * (size_t)t->n);
-        h = nf__fnv1a(h, t->i, sizeof(float) * (size_t)t->n);
+    for (int u = 0; u < G; u++) {
+        const nf__fit_grp *g = &in->groups[gidx[u]];
+        int32_t gn[2] = {g->n, g->n_train};
+        h = nf__fnv1a(h, gn, sizeof gn);
+        for (int k = 0; k < g->n; k++) {
+            const nf_fit_target *t = &in->tg[g->sw[k]];
+            const nf__fit_tgt *p = &in->prep[g->sw[k]];
+            double td[3] = {t->dt_ms, p->s0, p->s1};
+            h = nf__fnv1a(h, td, sizeof td);
+            h = nf__fnv1a(h, &t->n, sizeof t->n);
+            h = nf__fnv1a(h, t->v, sizeof(float) * (size_t)t->n);
+            h = nf__fnv1a(h, t->i, sizeof(float) * (size_t)t->n);
+        }
     }
     return h;
 }

@@ -126,6 +126,8 @@ typedef struct trace {
     double peak_lo;      /* highest sample before a reset (NAN: none) */
     int64_t *last;       /* [n_spikes] sample before each reset */
     int resets;          /* spikes are one-sample resets (else spike shapes) */
+    uint8_t *start;      /* [n] 1 at the first sample of each pooled sweep (recursions restart there) */
+    float *own;          /* the pooled sweeps' v then i, [2][n] (NULL: one sweep, borrowed) */
 } trace;
 
 static void trace_free(trace *t)
@@ -133,47 +135,86 @@ static void trace_free(trace *t)
     free(t->skip);
     free(t->spike);
     free(t->last);
+    free(t->start);
+    free(t->own);
 }
 
-static nf_status trace_init(trace *t, const nf_fit_target *tg, double threshold_mV, double drop_mV)
+/* At most this many samples pooled (the regressions' cost is linear in it). */
+#define POOL_MAX_SAMPLES 4000000
+
+/* The sweeps idx[0..n_sw) of tg that share the first one's sample
+ * interval, end to end: the step from one sweep's last sample to the next
+ * one's first is never regressed on, and every recursion along the trace
+ * restarts at a sweep's first sample. */
+static nf_status trace_init(trace *t, const nf_fit_target *tg, const int *idx, int n_sw, double threshold_mV,
+                            double drop_mV)
 {
     memset(t, 0, sizeof *t);
-    t->v = tg->v;
-    t->i = tg->i;
-    t->n = tg->n;
-    t->dt = tg->dt_ms;
-    t->w = (int)fmax(1, lround(4.0 / tg->dt_ms)); /* measured: 4 ms beat 0.5-2 and 8-16 (adex, izhikevich) */
+    const nf_fit_target *t0 = &tg[idx[0]];
+    int64_t total = 0;
+    int used = 0;
+    for (int k = 0; k < n_sw; k++) {
+        const nf_fit_target *x = &tg[idx[k]];
+        if (x->dt_ms != t0->dt_ms || (used && total + x->n > POOL_MAX_SAMPLES))
+            continue;
+        total += x->n;
+        used++;
+    }
+    t->n = total;
+    t->dt = t0->dt_ms;
+    t->w = (int)fmax(1, lround(4.0 / t0->dt_ms)); /* measured: 4 ms beat 0.5-2 and 8-16 (adex, izhikevich) */
     t->skip = calloc((size_t)t->n, 1);
     t->spike = calloc((size_t)t->n, 1);
+    t->start = calloc((size_t)t->n, 1);
     t->last = malloc(sizeof(int64_t) * (size_t)(t->n / 2 + 1));
-    if (!t->skip || !t->spike || !t->last) {
+    if (used > 1)
+        t->own = malloc(sizeof(float) * 2 * (size_t)t->n);
+    if (!t->skip || !t->spike || !t->start || !t->last || (used > 1 && !t->own)) {
         trace_free(t);
         return nf__fail(NF_ENOMEM, "fit: out of memory for a starting guess");
     }
+    /* baseline of each sweep: until its current first changes (at least 10 samples) */
+    double rest_sum = 0;
+    int64_t rest_n = 0, at = 0;
+    for (int k = 0, u = 0; k < n_sw && u < used; k++) {
+        const nf_fit_target *x = &tg[idx[k]];
+        if (x->dt_ms != t0->dt_ms || at + x->n > t->n)
+            continue;
+        u++;
+        if (t->own) {
+            memcpy(t->own + at, x->v, sizeof(float) * (size_t)x->n);
+            memcpy(t->own + t->n + at, x->i, sizeof(float) * (size_t)x->n);
+        }
+        t->start[at] = 1;
+        if (at > 0)
+            t->skip[at - 1] = 1; /* the step between two sweeps */
+        double imax = 0;
+        for (int64_t j = 0; j < x->n; j++)
+            imax = fmax(imax, fabs(x->i[j]));
+        int64_t b = 0;
+        while (b < x->n && fabs(x->i[b] - x->i[0]) <= 1e-6 * imax + 1e-9)
+            b++;
+        if (b < 10)
+            b = x->n < 10 ? x->n : 10;
+        for (int64_t j = 0; j < b; j++)
+            rest_sum += x->v[j];
+        rest_n += b;
+        at += x->n;
+    }
+    t->v = t->own ? t->own : t0->v;
+    t->i = t->own ? t->own + t->n : t0->i;
+    t->rest = rest_sum / (double)rest_n;
     const float *v = t->v;
     int64_t n = t->n;
-    /* baseline: until the current first changes (at least 10 samples) */
-    double imax = 0;
-    for (int64_t j = 0; j < n; j++)
-        imax = fmax(imax, fabs(t->i[j]));
-    int64_t b = 0;
-    while (b < n && fabs(t->i[b] - t->i[0]) <= 1e-6 * imax + 1e-9)
-        b++;
-    if (b < 10)
-        b = n < 10 ? n : 10;
-    double s = 0;
-    for (int64_t j = 0; j < b; j++)
-        s += v[j];
-    t->rest = s / (double)b;
 
     for (int64_t j = 0; j + 1 < n; j++)
-        if (v[j + 1] - v[j] < -drop_mV)
+        if (v[j + 1] - v[j] < -drop_mV && !t->start[j + 1])
             t->resets = 1;
     double rs = 0, pk = -INFINITY;
     int nr = 0;
     if (t->resets) {
         for (int64_t j = 0; j + 1 < n; j++) {
-            if (!(v[j + 1] - v[j] < -drop_mV))
+            if (!(v[j + 1] - v[j] < -drop_mV) || t->start[j + 1])
                 continue;
             if (j > 0 && t->skip[j - 1]) { /* a drop over several samples: one spike */
                 t->skip[j] = 1;
@@ -195,7 +236,7 @@ static nf_status trace_init(trace *t, const nf_fit_target *tg, double threshold_
     } else { /* spike shapes: out from the crossing to the trough, at most 5 ms */
         int64_t win = (int64_t)ceil(5 / t->dt);
         for (int64_t j = 0; j + 1 < n; j++) {
-            if (!(v[j] < threshold_mV && v[j + 1] >= threshold_mV))
+            if (!(v[j] < threshold_mV && v[j + 1] >= threshold_mV) || t->start[j + 1])
                 continue;
             int64_t e = j + 1, p = j + 1;
             while (e + 1 < n && e - j < win && v[e] >= threshold_mV)
@@ -247,12 +288,13 @@ static void basic_series(const trace *t, double *tmp, double *SI, double *SV, do
 /* Does the window of steps [j, j + w) contain a skipped step? (prefix of skip) */
 static int window_ok(const int64_t *K, int64_t j, int w) { return K[j + w] == K[j]; }
 
-/* The recursion x[j+1] = x[j] + r (src[j] - x[j]) + jump[j], x[0] = 0. */
-static void filter(const double *src, const uint8_t *jump, int64_t n, double r, double *x)
+/* The recursion x[j+1] = x[j] + r (src[j] - x[j]) + jump[j], x = 0 at
+ * each sweep's first sample (start). */
+static void filter(const double *src, const uint8_t *jump, const uint8_t *start, int64_t n, double r, double *x)
 {
     x[0] = 0;
     for (int64_t j = 0; j + 1 < n; j++)
-        x[j + 1] = x[j] + r * ((src ? src[j] : 0) - x[j]) + (jump ? jump[j] : 0);
+        x[j + 1] = start[j + 1] ? 0 : x[j] + r * ((src ? src[j] : 0) - x[j]) + (jump ? jump[j] : 0);
 }
 
 static double clampd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
@@ -355,7 +397,7 @@ static int64_t hold_length(const trace *t, int64_t Rmax, double vres, const doub
         for (int k = 0; k < t->n_spikes; k++) {
             int64_t s0 = t->last[k] + 1;
             int64_t end = k + 1 < t->n_spikes ? t->last[k + 1] : t->n - 1;
-            for (int64_t q = 0; q <= Rmax && s0 + q < end; q++) {
+            for (int64_t q = 0; q <= Rmax && s0 + q < end && !t->start[s0 + q]; q++) {
                 int64_t x = s0 + q;
                 double v = t->v[x - 1];
                 double pred = v + c[0] * t->i[x - 1] + c[1] * v + c[2] + (c[3] != 0 ? c[3] * exp((v - c[5]) / c[4]) : 0);
@@ -399,9 +441,9 @@ static int guess_quad(const nf_model *m, const trace *t, double *p)
     for (int ka = 0; ka < NA; ka++) {
         double a = recov ? geo(m->params[ia].lo, m->params[ia].hi, ka, NA) : 0;
         if (recov) {
-            filter(tmp, NULL, n, a * dt, f); /* u / b */
+            filter(tmp, NULL, t->start, n, a * dt, f); /* u / b */
             prefix(f, n, SU);
-            filter(NULL, t->spike, n, a * dt, f); /* u / d */
+            filter(NULL, t->spike, t->start, n, a * dt, f); /* u / d */
             prefix(f, n, SS);
         }
         double *S[5] = {SI, SQ, SL, SU, SS};
@@ -478,9 +520,9 @@ static int guess_exp(const nf_model *m, trace *t, double *p)
         tmp[j] = (double)t->v[j] - t->rest;
     for (int kt = 0; kt < NT && itau >= 0; kt++) {
         double tau = geo(m->params[itau].lo, m->params[itau].hi, kt, NT);
-        filter(tmp, NULL, n, dt / tau, f);
+        filter(tmp, NULL, t->start, n, dt / tau, f);
         prefix(f, n, SW + (size_t)(2 * kt) * (n + 1));
-        filter(NULL, t->spike, n, dt / tau, f);
+        filter(NULL, t->spike, t->start, n, dt / tau, f);
         prefix(f, n, SW + (size_t)(2 * kt + 1) * (n + 1));
     }
     double best = INFINITY, bt[6] = {0}, bD = NAN, btau = NAN;
@@ -559,8 +601,14 @@ static void hh_fast_gates(const trace *t, int k, double VT, double *tmp, double 
     double m = am / (am + bm), hg = ah / (ah + bh), nn = an / (an + bn);
     double *a = tmp, *b = tmp + n, *c = tmp + 2 * n, *d = tmp + 3 * n;
     for (int64_t j = 0; j < n; j++) {
-        double v0 = t->v[j], v1 = j + 1 < n ? t->v[j + 1] : v0;
+        double v0 = t->v[j], v1 = j + 1 < n && !t->start[j + 1] ? t->v[j + 1] : v0;
         double sa = 0, sb = 0, sc = 0, sd = 0;
+        if (t->start[j] && j > 0) { /* a new sweep: the gates at rest at its first sample */
+            hh_rates(v0 - VT, &am, &bm, &ah, &bh, &an, &bn);
+            m = am / (am + bm);
+            hg = ah / (ah + bh);
+            nn = an / (an + bn);
+        }
         for (int q = 0; q < k; q++) {
             double vs = v0 + (v1 - v0) * q / k, vm = v0 + (v1 - v0) * (q + 0.5) / k;
             hh_rates(vs - VT, &am, &bm, &ah, &bh, &an, &bn);
@@ -592,8 +640,10 @@ static void hh_slow_gate(const trace *t, int k, double tau_max, double *tmp, dou
     double p = 1 / (1 + exp(-(t->v[0] + 35) * 0.1));
     double *a = tmp, *b = tmp + n;
     for (int64_t j = 0; j < n; j++) {
-        double v0 = t->v[j], v1 = j + 1 < n ? t->v[j + 1] : v0;
+        double v0 = t->v[j], v1 = j + 1 < n && !t->start[j + 1] ? t->v[j + 1] : v0;
         double sa = 0, sb = 0;
+        if (t->start[j] && j > 0)
+            p = 1 / (1 + exp(-(v0 + 35) * 0.1));
         for (int q = 0; q < k; q++) {
             double vs = v0 + (v1 - v0) * q / k, vm = v0 + (v1 - v0) * (q + 0.5) / k;
             double pinf = 1 / (1 + exp(-(vs + 35) * 0.1)), e = exp((vs + 35) * 0.05);
@@ -626,12 +676,13 @@ static int guess_hh(const nf_model *m, const trace *t, double *p)
     }
     double *SI = buf, *SV = buf + N1, *S1 = buf + 2 * N1, *SNa = buf + 3 * N1, *SNaV = buf + 4 * N1;
     double *SK = buf + 5 * N1, *SKV = buf + 6 * N1, *SM = buf + 7 * N1;
-    K[n] = 1; /* the last sample starts no step */
+    for (int64_t j = 0; j < n; j++) /* only the steps between pooled sweeps are left out */
+        K[j + 1] = K[j] + (j + 1 < n ? t->start[j + 1] : 1); /* the last sample starts no step */
     for (int64_t j = 0; j < n; j++)
         tmp[j] = t->dt * t->i[j];
     prefix(tmp, n, SI);
     for (int64_t j = 0; j < n; j++)
-        tmp[j] = 0.5 * t->dt * ((double)t->v[j] + (j + 1 < n ? t->v[j + 1] : t->v[j]));
+        tmp[j] = 0.5 * t->dt * ((double)t->v[j] + (j + 1 < n && !t->start[j + 1] ? t->v[j + 1] : t->v[j]));
     prefix(tmp, n, SV);
     for (int64_t j = 0; j < n; j++)
         tmp[j] = t->dt;
@@ -721,6 +772,8 @@ static int guess_lif(const nf_model *m, trace *t, double *p)
         if (itau >= 0) {
             double q = t->dt / tau, E = exp(-q), h = 0, f = 0;
             for (int64_t j = 0; j < n; j++) {
+                if (t->start[j])
+                    f = h = 0;
                 wk.tmp[j] = f;
                 f = E * f + q * E * h + (1 - E - q * E) * t->i[j];
                 h = E * h + (1 - E) * t->i[j];
@@ -729,10 +782,10 @@ static int guess_lif(const nf_model *m, trace *t, double *p)
         }
         if (asc) {
             if (kt % NK == 0) { /* k_1 changed */
-                filter(NULL, t->spike, n, 1 - exp(-k1 * t->dt), wk.f);
+                filter(NULL, t->spike, t->start, n, 1 - exp(-k1 * t->dt), wk.f);
                 prefix(wk.f, n, SU1);
             }
-            filter(NULL, t->spike, n, 1 - exp(-k2 * t->dt), wk.f);
+            filter(NULL, t->spike, t->start, n, 1 - exp(-k2 * t->dt), wk.f);
             prefix(wk.f, n, SU2);
         }
         double th[5] = {0}, sse = INFINITY;
@@ -793,20 +846,24 @@ static int guess_lif(const nf_model *m, trace *t, double *p)
 
 int nf__fit_guess_has(const nf_model *m) { return m->guess != NF_GUESS_NONE; }
 
-nf_status nf_fit_guess(const nf_model *m, const nf_fit_target *tg, double threshold_mV, double *params,
-                       int *found)
+nf_status nf__fit_guess_pooled(const nf_model *m, const nf_fit_target *targets, const int *idx, int n_sw,
+                               double threshold_mV, double *params, int *found)
 {
-    if (!m || !tg || !params || !found)
+    if (!m || !targets || !idx || n_sw < 1 || !params || !found)
         return nf__fail(NF_EINVAL, "fit_guess: NULL argument");
     *found = 0;
     for (int j = 0; j < m->n_params; j++)
         params[j] = clampd(m->params[j].def, m->params[j].lo, m->params[j].hi);
     nf_guess_family fam = m->guess; /* the registry's data, include/neurofit/model.h */
+    const nf_fit_target *tg = &targets[idx[0]];
     if (fam == NF_GUESS_NONE || !tg->v || !tg->i || tg->n < 100 || !(tg->dt_ms > 0))
         return NF_OK;
+    for (int k = 1; k < n_sw; k++)
+        if (!targets[idx[k]].v || !targets[idx[k]].i)
+            return NF_OK;
     trace t;
     /* integrate-and-fire resets may lie only ~10 mV below the threshold */
-    nf_status s = trace_init(&t, tg, threshold_mV, fam == NF_GUESS_IF ? 5.0 : 10.0);
+    nf_status s = trace_init(&t, targets, idx, n_sw, threshold_mV, fam == NF_GUESS_IF ? 5.0 : 10.0);
     if (s)
         return s;
     double p[64];
@@ -833,12 +890,20 @@ nf_status nf_fit_guess(const nf_model *m, const nf_fit_target *tg, double thresh
     return NF_OK;
 }
 
+nf_status nf_fit_guess(const nf_model *m, const nf_fit_target *tg, double threshold_mV, double *params,
+                       int *found)
+{
+    const int zero = 0;
+    if (!m || !tg || !params || !found)
+        return nf__fail(NF_EINVAL, "fit_guess: NULL argument");
+    return nf__fit_guess_pooled(m, tg, &zero, 1, threshold_mV, params, found);
+}
+
 /* The guesses of nf__fit_guess_starts, spread over threads (pairs k = u *
- * n_targets + r taken in turn; each guess is independent, so the result does
+ * n_groups + g taken in turn; each guess is independent, so the result does
  * not depend on the thread count). */
 typedef struct guess_job {
-    const nf_fit_target *targets;
-    int n_targets;
+    const nf__fit_in *in;
     const nf_model *const *use;
     double threshold;
     double *x;
@@ -850,14 +915,16 @@ static nf_status guess_range(void *ctx, int64_t k0, int64_t k1)
 {
     guess_job *j = ctx;
     for (int64_t k = k0; k < k1; k++) {
-        int u = (int)(k / j->n_targets), r = (int)(k % j->n_targets);
-        j->status[k] = nf_fit_guess(j->use[u], &j->targets[r], j->threshold, j->x + (size_t)k * 64, &j->found[k]);
+        int u = (int)(k / j->in->G), g = (int)(k % j->in->G);
+        const nf__fit_grp *grp = &j->in->groups[g];
+        j->status[k] = nf__fit_guess_pooled(j->use[u], j->in->tg, grp->sw, grp->n_train, j->threshold,
+                                            j->x + (size_t)k * 64, &j->found[k]);
     }
     return NF_OK;
 }
 
-nf_status nf__fit_guess_starts(const nf_fit_target *targets, int n_targets, const nf_fit_options *opt,
-                               nf_fit_start **starts, double **store, int *n_starts)
+nf_status nf__fit_guess_starts(const nf__fit_in *in, const nf_fit_options *opt, nf_fit_start **starts, double **store,
+                               int *n_starts)
 {
     *starts = NULL;
     *store = NULL;
@@ -877,7 +944,8 @@ nf_status nf__fit_guess_starts(const nf_fit_target *targets, int n_targets, cons
     }
     if (U == 0)
         return NF_OK;
-    int pairs = U * n_targets;
+    const int G = in->G;
+    int pairs = U * G;
     nf_fit_start *st = calloc((size_t)(opt->n_starts + pairs), sizeof *st);
     double *x = calloc((size_t)pairs * 64, sizeof *x);
     int *found = calloc((size_t)pairs, sizeof *found);
@@ -889,8 +957,7 @@ nf_status nf__fit_guess_starts(const nf_fit_target *targets, int n_targets, cons
         free(status);
         return nf__fail(NF_ENOMEM, "fit: out of memory for the starting guesses");
     }
-    guess_job job = {.targets = targets, .n_targets = n_targets, .use = use,
-                     .threshold = opt->threshold_mV, .x = x, .found = found, .status = status};
+    guess_job job = {.in = in, .use = use, .threshold = opt->threshold_mV, .x = x, .found = found, .status = status};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int T = opt->threads > 0 ? opt->threads : (int)(cores > 0 ? cores : 1);
     T = T > pairs ? pairs : T;
@@ -913,8 +980,8 @@ nf_status nf__fit_guess_starts(const nf_fit_target *targets, int n_targets, cons
     for (int k = 0; k < pairs && !s; k++) {
         s = status[k];
         if (!s && found[k])
-            st[ns++] = (nf_fit_start){.model = use[k / n_targets]->name, .target = k % n_targets,
-                                      .params = x + (size_t)k * 64, .sigma = opt->guess_sigma};
+            st[ns++] = (nf_fit_start){.model = use[k / G]->name, .target = k % G, .params = x + (size_t)k * 64,
+                                      .sigma = opt->guess_sigma};
     }
     free(found);
     free(status);

@@ -11,26 +11,30 @@
  * (fit_checkpoint.c) are saved every CKPT_INTERVAL_S and when the progress
  * callback stops the fit.
  *
- * A recording's searches do not depend on the other recordings of the pass
- * (tested; the MPI layer shares recordings out across ranks on it): their
- * seeds come from the recording's identity (nf__fit_tgt.key), not its place,
- * their scores read the spike times the recording's own spike count asks for
- * (spike_cap), not the larger buffer of its shape, and a model with
- * intrinsic noise, whose draws are keyed by the simulation's index in an
- * engine call, gets one engine call per recording (rows from 0, as alone).
+ * A search (nf__fit_slot) is one (group, model) pair: a group's candidates
+ * get one row per fitted sweep in the engine call of the sweep's shape
+ * (population x sweeps), the sweeps' scores are combined into the joint
+ * score (fit_target.c) before nf_optim_tell. A group of sweeps of one grid
+ * is one engine call per generation and model; all groups of a pass that
+ * share the grid are the same call. When objectives need the candidates'
+ * traces (eFEL, passive), the call records them on the sweeps' grid and
+ * their features are computed on the CPU threads right after it; nothing
+ * else of a trace leaves the engine. (On the GPU those objectives are the
+ * part not yet fused: their traces come to the host; the passive responses
+ * are window means, a minimum and a crossing time, streaming scorers the
+ * kernel could keep per simulation.)
  *
- * A search (nf__fit_slot) is one (recording, model) pair today. For groups of
- * sweeps fitted with one parameter set (issue 19) a slot becomes a group's
- * search: its candidates get one row per sweep in the engine calls of the
- * sweeps' shapes, and the sweeps' scores are combined before nf_optim_tell.
+ * The final simulations (nf__fit_evaluate) run every sweep of each group,
+ * fitted and held out, with traces, and score them the same way; neurofit
+ * predict (nf_fit_score) uses them for recordings a model was not fitted to.
  * The records come back unranked; fit.c ranks. */
 #include "neurofit/fit.h"
 
-#include "engine/registry.h"
 #include "fit_internal.h"
 #include "internal.h"
 #include "neurofit/fileio.h"
 #include "rng.h"
+#include "engine/pool.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -47,26 +51,249 @@ double nf__fit_now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Recordings that share a sample count and interval: one engine call per
+
+/* ---- shapes ---------------------------------------------------------------- */
+
+/* Sweeps that share a sample count and interval: one engine call per
  * generation and model. */
 typedef struct shape {
     int n_t;
     int *t;          /* target indices */
     int64_t n;       /* samples */
     double dt;
-    float *v;        /* [n_t][n] targets */
+    float *v[2];     /* [n_t][n] the RMSE term's targets: spikes at peaks [0], at crossings [1] */
     int max_spikes;
 } shape;
 
+typedef struct shapes {
+    shape *s;
+    int n;
+    int *shape_of, *row_of; /* [R] each target's shape and row in it; -1: not used */
+} shapes;
+
+static void shapes_free(shapes *sh)
+{
+    for (int k = 0; sh->s && k < sh->n; k++) {
+        free(sh->s[k].t);
+        if (sh->s[k].v[1] != sh->s[k].v[0])
+            free(sh->s[k].v[1]);
+        free(sh->s[k].v[0]);
+    }
+    free(sh->s);
+    free(sh->shape_of);
+    free(sh->row_of);
+    memset(sh, 0, sizeof *sh);
+}
+
+/* The shapes of the sweeps of groups gidx[0..G): the fitted ones, or all. */
+static nf_status make_shapes(const nf__fit_in *in, const int *gidx, int G, int all, shapes *sh)
+{
+    memset(sh, 0, sizeof *sh);
+    const int R = in->R;
+    sh->s = calloc((size_t)R, sizeof(shape));
+    sh->shape_of = malloc(sizeof(int) * (size_t)R);
+    sh->row_of = malloc(sizeof(int) * (size_t)R);
+    if (!sh->s || !sh->shape_of || !sh->row_of)
+        return nf__fail(NF_ENOMEM, "fit: out of memory");
+    for (int r = 0; r < R; r++)
+        sh->shape_of[r] = sh->row_of[r] = -1;
+    for (int u = 0; u < G; u++) {
+        const nf__fit_grp *g = &in->groups[gidx[u]];
+        for (int k = 0; k < (all ? g->n : g->n_train); k++) {
+            int r = g->sw[k];
+            if (sh->shape_of[r] >= 0)
+                continue;
+            int gi = 0;
+            while (gi < sh->n && !(sh->s[gi].n == in->tg[r].n && sh->s[gi].dt == in->tg[r].dt_ms))
+                gi++;
+            shape *s = &sh->s[gi];
+            if (gi == sh->n) {
+                sh->n++;
+                s->n = in->tg[r].n;
+                s->dt = in->tg[r].dt_ms;
+                if (!(s->t = calloc((size_t)R, sizeof(int))))
+                    return nf__fail(NF_ENOMEM, "fit: out of memory");
+            }
+            sh->shape_of[r] = gi;
+            sh->row_of[r] = s->n_t;
+            s->t[s->n_t++] = r;
+            int K = 3 * in->prep[r].n_spikes + 16;
+            s->max_spikes = s->max_spikes > K ? s->max_spikes : K;
+        }
+    }
+    for (int gi = 0; gi < sh->n; gi++) {
+        shape *s = &sh->s[gi];
+        if (s->max_spikes > 4096)
+            s->max_spikes = 4096;
+        int cut = in->prep[s->t[0]].v_obs != NULL;
+        for (int c = 0; c < (cut ? 2 : 1); c++) {
+            if (!(s->v[c] = nf__malloc_array((size_t)s->n_t * (size_t)s->n, sizeof(float))))
+                return nf__fail(NF_ENOMEM, "fit: out of memory for %d targets", s->n_t);
+            const nf__fit_tgt *P = c ? in->prep_x : in->prep;
+            for (int a = 0; a < s->n_t; a++) {
+                int r = s->t[a];
+                memcpy(s->v[c] + (size_t)a * s->n, cut ? P[r].v_obs : in->tg[r].v, sizeof(float) * (size_t)s->n);
+            }
+        }
+        if (!cut)
+            s->v[1] = s->v[0];
+    }
+    return NF_OK;
+}
+
+/* Upsampled (sample-and-hold) stimulus of shape g for sub-step factor k. */
+static float *shape_waves(const nf__fit_in *in, const shape *g, int k, int64_t n_steps)
+{
+    float *w = nf__malloc_array((size_t)g->n_t * (size_t)n_steps, sizeof(float));
+    if (!w)
+        return NULL;
+    for (int a = 0; a < g->n_t; a++) {
+        const float *I = in->tg[g->t[a]].i;
+        for (int64_t s = 0; s < n_steps; s++)
+            w[a * n_steps + s] = I[s / k];
+    }
+    return w;
+}
+
+/* The per-shape stimuli of model m (sub-stepped), [n_shapes]. */
+static nf_status make_waves(const nf__fit_in *in, const nf_model *m, const shapes *sh, float ***out)
+{
+    float **w = calloc((size_t)(sh->n > 0 ? sh->n : 1), sizeof(float *));
+    *out = w;
+    if (!w)
+        return nf__fail(NF_ENOMEM, "fit: out of memory");
+    for (int gi = 0; gi < sh->n; gi++) {
+        const shape *g = &sh->s[gi];
+        int k = nf_fit_substeps(m, g->dt);
+        if (!(w[gi] = shape_waves(in, g, k, (g->n - 1) * k + 1)))
+            return nf__fail(NF_ENOMEM, "fit: out of memory for the stimuli of %d recordings", g->n_t);
+    }
+    return NF_OK;
+}
+
+static void free_waves(float **w, int n)
+{
+    for (int gi = 0; w && gi < n; gi++)
+        free(w[gi]);
+    free(w);
+}
+
+/* One engine call's batch for shape g: its stimuli and RMSE targets. */
+static void fill_batch(nf_batch *b, const nf_model *m, const shape *g, int k, const float *waves, uint64_t seed,
+                       double threshold)
+{
+    memset(b, 0, sizeof *b);
+    b->model = m;
+    b->n_steps = (g->n - 1) * k + 1;
+    b->dt_ms = g->dt / k;
+    b->stim.waves = waves;
+    b->stim.n_waves = g->n_t;
+    b->stim.seed = seed;
+    b->v_detect_mV = (float)threshold;
+    b->target = g->v[nf__fit_spikes_at_crossing(m)];
+    b->n_targets = g->n_t;
+    b->n_obs = g->n;
+    b->obs_every = k;
+}
+
+/* ---- buffers of one engine call ---------------------------------------------- */
+
+typedef struct call_buf {
+    float *par, *spk, *volt;
+    double *sse;
+    int32_t *idx, *cnt;
+    uint8_t *valid;
+    int *row_u, *row_s, *row_q; /* each row's slot, target and candidate */
+    nf__fit_score_out *so;
+    int64_t cap, cap_volt;
+    int K, np;
+} call_buf;
+
+static void call_free(call_buf *b)
+{
+    free(b->par), free(b->spk), free(b->volt), free(b->sse), free(b->idx), free(b->cnt), free(b->valid);
+    free(b->row_u), free(b->row_s), free(b->row_q), free(b->so);
+    memset(b, 0, sizeof *b);
+}
+
+static nf_status call_reserve(call_buf *b, int64_t rows, int np, int K, int64_t volt)
+{
+    if (rows > b->cap || K > b->K || np > b->np) {
+        int64_t cap = rows > b->cap ? rows : b->cap;
+        int k = K > b->K ? K : b->K, p = np > b->np ? np : b->np;
+        float *keep_volt = b->volt;
+        int64_t keep_cv = b->cap_volt;
+        b->volt = NULL;
+        call_free(b);
+        b->volt = keep_volt;
+        b->cap_volt = keep_cv;
+        b->par = nf__malloc_array((size_t)cap * p, sizeof(float));
+        b->spk = nf__malloc_array((size_t)cap * k, sizeof(float));
+        b->sse = nf__malloc_array((size_t)cap, sizeof(double));
+        b->idx = nf__malloc_array((size_t)cap, sizeof(int32_t));
+        b->cnt = nf__malloc_array((size_t)cap, sizeof(int32_t));
+        b->valid = nf__malloc_array((size_t)cap, 1);
+        b->row_u = nf__malloc_array((size_t)cap, sizeof(int));
+        b->row_s = nf__malloc_array((size_t)cap, sizeof(int));
+        b->row_q = nf__malloc_array((size_t)cap, sizeof(int));
+        b->so = nf__malloc_array((size_t)cap, sizeof(nf__fit_score_out));
+        if (!b->par || !b->spk || !b->sse || !b->idx || !b->cnt || !b->valid || !b->row_u || !b->row_s || !b->row_q ||
+            !b->so)
+            return nf__fail(NF_ENOMEM, "fit: out of memory for an engine call of %lld simulations", (long long)cap);
+        b->cap = cap;
+        b->K = k;
+        b->np = p;
+    }
+    if (volt > b->cap_volt) {
+        free(b->volt);
+        if (!(b->volt = nf__malloc_array((size_t)volt, sizeof(float))))
+            return nf__fail(NF_ENOMEM, "fit: out of memory for the traces of %lld simulations (%lld samples)",
+                            (long long)rows, (long long)volt);
+        b->cap_volt = volt;
+    }
+    return NF_OK;
+}
+
+/* ---- scoring the rows of a call -------------------------------------------- */
+
+typedef struct score_job {
+    const nf__fit_in *in;
+    const nf__fit_tgt *P;
+    const shape *g;
+    call_buf *b;
+    int with_traces;
+} score_job;
+
+static nf_status score_rows(void *ctx, int64_t r0, int64_t r1)
+{
+    score_job *j = ctx;
+    const nf__fit_obj *ob = j->in->ob;
+    call_buf *b = j->b;
+    nf_features *fx = NULL;
+    double efel[256];
+    if (j->with_traces && ob->n_efel > 0 && nf_features_create(NULL, &fx))
+        return nf__fail(NF_ENOMEM, "fit: out of memory for the eFEL objectives");
+    for (int64_t row = r0; row < r1; row++) {
+        int r = b->row_s[row];
+        int cnt = b->cnt[row];
+        int stored = cnt < j->g->max_spikes ? cnt : j->g->max_spikes;
+        const float *tr = j->with_traces ? b->volt + (size_t)row * j->g->n : NULL;
+        nf__fit_score(&j->P[r], ob, b->sse[row], b->valid[row], b->spk + (size_t)row * j->g->max_spikes, stored, cnt,
+                      tr, fx, ob->n_efel ? efel : NULL, &b->so[row]);
+    }
+    nf_features_destroy(fx);
+    return NF_OK;
+}
+
+/* ---- one model's searches ----------------------------------------------------- */
+
 typedef struct fit_ctx {
-    const nf_fit_target *tg;
-    int R, M;
+    const nf__fit_in *in;
     const nf_fit_options *o;
-    const nf__fit_tgt *prep;   /* spikes at peaks (models that reset) */
-    const nf__fit_tgt *prep_x; /* spikes at threshold crossings (models that detect crossings) */
-    shape *shapes;
-    int n_shapes;
-    nf_engine *eng;
+    const int *gidx;
+    int G, M;
+    shapes sh;
+    nf__pool *pool;     /* the CPU threads of the trace objectives (NULL without) */
     nf_fit_result *res;
     uint64_t fingerprint;
     double t0, last_ckpt;
@@ -90,66 +317,16 @@ static int push_conv(nf__fit_slot *s, double v)
 
 static uint64_t name_hash(const char *s) { return nf__fnv1a(NF__FNV1A_INIT, s, strlen(s)); }
 
-/* Spike times the scores of recording r read per simulation: three times its
- * own spikes and 16 more (its shape's engine calls store up to the largest
- * of its recordings'). */
-static int spike_cap(const fit_ctx *c, int r)
-{
-    int k = 3 * c->prep[r].n_spikes + 16;
-    return k < 4096 ? k : 4096;
-}
-
-/* Run b, whose rows belong to the recordings row_tg[] of its shape (the rows
- * of one recording contiguous; NULL: row k is recording k): in one call, or
- * for a model with intrinsic noise one call per recording, each numbering its
- * simulations from 0 as a fit of that recording alone does. */
-static nf_status run_rows(nf_engine *eng, const nf_batch *b, const int32_t *row_tg)
-{
-    if (!nf__model_noisy(b->model))
-        return nf_engine_run(eng, b);
-    const int np = b->model->n_params;
-    const int64_t K = b->max_spikes, T = b->voltage ? nf_batch_n_rec(b) : 0;
-    nf_status s = NF_OK;
-    for (int64_t lo = 0, hi; lo < b->n_sims && !s; lo = hi) {
-        for (hi = lo + 1; row_tg && hi < b->n_sims && row_tg[hi] == row_tg[lo];)
-            hi++;
-        nf_batch p = *b;
-        p.n_sims = hi - lo;
-        p.params = b->params + lo * np;
-        if (b->stim.wave_index)
-            p.stim.wave_index = b->stim.wave_index + lo;
-        else { /* one waveform per row */
-            p.stim.waves = b->stim.waves + lo * b->n_steps;
-            p.stim.n_waves = p.n_sims;
-        }
-        if (b->target_index)
-            p.target_index = b->target_index + lo;
-        else {
-            p.target = b->target + lo * b->n_obs;
-            p.n_targets = p.n_sims;
-        }
-        p.sse = b->sse + lo;
-        p.spike_times = b->spike_times + lo * K;
-        p.spike_counts = b->spike_counts + lo;
-        p.valid = b->valid + lo;
-        p.voltage = b->voltage ? b->voltage + lo * T : NULL;
-        s = nf_engine_run(eng, &p);
-    }
-    return s;
-}
-
-/* ---- one model ------------------------------------------------------------ */
-
-/* The caller's start for model m on recording r: its own entry, else the
- * one for every recording, else NULL. */
-static const nf_fit_start *start_for(const nf_fit_options *o, const nf_model *m, int r)
+/* The caller's start for model m on group g: its own entry, else the one for
+ * every group, else NULL. */
+static const nf_fit_start *start_for(const nf_fit_options *o, const nf_model *m, int g)
 {
     const nf_fit_start *any = NULL;
     for (int k = 0; k < o->n_starts; k++) {
         const nf_fit_start *st = &o->starts[k];
         if (strcmp(st->model, m->name))
             continue;
-        if (st->target == r)
+        if (st->target == g)
             return st;
         if (st->target < 0 && !any)
             any = st;
@@ -166,19 +343,19 @@ static nf_status make_slots(fit_ctx *c, const nf_model *m, nf__fit_slot *slots)
         hi[j] = m->params[j].hi;
         x0[j] = fmin(fmax(m->params[j].def, lo[j]), hi[j]);
     }
-    for (int r = 0; r < c->R; r++) {
+    for (int u = 0; u < c->G; u++) {
         nf_optim_config oc;
         nf_optim_config_default(&oc, c->o->optimizer, np, lo, hi);
         oc.x0 = x0;
-        const nf_fit_start *st = start_for(c->o, m, r);
-        slots[r].start = NULL;
+        const nf_fit_start *st = start_for(c->o, m, c->gidx[u]);
+        slots[u].start = NULL;
         if (st) {
             oc.x0 = st->params;
             oc.sigma0 = st->sigma > 0 ? st->sigma : c->o->start_sigma;
-            slots[r].start = st->params;
+            slots[u].start = st->params;
             oc.restart_local = 1; /* restarts stay near the start, widening (bench/results/fit.md) */
         }
-        oc.seed = nf__mix64(c->o->seed ^ nf__mix64(c->prep[r].key) ^ name_hash(m->name));
+        oc.seed = nf__mix64(c->o->seed ^ nf__mix64((uint64_t)u + 1) ^ name_hash(m->name));
         oc.max_evals = c->o->budget;
         /* scores are O(0.01..10) and piecewise flat (spike counts, Gamma):
          * give up on a run that has not improved for 40 generations or whose
@@ -202,209 +379,221 @@ static nf_status make_slots(fit_ctx *c, const nf_model *m, nf__fit_slot *slots)
             oc.restart = NF_OPTIM_RESTART_IPOP;
             oc.max_restarts = c->o->restarts;
         }
-        nf_status s = nf_optim_create(&oc, &slots[r].opt);
+        nf_status s = nf_optim_create(&oc, &slots[u].opt);
         if (s)
             return s;
-        slots[r].best = INFINITY;
+        slots[u].best = INFINITY;
     }
     return NF_OK;
 }
 
+/* The candidates of one generation: per slot its asked points and the
+ * accumulators of their joint scores. */
 typedef struct gen_buf {
-    float *par, *spk;
-    double *x, *fit, *sse;
-    int32_t *idx, *cnt;
-    uint8_t *valid;
-    int64_t cap_sims, cap_x;
-    int K;
+    double **x;        /* [G][cap[u] * np] */
+    nf__fit_acc **acc; /* [G][cap[u]] */
+    int *cap, *lam;    /* [G] */
+    double *fit;
 } gen_buf;
 
-static nf_status gen_reserve(gen_buf *b, int64_t sims, int np, int K, int64_t xrows)
+static void gen_free(gen_buf *b, int G)
 {
-    if (sims <= b->cap_sims && K <= b->K && xrows <= b->cap_x)
-        return NF_OK;
-    int64_t cs = sims > b->cap_sims ? sims : b->cap_sims;
-    int64_t cx = xrows > b->cap_x ? xrows : b->cap_x;
-    int k = K > b->K ? K : b->K;
-    free(b->par), free(b->spk), free(b->x), free(b->fit), free(b->sse), free(b->idx), free(b->cnt),
-        free(b->valid);
+    for (int u = 0; u < G; u++) {
+        if (b->x)
+            free(b->x[u]);
+        if (b->acc)
+            free(b->acc[u]);
+    }
+    free(b->x), free(b->acc), free(b->cap), free(b->lam), free(b->fit);
+}
+
+static nf_status gen_init(gen_buf *b, int G)
+{
     memset(b, 0, sizeof *b);
-    b->par = nf__malloc_array((size_t)cs * np, sizeof(float));
-    b->spk = nf__malloc_array((size_t)cs * k, sizeof(float));
-    b->x = nf__malloc_array((size_t)cx * np, sizeof(double));
-    b->fit = nf__malloc_array((size_t)cx, sizeof(double));
-    b->sse = nf__malloc_array((size_t)cs, sizeof(double));
-    b->idx = nf__malloc_array((size_t)cs, sizeof(int32_t));
-    b->cnt = nf__malloc_array((size_t)cs, sizeof(int32_t));
-    b->valid = nf__malloc_array((size_t)cs, 1);
-    if (!b->par || !b->spk || !b->x || !b->fit || !b->sse || !b->idx || !b->cnt || !b->valid)
-        return nf__fail(NF_ENOMEM, "fit: out of memory for a generation of %lld simulations", (long long)cs);
-    b->cap_sims = cs;
-    b->cap_x = cx;
-    b->K = k;
+    b->x = calloc((size_t)G, sizeof *b->x);
+    b->acc = calloc((size_t)G, sizeof *b->acc);
+    b->cap = calloc((size_t)G, sizeof *b->cap);
+    b->lam = calloc((size_t)G, sizeof *b->lam);
+    if (!b->x || !b->acc || !b->cap || !b->lam)
+        return nf__fail(NF_ENOMEM, "fit: out of memory");
     return NF_OK;
 }
 
-static void gen_free(gen_buf *b)
+static nf_status gen_reserve(gen_buf *b, int u, int lam, int np, int *max_lam)
 {
-    free(b->par), free(b->spk), free(b->x), free(b->fit), free(b->sse), free(b->idx), free(b->cnt),
-        free(b->valid);
-}
-
-/* Upsampled (sample-and-hold) stimulus of shape g for sub-step factor k. */
-static float *group_waves(const fit_ctx *c, const shape *g, int k, int64_t n_steps)
-{
-    float *w = nf__malloc_array((size_t)g->n_t * (size_t)n_steps, sizeof(float));
-    if (!w)
-        return NULL;
-    for (int a = 0; a < g->n_t; a++) {
-        const float *I = c->tg[g->t[a]].i;
-        for (int64_t s = 0; s < n_steps; s++)
-            w[a * n_steps + s] = I[s / k];
+    if (lam > b->cap[u]) {
+        free(b->x[u]);
+        free(b->acc[u]);
+        b->x[u] = nf__malloc_array((size_t)lam * np, sizeof(double));
+        b->acc[u] = nf__malloc_array((size_t)lam, sizeof(nf__fit_acc));
+        if (!b->x[u] || !b->acc[u])
+            return nf__fail(NF_ENOMEM, "fit: out of memory for a population of %d", lam);
+        b->cap[u] = lam;
     }
-    return w;
+    if (lam > *max_lam) {
+        free(b->fit);
+        if (!(b->fit = nf__malloc_array((size_t)lam, sizeof(double))))
+            return nf__fail(NF_ENOMEM, "fit: out of memory for a population of %d", lam);
+        *max_lam = lam;
+    }
+    return NF_OK;
 }
 
-static void fill_batch(nf_batch *b, const nf_model *m, const shape *g, int k, int64_t n_steps,
-                       const float *waves, uint64_t seed, double threshold)
+/* One engine call: the fitted sweeps of shape gi of every running slot,
+ * each slot's candidates on each; their scores added to the slots'
+ * accumulators. */
+static nf_status run_shape(fit_ctx *c, const nf_model *m, int gi, const float *waves, nf__fit_slot *slots,
+                           gen_buf *gb, call_buf *cb)
 {
-    memset(b, 0, sizeof *b);
-    b->model = m;
-    b->n_steps = n_steps;
-    b->dt_ms = g->dt / k;
-    b->stim.waves = waves;
-    b->stim.n_waves = g->n_t;
-    b->stim.seed = seed;
-    b->v_detect_mV = (float)threshold;
+    const nf__fit_in *in = c->in;
+    const shape *g = &c->sh.s[gi];
+    const int np = m->n_params;
+    int64_t rows = 0;
+    for (int u = 0; u < c->G; u++) {
+        if (!gb->lam[u])
+            continue;
+        const nf__fit_grp *grp = &in->groups[c->gidx[u]];
+        for (int k = 0; k < grp->n_train; k++)
+            rows += c->sh.shape_of[grp->sw[k]] == gi ? gb->lam[u] : 0;
+    }
+    if (!rows)
+        return NF_OK;
+    const int traces = in->ob->traces;
+    nf_status s = call_reserve(cb, rows, np, g->max_spikes, traces ? rows * g->n : 0);
+    if (s)
+        return s;
+    int64_t row = 0;
+    for (int u = 0; u < c->G; u++) {
+        if (!gb->lam[u])
+            continue;
+        const nf__fit_grp *grp = &in->groups[c->gidx[u]];
+        for (int k = 0; k < grp->n_train; k++) {
+            int r = grp->sw[k];
+            if (c->sh.shape_of[r] != gi)
+                continue;
+            for (int q = 0; q < gb->lam[u]; q++, row++) {
+                for (int j = 0; j < np; j++)
+                    cb->par[row * np + j] = (float)gb->x[u][q * np + j];
+                cb->idx[row] = c->sh.row_of[r];
+                cb->row_u[row] = u;
+                cb->row_s[row] = r;
+                cb->row_q[row] = q;
+            }
+        }
+    }
+    int k = nf_fit_substeps(m, g->dt);
+    nf_batch b;
+    fill_batch(&b, m, g, k, waves, c->o->seed, c->o->threshold_mV);
+    b.n_sims = rows;
+    b.params = cb->par;
+    b.stim.wave_index = cb->idx;
+    b.target_index = cb->idx;
+    b.sse = cb->sse;
+    b.spike_times = cb->spk;
+    b.max_spikes = g->max_spikes;
+    b.spike_counts = cb->cnt;
+    b.valid = cb->valid;
+    if (traces) {
+        b.voltage = cb->volt;
+        b.record_every = k;
+    }
+    if ((s = nf_engine_run(in->eng, &b)))
+        return s;
+    c->sims += rows;
+    c->steps += (double)rows * (double)b.n_steps;
+    score_job job = {.in = in, .P = nf__fit_spikes_at_crossing(m) ? in->prep_x : in->prep, .g = g, .b = cb,
+                     .with_traces = traces};
+    if (traces && c->pool) {
+        int64_t grain = rows / (4 * (int64_t)nf__pool_threads(c->pool)) + 1;
+        s = nf__parallel_for(c->pool, rows, grain, score_rows, &job);
+    } else {
+        s = score_rows(&job, 0, rows);
+    }
+    if (s)
+        return s;
+    for (row = 0; row < rows; row++) /* in row order: the sums do not depend on the threads */
+        nf__fit_acc_add(&gb->acc[cb->row_u[row]][cb->row_q[row]], &cb->so[row]);
+    return NF_OK;
 }
 
-/* Run the optimisation of model mi over all recordings until every slot stops. */
+/* Run the optimisation of model mi over all groups until every slot stops. */
 static nf_status run_model(fit_ctx *c, int mi, nf__fit_slot *slots, char *cur_dir, size_t cur_cap)
 {
     const nf_model *m = c->res->models[mi];
     const int np = m->n_params;
-    const nf__fit_tgt *P = nf__fit_spikes_at_crossing(m) ? c->prep_x : c->prep;
-    gen_buf gb = {0};
-    float **waves = calloc((size_t)c->n_shapes, sizeof(float *));
-    nf_status s = waves ? NF_OK : nf__fail(NF_ENOMEM, "fit: out of memory");
-    for (int gi = 0; gi < c->n_shapes && !s; gi++) {
-        const shape *g = &c->shapes[gi];
-        int k = nf_fit_substeps(m, g->dt);
-        if (!(waves[gi] = group_waves(c, g, k, (g->n - 1) * k + 1)))
-            s = nf__fail(NF_ENOMEM, "fit: out of memory for the stimuli of %d recordings", g->n_t);
-    }
+    gen_buf gb;
+    call_buf cb = {0};
+    float **waves = NULL;
+    int max_lam = 0;
+    nf_status s = gen_init(&gb, c->G);
+    if (!s)
+        s = make_waves(c->in, m, &c->sh, &waves);
     for (;;) {
         if (s)
             break;
         int running = 0;
-        for (int r = 0; r < c->R; r++)
-            running += nf_optim_stop(slots[r].opt) == NF_OPTIM_RUNNING;
+        for (int u = 0; u < c->G; u++)
+            running += nf_optim_stop(slots[u].opt) == NF_OPTIM_RUNNING;
         if (!running)
             break;
-        for (int gi = 0; gi < c->n_shapes && !s; gi++) {
-            const shape *g = &c->shapes[gi];
-            int64_t sims = 0, maxlam = 0;
-            for (int a = 0; a < g->n_t; a++) {
-                nf_optim *o = slots[g->t[a]].opt;
-                if (nf_optim_stop(o) == NF_OPTIM_RUNNING) {
-                    sims += nf_optim_lambda(o);
-                    maxlam = maxlam > nf_optim_lambda(o) ? maxlam : nf_optim_lambda(o);
-                }
-            }
-            if (!sims)
+        /* ask every running optimiser */
+        for (int u = 0; u < c->G && !s; u++) {
+            nf_optim *o = slots[u].opt;
+            gb.lam[u] = 0;
+            if (nf_optim_stop(o) != NF_OPTIM_RUNNING)
                 continue;
-            if ((s = gen_reserve(&gb, sims, np, g->max_spikes, maxlam)))
+            int lam = nf_optim_lambda(o);
+            if ((s = gen_reserve(&gb, u, lam, np, &max_lam)) || (s = nf_optim_ask(o, gb.x[u])))
                 break;
-            /* ask every running optimiser of the shape; rows in recording order */
-            int64_t row = 0;
-            for (int a = 0; a < g->n_t; a++) {
-                nf_optim *o = slots[g->t[a]].opt;
-                if (nf_optim_stop(o) != NF_OPTIM_RUNNING)
-                    continue;
-                int lam = nf_optim_lambda(o);
-                if ((s = nf_optim_ask(o, gb.x)))
-                    break;
-                /* CMA-ES never evaluates its mean: the first generation of a
-                 * search from a start evaluates the start itself (DE's first
-                 * member already is the start) */
-                const double *st = slots[g->t[a]].start;
-                if (st && c->o->optimizer == NF_OPTIM_CMAES && nf_optim_generation(o) == 0)
-                    memcpy(gb.x, st, sizeof(double) * (size_t)np);
-                for (int q = 0; q < lam; q++, row++) {
-                    for (int j = 0; j < np; j++)
-                        gb.par[row * np + j] = (float)gb.x[q * np + j];
-                    gb.idx[row] = a;
+            /* CMA-ES never evaluates its mean: the first generation of a
+             * search from a start evaluates the start itself (DE's first
+             * member already is the start) */
+            const double *st = slots[u].start;
+            if (st && c->o->optimizer == NF_OPTIM_CMAES && nf_optim_generation(o) == 0)
+                memcpy(gb.x[u], st, sizeof(double) * (size_t)np);
+            gb.lam[u] = lam;
+            memset(gb.acc[u], 0, sizeof(nf__fit_acc) * (size_t)lam);
+        }
+        /* every shape's engine call */
+        for (int gi = 0; gi < c->sh.n && !s; gi++)
+            s = run_shape(c, m, gi, waves[gi], slots, &gb, &cb);
+        /* the joint scores; tell */
+        for (int u = 0; u < c->G && !s; u++) {
+            if (!gb.lam[u])
+                continue;
+            for (int q = 0; q < gb.lam[u]; q++) {
+                const nf__fit_acc *a = &gb.acc[u][q];
+                gb.fit[q] = nf__fit_acc_joint(a, c->in->ob, 1);
+                double rep = nf__fit_acc_joint(a, c->in->ob, 0);
+                if (rep < slots[u].best) {
+                    slots[u].best = rep;
+                    for (int j = 0; j < np; j++) /* the simulated (float) parameters */
+                        slots[u].best_x[j] = (float)gb.x[u][q * np + j];
                 }
             }
-            if (s)
+            if ((s = nf_optim_tell(slots[u].opt, gb.fit)))
                 break;
-            int k = nf_fit_substeps(m, g->dt);
-            nf_batch b;
-            fill_batch(&b, m, g, k, (g->n - 1) * k + 1, waves[gi], c->o->seed, c->o->threshold_mV);
-            b.n_sims = sims;
-            b.params = gb.par;
-            b.stim.wave_index = gb.idx;
-            b.target = g->v;
-            b.n_targets = g->n_t;
-            b.n_obs = g->n;
-            b.obs_every = k;
-            b.target_index = gb.idx;
-            b.sse = gb.sse;
-            b.spike_times = gb.spk;
-            b.max_spikes = g->max_spikes;
-            b.spike_counts = gb.cnt;
-            b.valid = gb.valid;
-            if ((s = run_rows(c->eng, &b, gb.idx)))
-                break;
-            c->sims += sims;
-            c->steps += (double)sims * (double)b.n_steps;
-            /* score and tell */
-            row = 0;
-            for (int a = 0; a < g->n_t; a++) {
-                int r = g->t[a];
-                nf_optim *o = slots[r].opt;
-                if (nf_optim_stop(o) != NF_OPTIM_RUNNING)
-                    continue;
-                int lam = nf_optim_lambda(o);
-                for (int q = 0; q < lam; q++, row++) {
-                    int cnt = gb.cnt[row], cap = spike_cap(c, r);
-                    int stored = cnt < cap ? cnt : cap;
-                    nf__fit_score_out so;
-                    nf__fit_score(&P[r], &c->o->weights, c->o->gamma_window_ms, gb.sse[row], g->n,
-                                  gb.valid[row], gb.spk + row * g->max_spikes, stored, cnt, &so);
-                    gb.fit[q] = so.search;
-                    if (so.combined < slots[r].best) {
-                        slots[r].best = so.combined;
-                        for (int j = 0; j < np; j++)
-                            slots[r].best_x[j] = gb.par[row * np + j];
-                    }
-                }
-                if ((s = nf_optim_tell(o, gb.fit)))
-                    break;
-                if (push_conv(&slots[r], slots[r].best)) {
-                    s = nf__fail(NF_ENOMEM, "fit: out of memory");
-                    break;
-                }
-            }
+            if (push_conv(&slots[u], slots[u].best))
+                s = nf__fail(NF_ENOMEM, "fit: out of memory");
         }
         if (s)
             break;
         int stop = 0;
         if (c->o->progress) {
             nf_fit_progress p = {.model_index = mi, .n_models = c->M, .model = m->name,
-                                 .n_targets = c->R, .sims_done = c->sims, .neuron_steps = c->steps,
+                                 .n_targets = c->G, .sims_done = c->sims, .neuron_steps = c->steps,
                                  .elapsed_s = nf__fit_now_s() - c->t0, .best_score = INFINITY};
-            for (int r = 0; r < c->R; r++) {
-                if (nf_optim_stop(slots[r].opt) == NF_OPTIM_RUNNING)
+            for (int u = 0; u < c->G; u++) {
+                if (nf_optim_stop(slots[u].opt) == NF_OPTIM_RUNNING)
                     p.targets_running++;
-                p.best_score = fmin(p.best_score, slots[r].best);
-                int64_t gen = nf_optim_generation(slots[r].opt);
+                p.best_score = fmin(p.best_score, slots[u].best);
+                int64_t gen = nf_optim_generation(slots[u].opt);
                 p.generation = gen > p.generation ? gen : p.generation;
             }
             stop = c->o->progress(&p, c->o->progress_user);
         }
         if (c->o->checkpoint_dir && (stop || nf__fit_now_s() - c->last_ckpt >= CKPT_INTERVAL_S)) {
-            if ((s = nf__fit_ckpt_save(c->o->checkpoint_dir, c->fingerprint, mi, slots, c->R, 0, cur_dir, cur_cap)))
+            if ((s = nf__fit_ckpt_save(c->o->checkpoint_dir, c->fingerprint, mi, slots, c->G, 0, cur_dir, cur_cap)))
                 break;
             c->last_ckpt = nf__fit_now_s();
         }
@@ -414,141 +603,287 @@ static nf_status run_model(fit_ctx *c, int mi, nf__fit_slot *slots, char *cur_di
             break;
         }
     }
-    for (int gi = 0; waves && gi < c->n_shapes; gi++)
-        free(waves[gi]);
-    free(waves);
-    gen_free(&gb);
+    free_waves(waves, c->sh.n);
+    gen_free(&gb, c->G);
+    call_free(&cb);
     return s;
 }
 
-/* Simulate each recording's best parameters once more, with traces, and fill
- * the records of model mi. */
+/* ---- the final simulations ------------------------------------------------------ */
+
+void nf__fit_record_free(nf_fit_record *rec)
+{
+    free(rec->params);
+    for (int k = 0; rec->sweeps && k < rec->n_sweeps; k++) {
+        free(rec->sweeps[k].trace);
+        free(rec->sweeps[k].efel);
+    }
+    free(rec->sweeps);
+    free(rec->convergence);
+    memset(rec, 0, sizeof *rec);
+}
+
+/* Means over the sweeps of a record with role `test`: the scores of one set. */
+/* so, sse (all samples, outside the cut: [2k], [2k + 1]) and kept (samples
+ * outside the cut) in the order of grp->sw */
+static void set_scores(const nf__fit_in *in, const nf_model *m, const nf__fit_grp *grp, nf_fit_record *rec,
+                       const nf__fit_score_out *so, const double *sse_all, const int64_t *kept, double gamma_int,
+                       int test, nf_fit_scores *sc)
+{
+    const nf__fit_tgt *P = nf__fit_spikes_at_crossing(m) ? in->prep_x : in->prep;
+    memset(sc, 0, sizeof *sc);
+    nf__fit_acc acc = {0};
+    double sse = 0, sse_sub = 0, nrmse = 0, fe = 0, gam = 0, cnt = 0;
+    double n_all = 0, n_sub = 0;
+    int n_gam = 0;
+    for (int k = 0; k < grp->n; k++) {
+        const nf_fit_sweep *w = &rec->sweeps[grp->pos[k]];
+        if (w->test != test)
+            continue;
+        const nf_fit_target *t = &in->tg[grp->sw[k]];
+        sc->n_sweeps++;
+        nf__fit_acc_add(&acc, &so[k]);
+        sse += sse_all[2 * k];
+        n_all += (double)t->n;
+        sse_sub += sse_all[2 * k + 1];
+        n_sub += (double)kept[k];
+        nrmse += w->nrmse;
+        fe += w->feature_error;
+        cnt += fabs((double)w->spikes - (double)P[grp->sw[k]].n_spikes);
+        if (P[grp->sw[k]].n_spikes > 0 && isfinite(w->gamma)) {
+            gam += w->gamma;
+            n_gam++;
+        }
+    }
+    if (!sc->n_sweeps) {
+        sc->combined = sc->rmse_mV = sc->sub_rmse_mV = sc->nrmse = sc->feature_error = sc->gamma = sc->gamma_norm =
+            sc->count_error = sc->efel_error = sc->fi_error = sc->passive_error = NAN;
+        return;
+    }
+    double ns = sc->n_sweeps;
+    sc->combined = nf__fit_acc_joint(&acc, in->ob, 0);
+    sc->rmse_mV = sqrt(sse / n_all);
+    sc->sub_rmse_mV = n_sub > 0 ? sqrt(sse_sub / n_sub) : NAN;
+    sc->nrmse = nrmse / ns;
+    sc->feature_error = fe / ns;
+    sc->gamma = n_gam ? gam / n_gam : NAN;
+    sc->gamma_norm = isfinite(gamma_int) && gamma_int > 0 ? sc->gamma / gamma_int : NAN;
+    sc->count_error = cnt / ns;
+    sc->efel_error = acc.n[NF__T_EFEL] ? acc.sum[NF__T_EFEL] / acc.n[NF__T_EFEL] : NAN;
+    sc->fi_error = acc.n[NF__T_FI] ? acc.sum[NF__T_FI] / acc.n[NF__T_FI] : NAN;
+    sc->passive_error = acc.n[NF__T_PASSIVE] ? acc.sum[NF__T_PASSIVE] / acc.n[NF__T_PASSIVE] : NAN;
+    if (acc.invalid)
+        sc->combined = INFINITY;
+}
+
+nf_status nf__fit_evaluate(const nf__fit_in *in, const nf_fit_options *opt, const nf_model *m, const int *gidx, int G,
+                           const double *params, nf_fit_record *recs, int64_t *sims, double *steps)
+{
+    const int np = m->n_params;
+    const nf__fit_obj *ob = in->ob;
+    const nf__fit_tgt *P = nf__fit_spikes_at_crossing(m) ? in->prep_x : in->prep;
+    shapes sh;
+    float **waves = NULL;
+    nf_features *fx = NULL;
+    nf__fit_score_out **so = calloc((size_t)G, sizeof *so);
+    double **sse_all = calloc((size_t)G, sizeof *sse_all);
+    int64_t **kept = calloc((size_t)G, sizeof *kept);
+    call_buf cb = {0};
+    nf_status s = make_shapes(in, gidx, G, 1, &sh);
+    if (!s && (!so || !sse_all || !kept))
+        s = nf__fail(NF_ENOMEM, "fit: out of memory for the final simulations");
+    if (!s)
+        s = make_waves(in, m, &sh, &waves);
+    if (!s && ob->n_efel > 0)
+        s = nf_features_create(NULL, &fx);
+    for (int u = 0; u < G && !s; u++) {
+        const nf__fit_grp *grp = &in->groups[gidx[u]];
+        nf_fit_record *rec = &recs[u];
+        memset(rec, 0, sizeof *rec);
+        rec->model = m;
+        rec->params = malloc(sizeof(float) * (size_t)np);
+        rec->sweeps = calloc((size_t)grp->n, sizeof *rec->sweeps);
+        so[u] = calloc((size_t)grp->n, sizeof **so);
+        sse_all[u] = calloc(2 * (size_t)grp->n, sizeof **sse_all);
+        kept[u] = calloc((size_t)grp->n, sizeof **kept);
+        if (!rec->params || !rec->sweeps || !so[u] || !sse_all[u] || !kept[u]) {
+            s = nf__fail(NF_ENOMEM, "fit: out of memory");
+            break;
+        }
+        rec->n_sweeps = grp->n;
+        for (int j = 0; j < np; j++)
+            rec->params[j] = (float)params[(size_t)u * 64 + j];
+    }
+    for (int gi = 0; gi < sh.n && !s; gi++) {
+        const shape *g = &sh.s[gi];
+        int64_t rows = 0;
+        for (int u = 0; u < G; u++) {
+            const nf__fit_grp *grp = &in->groups[gidx[u]];
+            for (int k = 0; k < grp->n; k++)
+                rows += sh.shape_of[grp->sw[k]] == gi;
+        }
+        if ((s = call_reserve(&cb, rows, np, g->max_spikes, rows * g->n)))
+            break;
+        int64_t row = 0;
+        for (int u = 0; u < G; u++) {
+            const nf__fit_grp *grp = &in->groups[gidx[u]];
+            for (int k = 0; k < grp->n; k++) {
+                if (sh.shape_of[grp->sw[k]] != gi)
+                    continue;
+                memcpy(cb.par + row * np, recs[u].params, sizeof(float) * (size_t)np);
+                cb.idx[row] = sh.row_of[grp->sw[k]];
+                cb.row_u[row] = u;
+                cb.row_q[row] = k;
+                cb.row_s[row] = grp->sw[k];
+                row++;
+            }
+        }
+        int k = nf_fit_substeps(m, g->dt);
+        nf_batch b;
+        fill_batch(&b, m, g, k, waves[gi], opt->seed, opt->threshold_mV);
+        b.n_sims = rows;
+        b.params = cb.par;
+        b.stim.wave_index = cb.idx;
+        b.target_index = cb.idx;
+        b.voltage = cb.volt;
+        b.record_every = k;
+        b.sse = cb.sse;
+        b.spike_times = cb.spk;
+        b.max_spikes = g->max_spikes;
+        b.spike_counts = cb.cnt;
+        b.valid = cb.valid;
+        if ((s = nf_engine_run(in->eng, &b)))
+            break;
+        *sims += rows;
+        *steps += (double)rows * (double)b.n_steps;
+        for (row = 0; row < rows && !s; row++) {
+            int u = cb.row_u[row], kk = cb.row_q[row], r = cb.row_s[row];
+            const nf__fit_grp *grp = &in->groups[gidx[u]];
+            nf_fit_sweep *w = &recs[u].sweeps[grp->pos[kk]];
+            const float *tr = cb.volt + (size_t)row * g->n;
+            int cnt = cb.cnt[row], stored = cnt < g->max_spikes ? cnt : g->max_spikes;
+            w->target = r;
+            w->test = kk >= grp->n_train;
+            if (!(w->trace = malloc(sizeof(float) * (size_t)g->n)) ||
+                (ob->n_efel && !(w->efel = malloc(sizeof(double) * (size_t)ob->n_efel)))) {
+                s = nf__fail(NF_ENOMEM, "fit: out of memory");
+                break;
+            }
+            memcpy(w->trace, tr, sizeof(float) * (size_t)g->n);
+            nf__fit_score_out *o = &so[u][kk];
+            nf__fit_score(&P[r], ob, cb.sse[row], cb.valid[row], cb.spk + (size_t)row * g->max_spikes, stored, cnt, tr,
+                          fx, w->efel, o);
+            w->combined = o->combined;
+            w->nrmse = o->nrmse;
+            w->feature_error = o->fe;
+            w->n_features = o->n_used;
+            w->gamma = o->gamma;
+            w->spikes = cnt;
+            w->rate_hz = o->rate_hz;
+            w->valid = cb.valid[row];
+            w->efel_error = o->has_term[NF__T_EFEL] ? o->term[NF__T_EFEL] : NAN;
+            w->fi_error = o->has_term[NF__T_FI] ? o->term[NF__T_FI] : NAN;
+            w->passive_error = o->has_term[NF__T_PASSIVE] ? o->term[NF__T_PASSIVE] : NAN;
+            memcpy(w->passive, o->passive, sizeof w->passive);
+            memcpy(w->has_passive, o->has_passive, sizeof w->has_passive);
+            double rmse, sub;
+            nf__fit_rmse(in->tg[r].v, tr, g->n, g->dt, P[r].spikes, P[r].n_spikes, ob->report_cut_ms, &rmse, &sub,
+                         &kept[u][kk]);
+            /* the engine's own sum when it covered every sample (one arithmetic with the search) */
+            w->rmse_mV = !w->valid ? INFINITY : P[r].v_obs ? rmse : o->rmse;
+            w->sub_rmse_mV = w->valid ? sub : INFINITY;
+            sse_all[u][2 * kk] = w->rmse_mV * w->rmse_mV * (double)g->n;
+            sse_all[u][2 * kk + 1] = kept[u][kk] ? sub * sub * (double)kept[u][kk] : 0;
+        }
+    }
+    for (int u = 0; u < G && !s; u++) {
+        const nf__fit_grp *grp = &in->groups[gidx[u]];
+        nf_fit_record *rec = &recs[u];
+        double gi = nf__fit_gamma_int(in->tg, in->prep, grp->sw, grp->n, ob->window_ms);
+        set_scores(in, m, grp, rec, so[u], sse_all[u], kept[u], gi, 0, &rec->train);
+        set_scores(in, m, grp, rec, so[u], sse_all[u], kept[u], gi, 1, &rec->test);
+        /* the record's own fields: the fitted sweeps' (one sweep: its own) */
+        const nf__fit_score_out *first = &so[u][0];
+        const nf_fit_sweep *w0 = &rec->sweeps[grp->pos[0]];
+        rec->combined = rec->train.combined;
+        rec->nrmse = rec->train.nrmse;
+        rec->feature_error = rec->train.feature_error;
+        rec->rmse_mV = grp->n_train == 1 ? w0->rmse_mV : rec->train.rmse_mV;
+        double gsum = 0;
+        for (int k = 0; k < grp->n_train; k++)
+            gsum += rec->sweeps[grp->pos[k]].gamma;
+        rec->gamma = grp->n_train ? gsum / grp->n_train : NAN;
+        rec->n_features = first->n_used;
+        memcpy(rec->features_model, first->feat, sizeof first->feat);
+        memcpy(rec->has_model, first->has, sizeof first->has);
+        memcpy(rec->features_target, P[grp->sw[0]].feat, sizeof first->feat);
+        memcpy(rec->has_target, P[grp->sw[0]].has, sizeof first->has);
+        rec->trace = w0->trace;
+        rec->valid = 1;
+        for (int k = 0; k < grp->n; k++)
+            rec->valid &= rec->sweeps[k].valid;
+    }
+    for (int u = 0; u < G; u++) {
+        if (so)
+            free(so[u]);
+        if (sse_all)
+            free(sse_all[u]);
+        if (kept)
+            free(kept[u]);
+    }
+    free(so);
+    free(sse_all);
+    free(kept);
+    nf_features_destroy(fx);
+    free_waves(waves, sh.n);
+    shapes_free(&sh);
+    call_free(&cb);
+    return s;
+}
+
+/* The best parameters of each search simulated on every sweep of its group,
+ * into the records of model mi. */
 static nf_status finish_model(fit_ctx *c, int mi, nf__fit_slot *slots)
 {
     const nf_model *m = c->res->models[mi];
     const int np = m->n_params;
-    const nf__fit_tgt *P = nf__fit_spikes_at_crossing(m) ? c->prep_x : c->prep;
-    nf_status s = NF_OK;
-    for (int gi = 0; gi < c->n_shapes && !s; gi++) {
-        const shape *g = &c->shapes[gi];
-        int k = nf_fit_substeps(m, g->dt);
-        int64_t n_steps = (g->n - 1) * k + 1;
-        float *w = group_waves(c, g, k, n_steps);
-        float *par = nf__malloc_array((size_t)g->n_t * np, sizeof(float));
-        float *volt = nf__malloc_array((size_t)g->n_t * (size_t)g->n, sizeof(float));
-        float *spk = nf__malloc_array((size_t)g->n_t * g->max_spikes, sizeof(float));
-        double *sse = nf__malloc_array((size_t)g->n_t, sizeof(double));
-        int32_t *cnt = nf__malloc_array((size_t)g->n_t, sizeof(int32_t));
-        uint8_t *valid = nf__malloc_array((size_t)g->n_t, 1);
-        if (!w || !par || !volt || !spk || !sse || !cnt || !valid)
-            s = nf__fail(NF_ENOMEM, "fit: out of memory for the final simulations");
-        double x[64];
-        for (int a = 0; a < g->n_t && !s; a++) {
-            double f;
-            nf_optim_best(slots[g->t[a]].opt, x, &f);
-            if (isfinite(slots[g->t[a]].best))
-                memcpy(x, slots[g->t[a]].best_x, sizeof(double) * np);
-            for (int j = 0; j < np; j++)
-                par[a * np + j] = (float)x[j];
-        }
-        if (!s) {
-            nf_batch b;
-            fill_batch(&b, m, g, k, n_steps, w, c->o->seed, c->o->threshold_mV);
-            b.n_sims = g->n_t;
-            b.params = par;
-            b.voltage = volt;
-            b.record_every = k;
-            b.target = g->v;
-            b.n_targets = g->n_t;
-            b.n_obs = g->n;
-            b.obs_every = k;
-            b.sse = sse;
-            b.spike_times = spk;
-            b.max_spikes = g->max_spikes;
-            b.spike_counts = cnt;
-            b.valid = valid;
-            s = run_rows(c->eng, &b, NULL);
-        }
-        for (int a = 0; a < g->n_t && !s; a++) {
-            int r = g->t[a];
-            nf_fit_record *rec = &c->res->records[(size_t)r * c->M + mi];
-            rec->target = r;
-            rec->model = m;
-            rec->model_slot = mi;
-            rec->params = malloc(sizeof(float) * np);
-            rec->trace = malloc(sizeof(float) * (size_t)g->n);
-            if (!rec->params || !rec->trace) {
-                s = nf__fail(NF_ENOMEM, "fit: out of memory");
-                break;
-            }
-            memcpy(rec->params, par + a * np, sizeof(float) * np);
-            memcpy(rec->trace, volt + (size_t)a * g->n, sizeof(float) * (size_t)g->n);
-            int cap = spike_cap(c, r), stored = cnt[a] < cap ? cnt[a] : cap;
-            nf__fit_score_out so;
-            nf__fit_score(&P[r], &c->o->weights, c->o->gamma_window_ms, sse[a], g->n, valid[a],
-                          spk + a * g->max_spikes, stored, cnt[a], &so);
-            rec->rmse_mV = so.rmse;
-            rec->nrmse = so.nrmse;
-            rec->feature_error = so.fe;
-            rec->n_features = so.n_used;
-            rec->gamma = so.gamma;
-            rec->combined = so.combined;
-            rec->valid = valid[a];
-            memcpy(rec->features_model, so.feat, sizeof so.feat);
-            memcpy(rec->has_model, so.has, sizeof so.has);
-            memcpy(rec->features_target, P[r].feat, sizeof so.feat);
-            memcpy(rec->has_target, P[r].has, sizeof so.has);
-            nf_optim *o = slots[r].opt;
-            rec->evals = nf_optim_evals(o);
-            rec->generations = nf_optim_generation(o);
-            rec->restarts = nf_optim_restarts(o);
-            rec->stop_reason = nf_optim_stop_str(nf_optim_stop(o));
-            rec->convergence = slots[r].conv;
-            rec->n_convergence = slots[r].n_conv;
-            slots[r].conv = NULL; /* the record owns it now */
-            slots[r].n_conv = slots[r].cap_conv = 0;
-        }
-        free(w), free(par), free(volt), free(spk), free(sse), free(cnt), free(valid);
+    double *x = nf__malloc_array((size_t)c->G * 64, sizeof(double));
+    nf_fit_record *recs = calloc((size_t)c->G, sizeof *recs);
+    if (!x || !recs) {
+        free(x);
+        free(recs);
+        return nf__fail(NF_ENOMEM, "fit: out of memory for the final simulations");
     }
+    for (int u = 0; u < c->G; u++) {
+        double f, *p = x + (size_t)u * 64;
+        nf_optim_best(slots[u].opt, p, &f);
+        if (isfinite(slots[u].best))
+            memcpy(p, slots[u].best_x, sizeof(double) * np);
+    }
+    nf_status s = nf__fit_evaluate(c->in, c->o, m, c->gidx, c->G, x, recs, &c->sims, &c->steps);
+    for (int u = 0; u < c->G; u++) {
+        nf_fit_record *rec = &c->res->records[(size_t)u * c->M + mi];
+        if (s) {
+            nf__fit_record_free(&recs[u]);
+            continue;
+        }
+        *rec = recs[u];
+        rec->target = u;
+        rec->model_slot = mi;
+        nf_optim *o = slots[u].opt;
+        rec->evals = nf_optim_evals(o);
+        rec->generations = nf_optim_generation(o);
+        rec->restarts = nf_optim_restarts(o);
+        rec->stop_reason = nf_optim_stop_str(nf_optim_stop(o));
+        rec->convergence = slots[u].conv;
+        rec->n_convergence = slots[u].n_conv;
+        slots[u].conv = NULL; /* the record owns it now */
+        slots[u].n_conv = slots[u].cap_conv = 0;
+    }
+    free(x);
+    free(recs);
     return s;
 }
-
-
-/* ---- setup ------------------------------------------------------------------- */
-
-static nf_status make_shapes(fit_ctx *c)
-{
-    c->shapes = calloc((size_t)c->R, sizeof(shape));
-    if (!c->shapes)
-        return nf__fail(NF_ENOMEM, "fit: out of memory");
-    for (int r = 0; r < c->R; r++) {
-        int gi = 0;
-        while (gi < c->n_shapes && !(c->shapes[gi].n == c->tg[r].n && c->shapes[gi].dt == c->tg[r].dt_ms))
-            gi++;
-        shape *g = &c->shapes[gi];
-        if (gi == c->n_shapes) {
-            c->n_shapes++;
-            g->n = c->tg[r].n;
-            g->dt = c->tg[r].dt_ms;
-            g->t = calloc((size_t)c->R, sizeof(int));
-            if (!g->t)
-                return nf__fail(NF_ENOMEM, "fit: out of memory");
-        }
-        g->t[g->n_t++] = r;
-        int K = spike_cap(c, r);
-        g->max_spikes = g->max_spikes > K ? g->max_spikes : K;
-    }
-    for (int gi = 0; gi < c->n_shapes; gi++) {
-        shape *g = &c->shapes[gi];
-        g->v = nf__malloc_array((size_t)g->n_t * (size_t)g->n, sizeof(float));
-        if (!g->v)
-            return nf__fail(NF_ENOMEM, "fit: out of memory for %d targets", g->n_t);
-        for (int a = 0; a < g->n_t; a++)
-            memcpy(g->v + (size_t)a * g->n, c->tg[g->t[a]].v, sizeof(float) * (size_t)g->n);
-    }
-    return NF_OK;
-}
-
 
 /* ---- the pass --------------------------------------------------------------- */
 
@@ -557,42 +892,47 @@ void nf_fit_result_destroy(nf_fit_result *r)
 {
     if (!r)
         return;
-    for (int64_t k = 0; r->records && k < (int64_t)r->n_targets * r->n_models; k++) {
-        free(r->records[k].params);
-        free(r->records[k].trace);
-        free(r->records[k].convergence);
+    for (int64_t k = 0; r->records && k < (int64_t)r->n_groups * r->n_models; k++)
+        nf__fit_record_free(&r->records[k]);
+    for (int t = 0; r->targets && t < r->n_targets; t++)
+        free(r->targets[t].efel);
+    for (int g = 0; r->groups && g < r->n_groups; g++) {
+        free(r->groups[g].name);
+        free(r->groups[g].sweeps);
+        free(r->groups[g].test);
     }
+    free(r->groups);
+    free(r->efel_ids);
     free(r->records);
     free(r->models);
     free(r->targets);
     free(r);
 }
 
-
-
-nf_status nf__fit_pass(nf_engine *eng, const nf_fit_options *opt, const nf_model *const *models, int M,
-                       const nf_fit_target *targets, const nf__fit_tgt *prep, const nf__fit_tgt *prep_x, int R,
-                       nf_fit_result **out)
+nf_status nf__fit_pass(const nf__fit_in *in, const nf_fit_options *opt, const nf_model *const *models, int M,
+                       const int *gidx, int G, nf_fit_result **out)
 {
     *out = NULL;
     nf_status s = NF_OK;
-    fit_ctx c = {.tg = targets, .R = R, .M = M, .o = opt, .prep = prep, .prep_x = prep_x, .eng = eng,
-                 .t0 = nf__fit_now_s()};
+    fit_ctx c = {.in = in, .o = opt, .gidx = gidx, .G = G, .M = M, .t0 = nf__fit_now_s()};
     c.last_ckpt = c.t0;
     c.res = calloc(1, sizeof *c.res);
-    nf__fit_slot *slots = calloc((size_t)R, sizeof *slots);
+    nf__fit_slot *slots = calloc((size_t)G, sizeof *slots);
     if (!c.res || !slots || !(c.res->models = calloc((size_t)M, sizeof *c.res->models)) ||
-        !(c.res->records = calloc((size_t)R * M, sizeof(nf_fit_record)))) {
+        !(c.res->records = calloc((size_t)G * M, sizeof(nf_fit_record)))) {
         s = nf__fail(NF_ENOMEM, "fit: out of memory");
         goto done;
     }
-    c.res->n_targets = R;
+    c.res->n_targets = in->R;
+    c.res->n_groups = G;
     c.res->n_models = M;
     memcpy(c.res->models, models, sizeof *models * (size_t)M);
-    c.res->backend = nf_engine_backend(eng);
-    if ((s = make_shapes(&c)))
+    c.res->backend = nf_engine_backend(in->eng);
+    if ((s = make_shapes(in, gidx, G, 0, &c.sh)))
         goto done;
-    c.fingerprint = nf__fit_fingerprint(opt, models, M, targets, prep, R);
+    if (in->ob->traces && (s = nf__pool_create(in->threads, &c.pool)))
+        goto done;
+    c.fingerprint = nf__fit_fingerprint(opt, in, models, M, gidx, G);
 
     int first_model = 0;
     char snap[256] = "";
@@ -606,12 +946,12 @@ nf_status nf__fit_pass(nf_engine *eng, const nf_fit_options *opt, const nf_model
             for (int mi = 0; mi < first_model && !s; mi++) {
                 char name[64];
                 snprintf(name, sizeof name, "m%d_final", mi);
-                memset(slots, 0, sizeof *slots * R);
-                if (!(s = nf__fit_ckpt_load(opt->checkpoint_dir, name, slots, R)))
+                memset(slots, 0, sizeof *slots * G);
+                if (!(s = nf__fit_ckpt_load(opt->checkpoint_dir, name, slots, G)))
                     s = finish_model(&c, mi, slots);
-                for (int r = 0; r < R; r++) {
-                    nf_optim_destroy(slots[r].opt);
-                    free(slots[r].conv);
+                for (int u = 0; u < G; u++) {
+                    nf_optim_destroy(slots[u].opt);
+                    free(slots[u].conv);
                 }
             }
             if (s)
@@ -621,20 +961,20 @@ nf_status nf__fit_pass(nf_engine *eng, const nf_fit_options *opt, const nf_model
         }
     }
     for (int mi = first_model; mi < M; mi++) {
-        memset(slots, 0, sizeof *slots * R);
+        memset(slots, 0, sizeof *slots * G);
         if (mi == first_model && snap[0])
-            s = nf__fit_ckpt_load(opt->checkpoint_dir, snap, slots, R);
+            s = nf__fit_ckpt_load(opt->checkpoint_dir, snap, slots, G);
         else
             s = make_slots(&c, models[mi], slots);
         if (!s)
             s = run_model(&c, mi, slots, snap, sizeof snap);
         if (!s && opt->checkpoint_dir)
-            s = nf__fit_ckpt_save(opt->checkpoint_dir, c.fingerprint, mi, slots, R, 1, snap, sizeof snap);
+            s = nf__fit_ckpt_save(opt->checkpoint_dir, c.fingerprint, mi, slots, G, 1, snap, sizeof snap);
         if (!s)
             s = finish_model(&c, mi, slots);
-        for (int r = 0; r < R; r++) {
-            nf_optim_destroy(slots[r].opt);
-            free(slots[r].conv);
+        for (int u = 0; u < G; u++) {
+            nf_optim_destroy(slots[u].opt);
+            free(slots[u].conv);
         }
         snap[0] = 0;
         if (s)
@@ -643,11 +983,8 @@ nf_status nf__fit_pass(nf_engine *eng, const nf_fit_options *opt, const nf_model
     c.res->sims = c.sims;
     c.res->neuron_steps = c.steps;
 done:
-    for (int gi = 0; gi < c.n_shapes; gi++) {
-        free(c.shapes[gi].t);
-        free(c.shapes[gi].v);
-    }
-    free(c.shapes);
+    shapes_free(&c.sh);
+    nf__pool_destroy(c.pool);
     free(slots);
     if (s) {
         nf_fit_result_destroy(c.res);
