@@ -89,7 +89,7 @@ Test(fit_cli, text_recording_with_sweep_names_and_csv_rows)
     snprintf(path, sizeof path, "%s/cell.txt", dir);
     write_lif_text(path, 1, -1);
     int rc = nft_run(out, sizeof out,
-                     "%s fit %s %s --models lif6,eif,izhikevich --budget 200 --threshold -58 --top-k 2 "
+                     "%s fit %s %s --group sweep --models lif6,eif,izhikevich --budget 200 --threshold -58 --top-k 2 "
                      "--out %s/t --quiet", NFT_BIN, path, path, dir);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "cell.txt sweep 0"), "%s", out);

@@ -1,6 +1,8 @@
 /* Helpers shared by the command implementations (src/cli/cli_util.h). */
 #include "cli/cli_util.h"
+#include "neurofit/npy.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -85,7 +87,8 @@ int nf_cli_dispatch(const char *prog, const char *kind, const char *footer, cons
 
 /* "all" or "0,2,5-7" -> mask over n sweeps; NF_EXIT_USAGE (the message
  * printed) on a bad spec. */
-int nf_cli_parse_sweeps(const char *cmd, const char *spec, int n, unsigned char *mask, const char *file)
+int nf_cli_parse_indices(const char *cmd, const char *opt, const char *spec, int n, unsigned char *mask,
+                         const char *file)
 {
     memset(mask, 0, (size_t)n);
     if (!strcmp(spec, "all")) {
@@ -96,21 +99,87 @@ int nf_cli_parse_sweeps(const char *cmd, const char *spec, int n, unsigned char 
     while (*p) {
         char *end;
         long a = strtol(p, &end, 10), b = a;
-        if (end == p) return nf_cli_error(cmd, NF_EXIT_USAGE, "--sweeps \"%s\": expected numbers like 0,2,5-7", spec);
+        if (end == p)
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": expected numbers like 0,2,5-7", opt, spec);
         if (*end == '-') {
             const char *q = end + 1;
             b = strtol(q, &end, 10);
-            if (end == q) return nf_cli_error(cmd, NF_EXIT_USAGE, "--sweeps \"%s\": bad range", spec);
+            if (end == q) return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": bad range", opt, spec);
         }
         if (a < 0 || b < a || b >= n)
-            return nf_cli_error(cmd, NF_EXIT_USAGE, "--sweeps \"%s\": %s has sweeps 0..%d", spec, file, n - 1);
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": %s has sweeps 0..%d", opt, spec, file, n - 1);
         for (long k = a; k <= b; k++) mask[k] = 1;
         if (*end == ',')
             end++;
         else if (*end)
-            return nf_cli_error(cmd, NF_EXIT_USAGE, "--sweeps \"%s\": unexpected \"%s\"", spec, end);
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": unexpected \"%s\"", opt, spec, end);
         p = end;
     }
+    return 0;
+}
+
+int nf_cli_parse_sweeps(const char *cmd, const char *spec, int n, unsigned char *mask, const char *file)
+{
+    return nf_cli_parse_indices(cmd, "--sweeps", spec, n, mask, file);
+}
+
+int nf_cli_read_waves(const char *cmd, const char *opt, const char *path, int64_t T, int64_t P, float **w,
+                      int64_t *n_waves)
+{
+    *w = NULL;
+    size_t len = strlen(path);
+    if (len > 4 && !strcmp(path + len - 4, ".npy")) {
+        int ndim;
+        int64_t shape[4];
+        if (nf_npy_read_f32(path, w, &ndim, shape, 4))
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s: %s", opt, nf_errmsg());
+        int64_t rows = ndim == 2 ? shape[0] : 1, cols = ndim == 2 ? shape[1] : shape[0];
+        if (ndim > 2 || cols != T || (rows != 1 && rows != P)) {
+            free(*w);
+            *w = NULL;
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s %s: shape %lldx%lld does not match %lld samples for 1 or %lld "
+                                "rows", opt, path, (long long)rows, (long long)cols, (long long)T, (long long)P);
+        }
+        for (int64_t k = 0; k < rows * cols; k++)
+            if (!isfinite((*w)[k])) {
+                free(*w);
+                *w = NULL;
+                return nf_cli_error(cmd, NF_EXIT_USAGE, "%s %s: sample %lld is not finite", opt, path, (long long)k);
+            }
+        *n_waves = rows;
+        return 0;
+    }
+    FILE *fp = fopen(path, "r");
+    if (!fp) return nf_cli_error(cmd, NF_EXIT_USAGE, "%s: cannot open %s", opt, path);
+    float *buf = malloc(sizeof(float) * (size_t)(T > 0 ? T : 1));
+    int64_t n = 0;
+    char line[512];
+    long lineno = 0;
+    while (buf && fgets(line, sizeof line, fp)) {
+        lineno++;
+        char *s = line;
+        while (isspace((unsigned char)*s)) s++;
+        if (!*s || *s == '#') continue;
+        s[strcspn(s, "\r\n")] = 0;
+        double v;
+        if (!nf_cli_parse_double(s, &v)) {
+            fclose(fp);
+            free(buf);
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s %s line %ld: '%s' is not a finite number (pA)", opt, path,
+                                lineno, s);
+        }
+        if (n < T) buf[n] = (float)v;
+        n++;
+    }
+    fclose(fp);
+    if (!buf) return nf_cli_error(cmd, NF_EXIT_FAIL, "out of memory");
+    if (n != T) {
+        free(buf);
+        return nf_cli_error(cmd, NF_EXIT_USAGE, "%s %s: %lld samples, expected %lld", opt, path, (long long)n,
+                            (long long)T);
+    }
+    *w = buf;
+    *n_waves = 1;
     return 0;
 }
 
@@ -167,8 +236,8 @@ static int shared(nf_cli_parser *p, int key)
             r->current = NF_CURRENT_RECORDED;
         else if (!strcmp(p->arg, "protocol"))
             r->current = NF_CURRENT_PROTOCOL;
-        else
-            return FAIL(p, "--current %s: use recorded or protocol (--current-file names an IBW current wave)", p->arg);
+        else /* a file: the IBW current wave (fit also takes any waveform file) */
+            r->current_path = p->arg;
         return 0;
     case NF_CLI_CURRENT_FILE: r->current_path = p->arg; return 0;
     }

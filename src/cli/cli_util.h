@@ -41,8 +41,16 @@ int nf_cli_parse_double(const char *s, double *out);
 int nf_cli_parse_i64(const char *s, int64_t *out);
 
 /* "all" or "0,2,5-7" -> mask[0..n) of a file's sweeps; 0, or NF_EXIT_USAGE
- * with the message printed. */
+ * with the message printed (naming option opt; nf_cli_parse_sweeps: --sweeps). */
+int nf_cli_parse_indices(const char *cmd, const char *opt, const char *spec, int n, unsigned char *mask,
+                         const char *file);
 int nf_cli_parse_sweeps(const char *cmd, const char *spec, int n, unsigned char *mask, const char *file);
+
+/* A waveform file (pA): .npy [T] (one row) or [P][T] (P rows), or one number
+ * per line: *w [*n_waves][T], the caller's to free. 0, or an exit code with
+ * the message printed (naming option opt and the file). */
+int nf_cli_read_waves(const char *cmd, const char *opt, const char *path, int64_t T, int64_t P, float **w,
+                      int64_t *n_waves);
 
 /* Split "a,b,c" numbers after a prefix like "step:"; returns count or -1. */
 int nf_cli_parse_list(const char *s, double *out, int max);
@@ -105,8 +113,8 @@ enum {
     "                   three or more unnamed columns are refused)\n"                                            \
     "  --dt MS          sample interval for a table without a time column\n"                                   \
     "  --channel N      ABF: the ADC channel of the voltage (default: the first in mV)\n"                       \
-    "  --current recorded|protocol  the recorded current, or the one rebuilt from the ABF protocol\n"          \
-    "                   (default: the recorded one when a channel records it)\n"                                \
+    "  --current recorded|protocol|FILE  the recorded current, the one rebuilt from the ABF protocol, or\n"   \
+    "                   a file's (default: the recorded one when a channel records it)\n"                       \
     "  --current-file F IBW: the current wave paired with a voltage wave (default: its _Ch0_ twin)\n"
 #define NF_CLI_OPT_END {NULL, 0, NULL, 0}
 

@@ -1,27 +1,33 @@
 /* `neurofit fit`: fit candidate models to recordings, rank them, write
- * results.json, results.csv, best_traces.npy and report.html.
+ * results.json, results.csv, sweeps.csv, best_traces.npy and report.html.
  *
- *   neurofit fit FILE... | --example  [--sweeps all|LIST] [--models all|a,b,..]
+ *   neurofit fit FILE... | --cells CELLS.csv | --example  [--group file|sweep]
+ *       [--sweeps all|LIST] [--holdout LIST|FRACTION] [--time START:END]
+ *       [--current recorded|protocol|FILE] [--models all|a,b,..]
+ *       [--objective efel:NAMES|fi|passive|sub[:MS]] [--weights ...] [--rmse-cut MS]
  *       [--optimizer cmaes|de|shade] [--budget EVALS] [--popsize N] [--restarts N]
  *       [--top-k K] [--seed S] [--backend auto|cpu|cuda] [--threads N]
- *       [--weights rmse=W,features=W,spikes=W] [--threshold MV] [--window MS]
- *       [--stim-start MS --stim-end MS] [--columns SPEC] [--dt MS]
+ *       [--threshold MV] [--window MS] [--stim-start MS --stim-end MS] [--columns SPEC] [--dt MS]
  *       [--init RESULTS.json [--init-sigma S]] [--refine K [--survey F]] [--no-guess]
  *       --out DIR [--resume] [--force] [--quiet] [--all-traces]
  *
- * A DIR that holds results.json is refused unless --force (or --resume).
+ * Groups: each file is one cell (--group file, the default: one parameter
+ * set per model across its selected sweeps), or each sweep alone (--group
+ * sweep), or the cells of a manifest (--cells). A DIR that holds
+ * results.json is refused unless --force (or --resume).
  *
  * Checkpoints go to DIR/checkpoint while the fit runs; Ctrl-C saves one and
  * exits with 130, and --resume continues to the same result as an
  * uninterrupted run. The results are written as one set (nf_fit_write),
  * whose commit also removes the checkpoint. */
 #include "cli/cli_util.h"
+#include "cli/fit_load.h"
 #include "cli/commands.h"
 #include "neurofit/engine.h"
+#include "neurofit/features.h"
 #include "neurofit/fileio.h"
 #include "neurofit/fit.h"
 #include "neurofit/recording.h"
-#include "neurofit/stim_window.h"
 
 #include <math.h>
 #include <signal.h>
@@ -32,39 +38,58 @@
 
 #define CMD "fit"
 #define MAX_FILES 1024
-#define MAX_TARGETS 65536
 
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: neurofit fit FILE... | --example  --out DIR [options]\n\n"
+            "usage: neurofit fit FILE... | --cells CELLS.csv | --example  --out DIR [options]\n\n"
             "  FILE...              ABF 1/2, NWB 2, IBW, text or .npy recordings (see `neurofit info`)\n"
             "  --example            fit the embedded example (a synthetic AdEx cell, 0.5 mV noise)\n"
+            "  --group file|sweep   one parameter set per model for all selected sweeps of a file (file,\n"
+            "                       the default: a file is one cell's protocol) or for each sweep alone\n"
+            "  --cells FILE         a manifest of cells spread over files: CSV with a header\n"
+            "                       cell,file,sweeps,role[,current] (role train or test; file and current\n"
+            "                       relative to the manifest; current: as --current FILE)\n"
             "  --sweeps all|LIST    sweeps of each file, e.g. 0,2,5-7 (default all)\n"
+            "  --holdout LIST|F     keep these sweeps of each file (e.g. 12-15) or this fraction of each\n"
+            "                       group's sweeps (e.g. 0.25, spread evenly) out of the fit: scored after it,\n"
+            "                       side by side with the fitted ones; a group with held-out sweeps is\n"
+            "                       ranked by them\n"
+            "  --time START:END     fit only this window of every sweep, ms (times stay the recording's)\n"
+            "  --current FILE       the injected current from FILE: .npy [T] for every sweep or\n"
+            "                       [sweeps][T] one per selected sweep, a text column (pA), or the IBW\n"
+            "                       current wave of an IBW voltage wave (also: recorded|protocol, below)\n"
             "  --models all|a,b     candidate models (default all; `neurofit models` lists them)\n"
+            "  --objective SPEC     add an objective (weight 1 unless --weights says): efel:NAME,NAME,...\n"
+            "                       (eFEL features, z-scored), fi (the f-I curve), passive (input\n"
+            "                       resistance, sag, membrane time constant of hyperpolarising steps),\n"
+            "                       sub[:MS] (the RMSE term without +-MS around recorded spikes; 5)\n"
+            "  --weights SPEC       score weights, e.g. rmse=1,features=1,spikes=1 (the default),\n"
+            "                       efel=W, fi=W, passive=W\n"
+            "  --rmse-cut MS        the RMSE term leaves out +-MS around each recorded spike (0: none)\n"
             "  --optimizer NAME     cmaes (default, IPOP restarts), de or shade\n"
-            "  --budget EVALS       evaluations per recording and model (default 10000)\n"
+            "  --budget EVALS       evaluations per group and model (default 10000); an evaluation\n"
+            "                       simulates one candidate on every fitted sweep of its group\n"
             "  --popsize N          population size (default: 32 for cmaes, the optimiser's own for de/shade)\n"
             "  --restarts N         CMA-ES restarts at most (default 9; the budget also ends them)\n"
             "  --refine K           survey every model with part of the budget, then refine each\n"
-            "                       recording's K leading models with the rest (0: one pass)\n"
+            "                       group's K leading models with the rest (0: one pass)\n"
             "  --survey F           the survey's share of the budget with --refine (0.5)\n"
             "  --no-guess           start every search at the model's defaults, not at the\n"
-            "                       regression guess read off the recording (12 of the\n"
+            "                       regression guess read off the group's fitted sweeps (12 of the\n"
             "                       models: the integrate-and-fire ones, izhikevich, qif,\n"
             "                       adex, eif, hh)\n"
             "  --bounds MODE        CMA-ES at the parameter bounds: reflect (default), resample\n"
             "                       (redraw; better when the optimum is inside the box) or transform\n"
-            "  --top-k K            models kept per recording in results.json and the report (3)\n"
+            "  --top-k K            models kept per group in results.json and the report (3)\n"
             "  --seed S             random seed (1)\n"
             "  --backend B          auto (default), cpu or cuda;  --threads N  CPU threads\n"
-            "  --weights SPEC       score weights, e.g. rmse=1,features=1,spikes=1 (the default)\n"
             "  --threshold MV       spike detection in the recordings (-20)\n"
             "  --window MS          spike coincidence window (2)\n"
             "  --stim-start MS --stim-end MS   feature window (default: each sweep's protocol epoch whose level\n"
             "                       changes across sweeps, or the step in its current; stated on stderr)\n"
             "  --init FILE          start each model's search at its parameters in an earlier\n"
-            "                       results.json (recordings matched by name, its top-k models)\n"
+            "                       results.json (groups matched by name, its top-k models)\n"
             "  --init-sigma S       CMA-ES step size around those starts, fraction of the box (0.1)\n"
             "  --out DIR            output directory (required)\n"
             "  --all-traces         also model_traces.npy [recordings][models][samples], every model\n"
@@ -117,167 +142,61 @@ static int on_progress(const nf_fit_progress *p, void *user)
 }
 
 
-typedef struct loaded {
-    nf_fit_target *t;
-    int n;
-    float **bufs;   /* owned float copies */
-    char **names;   /* [2 n]: each target's name, and how its stimulus window was chosen (or NULL) */
-} loaded;
-
-static void loaded_free(loaded *L)
+static void print_summary(const nf_fit_result *r, int top_k)
 {
-    for (int k = 0; k < L->n; k++) {
-        free(L->bufs[2 * k]);
-        free(L->bufs[2 * k + 1]);
-        free(L->names[2 * k]);
-        free(L->names[2 * k + 1]);
-    }
-    free(L->t);
-    free(L->bufs);
-    free(L->names);
-}
-
-/* Append a target that owns fv, fi (freed on failure too) and a copy of name. */
-static int add_owned(loaded *L, const char *name, float *fv, float *fi, int64_t n, double dt)
-{
-    char *nm = strdup(name);
-    if (L->n == MAX_TARGETS) {
-        free(fv), free(fi), free(nm);
-        return nf_cli_error(CMD, NF_EXIT_USAGE, "more than %d sweeps", MAX_TARGETS);
-    }
-    if (L->n % 64 == 0) {
-        size_t cap = (size_t)L->n + 64;
-        nf_fit_target *t = realloc(L->t, cap * sizeof *t);
-        if (t)
-            L->t = t;
-        float **b = realloc(L->bufs, 2 * cap * sizeof *b);
-        if (b)
-            L->bufs = b;
-        char **names = realloc(L->names, 2 * cap * sizeof *names);
-        if (names)
-            L->names = names;
-        if (!t || !b || !names) {
-            free(fv), free(fi), free(nm);
-            return nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
-        }
-    }
-    if (!fv || !fi || !nm) {
-        free(fv), free(fi), free(nm);
-        return nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory for %s", name);
-    }
-    L->bufs[2 * L->n] = fv;
-    L->bufs[2 * L->n + 1] = fi;
-    L->names[2 * L->n] = nm;
-    L->names[2 * L->n + 1] = NULL;
-    L->t[L->n] = (nf_fit_target){.name = nm, .v = fv, .i = fi, .n = n, .dt_ms = dt};
-    L->n++;
-    return 0;
-}
-
-/* Append a sweep (double samples) as a float target. */
-static int add_target(loaded *L, const char *name, const double *v, const double *i, int64_t n, double dt)
-{
-    float *fv = malloc(sizeof(float) * (size_t)n), *fi = malloc(sizeof(float) * (size_t)n);
-    for (int64_t k = 0; fv && fi && k < n; k++) {
-        fv[k] = (float)v[k];
-        fi[k] = (float)i[k];
-    }
-    return add_owned(L, name, fv, fi, n, dt);
-}
-
-/* The stimulus window of each sweep when none is given (nf_stim_window_find):
- * stated on stderr once per file and whenever it changes or is ambiguous;
- * a sweep without one keeps 0, 0 (nf_fit then finds it in the current). */
-static void auto_window(loaded *L, const nf_recording *rec, int s, int quiet, char *last, size_t cap)
-{
-    nf_fit_target *t = &L->t[L->n - 1];
-    nf_stim_window w;
-    if (nf_stim_window_find(rec, s, &w)) {
-        if (!quiet) fprintf(stderr, "neurofit fit: %s sweep %d: no stimulus window: %s\n", rec->path, s, nf_errmsg());
-        return;
-    }
-    t->stim_start_ms = w.start_ms;
-    t->stim_end_ms = w.end_ms;
-    t->stim_window = L->names[2 * L->n - 1] = strdup(w.why); /* in results.json; NULL (left out) if out of memory */
-    char line[512];
-    snprintf(line, sizeof line, "%g-%g ms from %s", w.start_ms, w.end_ms, w.why);
-    if (!quiet && strcmp(line, last))
-        fprintf(stderr, "neurofit fit: %s%s sweep %d: stimulus window %s\n", w.ambiguous ? "warning: " : "", rec->path,
-                s, line);
-    snprintf(last, cap, "%s", line);
-}
-
-static int load_file(loaded *L, const char *path, const char *sweeps, const nf_recording_options *ro, int find_window,
-                     int quiet)
-{
-    char last_window[512] = "";
-    nf_recording *rec = NULL;
-    if (nf_recording_open(path, ro, &rec))
-        return nf_cli_error(CMD, NF_EXIT_USAGE, "%s", nf_errmsg());
-    unsigned char *mask = malloc((size_t)rec->n_sweeps);
-    int rc = mask ? 0 : nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
-    if (!rc && nf_cli_parse_sweeps(CMD, sweeps, rec->n_sweeps, mask, path))
-        rc = NF_EXIT_USAGE;
-    for (int s = 0; s < rec->n_sweeps && !rc; s++) {
-        if (!mask[s])
-            continue;
-        const nf_sweep *sw = &rec->sweeps[s];
-        if (!sw->i)
-            rc = nf_cli_error(CMD, NF_EXIT_USAGE,
-                              "%s sweep %d: no injected current (neither recorded nor rebuilt from a protocol); "
-                              "a fit needs the stimulus", path, sw->index);
-        else if (!(sw->dt_ms > 0))
-            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s sweep %d: irregular time grid; fitting needs a fixed sample "
-                              "interval", path, sw->index);
-        else {
-            char name[4200];
-            const char *base = strrchr(path, '/');
-            snprintf(name, sizeof name, "%s sweep %d", base ? base + 1 : path, sw->index);
-            rc = add_target(L, name, sw->v, sw->i, sw->n, sw->dt_ms);
-            if (!rc && find_window) auto_window(L, rec, s, quiet, last_window, sizeof last_window);
-        }
-    }
-    free(mask);
-    nf_recording_destroy(rec);
-    return rc;
-}
-
-/* The embedded example (nf_fit_example). */
-static int load_example(loaded *L)
-{
-    double *v = malloc(sizeof(double) * NF_FIT_EXAMPLE_N), *I = malloc(sizeof(double) * NF_FIT_EXAMPLE_N);
-    int rc = 0;
-    if (!v || !I)
-        rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
-    else if (nf_fit_example(v, I))
-        rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
-    else
-        rc = add_target(L, NF_FIT_EXAMPLE_NAME, v, I, NF_FIT_EXAMPLE_N, NF_FIT_EXAMPLE_DT_MS);
-    free(v), free(I);
-    return rc;
-}
-
-static void print_summary(const nf_fit_result *r, const nf_fit_target *t, int top_k)
-{
-    int k = top_k < r->n_models ? top_k : r->n_models;
-    printf("| recording | rank | model | combined | RMSE (mV) | feature error | Gamma | evals |\n"
-           "|---|---:|---|---:|---:|---:|---:|---:|\n");
-    for (int i = 0; i < r->n_targets; i++)
+    int k = top_k < r->n_models ? top_k : r->n_models, held = 0;
+    for (int g = 0; g < r->n_groups; g++)
+        held |= r->groups[g].n_test > 0;
+    printf("| recording | rank | model | combined | RMSE (mV) | feature error | Gamma | evals |%s\n"
+           "|---|---:|---|---:|---:|---:|---:|---:|%s\n",
+           held ? " held-out combined | held-out Gamma | held-out spike-count error |" : "",
+           held ? "---:|---:|---:|" : "");
+    for (int i = 0; i < r->n_groups; i++)
         for (int j = 0; j < k; j++) {
             const nf_fit_record *rec = &r->records[(size_t)i * r->n_models + j];
-            printf("| %s | %d | %s | %.4g | %.3g | %.3g | %.3f | %lld |\n", j ? "" : t[i].name, rec->rank,
+            printf("| %s | %d | %s | %.4g | %.3g | %.3g | %.3f | %lld |", j ? "" : r->groups[i].name, rec->rank,
                    rec->model->name, rec->combined, rec->rmse_mV, rec->feature_error, rec->gamma,
                    (long long)rec->evals);
+            if (held && rec->test.n_sweeps)
+                printf(" %.4g | %.3f | %.3g |", rec->test.combined, rec->test.gamma, rec->test.count_error);
+            else if (held)
+                printf(" | | |");
+            putchar('\n');
         }
-    printf("\n%d recording(s) x %d model(s) in %.1f s on %s: %.3g simulations, %.3g neuron-steps/s\n", r->n_targets,
-           r->n_models, r->seconds, nf_backend_name(r->backend), (double)r->sims,
-           r->seconds > 0 ? r->neuron_steps / r->seconds : 0.0);
+    printf("\n%d group(s) of %d sweep(s) x %d model(s) in %.1f s on %s: %.3g simulations, %.3g neuron-steps/s%s\n",
+           r->n_groups, r->n_targets, r->n_models, r->seconds, nf_backend_name(r->backend), (double)r->sims,
+           r->seconds > 0 ? r->neuron_steps / r->seconds : 0.0,
+           held ? "; groups with held-out sweeps are ranked by them" : "");
+}
+
+/* --objective SPEC into o (fi and passive say so; their weight is set after
+ * all options, so that --weights may give it). */
+static int add_objective(nf_fit_options *o, const char *spec, int *set_fi, int *set_passive)
+{
+    if (!strncmp(spec, "efel:", 5) && spec[5]) {
+        int ids[256];
+        if (nf_features_parse_list(spec + 5, ids, 256) < 0)
+            return nf_cli_error(CMD, NF_EXIT_USAGE, "--objective %s: %s", spec, nf_errmsg());
+        o->efel = spec + 5;
+    } else if (!strcmp(spec, "fi")) {
+        *set_fi = 1;
+    } else if (!strcmp(spec, "passive")) {
+        *set_passive = 1;
+    } else if (!strncmp(spec, "sub", 3) && (!spec[3] || spec[3] == ':')) {
+        double ms = NF_FIT_REPORT_CUT_MS;
+        if (spec[3] && (!nf_cli_parse_double(spec + 4, &ms) || !(ms > 0)))
+            return nf_cli_error(CMD, NF_EXIT_USAGE, "--objective %s: expected sub or sub:MS with MS > 0", spec);
+        o->rmse_cut_ms = ms;
+    } else {
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--objective %s: expected efel:NAME,..., fi, passive or sub[:MS]", spec);
+    }
+    return 0;
 }
 
 enum {
     O_EXAMPLE = NF_CLI_OWN, O_RESUME, O_ALL_TRACES, O_NO_GUESS, O_SWEEPS, O_MODELS, O_INIT, O_OPTIMIZER,
     O_BOUNDS, O_WEIGHTS, O_BUDGET, O_POPSIZE, O_RESTARTS, O_REFINE, O_TOP_K, O_THRESHOLD, O_WINDOW, O_STIM_START,
-    O_STIM_END, O_INIT_SIGMA, O_SURVEY
+    O_STIM_END, O_INIT_SIGMA, O_SURVEY, O_GROUP, O_CELLS, O_HOLDOUT, O_TIME, O_OBJECTIVE, O_RMSE_CUT
 };
 
 static const struct option fit_options[] = {
@@ -304,6 +223,12 @@ static const struct option fit_options[] = {
     {"stim-end", required_argument, NULL, O_STIM_END},
     {"init-sigma", required_argument, NULL, O_INIT_SIGMA},
     {"survey", required_argument, NULL, O_SURVEY},
+    {"group", required_argument, NULL, O_GROUP},
+    {"cells", required_argument, NULL, O_CELLS},
+    {"holdout", required_argument, NULL, O_HOLDOUT},
+    {"time", required_argument, NULL, O_TIME},
+    {"objective", required_argument, NULL, O_OBJECTIVE},
+    {"rmse-cut", required_argument, NULL, O_RMSE_CUT},
     NF_CLI_OPTS_RECORDING,
     NF_CLI_OPT_END};
 
@@ -314,9 +239,10 @@ int nf_cli_fit(int argc, char **argv)
     nf_recording_options ro;
     nf_recording_options_default(&ro);
     const char *files[MAX_FILES];
-    int n_files = 0, example = 0, all_traces = 0;
-    const char *sweeps = "all", *models = "all", *init = NULL;
-    double stim_start = NAN, stim_end = NAN;
+    int n_files = 0, example = 0, all_traces = 0, by_sweep = 0, set_fi = 0, set_passive = 0;
+    int weights_given = 0;
+    const char *sweeps = "all", *models = "all", *init = NULL, *cells = NULL, *holdout = NULL;
+    double stim_start = NAN, stim_end = NAN, t0 = 0, t1 = 0;
     nf_cli_common c = {.backend = o.backend, .threads = o.threads, .seed = o.seed};
     nf_cli_parser p;
     nf_cli_parser_init(&p, CMD, argc, argv, fit_options, &c);
@@ -325,6 +251,7 @@ int nf_cli_fit(int argc, char **argv)
         const char *v = p.arg;
         double d;
         int64_t n;
+        int rc;
         switch (k) {
         case NF_CLI_HELP: usage(stdout); return NF_EXIT_OK;
         case NF_CLI_ERROR: return p.rc;
@@ -340,6 +267,27 @@ int nf_cli_fit(int argc, char **argv)
         case O_SWEEPS: sweeps = v; break;
         case O_MODELS: models = v; break;
         case O_INIT: init = v; break;
+        case O_CELLS: cells = v; break;
+        case O_HOLDOUT: holdout = v; break;
+        case O_GROUP:
+            if (!strcmp(v, "file")) by_sweep = 0;
+            else if (!strcmp(v, "sweep")) by_sweep = 1;
+            else return nf_cli_error(CMD, NF_EXIT_USAGE, "--group %s: expected file or sweep", v);
+            break;
+        case O_TIME: {
+            const char *colon = strchr(v, ':');
+            char a[64];
+            if (!colon || (size_t)(colon - v) >= sizeof a)
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--time %s: expected START:END in ms", v);
+            snprintf(a, sizeof a, "%.*s", (int)(colon - v), v);
+            if (!nf_cli_parse_double(a, &t0) || !nf_cli_parse_double(colon + 1, &t1) || t0 < 0 || !(t1 > t0))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--time %s: expected START:END in ms, 0 <= START < END", v);
+            break;
+        }
+        case O_OBJECTIVE:
+            if ((rc = add_objective(&o, v, &set_fi, &set_passive)))
+                return rc;
+            break;
         case O_OPTIMIZER:
             if (!strcmp(v, "cmaes")) o.optimizer = NF_OPTIM_CMAES;
             else if (!strcmp(v, "de")) o.optimizer = NF_OPTIM_DE;
@@ -351,8 +299,9 @@ int nf_cli_fit(int argc, char **argv)
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--bounds %s: expected reflect, resample or transform", v);
             break;
         case O_WEIGHTS:
-            if (nf_score_weights_parse(v, &o.weights))
+            if (nf_fit_weights_parse(v, &o))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--weights: %s", nf_errmsg());
+            weights_given = 1;
             break;
         case O_BUDGET: case O_POPSIZE: case O_RESTARTS: case O_REFINE: case O_TOP_K:
             if (!nf_cli_parse_i64(v, &n) || n < 0 || n > (int64_t)1 << 40)
@@ -364,6 +313,7 @@ int nf_cli_fit(int argc, char **argv)
             else o.top_k = (int)(n > 1000 ? 1000 : n);
             break;
         case O_THRESHOLD: case O_WINDOW: case O_STIM_START: case O_STIM_END: case O_INIT_SIGMA: case O_SURVEY:
+        case O_RMSE_CUT:
             if (!nf_cli_parse_double(v, &d))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a number", p.name, v);
             if (k == O_INIT_SIGMA) o.start_sigma = d;
@@ -371,6 +321,7 @@ int nf_cli_fit(int argc, char **argv)
             else if (k == O_THRESHOLD) o.threshold_mV = d;
             else if (k == O_WINDOW) o.gamma_window_ms = d;
             else if (k == O_STIM_START) stim_start = d;
+            else if (k == O_RMSE_CUT) o.rmse_cut_ms = d;
             else stim_end = d;
             break;
         }
@@ -380,16 +331,27 @@ int nf_cli_fit(int argc, char **argv)
     o.seed = c.seed;
     const char *out = c.out;
     const int quiet = c.quiet, force = c.force;
+    /* --objective without a weight of its own: weight 1 (efel's default is 1 already) */
+    if (set_fi && !(weights_given && o.w_fi > 0))
+        o.w_fi = o.w_fi > 0 ? o.w_fi : 1;
+    if (set_passive && !(weights_given && o.w_passive > 0))
+        o.w_passive = o.w_passive > 0 ? o.w_passive : 1;
     if (!out)
         return nf_cli_error(CMD, NF_EXIT_USAGE, "--out DIR is required");
-    if (!example && n_files == 0)
-        return nf_cli_error(CMD, NF_EXIT_USAGE, "no recordings given (FILE... or --example)");
-    if (example && n_files > 0)
-        return nf_cli_error(CMD, NF_EXIT_USAGE, "--example fits the embedded recording; give no files with it");
+    if (!example && n_files == 0 && !cells)
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "no recordings given (FILE..., --cells CELLS.csv or --example)");
+    if ((example != 0) + (n_files > 0) + (cells != NULL) > 1)
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "give recordings one way: FILE..., --cells or --example");
     if (isnan(stim_start) != isnan(stim_end))
         return nf_cli_error(CMD, NF_EXIT_USAGE, "--stim-start and --stim-end go together");
     if (!isnan(stim_start) && !(stim_end > stim_start))
         return nf_cli_error(CMD, NF_EXIT_USAGE, "--stim-end %g must be after --stim-start %g", stim_end, stim_start);
+    if (holdout && (by_sweep || cells || example))
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--holdout needs groups of sweeps from files (--group file); %s",
+                            cells ? "a manifest says which sweeps are held out with its role column"
+                                  : "a single sweep cannot be held out of its own fit");
+    if (cells && by_sweep)
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--cells groups the sweeps by its cell column; leave out --group");
 
     /* candidate models */
     char *mlist = NULL;
@@ -419,68 +381,62 @@ int nf_cli_fit(int argc, char **argv)
         o.n_models = nm;
     }
 
-    loaded L = {0};
-    int rc = example ? load_example(&L) : 0;
+    nf_cli_loaded L = {.cmd = CMD};
+    nf_cli_load_opts lo = {.ro = &ro, .sweeps = sweeps, .by_sweep = by_sweep, .holdout = holdout, .t0 = t0, .t1 = t1,
+                    .find_window = isnan(stim_start), .quiet = quiet};
+    int rc = example ? nf_cli_load_example(&L) : cells ? nf_cli_load_cells(&L, cells, &lo) : 0;
     for (int f = 0; f < n_files && !rc; f++)
-        rc = load_file(&L, files[f], sweeps, &ro, isnan(stim_start), quiet);
+        rc = nf_cli_load_file(&L, files[f], &lo, NULL, 0, NULL);
     if (!rc && L.n == 0)
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "no sweeps selected");
-    if (rc) {
-        loaded_free(&L);
-        free(mlist);
-        return rc;
-    }
-    for (int k = 0; k < L.n && !isnan(stim_start); k++) {
-        L.t[k].stim_start_ms = stim_start;
-        L.t[k].stim_end_ms = stim_end;
-    }
-
+    nf_fit_group *groups = NULL;
+    int *gidx = NULL;
+    uint8_t *gtest = NULL;
+    nf_fit_target *gnames = NULL;
     nf_fit_start *starts = NULL;
     double *start_vals = NULL;
-    if (init) {
-        nf_status st = nf_fit_starts_read(init, L.t, L.n, &o, &starts, &start_vals, &o.n_starts);
-        if (st) {
+    nf_fit_result *res = NULL;
+    if (!rc)
+        rc = nf_cli_make_groups(&L, &groups, &gidx, &gtest);
+    for (int k = 0; k < L.n && !isnan(stim_start) && !rc; k++) {
+        double shift = t1 > t0 ? t0 : 0; /* the window in the cut sweep's time */
+        L.t[k].stim_start_ms = stim_start - shift;
+        L.t[k].stim_end_ms = stim_end - shift;
+    }
+    if (!rc && init) { /* starting points of the groups, matched by name */
+        if (!(gnames = calloc((size_t)L.n_groups, sizeof *gnames)))
+            rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
+        for (int g = 0; !rc && g < L.n_groups; g++)
+            gnames[g].name = L.g_name[g];
+        nf_status st = rc ? NF_OK : nf_fit_starts_read(init, gnames, L.n_groups, &o, &starts, &start_vals, &o.n_starts);
+        if (st)
             rc = nf_cli_error(CMD, st == NF_ENOMEM ? NF_EXIT_FAIL : NF_EXIT_USAGE, "--init %s", nf_errmsg());
-            loaded_free(&L);
-            free(mlist);
-            return rc;
-        }
         o.starts = starts;
-        if (!quiet)
+        if (!rc && !quiet)
             fprintf(stderr, "neurofit fit: %d starting points from %s\n", o.n_starts, init);
     }
 
     /* never replace earlier results by accident */
-    char prev[4096];
-    if (!o.resume && !force && nf_path_join(prev, sizeof prev, out, "results.json") == NF_OK &&
-        access(prev, F_OK) == 0) {
+    char prev[4096], ckpt[4096];
+    if (!rc && !o.resume && !force && nf_path_join(prev, sizeof prev, out, "results.json") == NF_OK &&
+        access(prev, F_OK) == 0)
         rc = nf_cli_error(CMD, NF_EXIT_USAGE,
                           "--out %s holds earlier results (results.json): give another --out, or --force to "
                           "replace them", out);
-        loaded_free(&L);
-        free(mlist);
-        free(starts);
-        free(start_vals);
-        return rc;
-    }
-    char ckpt[4096];
-    if (nf_mkdir_p(out) || nf_path_join(ckpt, sizeof ckpt, out, NF_FIT_CHECKPOINT_DIR)) {
+    if (!rc && (nf_mkdir_p(out) || nf_path_join(ckpt, sizeof ckpt, out, NF_FIT_CHECKPOINT_DIR)))
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--out: %s", nf_errmsg());
-        loaded_free(&L);
-        free(mlist);
-        free(starts);
-        free(start_vals);
-        return rc;
-    }
+    if (rc)
+        goto done;
     o.checkpoint_dir = ckpt;
     progress_state ps = {.quiet = quiet, .tty = isatty(2), .last_model = -1};
-    /* the budget bounds the work: evaluations x steps, with each model's sub-steps */
+    /* the budget bounds the work: evaluations x the fitted sweeps' steps, with each model's sub-steps */
     int n_models = o.models ? o.n_models : nf_model_count();
     for (int mi = 0; mi < n_models; mi++) {
         const nf_model *m = o.models ? nf_model_find(o.models[mi]) : nf_model_at(mi);
         for (int k = 0; k < L.n; k++) {
             int sub = nf_fit_substeps(m, L.t[k].dt_ms);
-            ps.total_steps += (double)o.budget * ((double)(L.t[k].n - 1) * sub + 1);
+            if (!L.test[k])
+                ps.total_steps += (double)o.budget * ((double)(L.t[k].n - 1) * sub + 1);
         }
     }
     o.progress = on_progress;
@@ -491,8 +447,7 @@ int nf_cli_fit(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    nf_fit_result *res = NULL;
-    nf_status st = nf_fit(L.t, L.n, &o, &res);
+    nf_status st = nf_fit_groups(L.t, L.n, groups, L.n_groups, &o, &res);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (!quiet && ps.tty)
@@ -506,12 +461,17 @@ int nf_cli_fit(int argc, char **argv)
     } else if (nf_fit_write(res, L.t, &o, all_traces, out)) { /* one set; ends the checkpoint */
         rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
     } else {
-        print_summary(res, L.t, o.top_k);
-        printf("wrote %s/results.json, results.csv, best_traces.npy, report.html%s\n", out,
+        print_summary(res, o.top_k);
+        printf("wrote %s/results.json, results.csv, sweeps.csv, best_traces.npy, report.html%s\n", out,
                all_traces ? ", model_traces.npy" : "");
     }
+done:
     nf_fit_result_destroy(res);
-    loaded_free(&L);
+    nf_cli_loaded_free(&L);
+    free(groups);
+    free(gidx);
+    free(gtest);
+    free(gnames);
     free(mlist);
     free(starts);
     free(start_vals);

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "neurofit/engine.h"
 #include "neurofit/fileio.h"
+#include "neurofit/fit.h"
 #include "neurofit/npy.h"
 
 #include <cjson/cJSON.h>
@@ -136,61 +137,39 @@ done:
     return 0;
 }
 
-/* A file stimulus: .npy [T] or [P][T], or one number per line. */
-static int read_stimulus_file(const char *path, int64_t T, int64_t P, float **w, int64_t *n_waves)
+/* --params results.json: the model of rank `rank` of every recording (cell)
+ * there, one parameter row each; its model is *model's (NULL: the one they
+ * all share, or an error naming two that differ). */
+static int read_fit_params(const char **model, const char *path, int rank, float **out, int64_t *P)
 {
-    size_t len = strlen(path);
-    if (len > 4 && !strcmp(path + len - 4, ".npy")) {
-        int ndim;
-        int64_t shape[4];
-        if (nf_npy_read_f32(path, w, &ndim, shape, 4))
-            return nf_cli_error(CMD, NF_EXIT_USAGE, "--stimulus: %s", nf_errmsg());
-        int64_t rows = ndim == 2 ? shape[0] : 1, cols = ndim == 2 ? shape[1] : shape[0];
-        if (ndim > 2 || cols != T || (rows != 1 && rows != P)) {
-            free(*w);
-            *w = NULL; /* the caller frees what it gets */
-            return nf_cli_error(CMD, NF_EXIT_USAGE,
-                                "--stimulus %s: shape %lldx%lld does not match %lld samples (duration/dt + 1) "
-                                "for 1 or %lld simulations",
-                                path, (long long)rows, (long long)cols, (long long)T, (long long)P);
+    nf_fit_candidates fc;
+    if (nf_fit_candidates_read(path, NULL, rank, &fc))
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--params %s", nf_errmsg());
+    int rc = 0, n = 0;
+    const nf_model *m = *model ? nf_model_find(*model) : nf_model_find(fc.c[0].model);
+    for (int k = 0; k < fc.n && !rc && m; k++)
+        if (strcmp(fc.c[k].model, m->name) && !*model)
+            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--params %s --rank %d: the recordings' models differ (%s, %s); "
+                              "choose one with --model", path, rank, fc.labels[0], fc.labels[k]);
+    if (!rc && m && !(*out = malloc(sizeof(float) * (size_t)fc.n * (size_t)m->n_params)))
+        rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
+    for (int k = 0; k < fc.n && !rc && m; k++)
+        if (!strcmp(fc.c[k].model, m->name)) {
+            for (int j = 0; j < m->n_params; j++)
+                (*out)[(size_t)n * m->n_params + j] = (float)fc.c[k].params[j];
+            n++;
         }
-        *n_waves = rows;
-        return 0;
-    }
-    FILE *fp = fopen(path, "r");
-    if (!fp) return nf_cli_error(CMD, NF_EXIT_USAGE, "--stimulus: cannot open %s", path);
-    float *buf = malloc(sizeof(float) * T);
-    int64_t n = 0;
-    char line[512];
-    long lineno = 0;
-    while (buf && fgets(line, sizeof line, fp)) {
-        lineno++;
-        char *s = line;
-        while (isspace((unsigned char)*s)) s++;
-        if (!*s || *s == '#') continue;
-        s[strcspn(s, "\r\n")] = 0;
-        double v;
-        if (!nf_cli_parse_double(s, &v)) {
-            fclose(fp);
-            free(buf);
-            return nf_cli_error(CMD, NF_EXIT_USAGE, "--stimulus %s line %ld: '%s' is not a finite number (pA)", path,
-                                lineno, s);
-        }
-        if (n < T) buf[n] = (float)v;
-        n++;
-    }
-    fclose(fp);
-    if (n != T) {
-        free(buf);
-        return nf_cli_error(CMD, NF_EXIT_USAGE, "--stimulus %s: %lld samples, expected %lld (duration/dt + 1)", path,
-                            (long long)n, (long long)T);
-    }
-    *w = buf;
-    *n_waves = 1;
-    return 0;
+    if (!rc && n == 0)
+        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--params %s --rank %d: no recording there has model %s at that rank",
+                          path, rank, *model ? *model : "?");
+    if (!rc && !*model)
+        *model = m->name;
+    *P = n;
+    nf_fit_candidates_free(&fc);
+    return rc;
 }
 
-enum { O_MODEL = NF_CLI_OWN, O_PARAMS, O_SAMPLE_PRIOR, O_STIMULUS, O_DT, O_DURATION, O_RECORD, O_MAX_SPIKES };
+enum { O_MODEL = NF_CLI_OWN, O_PARAMS, O_SAMPLE_PRIOR, O_STIMULUS, O_DT, O_DURATION, O_RECORD, O_MAX_SPIKES, O_RANK };
 
 static const struct option simulate_options[] = {
     NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND, NF_CLI_OPT_THREADS,
@@ -202,6 +181,7 @@ static const struct option simulate_options[] = {
     {"duration", required_argument, NULL, O_DURATION},
     {"record", required_argument, NULL, O_RECORD},
     {"max-spikes", required_argument, NULL, O_MAX_SPIKES},
+    {"rank", required_argument, NULL, O_RANK},
     NF_CLI_OPT_END};
 
 int nf_cli_simulate(int argc, char **argv)
@@ -209,7 +189,7 @@ int nf_cli_simulate(int argc, char **argv)
     const char *model = NULL, *params_path = NULL, *record = "all";
     const char *stims[2] = {NULL, NULL};
     int n_stims = 0;
-    int64_t sample_n = 0, max_spikes = 64;
+    int64_t sample_n = 0, max_spikes = 64, rank = 0;
     double dt = 0, duration = 0;
     int have_dt = 0, have_dur = 0;
     nf_cli_common c = {0};
@@ -242,6 +222,11 @@ int nf_cli_simulate(int argc, char **argv)
             have_dur = 1;
             break;
         case O_RECORD: record = v; break;
+        case O_RANK:
+            if (!nf_cli_parse_i64(v, &rank) || rank < 1 || rank > 1000)
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--rank %s: need a rank >= 1 (1: each recording's best model)",
+                                    v);
+            break;
         case O_MAX_SPIKES:
             if (!nf_cli_parse_i64(v, &max_spikes) || max_spikes < 1 || max_spikes > 1000000)
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--max-spikes %s: need 1..1000000", v);
@@ -250,6 +235,19 @@ int nf_cli_simulate(int argc, char **argv)
     }
     const char *out = c.out;
     const uint64_t seed = c.seed;
+    /* a fit's results.json: its models' parameters (one row per recording) */
+    const int from_fit = params_path && strlen(params_path) > 5 && !strcmp(params_path + strlen(params_path) - 5, ".json");
+    if (rank && !from_fit)
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--rank goes with --params results.json (a fit's results)");
+    char fit_model[64] = "";
+    if (from_fit && !model) { /* the fitted model, checked in full below */
+        nf_fit_candidates fc;
+        if (nf_fit_candidates_read(params_path, NULL, rank ? (int)rank : 1, &fc))
+            return nf_cli_error(CMD, NF_EXIT_USAGE, "--params %s", nf_errmsg());
+        snprintf(fit_model, sizeof fit_model, "%s", fc.c[0].model);
+        nf_fit_candidates_free(&fc);
+        model = fit_model;
+    }
     if (!model) return nf_cli_error(CMD, NF_EXIT_USAGE, "--model is required (see `neurofit models`)");
     const nf_model *m = nf_model_find(model);
     if (!m) return nf_cli_error(CMD, NF_EXIT_USAGE, "--model: %s", nf_errmsg());
@@ -285,7 +283,10 @@ int nf_cli_simulate(int argc, char **argv)
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--out: %s", nf_errmsg());
         goto done;
     }
-    if (params_path) {
+    if (from_fit) {
+        const char *mn = fit_model[0] ? NULL : model; /* NULL: every recording's must be the same */
+        if ((rc = read_fit_params(&mn, params_path, rank ? (int)rank : 1, &params, &P))) goto done;
+    } else if (params_path) {
         if ((rc = read_params(m, params_path, &params, &P))) goto done;
     } else {
         P = sample_n;
@@ -329,7 +330,7 @@ int nf_cli_simulate(int argc, char **argv)
                 rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--stimulus %s: only one waveform (step or file)", st);
                 goto done;
             }
-            if ((rc = read_stimulus_file(st + 5, T, P, &wave, &n_waves))) goto done;
+            if ((rc = nf_cli_read_waves(CMD, "--stimulus", st + 5, T, P, &wave, &n_waves))) goto done;
         } else {
             rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--stimulus %s: use step:..., noise:... or file:PATH", st);
             goto done;

@@ -104,6 +104,15 @@ void nf__svg_lineplot(nf__sb *b, const nf__svg_plot *p, const nf__svg_series *s,
     nf__sb_printf(b, "<clipPath id=\"c%lu\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>"
                      "</clipPath>\n", clip, ml, mt, pw, ph);
     for (int k = 0; k < n_series; k++) {
+        if (s[k].markers)
+            for (long i = 0; i < s[k].n; i++) {
+                double x = sx(&s[k], i), y = ty(p, s[k].y[i]);
+                if (isfinite(x) && isfinite(y) && x >= x0 && x <= x1)
+                    nf__sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>", PX(x), PY(y),
+                                  s[k].color ? s[k].color : "#000");
+            }
+        if (s[k].width < 0)
+            continue;
         nf__sb_printf(b, "<polyline clip-path=\"url(#c%lu)\" fill=\"none\" stroke=\"%s\" "
                          "stroke-width=\"%.2f\" points=\"", clip, s[k].color ? s[k].color : "#000",
                       s[k].width > 0 ? s[k].width : 1.0);

@@ -13,7 +13,8 @@ typedef struct nf__svg_series {
     long n;
     const char *color; /* CSS colour */
     const char *label; /* legend text, NULL for none */
-    double width;      /* stroke width, px */
+    double width;      /* stroke width, px; < 0: no line */
+    int markers;       /* 1: a dot at every point */
 } nf__svg_series;
 
 typedef struct nf__svg_plot {

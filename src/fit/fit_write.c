@@ -58,7 +58,69 @@ static void params_text(const nf_fit_record *rec, char *buf, size_t cap)
     }
 }
 
-static cJSON *record_json(const nf_fit_record *rec, cJSON *efel_model)
+static cJSON *scores_json(const nf_fit_scores *sc)
+{
+    if (sc->n_sweeps <= 0)
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "sweeps", sc->n_sweeps);
+    cJSON_AddItemToObject(o, "combined_score", num(sc->combined));
+    cJSON_AddItemToObject(o, "rmse_mV", num(sc->rmse_mV));
+    cJSON_AddItemToObject(o, "sub_rmse_mV", num(sc->sub_rmse_mV));
+    cJSON_AddItemToObject(o, "rmse_over_sd", num(sc->nrmse));
+    cJSON_AddItemToObject(o, "feature_error", num(sc->feature_error));
+    cJSON_AddItemToObject(o, "gamma", num(sc->gamma));
+    cJSON_AddItemToObject(o, "gamma_over_gamma_int", num(sc->gamma_norm));
+    cJSON_AddItemToObject(o, "spike_count_error", num(sc->count_error));
+    cJSON_AddItemToObject(o, "efel_error", num(sc->efel_error));
+    cJSON_AddItemToObject(o, "fi_error", num(sc->fi_error));
+    cJSON_AddItemToObject(o, "passive_error", num(sc->passive_error));
+    return o;
+}
+
+static cJSON *passive_json(const double *v, const uint8_t *has)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int p = 0; p < NF_FIT_N_PASSIVE; p++)
+        cJSON_AddItemToObject(o, nf_fit_passive_name(p), has[p] ? num(v[p]) : cJSON_CreateNull());
+    return o;
+}
+
+static cJSON *efel_obj_json(const nf_fit_result *r, const double *v)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; k < r->n_efel; k++)
+        cJSON_AddItemToObject(o, nf_feature_name(r->efel_ids[k]), v ? num(v[k]) : cJSON_CreateNull());
+    return o;
+}
+
+/* One model on one sweep. */
+static cJSON *sweep_score_json(const nf_fit_result *r, const nf_fit_target *t, const nf_fit_sweep *w)
+{
+    const nf_fit_target_info *ti = &r->targets[w->target];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", t[w->target].name ? t[w->target].name : "");
+    cJSON_AddStringToObject(o, "role", w->test ? "test" : "train");
+    cJSON_AddItemToObject(o, "combined_score", num(w->combined));
+    cJSON_AddItemToObject(o, "rmse_mV", num(w->rmse_mV));
+    cJSON_AddItemToObject(o, "sub_rmse_mV", num(w->sub_rmse_mV));
+    cJSON_AddItemToObject(o, "rmse_over_sd", num(w->nrmse));
+    cJSON_AddItemToObject(o, "feature_error", num(w->feature_error));
+    cJSON_AddItemToObject(o, "gamma", num(w->gamma));
+    cJSON_AddNumberToObject(o, "spikes", w->spikes);
+    cJSON_AddNumberToObject(o, "spike_count_error", abs(w->spikes - ti->spikes));
+    cJSON_AddItemToObject(o, "rate_hz", num(w->rate_hz));
+    cJSON_AddItemToObject(o, "efel_error", num(w->efel_error));
+    cJSON_AddItemToObject(o, "fi_error", num(w->fi_error));
+    cJSON_AddItemToObject(o, "passive_error", num(w->passive_error));
+    cJSON_AddItemToObject(o, "passive", passive_json(w->passive, w->has_passive));
+    if (r->n_efel)
+        cJSON_AddItemToObject(o, "efel_objectives", efel_obj_json(r, w->efel));
+    cJSON_AddBoolToObject(o, "valid", w->valid);
+    return o;
+}
+
+static cJSON *record_json(const nf_fit_result *r, const nf_fit_target *t, const nf_fit_record *rec, cJSON *efel_model)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "rank", rec->rank);
@@ -76,6 +138,7 @@ static cJSON *record_json(const nf_fit_record *rec, cJSON *efel_model)
     cJSON_AddItemToObject(o, "gamma", num(rec->gamma));
     cJSON_AddItemToObject(o, "spike_timing_error", num(1.0 - rec->gamma));
     cJSON_AddItemToObject(o, "combined_score", num(rec->combined));
+    cJSON_AddItemToObject(o, "test_combined_score", num(rec->test.combined));
     cJSON_AddNumberToObject(o, "evaluations", (double)rec->evals);
     cJSON_AddNumberToObject(o, "generations", (double)rec->generations);
     cJSON_AddNumberToObject(o, "restarts", rec->restarts);
@@ -84,7 +147,21 @@ static cJSON *record_json(const nf_fit_record *rec, cJSON *efel_model)
     cJSON_AddItemToObject(o, "spike_features", spike_features_json(rec->features_model, rec->has_model));
     if (efel_model)
         cJSON_AddItemToObject(o, "efel_features", efel_model);
+    cJSON_AddItemToObject(o, "train", scores_json(&rec->train));
+    cJSON_AddItemToObject(o, "test", scores_json(&rec->test));
+    cJSON *sw = cJSON_AddArrayToObject(o, "sweeps");
+    for (int k = 0; k < rec->n_sweeps; k++)
+        cJSON_AddItemToArray(sw, sweep_score_json(r, t, &rec->sweeps[k]));
     return o;
+}
+
+/* The group's first fitted sweep: the one the record's own fields describe. */
+static int first_fitted(const nf_fit_group_info *g)
+{
+    for (int k = 0; k < g->n_sweeps; k++)
+        if (!g->test[k])
+            return k;
+    return 0;
 }
 
 static nf_status write_json(const nf_fit_result *r, const nf_fit_target *t, int top_k, const nf_fit_options *opt,
@@ -97,7 +174,7 @@ static nf_status write_json(const nf_fit_result *r, const nf_fit_target *t, int 
         return nf__fail(NF_EINVAL, "fit: feature set: %s", nf_errmsg());
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "neurofit-fit-results");
-    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON_AddNumberToObject(root, "version", 2);
     cJSON_AddStringToObject(root, "backend", nf_backend_name(r->backend));
     cJSON_AddNumberToObject(root, "seconds", r->seconds);
     cJSON_AddNumberToObject(root, "simulations", (double)r->sims);
@@ -118,19 +195,30 @@ static nf_status write_json(const nf_fit_result *r, const nf_fit_target *t, int 
     cJSON_AddNumberToObject(o, "top_k", top_k);
     cJSON_AddNumberToObject(o, "threshold_mV", opt->threshold_mV);
     cJSON_AddNumberToObject(o, "gamma_window_ms", opt->gamma_window_ms);
+    cJSON_AddNumberToObject(o, "rmse_cut_ms", opt->rmse_cut_ms);
     cJSON *w = cJSON_AddObjectToObject(o, "weights");
     cJSON_AddNumberToObject(w, "rmse", opt->weights.rmse);
     cJSON_AddNumberToObject(w, "features", opt->weights.features);
     cJSON_AddNumberToObject(w, "spikes", opt->weights.spikes);
+    cJSON_AddNumberToObject(w, "efel", r->n_efel ? opt->w_efel : 0);
+    cJSON_AddNumberToObject(w, "fi", opt->w_fi);
+    cJSON_AddNumberToObject(w, "passive", opt->w_passive);
+    cJSON *eo = cJSON_AddArrayToObject(o, "efel_objectives");
+    for (int k = 0; k < r->n_efel; k++)
+        cJSON_AddItemToArray(eo, cJSON_CreateString(nf_feature_name(r->efel_ids[k])));
     cJSON *models = cJSON_AddArrayToObject(root, "models");
     for (int m = 0; m < r->n_models; m++)
         cJSON_AddItemToArray(models, cJSON_CreateString(r->models[m]->name));
+    /* one entry per group (nf_fit: per recording); its own fields describe
+     * its first fitted sweep, "sweeps" every sweep */
     cJSON *recs = cJSON_AddArrayToObject(root, "recordings");
-    for (int i = 0; i < r->n_targets; i++) {
-        const nf_fit_record *row = &r->records[(size_t)i * r->n_models];
+    for (int g = 0; g < r->n_groups; g++) {
+        const nf_fit_record *row = &r->records[(size_t)g * r->n_models];
+        const nf_fit_group_info *gi = &r->groups[g];
+        int i = gi->sweeps[first_fitted(gi)];
         const nf_fit_target_info *tg = &r->targets[i];
         cJSON *ro = cJSON_CreateObject();
-        cJSON_AddStringToObject(ro, "name", t[i].name ? t[i].name : "");
+        cJSON_AddStringToObject(ro, "name", gi->name ? gi->name : "");
         cJSON_AddNumberToObject(ro, "samples", (double)t[i].n);
         cJSON_AddNumberToObject(ro, "dt_ms", t[i].dt_ms);
         cJSON_AddNumberToObject(ro, "stim_start_ms", tg->stim_start_ms);
@@ -142,12 +230,36 @@ static nf_status write_json(const nf_fit_result *r, const nf_fit_target *t, int 
             cJSON_AddItemToObject(sig, nf_fit_feature_name(f), num(tg->sigma[f]));
         cJSON_AddItemToObject(ro, "target_efel_features",
                               efel_json(fx, ids, n_ids, t[i].v, t[i].n, t[i].dt_ms, tg->stim_start_ms, tg->stim_end_ms));
+        cJSON_AddItemToObject(ro, "gamma_int", num(gi->gamma_int));
+        cJSON_AddStringToObject(ro, "ranked_by", gi->ranked_on_test ? "test" : "train");
+        cJSON *sws = cJSON_AddArrayToObject(ro, "sweeps");
+        for (int k = 0; k < gi->n_sweeps; k++) {
+            int x = gi->sweeps[k];
+            const nf_fit_target_info *ti = &r->targets[x];
+            cJSON *so = cJSON_CreateObject();
+            cJSON_AddStringToObject(so, "name", t[x].name ? t[x].name : "");
+            cJSON_AddStringToObject(so, "role", gi->test[k] ? "test" : "train");
+            cJSON_AddNumberToObject(so, "samples", (double)t[x].n);
+            cJSON_AddNumberToObject(so, "dt_ms", t[x].dt_ms);
+            cJSON_AddNumberToObject(so, "stim_start_ms", ti->stim_start_ms);
+            cJSON_AddNumberToObject(so, "stim_end_ms", ti->stim_end_ms);
+            cJSON_AddItemToObject(so, "step_pA", num(ti->step_pA));
+            cJSON_AddNumberToObject(so, "spikes", ti->spikes);
+            cJSON_AddItemToObject(so, "rate_hz", num(ti->rate_hz));
+            cJSON_AddItemToObject(so, "passive", passive_json(ti->passive, ti->has_passive));
+            if (r->n_efel) {
+                cJSON_AddItemToObject(so, "efel_objectives", efel_obj_json(r, ti->efel));
+                cJSON_AddItemToObject(so, "efel_sigmas", efel_obj_json(r, ti->efel_sigma));
+            }
+            cJSON_AddItemToArray(sws, so);
+        }
         cJSON *top = cJSON_AddArrayToObject(ro, "top");
         int k = top_k < r->n_models ? top_k : r->n_models;
         for (int j = 0; j < k; j++) {
-            cJSON *ef = row[j].trace ? efel_json(fx, ids, n_ids, row[j].trace, t[i].n, t[i].dt_ms, tg->stim_start_ms, tg->stim_end_ms)
+            cJSON *ef = row[j].trace ? efel_json(fx, ids, n_ids, row[j].trace, t[i].n, t[i].dt_ms, tg->stim_start_ms,
+                                                 tg->stim_end_ms)
                                      : cJSON_CreateNull();
-            cJSON_AddItemToArray(top, record_json(&row[j], ef));
+            cJSON_AddItemToArray(top, record_json(r, t, &row[j], ef));
         }
         cJSON_AddItemToArray(recs, ro);
     }
@@ -180,7 +292,20 @@ static void csv_num(FILE *fp, double x)
         fputs(",", fp);
 }
 
-static nf_status write_csv(const nf_fit_result *r, const nf_fit_target *t, const char *path)
+static void csv_scores(FILE *fp, const nf_fit_scores *sc)
+{
+    fprintf(fp, ",%d", sc->n_sweeps);
+    csv_num(fp, sc->combined);
+    csv_num(fp, sc->count_error);
+    csv_num(fp, sc->gamma);
+    csv_num(fp, sc->gamma_norm);
+    csv_num(fp, sc->sub_rmse_mV);
+    csv_num(fp, sc->feature_error);
+}
+
+/* results.csv: one row per group and model, the fitted and held-out scores
+ * side by side after the columns of a single-recording fit. */
+static nf_status write_csv(const nf_fit_result *r, const char *path)
 {
     nf_commit_file cf;
     nf_status s = nf_file_commit_open(&cf, path);
@@ -188,11 +313,14 @@ static nf_status write_csv(const nf_fit_result *r, const nf_fit_target *t, const
         return s;
     FILE *fp = cf.fp;
     fputs("recording,rank,model,combined_score,rmse_mV,rmse_over_sd,feature_error,gamma,evaluations,"
-          "generations,restarts,stop_reason,valid,params\n", fp);
-    for (int i = 0; i < r->n_targets; i++)
+          "generations,restarts,stop_reason,valid,params,"
+          "train_sweeps,train_combined,train_count_error,train_gamma,train_gamma_norm,train_sub_rmse_mV,"
+          "train_feature_error,test_sweeps,test_combined,test_count_error,test_gamma,test_gamma_norm,"
+          "test_sub_rmse_mV,test_feature_error\n", fp);
+    for (int i = 0; i < r->n_groups; i++)
         for (int j = 0; j < r->n_models; j++) {
             const nf_fit_record *rec = &r->records[(size_t)i * r->n_models + j];
-            csv_field(fp, t[i].name ? t[i].name : "");
+            csv_field(fp, r->groups[i].name ? r->groups[i].name : "");
             fprintf(fp, ",%d,%s", rec->rank, rec->model->name);
             csv_num(fp, rec->combined);
             csv_num(fp, rec->rmse_mV);
@@ -205,6 +333,8 @@ static nf_status write_csv(const nf_fit_result *r, const nf_fit_target *t, const
             char p[2048];
             params_text(rec, p, sizeof p);
             csv_field(fp, p);
+            csv_scores(fp, &rec->train);
+            csv_scores(fp, &rec->test);
             fputc('\n', fp);
         }
     int ok = !ferror(fp);
@@ -214,89 +344,209 @@ static nf_status write_csv(const nf_fit_result *r, const nf_fit_target *t, const
     return s;
 }
 
+/* sweeps.csv: one row per group, model and sweep. */
+static nf_status write_sweeps_csv(const nf_fit_result *r, const nf_fit_target *t, const char *path)
+{
+    nf_commit_file cf;
+    nf_status s = nf_file_commit_open(&cf, path);
+    if (s)
+        return s;
+    FILE *fp = cf.fp;
+    fputs("recording,rank,model,sweep,role,step_pA,spikes_recorded,spikes,spike_count_error,gamma,combined_score,"
+          "rmse_mV,sub_rmse_mV,feature_error,rate_hz_recorded,rate_hz,efel_error,fi_error,passive_error,valid\n", fp);
+    for (int i = 0; i < r->n_groups; i++)
+        for (int j = 0; j < r->n_models; j++) {
+            const nf_fit_record *rec = &r->records[(size_t)i * r->n_models + j];
+            for (int k = 0; k < rec->n_sweeps; k++) {
+                const nf_fit_sweep *w = &rec->sweeps[k];
+                const nf_fit_target_info *ti = &r->targets[w->target];
+                csv_field(fp, r->groups[i].name ? r->groups[i].name : "");
+                fprintf(fp, ",%d,%s,", rec->rank, rec->model->name);
+                csv_field(fp, t[w->target].name ? t[w->target].name : "");
+                fprintf(fp, ",%s", w->test ? "test" : "train");
+                csv_num(fp, ti->step_pA);
+                fprintf(fp, ",%d,%d,%d", ti->spikes, w->spikes, abs(w->spikes - ti->spikes));
+                csv_num(fp, w->gamma);
+                csv_num(fp, w->combined);
+                csv_num(fp, w->rmse_mV);
+                csv_num(fp, w->sub_rmse_mV);
+                csv_num(fp, w->feature_error);
+                csv_num(fp, ti->rate_hz);
+                csv_num(fp, w->rate_hz);
+                csv_num(fp, w->efel_error);
+                csv_num(fp, w->fi_error);
+                csv_num(fp, w->passive_error);
+                fprintf(fp, ",%d\n", w->valid);
+            }
+        }
+    int ok = !ferror(fp);
+    s = nf_file_commit_close(&cf, ok);
+    if (!s && !ok)
+        s = nf__fail(NF_EIO, "%s: write failed", path);
+    return s;
+}
+
+/* The group and position of each recording (its first group), -1 when in none. */
+static nf_status sweep_owner(const nf_fit_result *r, int **group, int **pos)
+{
+    *group = malloc(sizeof(int) * (size_t)r->n_targets);
+    *pos = malloc(sizeof(int) * (size_t)r->n_targets);
+    if (!*group || !*pos) {
+        free(*group);
+        free(*pos);
+        return nf__fail(NF_ENOMEM, "fit: out of memory");
+    }
+    for (int i = 0; i < r->n_targets; i++)
+        (*group)[i] = (*pos)[i] = -1;
+    for (int g = r->n_groups - 1; g >= 0; g--)
+        for (int k = 0; k < r->groups[g].n_sweeps; k++) {
+            (*group)[r->groups[g].sweeps[k]] = g;
+            (*pos)[r->groups[g].sweeps[k]] = k;
+        }
+    return NF_OK;
+}
+
+/* best_traces.npy: float32 [n_targets][max n], each recording's trace of the
+ * best model of its group, NaN padded. */
 static nf_status write_traces(const nf_fit_result *r, const nf_fit_target *t, const char *path)
 {
     int64_t nmax = 0;
     for (int i = 0; i < r->n_targets; i++)
         nmax = t[i].n > nmax ? t[i].n : nmax;
+    int *grp, *pos;
+    nf_status s = sweep_owner(r, &grp, &pos);
+    if (s)
+        return s;
     float *buf = nf__malloc_array((size_t)r->n_targets * (size_t)nmax, sizeof(float));
-    if (!buf)
+    if (!buf) {
+        free(grp);
+        free(pos);
         return nf__fail(NF_ENOMEM, "%s: out of memory", path);
+    }
     for (int i = 0; i < r->n_targets; i++) {
-        const nf_fit_record *best = &r->records[(size_t)i * r->n_models];
+        const nf_fit_record *best = grp[i] >= 0 ? &r->records[(size_t)grp[i] * r->n_models] : NULL;
+        const float *tr = best && best->sweeps ? best->sweeps[pos[i]].trace : NULL;
         for (int64_t k = 0; k < nmax; k++)
-            buf[(size_t)i * nmax + k] = best->trace && k < t[i].n ? best->trace[k] : NAN;
+            buf[(size_t)i * nmax + k] = tr && k < t[i].n ? tr[k] : NAN;
     }
     int64_t shape[2] = {r->n_targets, nmax};
-    nf_status s = nf_npy_write(path, NF_DT_F32, 2, shape, buf);
+    s = nf_npy_write(path, NF_DT_F32, 2, shape, buf);
     free(buf);
+    free(grp);
+    free(pos);
     return s;
 }
 
 static nf_status write_report(const nf_fit_result *r, const nf_fit_target *t, int top_k, const char *path)
 {
     int k = top_k < r->n_models ? top_k : r->n_models;
-    nf_report_recording *rr = calloc((size_t)r->n_targets, sizeof *rr);
-    nf_report_fit *rf = calloc((size_t)r->n_targets * (size_t)k, sizeof *rf);
-    char *ptext = calloc((size_t)r->n_targets * (size_t)k, 1024);
+    const int G = r->n_groups;
+    int n_sw = 0;
+    for (int g = 0; g < G; g++)
+        n_sw += r->groups[g].n_sweeps;
+    nf_report_recording *rr = calloc((size_t)G, sizeof *rr);
+    nf_report_fit *rf = calloc((size_t)G * (size_t)k, sizeof *rf);
+    nf_report_sweep *rs = calloc((size_t)n_sw, sizeof *rs);
+    nf_report_fit_sweep *rfs = calloc((size_t)n_sw * (size_t)k, sizeof *rfs);
+    char *ptext = calloc((size_t)G * (size_t)k, 1024);
     nf_status s = NF_OK;
-    if (!rr || !rf || !ptext) {
+    if (!rr || !rf || !rs || !rfs || !ptext) {
         s = nf__fail(NF_ENOMEM, "%s: out of memory", path);
         goto done;
     }
-    for (int i = 0; i < r->n_targets; i++) {
+    int at = 0;
+    for (int g = 0; g < G; g++) {
+        const nf_fit_group_info *gi = &r->groups[g];
+        nf_report_sweep *sw = rs + at;
+        for (int q = 0; q < gi->n_sweeps; q++) {
+            int x = gi->sweeps[q];
+            const nf_fit_target_info *ti = &r->targets[x];
+            sw[q] = (nf_report_sweep){.name = t[x].name, .dt_ms = t[x].dt_ms, .n = t[x].n, .v_target = t[x].v,
+                                      .test = gi->test[q], .step_pA = ti->step_pA, .rate_hz = ti->rate_hz,
+                                      .spikes = ti->spikes};
+        }
         for (int j = 0; j < k; j++) {
-            const nf_fit_record *rec = &r->records[(size_t)i * r->n_models + j];
-            nf_report_fit *f = &rf[(size_t)i * k + j];
-            char *pt = ptext + ((size_t)i * k + j) * 1024;
+            const nf_fit_record *rec = &r->records[(size_t)g * r->n_models + j];
+            nf_report_fit *f = &rf[(size_t)g * k + j];
+            char *pt = ptext + ((size_t)g * k + j) * 1024;
+            nf_report_fit_sweep *fs = rfs + (size_t)at * k + (size_t)j * gi->n_sweeps;
+            for (int q = 0; q < gi->n_sweeps && q < rec->n_sweeps; q++) {
+                const nf_fit_sweep *w = &rec->sweeps[q];
+                fs[q] = (nf_report_fit_sweep){.trace = w->trace, .combined = w->combined, .gamma = w->gamma,
+                                              .rate_hz = w->rate_hz, .spikes = w->spikes};
+            }
             params_text(rec, pt, 1024);
             *f = (nf_report_fit){.model = rec->model->name, .combined = rec->combined, .nrmse = rec->nrmse,
                                  .feature_error = rec->feature_error, .gamma = rec->gamma, .evals = rec->evals,
                                  .stop_reason = rec->stop_reason, .params_text = pt, .trace = rec->trace,
-                                 .convergence = rec->convergence, .n_convergence = rec->n_convergence};
+                                 .convergence = rec->convergence, .n_convergence = rec->n_convergence,
+                                 .sweeps = fs,
+                                 .train = {rec->train.n_sweeps, rec->train.combined, rec->train.count_error,
+                                           rec->train.gamma, rec->train.gamma_norm, rec->train.sub_rmse_mV},
+                                 .test = {rec->test.n_sweeps, rec->test.combined, rec->test.count_error,
+                                          rec->test.gamma, rec->test.gamma_norm, rec->test.sub_rmse_mV}};
         }
-        rr[i] = (nf_report_recording){.name = t[i].name, .dt_ms = t[i].dt_ms, .n = t[i].n, .v_target = t[i].v,
-                                      .i_stim = t[i].i, .fits = rf + (size_t)i * k, .n_fits = k};
+        int i = gi->sweeps[first_fitted(gi)];
+        rr[g] = (nf_report_recording){.name = gi->name, .dt_ms = t[i].dt_ms, .n = t[i].n, .v_target = t[i].v,
+                                      .i_stim = t[i].i, .fits = rf + (size_t)g * k, .n_fits = k, .sweeps = sw,
+                                      .n_sweeps = gi->n_sweeps, .ranked_on_test = gi->ranked_on_test,
+                                      .gamma_int = gi->gamma_int};
+        at += gi->n_sweeps;
     }
-    s = nf_report_write_html(path, "neurofit fit report", rr, r->n_targets);
+    s = nf_report_write_html(path, "neurofit fit report", rr, G);
 done:
     free(rr);
     free(rf);
+    free(rs);
+    free(rfs);
     free(ptext);
     return s;
 }
 
 /* model_traces.npy: float32 [n_targets][n_models][max n], every model's best
- * trace in the order of results.json's "models", NaN padded. */
+ * trace (of the recording's group) in the order of results.json's "models",
+ * NaN padded. */
 static nf_status write_model_traces(const nf_fit_result *r, const nf_fit_target *targets, const char *path)
 {
     int64_t nmax = 0;
     for (int i = 0; i < r->n_targets; i++)
         nmax = targets[i].n > nmax ? targets[i].n : nmax;
+    int *grp, *pos;
+    nf_status s = sweep_owner(r, &grp, &pos);
+    if (s)
+        return s;
     size_t per = (size_t)r->n_models * (size_t)nmax;
     float *buf = nf__malloc_array((size_t)r->n_targets * per, sizeof(float));
-    if (!buf)
+    if (!buf) {
+        free(grp);
+        free(pos);
         return nf__fail(NF_ENOMEM, "model_traces.npy: out of memory for %d x %d x %lld samples", r->n_targets,
                         r->n_models, (long long)nmax);
+    }
+    for (size_t k = 0; k < (size_t)r->n_targets * per; k++)
+        buf[k] = NAN;
     for (int i = 0; i < r->n_targets; i++)
-        for (int j = 0; j < r->n_models; j++) {
-            const nf_fit_record *rec = &r->records[(size_t)i * r->n_models + j];
+        for (int j = 0; grp[i] >= 0 && j < r->n_models; j++) {
+            const nf_fit_record *rec = &r->records[(size_t)grp[i] * r->n_models + j];
+            const float *tr = rec->sweeps ? rec->sweeps[pos[i]].trace : NULL;
             /* the order of results.json's "models", not the ranking */
             float *row = buf + (size_t)i * per + (size_t)rec->model_slot * nmax;
-            for (int64_t k = 0; k < nmax; k++)
-                row[k] = rec->trace && k < targets[i].n ? rec->trace[k] : NAN;
+            for (int64_t k = 0; tr && k < targets[i].n; k++)
+                row[k] = tr[k];
         }
     int64_t shape[3] = {r->n_targets, r->n_models, nmax};
-    nf_status s = nf_npy_write(path, NF_DT_F32, 3, shape, buf);
+    s = nf_npy_write(path, NF_DT_F32, 3, shape, buf);
     free(buf);
+    free(grp);
+    free(pos);
     return s;
 }
 
 /* A fit's output set, results.json (the marker) last; the checkpoint
  * directory that `neurofit fit` keeps in its output directory while it runs
  * belongs to it, so a committed set ends it. */
-static const char *const fit_set[] = {"results.csv", "best_traces.npy", "report.html", "model_traces.npy",
-                                      NF_FIT_CHECKPOINT_DIR, "results.json"};
+static const char *const fit_set[] = {"results.csv", "sweeps.csv", "best_traces.npy", "report.html",
+                                      "model_traces.npy", NF_FIT_CHECKPOINT_DIR, "results.json"};
 enum { N_FIT_SET = sizeof fit_set / sizeof fit_set[0] };
 
 nf_status nf_fit_write(const nf_fit_result *r, const nf_fit_target *targets, const nf_fit_options *opt, int all_traces,
@@ -311,7 +561,9 @@ nf_status nf_fit_write(const nf_fit_result *r, const nf_fit_target *targets, con
     nf_status s = nf_stage_open(dir, &st);
     const char *sd = s ? NULL : nf_stage_path(st);
     if (!s && !(s = nf_path_join(p, sizeof p, sd, "results.csv")))
-        s = write_csv(r, targets, p);
+        s = write_csv(r, p);
+    if (!s && !(s = nf_path_join(p, sizeof p, sd, "sweeps.csv")))
+        s = write_sweeps_csv(r, targets, p);
     if (!s && !(s = nf_path_join(p, sizeof p, sd, "best_traces.npy")))
         s = write_traces(r, targets, p);
     if (!s && !(s = nf_path_join(p, sizeof p, sd, "report.html")))
@@ -424,4 +676,98 @@ nf_status nf_fit_starts_read(const char *path, const nf_fit_target *targets, int
     *store = vals;
     *n_starts = n;
     return NF_OK;
+}
+
+/* ---- results.json read back: fitted models ------------------------------- */
+
+void nf_fit_candidates_free(nf_fit_candidates *c)
+{
+    if (!c)
+        return;
+    for (int k = 0; c->labels && k < c->n; k++)
+        free(c->labels[k]);
+    free(c->labels);
+    free(c->c);
+    free(c->store);
+    memset(c, 0, sizeof *c);
+}
+
+nf_status nf_fit_candidates_read(const char *path, const char *cell, int rank, nf_fit_candidates *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!path)
+        return nf__fail(NF_EINVAL, "fitted models: NULL path");
+    if (rank < 0)
+        return nf__fail(NF_EINVAL, "%s: rank %d must be >= 1 (0: every model listed)", path, rank);
+    char *text = NULL;
+    if (nf_file_read_string(path, (size_t)1 << 28, &text))
+        return nf__fail(NF_EINVAL, "%s: cannot read the file", path);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(root, "recordings");
+    if (!root || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "neurofit-fit-results") || !cJSON_IsArray(recs)) {
+        cJSON_Delete(root);
+        return nf__fail(NF_EINVAL, "%s: not a neurofit results.json (no \"format\": \"neurofit-fit-results\" with "
+                        "\"recordings\")", path);
+    }
+    int cap = 0, n = 0, cells = 0;
+    nf_status s = NF_OK;
+    const cJSON *rec, *row;
+    cJSON_ArrayForEach(rec, recs) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(rec, "name");
+        const cJSON *top = cJSON_GetObjectItemCaseSensitive(rec, "top");
+        if (!cJSON_IsString(name) || !cJSON_IsArray(top) || (cell && strcmp(cell, name->valuestring)))
+            continue;
+        cells++;
+        cJSON_ArrayForEach(row, top) {
+            const cJSON *mn = cJSON_GetObjectItemCaseSensitive(row, "model");
+            const cJSON *rk = cJSON_GetObjectItemCaseSensitive(row, "rank");
+            if (rank > 0 && !(cJSON_IsNumber(rk) && rk->valueint == rank))
+                continue;
+            const nf_model *m = cJSON_IsString(mn) ? nf_model_find(mn->valuestring) : NULL;
+            if (!m) {
+                s = nf__fail(NF_EINVAL, "%s: recording \"%s\": unknown model %s", path, name->valuestring,
+                             cJSON_IsString(mn) ? mn->valuestring : "(none)");
+                break;
+            }
+            if (n == cap) {
+                cap = cap ? 2 * cap : 16;
+                nf_fit_candidate *nc = realloc(out->c, sizeof *nc * (size_t)cap);
+                if (nc)
+                    out->c = nc;
+                char **nl = nc ? realloc(out->labels, sizeof *nl * (size_t)cap) : NULL;
+                if (nl)
+                    out->labels = nl;
+                double *nv = nl ? realloc(out->store, sizeof *nv * 64 * (size_t)cap) : NULL;
+                if (!nv) {
+                    s = nf__fail(NF_ENOMEM, "%s: out of memory", path);
+                    break;
+                }
+                out->store = nv;
+            }
+            if ((s = row_params(path, name->valuestring, row, m, out->store + 64 * (size_t)n)))
+                break;
+            size_t len = strlen(name->valuestring) + strlen(m->name) + 32;
+            if (!(out->labels[n] = malloc(len))) {
+                s = nf__fail(NF_ENOMEM, "%s: out of memory", path);
+                break;
+            }
+            snprintf(out->labels[n], len, "%s: %s (rank %d)", name->valuestring, m->name,
+                     cJSON_IsNumber(rk) ? rk->valueint : 0);
+            out->c[n] = (nf_fit_candidate){.model = m->name};
+            out->n = ++n;
+        }
+        if (s)
+            break;
+    }
+    cJSON_Delete(root);
+    for (int k = 0; k < n; k++) /* the values array may have moved while growing */
+        out->c[k].params = out->store + 64 * (size_t)k;
+    if (!s && n == 0)
+        s = nf__fail(NF_ENOTFOUND, "%s: %s", path,
+                     cells == 0 && cell ? "no recording (cell) of that name" : "no fitted model of that rank");
+    if (s)
+        nf_fit_candidates_free(out);
+    return s;
 }
