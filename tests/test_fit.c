@@ -13,13 +13,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* a fit's objectives with nothing beyond the three weights (prepare_target reads the cut and eFEL list) */
+static const nf__fit_obj nft_ob0;
+
 /* A synthetic recording: model `name` with params under a current protocol
  * (a -amp/3 pA hyperpolarising step from 20 to 120 ms, which shows the passive
  * properties, then amp pA from 150 ms to 20 ms before the end), dt ms, n
  * samples, plus Gaussian noise of sd noise_mV. */
-/* a fit's objectives with nothing beyond the three weights (prepare_target reads the cut and eFEL list) */
-static const nf__fit_obj nft_ob0;
-
 static void synth(const char *name, const float *params, double amp, double dt, int64_t n, double noise_mV,
                   uint64_t seed, float *v, float *I)
 {

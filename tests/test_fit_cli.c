@@ -172,10 +172,22 @@ Test(fit_cli, bad_inputs_are_clear_errors_and_keep_earlier_results)
         {"%s/good.txt --models lif6 --init-sigma x", "--init-sigma"},
         {"%s/good.txt --models lif6 --survey 1.5", "survey fraction 1.5"},
         {"%s/good.txt --models lif6 --refine -1", "--refine -1"},
+        {"%s/good.txt --models lif6 --group sweep --holdout 0", "--holdout"},
+        {"%s/good.txt --models lif6 --group cell", "--group cell"},
+        {"%s/good.txt --models lif6 --holdout 0", "every one of its 1 sweeps is held out"},
+        {"%s/good.txt --models lif6 --holdout 4", "--holdout"},
+        {"%s/good.txt --models lif6 --time 500:900", "--time 500:900"},
+        {"%s/good.txt --models lif6 --time 9", "--time 9"},
+        {"%s/noi.txt --models lif6 --current %s/noi.txt", "noi.txt"},
+        {"%s/good.txt --models lif6 --objective efel:nosuch", "nosuch"},
+        {"%s/good.txt --models lif6 --objective sub:-1", "sub:-1"},
+        {"%s/good.txt --models lif6 --weights fi=-2", "fi=-2"},
+        {"%s/good.txt --cells %s/good.txt --models lif6", "give recordings one way"},
+        {"--cells %s/good.txt --models lif6", "unknown column"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char args[600];
-        snprintf(args, sizeof args, cases[c].args, dir);
+        snprintf(args, sizeof args, cases[c].args, dir, dir);
         rc = nft_run(out, sizeof out, "%s fit %s --out %s/r --quiet --force", NFT_BIN, args, dir);
         cr_assert(rc != 0, "case %zu (%s) succeeded", c, args);
         cr_assert(strstr(out, cases[c].needle), "case %zu (%s): message does not name %s: %s", c, args,
@@ -233,4 +245,125 @@ Test(fit_cli, abf_window_is_the_step_epoch_and_is_stated)
                  "assert r['stim_window'].startswith('protocol epoch B'), r['stim_window']; print('ok')\"",
                  dir);
     cr_assert_eq(rc, 0, "%s", out);
+}
+
+/* Done-when of issue 19, small: a file is one cell; sweeps 12-15 held out;
+ * one model per file with fitted and held-out scores; the report's sweep grid
+ * and f-I curve; neurofit predict scores the held-out sweeps as the fit did;
+ * simulate replays a fitted model. */
+Test(fit_cli, a_file_is_one_cell_with_held_out_sweeps_and_predict)
+{
+    const char *abf = NF_TEST_DATA "/abf/17o05028_ic_steps.abf";
+    int rc = nft_run(out, sizeof out,
+                     "%s fit %s --group file --holdout 12-15 --time 0:700 --models lif6,adex --budget 64 --refine 0 "
+                     "--out %s/cell --quiet", NFT_BIN, abf, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "held-out combined"), "%s", out);
+    rc = nft_run(out, sizeof out,
+                 "/usr/bin/python3 -c \"import json, csv; j=json.load(open('%s/cell/results.json')); "
+                 "r=j['recordings']; assert len(r)==1, len(r); r=r[0]; assert r['name']=='17o05028_ic_steps.abf'; "
+                 "assert len(r['sweeps'])==16; assert [s['role'] for s in r['sweeps']].count('test')==4; "
+                 "assert [s['role'] for s in r['sweeps'][12:]]==['test']*4; assert r['ranked_by']=='test'; "
+                 "t=r['top']; assert len(t)==2; assert t[0]['test']['combined_score']<=t[1]['test']['combined_score']; "
+                 "assert all(x['train']['sweeps']==12 and x['test']['sweeps']==4 and len(x['sweeps'])==16 for x in t); "
+                 "assert r['sweeps'][0]['samples']==14001; "
+                 "w=list(csv.DictReader(open('%s/cell/sweeps.csv'))); assert len(w)==32, len(w); "
+                 "c=list(csv.DictReader(open('%s/cell/results.csv'))); assert len(c)==2 and c[0]['test_sweeps']=='4'; "
+                 "h=open('%s/cell/report.html').read(); assert 'f-I curve' in h and 'every sweep' in h "
+                 "and h.count('(held out)')==4 and 'held-out joint score' in h; "
+                 "print([x['test']['combined_score'] for x in t])\"",
+                 dir, dir, dir, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    rc = nft_run(out, sizeof out, "%s predict %s/cell/results.json %s --sweeps 12-15 --time 0:700 --out %s/pred --quiet",
+                 NFT_BIN, dir, abf, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    rc = nft_run(out, sizeof out,
+                 "/usr/bin/python3 -c \"import json; a=json.load(open('%s/cell/results.json'))['recordings'][0]['top']; "
+                 "b=json.load(open('%s/pred/results.json'))['recordings'][0]; "
+                 "sa={x['model']: x['test']['combined_score'] for x in a}; "
+                 "sb={x['model']: x['test']['combined_score'] for x in b['top']}; assert sa==sb, (sa, sb); "
+                 "assert b['name']=='17o05028_ic_steps.abf: predicted' and len(b['sweeps'])==4\"",
+                 dir, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    rc = nft_run(out, sizeof out,
+                 "%s simulate --params %s/cell/results.json --rank 1 --stimulus step:50,100,600 --dt 0.025 "
+                 "--duration 700 --record none --out %s/sim && /usr/bin/python3 -c \"import numpy as np, json; "
+                 "p=np.load('%s/sim/params.npy'); assert p.shape[0]==1; m=json.load(open('%s/sim/meta.json')); "
+                 "t=json.load(open('%s/cell/results.json'))['recordings'][0]['top'][0]; assert m['model']==t['model']; "
+                 "assert abs(p[0][0]-list(t['params'].values())[0]['value'])<1e-3*abs(p[0][0])\"",
+                 NFT_BIN, dir, dir, dir, dir, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    /* predict and simulate --params results.json: bad input */
+    rc = nft_run(out, sizeof out, "%s predict %s %s --out %s/p2 --quiet", NFT_BIN, abf, abf, dir);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "not a neurofit results.json"), "%s", out);
+    rc = nft_run(out, sizeof out, "%s predict %s/cell/results.json %s --cell nosuch --out %s/p2", NFT_BIN, dir, abf, dir);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "no recording (cell) of that name"), "%s", out);
+    rc = nft_run(out, sizeof out, "%s simulate --model lif6 --params %s/x.csv --rank 2 --stimulus step:1,0,1 --dt 0.1 "
+                 "--duration 10 --out %s/s2", NFT_BIN, dir, dir);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "--rank goes with"), "%s", out);
+    rc = nft_run(out, sizeof out, "%s simulate --params %s/cell/results.json --rank 9 --stimulus step:1,0,1 --dt 0.025 "
+                 "--duration 10 --out %s/s2", NFT_BIN, dir, dir);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "no fitted model of that rank"), "%s", out);
+}
+
+/* A manifest: a cell spread over two files, one held out; the currents
+ * from files (the recordings hold only V). The step of a sweep is the mean
+ * current over its stimulus window less the baseline: here the window found
+ * in the current spans both steps, 20-380 ms, (60 x -50 + 280 x 300) / 360. */
+Test(fit_cli, cells_manifest_with_current_files)
+{
+    char a[300], b[300], ia[300], man[300];
+    snprintf(a, sizeof a, "%s/a.txt", dir);
+    snprintf(b, sizeof b, "%s/b.txt", dir);
+    write_lif_text(a, 0, -1);
+    write_lif_text(b, 0, -1);
+    snprintf(ia, sizeof ia, "%s/i.txt", dir);
+    FILE *f = fopen(ia, "w");
+    cr_assert(f);
+    for (int k = 0; k < 4001; k++) { /* the current write_lif_text simulates */
+        double t = k * 0.1;
+        fprintf(f, "%g\n", t >= 20 && t < 80 ? -50.0 : (t >= 100 && t < 380 ? 300.0 : 0.0));
+    }
+    fclose(f);
+    snprintf(man, sizeof man, "%s/cells.csv", dir);
+    f = fopen(man, "w");
+    cr_assert(f);
+    fprintf(f, "cell,file,sweeps,role,current\nA,a.txt,all,train,i.txt\nA,b.txt,0,test,i.txt\n");
+    fclose(f);
+    int rc = nft_run(out, sizeof out, "%s fit --cells %s --models lif6 --budget 300 --threshold -58 --out %s/m --quiet",
+                     NFT_BIN, man, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    rc = nft_run(out, sizeof out,
+                 "/usr/bin/python3 -c \"import json; r=json.load(open('%s/m/results.json'))['recordings']; "
+                 "assert len(r)==1 and r[0]['name']=='A'; s=r[0]['sweeps']; assert [x['role'] for x in s]==['train','test']; "
+                 "assert abs(s[0]['step_pA']-225)<1, s[0]['step_pA']; t=r[0]['top'][0]; "
+                 "assert t['test']['gamma']>0.9, t['test']\"", dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    /* the same with --current on the command line for a plain file */
+    rc = nft_run(out, sizeof out, "%s fit %s --current %s --models lif6 --budget 100 --threshold -58 --out %s/n --quiet",
+                 NFT_BIN, a, ia, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    /* a manifest with a bad role, a missing file, a current of the wrong length */
+    f = fopen(man, "w");
+    fprintf(f, "cell,file,role\nA,a.txt,validate\n");
+    fclose(f);
+    rc = nft_run(out, sizeof out, "%s fit --cells %s --models lif6 --out %s/m2 --quiet", NFT_BIN, man, dir);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "validate"), "%s", out);
+    f = fopen(man, "w");
+    fprintf(f, "cell,file\nA,nofile.txt\n");
+    fclose(f);
+    rc = nft_run(out, sizeof out, "%s fit --cells %s --models lif6 --out %s/m2 --quiet", NFT_BIN, man, dir);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "nofile.txt"), "%s", out);
+    f = fopen(ia, "w");
+    fprintf(f, "1\n2\n");
+    fclose(f);
+    rc = nft_run(out, sizeof out, "%s fit %s --current %s --models lif6 --out %s/m2 --quiet", NFT_BIN, a, ia, dir);
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "2 samples, expected 4001"), "%s", out);
 }

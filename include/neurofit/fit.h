@@ -378,14 +378,17 @@ void nf_fit_result_destroy(nf_fit_result *r);
 
 /* Fitted models from a results.json (path): for each group (recording entry)
  * whose name matches cell (NULL: every group), its model of rank `rank`
- * (1-based; 0: every model listed). *models [*n] point into *store and
- * *names (model names), all the caller's to free() (nf_fit_candidates_free).
- * labels[k] names the group the candidate comes from. */
+ * (1-based; 0: every model listed), and the fit's scoring options (weights,
+ * objectives, threshold, window; the defaults for what the file lacks), so
+ * that nf_fit_score scores as the fit did. Release with
+ * nf_fit_candidates_free. */
 typedef struct nf_fit_candidates {
-    nf_fit_candidate *c;
-    char **labels;      /* [n] "group name: model (rank K)" */
+    nf_fit_candidate *c; /* [n], params pointing into store */
+    char **labels;       /* [n] "group name: model (rank K)" */
     double *store;
     int n;
+    nf_fit_options options; /* options.efel points into efel */
+    char *efel;
 } nf_fit_candidates;
 nf_status nf_fit_candidates_read(const char *path, const char *cell, int rank, nf_fit_candidates *out);
 void nf_fit_candidates_free(nf_fit_candidates *c);

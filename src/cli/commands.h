@@ -9,6 +9,7 @@
     X(models, "list the neuron models, or one model's equations, units and bounds")   \
     X(simulate, "simulate a batch of neurons and write .npy files")                   \
     X(fit, "fit models to recordings, rank them, write results and an HTML report")  \
+    X(predict, "score fitted models (a fit's results.json) on other recordings")        \
     X(bench, "measure simulation throughput (neuron-steps per second)")               \
     X(features, "every eFEL feature of recorded traces, one record per sweep")         \
     X(info, "show what a recording holds: sweeps, channels, units, rate, epochs")     \

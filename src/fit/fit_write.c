@@ -689,7 +689,45 @@ void nf_fit_candidates_free(nf_fit_candidates *c)
     free(c->labels);
     free(c->c);
     free(c->store);
+    free(c->efel);
     memset(c, 0, sizeof *c);
+}
+
+/* The scoring options of a results.json's "options" over the defaults. */
+static nf_status read_scoring(const char *path, const cJSON *o, nf_fit_candidates *out)
+{
+    nf_fit_options *opt = &out->options;
+    nf_fit_options_default(opt);
+    const cJSON *x;
+#define NUM(obj, key, dst)                                                                                     \
+    if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(obj, key)) && isfinite(x->valuedouble)) \
+    dst = x->valuedouble
+    NUM(o, "threshold_mV", opt->threshold_mV);
+    NUM(o, "gamma_window_ms", opt->gamma_window_ms);
+    NUM(o, "rmse_cut_ms", opt->rmse_cut_ms);
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "weights");
+    NUM(w, "rmse", opt->weights.rmse);
+    NUM(w, "features", opt->weights.features);
+    NUM(w, "spikes", opt->weights.spikes);
+    NUM(w, "efel", opt->w_efel);
+    NUM(w, "fi", opt->w_fi);
+    NUM(w, "passive", opt->w_passive);
+#undef NUM
+    const cJSON *eo = cJSON_GetObjectItemCaseSensitive(o, "efel_objectives"), *e;
+    size_t len = 1;
+    cJSON_ArrayForEach(e, eo) if (cJSON_IsString(e)) len += strlen(e->valuestring) + 1;
+    if (len > 1) {
+        if (!(out->efel = malloc(len)))
+            return nf__fail(NF_ENOMEM, "%s: out of memory", path);
+        out->efel[0] = 0;
+        cJSON_ArrayForEach(e, eo) if (cJSON_IsString(e)) {
+            if (out->efel[0])
+                strcat(out->efel, ",");
+            strcat(out->efel, e->valuestring);
+        }
+        opt->efel = out->efel;
+    }
+    return NF_OK;
 }
 
 nf_status nf_fit_candidates_read(const char *path, const char *cell, int rank, nf_fit_candidates *out)
@@ -712,11 +750,13 @@ nf_status nf_fit_candidates_read(const char *path, const char *cell, int rank, n
                         "\"recordings\")", path);
     }
     int cap = 0, n = 0, cells = 0;
-    nf_status s = NF_OK;
+    nf_status s = read_scoring(path, cJSON_GetObjectItemCaseSensitive(root, "options"), out);
     const cJSON *rec, *row;
     cJSON_ArrayForEach(rec, recs) {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(rec, "name");
         const cJSON *top = cJSON_GetObjectItemCaseSensitive(rec, "top");
+        if (s)
+            break;
         if (!cJSON_IsString(name) || !cJSON_IsArray(top) || (cell && strcmp(cell, name->valuestring)))
             continue;
         cells++;
