@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int nf_cli_error(const char *cmd, int code, const char *fmt, ...)
 {
@@ -236,8 +237,11 @@ static int shared(nf_cli_parser *p, int key)
             r->current = NF_CURRENT_RECORDED;
         else if (!strcmp(p->arg, "protocol"))
             r->current = NF_CURRENT_PROTOCOL;
-        else /* a file: the IBW current wave (fit also takes any waveform file) */
+        else if (access(p->arg, R_OK) == 0) /* a file: the IBW current wave (fit also takes any waveform file) */
             r->current_path = p->arg;
+        else
+            return FAIL(p, "--current %s: use recorded or protocol, or name a current file (%s)", p->arg,
+                        strerror(errno));
         return 0;
     case NF_CLI_CURRENT_FILE: r->current_path = p->arg; return 0;
     }

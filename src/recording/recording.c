@@ -163,6 +163,9 @@ static nf_status check_choices(const nf_recording_options *o, const nf_recording
     if (o->current == NF_CURRENT_PROTOCOL && r->format != NF_FORMAT_ABF)
         return nf__fail(NF_EINVAL, "%s: the current cannot be rebuilt from a protocol (%s files hold none; ABF files do)",
                         r->path, nf_format_name(r->format));
+    if (o->current_path && r->format != NF_FORMAT_IBW)
+        return nf__fail(NF_EINVAL, "%s: a current file (%s) goes with IBW voltage waves; a %s file is read with its own "
+                        "current", r->path, o->current_path, nf_format_name(r->format));
     if (o->current == NF_CURRENT_NONE) return NF_OK;
     for (int k = 0; k < r->n_sweeps; k++)
         if (r->sweeps[k].i_source != o->current)
