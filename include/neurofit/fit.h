@@ -6,20 +6,30 @@
  * ranks the models per recording. Its shape follows the Python auto-fit
  * module that inspired neurofit, fit(voltage, current, dt, threshold,
  * candidates, top_k) -> ranked records, generalised to many recordings and
- * with real optimisation.
+ * with real optimisation. nf_fit_groups fits groups of sweeps (a cell: one
+ * parameter set per model across its sweeps, some of them held out and
+ * scored apart); nf_fit is nf_fit_groups with one group per recording.
  *
  * Batch-first: in each generation, the populations of every still-running
- * recording of one model are one engine call (recordings x population
- * simulations); models with different state sizes are separate calls. The
- * engine scores each simulation in the same pass (sum of squared errors
- * against the target, spike times); full traces are simulated only once at
- * the end for the best parameters.
+ * group of one model are one engine call per sweep shape (sample count and
+ * interval): groups x population x the group's fitted sweeps simulations;
+ * models with different state sizes are separate calls. The engine scores
+ * each simulation in the same pass (sum of squared errors against the
+ * target, spike times); full traces are simulated only once at the end for
+ * the best parameters, unless an objective needs them (eFEL, passive).
  *
- * Score of a candidate (lower is better), see neurofit/score.h:
- *   combined = w_rmse * RMSE / sd(target)
+ * Score of a candidate on one sweep (lower is better), see neurofit/score.h:
+ *   combined = w_rmse * RMSE / sd(target)   (rmse_cut_ms: without +-cut around recorded spikes)
  *            + w_features * mean over target features of |f_model - f_target| / sigma
  *              (250 for a feature the target has and the model cannot produce)
  *            + w_spikes * (1 - Gamma)   (coincidence factor, window 2 ms)
+ *            + w_efel * mean |eFEL objective - target| / sigma   (options.efel)
+ *            + w_fi * |spike rate in the window - target's| / max(2 Hz, 10 %)
+ *            + w_passive * mean |passive response - target's| / sigma (hyperpolarising sweeps)
+ * Joint score of a group: for each term its mean over the group's fitted
+ * sweeps that define it (eFEL: the target has one of the features; passive:
+ * a hyperpolarising sweep with a response), weighted and summed; +Inf when
+ * any simulation is invalid. One sweep: its own score.
  * The features of the search are computed from spike times (spike count,
  * mean frequency, time to first and last spike, ISI CV, adaptation index) with
  * sigma = max(floor, 10 % of the target value), except the spike count's
