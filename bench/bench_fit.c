@@ -632,19 +632,420 @@ static void guess_report(const rec_t *recs, int M, int R, const nf_model *const 
     fflush(stdout);
 }
 
+/* ---- cell mode (--cells R): one parameter set per cell across 8 sweeps --------------------- */
+
+/* A synthetic cell: one parameter set of its model under CELL_SW sweeps of
+ * 500 ms at dt 0.1 ms (0.5 mV noise each): steps of CELL_AMP x A pA from 50
+ * to 350 ms (two hyperpolarising, five depolarising) and a frozen
+ * Ornstein-Uhlenbeck current (mean A, sd 0.5 A, tau 5 ms, 50-450 ms). A is
+ * the model's drive_pA times 1, 1.5 or 2.5: the first that makes >= 3 spikes
+ * in the A step. Fitted on 6 sweeps; the 0.75 A step and the noise sweep
+ * (CELL_TEST) held out. Rejected as the recordings mode rejects: invalid,
+ * silent, > 150 spikes in a sweep, a spike before 50 ms, or a sweep whose
+ * spike count the blind threshold does not see. */
+#define CELL_SW 8
+#define CELL_N 5001
+static const double CELL_AMP[CELL_SW - 1] = {-0.5, -0.25, 0.5, 0.75, 1.0, 1.5, 2.0};
+static const uint8_t CELL_TEST[CELL_SW] = {0, 0, 0, 1, 0, 0, 0, 1};
+
+static const char *g_weights = NULL; /* --weights SPEC (nf_fit_weights_parse) */
+static double g_window = 0;          /* --window MS (0: nf_fit's default) */
+static double g_cut = -1;            /* --rmse-cut MS (-1: nf_fit's default) */
+static const char *g_efel = NULL;    /* --efel NAMES */
+
+typedef struct {
+    const nf_model *m;
+    int gen;
+    float params[32];
+    double A, thr;
+    float *v, *i; /* [CELL_SW][CELL_N] */
+    int spikes[CELL_SW];
+} cell_t;
+
+static void cell_currents(double A, uint64_t seed, float *I)
+{
+    for (int s = 0; s < CELL_SW; s++) {
+        float *c = I + (size_t)s * CELL_N;
+        double x = 0.5 * A * gauss(&seed);
+        const double a = exp(-DT / 5.0), b = 0.5 * A * sqrt(1 - a * a);
+        for (int k = 0; k < CELL_N; k++) {
+            double t = k * DT;
+            if (s < CELL_SW - 1)
+                c[k] = t >= 50 && t < 350 ? (float)(CELL_AMP[s] * A) : 0.0f;
+            else if (t >= 50 && t < 450) {
+                c[k] = (float)(A + x);
+                x = a * x + b * gauss(&seed);
+            } else
+                c[k] = 0.0f;
+        }
+    }
+}
+
+static void apply_fit_options(nf_fit_options *o)
+{
+    if (g_popsize >= 0)
+        o->popsize = g_popsize;
+    if (g_bounds_set)
+        o->bounds = g_bounds;
+    o->optimizer = g_optimizer;
+    if (g_guess >= 0)
+        o->guess = g_guess;
+    if (g_start_sigma > 0)
+        o->start_sigma = g_start_sigma;
+    if (g_guess_sigma > 0)
+        o->guess_sigma = g_guess_sigma;
+    o->survey_fraction = g_survey;
+    if (g_weights && nf_fit_weights_parse(g_weights, o)) {
+        fprintf(stderr, "bench_fit: --weights: %s\n", nf_errmsg());
+        exit(2);
+    }
+    if (g_window > 0)
+        o->gamma_window_ms = g_window;
+    if (g_cut >= 0)
+        o->rmse_cut_ms = g_cut;
+    if (g_efel)
+        o->efel = g_efel;
+}
+
+static int make_cell(nf_engine *e, const nf_model *m, uint64_t seed, int64_t *draw, cell_t *c, reject_t *rej)
+{
+    c->m = m;
+    c->v = malloc(sizeof(float) * CELL_SW * CELL_N);
+    c->i = malloc(sizeof(float) * CELL_SW * CELL_N);
+    static const double amps[] = {1.0, 1.5, 2.5};
+    for (int tries = 0; tries < 2000; tries++) {
+        int64_t d = (*draw)++;
+        nf_model_sample_uniform(m, seed, d, 1, c->params);
+        int ok = 0, why = 1;
+        for (int ai = 0; ai < 3 && !ok; ai++) {
+            c->A = m->drive_pA * amps[ai];
+            cell_currents(c->A, seed ^ (uint64_t)(d * 7919 + ai), c->i);
+            int bad = 0, total = 0;
+            for (int s = 0; s < CELL_SW && !bad; s++) {
+                uint8_t valid = 0;
+                float *v = c->v + (size_t)s * CELL_N, *I = c->i + (size_t)s * CELL_N;
+                simulate(e, m, c->params, I, CELL_N, v, &total, &valid);
+                c->spikes[s] = total;
+                if (!valid)
+                    bad = 2;
+                else if (total > 150)
+                    bad = 3;
+                else {
+                    /* spontaneous: a spike before the current starts (50 ms) */
+                    int sp = 0;
+                    for (int k = 1; k < (int)(50 / DT); k++)
+                        sp |= v[k] < v[k - 1] - 10 || v[k] > -20;
+                    if (sp)
+                        bad = 4;
+                }
+            }
+            if (bad) {
+                why = bad;
+                break;
+            }
+            if (c->spikes[4] >= 3)
+                ok = 1;
+        }
+        if (!ok) {
+            if (why == 1)
+                rej->silent++;
+            else if (why == 2)
+                rej->invalid++;
+            else if (why == 3)
+                rej->runaway++;
+            else
+                rej->spontaneous++;
+            continue;
+        }
+        uint64_t ns = seed * 31 + (uint64_t)d;
+        for (int64_t k = 0; k < (int64_t)CELL_SW * CELL_N; k++)
+            c->v[k] += (float)(g_noise_mV * gauss(&ns));
+        c->thr = threshold_of(c->v + (size_t)6 * CELL_N, CELL_N); /* the sweep with the most spikes */
+        int seen_ok = 1;
+        for (int s = 0; s < CELL_SW && seen_ok; s++) {
+            int before;
+            seen_ok = count_spikes(c->v + (size_t)s * CELL_N, CELL_N, c->thr, 0, &before) == c->spikes[s];
+        }
+        if (!seen_ok) {
+            rej->detect++;
+            continue;
+        }
+        return tries + 1;
+    }
+    return -1;
+}
+
+typedef struct {
+    double *err;       /* [M*R][32] relative parameter error (recovery) */
+    double *g_ratio;   /* [M*R] held-out Gamma of the fit / the truth's (recovery) */
+    double *g_fit, *g_truth;
+    double *sel_ratio; /* [M*R] the generating model's held-out Gamma / the truth's in the selection */
+    double *sub_rmse;  /* [M*R] held-out subthreshold RMSE of the winner */
+    int *first_test, *first_train; /* [M*R] winner by the held-out / fitted score */
+    int *confusion;    /* [M][M] */
+    double wall_rec, wall_sel, steps_rec, steps_sel;
+} cell_stats;
+
+static nf_fit_result *fit_cell(const cell_t *c, const nf_model *const *mods, int M, int64_t budget, uint64_t seed,
+                               int threads, int refine)
+{
+    nf_fit_target t[CELL_SW];
+    for (int s = 0; s < CELL_SW; s++)
+        t[s] = (nf_fit_target){.name = c->m->name, .v = c->v + (size_t)s * CELL_N, .i = c->i + (size_t)s * CELL_N,
+                               .n = CELL_N, .dt_ms = DT};
+    static const int idx[CELL_SW] = {0, 1, 2, 3, 4, 5, 6, 7};
+    nf_fit_group g = {.name = "cell", .sweeps = idx, .test = CELL_TEST, .n_sweeps = CELL_SW};
+    const char *names[MAX_MODELS];
+    for (int k = 0; k < M; k++)
+        names[k] = mods[k]->name;
+    nf_fit_options o;
+    nf_fit_options_default(&o);
+    o.models = names;
+    o.n_models = M;
+    o.budget = budget;
+    o.backend = NF_BACKEND_CPU;
+    o.threads = threads;
+    o.seed = seed;
+    o.threshold_mV = c->thr;
+    apply_fit_options(&o);
+    if (refine >= 0)
+        o.refine_k = refine;
+    nf_fit_result *res = NULL;
+    if (nf_fit_groups(t, CELL_SW, &g, 1, &o, &res)) {
+        fprintf(stderr, "bench_fit: nf_fit_groups on a %s cell: %s\n", c->m->name, nf_errmsg());
+        exit(1);
+    }
+    return res;
+}
+
+/* The truth's held-out Gamma (its own parameters on the held-out sweeps). */
+static double truth_test_gamma(const cell_t *c)
+{
+    nf_fit_target t[2];
+    int k = 0;
+    for (int s = 0; s < CELL_SW; s++)
+        if (CELL_TEST[s])
+            t[k++] = (nf_fit_target){.name = "truth", .v = c->v + (size_t)s * CELL_N, .i = c->i + (size_t)s * CELL_N,
+                                     .n = CELL_N, .dt_ms = DT};
+    double p[64];
+    for (int j = 0; j < c->m->n_params; j++)
+        p[j] = c->params[j];
+    nf_fit_candidate cand = {.model = c->m->name, .params = p};
+    nf_fit_options o;
+    nf_fit_options_default(&o);
+    o.backend = NF_BACKEND_CPU;
+    o.threads = 1;
+    o.threshold_mV = c->thr;
+    apply_fit_options(&o);
+    nf_fit_result *r = NULL;
+    if (nf_fit_score(t, k, &cand, 1, &o, &r)) {
+        fprintf(stderr, "bench_fit: truth score: %s\n", nf_errmsg());
+        exit(1);
+    }
+    double g = r->records[0].test.gamma;
+    nf_fit_result_destroy(r);
+    return g;
+}
+
+static void run_cells(const cell_t *cells, int M, int R, const nf_model *const *mods, int64_t budget,
+                      int64_t sel_budget, int recover, int select, uint64_t seed, int threads)
+{
+    cell_stats st = {0};
+    st.err = calloc((size_t)M * R * 32, sizeof(double));
+    st.g_ratio = calloc((size_t)M * R, sizeof(double));
+    st.g_fit = calloc((size_t)M * R, sizeof(double));
+    st.g_truth = calloc((size_t)M * R, sizeof(double));
+    st.sel_ratio = calloc((size_t)M * R, sizeof(double));
+    st.sub_rmse = calloc((size_t)M * R, sizeof(double));
+    st.first_test = calloc((size_t)M * R, sizeof(int));
+    st.first_train = calloc((size_t)M * R, sizeof(int));
+    st.confusion = calloc((size_t)M * M, sizeof(int));
+    for (int x = 0; x < M * R; x++) {
+        const cell_t *c = &cells[x];
+        st.g_truth[x] = truth_test_gamma(c);
+        if (recover) {
+            double w0 = clock_s(CLOCK_MONOTONIC);
+            nf_fit_result *r = fit_cell(c, &c->m, 1, budget, seed + (uint64_t)x, threads, -1);
+            st.wall_rec += clock_s(CLOCK_MONOTONIC) - w0;
+            st.steps_rec += r->neuron_steps;
+            const nf_fit_record *rec = &r->records[0];
+            for (int j = 0; j < c->m->n_params; j++)
+                st.err[x * 32 + j] = fabs((double)rec->params[j] - c->params[j]) / fmax(fabs(c->params[j]), 1e-12);
+            st.g_fit[x] = rec->test.gamma;
+            st.g_ratio[x] = rec->test.gamma / st.g_truth[x];
+            if (g_per_recording)
+                fprintf(stderr, "%s cell %d: held-out Gamma %.3f (truth %.3f), train %.4f test %.4f\n", c->m->name,
+                        x % R, rec->test.gamma, st.g_truth[x], rec->combined, rec->test.combined);
+            nf_fit_result_destroy(r);
+        }
+        if (select) {
+            double w0 = clock_s(CLOCK_MONOTONIC);
+            nf_fit_result *r = fit_cell(c, mods, M, sel_budget, seed + 7777 + (uint64_t)x, threads, g_refine_k);
+            st.wall_sel += clock_s(CLOCK_MONOTONIC) - w0;
+            st.steps_sel += r->neuron_steps;
+            int win = 0, win_train = 0;
+            double best_train = INFINITY;
+            for (int k = 0; k < r->n_models; k++) {
+                const nf_fit_record *rec = &r->records[k];
+                int g = 0;
+                while (g < M && mods[g] != rec->model)
+                    g++;
+                if (k == 0)
+                    win = g;
+                if (rec->combined < best_train) {
+                    best_train = rec->combined;
+                    win_train = g;
+                }
+                if (g == c->gen)
+                    st.sel_ratio[x] = rec->test.gamma / st.g_truth[x];
+            }
+            st.first_test[x] = win == c->gen;
+            st.first_train[x] = win_train == c->gen;
+            st.confusion[c->gen * M + win]++;
+            st.sub_rmse[x] = r->records[0].test.sub_rmse_mV;
+            if (g_per_recording && win != c->gen)
+                fprintf(stderr, "miss: %s cell %d won by %s (held-out %.4f vs %.4f)\n", c->m->name, x % R,
+                        mods[win]->name, r->records[0].test.combined, NAN);
+            nf_fit_result_destroy(r);
+        }
+        if (isatty(2))
+            fprintf(stderr, "\rbench_fit: cell %d/%d", x + 1, M * R);
+    }
+    if (isatty(2))
+        fprintf(stderr, "\n");
+    if (recover) {
+        printf("\n## Cells: parameter recovery (the generating model, budget %lld per cell)\n\n", (long long)budget);
+        for (int g = 0; g < M; g++) {
+            const nf_model *m = mods[g];
+            double gr[1024], gt[1024];
+            int ok = 0;
+            for (int r = 0; r < R; r++) {
+                gr[r] = st.g_ratio[g * R + r];
+                gt[r] = st.g_truth[g * R + r];
+                ok += gr[r] >= 0.9;
+            }
+            printf("%s: held-out Gamma of the fit / the truth's: median %.3f, >= 0.9 in %d/%d (the truth's own "
+                   "held-out Gamma: median %.3f)\n\n| parameter | median rel. error | within 2 %% |\n|---|---:|---:|\n",
+                   m->name, median(gr, R), ok, R, median(gt, R));
+            for (int j = 0; j < m->n_params; j++) {
+                double e[1024];
+                int in = 0;
+                for (int r = 0; r < R; r++) {
+                    e[r] = st.err[(g * R + r) * 32 + j];
+                    in += e[r] <= 0.02;
+                }
+                printf("| %s | %.4f | %d/%d |\n", m->params[j].name, median(e, R), in, R);
+            }
+            printf("\n");
+        }
+        printf("Recovery: %.0f s wall, %.3g neuron-steps/s, %.2f cells/min.\n", st.wall_rec,
+               st.steps_rec / st.wall_rec, 60.0 * M * R / st.wall_rec);
+    }
+    if (select) {
+        printf("\n## Cells: model selection judged on the held-out sweeps (budget %lld per cell and model)\n\n",
+               (long long)sel_budget);
+        printf("| generating model | first (held-out) | first (fitted score) | gen. model's held-out Gamma / truth's, "
+               "median | >= 0.9 | winner's held-out sub-RMSE (mV), median |\n|---|---:|---:|---:|---:|---:|\n");
+        int tot = 0, tot_tr = 0;
+        for (int g = 0; g < M; g++) {
+            int ft = 0, fr = 0, ok = 0;
+            double sr[1024], sub[1024];
+            for (int r = 0; r < R; r++) {
+                ft += st.first_test[g * R + r];
+                fr += st.first_train[g * R + r];
+                sr[r] = st.sel_ratio[g * R + r];
+                ok += sr[r] >= 0.9;
+                sub[r] = st.sub_rmse[g * R + r];
+            }
+            tot += ft;
+            tot_tr += fr;
+            printf("| %s | %d/%d | %d/%d | %.3f | %d/%d | %.2f |\n", mods[g]->name, ft, R, fr, R, median(sr, R), ok, R,
+                   median(sub, R));
+        }
+        printf("| all | %d/%d (%.1f %%) | %d/%d | | | |\n\n", tot, M * R, 100.0 * tot / (M * R), tot_tr, M * R);
+        printf("Confusion (rows: generating model, columns: ranked first on the held-out sweeps):\n\n| |");
+        for (int g = 0; g < M; g++)
+            printf(" %s |", mods[g]->name);
+        printf("\n|---|");
+        for (int g = 0; g < M; g++)
+            printf("---:|");
+        printf("\n");
+        for (int g = 0; g < M; g++) {
+            printf("| %s |", mods[g]->name);
+            for (int h = 0; h < M; h++)
+                printf(" %d |", st.confusion[g * M + h]);
+            printf("\n");
+        }
+        printf("\nSelection: %.0f s wall, %.3g neuron-steps/s, %.2f cells/min (%d models each).\n", st.wall_sel,
+               st.steps_sel / st.wall_sel, 60.0 * M * R / st.wall_sel, M);
+    }
+    fflush(stdout);
+    free(st.err), free(st.g_ratio), free(st.g_fit), free(st.g_truth), free(st.sel_ratio), free(st.sub_rmse);
+    free(st.first_test), free(st.first_train), free(st.confusion);
+}
+
+static int cells_main(const nf_model *const *mods_in, int M_in, int R, int64_t budget, int64_t sel_budget, int recover,
+                      int select, uint64_t seed, int threads)
+{
+    nf_engine *eng = NULL;
+    if (nf_engine_create(NF_BACKEND_CPU, 1, &eng)) {
+        fprintf(stderr, "bench_fit: %s\n", nf_errmsg());
+        return 1;
+    }
+    const nf_model *mods[MAX_MODELS];
+    int M = 0;
+    cell_t *cells = calloc((size_t)M_in * R, sizeof(cell_t));
+    reject_t rej[MAX_MODELS] = {{0}};
+    int draws[MAX_MODELS] = {0};
+    for (int g = 0; g < M_in; g++) {
+        int64_t draw = 0;
+        int ok = 1;
+        for (int r = 0; r < R && ok; r++) {
+            cell_t *c = &cells[M * R + r];
+            int d = make_cell(eng, mods_in[g], seed * 1000003u + (uint64_t)g, &draw, c, &rej[M]);
+            ok = d > 0;
+            draws[M] += d;
+            c->gen = M;
+        }
+        if (ok)
+            mods[M++] = mods_in[g];
+    }
+    nf_engine_destroy(eng);
+    printf("# bench_fit --cells: one parameter set per cell across %d sweeps\n\n", CELL_SW);
+    printf("%d cells per model, %d sweeps of %.0f ms at dt %.1f ms (steps of -0.5, -0.25, 0.5, 0.75, 1, 1.5, 2 x A "
+           "from 50 to 350 ms and a frozen OU current of mean A, sd 0.5 A, tau 5 ms), %.1f mV noise; fitted on 6, "
+           "the 0.75 A step and the noise sweep held out; seed %llu, %d threads%s%s.\n\n",
+           R, CELL_SW, (CELL_N - 1) * DT, DT, g_noise_mV, (unsigned long long)seed, threads,
+           g_weights ? ", weights " : "", g_weights ? g_weights : "");
+    printf("| model | cells | draws | invalid | silent | runaway | spontaneous | detection mismatch |\n"
+           "|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int g = 0; g < M; g++)
+        printf("| %s | %d | %d | %d | %d | %d | %d | %d |\n", mods[g]->name, R, draws[g], rej[g].invalid,
+               rej[g].silent, rej[g].runaway, rej[g].spontaneous, rej[g].detect);
+    fflush(stdout);
+    run_cells(cells, M, R, mods, budget, sel_budget, recover, select, seed, threads);
+    for (int x = 0; x < M * R; x++) {
+        free(cells[x].v);
+        free(cells[x].i);
+    }
+    free(cells);
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_fit [--models a,b,...|all] [--recordings R] [--budget B]\n"
                     "                 [--select-budget B] [--seed S] [--threads T] [--quick] [--no-select]\n"
                     "                 [--refine K] [--survey F] [--no-recovery] [--guess 0|1] [--guess-sigma S] [--guess-report] [--popsize P] [--optimizer cmaes|de|shade] [--per-recording]\n"
-                    "                 [--bounds reflect|resample|transform]\n");
+                    "                 [--bounds reflect|resample|transform]\n"
+                    "                 [--cells R [--weights SPEC] [--window MS] [--rmse-cut MS] [--efel NAMES]]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     const char *models_arg = "lif6,adex,izhikevich,hh";
-    int R = 20, threads = 0, select = 1, recover = 1, quick = 0, guess_rep = 0;
+    int R = 20, threads = 0, select = 1, recover = 1, quick = 0, guess_rep = 0, cells = 0;
     int64_t budget = 3000, select_budget = 1000;
     uint64_t seed = 1;
     for (int a = 1; a < argc; a++) {
@@ -693,6 +1094,16 @@ int main(int argc, char **argv)
             guess_rep = 1;
         else if (!strcmp(argv[a], "--quick"))
             quick = 1;
+        else if (!strcmp(argv[a], "--cells") && a + 1 < argc)
+            cells = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--weights") && a + 1 < argc)
+            g_weights = argv[++a];
+        else if (!strcmp(argv[a], "--window") && a + 1 < argc)
+            g_window = atof(argv[++a]);
+        else if (!strcmp(argv[a], "--rmse-cut") && a + 1 < argc)
+            g_cut = atof(argv[++a]);
+        else if (!strcmp(argv[a], "--efel") && a + 1 < argc)
+            g_efel = argv[++a];
         else
             usage();
     }
@@ -729,6 +1140,8 @@ int main(int argc, char **argv)
         usage();
     for (int k = 0; k < M; k++)
         names[k] = mods[k]->name;
+    if (cells > 0)
+        return cells_main(mods, M, cells > 1024 ? 1024 : cells, budget, select_budget, recover, select, seed, threads);
 
     nf_engine *eng = NULL;
     if (nf_engine_create(NF_BACKEND_CPU, 1, &eng)) {
