@@ -224,10 +224,26 @@ class nf_fit_options(C.Structure):
                 ("threshold_mV", dbl), ("gamma_window_ms", dbl), ("starts", vp), ("n_starts", C.c_int),
                 ("start_sigma", dbl), ("refine_k", C.c_int), ("survey_fraction", dbl), ("guess", C.c_int),
                 ("guess_sigma", dbl), ("checkpoint_dir", cstr), ("resume", C.c_int), ("progress", PROGRESS_FN),
-                ("progress_user", vp)]
+                ("progress_user", vp), ("rmse_cut_ms", dbl), ("efel", cstr), ("w_efel", dbl), ("w_fi", dbl),
+                ("w_passive", dbl)]
 
 
 NFEAT = 6
+NPASSIVE = 3
+
+
+class nf_fit_scores(C.Structure):
+    _fields_ = [("n_sweeps", C.c_int), ("combined", dbl), ("rmse_mV", dbl), ("sub_rmse_mV", dbl), ("nrmse", dbl),
+                ("feature_error", dbl), ("gamma", dbl), ("gamma_norm", dbl), ("count_error", dbl),
+                ("efel_error", dbl), ("fi_error", dbl), ("passive_error", dbl)]
+
+
+class nf_fit_sweep(C.Structure):
+    _fields_ = [("target", C.c_int), ("test", C.c_int), ("combined", dbl), ("rmse_mV", dbl), ("sub_rmse_mV", dbl),
+                ("nrmse", dbl), ("feature_error", dbl), ("gamma", dbl), ("n_features", C.c_int),
+                ("spikes", C.c_int), ("rate_hz", dbl), ("efel_error", dbl), ("fi_error", dbl),
+                ("passive_error", dbl), ("efel", C.POINTER(dbl)), ("passive", dbl * NPASSIVE),
+                ("has_passive", C.c_uint8 * NPASSIVE), ("trace", C.POINTER(f32)), ("valid", C.c_int)]
 
 
 class nf_fit_record(C.Structure):
@@ -237,18 +253,27 @@ class nf_fit_record(C.Structure):
                 ("features_target", dbl * NFEAT), ("has_model", C.c_uint8 * NFEAT),
                 ("has_target", C.c_uint8 * NFEAT), ("evals", i64), ("generations", i64), ("restarts", C.c_int),
                 ("stop_reason", cstr), ("convergence", C.POINTER(dbl)), ("n_convergence", C.c_int),
-                ("trace", C.POINTER(f32)), ("valid", C.c_int)]
+                ("trace", C.POINTER(f32)), ("valid", C.c_int), ("sweeps", C.POINTER(nf_fit_sweep)),
+                ("n_sweeps", C.c_int), ("train", nf_fit_scores), ("test", nf_fit_scores)]
 
 
 class nf_fit_target_info(C.Structure):
     _fields_ = [("stim_start_ms", dbl), ("stim_end_ms", dbl), ("features", dbl * NFEAT), ("sigma", dbl * NFEAT),
-                ("has", C.c_uint8 * NFEAT)]
+                ("has", C.c_uint8 * NFEAT), ("spikes", C.c_int), ("step_pA", dbl), ("rate_hz", dbl),
+                ("passive", dbl * NPASSIVE), ("passive_sigma", dbl * NPASSIVE), ("has_passive", C.c_uint8 * NPASSIVE),
+                ("efel", C.POINTER(dbl)), ("efel_sigma", C.POINTER(dbl))]
+
+
+class nf_fit_group_info(C.Structure):
+    _fields_ = [("name", cstr), ("sweeps", C.POINTER(C.c_int)), ("test", C.POINTER(C.c_uint8)),
+                ("n_sweeps", C.c_int), ("n_test", C.c_int), ("gamma_int", dbl), ("ranked_on_test", C.c_int)]
 
 
 class nf_fit_result(C.Structure):
     _fields_ = [("n_targets", C.c_int), ("n_models", C.c_int), ("targets", C.POINTER(nf_fit_target_info)),
                 ("models", vp), ("records", C.POINTER(nf_fit_record)), ("seconds", dbl), ("sims", i64),
-                ("neuron_steps", dbl), ("backend", C.c_int)]
+                ("neuron_steps", dbl), ("backend", C.c_int), ("n_groups", C.c_int),
+                ("groups", C.POINTER(nf_fit_group_info)), ("n_efel", C.c_int), ("efel_ids", C.POINTER(C.c_int))]
 
 
 class nf_prior_dim(C.Structure):
@@ -277,7 +302,8 @@ STRUCTS = {
     "nf_trace": nf_trace, "nf_stim_window": nf_stim_window, "nf_feature_value": nf_feature_value,
     "nf_fit_target": nf_fit_target, "nf_fit_progress": nf_fit_progress, "nf_score_weights": nf_score_weights,
     "nf_fit_options": nf_fit_options, "nf_fit_record": nf_fit_record, "nf_fit_target_info": nf_fit_target_info,
-    "nf_fit_result": nf_fit_result, "nf_prior_dim": nf_prior_dim, "nf_sbi_stimulus": nf_sbi_stimulus,
+    "nf_fit_result": nf_fit_result, "nf_fit_scores": nf_fit_scores, "nf_fit_sweep": nf_fit_sweep,
+    "nf_fit_group_info": nf_fit_group_info, "nf_prior_dim": nf_prior_dim, "nf_sbi_stimulus": nf_sbi_stimulus,
     "nf_sbi_config": nf_sbi_config,
 }
 

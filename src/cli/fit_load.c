@@ -17,22 +17,20 @@
 #define CMD (L->cmd)
 #define MAX_TARGETS 65536
 
-/* The sweeps to fit (targets, each owning its samples and name) and the
- * groups they form. */
-
-
 void nf_cli_loaded_free(nf_cli_loaded *L)
 {
     for (int k = 0; k < L->n; k++) {
         free(L->bufs[2 * k]);
         free(L->bufs[2 * k + 1]);
         free(L->names[k]);
+        free(L->why[k]);
     }
     for (int g = 0; g < L->n_groups; g++)
         free(L->g_name[g]);
     free(L->t);
     free(L->bufs);
     free(L->names);
+    free(L->why);
     free(L->file_sweep);
     free(L->g_name);
     free(L->group);
@@ -78,6 +76,9 @@ static int add_owned(nf_cli_loaded *L, const char *name, float *fv, float *fi, i
         char **names = realloc(L->names, cap * sizeof *names);
         if (names)
             L->names = names;
+        char **why = realloc(L->why, cap * sizeof *why);
+        if (why)
+            L->why = why;
         int *gr = realloc(L->group, cap * sizeof *gr);
         if (gr)
             L->group = gr;
@@ -87,7 +88,7 @@ static int add_owned(nf_cli_loaded *L, const char *name, float *fv, float *fi, i
         uint8_t *te = realloc(L->test, cap);
         if (te)
             L->test = te;
-        if (!t || !b || !names || !gr || !fs || !te) {
+        if (!t || !b || !names || !why || !gr || !fs || !te) {
             free(fv), free(fi), free(nm);
             return nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
         }
@@ -99,6 +100,7 @@ static int add_owned(nf_cli_loaded *L, const char *name, float *fv, float *fi, i
     L->bufs[2 * L->n] = fv;
     L->bufs[2 * L->n + 1] = fi;
     L->names[L->n] = nm;
+    L->why[L->n] = NULL;
     L->group[L->n] = g;
     L->test[L->n] = (uint8_t)test;
     L->file_sweep[L->n] = file_sweep;
@@ -109,11 +111,13 @@ static int add_owned(nf_cli_loaded *L, const char *name, float *fv, float *fi, i
 
 
 
-/* The stimulus window of a sweep when none is given (nf_stim_window_find):
- * stated on stderr once per file and whenever it changes or is ambiguous;
+/* The stimulus window of the last sweep added when none is given
+ * (nf_stim_window_find): stated on stderr once per file and whenever it
+ * changes or is ambiguous, and in results.json (the target's stim_window);
  * a sweep without one keeps 0, 0 (nf_fit then finds it in the current). */
-static void auto_window(nf_fit_target *t, const nf_recording *rec, int s, int quiet, char *last, size_t cap)
+static void auto_window(nf_cli_loaded *L, const nf_recording *rec, int s, int quiet, char *last, size_t cap)
 {
+    nf_fit_target *t = &L->t[L->n - 1];
     nf_stim_window w;
     if (nf_stim_window_find(rec, s, &w)) {
         if (!quiet) fprintf(stderr, "neurofit fit: %s sweep %d: no stimulus window: %s\n", rec->path, s, nf_errmsg());
@@ -121,6 +125,7 @@ static void auto_window(nf_fit_target *t, const nf_recording *rec, int s, int qu
     }
     t->stim_start_ms = w.start_ms;
     t->stim_end_ms = w.end_ms;
+    t->stim_window = L->why[L->n - 1] = strdup(w.why); /* NULL (left out) if out of memory */
     char line[512];
     snprintf(line, sizeof line, "%g-%g ms from %s", w.start_ms, w.end_ms, w.why);
     if (!quiet && strcmp(line, last))
@@ -266,7 +271,7 @@ int nf_cli_load_file(nf_cli_loaded *L, const char *path, const nf_cli_load_opts 
         rc = add_owned(L, name, fv, fi, n, sw->dt_ms, g, test_all || hold[s], sw->index);
         if (!rc && lo->find_window) {
             nf_fit_target *t = &L->t[L->n - 1];
-            auto_window(t, rec, s, lo->quiet, last_window, sizeof last_window);
+            auto_window(L, rec, s, lo->quiet, last_window, sizeof last_window);
             double s0 = t->stim_start_ms - (double)a * sw->dt_ms, s1 = t->stim_end_ms - (double)a * sw->dt_ms;
             if (a > 0 && (t->stim_start_ms != 0 || t->stim_end_ms != 0)) { /* the window in the cut sweep's time */
                 double dur = (double)(n - 1) * sw->dt_ms;

@@ -18,6 +18,7 @@ typedef struct nf_cli_loaded {
     int n;
     float **bufs;       /* [2n] owned v and i */
     char **names;       /* [n] owned */
+    char **why;         /* [n] owned: how each sweep's stimulus window was chosen (or NULL) */
     int *file_sweep;    /* [n] each sweep's index in its file */
     char **g_name;      /* [n_groups] the groups (cells), by name */
     int n_groups;

@@ -243,6 +243,8 @@ static nf_status write_json(const nf_fit_result *r, const nf_fit_target *t, int 
             cJSON_AddNumberToObject(so, "dt_ms", t[x].dt_ms);
             cJSON_AddNumberToObject(so, "stim_start_ms", ti->stim_start_ms);
             cJSON_AddNumberToObject(so, "stim_end_ms", ti->stim_end_ms);
+            if (t[x].stim_window)
+                cJSON_AddStringToObject(so, "stim_window", t[x].stim_window);
             cJSON_AddItemToObject(so, "step_pA", num(ti->step_pA));
             cJSON_AddNumberToObject(so, "spikes", ti->spikes);
             cJSON_AddItemToObject(so, "rate_hz", num(ti->rate_hz));
