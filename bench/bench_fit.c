@@ -171,6 +171,19 @@ typedef struct {
     int invalid, silent, runaway, spontaneous, detect;
 } reject_t;
 
+/* Count a rejected draw: why 1 silent, 2 invalid, 3 runaway, 4 spontaneous. */
+static void reject(reject_t *rej, int why)
+{
+    if (why == 1)
+        rej->silent++;
+    else if (why == 2)
+        rej->invalid++;
+    else if (why == 3)
+        rej->runaway++;
+    else
+        rej->spontaneous++;
+}
+
 /* Simulate model m with params p under amplitude amp; fills v (n samples). */
 static int simulate(nf_engine *e, const nf_model *m, const float *p, const float *I, int64_t n, float *v,
                     int *spikes, uint8_t *valid)
@@ -240,14 +253,7 @@ static int make_recording(nf_engine *e, const nf_model *m, uint64_t seed, int64_
             }
         }
         if (!ok) {
-            if (why == 1)
-                rej->silent++;
-            else if (why == 2)
-                rej->invalid++;
-            else if (why == 3)
-                rej->runaway++;
-            else
-                rej->spontaneous++;
+            reject(rej, why);
             continue;
         }
         uint64_t ns = seed * 31 + (uint64_t)d;
@@ -747,14 +753,7 @@ static int make_cell(nf_engine *e, const nf_model *m, uint64_t seed, int64_t *dr
                 ok = 1;
         }
         if (!ok) {
-            if (why == 1)
-                rej->silent++;
-            else if (why == 2)
-                rej->invalid++;
-            else if (why == 3)
-                rej->runaway++;
-            else
-                rej->spontaneous++;
+            reject(rej, why);
             continue;
         }
         uint64_t ns = seed * 31 + (uint64_t)d;

@@ -3,8 +3,10 @@
 #define NF_TEST_UTIL_H
 
 #include "neurofit/engine.h"
+#include "neurofit/fit.h"
 
 #include <stdint.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +38,34 @@ static inline float *nft_default_params(const nf_model *m, int64_t n_sims)
     float *p = malloc(sizeof(float) * (size_t)n_sims * (size_t)m->n_params);
     for (int64_t i = 0; i < n_sims; i++) nf_model_defaults(m, p + i * m->n_params);
     return p;
+}
+
+/* Gaussian measurement noise of sd sd_mV added to v [n] (Box-Muller pairs
+ * from the tests' generator). */
+static inline void nft_add_noise(float *v, int64_t n, double sd_mV, uint64_t *seed)
+{
+    for (int64_t k = 0; k < n; k += 2) {
+        double u1 = nft_uniform(seed), u2 = nft_uniform(seed);
+        double r = sqrt(-2 * log(1 - u1)) * sd_mV;
+        v[k] += (float)(r * cos(2 * M_PI * u2));
+        if (k + 1 < n)
+            v[k + 1] += (float)(r * sin(2 * M_PI * u2));
+    }
+}
+
+/* A fit's options for the tests: the models, budget and seed given, the CPU
+ * backend on 2 threads, the rest nf_fit's defaults. */
+static inline nf_fit_options nft_fit_options(const char *const *models, int n_models, int64_t budget, uint64_t seed)
+{
+    nf_fit_options o;
+    nf_fit_options_default(&o);
+    o.models = models;
+    o.n_models = n_models;
+    o.budget = budget;
+    o.backend = NF_BACKEND_CPU;
+    o.threads = 2;
+    o.seed = seed;
+    return o;
 }
 
 /* A step current: amp pA on [start, end) ms, 0 elsewhere. */

@@ -35,13 +35,7 @@ static void synth(const char *name, const float *params, double amp, double dt, 
                   .stim = {.waves = I, .n_waves = 1}, .voltage = v, .record_every = 1};
     cr_assert_eq(nf_engine_run(e, &b), NF_OK, "%s", nf_errmsg());
     nf_engine_destroy(e);
-    for (int64_t k = 0; k < n; k += 2) { /* Box-Muller pairs */
-        double u1 = nft_uniform(&seed), u2 = nft_uniform(&seed);
-        double r = sqrt(-2 * log(1 - u1)) * noise_mV;
-        v[k] += (float)(r * cos(2 * M_PI * u2));
-        if (k + 1 < n)
-            v[k + 1] += (float)(r * sin(2 * M_PI * u2));
-    }
+    nft_add_noise(v, n, noise_mV, &seed);
 }
 
 /* Combined score of one parameter set against a target, as nf_fit scores it
@@ -61,21 +55,13 @@ static double score_of(const char *name, const float *params, const nf_fit_targe
     return sc;
 }
 
+/* lif6 traces never peak (the sample that crosses V_th is set to V_res):
+ * the default threshold finds their spikes as resets. A threshold below
+ * V_th would count the subthreshold approach after the step's end as a
+ * spike that the generating parameters never fire. */
 static nf_fit_options opts(const char *const *models, int n_models, int64_t budget)
 {
-    nf_fit_options o;
-    nf_fit_options_default(&o);
-    o.models = models;
-    o.n_models = n_models;
-    o.budget = budget;
-    o.backend = NF_BACKEND_CPU;
-    o.threads = 2;
-    o.seed = 11;
-    /* lif6 traces never peak (the sample that crosses V_th is set to V_res):
-     * the default threshold finds their spikes as resets. A threshold below
-     * V_th would count the subthreshold approach after the step's end as a
-     * spike that the generating parameters never fire. */
-    return o;
+    return nft_fit_options(models, n_models, budget, 11);
 }
 
 Test(fit, recovers_lif6_parameters_from_a_noisy_step_recording)

@@ -40,12 +40,8 @@ static void make_cell(const char *name, const float *params, uint64_t seed, doub
         nf_batch b = {.model = m, .n_sims = 1, .n_steps = (N - 1) * k + 1, .dt_ms = 0.1 / k, .params = params,
                       .stim = {.waves = Iu, .n_waves = 1}, .voltage = vu, .record_every = k, .v_detect_mV = -20};
         cr_assert_eq(nf_engine_run(e, &b), NF_OK, "%s", nf_errmsg());
-        for (int j = 0; j < N; j += 2) {
-            double u1 = nft_uniform(&seed), u2 = nft_uniform(&seed), r = sqrt(-2 * log(1 - u1)) * noise_mV;
-            c->v[s][j] = vu[j] + (float)(r * cos(2 * M_PI * u2));
-            if (j + 1 < N)
-                c->v[s][j + 1] = vu[j + 1] + (float)(r * sin(2 * M_PI * u2));
-        }
+        memcpy(c->v[s], vu, sizeof c->v[s]);
+        nft_add_noise(c->v[s], N, noise_mV, &seed);
         c->t[s] = (nf_fit_target){.name = "sweep", .v = c->v[s], .i = c->i[s], .n = N, .dt_ms = 0.1};
     }
     nf_engine_destroy(e);
@@ -53,15 +49,7 @@ static void make_cell(const char *name, const float *params, uint64_t seed, doub
 
 static nf_fit_options opts(const char *const *models, int n_models, int64_t budget)
 {
-    nf_fit_options o;
-    nf_fit_options_default(&o);
-    o.models = models;
-    o.n_models = n_models;
-    o.budget = budget;
-    o.backend = NF_BACKEND_CPU;
-    o.threads = 2;
-    o.seed = 3;
-    return o;
+    return nft_fit_options(models, n_models, budget, 3);
 }
 
 static const float LIF[6] = {130.0f, 8.0f, -70.0f, -53.0f, -74.0f, 2.5f};

@@ -124,6 +124,18 @@ int nf_cli_parse_sweeps(const char *cmd, const char *spec, int n, unsigned char 
     return nf_cli_parse_indices(cmd, "--sweeps", spec, n, mask, file);
 }
 
+int nf_cli_parse_time(const char *cmd, const char *v, double *t0, double *t1)
+{
+    const char *colon = strchr(v, ':');
+    char a[64];
+    if (!colon || (size_t)(colon - v) >= sizeof a)
+        return nf_cli_error(cmd, NF_EXIT_USAGE, "--time %s: expected START:END in ms", v);
+    snprintf(a, sizeof a, "%.*s", (int)(colon - v), v);
+    if (!nf_cli_parse_double(a, t0) || !nf_cli_parse_double(colon + 1, t1) || *t0 < 0 || !(*t1 > *t0))
+        return nf_cli_error(cmd, NF_EXIT_USAGE, "--time %s: expected START:END in ms, 0 <= START < END", v);
+    return 0;
+}
+
 int nf_cli_read_waves(const char *cmd, const char *opt, const char *path, int64_t T, int64_t P, float **w,
                       int64_t *n_waves)
 {

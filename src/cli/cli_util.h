@@ -46,6 +46,9 @@ int nf_cli_parse_indices(const char *cmd, const char *opt, const char *spec, int
                          const char *file);
 int nf_cli_parse_sweeps(const char *cmd, const char *spec, int n, unsigned char *mask, const char *file);
 
+/* --time START:END (ms, 0 <= START < END): 0, or NF_EXIT_USAGE with the message printed. */
+int nf_cli_parse_time(const char *cmd, const char *v, double *t0, double *t1);
+
 /* A waveform file (pA): .npy [T] (one row) or [P][T] (P rows), or one number
  * per line: *w [*n_waves][T], the caller's to free. 0, or an exit code with
  * the message printed (naming option opt and the file). */

@@ -274,16 +274,10 @@ int nf_cli_fit(int argc, char **argv)
             else if (!strcmp(v, "sweep")) by_sweep = 1;
             else return nf_cli_error(CMD, NF_EXIT_USAGE, "--group %s: expected file or sweep", v);
             break;
-        case O_TIME: {
-            const char *colon = strchr(v, ':');
-            char a[64];
-            if (!colon || (size_t)(colon - v) >= sizeof a)
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "--time %s: expected START:END in ms", v);
-            snprintf(a, sizeof a, "%.*s", (int)(colon - v), v);
-            if (!nf_cli_parse_double(a, &t0) || !nf_cli_parse_double(colon + 1, &t1) || t0 < 0 || !(t1 > t0))
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "--time %s: expected START:END in ms, 0 <= START < END", v);
+        case O_TIME:
+            if ((rc = nf_cli_parse_time(CMD, v, &t0, &t1)))
+                return rc;
             break;
-        }
         case O_OBJECTIVE:
             if ((rc = add_objective(&o, v, &set_fi, &set_passive)))
                 return rc;

@@ -96,6 +96,7 @@ int nf_cli_predict(int argc, char **argv)
     for (int k; (k = nf_cli_next(&p)) != NF_CLI_END;) {
         const char *v = p.arg;
         double d;
+        int rc;
         switch (k) {
         case NF_CLI_HELP: usage(stdout); return NF_EXIT_OK;
         case NF_CLI_ERROR: return p.rc;
@@ -112,16 +113,10 @@ int nf_cli_predict(int argc, char **argv)
             if (!nf_cli_parse_i64(v, &rank) || rank < 1 || rank > 1000)
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--rank %s: expected a rank >= 1", v);
             break;
-        case O_TIME: {
-            const char *colon = strchr(v, ':');
-            char a[64];
-            if (!colon || (size_t)(colon - v) >= sizeof a)
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "--time %s: expected START:END in ms", v);
-            snprintf(a, sizeof a, "%.*s", (int)(colon - v), v);
-            if (!nf_cli_parse_double(a, &t0) || !nf_cli_parse_double(colon + 1, &t1) || t0 < 0 || !(t1 > t0))
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "--time %s: expected START:END in ms, 0 <= START < END", v);
+        case O_TIME:
+            if ((rc = nf_cli_parse_time(CMD, v, &t0, &t1)))
+                return rc;
             break;
-        }
         case O_THRESHOLD: case O_WINDOW: case O_STIM_START: case O_STIM_END:
             if (!nf_cli_parse_double(v, &d))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a number", p.name, v);

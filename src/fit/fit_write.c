@@ -607,24 +607,37 @@ static nf_status row_params(const char *path, const char *rec_name, const cJSON 
     return NF_OK;
 }
 
+/* A neurofit results.json, parsed (*root, the caller's to cJSON_Delete) with
+ * its "recordings" array. */
+static nf_status results_open(const char *path, cJSON **root, const cJSON **recs)
+{
+    char *text = NULL;
+    if (nf_file_read_string(path, (size_t)1 << 28, &text))
+        return nf__fail(NF_EINVAL, "%s: cannot read the file", path);
+    *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(*root, "format");
+    *recs = cJSON_GetObjectItemCaseSensitive(*root, "recordings");
+    if (!*root || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "neurofit-fit-results") || !cJSON_IsArray(*recs)) {
+        cJSON_Delete(*root);
+        *root = NULL;
+        return nf__fail(NF_EINVAL, "%s: not a neurofit results.json (no \"format\": \"neurofit-fit-results\" with "
+                        "\"recordings\")", path);
+    }
+    return NF_OK;
+}
+
 nf_status nf_fit_starts_read(const char *path, const nf_fit_target *targets, int n_targets, const nf_fit_options *opt,
                              nf_fit_start **starts, double **store, int *n_starts)
 {
     *starts = NULL;
     *store = NULL;
     *n_starts = 0;
-    char *text = NULL;
-    if (nf_file_read_string(path, (size_t)1 << 28, &text))
-        return nf__fail(NF_EINVAL, "%s: cannot read the file", path);
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
-    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(root, "recordings");
-    if (!root || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "neurofit-fit-results") || !cJSON_IsArray(recs)) {
-        cJSON_Delete(root);
-        return nf__fail(NF_EINVAL, "%s: not a neurofit results.json (no \"format\": \"neurofit-fit-results\" with "
-                        "\"recordings\")", path);
-    }
+    const cJSON *recs;
+    cJSON *root;
+    nf_status rs = results_open(path, &root, &recs);
+    if (rs)
+        return rs;
     int cap = 0, n = 0;
     nf_fit_start *st = NULL;
     double *vals = NULL;
@@ -739,18 +752,11 @@ nf_status nf_fit_candidates_read(const char *path, const char *cell, int rank, n
         return nf__fail(NF_EINVAL, "fitted models: NULL path");
     if (rank < 0)
         return nf__fail(NF_EINVAL, "%s: rank %d must be >= 1 (0: every model listed)", path, rank);
-    char *text = NULL;
-    if (nf_file_read_string(path, (size_t)1 << 28, &text))
-        return nf__fail(NF_EINVAL, "%s: cannot read the file", path);
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
-    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(root, "recordings");
-    if (!root || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "neurofit-fit-results") || !cJSON_IsArray(recs)) {
-        cJSON_Delete(root);
-        return nf__fail(NF_EINVAL, "%s: not a neurofit results.json (no \"format\": \"neurofit-fit-results\" with "
-                        "\"recordings\")", path);
-    }
+    const cJSON *recs;
+    cJSON *root;
+    nf_status rs = results_open(path, &root, &recs);
+    if (rs)
+        return rs;
     int cap = 0, n = 0, cells = 0;
     nf_status s = read_scoring(path, cJSON_GetObjectItemCaseSensitive(root, "options"), out);
     const cJSON *rec, *row;
