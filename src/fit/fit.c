@@ -23,6 +23,7 @@
 #include "fit_internal.h"
 #include "internal.h"
 #include "neurofit/fileio.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -534,6 +535,14 @@ static nf_status prepare(const nf_fit_target *targets, int R, const nf_fit_optio
             s = nf__fit_prepare_target(&targets[r], r, opt->threshold_mV, 1, &p->ob, fx, &p->prep_x[r]);
     nf_features_destroy(fx);
     for (int g = 0; g < p->G && !s; g++) {
+        nf__fit_grp *pg = &p->groups[g];
+        pg->key = p->prep[pg->sw[0]].key;
+        if (pg->n > 1) { /* more sweeps: all keys and the roles */
+            uint64_t h = nf__fnv1a(NF__FNV1A_INIT, &pg->n_train, sizeof pg->n_train);
+            for (int k = 0; k < pg->n; k++)
+                h = nf__fnv1a(h, &p->prep[pg->sw[k]].key, sizeof(uint64_t));
+            pg->key = h;
+        }
         nf__fit_efel_sigma_repeats(targets, p->prep, p->groups[g].sw, p->groups[g].n, p->ob.n_efel);
         nf__fit_efel_sigma_repeats(targets, p->prep_x, p->groups[g].sw, p->groups[g].n, p->ob.n_efel);
     }

@@ -133,6 +133,8 @@ typedef struct nf__fit_grp {
     int *sw;          /* [n] train sweeps first, then held-out ones, each in the group's order */
     int *pos;         /* [n] each one's position in the caller's group */
     int n, n_train;
+    uint64_t key;     /* the group's identity (its sweeps' keys and roles; one sweep: its key): seeds its
+                         searches, so that its fit does not depend on the other groups */
 } nf__fit_grp;
 
 typedef struct nf__fit_in {

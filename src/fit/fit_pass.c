@@ -24,6 +24,14 @@
  * are window means, a minimum and a crossing time, streaming scorers the
  * kernel could keep per simulation.)
  *
+ * A group's searches do not depend on the other groups of the pass (tested;
+ * the MPI layer shares groups out across ranks on it): their seeds come from
+ * the group's identity (nf__fit_grp.key), not its place, their scores read
+ * the spike times a sweep's own spike count asks for (spike_cap), not the
+ * larger buffer of its shape, and a model with intrinsic noise, whose draws
+ * are keyed by the simulation's index in an engine call, gets one engine
+ * call per group (rows from 0, as alone).
+ *
  * The final simulations (nf__fit_evaluate) run every sweep of each group,
  * fitted and held out, with traces, and score them the same way; neurofit
  * predict (nf_fit_score) uses them for recordings a model was not fitted to.
@@ -35,6 +43,7 @@
 #include "neurofit/fileio.h"
 #include "rng.h"
 #include "engine/pool.h"
+#include "engine/registry.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -85,6 +94,43 @@ static void shapes_free(shapes *sh)
     memset(sh, 0, sizeof *sh);
 }
 
+/* Spike times the scores of sweep r read per simulation: three times its own
+ * spikes and 16 more (its shape's engine calls store up to the largest of
+ * its sweeps'). */
+static int spike_cap(const nf__fit_in *in, int r)
+{
+    int k = 3 * in->prep[r].n_spikes + 16;
+    return k < 4096 ? k : 4096;
+}
+
+/* Run b: in one call, or for a model with intrinsic noise one call per run
+ * of rows with the same row_key (NULL: one call per row), each numbering its
+ * simulations from 0 as a fit of that group (sweep) alone does. */
+static nf_status run_rows(nf_engine *eng, const nf_batch *b, const int *row_key)
+{
+    if (!nf__model_noisy(b->model))
+        return nf_engine_run(eng, b);
+    const int np = b->model->n_params;
+    const int64_t K = b->max_spikes, T = b->voltage ? nf_batch_n_rec(b) : 0;
+    nf_status s = NF_OK;
+    for (int64_t lo = 0, hi; lo < b->n_sims && !s; lo = hi) {
+        for (hi = lo + 1; row_key && hi < b->n_sims && row_key[hi] == row_key[lo];)
+            hi++;
+        nf_batch p = *b;
+        p.n_sims = hi - lo;
+        p.params = b->params + lo * np;
+        p.stim.wave_index = b->stim.wave_index + lo; /* the fit's calls always index waves and targets */
+        p.target_index = b->target_index + lo;
+        p.sse = b->sse + lo;
+        p.spike_times = b->spike_times + lo * K;
+        p.spike_counts = b->spike_counts + lo;
+        p.valid = b->valid + lo;
+        p.voltage = b->voltage ? b->voltage + lo * T : NULL;
+        s = nf_engine_run(eng, &p);
+    }
+    return s;
+}
+
 /* The shapes of the sweeps of groups gidx[0..G): the fitted ones, or all. */
 static nf_status make_shapes(const nf__fit_in *in, const int *gidx, int G, int all, shapes *sh)
 {
@@ -117,14 +163,12 @@ static nf_status make_shapes(const nf__fit_in *in, const int *gidx, int G, int a
             sh->shape_of[r] = gi;
             sh->row_of[r] = s->n_t;
             s->t[s->n_t++] = r;
-            int K = 3 * in->prep[r].n_spikes + 16;
+            int K = spike_cap(in, r);
             s->max_spikes = s->max_spikes > K ? s->max_spikes : K;
         }
     }
     for (int gi = 0; gi < sh->n; gi++) {
         shape *s = &sh->s[gi];
-        if (s->max_spikes > 4096)
-            s->max_spikes = 4096;
         int cut = in->prep[s->t[0]].v_obs != NULL;
         for (int c = 0; c < (cut ? 2 : 1); c++) {
             if (!(s->v[c] = nf__malloc_array((size_t)s->n_t * (size_t)s->n, sizeof(float))))
@@ -275,8 +319,8 @@ static nf_status score_rows(void *ctx, int64_t r0, int64_t r1)
         return nf__fail(NF_ENOMEM, "fit: out of memory for the eFEL objectives");
     for (int64_t row = r0; row < r1; row++) {
         int r = b->row_s[row];
-        int cnt = b->cnt[row];
-        int stored = cnt < j->g->max_spikes ? cnt : j->g->max_spikes;
+        int cnt = b->cnt[row], cap = spike_cap(j->in, r);
+        int stored = cnt < cap ? cnt : cap;
         const float *tr = j->with_traces ? b->volt + (size_t)row * j->g->n : NULL;
         nf__fit_score(&j->P[r], ob, b->sse[row], b->valid[row], b->spk + (size_t)row * j->g->max_spikes, stored, cnt,
                       tr, fx, ob->n_efel ? efel : NULL, &b->so[row]);
@@ -355,7 +399,7 @@ static nf_status make_slots(fit_ctx *c, const nf_model *m, nf__fit_slot *slots)
             slots[u].start = st->params;
             oc.restart_local = 1; /* restarts stay near the start, widening (bench/results/fit.md) */
         }
-        oc.seed = nf__mix64(c->o->seed ^ nf__mix64((uint64_t)u + 1) ^ name_hash(m->name));
+        oc.seed = nf__mix64(c->o->seed ^ nf__mix64(c->in->groups[c->gidx[u]].key) ^ name_hash(m->name));
         oc.max_evals = c->o->budget;
         /* scores are O(0.01..10) and piecewise flat (spike counts, Gamma):
          * give up on a run that has not improved for 40 generations or whose
@@ -497,7 +541,7 @@ static nf_status run_shape(fit_ctx *c, const nf_model *m, int gi, const float *w
         b.voltage = cb->volt;
         b.record_every = k;
     }
-    if ((s = nf_engine_run(in->eng, &b)))
+    if ((s = run_rows(in->eng, &b, cb->row_u))) /* a noisy model: one call per group */
         return s;
     c->sims += rows;
     c->steps += (double)rows * (double)b.n_steps;
@@ -752,7 +796,7 @@ nf_status nf__fit_evaluate(const nf__fit_in *in, const nf_fit_options *opt, cons
         b.max_spikes = g->max_spikes;
         b.spike_counts = cb.cnt;
         b.valid = cb.valid;
-        if ((s = nf_engine_run(in->eng, &b)))
+        if ((s = run_rows(in->eng, &b, NULL))) /* a noisy model: one call per sweep */
             break;
         *sims += rows;
         *steps += (double)rows * (double)b.n_steps;
@@ -761,7 +805,7 @@ nf_status nf__fit_evaluate(const nf__fit_in *in, const nf_fit_options *opt, cons
             const nf__fit_grp *grp = &in->groups[gidx[u]];
             nf_fit_sweep *w = &recs[u].sweeps[grp->pos[kk]];
             const float *tr = cb.volt + (size_t)row * g->n;
-            int cnt = cb.cnt[row], stored = cnt < g->max_spikes ? cnt : g->max_spikes;
+            int cnt = cb.cnt[row], cap = spike_cap(in, r), stored = cnt < cap ? cnt : cap;
             w->target = r;
             w->test = kk >= grp->n_train;
             if (!(w->trace = malloc(sizeof(float) * (size_t)g->n)) ||
