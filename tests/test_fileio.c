@@ -1,14 +1,22 @@
-/* Output sets (src/core/fileio.c): staged beside the output directory and
- * committed in one step; the earlier set's stale files go, other files stay,
- * an uncommitted stage leaves nothing behind. */
+/* Output sets (src/core/fileio.c): staged inside the output directory under
+ * its writer's lock and committed by a journalled move; the earlier set's
+ * stale files go, other files stay, an uncommitted stage leaves nothing
+ * behind; a failure or a death at any operation leaves the complete earlier
+ * set or (once the journal is written, after the next writer's lock) the
+ * complete new one; a second writer is refused naming the first. */
 #include "neurofit/fileio.h"
+
+#include "internal.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char root[256];
@@ -67,6 +75,13 @@ static const char *listing(const char *dir)
 
 static const char *const set[] = {"a.npy", "b.npy", "checkpoint", "results.json"};
 
+static int nft_has(const char *dir, const char *name)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
 static void write_set(nf_stage *st, const char *tag, int with_b)
 {
     put(nf_stage_path(st), "a.npy", tag);
@@ -82,12 +97,13 @@ Test(stage, a_new_directory_gets_the_set_and_no_stage_is_left)
     nf_stage *st;
     cr_assert_eq(nf_stage_open(dir, &st), NF_OK, "%s", nf_errmsg());
     cr_assert(strstr(nf_stage_path(st), NF_STAGE_TAG), "%s", nf_stage_path(st));
-    struct stat sb;
-    cr_assert_neq(stat(dir, &sb), 0, "the output directory is not touched before the commit");
+    cr_assert_eq(strncmp(nf_stage_path(st), dir, strlen(dir)), 0, "the stage is inside the directory: %s",
+                 nf_stage_path(st));
+    cr_assert(nft_has(dir, ".neurofit.lock"), "locked while staging");
     write_set(st, "new", 1);
     cr_assert_eq(nf_stage_commit(st, set, 4), NF_OK, "%s", nf_errmsg());
     nf_stage_destroy(st);
-    cr_assert_str_eq(listing(dir), "a.npy,b.npy,results.json");
+    cr_assert_str_eq(listing(dir), "a.npy,b.npy,results.json", "no stage, no lock file left");
     cr_assert_str_eq(get(dir, "b.npy"), "new");
     char parent[512];
     snprintf(parent, sizeof parent, "%s/parent", root);
@@ -138,13 +154,15 @@ Test(stage, other_files_in_the_directory_stay)
     cr_assert_str_eq(get(dir, "results.json"), "new");
     cr_assert_str_eq(listing(root), "out");
 
-    /* a symbolic link to a directory: the files go where it points, the link stays */
+    /* a symbolic link to a directory: the files go where it points, the link stays
+     * (and the lock is the directory's: taken through the link, it is held) */
     char real[512], link[512];
     snprintf(real, sizeof real, "%s/real", root);
     snprintf(link, sizeof link, "%s/link", root);
     mkdir(real, 0777);
     cr_assert_eq(symlink(real, link), 0);
     cr_assert_eq(nf_stage_open(link, &st), NF_OK, "%s", nf_errmsg());
+    cr_assert(nft_has(real, ".neurofit.lock"));
     write_set(st, "linked", 1);
     cr_assert_eq(nf_stage_commit(st, set, 4), NF_OK, "%s", nf_errmsg());
     nf_stage_destroy(st);
@@ -178,6 +196,21 @@ Test(stage, a_failed_run_leaves_the_earlier_set_and_nothing_else)
     nf_stage_destroy(st);
     cr_assert_str_eq(listing(root), "out");
     cr_assert_str_eq(get(dir, "results.json"), "old");
+    /* a set without its marker is no set */
+    cr_assert_eq(nf_stage_open(dir, &st), NF_OK, "%s", nf_errmsg());
+    put(nf_stage_path(st), "a.npy", "new");
+    cr_assert_eq(nf_stage_commit(st, set, 4), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "marker"), "%s", nf_errmsg());
+    nf_stage_destroy(st);
+    cr_assert_str_eq(listing(dir), "a.npy,results.json");
+    cr_assert_str_eq(get(dir, "a.npy"), "old");
+    /* a failed run into a new directory leaves no directory */
+    char fresh[512];
+    snprintf(fresh, sizeof fresh, "%s/fresh", root);
+    cr_assert_eq(nf_stage_open(fresh, &st), NF_OK, "%s", nf_errmsg());
+    write_set(st, "new", 1);
+    nf_stage_destroy(st);
+    cr_assert_str_eq(listing(root), "out");
 }
 
 Test(stage, the_current_directory_can_be_the_output)
@@ -193,4 +226,246 @@ Test(stage, the_current_directory_can_be_the_output)
     nf_stage_destroy(st);
     cr_assert_str_eq(listing(dir), "a.npy,b.npy,results.json");
     cr_assert_str_eq(listing(root), "here");
+}
+
+/* ---- the writer's lock ---------------------------------------------------- */
+
+Test(stage, a_second_writer_is_refused_naming_the_first)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/out", root);
+    int ready[2], done[2];
+    cr_assert_eq(pipe(ready), 0);
+    cr_assert_eq(pipe(done), 0);
+    pid_t child = fork();
+    if (child == 0) { /* the first writer: holds a stage until told */
+        nf_stage *st;
+        char c = nf_stage_open(dir, &st) == NF_OK ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1 || read(done[0], &c, 1) != 1)
+            _exit(3);
+        nf_stage_destroy(st);
+        _exit(0);
+    }
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1);
+    cr_assert_eq(c, 'y');
+    nf_stage *st;
+    nf_out_lock *lk;
+    cr_assert_eq(nf_stage_open(dir, &st), NF_EBUSY);
+    char pid[32];
+    snprintf(pid, sizeof pid, "pid %ld", (long)child);
+    cr_assert(strstr(nf_errmsg(), pid), "the holder is named: %s", nf_errmsg());
+    cr_assert_eq(nf_out_lock_acquire(dir, &lk), NF_EBUSY);
+    cr_assert(strstr(nf_errmsg(), pid), "%s", nf_errmsg());
+    cr_assert_eq(write(done[1], "x", 1), 1);
+    int wst;
+    cr_assert_eq(waitpid(child, &wst, 0), child);
+    cr_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+    /* once it let go: ours; held twice in one process, one lock file, gone after the last release */
+    cr_assert_eq(nf_out_lock_acquire(dir, &lk), NF_OK, "%s", nf_errmsg());
+    cr_assert_str_eq(nf_out_lock_notes(lk), "");
+    cr_assert_eq(nf_stage_open(dir, &st), NF_OK, "nested in one process: %s", nf_errmsg());
+    write_set(st, "mine", 1);
+    cr_assert_eq(nf_stage_commit(st, set, 4), NF_OK, "%s", nf_errmsg());
+    nf_stage_destroy(st);
+    cr_assert(nft_has(dir, ".neurofit.lock"), "still held by the outer acquisition");
+    nf_out_lock_release(lk);
+    cr_assert_str_eq(listing(dir), "a.npy,b.npy,results.json");
+}
+
+Test(stage, a_dead_writers_stage_is_removed_and_said)
+{
+    char dir[512], stale[600];
+    snprintf(dir, sizeof dir, "%s/out", root);
+    mkdir(dir, 0777);
+    put(dir, "results.json", "old");
+    snprintf(stale, sizeof stale, "%s/.neurofit" NF_STAGE_TAG "999999999", dir);
+    mkdir(stale, 0777);
+    put(stale, "a.npy", "big and unfinished");
+    nf_out_lock *lk;
+    cr_assert_eq(nf_out_lock_acquire(dir, &lk), NF_OK, "%s", nf_errmsg());
+    cr_assert(strstr(nf_out_lock_notes(lk), "removed .neurofit" NF_STAGE_TAG "999999999"), "%s",
+              nf_out_lock_notes(lk));
+    cr_assert(strstr(nf_out_lock_notes(lk), "process 999999999"), "%s", nf_out_lock_notes(lk));
+    nf_out_lock_release(lk);
+    cr_assert_str_eq(listing(dir), "results.json");
+    cr_assert_str_eq(get(dir, "results.json"), "old");
+}
+
+/* ---- faults at every operation ---------------------------------------------- */
+
+/* dir's names and contents, recursively, sorted (static buffer): two sets
+ * compare equal exactly when they are byte-identical. */
+static void snap_into(char *buf, size_t cap, const char *dir, const char *prefix, int visible)
+{
+    struct dirent **e;
+    int n = scandir(dir, &e, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        const char *nm = e[i]->d_name;
+        if (strcmp(nm, ".") && strcmp(nm, "..") && !(visible && nm[0] == '.')) {
+            char p[1024];
+            snprintf(p, sizeof p, "%s/%s", dir, nm);
+            struct stat sb;
+            lstat(p, &sb);
+            size_t len = strlen(buf);
+            if (S_ISDIR(sb.st_mode)) {
+                char pre[512];
+                snprintf(pre, sizeof pre, "%s%s/", prefix, nm);
+                snprintf(buf + len, cap - len, "%s%s/;", prefix, nm);
+                snap_into(buf, cap, p, pre, 0);
+            } else
+                snprintf(buf + len, cap - len, "%s%s=%s;", prefix, nm, get(dir, nm));
+        }
+        free(e[i]);
+    }
+    free(e);
+}
+
+static const char *snap(const char *dir, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    snap_into(buf, cap, dir, "", 0);
+    return buf;
+}
+
+/* The same without the hidden names at the top (a stage, the lock file). */
+static const char *snap_visible(const char *dir, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    snap_into(buf, cap, dir, "", 1);
+    return buf;
+}
+
+/* The earlier set: a, b, a checkpoint directory, the marker, and a file of the user's. */
+static void earlier_set(const char *dir)
+{
+    nf_remove_tree(dir);
+    mkdir(dir, 0777);
+    put(dir, "a.npy", "old a");
+    put(dir, "b.npy", "old b");
+    put(dir, "results.json", "old marker");
+    put(dir, "notes.txt", "the user's");
+    char ck[600];
+    snprintf(ck, sizeof ck, "%s/checkpoint", dir);
+    mkdir(ck, 0777);
+    put(ck, "state.json", "old state");
+}
+
+/* A new set without b.npy (so the earlier b is stale), with the marker. */
+static nf_status new_set(const char *dir)
+{
+    nf_stage *st;
+    nf_status s = nf_stage_open(dir, &st);
+    char p[1024];
+    for (int k = 0; !s && k < 2; k++) {
+        nf_commit_file f;
+        snprintf(p, sizeof p, "%s/%s", nf_stage_path(st), k ? "results.json" : "a.npy");
+        if (!(s = nf_file_commit_open(&f, p))) {
+            fputs(k ? "new marker" : "new a", f.fp);
+            s = nf_file_commit_close(&f, 1);
+        }
+    }
+    if (!s)
+        s = nf_stage_commit(st, set, 4);
+    nf_stage_destroy(st);
+    return s;
+}
+
+Test(stage, a_failure_at_any_operation_leaves_the_earlier_set_byte_identical)
+{
+    char dir[512], before[4096], after[4096], want_new[4096];
+    snprintf(dir, sizeof dir, "%s/out", root);
+    earlier_set(dir);
+    snap(dir, before, sizeof before);
+    /* how many operations a commit has, and what it leaves */
+    cr_assert_eq(new_set(dir), NF_OK, "%s", nf_errmsg());
+    snap(dir, want_new, sizeof want_new);
+    cr_assert_str_eq(want_new, "a.npy=new a;notes.txt=the user's;results.json=new marker;");
+    int n_ops = 0;
+    for (long k = 1;; k++) {
+        earlier_set(dir);
+        nf__fault_arm(k, ENOSPC, 0);
+        nf_status s = new_set(dir);
+        long counted = nf__fault_count();
+        nf__fault_arm(0, 0, 0);
+        if (s == NF_OK) {
+            cr_assert(counted < k, "operation %ld failed but the commit said ok", k);
+            cr_assert_str_eq(snap(dir, after, sizeof after), want_new);
+            break;
+        }
+        n_ops++;
+        cr_assert_str_eq(snap(dir, after, sizeof after), before, "failure at operation %ld (%s): not the earlier set",
+                         k, nf_errmsg());
+        cr_assert(k < 100, "the commit never succeeds");
+    }
+    cr_assert_geq(n_ops, 8, "open/finish of 2 files, stage, .old, journal, renames: %d", n_ops);
+}
+
+Test(stage, a_writer_killed_at_any_operation_leaves_a_whole_set_and_the_next_finishes_it)
+{
+    char dir[512], before[4096], after[4096], want_new[4096];
+    snprintf(dir, sizeof dir, "%s/out", root);
+    earlier_set(dir);
+    snap(dir, before, sizeof before);
+    cr_assert_eq(new_set(dir), NF_OK, "%s", nf_errmsg());
+    snap(dir, want_new, sizeof want_new);
+    int finished = 0, kept = 0;
+    for (long k = 1;; k++) {
+        earlier_set(dir);
+        pid_t child = fork();
+        if (child == 0) {
+            nf__fault_arm(k, 0, 1);
+            _exit(new_set(dir) == NF_OK ? 0 : 1);
+        }
+        int wst;
+        cr_assert_eq(waitpid(child, &wst, 0), child);
+        cr_assert(WIFEXITED(wst));
+        if (WEXITSTATUS(wst) == 0) {
+            cr_assert_str_eq(snap(dir, after, sizeof after), want_new);
+            break;
+        }
+        cr_assert_eq(WEXITSTATUS(wst), NF__FAULT_EXIT);
+        /* as the dead writer left it: a marker only on a whole set */
+        snap_visible(dir, after, sizeof after);
+        if (strstr(after, "results.json=new marker"))
+            cr_assert(strstr(after, "a.npy=new a") && !strstr(after, "b.npy"), "a new marker on a mix: %s", after);
+        if (strstr(after, "results.json=old marker"))
+            cr_assert(strstr(after, "a.npy=old a") && strstr(after, "b.npy=old b"), "an old marker on a mix: %s",
+                      after);
+        /* the next writer's lock finishes or removes what it left */
+        nf_out_lock *lk;
+        cr_assert_eq(nf_out_lock_acquire(dir, &lk), NF_OK, "%s", nf_errmsg());
+        char notes[2048];
+        snprintf(notes, sizeof notes, "%s", nf_out_lock_notes(lk));
+        nf_out_lock_release(lk);
+        snap(dir, after, sizeof after);
+        if (!strcmp(after, want_new)) {
+            finished++;
+            cr_assert(strstr(notes, "finished the commit"), "killed at %ld: %s", k, notes);
+        } else {
+            kept++;
+            cr_assert_str_eq(after, before, "killed at operation %ld, then locked: neither set", k);
+        }
+        cr_assert(k < 100, "the commit never succeeds");
+    }
+    cr_assert_geq(kept, 5, "deaths before the journal keep the earlier set");
+    cr_assert_geq(finished, 3, "deaths after it are finished by the next writer");
+}
+
+Test(stage, a_crafted_journal_never_reaches_outside)
+{
+    char dir[512], stage[600], victim[512];
+    snprintf(dir, sizeof dir, "%s/out", root);
+    snprintf(victim, sizeof victim, "%s/victim", root);
+    mkdir(dir, 0777);
+    mkdir(victim, 0777);
+    put(victim, "precious", "keep");
+    snprintf(stage, sizeof stage, "%s/.neurofit" NF_STAGE_TAG "999999998", dir);
+    mkdir(stage, 0777);
+    put(stage, ".commit", "neurofit-commit 1\nset ../victim\nnew ../victim\n");
+    nf_out_lock *lk;
+    cr_assert_eq(nf_out_lock_acquire(dir, &lk), NF_OK, "%s", nf_errmsg());
+    nf_out_lock_release(lk);
+    cr_assert_str_eq(get(victim, "precious"), "keep");
+    cr_assert_str_eq(listing(dir), "", "the stage went as an unfinished one");
 }

@@ -422,7 +422,7 @@ nf_status nf_fit_example(double *v_mV, double *i_pA);
  * of the fit's output set, so nf_fit_write's commit removes it. */
 #define NF_FIT_CHECKPOINT_DIR "checkpoint"
 
-/* Write a fit's outputs into dir as one set (staged beside dir, committed
+/* Write a fit's outputs into dir as one set (staged inside dir, committed
  * with results.json last, nf_stage in neurofit/fileio.h): results.json (the
  * top opt->top_k models per recording), results.csv, best_traces.npy
  * ([n_targets][max n] f4, NaN padded), report.html and, with all_traces,

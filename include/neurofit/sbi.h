@@ -231,9 +231,11 @@ typedef struct nf_sbi_write_opts {
  * (traces) or [N][k] (summaries only), summaries.npy [N][k] f4 (with both),
  * stimulus.npy [N][n_steps] f4 pA (when stimuli vary and asked for),
  * valid.npy [N] b1, meta.json. Memory is bounded by the chunk size, not N.
- * Files are streamed into dir/.partial-<pid>/, moved into dir when complete,
- * and meta.json (the marker of a complete dataset) is written last; any old
- * meta.json in dir is removed before the move. */
+ * The files are one output set (nf_stage, neurofit/fileio.h): streamed into
+ * dir/.neurofit.partial-<pid>/ under dir's lock (NF_EBUSY when another
+ * process writes dir), committed when complete with meta.json (the marker
+ * of a complete dataset) last; until then an older dataset in dir stays
+ * whole. */
 nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const char *dir,
                                const nf_sbi_write_opts *opts);
 

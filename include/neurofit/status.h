@@ -11,6 +11,8 @@
 #ifndef NEUROFIT_STATUS_H
 #define NEUROFIT_STATUS_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -29,7 +31,8 @@ extern "C" {
     X(NF_ENODEV, "no CUDA device available")                                \
     X(NF_ECUDA, "CUDA error")                                               \
     X(NF_EUNSUPPORTED, "not supported in this build")                       \
-    X(NF_EINTERRUPTED, "interrupted")
+    X(NF_EINTERRUPTED, "interrupted")                                       \
+    X(NF_EBUSY, "in use by another process")
 
 typedef enum {
 #define NF__STATUS_ENUM(name, str) name,
@@ -48,6 +51,12 @@ const char *nf_errmsg(void);
 
 /* Clear this thread's message. */
 void nf_errclear(void);
+
+/* A short printable excerpt of input for a message: the first n bytes of s
+ * (up to a NUL only when n is (size_t)-1), at most 24 of them, printable
+ * ASCII as is and every other byte as \xNN, "..." when cut. Written into out
+ * (cap bytes; 128 hold any excerpt) and returned. */
+const char *nf_excerpt(char *out, size_t cap, const char *s, size_t n);
 
 #ifdef __cplusplus
 }

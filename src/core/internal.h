@@ -31,6 +31,16 @@ void *nf__malloc_array(size_t n, size_t size);
 double nf__kth_d(double *a, int64_t n, int64_t k);
 float nf__kth_f(float *a, int64_t n, int64_t k);
 
+/* Fault injection in the file layer (src/core/fileio.c), for tests only:
+ * after nf__fault_arm(n, err, die) the n-th failable file operation (open
+ * for writing, the writes to a file, finishing it, creating a stage, a
+ * rename of a commit) fails with errno err, or with die the process _exits with NF__FAULT_EXIT
+ * there, as if killed. n = 0 disarms; nf__fault_count() is the number of
+ * operations counted since arming. Nothing else arms it. */
+#define NF__FAULT_EXIT 86
+void nf__fault_arm(long nth, int err, int die);
+long nf__fault_count(void);
+
 #ifdef __cplusplus
 }
 #endif
