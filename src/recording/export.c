@@ -66,7 +66,7 @@ static nf_status write_sweep(const char *path, const nf_sweep *sw, nf_export_for
             fprintf(cf.fp, "%.17g,%.17g,%.17g\n", sw->t[k], sw->v[k], sw->i[k]);
         else
             fprintf(cf.fp, "%.17g,%.17g\n", sw->t[k], sw->v[k]);
-    return nf_file_commit_close(&cf, !ferror(cf.fp));
+    return nf_file_commit_close(&cf, 1); /* a write error (disk full) fails it */
 }
 
 static nf_status write_epochs(const char *path, const nf_recording *rec, const unsigned char *sel, nf_export_format fmt,
@@ -95,7 +95,7 @@ static nf_status write_epochs(const char *path, const nf_recording *rec, const u
                     nf_epoch_type_name(ep->type), (long long)ep->first, (long long)ep->end, ep->start_ms, ep->end_ms,
                     ep->level_pA);
         }
-    return nf_file_commit_close(&cf, !ferror(cf.fp));
+    return nf_file_commit_close(&cf, 1); /* a write error (disk full) fails it */
 }
 
 static cJSON *meta_json(const nf_recording *rec, const unsigned char *sel, nf_export_format fmt, int64_t epoch_rows)
