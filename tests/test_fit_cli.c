@@ -227,6 +227,12 @@ Test(fit_cli, ctrl_c_saves_a_checkpoint_and_exits_130, .timeout = 120)
     cr_assert(nft_exists(sub, "state.json"), "checkpoint saved on Ctrl-C");
     snprintf(sub, sizeof sub, "%s/c", dir);
     cr_assert(!nft_exists(sub, "results.json"), "no results from an interrupted run");
+    /* the same command again without --resume: refused, saying how to resume or start again */
+    rc = nft_run(out, sizeof out, "%s fit --example --models hh --budget 1000000 --out %s/c --quiet", NFT_BIN, dir);
+    cr_assert_eq(rc, 2, "exit %d: %s", rc, out);
+    cr_assert(strstr(out, "interrupted fit") && strstr(out, "--resume") && strstr(out, "--force"), "%s", out);
+    snprintf(sub, sizeof sub, "%s/c/checkpoint", dir);
+    cr_assert(nft_exists(sub, "state.json"), "the refused run kept the checkpoint");
 }
 
 /* An ABF sweep without --stim-start/--stim-end: the fit's feature window is

@@ -44,6 +44,37 @@ int nf_cli_parse_i64(const char *s, int64_t *out)
     return 1;
 }
 
+int nf_cli_parse_count(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    int64_t n;
+    double d;
+    if (nf_cli_parse_i64(s, &n)) {
+        /* digits */
+    } else if (nf_cli_parse_double(s, &d) && d == floor(d) && fabs(d) < 9.2e18) {
+        n = (int64_t)d; /* 1e6 */
+    } else
+        return 0;
+    if (n < lo || n > hi)
+        return 0;
+    *out = n;
+    return 1;
+}
+
+double nf_cli_memory_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && size > 0 ? (double)pages * (double)size : 0;
+}
+
+int nf_cli_check_memory(const char *cmd, double bytes, const char *what, const char *hint)
+{
+    double mem = nf_cli_memory_bytes();
+    if (mem <= 0 || bytes <= mem)
+        return 0;
+    return nf_cli_error(cmd, NF_EXIT_USAGE, "%s: needs %.3g GB of memory, more than this machine's %.3g GB (%s)", what,
+                        bytes * 1e-9, mem * 1e-9, hint);
+}
+
 int nf_cli_parse_list(const char *s, double *out, int max)
 {
     int n = 0;
@@ -84,6 +115,65 @@ int nf_cli_dispatch(const char *prog, const char *kind, const char *footer, cons
     return NF_EXIT_USAGE;
 }
 
+/* ---- output directory and signals ------------------------------------- */
+
+static char lock_path[4096]; /* the lock file of this command's --out, for on_stop */
+
+int nf_cli_out_begin(const char *cmd, const char *out, const char *marker, int force, nf_out_lock **lk)
+{
+    *lk = NULL;
+    nf_status s = nf_out_lock_acquire(out, lk);
+    if (s)
+        return nf_cli_error(cmd, s == NF_EBUSY ? NF_EXIT_FAIL : NF_EXIT_USAGE, "--out %s: %s", out, nf_errmsg());
+    const char *notes = nf_out_lock_notes(*lk);
+    for (const char *line = notes; *line;) {
+        size_t n = strcspn(line, "\n");
+        fprintf(stderr, "neurofit %s: %.*s\n", cmd, (int)n, line);
+        line += n + (line[n] == '\n');
+    }
+    char p[4096];
+    if (!force && marker && nf_path_join(p, sizeof p, out, marker) == NF_OK && access(p, F_OK) == 0) {
+        nf_out_lock_release(*lk);
+        *lk = NULL;
+        return nf_cli_error(cmd, NF_EXIT_USAGE,
+                            "--out %s holds earlier results (%s): give another --out, or --force to replace them", out,
+                            marker);
+    }
+    snprintf(lock_path, sizeof lock_path, "%s", nf_out_lock_path(*lk));
+    return 0;
+}
+
+void nf_cli_out_end(nf_out_lock *lk)
+{
+    lock_path[0] = 0; /* before letting go: the file may be another writer's next */
+    nf_out_lock_release(lk);
+}
+
+volatile sig_atomic_t nf_cli_stop;
+static volatile sig_atomic_t stop_mode;
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+static void on_stop(int sig)
+{
+    if (stop_mode == NF_CLI_STOP_EXIT) { /* nothing staged yet: only the lock file to remove */
+        if (lock_path[0])
+            unlink(lock_path);
+        _exit(NF_EXIT_INTERRUPTED);
+    }
+    nf_cli_stop = sig;
+}
+
+void nf_cli_stop_mode(int mode)
+{
+    stop_mode = mode;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = mode == NF_CLI_STOP_DEFAULT ? SIG_DFL : on_stop;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+        sigaction(stop_signals[i], &sa, NULL);
+}
+
 /* ---- options ------------------------------------------------------------ */
 
 /* "all" or "0,2,5-7" -> mask over n sweeps; NF_EXIT_USAGE (the message
@@ -107,7 +197,10 @@ int nf_cli_parse_indices(const char *cmd, const char *opt, const char *spec, int
             b = strtol(q, &end, 10);
             if (end == q) return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": bad range", opt, spec);
         }
-        if (a < 0 || b < a || b >= n)
+        if (b < a)
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": the range %ld-%ld runs backwards (%ld-%ld?)", opt, spec,
+                                a, b, b, a);
+        if (a < 0 || b >= n)
             return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": %s has sweeps 0..%d", opt, spec, file, n - 1);
         for (long k = a; k <= b; k++) mask[k] = 1;
         if (*end == ',')
@@ -166,24 +259,31 @@ int nf_cli_read_waves(const char *cmd, const char *opt, const char *path, int64_
     if (!fp) return nf_cli_error(cmd, NF_EXIT_USAGE, "%s: cannot open %s", opt, path);
     float *buf = malloc(sizeof(float) * (size_t)(T > 0 ? T : 1));
     int64_t n = 0;
-    char line[512];
+    char *line = NULL, q[128];
+    size_t line_cap = 0;
     long lineno = 0;
-    while (buf && fgets(line, sizeof line, fp)) {
+    for (ssize_t got; buf && (got = getline(&line, &line_cap, fp)) >= 0;) {
         lineno++;
+        size_t used = (size_t)got;
+        while (used && (line[used - 1] == '\n' || line[used - 1] == '\r')) used--;
+        int nul = strlen(line) < used; /* a NUL would end the number early */
+        line[used] = 0;
         char *s = line;
         while (isspace((unsigned char)*s)) s++;
-        if (!*s || *s == '#') continue;
-        s[strcspn(s, "\r\n")] = 0;
+        if (!nul && (!*s || *s == '#')) continue;
         double v;
-        if (!nf_cli_parse_double(s, &v)) {
+        if (nul || !nf_cli_parse_double(s, &v)) {
             fclose(fp);
             free(buf);
-            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s %s line %ld: '%s' is not a finite number (pA)", opt, path,
-                                lineno, s);
+            int rc = nf_cli_error(cmd, NF_EXIT_USAGE, "%s %s line %ld: '%s' is not a finite number (pA)", opt, path,
+                                  lineno, nf_excerpt(q, sizeof q, line, used));
+            free(line);
+            return rc;
         }
         if (n < T) buf[n] = (float)v;
         n++;
     }
+    free(line);
     fclose(fp);
     if (!buf) return nf_cli_error(cmd, NF_EXIT_FAIL, "out of memory");
     if (n != T) {

@@ -24,14 +24,19 @@
 #define NEUROFIT_CLI_UTIL_H
 
 #include "neurofit/engine.h"
+#include "neurofit/fileio.h"
 #include "neurofit/recording.h"
 
 #include <getopt.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdint.h>
 
-/* Exit codes: 0 success, 1 failure while running, 2 bad usage or input. */
-enum { NF_EXIT_OK = 0, NF_EXIT_FAIL = 1, NF_EXIT_USAGE = 2 };
+/* Exit codes (README's table): 0 success; 1 the run failed (I/O error, disk
+ * full, out of memory, --out in use by another neurofit); 2 bad usage or
+ * input (a message names it); 130 interrupted (SIGINT, SIGTERM, SIGHUP or
+ * SIGQUIT). */
+enum { NF_EXIT_OK = 0, NF_EXIT_FAIL = 1, NF_EXIT_USAGE = 2, NF_EXIT_INTERRUPTED = 130 };
 
 /* Print "neurofit <cmd>: <message>\n" to stderr; returns code. */
 int nf_cli_error(const char *cmd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -45,6 +50,17 @@ int nf_cli_parse_i64(const char *s, int64_t *out);
 int nf_cli_parse_indices(const char *cmd, const char *opt, const char *spec, int n, unsigned char *mask,
                          const char *file);
 int nf_cli_parse_sweeps(const char *cmd, const char *spec, int n, unsigned char *mask, const char *file);
+/* A size-like count: digits, or a number like 1e6 that is whole; 1 when it
+ * is one and lies in [lo, hi], else 0 (the caller names the range). */
+int nf_cli_parse_count(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
+/* This machine's memory in bytes (0 when unknown): size-like options whose
+ * buffers would not fit are range errors before anything is allocated. */
+double nf_cli_memory_bytes(void);
+
+/* 0 when bytes fit in this machine's memory, else the message "<what>:
+ * needs X GB of memory, more than this machine's Y GB (<hint>)" and exit 2. */
+int nf_cli_check_memory(const char *cmd, double bytes, const char *what, const char *hint);
 
 /* --time START:END (ms, 0 <= START < END): 0, or NF_EXIT_USAGE with the message printed. */
 int nf_cli_parse_time(const char *cmd, const char *v, double *t0, double *t1);
@@ -76,6 +92,28 @@ int nf_cli_dispatch(const char *prog, const char *kind, const char *footer, cons
                     int argc, char **argv);
 void nf_cli_dispatch_usage(FILE *fp, const char *prog, const char *kind, const char *footer,
                            const nf_cli_command *cmds, int n_cmds);
+/* ---- output directory and signals ------------------------------------- */
+
+/* The start of a command that writes an output set into out: takes the
+ * writer's lock (another writer: exit 1 naming its pid; an unusable
+ * directory: exit 2), says on stderr what the lock cleaned up after dead
+ * writers, and refuses a directory whose complete earlier set has marker
+ * (results.json, meta.json, ...) unless force (exit 2). Returns 0 with *lk
+ * held (nf_cli_out_end it), or the exit code with a message printed. */
+int nf_cli_out_begin(const char *cmd, const char *out, const char *marker, int force, nf_out_lock **lk);
+/* Let go of it (NULL is accepted). */
+void nf_cli_out_end(nf_out_lock *lk);
+
+/* The signals that end a run: SIGINT, SIGTERM, SIGHUP, SIGQUIT. While a
+ * command computes with nothing staged they end it at once with exit 130
+ * (NF_CLI_STOP_EXIT; the lock file goes with the process); while it writes, or
+ * where it can stop cleanly, they only set nf_cli_stop (NF_CLI_STOP_FLAG),
+ * which it polls where it can (an output set is never cut short: the
+ * stage is removed, or the commit completes); NF_CLI_STOP_DEFAULT puts back
+ * the defaults. */
+enum { NF_CLI_STOP_DEFAULT, NF_CLI_STOP_EXIT, NF_CLI_STOP_FLAG };
+extern volatile sig_atomic_t nf_cli_stop; /* the signal caught in NF_CLI_STOP_FLAG mode, else 0 */
+void nf_cli_stop_mode(int mode);
 
 /* ---- options ------------------------------------------------------------ */
 

@@ -1,11 +1,13 @@
 /* `neurofit export`: the sweeps the readers return, as files numpy reads.
  *
- *   neurofit export FILE [--sweeps all|LIST] [--format npy|csv] --out DIR
+ *   neurofit export FILE [--sweeps all|LIST] [--format npy|csv] --out DIR [--force]
  *       [--columns SPEC] [--dt MS] [--channel N] [--current recorded|protocol] [--current-file IBW]
  *
  * The recording is read as `info`, `features` and `fit` read it (the shared
  * recording options) and written by nf_recording_export: one file per sweep
- * (t, V, I), the epochs, and meta.json, as one output set in DIR. */
+ * (t, V, I), the epochs, and meta.json, as one output set in DIR, under
+ * its lock; a DIR with an earlier export (meta.json) is refused unless
+ * --force. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "neurofit/recording.h"
@@ -29,13 +31,15 @@ static void usage(FILE *fp)
             "  meta.json                  source, channels, current, the layout of each file\n\n"
             "  --sweeps all|LIST  e.g. 0,2,5-7 (default all)\n"
             "  --format npy|csv   (default npy)\n"
-            "  --out DIR          the output directory; an earlier export there is replaced\n" NF_CLI_HELP_RECORDING);
+            "  --out DIR          the output directory\n"
+            "  --force            replace an earlier export in DIR\n" NF_CLI_HELP_RECORDING);
 }
 
 enum { O_SWEEPS = NF_CLI_OWN, O_FORMAT };
 
 static const struct option export_options[] = {NF_CLI_OPT_HELP,
                                                NF_CLI_OPT_OUT,
+                                               NF_CLI_OPT_FORCE,
                                                {"sweeps", required_argument, NULL, O_SWEEPS},
                                                {"format", required_argument, NULL, O_FORMAT},
                                                NF_CLI_OPTS_RECORDING,
@@ -77,7 +81,12 @@ int nf_cli_export(int argc, char **argv)
     unsigned char *mask = malloc((size_t)rec->n_sweeps);
     int rc = mask ? nf_cli_parse_sweeps(CMD, sweeps, rec->n_sweeps, mask, file)
                   : nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
+    nf_out_lock *lock = NULL; /* one writer of --out; an earlier export kept unless --force */
+    if (!rc) rc = nf_cli_out_begin(CMD, c.out, "meta.json", c.force, &lock);
+    nf_cli_stop_mode(NF_CLI_STOP_FLAG); /* the set is written whole or not at all */
     if (!rc && nf_recording_export(rec, mask, fmt, c.out)) rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+    nf_cli_stop_mode(NF_CLI_STOP_DEFAULT);
+    nf_cli_out_end(lock);
     if (!rc) {
         int n = 0;
         for (int k = 0; k < rec->n_sweeps; k++) n += mask[k];

@@ -10,7 +10,9 @@
  * file one trace (1-D V, needs --dt) or one per row (2-D [n_traces][n] V,
  * --dt). Without --stim-start/--stim-end each sweep's window is found by
  * nf_stim_window_find (a protocol epoch, or a step in the current); the
- * choice is in the output and ambiguous ones are warned about on stderr.
+ * choice is in the output and ambiguous ones are warned about on stderr. A
+ * sweep whose window cannot be found is named on stderr and skipped (with
+ * --strict it fails the command); a window given must lie inside each sweep.
  * Everything is read and computed before anything is printed. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
@@ -35,7 +37,9 @@ static void usage(FILE *fp)
             "  FILE             ABF 1/2, NWB 2 or IBW recording: one record per sweep; a text table (t V,\n"
             "                   or named columns); .npy: 1-D V[mV] or 2-D [traces][samples] V[mV], with --dt\n"
             "  --stim-start/--stim-end  stimulus window in ms (default: each sweep's protocol epoch whose\n"
-            "                   level changes across sweeps, or the step in its current; printed with why)\n"
+            "                   level changes across sweeps, or the step in its current; printed with why;\n"
+            "                   a sweep without one is skipped, named on stderr)\n"
+            "  --strict         a sweep whose stimulus window cannot be found fails the command (exit 2)\n"
             "  --sweep N|all    sweeps of ABF/NWB/IBW recordings (default all)\n"
             "  --threshold MV   spike detection threshold (default -20 mV, eFEL's; = --setting Threshold=MV)\n"
             "  --features LIST  comma-separated names, `all` for the default set (every feature but the traces\n"
@@ -60,23 +64,40 @@ static void note_window(const char *file, const nf_stim_window *w, char *last, s
 /* Features of one sweep, appended to the CSV text and the JSON array. A table
  * (text, .npy) keeps the times the file gave and is labelled FILE or FILE#row;
  * a recording sweep on a regular grid goes in as dt and is labelled by sweep. */
-static int process(nf_features *f, const nf_recording *rec, int sweep, double ss, double se, const int *ids,
-                   int n_ids, FILE *csv_fp, cJSON *records, char *last_note, size_t note_cap)
+#define SKIPPED (-1) /* process(): the sweep has no stimulus window */
+
+static int process(nf_features *f, const nf_recording *rec, int sweep, double ss, double se, int strict,
+                   const int *ids, int n_ids, FILE *csv_fp, cJSON *records, char *last_note, size_t note_cap)
 {
     const nf_sweep *S = &rec->sweeps[sweep];
     const char *file = rec->path;
     int table = rec->format == NF_FORMAT_TEXT || rec->format == NF_FORMAT_NPY;
     int k = table ? S->index : 0; /* the record's "trace" */
     const double *t = table || !(S->dt_ms > 0) ? S->t : NULL;
+    char which[4200];
+    if (table)
+        snprintf(which, sizeof which, rec->n_sweeps > 1 ? "%s trace %d" : "%s", file, k);
+    else
+        snprintf(which, sizeof which, "%s sweep %d", file, S->index);
     nf_stim_window w = {.start_ms = ss, .end_ms = se};
     if (isnan(ss)) {
-        if (nf_stim_window_find(rec, sweep, &w))
-            return nf_cli_error(CMD, NF_EXIT_USAGE, "%s: give --stim-start and --stim-end", nf_errmsg());
+        if (nf_stim_window_find(rec, sweep, &w)) {
+            if (strict)
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "%s: %s; give --stim-start and --stim-end", which, nf_errmsg());
+            fprintf(stderr, "neurofit features: %s skipped: %s (give --stim-start and --stim-end, or --strict to "
+                    "fail)\n", which, nf_errmsg());
+            return SKIPPED;
+        }
         note_window(file, &w, last_note, note_cap);
+    } else { /* a window given must lie inside the sweep */
+        double t0 = t ? t[0] : 0, t1 = t ? t[S->n - 1] : (double)(S->n - 1) * S->dt_ms;
+        if (ss < t0 || se > t1)
+            return nf_cli_error(CMD, NF_EXIT_USAGE, "%s: --stim-start %g --stim-end %g ms is outside the sweep (%g to "
+                                "%g ms)", which, ss, se, t0, t1);
     }
     nf_trace x = {.t = t, .dt_ms = S->dt_ms, .v = S->v, .i = S->i, .n = S->n, .stim_start_ms = w.start_ms,
                   .stim_end_ms = w.end_ms};
-    if (nf_features_compute(f, &x)) return nf_cli_error(CMD, NF_EXIT_USAGE, "%s trace %d: %s", file, k, nf_errmsg());
+    if (nf_features_compute(f, &x)) return nf_cli_error(CMD, NF_EXIT_USAGE, "%s: %s", which, nf_errmsg());
     char label[4200];
     if (!table)
         snprintf(label, sizeof label, "%s sweep %d", file, S->index);
@@ -109,7 +130,7 @@ static int process(nf_features *f, const nf_recording *rec, int sweep, double ss
 }
 
 enum { O_LIST = NF_CLI_OWN, O_STIM_START, O_STIM_END, O_THRESHOLD, O_INTERP_STEP, O_SWEEP, O_FEATURES, O_FORMAT,
-       O_SETTING };
+       O_SETTING, O_STRICT };
 
 static const struct option features_options[] = {
     NF_CLI_OPT_HELP,
@@ -122,6 +143,7 @@ static const struct option features_options[] = {
     {"features", required_argument, NULL, O_FEATURES},
     {"format", required_argument, NULL, O_FORMAT},
     {"setting", required_argument, NULL, O_SETTING},
+    {"strict", no_argument, NULL, O_STRICT},
     NF_CLI_OPTS_RECORDING,
     NF_CLI_OPT_END};
 
@@ -137,7 +159,7 @@ static void print_list(void)
 int nf_cli_features(int argc, char **argv)
 {
     double ss = NAN, se = NAN;
-    int sweep_sel = -1; /* -1: all sweeps */
+    int sweep_sel = -1, strict = 0, n_done = 0, n_skipped = 0; /* sweep -1: all sweeps */
     const char *list = NULL, *format = "json";
     nf_features_opts opts;
     nf_features_opts_default(&opts);
@@ -181,6 +203,7 @@ int nf_cli_features(int argc, char **argv)
                 rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--sweep %s: a sweep number or all", v);
             break;
         case O_FEATURES: list = v; break;
+        case O_STRICT: strict = 1; break;
         case O_SETTING: {
             char name[64];
             const char *eq = strchr(v, '=');
@@ -248,10 +271,16 @@ int nf_cli_features(int argc, char **argv)
             rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--sweep %d: %s has sweeps 0..%d", sel, files[fi], rec->n_sweeps - 1);
         char last_note[256] = "";
         for (int sw = 0; sw < rec->n_sweeps && !rc; sw++)
-            if (sel < 0 || sw == sel)
-                rc = process(f, rec, sw, ss, se, ids, n_ids, csv_fp, records, last_note, sizeof last_note);
+            if (sel < 0 || sw == sel) {
+                rc = process(f, rec, sw, ss, se, strict, ids, n_ids, csv_fp, records, last_note, sizeof last_note);
+                if (rc == SKIPPED) n_skipped++, rc = 0;
+                else if (!rc) n_done++;
+            }
         nf_recording_destroy(rec);
     }
+    if (!rc && !n_done && n_skipped)
+        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "no sweep had a stimulus window (%d skipped): give --stim-start and "
+                          "--stim-end", n_skipped);
     if (fclose(csv_fp)) rc = rc ? rc : nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
     csv_fp = NULL;
     if (!rc) {

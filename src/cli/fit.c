@@ -13,8 +13,9 @@
  *
  * Groups: each file is one cell (--group file, the default: one parameter
  * set per model across its selected sweeps), or each sweep alone (--group
- * sweep), or the cells of a manifest (--cells). A DIR that holds
- * results.json is refused unless --force (or --resume).
+ * sweep), or the cells of a manifest (--cells). DIR has one writer at a time
+ * (a second is refused, exit 1). A DIR that holds results.json, or the
+ * checkpoint of an interrupted fit, is refused unless --force (or --resume).
  *
  * Checkpoints go to DIR/checkpoint while the fit runs; Ctrl-C saves one and
  * exits with 130, and --resume continues to the same result as an
@@ -99,13 +100,6 @@ static void usage(FILE *fp)
             "How the recordings are read (as `neurofit info` and `features` read them):\n" NF_CLI_HELP_RECORDING);
 }
 
-static volatile sig_atomic_t g_interrupted;
-static void on_sigint(int sig)
-{
-    (void)sig;
-    g_interrupted = 1;
-}
-
 typedef struct progress_state {
     int quiet, tty;
     double last_print, total_steps; /* neuron-steps the budget allows, all models */
@@ -115,7 +109,7 @@ typedef struct progress_state {
 static int on_progress(const nf_fit_progress *p, void *user)
 {
     progress_state *ps = user;
-    if (g_interrupted)
+    if (nf_cli_stop)
         return 1;
     if (ps->quiet)
         return 0;
@@ -390,6 +384,7 @@ int nf_cli_fit(int argc, char **argv)
     nf_fit_start *starts = NULL;
     double *start_vals = NULL;
     nf_fit_result *res = NULL;
+    nf_out_lock *lock = NULL;
     if (!rc)
         rc = nf_cli_make_groups(&L, &groups, &gidx, &gtest);
     for (int k = 0; k < L.n && !isnan(stim_start) && !rc; k++) {
@@ -410,15 +405,17 @@ int nf_cli_fit(int argc, char **argv)
             fprintf(stderr, "neurofit fit: %d starting points from %s\n", o.n_starts, init);
     }
 
-    /* never replace earlier results by accident */
-    char prev[4096], ckpt[4096];
-    if (!rc && !o.resume && !force && nf_path_join(prev, sizeof prev, out, "results.json") == NF_OK &&
-        access(prev, F_OK) == 0)
-        rc = nf_cli_error(CMD, NF_EXIT_USAGE,
-                          "--out %s holds earlier results (results.json): give another --out, or --force to "
-                          "replace them", out);
-    if (!rc && (nf_mkdir_p(out) || nf_path_join(ckpt, sizeof ckpt, out, NF_FIT_CHECKPOINT_DIR)))
+    /* one writer of --out; never replace earlier results, or an interrupted fit's checkpoint, by accident */
+    char ckpt[4096], state[4200];
+    if (!rc)
+        rc = nf_cli_out_begin(CMD, out, "results.json", force || o.resume, &lock);
+    if (!rc && nf_path_join(ckpt, sizeof ckpt, out, NF_FIT_CHECKPOINT_DIR))
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--out: %s", nf_errmsg());
+    if (!rc && !o.resume && !force && nf_path_join(state, sizeof state, ckpt, "state.json") == NF_OK &&
+        access(state, F_OK) == 0)
+        rc = nf_cli_error(CMD, NF_EXIT_USAGE,
+                          "--out %s holds the checkpoint of an interrupted fit (%s): add --resume to continue it, or "
+                          "--force to start again", out, state);
     if (rc)
         goto done;
     o.checkpoint_dir = ckpt;
@@ -435,31 +432,31 @@ int nf_cli_fit(int argc, char **argv)
     }
     o.progress = on_progress;
     o.progress_user = &ps;
-    struct sigaction sa = {0}, old_int, old_term;
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    nf_cli_stop_mode(NF_CLI_STOP_FLAG); /* a signal ends the fit with a checkpoint; the commit completes */
 
     nf_status st = nf_fit_groups(L.t, L.n, groups, L.n_groups, &o, &res);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     if (!quiet && ps.tty)
         fputc('\n', stderr);
     if (st == NF_EINTERRUPTED) {
-        rc = nf_cli_error(CMD, 130, "interrupted; the checkpoint in %s is saved: rerun the same command with --resume",
-                          ckpt);
+        rc = nf_cli_error(CMD, NF_EXIT_INTERRUPTED,
+                          "interrupted; the checkpoint in %s is saved: rerun the same command with --resume", ckpt);
     } else if (st) {
-        rc = nf_cli_error(CMD, st == NF_EINVAL || st == NF_ENOMODEL || st == NF_ENAN || st == NF_ENOTFOUND
+        /* bad input, or a checkpoint that is not one this fit wrote: 2 */
+        rc = nf_cli_error(CMD, st == NF_EINVAL || st == NF_ENOMODEL || st == NF_ENAN || st == NF_ENOTFOUND ||
+                                       st == NF_EFORMAT
                                    ? NF_EXIT_USAGE : NF_EXIT_FAIL, "%s", nf_errmsg());
     } else if (nf_fit_write(res, L.t, &o, all_traces, out)) { /* one set; ends the checkpoint */
-        rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+        rc = nf_cli_error(CMD, NF_EXIT_FAIL,
+                          "%s; the finished fit is kept in %s: rerun the same command with --resume to write its "
+                          "results without fitting again", nf_errmsg(), ckpt);
     } else {
         print_summary(res, o.top_k);
         printf("wrote %s/results.json, results.csv, sweeps.csv, best_traces.npy, report.html%s\n", out,
                all_traces ? ", model_traces.npy" : "");
     }
 done:
+    nf_cli_stop_mode(NF_CLI_STOP_DEFAULT);
+    nf_cli_out_end(lock);
     nf_fit_result_destroy(res);
     nf_cli_loaded_free(&L);
     free(groups);

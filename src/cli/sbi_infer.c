@@ -6,7 +6,9 @@
  *       [--samples L] --out DIR
  *
  * All computing is the library's (include/neurofit/sbc.h, part 4); the
- * outputs are one set (nf_sbc_lif_posterior_write, posterior.json last). */
+ * outputs are one set (nf_sbc_lif_posterior_write, posterior.json last),
+ * under DIR's lock; a DIR that holds a posterior.json is refused unless
+ * --force. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "neurofit/engine.h"
@@ -36,6 +38,7 @@ static void usage_infer(FILE *fp)
             "  --sigma MV                 measurement noise added to the reference traces (0.1 mV): the\n"
             "                             posterior is the one under that noise model\n"
             "  --seed S                   (2026), --threads N, --backend auto|cpu|cuda, --quiet\n"
+            "  --force                    replace the results of an earlier run in DIR\n"
             "  outputs in DIR: posterior.npy [K][L][6] f4 (model units), posterior.json (per trace mean,\n"
             "  sd, 5/50/95 %% quantiles; written last)\n");
 }
@@ -43,7 +46,8 @@ static void usage_infer(FILE *fp)
 enum { O_REFERENCE = NF_CLI_OWN, O_OBSERVED, O_STIMULUS, O_SAMPLES, O_REFERENCE_N, O_SIGMA };
 
 static const struct option sbi_infer_options[] = {
-    NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_QUIET, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND, NF_CLI_OPT_THREADS,
+    NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_FORCE, NF_CLI_OPT_QUIET, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND,
+    NF_CLI_OPT_THREADS,
     {"reference", required_argument, NULL, O_REFERENCE},
     {"observed", required_argument, NULL, O_OBSERVED},
     {"stimulus", required_argument, NULL, O_STIMULUS},
@@ -112,6 +116,16 @@ int nf_cli_sbi_infer(int argc, char **argv)
         rc = nf_cli_error(C, NF_EXIT_USAGE, "--reference %s: neither a preset (bayesflow-lif) nor a dataset directory", ref);
     if (!rc && !is_preset && nf_sbc_lif_reference_read(ref, ws, sigma, seed, &rt, &rs, &n_ref))
         rc = nf_cli_error(C, NF_EXIT_USAGE, "--reference: %s", nf_errmsg());
+    /* sizes against memory, then one writer of --out, before any simulation */
+    char what[256];
+    snprintf(what, sizeof what, "%lld observed traces x --samples %lld, --reference-n %lld", (long long)K,
+             (long long)L, (long long)n_ref);
+    if (!rc)
+        rc = nf_cli_check_memory(C, 4.0 * (double)K * (double)L * NF_SBC_LIF_D + 512.0 * (double)n_ref, what,
+                                 "fewer --samples or reference simulations");
+    nf_out_lock *lock = NULL;
+    if (!rc) rc = nf_cli_out_begin(C, out, "posterior.json", c.force, &lock);
+    nf_cli_stop_mode(NF_CLI_STOP_EXIT); /* nothing staged while computing: a signal just ends the run */
     nf_engine *e = NULL;
     if (!rc && is_preset) {
         if (!quiet) fprintf(stderr, "neurofit sbi infer: simulating %lld reference traces...\n", (long long)n_ref);
@@ -127,13 +141,16 @@ int nf_cli_sbi_infer(int argc, char **argv)
     nf_abc *abc = NULL;
     if (!rc && nf_sbc_lif_abc_create(rt, rs, n_ref, ws, NULL, 1, &abc))
         rc = nf_cli_error(C, NF_EXIT_USAGE, "--reference %s: %s", ref, nf_errmsg());
-    if (!rc && (K > ((int64_t)1 << 40) / L || !(post = malloc(sizeof(float) * (size_t)(K * L) * NF_SBC_LIF_D))))
+    if (!rc && !(post = malloc(sizeof(float) * (size_t)(K * L) * NF_SBC_LIF_D)))
         rc = nf_cli_error(C, NF_EXIT_FAIL, "out of memory for %lld x %lld posterior draws", (long long)K, (long long)L);
     if (!rc && nf_sbc_lif_posterior(abc, s_obs, K, L, seed, post)) rc = nf_cli_error(C, NF_EXIT_FAIL, "%s", nf_errmsg());
     nf_sbc_lif_posterior_info info = {.reference = ref, .n_reference = n_ref, .sigma_mV = sigma, .with_stimulus = ws,
                                       .seed = seed, .observed = obs_path, .stimulus_file = stim_path};
+    nf_cli_stop_mode(NF_CLI_STOP_FLAG); /* the set is written whole or not at all */
     if (!rc && nf_sbc_lif_posterior_write(out, post, K, L, &info))
         rc = nf_cli_error(C, NF_EXIT_FAIL, "--out %s: %s", out, nf_errmsg());
+    nf_cli_stop_mode(NF_CLI_STOP_DEFAULT);
+    nf_cli_out_end(lock);
     if (!rc && !quiet)
         fprintf(stderr, "neurofit sbi infer: %lld traces x %lld posterior draws (%s) -> %s/posterior.npy, posterior.json\n",
                 (long long)K, (long long)L, ws ? "stimulus observed" : "voltage only", out);

@@ -4,8 +4,9 @@
  *   neurofit sbi sbc --preset bayesflow-lif [--draws M] [--posterior-samples L] [--reference N]
  *       [--stimulus observed|unobserved] [--seed S] --out DIR
  *
- * The outputs are one set (nf_sbc_write: staged, sbc.json committed last),
- * so a failed or killed run leaves DIR as it was. */
+ * The outputs are one set (nf_sbc_write: staged, sbc.json committed last)
+ * under DIR's lock, so a failed or killed run leaves DIR as it was; a DIR
+ * that holds an sbc.json is refused unless --force. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "neurofit/engine.h"
@@ -32,13 +33,15 @@ static void usage_sbc(FILE *fp)
             "  --sigma MV                    measurement noise sd (0.1 mV)\n"
             "  --seed S                      reference seed S, test cases seed S+1 (2026)\n"
             "  --threads N, --backend auto|cpu|cuda, --quiet\n"
+            "  --force                       replace the results of an earlier run in DIR\n"
             "  outputs in DIR: sbc.json (written last), sbc_ranks.svg, sbc_ecdf.svg, sbc_recovery.svg\n");
 }
 
 enum { O_PRESET = NF_CLI_OWN, O_STIMULUS, O_DRAWS, O_POSTERIOR_SAMPLES, O_REFERENCE, O_PREDICTIVE, O_SIGMA };
 
 static const struct option sbi_sbc_options[] = {
-    NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_QUIET, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND, NF_CLI_OPT_THREADS,
+    NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_FORCE, NF_CLI_OPT_QUIET, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND,
+    NF_CLI_OPT_THREADS,
     {"preset", required_argument, NULL, O_PRESET},
     {"stimulus", required_argument, NULL, O_STIMULUS},
     {"draws", required_argument, NULL, O_DRAWS},
@@ -98,17 +101,33 @@ int nf_cli_sbi_sbc(int argc, char **argv)
     else if (!strcmp(stim_s, "unobserved")) o.with_stimulus = 0;
     else return nf_cli_error(C, NF_EXIT_USAGE, "--stimulus %s: expected observed or unobserved", stim_s);
 
+    /* sizes against memory (the reference table and the ABC's copies of it, the
+     * test cases and their traces, the posterior draws), then one writer of --out */
+    char what[256];
+    snprintf(what, sizeof what, "--reference %lld, --draws %lld x --posterior-samples %lld", (long long)o.n_ref,
+             (long long)o.M, (long long)o.L);
+    int rc = nf_cli_check_memory(C, 512.0 * (double)o.n_ref + 4.0 * (double)o.M * (1024 + 12.0 * (double)o.L) +
+                                        8.0 * 1024 * (double)o.P, what, "fewer draws, posterior samples or reference simulations");
+    nf_out_lock *lock = NULL;
+    if (!rc) rc = nf_cli_out_begin(C, out, "sbc.json", c.force, &lock);
+    if (rc) return rc;
+    nf_cli_stop_mode(NF_CLI_STOP_EXIT); /* nothing staged while computing: a signal just ends the run */
     nf_engine *e = NULL;
-    if (nf_engine_create(c.backend, c.threads, &e)) return nf_cli_error(C, NF_EXIT_FAIL, "%s", nf_errmsg());
+    if (nf_engine_create(c.backend, c.threads, &e)) {
+        nf_cli_out_end(lock);
+        return nf_cli_error(C, NF_EXIT_FAIL, "%s", nf_errmsg());
+    }
     if (!quiet)
         fprintf(stderr, "neurofit sbi sbc: %lld reference simulations, %lld draws x %lld posterior samples (%s)...\n",
                 (long long)o.n_ref, (long long)o.M, (long long)o.L, o.with_stimulus ? "stimulus observed" : "voltage only");
     nf_sbc_result *r = NULL;
     nf_sbc_lif_times tm;
-    int rc = NF_EXIT_OK;
     if (nf_sbc_lif_run(e, &o, &r, &tm)) rc = nf_cli_error(C, NF_EXIT_FAIL, "%s", nf_errmsg());
     nf_engine_destroy(e);
+    nf_cli_stop_mode(NF_CLI_STOP_FLAG); /* the set is written whole or not at all */
     if (rc == NF_EXIT_OK && nf_sbc_write(r, out)) rc = nf_cli_error(C, NF_EXIT_FAIL, "--out %s: %s", out, nf_errmsg());
+    nf_cli_stop_mode(NF_CLI_STOP_DEFAULT);
+    nf_cli_out_end(lock);
     if (rc == NF_EXIT_OK && !quiet) {
         fprintf(stderr, "neurofit sbi sbc: tables %.1f s, %lld posteriors %.1f s, predictive %.1f s\n", tm.table_s,
                 (long long)o.M, tm.infer_s, tm.ppc_s);

@@ -5,9 +5,13 @@
  *       [--stimulus step:AMP_pA,START_ms,STOP_ms[,AMP_HI_pA] | ou:MEAN_pA,SD_pA,TAU_ms
  *                   | file:PATH.npy] --dt MS --duration MS --n N [--seed S] --out DIR
  *   common: [--x traces|summaries|both] [--record-every K] [--no-stimulus-file]
- *           [--chunk C] [--max-tries K] [--backend auto|cpu|cuda] [--threads N] [--quiet]
+ *           [--chunk C] [--max-tries K] [--backend auto|cpu|cuda] [--threads N] [--quiet] [--force]
  *
- * A thin layer over nf_sbi_write_dataset (include/neurofit/sbi.h). */
+ * A thin layer over nf_sbi_write_dataset (include/neurofit/sbi.h). Sizes are
+ * checked before anything is allocated (samples at most 1e9; a chunk that
+ * would not fit in memory is made smaller, or refused when given); a DIR
+ * that holds a complete dataset (meta.json) is refused unless --force; DIR
+ * has one writer at a time. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "neurofit/engine.h"
@@ -15,7 +19,7 @@
 #include "neurofit/npy.h"
 #include "neurofit/sbi.h"
 
-#include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +47,7 @@ static void usage_simulate(FILE *fp)
             "  --no-stimulus-file      do not write stimulus.npy\n"
             "  --chunk C               simulations per chunk (memory ~ C x samples x 12 bytes; 8192)\n"
             "  --max-tries K           prior draws per simulation before a constraint is an error (10000)\n"
+            "  --force                 replace a complete dataset in DIR\n"
             "  outputs in DIR: theta.npy [N][d] f4, x.npy [N][T] f4 mV (or [N][5] summaries),\n"
             "  stimulus.npy [N][T] f4 pA (when stimuli differ), valid.npy [N] bool, meta.json (written\n"
             "  last: a dataset is complete when meta.json exists)\n");
@@ -54,15 +59,10 @@ typedef struct {
     int last_pct;
 } progress_state;
 
-/* Ctrl-C / SIGTERM: stop after the current chunk; the library then removes
- * its staging directory and commits nothing. */
-static volatile sig_atomic_t nf__stop;
-static void on_signal(int sig) { nf__stop = sig; }
-
 static int progress(void *user, int64_t done, int64_t total)
 {
     progress_state *p = user;
-    if (nf__stop) {
+    if (nf_cli_stop) { /* stop after the current chunk: the library removes its stage, commits nothing */
         if (!p->quiet) fputc('\n', stderr);
         return 1;
     }
@@ -117,13 +117,47 @@ static int parse_stimulus(const char *v, nf_sbi_config *cfg, float **waves, int6
     return 0;
 }
 
+#define MAX_SAMPLES 1e9
+
+/* The chunk size: memory for a chunk (the runner's buffers and the two
+ * chunks in flight: parameters, stimuli, traces, summaries, at most ~4
+ * floats per sample) within half of this machine's memory. A chunk given
+ * (*chunk > 0) that does not fit is a range error; the default 8192 shrinks.
+ * Outputs are the same for any chunk size. */
+static int fit_chunk(const nf_sbi_config *cfg, int64_t n, int write_stim, int64_t *chunk)
+{
+    const double T = (double)cfg->n_steps, rec = ceil(T / (double)cfg->record_every);
+    const double per_sim = 4.0 * (T * (write_stim ? 3 : 1) + 3 * rec + 256);
+    const double budget = 0.5 * nf_cli_memory_bytes();
+    if (budget <= 0) {
+        if (!*chunk) *chunk = 8192;
+        return 0;
+    }
+    if (per_sim > budget)
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "%.0f samples per simulation need %.3g GB for one simulation, more "
+                            "than half of this machine's memory (%.3g GB): a shorter --duration or a larger --dt",
+                            T, per_sim * 1e-9, 2 * budget * 1e-9);
+    if (*chunk && *chunk * per_sim > budget)
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--chunk %lld: %.3g GB for a chunk of %.0f-sample simulations, more "
+                            "than half of this machine's memory (%.3g GB): at most --chunk %lld",
+                            (long long)*chunk, *chunk * per_sim * 1e-9, T, 2 * budget * 1e-9,
+                            (long long)(budget / per_sim));
+    if (!*chunk) {
+        *chunk = 8192;
+        if (*chunk * per_sim > budget) *chunk = (int64_t)(budget / per_sim);
+    }
+    if (*chunk > n) *chunk = n;
+    return 0;
+}
+
 enum {
     O_PRESET = NF_CLI_OWN, O_MODEL, O_PRIOR, O_STIMULUS, O_X, O_DT, O_DURATION, O_N, O_CHUNK, O_RECORD_EVERY,
     O_MAX_TRIES, O_NO_STIMULUS_FILE
 };
 
 static const struct option sbi_simulate_options[] = {
-    NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_QUIET, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND, NF_CLI_OPT_THREADS,
+    NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_FORCE, NF_CLI_OPT_QUIET, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND,
+    NF_CLI_OPT_THREADS,
     {"preset", required_argument, NULL, O_PRESET},
     {"model", required_argument, NULL, O_MODEL},
     {"prior", required_argument, NULL, O_PRIOR},
@@ -143,7 +177,7 @@ int nf_cli_sbi_simulate(int argc, char **argv)
     const char *preset = NULL, *model_s = NULL, *stim_s = NULL, *x_s = "traces";
     const char *priors[64];
     int n_priors = 0, write_stim = 1;
-    int64_t n = 0, chunk = 8192, every = 1, max_tries = 0;
+    int64_t n = 0, chunk = 0, every = 1, max_tries = 0; /* chunk 0: 8192, or fewer to fit in memory */
     double dt = 0, duration = 0;
     nf_cli_common c = {0};
     nf_cli_parser p;
@@ -171,19 +205,21 @@ int nf_cli_sbi_simulate(int argc, char **argv)
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--duration %s: need ms > 0", v);
             break;
         case O_N:
-            if (!nf_cli_parse_i64(v, &n) || n < 1) return nf_cli_error(CMD, NF_EXIT_USAGE, "--n %s: need an integer >= 1", v);
+            if (!nf_cli_parse_count(v, 1, (int64_t)1 << 40, &n))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--n %s: need a whole number of simulations in 1..%lld", v,
+                                    (long long)1 << 40);
             break;
         case O_CHUNK:
-            if (!nf_cli_parse_i64(v, &chunk) || chunk < 1 || chunk > (1 << 24))
+            if (!nf_cli_parse_count(v, 1, 1 << 24, &chunk))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--chunk %s: need 1..16777216", v);
             break;
         case O_RECORD_EVERY:
-            if (!nf_cli_parse_i64(v, &every) || every < 1)
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "--record-every %s: need an integer >= 1", v);
+            if (!nf_cli_parse_count(v, 1, (int64_t)1 << 40, &every))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--record-every %s: need a whole number >= 1", v);
             break;
         case O_MAX_TRIES:
-            if (!nf_cli_parse_i64(v, &max_tries) || max_tries < 1)
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "--max-tries %s: need an integer >= 1", v);
+            if (!nf_cli_parse_count(v, 1, (int64_t)1 << 40, &max_tries))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--max-tries %s: need a whole number >= 1", v);
             break;
         }
     }
@@ -219,7 +255,13 @@ int nf_cli_sbi_simulate(int argc, char **argv)
         if (nf_prior_create(cfg.model, &prior)) return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
         cfg.prior = prior;
         cfg.dt_ms = dt;
-        cfg.n_steps = (int64_t)(duration / dt + 0.5) + 1;
+        double steps = floor(duration / dt + 0.5) + 1;
+        if (!(steps <= MAX_SAMPLES)) {
+            nf_prior_destroy(prior);
+            return nf_cli_error(CMD, NF_EXIT_USAGE, "--duration %g / --dt %g = %.3g samples: at most 1e9", duration,
+                                dt, steps);
+        }
+        cfg.n_steps = (int64_t)steps;
         cfg.seed = seed;
         for (int k = 0; k < n_priors && rc == NF_EXIT_OK; k++) {
             const char *spec = priors[k];
@@ -247,6 +289,9 @@ int nf_cli_sbi_simulate(int argc, char **argv)
         if (nf_prior_dim_count(prior) <= 64 && nf_prior_sample(prior, cfg.seed, 0, 1, theta, NULL))
             rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--prior: %s", nf_errmsg());
     }
+    if (rc == NF_EXIT_OK) rc = fit_chunk(&cfg, n, write_stim, &chunk);
+    nf_out_lock *lock = NULL;
+    if (rc == NF_EXIT_OK) rc = nf_cli_out_begin(CMD, out, "meta.json", c.force, &lock);
     nf_engine *e = NULL;
     if (rc == NF_EXIT_OK && nf_engine_create(c.backend, c.threads, &e))
         rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
@@ -260,14 +305,15 @@ int nf_cli_sbi_simulate(int argc, char **argv)
         }
         progress_state ps = {quiet, time(NULL), -10};
         nf_sbi_write_opts o = {n, chunk, write_stim, progress, &ps, cmdline};
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        nf_cli_stop_mode(NF_CLI_STOP_FLAG);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (nf_sbi_write_dataset(e, &cfg, out, &o)) rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+        nf_status st = nf_sbi_write_dataset(e, &cfg, out, &o);
+        nf_cli_stop_mode(NF_CLI_STOP_DEFAULT);
+        if (st == NF_EINTERRUPTED)
+            rc = nf_cli_error(CMD, NF_EXIT_INTERRUPTED, "interrupted: %s", nf_errmsg());
+        else if (st)
+            rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
         if (rc == NF_EXIT_OK && !quiet)
@@ -275,6 +321,7 @@ int nf_cli_sbi_simulate(int argc, char **argv)
                     (long long)n, cfg.model->name, out, sec, nf_backend_name(nf_engine_backend(e)));
     }
     nf_engine_destroy(e);
+    nf_cli_out_end(lock);
     nf_prior_destroy(prior);
     free(waves);
     return rc;

@@ -2,15 +2,19 @@
  *
  *   neurofit simulate --model M (--params FILE | --sample-prior N [--seed S])
  *       --stimulus step:AMP_pA,START_ms,END_ms | noise:MEAN_pA,SD_pA,TAU_ms | file:PATH
- *       --dt MS --duration MS [--record all|every:K|none] [--max-spikes K]
- *       [--backend auto|cpu|cuda] [--threads N] --out DIR
+ *       --dt MS --duration MS [--record all|every:K|none] [--max-spikes auto|K]
+ *       [--backend auto|cpu|cuda] [--threads N] --out DIR [--force]
  *
  * --stimulus may be given twice (a waveform plus noise). Outputs in DIR:
  * params.npy [P][n_params] f4, voltage.npy [P][T'] f4 (unless --record none),
- * spikes.npy [P][K] f4 ms (NaN padded), spike_counts.npy [P] i4, valid.npy [P]
- * b1, meta.json. Everything is computed before anything is written, into a
- * stage beside DIR committed as one set (meta.json last), so a failed run
- * leaves earlier results untouched. */
+ * spikes.npy [P][K] f4 ms (NaN padded; K the most spikes of any simulation,
+ * or the --max-spikes cap, with a warning and meta.json's spikes_dropped
+ * when it drops any), spike_counts.npy [P] i4, valid.npy [P] b1, meta.json.
+ * Inputs are checked (sizes against the machine's memory too) before DIR is
+ * touched; everything is computed before anything is written, into a stage
+ * committed as one set (meta.json last) under DIR's lock, so a failed or
+ * interrupted run leaves earlier results untouched. A DIR that holds a
+ * meta.json is refused unless --force. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "neurofit/engine.h"
@@ -32,13 +36,18 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: neurofit simulate --model M (--params FILE | --sample-prior N [--seed S])\n"
             "         --stimulus step:AMP_pA,START_ms,END_ms | noise:MEAN_pA,SD_pA,TAU_ms | file:PATH\n"
-            "         --dt MS --duration MS [--record all|every:K|none] [--max-spikes K]\n"
-            "         [--backend auto|cpu|cuda] [--threads N] --out DIR\n\n"
+            "         --dt MS --duration MS [--record all|every:K|none] [--max-spikes auto|K]\n"
+            "         [--backend auto|cpu|cuda] [--threads N] --out DIR [--force]\n\n"
             "  --params FILE      .npy [P][n_params] or CSV/text rows; a header row of parameter\n"
             "                     names (any order, missing ones take defaults) is optional\n"
             "  --sample-prior N   N parameter sets uniform inside the fitting bounds\n"
             "  --stimulus         may be repeated: a waveform (step or file) plus noise\n"
             "  file:PATH          .npy [T] (shared) or [P][T] (one per simulation), or a text column\n"
+            "  --max-spikes auto|K spike times kept per simulation in spikes.npy: auto (default)\n"
+            "                     keeps all (K = the most any simulation fired); a cap K keeps\n"
+            "                     the first K and says how many it dropped (spike_counts.npy\n"
+            "                     counts all)\n"
+            "  --force            replace the results of an earlier run in DIR\n"
             "  samples: T = round(duration / dt) + 1, sample n at n * dt ms\n");
 }
 
@@ -66,13 +75,18 @@ static int read_params(const nf_model *m, const char *path, float **out, int64_t
     int map[64];
     int ncols = m->n_params, header = 0;
     for (int j = 0; j < m->n_params; j++) map[j] = j;
-    size_t cap = 64, n = 0;
+    size_t cap = 64, n = 0, line_cap = 0;
     float *rows = malloc(sizeof(float) * cap * m->n_params);
-    char line[8192];
+    char *line = NULL, q[128];
     long lineno = 0;
     int rc = 0;
-    while (rows && fgets(line, sizeof line, fp)) {
+    for (ssize_t got; rows && (got = getline(&line, &line_cap, fp)) >= 0;) {
         lineno++;
+        if (strlen(line) != (size_t)got) { /* a NUL would end a number early */
+            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--params %s line %ld: a NUL byte in '%s'", path, lineno,
+                              nf_excerpt(q, sizeof q, line, (size_t)got));
+            goto done;
+        }
         char *s = line;
         while (isspace((unsigned char)*s)) s++;
         if (!*s || *s == '#') continue;
@@ -84,7 +98,7 @@ static int read_params(const nf_model *m, const char *path, float **out, int64_t
                 int k = nf_model_param_index(m, tok);
                 if (k < 0 || ncols >= 64) {
                     rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--params %s line %ld: '%s' is not a parameter of %s",
-                                      path, lineno, tok, m->name);
+                                      path, lineno, nf_excerpt(q, sizeof q, tok, (size_t)-1), m->name);
                     goto done;
                 }
                 map[ncols++] = k;
@@ -109,7 +123,7 @@ static int read_params(const nf_model *m, const char *path, float **out, int64_t
             if (!nf_cli_parse_double(tok, &v)) {
                 rc = nf_cli_error(CMD, NF_EXIT_USAGE,
                                   "--params %s line %ld: %s = '%s' (column %d) is not a finite number", path, lineno,
-                                  m->params[map[c]].name, tok, c + 1);
+                                  m->params[map[c]].name, nf_excerpt(q, sizeof q, tok, (size_t)-1), c + 1);
                 goto done;
             }
             row[map[c++]] = (float)v;
@@ -128,6 +142,7 @@ static int read_params(const nf_model *m, const char *path, float **out, int64_t
     if (n == 0) rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--params %s: no parameter rows", path);
 done:
     fclose(fp);
+    free(line);
     if (rc) {
         free(rows);
         return rc;
@@ -172,7 +187,7 @@ static int read_fit_params(const char **model, const char *path, int rank, float
 enum { O_MODEL = NF_CLI_OWN, O_PARAMS, O_SAMPLE_PRIOR, O_STIMULUS, O_DT, O_DURATION, O_RECORD, O_MAX_SPIKES, O_RANK };
 
 static const struct option simulate_options[] = {
-    NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND, NF_CLI_OPT_THREADS,
+    NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_FORCE, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND, NF_CLI_OPT_THREADS,
     {"model", required_argument, NULL, O_MODEL},
     {"params", required_argument, NULL, O_PARAMS},
     {"sample-prior", required_argument, NULL, O_SAMPLE_PRIOR},
@@ -184,12 +199,43 @@ static const struct option simulate_options[] = {
     {"rank", required_argument, NULL, O_RANK},
     NF_CLI_OPT_END};
 
+#define MAX_SPIKES_CAP 1000000
+#define MAX_SIMS ((int64_t)1 << 40)
+
+/* n floats, all NaN; NULL when out of memory. */
+static float *nan_floats(size_t n)
+{
+    float *f = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t k = 0; f && k < n; k++) f[k] = NAN;
+    return f;
+}
+
+/* Bytes of the outputs of P simulations (parameters, voltage, spike times,
+ * counts, validity) and of the stimulus waveforms. */
+static double output_bytes(int64_t P, int n_params, int64_t n_rec, int64_t K, int64_t n_waves, int64_t T)
+{
+    return (double)P * (4.0 * n_params + 4.0 * (double)n_rec + 4.0 * (double)K + 5.0) + 4.0 * (double)n_waves * T;
+}
+
+/* Run the batch with room for K spike times per simulation into fresh
+ * spike buffers (NaN padded). */
+static nf_status run_batch(nf_engine *e, nf_batch *b, int64_t K, float **spikes)
+{
+    free(*spikes);
+    *spikes = nan_floats((size_t)b->n_sims * (size_t)K);
+    if (!*spikes)
+        return NF_ENOMEM;
+    b->spike_times = *spikes;
+    b->max_spikes = (int32_t)K;
+    return nf_engine_run(e, b);
+}
+
 int nf_cli_simulate(int argc, char **argv)
 {
     const char *model = NULL, *params_path = NULL, *record = "all";
     const char *stims[2] = {NULL, NULL};
     int n_stims = 0;
-    int64_t sample_n = 0, max_spikes = 64, rank = 0;
+    int64_t sample_n = 0, max_spikes = 0, rank = 0; /* max_spikes 0: auto, all of them */
     double dt = 0, duration = 0;
     int have_dt = 0, have_dur = 0;
     nf_cli_common c = {0};
@@ -204,8 +250,9 @@ int nf_cli_simulate(int argc, char **argv)
         case O_MODEL: model = v; break;
         case O_PARAMS: params_path = v; break;
         case O_SAMPLE_PRIOR:
-            if (!nf_cli_parse_i64(v, &sample_n) || sample_n < 1)
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "--sample-prior %s: need a count >= 1", v);
+            if (!nf_cli_parse_count(v, 1, MAX_SIMS, &sample_n))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--sample-prior %s: need a whole number of simulations in "
+                                    "1..%lld", v, (long long)MAX_SIMS);
             break;
         case O_STIMULUS:
             if (n_stims == 2) return nf_cli_error(CMD, NF_EXIT_USAGE, "--stimulus given more than twice");
@@ -228,8 +275,9 @@ int nf_cli_simulate(int argc, char **argv)
                                     v);
             break;
         case O_MAX_SPIKES:
-            if (!nf_cli_parse_i64(v, &max_spikes) || max_spikes < 1 || max_spikes > 1000000)
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "--max-spikes %s: need 1..1000000", v);
+            if (!strcmp(v, "auto")) max_spikes = 0;
+            else if (!nf_cli_parse_count(v, 1, MAX_SPIKES_CAP, &max_spikes))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--max-spikes %s: need auto or 1..%d", v, MAX_SPIKES_CAP);
             break;
         }
     }
@@ -261,42 +309,43 @@ int nf_cli_simulate(int argc, char **argv)
     int64_t record_every = 1;
     if (!strcmp(record, "none")) record_every = 0;
     else if (!strncmp(record, "every:", 6)) {
-        if (!nf_cli_parse_i64(record + 6, &record_every) || record_every < 1)
-            return nf_cli_error(CMD, NF_EXIT_USAGE, "--record %s: K must be an integer >= 1", record);
+        if (!nf_cli_parse_count(record + 6, 1, (int64_t)1 << 40, &record_every))
+            return nf_cli_error(CMD, NF_EXIT_USAGE, "--record %s: K must be a whole number >= 1", record);
     } else if (strcmp(record, "all"))
         return nf_cli_error(CMD, NF_EXIT_USAGE, "--record %s: use all, every:K or none", record);
     double steps_d = floor(duration / dt + 0.5) + 1;
-    if (steps_d > 1e9) return nf_cli_error(CMD, NF_EXIT_USAGE, "duration/dt = %g samples is too many", steps_d);
+    if (!(steps_d <= 1e9))
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--duration %g / --dt %g = %.3g samples: at most 1e9", duration, dt,
+                            steps_d);
     const int64_t T = (int64_t)steps_d;
+    const int64_t n_rec = record_every ? (T + record_every - 1) / record_every : 0;
+    const double mem = nf_cli_memory_bytes();
+    const int64_t K0 = max_spikes ? max_spikes : 64; /* auto: a first guess, grown when a simulation fires more */
+    const char *hint = record_every ? "fewer simulations, --record every:K or --record none" : "fewer simulations";
+    char what[256];
+    snprintf(what, sizeof what, "--sample-prior %lld x %lld samples", (long long)sample_n, (long long)T);
+    int rc = sample_n ? nf_cli_check_memory(CMD, output_bytes(sample_n, m->n_params, n_rec, K0, 0, T), what, hint) : 0;
+    if (rc)
+        return rc;
 
-    int rc = NF_EXIT_OK;
     float *params = NULL, *wave = NULL, *voltage = NULL, *spikes = NULL;
     int32_t *counts = NULL;
     uint8_t *valid = NULL;
     nf_engine *e = NULL;
+    nf_out_lock *lock = NULL;
     nf_stage *stage = NULL;
-    int64_t P = 0, n_waves = 0;
+    int64_t P = 0, n_waves = 0, K = K0, dropped = 0, n_over = 0, most = 0;
     cJSON *meta = NULL, *stim_json = NULL;
     char *text = NULL;
 
-    if (nf_stage_open(out, &stage)) { /* the outputs are one set, staged beside --out */
-        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--out: %s", nf_errmsg());
-        goto done;
-    }
+    /* ---- inputs, all checked before --out is touched ---- */
     if (from_fit) {
         const char *mn = fit_model[0] ? NULL : model; /* NULL: every recording's must be the same */
         if ((rc = read_fit_params(&mn, params_path, rank ? (int)rank : 1, &params, &P))) goto done;
     } else if (params_path) {
         if ((rc = read_params(m, params_path, &params, &P))) goto done;
-    } else {
+    } else
         P = sample_n;
-        params = malloc(sizeof(float) * (size_t)P * m->n_params);
-        if (!params) {
-            rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory for %lld parameter sets", (long long)P);
-            goto done;
-        }
-        nf_model_sample_uniform(m, seed, 0, P, params);
-    }
 
     nf_stimulus stim = {0};
     stim.seed = seed;
@@ -338,42 +387,76 @@ int nf_cli_simulate(int argc, char **argv)
     }
     stim.waves = wave;
     stim.n_waves = n_waves;
-
-    int64_t n_rec = record_every ? (T + record_every - 1) / record_every : 0;
-    if (record_every && (double)P * n_rec * 4 > 64e9) {
-        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "recording %lld x %lld samples needs %.1f GB: use --record every:K or none",
-                          (long long)P, (long long)n_rec, P * n_rec * 4e-9);
+    snprintf(what, sizeof what, "%lld simulations x %lld samples", (long long)P, (long long)T);
+    if ((rc = nf_cli_check_memory(CMD, output_bytes(P, m->n_params, n_rec, K0, n_waves, T), what, hint)))
         goto done;
+
+    /* ---- one writer of --out; then compute ---- */
+    if ((rc = nf_cli_out_begin(CMD, out, "meta.json", c.force, &lock))) goto done;
+    nf_cli_stop_mode(NF_CLI_STOP_EXIT); /* nothing staged yet: a signal just ends the run */
+    if (!params_path) {
+        params = malloc(sizeof(float) * (size_t)P * m->n_params);
+        if (!params) {
+            rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory for %lld parameter sets", (long long)P);
+            goto done;
+        }
+        nf_model_sample_uniform(m, seed, 0, P, params);
     }
     voltage = record_every ? malloc(sizeof(float) * (size_t)P * n_rec) : NULL;
-    spikes = malloc(sizeof(float) * (size_t)P * max_spikes);
     counts = malloc(sizeof(int32_t) * P);
     valid = malloc((size_t)P);
-    if ((record_every && !voltage) || !spikes || !counts || !valid) {
+    spikes = nan_floats((size_t)P * (size_t)K);
+    if ((record_every && !voltage) || !counts || !valid || !spikes) {
         rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory for %lld simulations", (long long)P);
         goto done;
     }
-    for (int64_t k = 0; k < P * max_spikes; k++) spikes[k] = NAN;
 
     nf_batch b = {.model = m, .n_sims = P, .n_steps = T, .dt_ms = dt, .params = params, .stim = stim,
                   .voltage = voltage, .record_every = record_every, .spike_times = spikes,
-                  .max_spikes = (int32_t)max_spikes, .spike_counts = counts, .valid = valid};
+                  .max_spikes = (int32_t)K, .spike_counts = counts, .valid = valid};
     if (nf_batch_validate(&b)) {
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s", nf_errmsg());
         goto done;
     }
-    if (nf_engine_create(c.backend, c.threads, &e) || nf_engine_run(e, &b)) {
-        rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+    nf_status es = nf_engine_create(c.backend, c.threads, &e);
+    if (!es) es = nf_engine_run(e, &b);
+    for (int64_t i = 0; !es && i < P; i++)
+        most = counts[i] > most ? counts[i] : most;
+    /* auto: all spike times, so the batch again with room for the most (identical results, any K) */
+    if (!es && !max_spikes && most > K && most <= MAX_SPIKES_CAP &&
+        !(mem > 0 && output_bytes(P, m->n_params, n_rec, most, n_waves, T) > mem)) {
+        K = most;
+        es = run_batch(e, &b, K, &spikes);
+    }
+    if (es) {
+        rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", es == NF_ENOMEM && !nf_errmsg()[0] ? "out of memory" : nf_errmsg());
         goto done;
     }
+    for (int64_t i = 0; i < P; i++)
+        if (counts[i] > K) {
+            n_over++;
+            dropped += counts[i] - K;
+        }
+    if (dropped)
+        fprintf(stderr,
+                "neurofit simulate: %lld of %lld simulations fired more than %lld spikes (at most %lld): spikes.npy "
+                "keeps the first %lld of each and drops %lld spike times (spike_counts.npy counts all); %s\n",
+                (long long)n_over, (long long)P, (long long)K, (long long)most, (long long)K, (long long)dropped,
+                max_spikes ? "--max-spikes auto or a larger cap keeps them" : "they would not fit in memory");
 
     /* ---- write the results into the stage, then commit them as one set ---- */
+    nf_cli_stop_mode(NF_CLI_STOP_FLAG); /* a signal now: the stage is removed, nothing committed */
+    if (nf_stage_open(out, &stage)) {
+        rc = nf_cli_error(CMD, NF_EXIT_FAIL, "--out: %s", nf_errmsg());
+        goto done;
+    }
     char path[4096];
     int64_t shp[2];
 #define WRITE(name, type, nd, s0, s1, data)                                          \
     do {                                                                             \
         shp[0] = (s0);                                                               \
         shp[1] = (s1);                                                               \
+        if (nf_cli_stop) goto stopped;                                               \
         if (nf_path_join(path, sizeof path, nf_stage_path(stage), name) ||           \
             nf_npy_write(path, type, nd, shp, data)) {                               \
             rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());                 \
@@ -382,7 +465,7 @@ int nf_cli_simulate(int argc, char **argv)
     } while (0)
     WRITE("params.npy", NF_DT_F32, 2, P, m->n_params, params);
     if (voltage) WRITE("voltage.npy", NF_DT_F32, 2, P, n_rec, voltage);
-    WRITE("spikes.npy", NF_DT_F32, 2, P, max_spikes, spikes);
+    WRITE("spikes.npy", NF_DT_F32, 2, P, K, spikes);
     WRITE("spike_counts.npy", NF_DT_I32, 1, P, 0, counts);
     WRITE("valid.npy", NF_DT_BOOL, 1, P, 0, valid);
 #undef WRITE
@@ -395,7 +478,8 @@ int nf_cli_simulate(int argc, char **argv)
     cJSON_AddNumberToObject(meta, "record_every", (double)record_every);
     cJSON_AddNumberToObject(meta, "sample_interval_ms", record_every * dt);
     cJSON_AddNumberToObject(meta, "seed", (double)seed);
-    cJSON_AddNumberToObject(meta, "max_spikes", (double)max_spikes);
+    cJSON_AddNumberToObject(meta, "max_spikes", (double)K);
+    cJSON_AddNumberToObject(meta, "spikes_dropped", (double)dropped);
     cJSON_AddStringToObject(meta, "params_source", params_path ? params_path : "uniform prior (fitting bounds)");
     cJSON_AddItemToObject(meta, "stimulus", stim_json);
     stim_json = NULL;
@@ -413,12 +497,14 @@ int nf_cli_simulate(int argc, char **argv)
     cJSON *files = cJSON_AddObjectToObject(meta, "files");
     cJSON_AddStringToObject(files, "params.npy", "float32 [n_sims][n_params]");
     if (voltage) cJSON_AddStringToObject(files, "voltage.npy", "float32 [n_sims][ceil(n_steps/record_every)] mV");
-    cJSON_AddStringToObject(files, "spikes.npy", "float32 [n_sims][max_spikes] ms, NaN padded");
+    cJSON_AddStringToObject(files, "spikes.npy",
+                            "float32 [n_sims][max_spikes] ms, NaN padded; all spike times unless spikes_dropped > 0");
     cJSON_AddStringToObject(files, "spike_counts.npy", "int32 [n_sims], all spikes");
     cJSON_AddStringToObject(files, "valid.npy", "bool [n_sims]");
     text = cJSON_Print(meta);
     static const char *const set[] = {"params.npy", "voltage.npy", "spikes.npy", "spike_counts.npy", "valid.npy",
                                       "meta.json"};
+    if (nf_cli_stop) goto stopped;
     if (!text || nf_path_join(path, sizeof path, nf_stage_path(stage), "meta.json") ||
         nf_file_write_string(path, text) || nf_stage_commit(stage, set, 6)) {
         rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
@@ -432,8 +518,13 @@ int nf_cli_simulate(int argc, char **argv)
     fprintf(stderr, "neurofit simulate: %lld x %s on %s, %lld samples: %lld valid, %lld fired; wrote %s/\n",
             (long long)P, m->name, nf_backend_name(nf_engine_backend(e)), (long long)T, (long long)n_valid,
             (long long)n_fired, out);
+    goto done;
+stopped:
+    rc = nf_cli_error(CMD, NF_EXIT_INTERRUPTED, "interrupted; nothing written, %s is as it was", out);
 done:
     nf_stage_destroy(stage);
+    nf_cli_out_end(lock);
+    nf_cli_stop_mode(NF_CLI_STOP_DEFAULT);
     cJSON_Delete(stim_json);
     free(text);
     cJSON_Delete(meta);

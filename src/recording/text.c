@@ -9,7 +9,6 @@
 #include "rec_internal.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,16 +122,18 @@ nf_status nf__text_parse(const char *path, const char *text, size_t n, const nf_
             double x = 0;
             int role = c == m.t ? 0 : c == m.v ? 1 : c == m.i ? 2 : -1;
             if (role >= 0) {
-                char num[64];
+                char num[64], quoted[128];
                 size_t len = (size_t)(q - f);
-                char *stop;
-                if (len >= sizeof num) len = sizeof num - 1;
-                memcpy(num, f, len);
-                num[len] = 0;
-                errno = 0;
-                x = strtod(num, &stop);
+                char *stop = num;
+                /* the whole field is the number: a NUL inside or more than fits is junk, not a shorter number */
+                if (len < sizeof num && !memchr(f, 0, len)) {
+                    memcpy(num, f, len);
+                    num[len] = 0;
+                    x = strtod(num, &stop);
+                }
                 if (stop == num || *stop) {
-                    s = nf__fail(NF_EFORMAT, "%s: line %d, column %d: '%s' is not a number", path, line, c + 1, num);
+                    s = nf__fail(NF_EFORMAT, "%s: line %d, column %d: '%s' is not a number", path, line, c + 1,
+                                 nf_excerpt(quoted, sizeof quoted, f, len));
                     goto done;
                 }
                 col[role][ns] = x;
