@@ -149,6 +149,9 @@ static void same_results(const nf_fit_result *x, const nf_fit_result *y)
         cr_assert_eq(a->combined, b->combined);
         cr_assert_eq(a->n_convergence, b->n_convergence);
     }
+    /* the counts too: a resumed fit reports the whole fit's, as an uninterrupted one */
+    cr_assert_eq(x->sims, y->sims, "simulations %lld against %lld", (long long)x->sims, (long long)y->sims);
+    cr_assert_eq(x->neuron_steps, y->neuron_steps, "neuron-steps %g against %g", x->neuron_steps, y->neuron_steps);
 }
 
 /* Every field of two records of the same (recording, model) fit, bit for bit. */

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 nf_status nf__fit_ckpt_save(const char *root, uint64_t fingerprint, int mi, const nf__fit_slot *slots, int R,
-                            int final, char *cur_dir, size_t cap)
+                            int final, const nf__fit_counts *counts, char *cur_dir, size_t cap)
 {
     char name[64], dir[4096], p[4096];
     if (final)
@@ -68,8 +68,9 @@ nf_status nf__fit_ckpt_save(const char *root, uint64_t fingerprint, int mi, cons
     char state[512];
     snprintf(state, sizeof state,
              "{\"format\": \"neurofit-fit-checkpoint\", \"version\": 2, \"fingerprint\": \"%016llx\",\n"
-             " \"model_index\": %d, \"snapshot\": \"%s\"}\n",
-             (unsigned long long)fingerprint, final ? mi + 1 : mi, final ? "" : name);
+             " \"model_index\": %d, \"snapshot\": \"%s\", \"simulations\": %lld, \"neuron_steps\": %.17g}\n",
+             (unsigned long long)fingerprint, final ? mi + 1 : mi, final ? "" : name, (long long)counts->sims,
+             counts->steps);
     if ((s = nf_path_join(p, sizeof p, root, "state.json")) || (s = nf_file_write_string(p, state)))
         return s;
     if (cur_dir[0] && strncmp(cur_dir, name, strlen(name))) {
@@ -142,7 +143,8 @@ static int snapshot_name_ok(const char *name, int mi)
     return !strcmp(canon, name);
 }
 
-nf_status nf__fit_ckpt_state(const char *root, uint64_t fingerprint, int M, int *mi, char *snap, size_t cap)
+nf_status nf__fit_ckpt_state(const char *root, uint64_t fingerprint, int M, int *mi, char *snap, size_t cap,
+                             nf__fit_counts *counts)
 {
     char p[4096];
     nf_status s = nf_path_join(p, sizeof p, root, "state.json");
@@ -173,6 +175,13 @@ nf_status nf__fit_ckpt_state(const char *root, uint64_t fingerprint, int M, int 
     }
     *mi = mi_j->valueint;
     snprintf(snap, cap, "%s", sn_j->valuestring);
+    const cJSON *sims_j = cJSON_GetObjectItemCaseSensitive(j, "simulations");
+    const cJSON *steps_j = cJSON_GetObjectItemCaseSensitive(j, "neuron_steps");
+    *counts = (nf__fit_counts){0};
+    if (cJSON_IsNumber(sims_j) && sims_j->valuedouble >= 0 && sims_j->valuedouble < 9e15)
+        counts->sims = (int64_t)sims_j->valuedouble;
+    if (cJSON_IsNumber(steps_j) && steps_j->valuedouble >= 0 && isfinite(steps_j->valuedouble))
+        counts->steps = steps_j->valuedouble;
     int name_ok = snapshot_name_ok(sn_j->valuestring, *mi);
     cJSON_Delete(j);
     if (*mi < 0 || *mi > M)

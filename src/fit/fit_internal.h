@@ -162,17 +162,30 @@ typedef struct nf__fit_slot {
     const double *start; /* the caller's starting point (NULL: none) */
 } nf__fit_slot;
 
-/* Save the searches slots[0..R) (one per group) of model mi into a fresh snapshot directory
- * under root, then point root/state.json at it (the rename is the commit),
- * then drop the older snapshot cur (its name, updated; cap bytes). final:
- * model mi is finished, state.json then names model mi + 1. */
+/* What a pass's searches have simulated so far: kept in state.json, so that
+ * a resumed run reports the totals of the whole fit, as an uninterrupted one
+ * does (the final simulations of the best points are counted by the run
+ * that makes them). */
+typedef struct nf__fit_counts {
+    int64_t sims;
+    double steps; /* neuron-steps */
+} nf__fit_counts;
+
+/* Save the searches slots[0..R) (one per group) of model mi into a fresh
+ * snapshot directory under root, then point root/state.json at it (with the
+ * counts so far; the rename is the commit), then drop the older snapshot cur
+ * (its name, updated; cap bytes). final: model mi is finished, state.json
+ * then names model mi + 1. */
 nf_status nf__fit_ckpt_save(const char *root, uint64_t fingerprint, int mi, const nf__fit_slot *slots, int R,
-                            int final, char *cur, size_t cap);
+                            int final, const nf__fit_counts *counts, char *cur, size_t cap);
 /* Load the searches of snapshot name into slots[0..R) (zeroed by the caller). */
 nf_status nf__fit_ckpt_load(const char *root, const char *name, nf__fit_slot *slots, int R);
-/* root/state.json: the model to continue with (of M) and its snapshot ("" when
- * it had not begun); NF_ENOTFOUND without one, NF_EINVAL for another run's. */
-nf_status nf__fit_ckpt_state(const char *root, uint64_t fingerprint, int M, int *mi, char *snap, size_t cap);
+/* root/state.json: the model to continue with (of M), its snapshot ("" when
+ * it had not begun) and the counts so far (0 in a checkpoint without them);
+ * NF_ENOTFOUND without one, NF_EINVAL for another run's, NF_EFORMAT for one
+ * this fit did not write. */
+nf_status nf__fit_ckpt_state(const char *root, uint64_t fingerprint, int M, int *mi, char *snap, size_t cap,
+                             nf__fit_counts *counts);
 /* 1 when root holds a checkpoint (state.json). */
 int nf__fit_ckpt_exists(const char *root);
 /* Forget root's checkpoint (a fresh run must not resume an old one). */

@@ -341,9 +341,17 @@ typedef struct fit_ctx {
     nf_fit_result *res;
     uint64_t fingerprint;
     double t0, last_ckpt;
-    int64_t sims;
-    double steps;
+    int64_t sims;           /* simulations so far: the searches' and the final ones */
+    double steps;           /* their neuron-steps */
+    nf__fit_counts finals;  /* of those, the final simulations of finished models */
 } fit_ctx;
+
+/* What a checkpoint keeps: the searches' simulations only (a resumed run
+ * simulates its finished models' best points again, and counts them then). */
+static nf__fit_counts search_counts(const fit_ctx *c)
+{
+    return (nf__fit_counts){c->sims - c->finals.sims, c->steps - c->finals.steps};
+}
 
 static int push_conv(nf__fit_slot *s, double v)
 {
@@ -637,7 +645,9 @@ static nf_status run_model(fit_ctx *c, int mi, nf__fit_slot *slots, char *cur_di
             stop = c->o->progress(&p, c->o->progress_user);
         }
         if (c->o->checkpoint_dir && (stop || nf__fit_now_s() - c->last_ckpt >= CKPT_INTERVAL_S)) {
-            if ((s = nf__fit_ckpt_save(c->o->checkpoint_dir, c->fingerprint, mi, slots, c->G, 0, cur_dir, cur_cap)))
+            nf__fit_counts n = search_counts(c);
+            if ((s = nf__fit_ckpt_save(c->o->checkpoint_dir, c->fingerprint, mi, slots, c->G, 0, &n, cur_dir,
+                                       cur_cap)))
                 break;
             c->last_ckpt = nf__fit_now_s();
         }
@@ -904,7 +914,11 @@ static nf_status finish_model(fit_ctx *c, int mi, nf__fit_slot *slots)
         if (isfinite(slots[u].best))
             memcpy(p, slots[u].best_x, sizeof(double) * np);
     }
+    const int64_t sims0 = c->sims;
+    const double steps0 = c->steps;
     nf_status s = nf__fit_evaluate(c->in, c->o, m, c->gidx, c->G, x, recs, &c->sims, &c->steps);
+    c->finals.sims += c->sims - sims0;
+    c->finals.steps += c->steps - steps0;
     for (int u = 0; u < c->G; u++) {
         nf_fit_record *rec = &c->res->records[(size_t)u * c->M + mi];
         if (s) {
@@ -984,8 +998,11 @@ nf_status nf__fit_pass(const nf__fit_in *in, const nf_fit_options *opt, const nf
         if ((s = nf_mkdir_p(opt->checkpoint_dir)))
             goto done;
         if (opt->resume) {
-            if ((s = nf__fit_ckpt_state(opt->checkpoint_dir, c.fingerprint, M, &first_model, snap, sizeof snap)))
+            nf__fit_counts n;
+            if ((s = nf__fit_ckpt_state(opt->checkpoint_dir, c.fingerprint, M, &first_model, snap, sizeof snap, &n)))
                 goto done;
+            c.sims = n.sims; /* the totals go on from the interrupted run's searches */
+            c.steps = n.steps;
             /* finished models: their final optimiser states hold the best points */
             for (int mi = 0; mi < first_model && !s; mi++) {
                 char name[64];
@@ -1012,8 +1029,9 @@ nf_status nf__fit_pass(const nf__fit_in *in, const nf_fit_options *opt, const nf
             s = make_slots(&c, models[mi], slots);
         if (!s)
             s = run_model(&c, mi, slots, snap, sizeof snap);
+        nf__fit_counts n = search_counts(&c);
         if (!s && opt->checkpoint_dir)
-            s = nf__fit_ckpt_save(opt->checkpoint_dir, c.fingerprint, mi, slots, G, 1, snap, sizeof snap);
+            s = nf__fit_ckpt_save(opt->checkpoint_dir, c.fingerprint, mi, slots, G, 1, &n, snap, sizeof snap);
         if (!s)
             s = finish_model(&c, mi, slots);
         for (int u = 0; u < G; u++) {
