@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +30,22 @@ __attribute__((format(printf, 3, 4), unused)) static int nft_run(char *out, size
         ;
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A fresh directory /tmp/nf_test_<tag>_XXXXXX for one test (mkdtemp: never an
+ * earlier run's directory, even where a container repeats process ids). */
+__attribute__((unused)) static void nft_tmpdir(char *buf, size_t cap, const char *tag)
+{
+    snprintf(buf, cap, "/tmp/nf_test_%s_XXXXXX", tag);
+    cr_assert_not_null(mkdtemp(buf), "mkdtemp %s", buf);
+}
+
+/* Remove a test's directory tree (best effort, said on stderr when it fails). */
+__attribute__((unused)) static void nft_rmtree(const char *dir)
+{
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
 /* 1 when dir/name exists. */

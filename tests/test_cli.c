@@ -18,13 +18,11 @@
 
 static char tmpdir[256];
 
-static void setup(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nf_test_cli_%ld", (long)getpid());
-    mkdir(tmpdir, 0777);
-}
+static void setup(void) { nft_tmpdir(tmpdir, sizeof tmpdir, "cli"); }
 
-TestSuite(cli, .init = setup);
+static void teardown(void) { nft_rmtree(tmpdir); }
+
+TestSuite(cli, .init = setup, .fini = teardown);
 
 Test(cli, simulate_writes_files_numpy_reads_with_documented_shapes)
 {

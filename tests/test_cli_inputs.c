@@ -24,18 +24,9 @@
 
 static char dir[256];
 
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/nf_test_cli_inputs_%ld", (long)getpid());
-    mkdir(dir, 0777);
-}
+static void setup(void) { nft_tmpdir(dir, sizeof dir, "cli_inputs"); }
 
-static void teardown(void)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-}
+static void teardown(void) { nft_rmtree(dir); }
 
 TestSuite(cli_inputs, .init = setup, .fini = teardown);
 

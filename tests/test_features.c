@@ -802,8 +802,7 @@ Test(features_cli, a_piped_text_file_gives_the_same_record)
 Test(features_cli, npy_rows_give_one_csv_row_each)
 {
     char dir[256], path[300], out[8192];
-    snprintf(dir, sizeof dir, "/tmp/nf_test_features_%ld", (long)getpid());
-    mkdir(dir, 0777);
+    nft_tmpdir(dir, sizeof dir, "features");
     snprintf(path, sizeof path, "%s/v.npy", dir);
     double sp1[] = {30, 60}, sp2[] = {40, 70, 100};
     double *a = synth(6000, 0.025, -70, sp1, 2), *b = synth(6000, 0.025, -70, sp2, 3);

@@ -13,19 +13,9 @@
 static char dir[256];
 static char out[16384];
 
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/nf_test_fit_cli_%ld", (long)getpid());
-    mkdir(dir, 0777);
-}
+static void setup(void) { nft_tmpdir(dir, sizeof dir, "fit_cli"); }
 
-static void teardown(void)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
-}
+static void teardown(void) { nft_rmtree(dir); }
 
 TestSuite(fit_cli, .init = setup, .fini = teardown);
 

@@ -29,8 +29,8 @@ static char root[256];
 
 static void setup(void)
 {
-    snprintf(root, sizeof root, "/tmp/nf_test_output_sets_%ld", (long)getpid());
-    mkdir(root, 0777);
+    snprintf(root, sizeof root, "/tmp/nf_test_output_sets_XXXXXX");
+    cr_assert_not_null(mkdtemp(root), "mkdtemp %s", root);
 }
 
 static void teardown(void) { nf_remove_tree(root); }

@@ -28,18 +28,9 @@
 
 static char tmpdir[256];
 
-static void setup(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nf_test_rec_%ld", (long)getpid());
-    mkdir(tmpdir, 0777);
-}
+static void setup(void) { nft_tmpdir(tmpdir, sizeof tmpdir, "rec"); }
 
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) cr_log_warn("could not remove %s", tmpdir);
-}
+static void teardown(void) { nft_rmtree(tmpdir); }
 
 static const char *tmp(const char *name)
 {

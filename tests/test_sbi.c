@@ -27,18 +27,9 @@
 
 static char tmpdir[256];
 
-static void setup(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nf_test_sbi_%ld", (long)getpid());
-    mkdir(tmpdir, 0777);
-}
+static void setup(void) { nft_tmpdir(tmpdir, sizeof tmpdir, "sbi"); }
 
-static void teardown(void)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-}
+static void teardown(void) { nft_rmtree(tmpdir); }
 
 TestSuite(sbi, .init = setup, .fini = teardown);
 
