@@ -208,6 +208,14 @@ Test(cli_inputs, sizes_out_of_range_are_range_errors)
     expect(2, N("runs backwards (2-5?)"), "fit " NF_TEST_DATA "/abf/File_axon_5.abf --sweeps 5-2 --out %s", out);
     expect(2, N("has sweeps 0..8"), "fit " NF_TEST_DATA "/abf/File_axon_5.abf --sweeps 3-9 --out %s", out);
     expect(2, N("--dt 0", "> 0 ms"), "fit --example --dt 0 --out %s", out);
+    /* never quietly capped */
+    expect(2, N("--popsize 2000000", "0..1048576"), "fit --example --popsize 2000000 --out %s", out);
+    expect(2, N("--top-k 5000", "0..1000"), "fit --example --top-k 5000 --out %s", out);
+    expect(2, N("--restarts 1e9", "0..1000"), "fit --example --restarts 1e9 --out %s", out);
+    expect(2, N("--popsize 1048576 x ", "GB of memory"), "fit " NF_TEST_DATA "/abf/File_axon_5.abf --popsize 1048576 "
+           "--out %s", out);
+    expect(2, N("--sims 1000000000000", "GB of memory"), "bench --sims 1e12");
+    expect(2, N("--steps 1e10", "2..1e9"), "bench --steps 1e10");
     cr_assert_not(nft_exists(dir, "o"), "nothing written, no --out made");
 }
 

@@ -223,6 +223,16 @@ Test(fit_cli, ctrl_c_saves_a_checkpoint_and_exits_130, .timeout = 120)
     cr_assert(strstr(out, "interrupted fit") && strstr(out, "--resume") && strstr(out, "--force"), "%s", out);
     snprintf(sub, sizeof sub, "%s/c/checkpoint", dir);
     cr_assert(nft_exists(sub, "state.json"), "the refused run kept the checkpoint");
+    /* SIGQUIT (Ctrl-\) and SIGHUP (a closed terminal) stop a fit as Ctrl-C does */
+    const char *sig[2] = {"QUIT", "HUP"};
+    for (int k = 0; k < 2; k++) {
+        rc = nft_run(out, sizeof out,
+                     "%s fit --example --models hh --budget 1000000 --out %s/%s --quiet 2>&1 & pid=$!; sleep 1.5; "
+                     "kill -%s $pid; wait $pid", NFT_BIN, dir, sig[k], sig[k]);
+        cr_assert_eq(rc, 130, "SIG%s: exit %d: %s", sig[k], rc, out);
+        snprintf(sub, sizeof sub, "%s/%s/checkpoint", dir, sig[k]);
+        cr_assert(nft_exists(sub, "state.json"), "SIG%s: the checkpoint is saved", sig[k]);
+    }
 }
 
 /* An ABF sweep without --stim-start/--stim-end: the fit's feature window is

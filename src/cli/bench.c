@@ -48,16 +48,23 @@ int nf_cli_bench(int argc, char **argv)
         case O_MODELS: models = v; break;
         case O_SCORER: scorer = v; break;
         case O_SIMS:
-            if (!nf_cli_parse_i64(v, &P) || P < 1) return nf_cli_error(CMD, NF_EXIT_USAGE, "--sims %s: need >= 1", v);
+            if (!nf_cli_parse_count(v, 1, (int64_t)1 << 40, &P))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--sims %s: need a whole number in 1..%lld", v, (long long)1 << 40);
             break;
         case O_STEPS:
-            if (!nf_cli_parse_i64(v, &T) || T < 2) return nf_cli_error(CMD, NF_EXIT_USAGE, "--steps %s: need >= 2", v);
+            if (!nf_cli_parse_count(v, 2, 1000000000, &T))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--steps %s: need a whole number in 2..1e9", v);
             break;
         case O_REPS:
-            if (!nf_cli_parse_i64(v, &reps) || reps < 1) return nf_cli_error(CMD, NF_EXIT_USAGE, "--reps %s: need >= 1", v);
+            if (!nf_cli_parse_count(v, 1, 1000000, &reps))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--reps %s: need a whole number in 1..1e6", v);
             break;
         }
     }
+    char what[128]; /* per simulation: parameters (<= 64), count, score, validity; the shared waveform and target */
+    snprintf(what, sizeof what, "--sims %lld x --steps %lld", (long long)P, (long long)T);
+    int rc = nf_cli_check_memory(CMD, (double)P * (4.0 * 64 + 13) + 8.0 * (double)T, what, "fewer --sims or --steps");
+    if (rc) return rc;
     int sc_lo = 0, sc_hi = 0;
     if (!strcmp(scorer, "rmse")) sc_lo = sc_hi = 1;
     else if (!strcmp(scorer, "both")) sc_hi = 1;

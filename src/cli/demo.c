@@ -65,7 +65,7 @@ int nf_cli_demo(int argc, char **argv)
         case NF_CLI_ERROR: return p.rc;
         case NF_CLI_ARG: return nf_cli_unexpected(&p);
         case O_SIMS:
-            if (!nf_cli_parse_i64(p.arg, &P) || P < 1 || P > 10000000)
+            if (!nf_cli_parse_count(p.arg, 1, 10000000, &P))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--sims %s: need 1..1e7", p.arg);
             break;
         }

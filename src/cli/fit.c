@@ -291,15 +291,19 @@ int nf_cli_fit(int argc, char **argv)
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--weights: %s", nf_errmsg());
             weights_given = 1;
             break;
-        case O_BUDGET: case O_POPSIZE: case O_RESTARTS: case O_REFINE: case O_TOP_K:
-            if (!nf_cli_parse_i64(v, &n) || n < 0 || n > (int64_t)1 << 40)
-                return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: expected a non-negative integer", p.name, v);
+        case O_BUDGET: case O_POPSIZE: case O_RESTARTS: case O_REFINE: case O_TOP_K: {
+            /* a size out of its range is an error, never quietly capped */
+            const int64_t hi = k == O_BUDGET ? (int64_t)1 << 40 : k == O_POPSIZE ? 1 << 20 : 1000;
+            if (!nf_cli_parse_count(v, 0, hi, &n))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "%s %s: need a whole number in 0..%lld", p.name, v,
+                                    (long long)hi);
             if (k == O_BUDGET) o.budget = n;
-            else if (k == O_POPSIZE) o.popsize = (int)(n > 1 << 20 ? 1 << 20 : n);
-            else if (k == O_RESTARTS) o.restarts = (int)(n > 1000 ? 1000 : n);
-            else if (k == O_REFINE) o.refine_k = (int)(n > 1000 ? 1000 : n);
-            else o.top_k = (int)(n > 1000 ? 1000 : n);
+            else if (k == O_POPSIZE) o.popsize = (int)n;
+            else if (k == O_RESTARTS) o.restarts = (int)n;
+            else if (k == O_REFINE) o.refine_k = (int)n;
+            else o.top_k = (int)n;
             break;
+        }
         case O_THRESHOLD: case O_WINDOW: case O_STIM_START: case O_STIM_END: case O_INIT_SIGMA: case O_SURVEY:
         case O_RMSE_CUT:
             if (!nf_cli_parse_double(v, &d))
@@ -405,6 +409,12 @@ int nf_cli_fit(int argc, char **argv)
             fprintf(stderr, "neurofit fit: %d starting points from %s\n", o.n_starts, init);
     }
 
+    /* a generation's batch against memory: per simulation its parameters, spike times (<= 4096) and scores */
+    char what[128];
+    snprintf(what, sizeof what, "--popsize %d x %d sweeps", o.popsize, L.n);
+    if (!rc && o.popsize > 0)
+        rc = nf_cli_check_memory(CMD, (double)o.popsize * L.n * (64 * 12.0 + 4096 * 4.0 + 64), what,
+                                 "a smaller --popsize or fewer sweeps");
     /* one writer of --out; never replace earlier results, or an interrupted fit's checkpoint, by accident */
     char ckpt[4096], state[4200];
     if (!rc)

@@ -75,11 +75,11 @@ int nf_cli_sbi_infer(int argc, char **argv)
         case O_OBSERVED: obs_path = v; break;
         case O_STIMULUS: stim_path = v; break;
         case O_SAMPLES:
-            if (!nf_cli_parse_i64(v, &L) || L < 1 || L > 1000000)
+            if (!nf_cli_parse_count(v, 1, 1000000, &L))
                 return nf_cli_error(C, NF_EXIT_USAGE, "--samples %s: need an integer in 1..1e6", v);
             break;
         case O_REFERENCE_N:
-            if (!nf_cli_parse_i64(v, &n_ref) || n_ref < 1000 || n_ref > 100000000)
+            if (!nf_cli_parse_count(v, 1000, 100000000, &n_ref))
                 return nf_cli_error(C, NF_EXIT_USAGE, "--reference-n %s: need an integer in 1000..1e8", v);
             break;
         case O_SIGMA:

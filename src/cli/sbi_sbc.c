@@ -69,19 +69,19 @@ int nf_cli_sbi_sbc(int argc, char **argv)
         case O_PRESET: preset = v; break;
         case O_STIMULUS: stim_s = v; break;
         case O_DRAWS:
-            if (!nf_cli_parse_i64(v, &o.M) || o.M < 10 || o.M > 10000000)
+            if (!nf_cli_parse_count(v, 10, 10000000, &o.M))
                 return nf_cli_error(C, NF_EXIT_USAGE, "--draws %s: need an integer in 10..1e7", v);
             break;
         case O_POSTERIOR_SAMPLES:
-            if (!nf_cli_parse_i64(v, &o.L) || o.L < 1 || o.L > 100000)
+            if (!nf_cli_parse_count(v, 1, 100000, &o.L))
                 return nf_cli_error(C, NF_EXIT_USAGE, "--posterior-samples %s: need an integer in 1..100000", v);
             break;
         case O_REFERENCE:
-            if (!nf_cli_parse_i64(v, &o.n_ref) || o.n_ref < 1000 || o.n_ref > 100000000)
+            if (!nf_cli_parse_count(v, 1000, 100000000, &o.n_ref))
                 return nf_cli_error(C, NF_EXIT_USAGE, "--reference %s: need an integer in 1000..1e8", v);
             break;
         case O_PREDICTIVE:
-            if (!nf_cli_parse_i64(v, &o.P) || o.P < 2 || o.P > 100000)
+            if (!nf_cli_parse_count(v, 2, 100000, &o.P))
                 return nf_cli_error(C, NF_EXIT_USAGE, "--predictive %s: need an integer in 2..100000", v);
             break;
         case O_SIGMA:
