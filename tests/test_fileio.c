@@ -290,6 +290,20 @@ Test(stage, a_dead_writers_stage_is_removed_and_said)
     nf_out_lock_release(lk);
     cr_assert_str_eq(listing(dir), "results.json");
     cr_assert_str_eq(get(dir, "results.json"), "old");
+
+    /* the first layout's stages beside the directory: a dead process's goes, a live one's stays */
+    char old_dead[600], old_live[600];
+    snprintf(old_dead, sizeof old_dead, "%s/.out" NF_STAGE_TAG "999999999", root);
+    snprintf(old_live, sizeof old_live, "%s/.out" NF_STAGE_TAG "%ld", root, (long)getppid());
+    mkdir(old_dead, 0777);
+    mkdir(old_live, 0777);
+    put(old_dead, "x.npy", "multi-GB");
+    cr_assert_eq(nf_out_lock_acquire(dir, &lk), NF_OK, "%s", nf_errmsg());
+    cr_assert(strstr(nf_out_lock_notes(lk), old_dead), "%s", nf_out_lock_notes(lk));
+    nf_out_lock_release(lk);
+    cr_assert_neq(access(old_dead, F_OK), 0, "a dead process's stage beside the directory is removed");
+    cr_assert_eq(access(old_live, F_OK), 0, "a running process's is not");
+    rmdir(old_live);
 }
 
 /* ---- faults at every operation ---------------------------------------------- */

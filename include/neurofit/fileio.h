@@ -39,7 +39,9 @@
  * dir as it was; a rename failing in step 2 moves everything back; a
  * process killed in step 2 leaves the journal, and the next writer of dir
  * finishes that commit when it takes the lock. It also removes the stages
- * of writers that died before step 1 (nf_out_lock_notes says what it did).
+ * of writers that died before step 1, and those an earlier version left
+ * beside dir (.<name>.partial-<pid>) when their process is gone
+ * (nf_out_lock_notes says what it did).
  * Names in dir outside the set are never touched. */
 #ifndef NEUROFIT_FILEIO_H
 #define NEUROFIT_FILEIO_H

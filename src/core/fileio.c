@@ -7,7 +7,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -567,10 +569,44 @@ static nf_status journal_apply(const char *stage, const char *dir, const journal
     return s;
 }
 
+/* Stages of neurofit 0.1's first layout, beside dir (<parent>/.<name>.partial-<pid>,
+ * never committed: they held no journal), whose process is gone. */
+static void remove_old_layout_stages(nf_out_lock *lk)
+{
+    char real[PATH_MAX], prefix[300];
+    if (!realpath(lk->dir, real) || !strcmp(real, "/"))
+        return;
+    char *base = strrchr(real, '/');
+    *base++ = 0;
+    const char *parent = real[0] ? real : "/";
+    if (snprintf(prefix, sizeof prefix, ".%s" NF_STAGE_TAG, base) >= (int)sizeof prefix)
+        return;
+    DIR *d = opendir(parent);
+    if (!d)
+        return;
+    size_t plen = strlen(prefix);
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *pid = e->d_name + plen;
+        if (strncmp(e->d_name, prefix, plen) || !*pid || strspn(pid, "0123456789") != strlen(pid))
+            continue;
+        long p = strtol(pid, NULL, 10);
+        if (p <= 0 || kill((pid_t)p, 0) == 0 || errno != ESRCH)
+            continue; /* its process may still be writing it */
+        char path[4096];
+        if (nf_path_join(path, sizeof path, parent, e->d_name) == NF_OK) {
+            nf_remove_tree(path);
+            note(lk, "%s: removed %s, the unfinished output of process %ld, which is no longer running", lk->dir,
+                 path, p);
+        }
+    }
+    closedir(d);
+}
+
 /* With the lock held, every stage in dir is a dead writer's: a journalled
  * one is finished (its set was complete), any other removed. */
 static void finish_stale(nf_out_lock *lk)
 {
+    remove_old_layout_stages(lk);
     DIR *d = opendir(lk->dir);
     if (!d)
         return;
