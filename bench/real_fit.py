@@ -7,8 +7,9 @@ model's spike count matches the target's in every spiking sweep").
                               [--budget 10000] [--data ../shared/data] [--out build/real_fit]
                               [--only NAME,...] [--seed S] [--extra "--refine 2"]
 
-For each recording set it runs one `neurofit fit` (all sweeps of the file, or the
-IBW pairs, or eFEL's current.txt), reads results.json and prints a markdown row:
+For each recording set it runs one `neurofit fit --group sweep` (every sweep of the
+file fitted on its own, or the IBW pairs, or eFEL's current.txt; bench/real_cells.py
+fits each file as one cell), reads results.json and prints a markdown row:
 sweeps, spiking sweeps, best model's spike count exact / within one, median RMSE of
 the best model, how often each model ranks first, wall time. Reads only
 ../shared/data (all six IBW pairs, more than tests/data holds; when it is absent
@@ -60,8 +61,8 @@ def main():
         if only and not any(o in label for o in only):
             continue
         out = os.path.join(a.out, "set%d" % k)
-        cmd = [a.neurofit, "fit", *files, "--models", a.models, "--budget", a.budget, "--out", out,
-               "--force", "--quiet", *extra]
+        cmd = [a.neurofit, "fit", *files, "--group", "sweep", "--models", a.models, "--budget", a.budget,
+               "--out", out, "--force", "--quiet", *extra]
         if a.threads:
             cmd += ["--threads", a.threads]
         if a.seed:
