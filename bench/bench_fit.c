@@ -648,7 +648,8 @@ static void guess_report(const rec_t *recs, int M, int R, const nf_model *const 
  * in the A step. Fitted on 6 sweeps; the 0.75 A step and the noise sweep
  * (CELL_TEST) held out. Rejected as the recordings mode rejects: invalid,
  * silent, > 150 spikes in a sweep, a spike before 50 ms, or a sweep whose
- * spike count the blind threshold does not see. */
+ * spike count the fit's own detection (at the blind threshold of the 2 A
+ * step's trace, and resets) does not see. */
 #define CELL_SW 8
 #define CELL_N 5001
 static const double CELL_AMP[CELL_SW - 1] = {-0.5, -0.25, 0.5, 0.75, 1.0, 1.5, 2.0};
@@ -761,9 +762,14 @@ static int make_cell(nf_engine *e, const nf_model *m, uint64_t seed, int64_t *dr
             c->v[k] += (float)(g_noise_mV * gauss(&ns));
         c->thr = threshold_of(c->v + (size_t)6 * CELL_N, CELL_N); /* the sweep with the most spikes */
         int seen_ok = 1;
-        for (int s = 0; s < CELL_SW && seen_ok; s++) {
-            int before;
-            seen_ok = count_spikes(c->v + (size_t)s * CELL_N, CELL_N, c->thr, 0, &before) == c->spikes[s];
+        for (int s = 0; s < CELL_SW && seen_ok; s++) { /* the fit's own detection sees the model's spikes */
+            static const nf__fit_obj ob0;
+            nf_fit_target t = {.name = "cell", .v = c->v + (size_t)s * CELL_N, .i = c->i + (size_t)s * CELL_N,
+                               .n = CELL_N, .dt_ms = DT};
+            nf__fit_tgt tg;
+            seen_ok = !nf__fit_prepare_target(&t, s, c->thr, nf__fit_spikes_at_crossing(m), &ob0, NULL, &tg) &&
+                      tg.n_spikes == c->spikes[s];
+            nf__fit_tgt_free(&tg);
         }
         if (!seen_ok) {
             rej->detect++;

@@ -324,3 +324,84 @@ Test(fit_groups, pooled_guess_and_efel_targets)
     nf_features_destroy(fx);
     nf__fit_obj_free(&ob);
 }
+
+/* A cell whose sweeps differ in length and sample interval: one engine call
+ * per shape in each generation, one parameter set, every sweep scored on its
+ * own grid. */
+Test(fit_groups, sweeps_of_different_lengths_and_intervals)
+{
+    static cell c;
+    make_cell("lif6", LIF, 9, 0.5, &c);
+    static float v2[(N + 1) / 2], i2[(N + 1) / 2];
+    for (int k = 0; k < (N + 1) / 2; k++) { /* sweep 4 at 0.2 ms */
+        v2[k] = c.v[4][2 * k];
+        i2[k] = c.i[4][2 * k];
+    }
+    nf_fit_target t[S];
+    memcpy(t, c.t, sizeof t);
+    t[3].n = 3001;
+    t[4] = (nf_fit_target){.name = "coarse", .v = v2, .i = i2, .n = (N + 1) / 2, .dt_ms = 0.2};
+    const char *models[] = {"lif6"};
+    nf_fit_options o = opts(models, 1, 1500);
+    nf_fit_group g = {.name = "mixed", .sweeps = ALL, .test = MID_OUT, .n_sweeps = S};
+    nf_fit_result *r = NULL;
+    cr_assert_eq(nf_fit_groups(t, S, &g, 1, &o, &r), NF_OK, "%s", nf_errmsg());
+    const nf_fit_record *rec = &r->records[0];
+    cr_assert(rec->valid);
+    cr_assert_eq(rec->n_sweeps, S);
+    for (int j = 0; j < 5; j++)
+        cr_assert_lt(fabs(rec->params[j] - LIF[j]) / fabs(LIF[j]), 0.1, "%s: %g, truth %g", rec->model->params[j].name,
+                     rec->params[j], LIF[j]);
+    cr_assert_gt(rec->sweeps[4].gamma, 0.8, "the coarse sweep: Gamma %g", rec->sweeps[4].gamma);
+    cr_assert_gt(rec->test.gamma, 0.8, "held out: Gamma %g", rec->test.gamma);
+    /* each sweep's trace on its own grid: the coarse one follows its recording */
+    double d = 0;
+    for (int k = 1000; k < 1200; k++)
+        d += fabs(rec->sweeps[4].trace[k] - v2[k]) / 200;
+    cr_assert_lt(d, 5.0, "mean |V - recording| %g mV", d);
+    nf_fit_result_destroy(r);
+}
+
+/* Repeated sweeps (the same current, other noise): the intrinsic
+ * reliability Gamma_int is the Gamma between their recorded spikes, and the
+ * held-out Gamma is also reported over it. */
+Test(fit_groups, intrinsic_reliability_of_repeated_sweeps)
+{
+    static cell a, b;
+    make_cell("lif6", LIF, 11, 0.5, &a);
+    make_cell("lif6", LIF, 12, 3.0, &b); /* noisier repeats: some spikes move */
+    nf_fit_target t[4] = {a.t[1], a.t[3], b.t[1], b.t[3]};
+    const int sw[4] = {0, 1, 2, 3};
+    const uint8_t test[4] = {0, 0, 0, 1};
+    const char *models[] = {"lif6"};
+    nf_fit_options o = opts(models, 1, 300);
+    nf_fit_group g = {.name = "repeats", .sweeps = sw, .test = test, .n_sweeps = 4};
+    nf_fit_result *r = NULL;
+    cr_assert_eq(nf_fit_groups(t, 4, &g, 1, &o, &r), NF_OK, "%s", nf_errmsg());
+    nf__fit_obj ob;
+    cr_assert_eq(nf__fit_obj_init(&o, &ob), NF_OK);
+    nf__fit_tgt p[4];
+    for (int k = 0; k < 4; k++)
+        cr_assert_eq(nf__fit_prepare_target(&t[k], k, o.threshold_mV, 0, &ob, NULL, &p[k]), NF_OK);
+    double g13 = nf_score_gamma(p[1].spikes, p[1].n_spikes, p[3].spikes, p[3].n_spikes, p[1].duration, 2.0);
+    double g31 = nf_score_gamma(p[3].spikes, p[3].n_spikes, p[1].spikes, p[1].n_spikes, p[3].duration, 2.0);
+    double g02 = nf_score_gamma(p[0].spikes, p[0].n_spikes, p[2].spikes, p[2].n_spikes, p[0].duration, 2.0);
+    double g20 = nf_score_gamma(p[2].spikes, p[2].n_spikes, p[0].spikes, p[0].n_spikes, p[2].duration, 2.0);
+    double want = (g02 + g20 + g13 + g31) / 4;
+    cr_assert(isfinite(r->groups[0].gamma_int));
+    cr_assert_float_eq(r->groups[0].gamma_int, want, 1e-12, "Gamma_int %g, the pairs' mean %g", r->groups[0].gamma_int,
+                       want);
+    const nf_fit_scores *ts = &r->records[0].test;
+    cr_assert_float_eq(ts->gamma_norm, ts->gamma / want, 1e-12);
+    for (int k = 0; k < 4; k++)
+        nf__fit_tgt_free(&p[k]);
+    nf__fit_obj_free(&ob);
+    nf_fit_result_destroy(r);
+    /* without repeats there is none */
+    nf_fit_result *r2 = NULL;
+    nf_fit_group g2 = {.name = "steps", .sweeps = ALL, .n_sweeps = 3};
+    cr_assert_eq(nf_fit_groups(a.t, S, &g2, 1, &o, &r2), NF_OK, "%s", nf_errmsg());
+    cr_assert(isnan(r2->groups[0].gamma_int));
+    cr_assert(isnan(r2->records[0].train.gamma_norm));
+    nf_fit_result_destroy(r2);
+}
