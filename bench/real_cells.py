@@ -16,8 +16,9 @@ For each cell it runs
      the median of each model's per-sweep parameter sets written as a results.json with the
      cell fit's scoring options, and neurofit predict on the held-out sweeps;
 and prints per model the held-out spike-count error (mean |model - recorded| per sweep),
-Gamma (over held-out sweeps with recorded spikes; Gamma / Gamma_int where sweeps repeat)
-and subthreshold RMSE, cell fit against per-sweep median, and which model ranks first on
+Gamma (with a 4 ms window whatever the fit's, over held-out sweeps with recorded spikes;
+Gamma / Gamma_int where sweeps repeat) and subthreshold RMSE (+-5 ms around recorded
+spikes cut out, unless the fit's --rmse-cut says otherwise), cell fit against per-sweep median, and which model ranks first on
 the held-out sweeps. Reads ../shared/data (exits with 2 when it is absent); writes under
 --out (build/ by default, never committed).
 """
@@ -30,9 +31,12 @@ import subprocess
 import sys
 import time
 
+EVAL_WINDOW_MS = 4.0  # the held-out Gamma's coincidence window, whatever the fit's (the field's standard)
+
 
 def cells(data, nf):
-    """(label, fit arguments, number of sweeps) per cell."""
+    """(label, files, number of sweeps) per cell: a file's sweeps, or one sweep per file
+    (the IBW cell B6: five IDRest waves, paired with their currents)."""
     out = []
     abf = os.path.join(data, "abf")
     for name in ["17o05028_ic_steps.abf", "171116sh_0018.abf", "2019_07_24_0055_fsi.abf", "18711001.abf",
@@ -41,6 +45,10 @@ def cells(data, nf):
         info = subprocess.run([nf, "info", path], capture_output=True, text=True).stdout
         n = int([l for l in info.splitlines() if l.startswith("sweeps:")][0].split()[1])
         out.append((name, [path], n))
+    ibw = os.path.join(data, "ibw")
+    b6 = sorted(os.path.join(ibw, f) for f in os.listdir(ibw) if f.startswith("B6_Ch3_IDRest_"))
+    if b6:
+        out.append(("IBW cell B6 (IDRest)", b6, len(b6)))
     return out
 
 
@@ -91,14 +99,29 @@ def main():
             continue
         h = max(1, (n + 3) // 4)
         train, test = "0-%d" % (n - h - 1), "%d-%d" % (n - h, n - 1)
-        out = os.path.join(a.out, label.replace(" ", "_"))
+        out = os.path.join(a.out, label.replace(" ", "_").replace("(", "").replace(")", ""))
+        os.makedirs(out, exist_ok=True)
         t0 = time.time()
-        run([a.neurofit, "fit"] + files + ["--group", "file", "--holdout", test, "--out", out + "/cell"] + common)
-        cell, rec = scores(out + "/cell/results.json")
+        if len(files) == 1:
+            run([a.neurofit, "fit"] + files + ["--group", "file", "--holdout", test, "--out", out + "/cell"] + common)
+            fit_files, test_files, sel = files, files, ["--sweeps", train]
+            pred_sel = ["--sweeps", test]
+        else:  # one sweep per file: a manifest makes them one cell
+            with open(out + "/cells.csv", "w") as f:
+                f.write("cell,file,role\n")
+                for k, path in enumerate(files):
+                    f.write("%s,%s,%s\n" % (label.split(" (")[0], path, "test" if k >= n - h else "train"))
+            run([a.neurofit, "fit", "--cells", out + "/cells.csv", "--out", out + "/cell"] + common)
+            fit_files, test_files, sel, pred_sel = files[:n - h], files[n - h:], [], []
+        _, rec = scores(out + "/cell/results.json")
         first = rec["top"][0]["model"]
+        # the held-out sweeps scored the same way for every fit: Gamma with a 4 ms window
+        run([a.neurofit, "predict", out + "/cell/results.json"] + test_files + pred_sel +
+            ["--window", str(EVAL_WINDOW_MS), "--out", out + "/cell_eval", "--quiet", "--force"])
+        cell, _ = scores(out + "/cell_eval/results.json")
         base = {}
         if not a.no_baseline:
-            run([a.neurofit, "fit"] + files + ["--group", "sweep", "--sweeps", train, "--out", out + "/sweeps"] + common)
+            run([a.neurofit, "fit"] + fit_files + ["--group", "sweep"] + sel + ["--out", out + "/sweeps"] + common)
             per = json.load(open(out + "/sweeps/results.json"))
             med = {"format": "neurofit-fit-results", "version": 2,
                    "options": json.load(open(out + "/cell/results.json"))["options"],
@@ -108,8 +131,8 @@ def main():
                 params = {p: {"value": statistics.median(s[p]["value"] for s in sets)} for p in sets[0]}
                 med["recordings"][0]["top"].append({"rank": k + 1, "model": m, "params": params})
             json.dump(med, open(out + "/median.json", "w"))
-            run([a.neurofit, "predict", out + "/median.json"] + files +
-                ["--sweeps", test, "--out", out + "/pred", "--quiet", "--force"])
+            run([a.neurofit, "predict", out + "/median.json"] + test_files + pred_sel +
+                ["--window", str(EVAL_WINDOW_MS), "--out", out + "/pred", "--quiet", "--force"])
             base, _ = scores(out + "/pred/results.json")
         wall = time.time() - t0
         gint = rec.get("gamma_int")
