@@ -299,6 +299,13 @@ Test(fit_cli, a_file_is_one_cell_with_held_out_sweeps_and_predict)
                  "assert abs(p[0][0]-list(t['params'].values())[0]['value'])<1e-3*abs(p[0][0])\"",
                  NFT_BIN, dir, dir, dir, dir, dir);
     cr_assert_eq(rc, 0, "%s", out);
+    /* --holdout FRACTION: that share of the cell's sweeps, spread evenly (floor((k + 0.5) n / h)) */
+    rc = nft_run(out, sizeof out,
+                 "%s fit %s --holdout 0.25 --time 0:700 --models lif6 --budget 16 --refine 0 --out %s/frac --quiet && "
+                 "/usr/bin/python3 -c \"import json; r=json.load(open('%s/frac/results.json'))['recordings'][0]; "
+                 "t=[k for k, s in enumerate(r['sweeps']) if s['role']=='test']; assert t==[2, 6, 10, 14], t\"",
+                 NFT_BIN, abf, dir, dir);
+    cr_assert_eq(rc, 0, "%s", out);
     /* predict and simulate --params results.json: bad input */
     rc = nft_run(out, sizeof out, "%s predict %s %s --out %s/p2 --quiet", NFT_BIN, abf, abf, dir);
     cr_assert_eq(rc, 2, "%s", out);
