@@ -8,6 +8,9 @@
  * (0 done, 1 run failed, 2 bad input, 130 interrupted) as the commands give
  * it. Runs the built binary. */
 #include "neurofit/npy.h"
+#ifdef NF_HAVE_HDF5
+#include "nwb_write.h"
+#endif
 
 #include <criterion/criterion.h>
 #include "nf_test_cli.h"
@@ -348,6 +351,32 @@ Test(cli_inputs, features_skip_a_sweep_without_a_window_and_check_a_given_one)
     expect(2, N("File_axon_5.abf sweep 0", "outside the sweep"),
            "features " NF_TEST_DATA "/abf/File_axon_5.abf --sweep 0 --stim-start 5000 --stim-end 9000");
     expect(0, NULL, "features %s --stim-start 100 --stim-end 300", step);
+#ifdef NF_HAVE_HDF5
+    /* one file of three sweeps, the middle one without a current step: sweep 1 named and skipped */
+    char nwb[600];
+    snprintf(nwb, sizeof nwb, "%s/three.nwb", dir);
+    hid_t h = nwbw_create(nwb);
+    static float v[4000], i[4000];
+    for (int sw = 0; sw < 3; sw++) {
+        for (int k = 0; k < 4000; k++) {
+            i[k] = (float)(sw != 1 && k >= 1000 && k < 3000 ? 100.0 * (sw + 1) : 0.0);
+            v[k] = (float)(-70 + 0.05 * i[k]);
+        }
+        char vn[32], in[32];
+        snprintf(vn, sizeof vn, "CurrentClampSeries%03d", sw);
+        snprintf(in, sizeof in, "CurrentClampStimulusSeries%03d", sw);
+        nwbw_series(h, "/acquisition", vn, "CurrentClampSeries", "volts", v, 4000, 1e-3, 0, sw, 10000, NULL, sw);
+        nwbw_series(h, "/stimulus/presentation", in, "CurrentClampStimulusSeries", "amperes", i, 4000, 1e-12, 0, sw,
+                    10000, NULL, sw);
+    }
+    H5Fclose(h);
+    rc = nft_run(out, sizeof out, BIN " features %s --features spike_count --format csv", nwb);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "three.nwb sweep 1 skipped") && strstr(out, "--strict"), "%s", out);
+    cr_assert(strstr(out, "three.nwb sweep 0\",100,300") && strstr(out, "three.nwb sweep 2\",100,300"),
+              "sweeps 0 and 2 computed: %s", out);
+    expect(2, N("three.nwb sweep 1", "give --stim-start and --stim-end"), "features %s --strict", nwb);
+#endif
     /* junk in a number */
     const char *f = file_with("nul.csv", "t,V\n0,-70\n0.1,-6\0" "9\n0.2,-70\n", 25);
     expect(2, N("nul.csv", "line 3, column 2", "'-6\\x009'"), "features %s --stim-start 0 --stim-end 0.2", f);

@@ -136,6 +136,65 @@ Test(stage, an_earlier_set_is_replaced_whole_with_no_stale_file)
     cr_assert_str_eq(listing(root), "out", "the earlier set is gone, no stage left");
 }
 
+/* A commit moves, never copies (a streamed multi-GB SBI set costs renames):
+ * each committed file and directory is the very inode written in the stage,
+ * and a rolled-back earlier set is its own inodes again. */
+static ino_t ino_of(const char *dir, const char *name)
+{
+    char p[1024];
+    struct stat sb;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    cr_assert_eq(stat(p, &sb), 0, "%s", p);
+    return sb.st_ino;
+}
+
+Test(stage, a_commit_renames_the_staged_files_and_never_copies_them)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/out", root);
+    mkdir(dir, 0777);
+    put(dir, "a.npy", "old");
+    put(dir, "results.json", "old");
+    nf_stage *st;
+    cr_assert_eq(nf_stage_open(dir, &st), NF_OK, "%s", nf_errmsg());
+    write_set(st, "new", 1);
+    char ck[600];
+    snprintf(ck, sizeof ck, "%s/checkpoint", nf_stage_path(st));
+    mkdir(ck, 0777);
+    ino_t a = ino_of(nf_stage_path(st), "a.npy"), b = ino_of(nf_stage_path(st), "b.npy"),
+          c = ino_of(nf_stage_path(st), "checkpoint"), r = ino_of(nf_stage_path(st), "results.json");
+    cr_assert_eq(nf_stage_commit(st, set, 4), NF_OK, "%s", nf_errmsg());
+    nf_stage_destroy(st);
+    cr_assert_eq(ino_of(dir, "a.npy"), a, "a.npy was copied, not moved");
+    cr_assert_eq(ino_of(dir, "b.npy"), b, "b.npy was copied, not moved");
+    cr_assert_eq(ino_of(dir, "checkpoint"), c, "the checkpoint directory was copied, not moved");
+    cr_assert_eq(ino_of(dir, "results.json"), r, "results.json was copied, not moved");
+
+    /* a commit failing at any operation puts the earlier files back, themselves */
+    int n_ops = 0;
+    for (long k = 1;; k++) {
+        nf_remove_tree(dir);
+        mkdir(dir, 0777);
+        put(dir, "a.npy", "old");
+        put(dir, "results.json", "old");
+        ino_t old_a = ino_of(dir, "a.npy"), old_r = ino_of(dir, "results.json");
+        cr_assert_eq(nf_stage_open(dir, &st), NF_OK, "%s", nf_errmsg());
+        write_set(st, "new", 1);
+        nf__fault_arm(k, EIO, 0);
+        nf_status s = nf_stage_commit(st, set, 4);
+        nf__fault_arm(0, 0, 0);
+        nf_stage_destroy(st);
+        if (s == NF_OK) break;
+        n_ops++;
+        cr_assert_eq(ino_of(dir, "a.npy"), old_a, "fault at operation %ld: the earlier a.npy is a copy", k);
+        cr_assert_eq(ino_of(dir, "results.json"), old_r, "fault at operation %ld: the earlier results.json is a copy",
+                     k);
+        cr_assert_str_eq(get(dir, "results.json"), "old");
+        cr_assert(k < 100, "the commit never succeeds");
+    }
+    cr_assert_geq(n_ops, 4, "the stage's fsync, .old, journal, renames: %d faults met", n_ops);
+}
+
 Test(stage, other_files_in_the_directory_stay)
 {
     char dir[512];
