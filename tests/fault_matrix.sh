@@ -4,7 +4,9 @@
 # and export,
 #   - disk full: an earlier complete set in a small tmpfs, the disk then filled
 #     to leave 0 B .. 256 KiB, a larger run with --force: exit 1 (never a
-#     crash), the earlier set byte-identical, no stage or lock file left;
+#     crash), the earlier set byte-identical, no stage or lock file left; and
+#     into a fresh --out: nothing left that looks like results (a fit keeps
+#     only a checkpoint it can --resume from, and says so), the rerun completes;
 #   - two writers: the first stopped (SIGSTOP) while it holds --out, a second
 #     into the same --out is refused at once (exit 1) naming the first's pid,
 #     the first then completes its set;
@@ -132,6 +134,34 @@ disk_full() { # runs where $1 is a fresh tmpfs of 8 MiB
         [ -e "$out/$(marker "$c")" ] || fail "$c: the new set has no $(marker "$c")"
         ls -A "$out" | grep -q '^\.neurofit' && fail "$c: a stage or lock file is left: $(ls -A "$out")"
         ok "$c: disk full at $n_fail fill levels: exit 1, the earlier set byte-identical"
+        # into a fresh --out, with no room at all and with a little: nothing that looks like results, so
+        # a rerun is not refused (a fit keeps the last checkpoint it saved, if any: the message and the
+        # rerun's refusal say --resume, which completes it; a half-saved first one is removed)
+        local fresh=$mnt/fresh-$c avail before_fails=$fails left said=""
+        for free in 0 16384; do
+            rm -rf "$fresh" "$out"
+            avail=$(df --output=avail -B1 "$mnt" | tail -1)
+            head -c $((avail - free)) /dev/zero >"$mnt/filler" 2>/dev/null
+            run_cmd "$c" large "$fresh" 2>"$WORK/err"
+            rc=$?
+            rm -f "$mnt/filler"
+            [ $rc = 1 ] || fail "$c: disk full into a fresh --out: exit $rc (want 1): $(head -c 300 "$WORK/err")"
+            left=""
+            [ "$c" = fit ] && [ -e "$fresh/checkpoint/state.json" ] && left=checkpoint
+            [ "$(ls -A "$fresh" 2>/dev/null | tr '\n' ' ')" = "${left:+$left }" ] ||
+                fail "$c: $free B free, a fresh --out left: $(ls -A "$fresh" | tr '\n' ' ') (want: ${left:-nothing})"
+            if [ -n "$left" ]; then
+                grep -q -- "--resume" "$WORK/err" || fail "fit: the failed run does not say --resume: $(cat "$WORK/err")"
+                run_cmd "$c" large "$fresh" 2>"$WORK/err"
+                [ $? = 2 ] && grep -q -- "--resume" "$WORK/err" || fail "fit: a rerun over the checkpoint: $(cat "$WORK/err")"
+                run_cmd "$c" large "$fresh" --resume 2>"$WORK/err" || fail "fit: --resume: $(head -c 300 "$WORK/err")"
+            else
+                run_cmd "$c" small "$fresh" 2>"$WORK/err" || fail "$c: the rerun into the fresh --out: $(head -c 300 "$WORK/err")"
+            fi
+            [ -e "$fresh/$(marker "$c")" ] || fail "$c: the rerun into the fresh --out wrote no $(marker "$c")"
+            said="$said $free B: ${left:-nothing} left;"
+        done
+        [ $fails = "$before_fails" ] && ok "$c: disk full into a fresh --out: exit 1,$said the rerun completes"
     done
 }
 

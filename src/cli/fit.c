@@ -451,10 +451,17 @@ int nf_cli_fit(int argc, char **argv)
         rc = nf_cli_error(CMD, NF_EXIT_INTERRUPTED,
                           "interrupted; the checkpoint in %s is saved: rerun the same command with --resume", ckpt);
     } else if (st) {
-        /* bad input, or a checkpoint that is not one this fit wrote: 2 */
-        rc = nf_cli_error(CMD, st == NF_EINVAL || st == NF_ENOMODEL || st == NF_ENAN || st == NF_ENOTFOUND ||
-                                       st == NF_EFORMAT
-                                   ? NF_EXIT_USAGE : NF_EXIT_FAIL, "%s", nf_errmsg());
+        /* bad input, or a checkpoint that is not one this fit wrote: 2; a failure of the run (a full disk
+         * while saving a checkpoint) keeps the last checkpoint saved, which a rerun must be told of */
+        int usage = st == NF_EINVAL || st == NF_ENOMODEL || st == NF_ENAN || st == NF_ENOTFOUND || st == NF_EFORMAT;
+        int kept = nf_path_join(state, sizeof state, ckpt, "state.json") == NF_OK && access(state, F_OK) == 0;
+        if (!usage && kept)
+            rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s; the last checkpoint is kept in %s: rerun the same command with "
+                              "--resume to continue from it, or --force to start again", nf_errmsg(), ckpt);
+        else
+            rc = nf_cli_error(CMD, usage ? NF_EXIT_USAGE : NF_EXIT_FAIL, "%s", nf_errmsg());
+        if (!kept) /* nothing to resume from: no half-written snapshot left behind */
+            nf_remove_tree(ckpt);
     } else if (nf_fit_write(res, L.t, &o, all_traces, out)) { /* one set; ends the checkpoint */
         rc = nf_cli_error(CMD, NF_EXIT_FAIL,
                           "%s; the finished fit is kept in %s: rerun the same command with --resume to write its "
