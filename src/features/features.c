@@ -487,7 +487,7 @@ nf_status nf_features_compute(nf_features *f, const nf_trace *tr)
         double m = ceil((t_last - t_first) / f->o.interp_step_ms) + 2;
         if (!(m <= (double)NF__MAX_SAMPLES))
             return nf__fail(NF_ERANGE,
-                            "features: trace spans %g ms, %.0f samples at the %g ms interpolation step (limit %lld)",
+                            "features: trace spans %g ms, %.4g samples at the %g ms interpolation step (limit %lld)",
                             t_last - t_first, m, f->o.interp_step_ms, (long long)NF__MAX_SAMPLES);
         if ((int64_t)m > need) need = (int64_t)m;
     }
