@@ -183,6 +183,34 @@ Test(cli_inputs, sbi_fit_and_infer_files_every_error)
     cr_assert_not(nft_exists(dir, "o"), "nothing written, no --out made");
 }
 
+/* fit --cells: a manifest is text; a NUL (which would cut a field short: a
+ * role "tr\0ain" read as "tr", sweeps "0\09" as "0") or a control byte in a
+ * line is an error naming the line and byte, quoted printable; a --sweeps
+ * spec is quoted printable too. */
+Test(cli_inputs, fit_cells_manifest_is_text)
+{
+    char out[600];
+    snprintf(out, sizeof out, "%s/o", dir);
+    const char *abf = NF_TEST_DATA "/abf/File_axon_5.abf";
+    char row[1024];
+    const char *f;
+    snprintf(row, sizeof row, "cell,file,sweeps,role\nA,%s,0,tr%cain\n", abf, 0);
+    f = file_with("nul_role.csv", row, strlen(row) + strlen(row + strlen(row) + 1) + 1);
+    expect(2, N("nul_role.csv line 2", "a NUL byte", "tr\\x00ain'"), "fit --cells %s --out %s", f, out);
+    snprintf(row, sizeof row, "cell,file,sweeps,role\nA,%s,0%c9,train\n", abf, 0);
+    f = file_with("nul_sweeps.csv", row, strlen(row) + strlen(row + strlen(row) + 1) + 1);
+    expect(2, N("nul_sweeps.csv line 2", "a NUL byte", "0\\x009,train'"), "fit --cells %s --out %s", f, out);
+    snprintf(row, sizeof row, "cell,file,sweeps,role\nA,%s,0-\x01\xff" "9,train\n", abf);
+    f = file_with("ctl_sweeps.csv", row, strlen(row));
+    expect(2, N("ctl_sweeps.csv line 2", "a control byte", "0-\\x01\\xff9,train'"), "fit --cells %s --out %s", f, out);
+    snprintf(row, sizeof row, "cell,file,sweeps,role\nA\x1b[2J,%s,0,train\n", abf);
+    f = file_with("ctl_cell.csv", row, strlen(row));
+    expect(2, N("ctl_cell.csv line 2, byte 2", "'A\\x1b[2J,"), "fit --cells %s --out %s", f, out);
+    expect(2, N("--sweeps \"0,1\\x1b[2J\": unexpected \"\\x1b[2J\""), "fit %s --sweeps '0,1\x1b[2J' --out %s", abf,
+           out);
+    cr_assert_not(nft_exists(dir, "o"), "nothing written, no --out made");
+}
+
 /* Size-like options out of range: exit 2 and a message naming the option,
  * before anything is allocated (ASan in CI would see a huge allocation). */
 Test(cli_inputs, sizes_out_of_range_are_range_errors)

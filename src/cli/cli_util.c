@@ -186,27 +186,30 @@ int nf_cli_parse_indices(const char *cmd, const char *opt, const char *spec, int
         memset(mask, 1, (size_t)n);
         return 0;
     }
+    char sq[128], rq[128]; /* the spec and its rest, quoted printable */
+    nf_excerpt(sq, sizeof sq, spec, (size_t)-1);
     const char *p = spec;
     while (*p) {
         char *end;
         long a = strtol(p, &end, 10), b = a;
         if (end == p)
-            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": expected numbers like 0,2,5-7", opt, spec);
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": expected numbers like 0,2,5-7", opt, sq);
         if (*end == '-') {
             const char *q = end + 1;
             b = strtol(q, &end, 10);
-            if (end == q) return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": bad range", opt, spec);
+            if (end == q) return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": bad range", opt, sq);
         }
         if (b < a)
-            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": the range %ld-%ld runs backwards (%ld-%ld?)", opt, spec,
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": the range %ld-%ld runs backwards (%ld-%ld?)", opt, sq,
                                 a, b, b, a);
         if (a < 0 || b >= n)
-            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": %s has sweeps 0..%d", opt, spec, file, n - 1);
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": %s has sweeps 0..%d", opt, sq, file, n - 1);
         for (long k = a; k <= b; k++) mask[k] = 1;
         if (*end == ',')
             end++;
         else if (*end)
-            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": unexpected \"%s\"", opt, spec, end);
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "%s \"%s\": unexpected \"%s\"", opt, sq,
+                                nf_excerpt(rq, sizeof rq, end, (size_t)-1));
         p = end;
     }
     return 0;

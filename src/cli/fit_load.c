@@ -328,13 +328,27 @@ int nf_cli_load_cells(nf_cli_loaded *L, const char *path, const nf_cli_load_opts
     const char *slash = strrchr(path, '/');
     if (slash)
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    char line[8192];
+    char *line = NULL, q[128];
+    size_t line_cap = 0;
     long lineno = 0;
     int rc = 0, header = 0, col[5] = {-1, -1, -1, -1, -1}; /* cell, file, sweeps, role, current */
     static const char *const names[5] = {"cell", "file", "sweeps", "role", "current"};
-    while (!rc && fgets(line, sizeof line, fp)) {
+    for (ssize_t got; !rc && (got = getline(&line, &line_cap, fp)) >= 0;) {
         lineno++;
-        line[strcspn(line, "\r\n")] = 0;
+        size_t used = (size_t)got;
+        while (used && (line[used - 1] == '\n' || line[used - 1] == '\r'))
+            used--;
+        size_t b = 0; /* text only: a NUL would cut a field short, other control bytes are not names */
+        while (b < used && (line[b] == '\t' || ((unsigned char)line[b] >= 0x20 && line[b] != 0x7f)))
+            b++;
+        if (b < used) {
+            size_t from = b > 8 ? b - 8 : 0;
+            rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--cells %s line %ld, byte %zu: %s in '%s%s'; a manifest is text",
+                              path, lineno, b + 1, line[b] ? "a control byte" : "a NUL byte", from ? "..." : "",
+                              nf_excerpt(q, sizeof q, line + from, used - from));
+            break;
+        }
+        line[used] = 0;
         char *s = line;
         while (isspace((unsigned char)*s))
             s++;
@@ -396,6 +410,7 @@ int nf_cli_load_cells(nf_cli_loaded *L, const char *path, const nf_cli_load_opts
         row.holdout = NULL;
         rc = nf_cli_load_file(L, fpath, &row, cell, !strcmp(role, "test"), cur ? cpath : NULL);
     }
+    free(line);
     fclose(fp);
     if (!rc && !header)
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--cells %s: empty (a header line cell,file,sweeps,role and rows)", path);
