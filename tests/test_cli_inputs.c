@@ -180,6 +180,14 @@ Test(cli_inputs, sbi_fit_and_infer_files_every_error)
     expect(2, N("results.json"), "fit --example --models lif6 --init %s --out %s", f, out);
     f = FILE_TEXT("bin.json", "\x01\x02\xff{}");
     expect(2, N("bin.json"), "fit --example --models lif6 --init %s --out %s", f, out);
+    /* a NUL in a JSON file: the text would end there (what follows silently dropped) */
+    f = FILE_TEXT("nul.json", "{\"recordings\": []}\0garbage");
+    expect(2, N("nul.json: a NUL byte at byte 19", "[]}\\x00garbage'"), "fit --example --models lif6 --init %s --out %s",
+           f, out);
+    expect(2, N("nul.json: a NUL byte at byte 19"), "predict %s " NF_TEST_DATA "/abf/File_axon_5.abf --out %s", f, out);
+    f = FILE_TEXT("nulprior.json", "{\"C_m\": {\"family\": \"uniform\", \"lo\": 100, \"hi\": 200}}\0x");
+    expect(2, N("--prior: ", "nulprior.json: a NUL byte at byte 53"), "sbi simulate --model lif6 --prior @%s --dt 0.1 "
+           "--duration 1 --n 3 --out %s", f, out);
     cr_assert_not(nft_exists(dir, "o"), "nothing written, no --out made");
 }
 

@@ -272,6 +272,28 @@ Test(stage, a_failed_run_leaves_the_earlier_set_and_nothing_else)
     cr_assert_str_eq(listing(root), "out");
 }
 
+/* A text file read whole: a NUL byte in it is an error quoting the bytes
+ * around it printable, never a string silently cut short there. */
+Test(stage, a_text_file_with_a_nul_is_refused_not_cut_short)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/t.json", root);
+    FILE *f = fopen(p, "wb");
+    cr_assert_not_null(f);
+    static const char data[] = "{\"a\": 1}\0{\"b\": \x01}";
+    fwrite(data, 1, sizeof data - 1, f);
+    fclose(f);
+    char *text = (char *)"unset";
+    cr_assert_eq(nf_file_read_string(p, 1 << 20, &text), NF_EFORMAT);
+    cr_assert_null(text);
+    cr_assert(strstr(nf_errmsg(), "t.json: a NUL byte at byte 9 ('{\"a\": 1}\\x00{\"b\": \\x01}')"), "%s",
+              nf_errmsg());
+    put(root, "t.json", "{\"a\": 1}");
+    cr_assert_eq(nf_file_read_string(p, 1 << 20, &text), NF_OK, "%s", nf_errmsg());
+    cr_assert_str_eq(text, "{\"a\": 1}");
+    free(text);
+}
+
 Test(stage, the_current_directory_can_be_the_output)
 {
     char dir[512];

@@ -79,7 +79,8 @@ void nf_remove_tree(const char *dir);
 nf_status nf_file_write_string(const char *path, const char *text);
 
 /* The whole of a file of at most max_bytes as a NUL-terminated string
- * (*text to free()); errors name the file. */
+ * (*text to free()); errors name the file. A file holding a NUL byte is
+ * NF_EFORMAT (its text would end there), the bytes around it quoted. */
 nf_status nf_file_read_string(const char *path, size_t max_bytes, char **text);
 
 /* ---- output directories and sets -------------------------------------------- */

@@ -268,7 +268,7 @@ int nf_cli_sbi_simulate(int argc, char **argv)
             if (spec[0] == '@') {
                 char *text = NULL;
                 if (nf_file_read_string(spec + 1, (size_t)1 << 28, &text))
-                    rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--prior: cannot read %s", spec + 1);
+                    rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--prior: %s", nf_errmsg());
                 else if (nf_prior_parse_json(prior, text))
                     rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--prior %s: %s", spec + 1, nf_errmsg());
                 free(text);

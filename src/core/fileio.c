@@ -124,6 +124,13 @@ nf_status nf_file_read_string(const char *path, size_t max_bytes, char **text)
     else if (fread(buf, 1, (size_t)n, fp) != (size_t)n)
         s = nf__fail(NF_EIO, "cannot read %s", path);
     fclose(fp);
+    const char *nul = s ? NULL : memchr(buf, 0, (size_t)n);
+    if (nul) { /* the string would end there: what follows would be read as absent */
+        char q[128];
+        long at = (long)(nul - buf), from = at > 8 ? at - 8 : 0;
+        s = nf__fail(NF_EFORMAT, "%s: a NUL byte at byte %ld ('%s%s'): not a text file", path, at + 1,
+                     from ? "..." : "", nf_excerpt(q, sizeof q, buf + from, (size_t)(n - from)));
+    }
     if (s) {
         free(buf);
         return s;

@@ -612,8 +612,12 @@ static nf_status row_params(const char *path, const char *rec_name, const cJSON 
 static nf_status results_open(const char *path, cJSON **root, const cJSON **recs)
 {
     char *text = NULL;
-    if (nf_file_read_string(path, (size_t)1 << 28, &text))
-        return nf__fail(NF_EINVAL, "%s: cannot read the file", path);
+    nf_status rs = nf_file_read_string(path, (size_t)1 << 28, &text);
+    if (rs) { /* the reason, as bad input (exit 2) */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", nf_errmsg());
+        return nf__fail(NF_EINVAL, "%s%s", rs == NF_EFORMAT ? "not a neurofit results.json: " : "", why);
+    }
     *root = cJSON_Parse(text);
     free(text);
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(*root, "format");
