@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The output-set promise of every writing command, end to end (ctest
-# fault_matrix): for each of fit, simulate, sbi simulate, sbi infer, sbi sbc
-# and export,
+# fault_matrix): for each of fit, simulate, sbi simulate, sbi infer, sbi sbc,
+# predict and export,
 #   - disk full: an earlier complete set in a small tmpfs, the disk then filled
 #     to leave 0 B .. 256 KiB, a larger run with --force: exit 1 (never a
 #     crash), the earlier set byte-identical, no stage or lock file left; and
@@ -78,6 +78,14 @@ args() {
         large) ARGS=("${a[@]}" --draws 200 --posterior-samples 99 --reference 2000) ;;
         long) ARGS=("${a[@]}" --draws 20 --posterior-samples 99 --reference 2000) ;;
         esac ;;
+    predict)
+        a=(predict "$WORK/fitres/results.json" "$abf" --quiet)
+        case $v in
+        small | noextra) ARGS=("${a[@]}" --sweeps 0) ;;
+        large) ARGS=("${a[@]}" --sweeps 0-7 --all-traces) ;;
+        long) ARGS=("${a[@]}" "$DATA/abf/File_axon_5.abf" --all-traces) ;;
+        extra) ARGS=("${a[@]}" --sweeps 0 --all-traces) ;;
+        esac ;;
     export)
         case $v in
         small) ARGS=(export "$abf" --sweeps 0) ;;
@@ -95,11 +103,11 @@ run_cmd() {
     shift 3
     "$NF" "${ARGS[@]}" "$@" >/dev/null
 }
-COMMANDS=(fit simulate sbi-simulate sbi-infer sbi-sbc export)
-marker() { case $1 in fit) echo results.json ;; sbi-infer) echo posterior.json ;; sbi-sbc) echo sbc.json ;;
+COMMANDS=(fit simulate sbi-simulate sbi-infer sbi-sbc predict export)
+marker() { case $1 in fit | predict) echo results.json ;; sbi-infer) echo posterior.json ;; sbi-sbc) echo sbc.json ;;
     *) echo meta.json ;; esac; }
 # the file an "extra" set has and a "noextra" one lacks
-extra_file() { case $1 in fit) echo model_traces.npy ;; simulate) echo voltage.npy ;;
+extra_file() { case $1 in fit | predict) echo model_traces.npy ;; simulate) echo voltage.npy ;;
     sbi-simulate) echo stimulus.npy ;; export) echo sweeps/sweep_0002.csv ;; esac; }
 
 
@@ -177,6 +185,8 @@ WORK=$(mktemp -d /tmp/nf_fault_matrix.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 "$NF" sbi simulate --preset bayesflow-lif --n 4 --seed 9 --quiet --out "$WORK/obs" || fail "observed traces"
 cp "$WORK/obs/x.npy" "$WORK/observed.npy"
+"$NF" fit --example --refine 0 --quiet --models lif6,adex,izhikevich --budget 200 --out "$WORK/fitres" >/dev/null ||
+    fail "a fit for predict"
 why=""
 if [ "$(id -u)" = 0 ] && unshare -m --propagation private true 2>/dev/null; then
     NF_FAULT_MATRIX_IN_NS=1 WORK=$WORK unshare -m --propagation private bash "$0" "$@" || fails=$((fails + 1))
@@ -218,7 +228,7 @@ for c in "${COMMANDS[@]}"; do
 done
 
 # ---- --force leaves no stale file ---------------------------------------------------------------
-for c in fit simulate sbi-simulate export; do
+for c in fit simulate sbi-simulate predict export; do
     out=$WORK/force-$c
     f=$(extra_file "$c")
     run_cmd "$c" extra "$out" 2>"$WORK/err" || { fail "$c: $(cat "$WORK/err")"; continue; }

@@ -318,6 +318,11 @@ Test(cli_inputs, exit_codes_are_the_readmes_table)
     expect(2, N("/proc/nf_nope"), "sbi sbc --preset bayesflow-lif --draws 10 --reference 1000 --out /proc/nf_nope");
     expect(2, N("/proc/nf_nope"), "fit --example --models lif6 --budget 32 --out /proc/nf_nope");
     expect(2, N("/proc/nf_nope"), "export " NF_TEST_DATA "/abf/File_axon_5.abf --out /proc/nf_nope");
+    char fr[600];
+    snprintf(fr, sizeof fr, "%s/fr", dir);
+    expect(0, NULL, "fit --example --models lif6 --budget 32 --refine 0 --quiet --out %s", fr);
+    expect(2, N("/proc/nf_nope"), "predict %s/results.json " NF_TEST_DATA "/abf/File_axon_5.abf --sweeps 0 "
+           "--out /proc/nf_nope", fr);
     /* a complete earlier set: 2 without --force */
     expect(2, N("holds earlier results (meta.json)", "--force"), SIM "%s --sample-prior 2 --stimulus step:1,0,1", out);
     expect(0, NULL, SIM "%s --sample-prior 3 --stimulus step:1,0,1 --force", out);

@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define CMD "predict"
 
@@ -156,10 +155,10 @@ int nf_cli_predict(int argc, char **argv)
         L.t[k].stim_start_ms = stim_start - (t1 > t0 ? t0 : 0);
         L.t[k].stim_end_ms = stim_end - (t1 > t0 ? t0 : 0);
     }
-    char prev[4096];
-    if (!rc && !c.force && nf_path_join(prev, sizeof prev, c.out, "results.json") == NF_OK && access(prev, F_OK) == 0)
-        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--out %s holds earlier results (results.json): give another --out, or "
-                          "--force to replace them", c.out);
+    nf_out_lock *lock = NULL; /* one writer of --out; earlier results kept unless --force */
+    if (!rc)
+        rc = nf_cli_out_begin(CMD, c.out, "results.json", c.force, &lock);
+    nf_cli_stop_mode(NF_CLI_STOP_EXIT); /* nothing staged while scoring: a signal just ends the run */
     nf_fit_result *res = NULL;
     if (!rc && (st = nf_fit_score(L.t, L.n, fc.c, fc.n, &o, &res)))
         rc = nf_cli_error(CMD, st == NF_ENOMEM || st == NF_EIO ? NF_EXIT_FAIL : NF_EXIT_USAGE, "%s", nf_errmsg());
@@ -172,9 +171,12 @@ int nf_cli_predict(int argc, char **argv)
             free(res->groups[0].name);
             res->groups[0].name = nm;
         }
+        nf_cli_stop_mode(NF_CLI_STOP_FLAG); /* the set is written whole or not at all */
         if (nf_fit_write(res, L.t, &o, all_traces, c.out))
             rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
     }
+    nf_cli_stop_mode(NF_CLI_STOP_DEFAULT);
+    nf_cli_out_end(lock);
     if (!rc) {
         printf("| rank | model | held-out combined | Gamma | spike-count error | sub-RMSE (mV) |\n"
                "|---:|---|---:|---:|---:|---:|\n");
