@@ -309,6 +309,13 @@ Test(fit, resume_after_interruption_gives_the_uninterrupted_result)
     cr_assert_eq(access(keep, F_OK), 0, "a file outside the checkpoint was removed");
     unlink(keep);
     rmdir(victim);
+    /* the name is quoted printable */
+    snprintf(crafted, sizeof crafted, "%.*sm0_g\\u001b[2J\"}\n", (int)(sn - text), text);
+    fp = fopen(state, "w");
+    fputs(crafted, fp);
+    fclose(fp);
+    cr_assert_eq(nf_fit(t, 2, &o, &res), NF_EFORMAT, "%s", nf_errmsg());
+    cr_assert(strstr(nf_errmsg(), "\"m0_g\\x1b[2J\" is not a snapshot name"), "%s", nf_errmsg());
 
     /* a checkpoint of another run is refused */
     o.seed = 12;

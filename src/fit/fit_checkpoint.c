@@ -186,8 +186,10 @@ nf_status nf__fit_ckpt_state(const char *root, uint64_t fingerprint, int M, int 
     cJSON_Delete(j);
     if (*mi < 0 || *mi > M)
         return nf__fail(NF_EFORMAT, "checkpoint %s: model index %d out of range", p, *mi);
+    char q[128];
     if (!name_ok) /* a snapshot is removed later: never a path of someone else's */
-        return nf__fail(NF_EFORMAT, "checkpoint %s: \"%s\" is not a snapshot name this fit makes", p, snap);
+        return nf__fail(NF_EFORMAT, "checkpoint %s: \"%s\" is not a snapshot name this fit makes", p,
+                        nf_excerpt(q, sizeof q, snap, (size_t)-1));
     return NF_OK;
 }
 
