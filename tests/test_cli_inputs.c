@@ -428,6 +428,9 @@ Test(cli_inputs, features_skip_a_sweep_without_a_window_and_check_a_given_one)
     strcat(longnum, "x\n");
     f = file_with("long.csv", longnum, strlen(longnum));
     expect(2, N("long.csv", "...' is not a number"), "features %s --stim-start 0 --stim-end 0.1", f);
+    /* an escape sequence in a header line is quoted as text, never sent to the terminal */
+    f = FILE_TEXT("esc.csv", "t,V\x1b[2J\n0,-70\n0.1,-70\n");
+    expect(2, N("esc.csv", "'t,V\\x1b[2J'"), "info %s", f);
     /* a size in a message is a short number, not 300 digits */
     expect(2, N("6e+300 ms, 6e+301 samples"), "features %s --dt 1e300 --stim-start 1 --stim-end 2",
            npy_f32("v7.npy", 1, 7, 0));

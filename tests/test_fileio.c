@@ -564,3 +564,26 @@ Test(stage, a_crafted_journal_never_reaches_outside)
     cr_assert_str_eq(get(victim, "precious"), "keep");
     cr_assert_str_eq(listing(dir), "", "the stage went as an unfinished one");
 }
+
+/* ---- messages ---------------------------------------------------------------- */
+
+/* Whatever input a message quotes, it reaches a terminal printable: nf__fail
+ * writes every control byte but newline and tab as \xNN (an escape sequence
+ * from a file's header stays text), keeps other bytes (UTF-8 names), and may
+ * quote the message before it; nf_excerpt shows at most 24 bytes. */
+Test(messages, a_message_never_carries_a_control_byte)
+{
+    cr_assert_eq(nf__fail(NF_EINVAL, "f.csv: column '%s' (%s)", "V\x1b[2J\x07", "caf\xc3\xa9"), NF_EINVAL);
+    cr_assert_str_eq(nf_errmsg(), "f.csv: column 'V\\x1b[2J\\x07' (caf\xc3\xa9)");
+    nf__fail(NF_EIO, "%s; and\tthen\n%s", nf_errmsg(), "\x7f");
+    cr_assert_str_eq(nf_errmsg(), "f.csv: column 'V\\x1b[2J\\x07' (caf\xc3\xa9); and\tthen\n\\x7f");
+    char long_in[3000], q[128];
+    memset(long_in, '\x01', sizeof long_in - 1);
+    long_in[sizeof long_in - 1] = 0;
+    nf__fail(NF_EINVAL, "%s", long_in);
+    cr_assert_lt(strlen(nf_errmsg()), 1024, "a message stays within its buffer");
+    cr_assert_eq(strncmp(nf_errmsg(), "\\x01\\x01", 8), 0, "%s", nf_errmsg());
+    cr_assert_str_eq(nf_excerpt(q, sizeof q, "abc\0def", 7), "abc\\x00def");
+    cr_assert_str_eq(nf_excerpt(q, sizeof q, "0123456789abcdefghijklmnopqrstuvwxyz", (size_t)-1),
+                     "0123456789abcdefghijklmn...");
+}

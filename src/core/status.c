@@ -24,12 +24,29 @@ const char *nf_errmsg(void) { return nf__msg; }
 
 void nf_errclear(void) { nf__msg[0] = '\0'; }
 
+/* The message, formatted aside (an argument may be nf_errmsg() itself) and
+ * copied with every control byte but newline and tab written as \xNN: input
+ * quoted in a message never reaches a terminal as an escape sequence. */
 nf_status nf__fail(nf_status s, const char *fmt, ...)
 {
+    char raw[sizeof nf__msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(nf__msg, sizeof nf__msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    size_t len = 0;
+    for (const char *c = raw; *c; c++) {
+        unsigned char b = (unsigned char)*c;
+        if ((b >= 0x20 && b != 0x7f) || b == '\n' || b == '\t') {
+            if (len + 1 >= sizeof nf__msg) break;
+            nf__msg[len++] = (char)b;
+        } else {
+            if (len + 4 >= sizeof nf__msg) break;
+            snprintf(nf__msg + len, 5, "\\x%02x", b);
+            len += 4;
+        }
+    }
+    nf__msg[len] = 0;
     return s;
 }
 
