@@ -1,13 +1,18 @@
 /* Engine throughput benchmark: neuron-steps per second for each model x
- * backend x batch size, simulate-only and with the fused trace-RMSE scorer,
- * and, where Debian's python3-brian is installed, Brian2's cpp_standalone
- * binary on the same batch (bench/brian2_reference.py) for the speed-up.
- * Prints markdown tables with machine and date; never asserts timings.
+ * backend x batch size, simulate-only and with the fused trace-RMSE scorer;
+ * on the CPU, lif6, izhikevich and adex against their plain-loop reference
+ * (bench/plain_loop.c: the model as a bare vectorisable C loop on all
+ * threads, spike counts only), timed in the same run, with neurofit's ratio
+ * to it (the spike counts must agree first); and, where Debian's
+ * python3-brian is installed, Brian2's cpp_standalone binary on the same
+ * batch (bench/brian2_reference.py) for the speed-up. Prints markdown tables
+ * with machine and date; never asserts timings.
  *
  * usage: bench_engine [--models a,b|all (default)] [--backend cpu|cuda|all] [--sims P,P,..]
  *                     [--steps T] [--threads N] [--reps R] [--brian2 on|off]
- *                     [--brian2-sims P] */
+ *                     [--brian2-sims P] [--plain on|off] */
 #include "cli/bench_run.h"
+#include "plain_loop.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -31,10 +36,91 @@ static double brian2_rate(const char *model, int64_t P, int64_t T, double dt, do
     return rate;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* neurofit's CPU backend against the plain loop of model m on the same batch
+ * (P x T, the bench batch without scorer), both on every thread, best of
+ * reps, alternating; prints one row. */
+static int plain_ratio(const nf_model *m, int64_t P, int64_t T, int threads, int reps, int *header)
+{
+    nf_engine *e;
+    if (nf_engine_create(NF_BACKEND_CPU, threads, &e)) {
+        fprintf(stderr, "bench_engine: %s\n", nf_errmsg());
+        return 1;
+    }
+    const int nt = nf_engine_threads(e);
+    float *par = malloc(sizeof(float) * (size_t)P * m->n_params), *wave = malloc(sizeof(float) * (size_t)T);
+    int32_t *c_nf = malloc(sizeof(int32_t) * (size_t)P), *c_pl = malloc(sizeof(int32_t) * (size_t)P);
+    uint8_t *valid = malloc((size_t)P);
+    if (!par || !wave || !c_nf || !c_pl || !valid) {
+        fprintf(stderr, "bench_engine: out of memory for the plain-loop batch\n");
+        return 1;
+    }
+    nf_cli_bench_inputs(m, P, T, par, wave);
+    nf_batch b = {0};
+    b.model = m;
+    b.n_sims = P;
+    b.n_steps = T;
+    b.dt_ms = nf_cli_bench_dt(m);
+    b.params = par;
+    b.stim.waves = wave;
+    b.stim.n_waves = 1;
+    b.spike_counts = c_nf;
+    b.valid = valid;
+    double t_nf = 1e300, t_pl = 1e300;
+    for (int r = 0; r < (reps > 1 ? reps : 2); r++) {
+        double t0 = now_s();
+        if (nf_engine_run(e, &b)) {
+            fprintf(stderr, "bench_engine: %s\n", nf_errmsg());
+            return 1;
+        }
+        double t = now_s() - t0;
+        t_nf = t < t_nf ? t : t_nf;
+        t = nf_plain_loop_run(m->name, par, m->n_params, wave, P, T, b.dt_ms, nt, c_pl);
+        if (t < 0) {
+            fprintf(stderr, "bench_engine: plain loop of %s failed to start\n", m->name);
+            return 1;
+        }
+        t_pl = t < t_pl ? t : t_pl;
+    }
+    int64_t differ = 0, spiking = 0;
+    for (int64_t i = 0; i < P; i++) {
+        differ += c_nf[i] != c_pl[i];
+        spiking += c_pl[i] > 0;
+    }
+    if (!*header) {
+        printf("\n## Against the plain loop (CPU, %d threads; bench/plain_loop.c: the model as a bare vectorisable C "
+               "loop, spike counts only)\n\n",
+               nt);
+        printf("| model | sims | steps | neurofit s | plain loop s | neurofit neuron-steps/s | plain loop neuron-steps/s "
+               "| ratio (neurofit / plain) | spike counts |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        *header = 1;
+    }
+    char counts[96];
+    if (differ)
+        snprintf(counts, sizeof counts, "DIFFER in %lld of %lld: no ratio", (long long)differ, (long long)P);
+    else
+        snprintf(counts, sizeof counts, "equal (%lld of %lld spiking)", (long long)spiking, (long long)P);
+    const double steps = (double)P * (double)T;
+    char ratio[32] = "-";
+    if (!differ) snprintf(ratio, sizeof ratio, "%.2fx", t_pl / t_nf);
+    printf("| %s | %lld | %lld | %.3f | %.3f | %.3g | %.3g | %s | %s |\n", m->name, (long long)P, (long long)T, t_nf,
+           t_pl, steps / t_nf, steps / t_pl, ratio, counts);
+    fflush(stdout);
+    nf_engine_destroy(e);
+    free(par), free(wave), free(c_nf), free(c_pl), free(valid);
+    return differ ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *models = "all", *backend = "all", *sims = "1000,100000,1000000";
-    const char *brian = "on";
+    const char *brian = "on", *plain = "on";
     int64_t T = 10000, brian_sims = 100000;
     int threads = 0, reps = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -46,6 +132,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--brian2")) brian = argv[i + 1];
         else if (!strcmp(argv[i], "--brian2-sims")) brian_sims = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "--plain")) plain = argv[i + 1];
         else {
             fprintf(stderr, "bench_engine: unknown option %s\n", argv[i]);
             return 2;
@@ -146,6 +233,18 @@ int main(int argc, char **argv)
                 }
             }
             nf_engine_destroy(e);
+        }
+    }
+    if (!strcmp(plain, "on") && (!strcmp(backend, "all") || !strcmp(backend, "cpu"))) {
+        /* the largest batch of --sims */
+        int64_t P = 0;
+        char slist[256];
+        snprintf(slist, sizeof slist, "%s", sims);
+        for (char *ps = strtok(slist, ","); ps; ps = strtok(NULL, ",")) P = atoll(ps) > P ? atoll(ps) : P;
+        int header = 0;
+        for (int k = 0; k < mi; k++) {
+            if (!nf_plain_loop_has(ms[k]->name)) continue;
+            if (plain_ratio(ms[k], P, T, threads, reps, &header)) return 1;
         }
     }
     if (use_brian) {

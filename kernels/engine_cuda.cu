@@ -24,16 +24,17 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NF__KERNEL(m)                                                               \
-    __global__ void __launch_bounds__(128) nf__k_##m(nf__kargs a)                   \
+#define NF__KERNEL(m, v)                                                            \
+    __global__ void __launch_bounds__(128) nf__k_##m##_##v(nf__kargs a)             \
     {                                                                               \
-        nf__thread_##m(&a, blockIdx.x, blockDim.x, threadIdx.x);                    \
+        nf__thread_##m##_##v(&a, blockIdx.x, blockDim.x, threadIdx.x);              \
     }
-NF_MODEL_LIST(NF__KERNEL)
+NF_MODEL_VARIANT_LIST(NF__KERNEL)
 
+/* [variant][model] */
 typedef void (*nf__kernel_fn)(nf__kargs);
-#define NF__KPTR(m) nf__k_##m,
-static const nf__kernel_fn nf__kernels[] = {NF_MODEL_LIST(NF__KPTR)};
+#define NF__KPTR(m, v) nf__k_##m##_##v,
+static const nf__kernel_fn nf__kernels[] = {NF_MODEL_VARIANT_LIST(NF__KPTR)};
 
 #define NF__CK(call)                                                                          \
     do {                                                                                      \
@@ -189,7 +190,7 @@ extern "C" nf_status nf__cuda_run(nf__cuda *c, int model_id, int n_params, int n
         nf__kargs a;
         nf__plan_bind(&p, li, h, v->buf[L->stream], &a);
         cudaEventRecord(v->ev[0]);
-        nf__kernels[model_id]<<<L->blocks, L->threads>>>(a);
+        nf__kernels[L->variant * NF__N_MODELS + model_id]<<<L->blocks, L->threads>>>(a);
         err = cudaGetLastError();
         cudaEventRecord(v->ev[1]);
         if (err == cudaSuccess) err = cudaEventSynchronize(v->ev[1]);

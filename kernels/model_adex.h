@@ -4,9 +4,13 @@
  *   tau_w dw/dt = a (V - E_L) - w
  *   V >= V_peak:  V -> V_r,  w -> w + b
  *
- * Scheme: forward Euler on (V, w) with the previous sample's values. The
- * exponent is capped at (V_peak - V_T) / Delta_T, its value at the spike
- * cut-off, so a large step cannot overflow before the reset catches it.
+ * Scheme: forward Euler on (V, w) with the previous sample's values, in
+ * fused multiply-adds,
+ *   V' = V + k dV,  dV = g_L Delta_T exp(x) - g_L (V - E_L) - w + I,  k = dt / C
+ *   w' = (1 - dt/tau_w) w + (dt/tau_w) a (V - E_L).
+ * The exponent x = (V - V_T) / Delta_T is capped at (V_peak - V_T) / Delta_T,
+ * its value at the spike cut-off (and at 88, where exp saturates in float),
+ * so a large step cannot overflow before the reset catches it.
  * Initial state V = E_L, w = 0.
  *
  * Units: C pF, g_L and a nS, voltages mV, tau_w ms, b and w pA.
@@ -36,13 +40,13 @@
     X(v, "mV", "membrane potential")      \
     X(w, "pA", "adaptation current")
 
-#define NF_adex_CONST(X) X(k) X(g_L) X(E_L) X(V_T) X(Delta_T) X(inv_Delta_T) X(arg_max) X(kw) X(a) X(b) X(V_r) X(V_peak)
+#define NF_adex_CONST(X) X(k) X(ngL) X(E_L) X(V_T) X(gD) X(inv_Delta_T) X(arg_max) X(kwa) X(kw1) X(b) X(V_r) X(V_peak)
 
 #define NF_adex_INFO                                                                        \
     "adex", "adaptive exponential integrate-and-fire (Brette & Gerstner 2005)",             \
         "C dV/dt = -g_L (V-E_L) + g_L Delta_T exp((V-V_T)/Delta_T) - w + I; "               \
         "tau_w dw/dt = a (V-E_L) - w; V >= V_peak -> V = V_r, w += b",                     \
-        "forward Euler; exponent capped at its spike cut-off value",                        \
+        "forward Euler (fused multiply-adds); exponent capped at its spike cut-off value",                        \
         "Brette R, Gerstner W (2005) J Neurophysiol 94:3637-3642", 0.1, 800
 
 /* starting guess: nf_fit_guess's regression family; GPU floor: instructions
@@ -67,14 +71,16 @@ typedef struct { NF_adex_CONST(NF_CONST_FIELD) } nf_adex_const;
 NF_HD void nf_adex_prepare(const nf_adex_par *p, const nf__env *env, nf_adex_const *c)
 {
     c->k = env->dt / p->C;
-    c->g_L = p->g_L;
+    c->ngL = -p->g_L;
     c->E_L = p->E_L;
     c->V_T = p->V_T;
-    c->Delta_T = p->Delta_T;
+    c->gD = p->g_L * p->Delta_T;
     c->inv_Delta_T = 1.0f / p->Delta_T;
-    c->arg_max = (p->V_peak - p->V_T) / p->Delta_T;
-    c->kw = env->dt / p->tau_w;
-    c->a = p->a;
+    const float arg_max = (p->V_peak - p->V_T) / p->Delta_T;
+    c->arg_max = arg_max < 88.0f ? arg_max : 88.0f;
+    const float kw = env->dt / p->tau_w;
+    c->kwa = kw * p->a;
+    c->kw1 = 1.0f - kw;
     c->b = p->b;
     c->V_r = p->V_r;
     c->V_peak = p->V_peak;
@@ -90,13 +96,12 @@ NF_HD float nf_adex_observe(const nf_adex_const *c, const nf_adex_state *s) { re
 
 NF_HD int nf_adex_step(const nf_adex_const *c, nf_adex_state *s, float i_pA)
 {
-    float v = s->v, w = s->w;
-    float arg = (v - c->V_T) * c->inv_Delta_T;
-    arg = arg > c->arg_max ? c->arg_max : arg;
-    float dv = -c->g_L * (v - c->E_L) + c->g_L * c->Delta_T * nf_expf(arg) - w + i_pA;
-    float vn = v + c->k * dv;
-    float wn = w + c->kw * (c->a * (v - c->E_L) - w);
-    int spike = vn >= c->V_peak;
+    const float v = s->v, w = s->w, x = v - c->E_L;
+    const float arg = nf__min_keep_nan((v - c->V_T) * c->inv_Delta_T, c->arg_max);
+    const float dv = fmaf(c->gD, nf_expf_below88(arg), fmaf(c->ngL, x, i_pA - w));
+    const float vn = fmaf(c->k, dv, v);
+    const float wn = fmaf(c->kwa, x, c->kw1 * w);
+    const int spike = vn >= c->V_peak;
     s->v = spike ? c->V_r : vn;
     s->w = spike ? wn + c->b : wn;
     return spike;

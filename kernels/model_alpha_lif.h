@@ -40,7 +40,7 @@
     X(v, "mV", "membrane potential")                       \
     X(h, "pA", "first filter stage")                       \
     X(i_f, "pA", "alpha-filtered current reaching the membrane") \
-    X(n_since, "steps", "steps since the last spike (capped at 1e7)")
+    X(n_since, "steps", "steps since the last spike (saturates at 2^24)")
 
 #define NF_alpha_lif_CONST(X) X(phi) X(g_L) X(E_L) X(V_th) X(V_res) X(n_ref) X(E) X(a1) X(a2) X(a3)
 
@@ -109,9 +109,7 @@ NF_HD int nf_alpha_lif_step(const nf_alpha_lif_const *c, nf_alpha_lif_state *s, 
     float h = s->h;
     s->i_f = c->E * s->i_f + c->a2 * h + c->a3 * i_pA;
     s->h = c->E * h + c->a1 * i_pA;
-    v = refractory ? c->V_res : v;
-    int spike = !refractory && v >= c->V_th;
-    s->v = spike ? c->V_res : v;
+    int spike = nf_refractory_reset(&s->v, v, c->V_th, c->V_res, refractory);
     nf_refractory_spiked(&s->n_since, spike);
     return spike;
 }

@@ -5,8 +5,9 @@
  *
  * Rheobase (saddle-node where the resting and threshold points merge, at
  * V = V_T): I_rh = g_L (V_T - E_L - Delta_T).
- * Scheme: forward Euler with the previous sample's current; the exponent is
- * capped at its value at V_peak so a large step cannot overflow. Euler's
+ * Scheme: forward Euler with the previous sample's current (fused
+ * multiply-adds); the exponent is capped at its value at V_peak (and at 88,
+ * where exp saturates in float) so a large step cannot overflow. Euler's
  * fixed points are the ODE's, so the rheobase is exact on the grid.
  * Initial state V = E_L.
  *
@@ -32,9 +33,9 @@
 
 #define NF_eif_STATE(X)                                    \
     X(v, "mV", "membrane potential")                       \
-    X(n_since, "steps", "steps since the last spike (capped at 1e7)")
+    X(n_since, "steps", "steps since the last spike (saturates at 2^24)")
 
-#define NF_eif_CONST(X) X(k) X(g_L) X(E_L) X(V_T) X(gD) X(inv_Delta_T) X(arg_max) X(V_r) X(V_peak) X(n_ref)
+#define NF_eif_CONST(X) X(k) X(ngL) X(E_L) X(V_T) X(gD) X(inv_Delta_T) X(arg_max) X(V_r) X(V_peak) X(n_ref)
 
 #define NF_eif_INFO                                                                          \
     "eif", "exponential integrate-and-fire (Fourcaud-Trocme et al. 2003)",                   \
@@ -66,12 +67,13 @@ typedef struct { NF_eif_CONST(NF_CONST_FIELD) } nf_eif_const;
 NF_HD void nf_eif_prepare(const nf_eif_par *p, const nf__env *env, nf_eif_const *c)
 {
     c->k = env->dt / p->C;
-    c->g_L = p->g_L;
+    c->ngL = -p->g_L;
     c->E_L = p->E_L;
     c->V_T = p->V_T;
     c->gD = p->g_L * p->Delta_T;
     c->inv_Delta_T = 1.0f / p->Delta_T;
-    c->arg_max = (p->V_peak - p->V_T) / p->Delta_T;
+    const float arg_max = (p->V_peak - p->V_T) / p->Delta_T;
+    c->arg_max = arg_max < 88.0f ? arg_max : 88.0f; /* exp saturates there */
     c->V_r = p->V_r;
     c->V_peak = p->V_peak;
     c->n_ref = nf_refractory_steps(p->t_ref, env->dt);
@@ -88,13 +90,10 @@ NF_HD float nf_eif_observe(const nf_eif_const *c, const nf_eif_state *s) { retur
 NF_HD int nf_eif_step(const nf_eif_const *c, nf_eif_state *s, float i_pA)
 {
     int refractory = nf_refractory_held(&s->n_since, c->n_ref);
-    float v = s->v;
-    float arg = (v - c->V_T) * c->inv_Delta_T;
-    arg = arg > c->arg_max ? c->arg_max : arg;
-    float vn = v + c->k * (-c->g_L * (v - c->E_L) + c->gD * nf_expf(arg) + i_pA);
-    vn = refractory ? c->V_r : vn;
-    int spike = !refractory && vn >= c->V_peak;
-    s->v = spike ? c->V_r : vn;
+    const float v = s->v;
+    const float arg = nf__min_keep_nan((v - c->V_T) * c->inv_Delta_T, c->arg_max);
+    const float vn = fmaf(c->k, fmaf(c->gD, nf_expf_below88(arg), fmaf(c->ngL, v - c->E_L, i_pA)), v);
+    int spike = nf_refractory_reset(&s->v, vn, c->V_peak, c->V_r, refractory);
     nf_refractory_spiked(&s->n_since, spike);
     return spike;
 }

@@ -27,7 +27,7 @@
 
 #define NF_glif1_STATE(X)                                  \
     X(v, "mV", "membrane potential")                       \
-    X(n_since, "steps", "steps since the last spike (capped at 1e7)")
+    X(n_since, "steps", "steps since the last spike (saturates at 2^24)")
 
 #define NF_glif1_CONST(X) X(k) X(g) X(E_L) X(V_th) X(n_ref)
 

@@ -33,7 +33,7 @@
 #define NF_glif2_STATE(X)                                  \
     X(v, "mV", "membrane potential")                       \
     X(th_s, "mV", "spike component of the threshold")      \
-    X(n_since, "steps", "steps since the last spike (capped at 1e7)")
+    X(n_since, "steps", "steps since the last spike (saturates at 2^24)")
 
 #define NF_glif2_CONST(X) X(k) X(g) X(E_L) X(V_th) X(n_ref) X(dTh) X(decay) X(f_v) X(dV)
 

@@ -34,7 +34,7 @@
     X(v, "mV", "membrane potential")                       \
     X(I_1, "pA", "fast after-spike current")               \
     X(I_2, "pA", "slow after-spike current")               \
-    X(n_since, "steps", "steps since the last spike (capped at 1e7)")
+    X(n_since, "steps", "steps since the last spike (saturates at 2^24)")
 
 #define NF_glif3_CONST(X) X(k) X(g) X(E_L) X(V_th) X(n_ref) X(dI_1) X(d_1) X(dI_2) X(d_2)
 

@@ -24,6 +24,12 @@
  * the detection level (0 mV by default). Initial state: V = E_L, gates at
  * their steady state there.
  *
+ * Ten exponentials per step: five for the rates, which share theirs where
+ * the kinetics allow (E1 = exp((u - 40)/5) gives beta_m, beta_h =
+ * 4 / (1 + 1/E1) and alpha_n's exp(-(u - 15)/5) = e^-5 / E1; E2 =
+ * exp((V + 35)/20) gives p_inf = 1 / (1 + E2^-2) and 1/tau_p), four gate
+ * factors and V's; the relaxations are fused multiply-adds.
+ *
  * Units: C pF, conductances nS, voltages mV, tau_max ms, I pA. Defaults: the
  * regular-spiking cell of Pospischil et al. (2008) on a membrane area of
  * 1e-4 cm^2 (1 uF/cm^2 -> 100 pF; 1 mS/cm^2 -> 100 nS).
@@ -55,7 +61,7 @@
     X(p, "1", "M-current activation")
 
 #define NF_hh_CONST(X) \
-    X(dt) X(kC) X(g_Na) X(g_K) X(g_M) X(g_L) X(E_Na) X(E_K) X(E_L) X(V_T) X(inv_tau_max) X(v_detect)
+    X(ndt) X(ndtkC) X(g_Na) X(g_K) X(g_M) X(g_L) X(gLEL) X(E_Na) X(E_K) X(V_T) X(inv_tau_max) X(v_detect)
 
 #define NF_hh_INFO                                                                          \
     "hh", "Hodgkin-Huxley with Na, K, M and leak (Pospischil et al. 2008)",                 \
@@ -83,42 +89,43 @@ typedef struct { NF_hh_PARAMS(NF_PAR_FIELD) } nf_hh_par;
 typedef struct { NF_hh_STATE(NF_STATE_FIELD) } nf_hh_state;
 typedef struct { NF_hh_CONST(NF_CONST_FIELD) } nf_hh_const;
 
-/* x / (exp(x) - 1), continuous at x = 0. */
-NF_HD float nf__hh_vtrap(float x)
+/* x / (e - 1) for e = exp(x), continuous at x = 0 (1 - x/2 for |x| < 1e-4). */
+NF_HD float nf__hh_vtrap(float x, float e)
 {
-    float e = nf_expf(x) - 1.0f;
-    int tiny = fabsf(x) < 1.0e-4f;
-    float d = tiny ? 1.0f : e;
-    return tiny ? 1.0f - 0.5f * x : x / d;
+    const float r = x / (e - 1.0f);
+    return fabsf(x) < 1.0e-4f ? fmaf(-0.5f, x, 1.0f) : r;
 }
 
 /* Rates (1/ms) at voltage v. */
 NF_HD void nf__hh_rates(const nf_hh_const *c, float v, float *am, float *bm, float *ah,
                         float *bh, float *an, float *bn, float *pinf, float *ip)
 {
-    float u = v - c->V_T;
-    *am = 1.28f * nf__hh_vtrap(-(u - 13.0f) * 0.25f);
-    *bm = 1.4f * nf__hh_vtrap((u - 40.0f) * 0.2f);
+    const float u = v - c->V_T;
+    const float xm = -(u - 13.0f) * 0.25f;
+    *am = 1.28f * nf__hh_vtrap(xm, nf_expf(xm));
+    const float x1 = (u - 40.0f) * 0.2f;
+    const float e1 = nf_expf(x1), r1 = 1.0f / e1; /* exp((u - 40)/5) and its reciprocal */
+    *bm = 1.4f * nf__hh_vtrap(x1, e1);
+    *bh = 4.0f / (1.0f + r1);
+    *an = 0.16f * nf__hh_vtrap(-x1 - 5.0f, 6.73794700e-3f * r1); /* exp(-(u - 15)/5) = e^-5 / e1 */
     *ah = 0.128f * nf_expf(-(u - 17.0f) * (1.0f / 18.0f));
-    *bh = 4.0f / (1.0f + nf_expf(-(u - 40.0f) * 0.2f));
-    *an = 0.16f * nf__hh_vtrap(-(u - 15.0f) * 0.2f);
     *bn = 0.5f * nf_expf(-(u - 10.0f) * 0.025f);
-    *pinf = 1.0f / (1.0f + nf_expf(-(v + 35.0f) * 0.1f));
-    float e = nf_expf((v + 35.0f) * 0.05f);
-    *ip = (3.3f * e + 1.0f / e) * c->inv_tau_max; /* 1 / tau_p */
+    const float e2 = nf_expf((v + 35.0f) * 0.05f), r2 = 1.0f / e2; /* exp((V + 35)/20) */
+    *pinf = 1.0f / fmaf(r2, r2, 1.0f);
+    *ip = fmaf(3.3f, e2, r2) * c->inv_tau_max; /* 1 / tau_p */
 }
 
 NF_HD void nf_hh_prepare(const nf_hh_par *p, const nf__env *env, nf_hh_const *c)
 {
-    c->dt = env->dt;
-    c->kC = 1.0f / p->C;
+    c->ndt = -env->dt;
+    c->ndtkC = -env->dt / p->C;
     c->g_Na = p->g_Na;
     c->g_K = p->g_K;
     c->g_M = p->g_M;
     c->g_L = p->g_L;
+    c->gLEL = p->g_L * p->E_L;
     c->E_Na = p->E_Na;
     c->E_K = p->E_K;
-    c->E_L = p->E_L;
     c->V_T = p->V_T;
     c->inv_tau_max = 1.0f / p->tau_max;
     c->v_detect = env->v_detect;
@@ -147,17 +154,19 @@ NF_HD int nf_hh_step(const nf_hh_const *c, nf_hh_state *s, float i_pA)
     float v = s->v;
     float am, bm, ah, bh, an, bn, pinf, ip;
     nf__hh_rates(c, v, &am, &bm, &ah, &bh, &an, &bn, &pinf, &ip);
-    float sm = am + bm, sh = ah + bh, sn = an + bn;
-    float m = am / sm + (s->m - am / sm) * nf_expf(-c->dt * sm);
-    float h = ah / sh + (s->h - ah / sh) * nf_expf(-c->dt * sh);
-    float n = an / sn + (s->n - an / sn) * nf_expf(-c->dt * sn);
-    float pm = pinf + (s->p - pinf) * nf_expf(-c->dt * ip);
-    float gna = c->g_Na * m * m * m * h;
-    float n2 = n * n;
-    float gk = c->g_K * n2 * n2 + c->g_M * pm;
-    float gtot = c->g_L + gna + gk;
-    float vinf = (c->g_L * c->E_L + gna * c->E_Na + gk * c->E_K + i_pA) / gtot;
-    float vn = vinf + (v - vinf) * nf_expf(-c->dt * gtot * c->kC);
+    const float sm = am + bm, sh = ah + bh, sn = an + bn;
+    const float mi = am / sm, hi = ah / sh, ni = an / sn;
+    /* x_inf + (x - x_inf) exp(-dt rate); the exponents are <= 0 */
+    const float m = fmaf(s->m - mi, nf_expf_below88(c->ndt * sm), mi);
+    const float h = fmaf(s->h - hi, nf_expf_below88(c->ndt * sh), hi);
+    const float n = fmaf(s->n - ni, nf_expf_below88(c->ndt * sn), ni);
+    const float pm = fmaf(s->p - pinf, nf_expf_below88(c->ndt * ip), pinf);
+    const float gna = c->g_Na * (m * m * m * h);
+    const float n2 = n * n;
+    const float gk = fmaf(c->g_K, n2 * n2, c->g_M * pm);
+    const float gtot = c->g_L + gna + gk;
+    const float vinf = (fmaf(gk, c->E_K, fmaf(gna, c->E_Na, c->gLEL)) + i_pA) / gtot;
+    const float vn = fmaf(v - vinf, nf_expf_below88(c->ndtkC * gtot), vinf);
     s->v = vn;
     s->m = m;
     s->h = h;

@@ -32,7 +32,7 @@
 
 #define NF_lapicque_STATE(X)                               \
     X(v, "mV", "membrane potential")                       \
-    X(n_since, "steps", "steps since the last spike (capped at 1e7)")
+    X(n_since, "steps", "steps since the last spike (saturates at 2^24)")
 
 #define NF_lapicque_CONST(X) X(phi) X(g_L) X(E_L) X(V_th) X(V_res) X(n_ref)
 
@@ -90,9 +90,7 @@ NF_HD int nf_lapicque_step(const nf_lapicque_const *c, nf_lapicque_state *s, flo
 {
     int refractory = nf_refractory_held(&s->n_since, c->n_ref);
     float v = s->v + c->phi * (i_pA - c->g_L * (s->v - c->E_L));
-    v = refractory ? c->V_res : v;
-    int spike = !refractory && v >= c->V_th;
-    s->v = spike ? c->V_res : v;
+    int spike = nf_refractory_reset(&s->v, v, c->V_th, c->V_res, refractory);
     nf_refractory_spiked(&s->n_since, spike);
     return spike;
 }

@@ -39,7 +39,7 @@
 
 #define NF_slif_STATE(X)                                   \
     X(v, "mV", "membrane potential")                       \
-    X(n_since, "steps", "steps since the last spike (capped at 1e7)")
+    X(n_since, "steps", "steps since the last spike (saturates at 2^24)")
 
 #define NF_slif_CONST(X) X(k) X(g_L) X(E_L) X(V_th) X(V_res) X(n_ref) X(s)
 
@@ -103,9 +103,7 @@ NF_HD int nf_slif_step(const nf_slif_const *c, nf_slif_state *s, float i_pA, flo
 {
     int refractory = nf_refractory_held(&s->n_since, c->n_ref);
     float v = s->v + c->k * (i_pA - c->g_L * (s->v - c->E_L)) + c->s * z;
-    v = refractory ? c->V_res : v;
-    int spike = !refractory && v >= c->V_th;
-    s->v = spike ? c->V_res : v;
+    int spike = nf_refractory_reset(&s->v, v, c->V_th, c->V_res, refractory);
     nf_refractory_spiked(&s->n_since, spike);
     return spike;
 }

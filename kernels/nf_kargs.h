@@ -50,6 +50,7 @@ typedef struct nf__kargs {
     int64_t n_obs;
     int64_t obs_every;
     double *sse; /* [n_sims] mV^2 */
+    int32_t target_finite; /* 1: every target sample is finite (the engine front checked) */
 } nf__kargs;
 
 #endif

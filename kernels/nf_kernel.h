@@ -83,6 +83,59 @@ NF_HD float nf__i2f(int32_t x)
 #define NF_I2F(x) nf__i2f(x)
 #endif
 
+/* (double)n for 0 <= n < 2^31, from the bits of 2^52 + n: exact, and not an
+ * int-to-float conversion that a compiler may turn into a floating-point
+ * induction variable of the time loop (an f64 add on every step). */
+#if defined(__CUDA_ARCH__)
+#define NF_I2D(n) (__longlong_as_double(0x4330000000000000LL + (long long)(uint32_t)(n)) - 4503599627370496.0)
+#else
+NF_HD double nf__i2d(int32_t n)
+{
+    union {
+        double d;
+        uint64_t u;
+    } x;
+    x.u = 0x4330000000000000ull + (uint64_t)(uint32_t)n;
+    return x.d - 4503599627370496.0;
+}
+#define NF_I2D(n) nf__i2d(n)
+#endif
+
+/* Before a loop that must stay rolled on the GPU: the time loop, whose
+ * instructions per step scripts/ptx-count reads from the PTX. */
+#if defined(__CUDA_ARCH__)
+#define NF_ROLLED _Pragma("unroll 1")
+#else
+#define NF_ROLLED
+#endif
+
+/* Validity of a simulation: every sample finite and |V| <= v_limit. The
+ * body keeps one running value per lane: on the GPU the NaN-propagating
+ * maximum of |V| (one max.NaN per step; sm_80 and later), on the CPU the
+ * or of !(|V| <= v_limit) (vector compare and or). Both answer the same
+ * predicate, so the flag is the same on either backend.
+ *   NF_VALID_T                  the running value's type
+ *   NF_VALID_INIT(v, lim)       after sample 0 (voltage v)
+ *   NF_VALID_ACC(x, v, lim)     after each further sample
+ *   NF_VALID_END(x, lim)        1 when valid */
+#if defined(__CUDA_ARCH__)
+__device__ __forceinline__ float nf__max_nan(float a, float b)
+{
+    float r;
+    asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+    return r;
+}
+#define NF_VALID_T float
+#define NF_VALID_INIT(v, lim) fabsf(v)
+#define NF_VALID_ACC(x, v, lim) nf__max_nan((x), fabsf(v))
+#define NF_VALID_END(x, lim) ((x) <= (lim))
+#else
+#define NF_VALID_T int32_t
+#define NF_VALID_INIT(v, lim) (!(fabsf(v) <= (lim)))
+#define NF_VALID_ACC(x, v, lim) ((x) | !(fabsf(v) <= (lim)))
+#define NF_VALID_END(x, lim) (!(x))
+#endif
+
 /* Per-batch constants every model may use when preparing a neuron. */
 typedef struct nf__env {
     float dt;       /* ms */

@@ -24,8 +24,10 @@
  * "t - t_spike < t_ref" does. Every operation is an IEEE single-precision
  * one (division, subtraction, ceil), so both backends get the same n_ref.
  *
- * The step count lives in the state as a float (n_since, capped at 1e7 so
- * it stays an exact integer); a neuron whose hold exceeds the cap stays held.
+ * The step count lives in the state as a float (n_since), which counts
+ * exactly up to 2^24 and then stays there (2^24 + 1 rounds back to 2^24 in
+ * float): a saturating counter without a compare; a neuron whose hold
+ * exceeds 2^24 steps stays held.
  */
 #ifndef NEUROFIT_REFRACTORY_H
 #define NEUROFIT_REFRACTORY_H
@@ -43,16 +45,27 @@ NF_HD float nf_refractory_steps(float t_ref_ms, float dt_ms)
     return n > 0.0f ? n : 0.0f;
 }
 
-/* Initial step count: long after any spike. */
-#define NF_REFRACTORY_FREE 1.0e7f
+/* Initial step count: long after any spike (2^24, where the count saturates). */
+#define NF_REFRACTORY_FREE 16777216.0f
 
 /* Start of a step: count it; 1 while the neuron is still held. */
 NF_HD int nf_refractory_held(float *n_since, float n_ref)
 {
-    float ns = *n_since + 1.0f;
-    ns = ns > NF_REFRACTORY_FREE ? NF_REFRACTORY_FREE : ns;
+    const float ns = *n_since + 1.0f; /* 2^24 + 1 rounds to 2^24: saturates */
     *n_since = ns;
     return ns < n_ref;
+}
+
+/* The sample after a step to v, for a model held at v_res (lif6, slif,
+ * lapicque, eif, alpha_lif): v_res while held or at a spike (v >= v_th
+ * outside the hold), v otherwise; returns 1 at a spike. The same values as
+ * holding at v_res first and then testing the held sample, with one select
+ * less. */
+NF_HD int nf_refractory_reset(float *v_out, float v, float v_th, float v_res, int held)
+{
+    const int cross = v >= v_th;
+    *v_out = (held || cross) ? v_res : v;
+    return !held && cross;
 }
 
 /* End of a step: a spike restarts the count. */

@@ -1,15 +1,22 @@
 /* The simulate-one-block body, shared by the CPU backend and the CUDA kernel.
  *
- * Included once per model with NF_M defined to the model's name (e.g. lif6);
- * it defines
- *     void nf__sim_<model>(const nf__kargs *a, int64_t i0, int64_t nl)
+ * Included once per (model, variant) with NF_M defined to the model's name
+ * (e.g. lif6) and NF_V to the variant (kernels/variant_list.h: NF_V_REC,
+ * NF_V_OBS, NF_V_NOISE, NF_V_WAVE its launch-constant settings); it defines
+ *     void nf__sim_<model>_<variant>(const nf__kargs *a, int64_t i0, int64_t nl)
  * which simulates neurons i0 .. i0+nl-1 (nl <= NF_LANES) over all steps.
  * On the GPU NF_LANES is 1 and each thread calls it for its own neuron; on the
  * CPU NF_LANES neurons advance side by side so the lane loops vectorise.
  * Lanes at or beyond nl repeat neuron i0+nl-1 and are never stored.
  *
- * Per step: observe V (record, score, validity), draw the stimulus, advance
- * the model, note spikes. Parameters are loaded and derived constants
+ * Per step: draw the stimulus, advance the model, note spikes and validity,
+ * observe the new sample (record, score: kernels/sim_observe.h). What the
+ * variant fixes is removed by #if; step counters are 32-bit (n_steps <=
+ * 2^30, nf_batch_validate); validity is one running predicate per lane (the
+ * GPU keeps the NaN-propagating maximum of |V|, one max.NaN per step; the
+ * CPU or-s the lanes' !(|V| <= v_limit): the same answer, "every sample
+ * finite and within v_limit"); spike counts and times are written only on
+ * the steps where a lane spikes. Parameters are loaded and derived constants
  * computed once; per-lane state lives in local structure-of-arrays buffers.
  *
  * Intrinsic noise: a model whose header defines NF_<model>_NOISE to 1 gets one
@@ -18,11 +25,18 @@
  * The draws come from Philox stream NF_RNG_INTRINSIC keyed by (seed, global
  * simulation index, step), like the stimulus noise, so they are the same on
  * both backends and for any thread count or batch split.
+ *
+ * Tags in comments (nf:every, nf:rare, nf:when) mark branches taken on some
+ * steps only, for scripts/ptx-count.
  */
 #ifndef NF_M
 #error "define NF_M before including sim_body.h"
 #endif
+#ifndef NF_V
+#error "define NF_V (the variant) before including sim_body.h"
+#endif
 
+#define NF__FN NF_CAT(NF_CAT3(nf__sim_, NF_M, _), NF_V)
 #define NF__PAR NF_CAT3(nf_, NF_M, _par)
 #define NF__STATE NF_CAT3(nf_, NF_M, _state)
 #define NF__CONST NF_CAT3(nf_, NF_M, _const)
@@ -51,29 +65,32 @@
 #define NF__STEP(cs, st, i, z) NF_CAT3(nf_, NF_M, _step)(cs, st, i)
 #endif
 
-#ifndef NF_BODY_ATTR
-#define NF_BODY_ATTR
-#endif
-
-NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, int64_t i0, int64_t nl)
+NF_HD NF_BODY_ATTR void NF__FN(const nf__kargs *NF_RESTRICT a, int64_t i0, int64_t nl)
 {
     NF__SLIST(NF__SBUF)
     NF__CLIST(NF__CBUF)
     float cur[NF_LANES]; /* stimulus of the step, pA */
-    float ou[NF_LANES];  /* OU noise state, pA */
-    float vo[NF_LANES];  /* observed voltage of the sample, mV */
+    float vo[NF_LANES];  /* voltage of the sample, mV */
+    NF_VALID_T vchk[NF_LANES]; /* validity so far (NF_VALID_*, nf_kernel.h) */
+    int32_t spk[NF_LANES], nspk[NF_LANES];
+    const float *wrow[NF_LANES];
+#if NF_V_NOISE
+    float ou[NF_LANES]; /* OU noise state, pA */
     float nz[4][NF_LANES];
+#endif
 #if NF__NOISE
     float zi[4][NF_LANES]; /* intrinsic noise draws of the current 4-step block */
     float zc[NF_LANES];    /* the draw of the current step */
 #endif
-    int32_t spk[NF_LANES], nspk[NF_LANES], bad[NF_LANES];
-    double sse[NF_LANES];
-    float ssef[NF_LANES];
-    const float *wrow[NF_LANES];
-    const float *trow[NF_LANES];
-    const int64_t T = a->n_steps;
+    nf__obs o;
+    const int32_t T = (int32_t)a->n_steps;
 
+    o.rec_on = a->rec != 0;
+    o.obs_on = a->target != 0;
+    o.rec_next = o.rec_j = o.obs_next = o.obs_j = 0;
+    o.last = T - 1;
+    o.flush_at = T - 1 < 63 ? T - 1 : 63;
+    o.tshared = 0;
     for (int l = 0; l < NF_LANES; l++) {
         int64_t gi = i0 + (l < nl ? l : nl - 1);
         NF__PAR p;
@@ -93,21 +110,24 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
         /* rows are numbered in the batch (gi in the launch); a launch holds
          * the window of rows from wave_lo / target_lo on */
         int64_t wr = a->wave_idx ? a->wave_idx[gi] : (a->n_waves == 1 ? 0 : a->row0 + gi);
-        wrow[l] = a->waves ? a->waves + (wr - a->wave_lo) * T : 0;
+        wrow[l] = a->waves ? a->waves + (wr - a->wave_lo) * a->n_steps : 0;
         int64_t tr = a->target_idx ? a->target_idx[gi] : (a->n_targets == 1 ? 0 : a->row0 + gi);
-        trow[l] = a->target ? a->target + (tr - a->target_lo) * a->n_obs : 0;
-        ou[l] = 0.0f;
+        o.trow[l] = a->target ? a->target + (tr - a->target_lo) * a->n_obs : 0;
+        o.rrow[l] = a->rec ? a->rec + gi * a->n_rec : 0;
         cur[l] = 0.0f;
+#if NF_V_NOISE
+        ou[l] = 0.0f;
         for (int q = 0; q < 4; q++) nz[q][l] = 0.0f; /* drawn at every 4th step from step 0 on */
+#endif
 #if NF__NOISE
         for (int q = 0; q < 4; q++) zi[q][l] = 0.0f;
 #endif
         nspk[l] = 0;
-        sse[l] = 0.0;
-        ssef[l] = 0.0f;
+        o.sse[l] = 0.0;
+        o.ssef[l] = 0.0f;
     }
 
-    /* observe sample 0 */
+    /* sample 0 */
     for (int l = 0; l < NF_LANES; l++) {
         NF__STATE st;
         NF__CONST cs;
@@ -115,74 +135,58 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
         NF__CLIST(NF__CLOAD)
         float v = NF_CAT3(nf_, NF_M, _observe)(&cs, &st);
         vo[l] = v;
-        bad[l] = !(fabsf(v) <= a->v_limit);
+        vchk[l] = NF_VALID_INIT(v, a->v_limit);
     }
-    /* one waveform for every lane: read it once per step */
+#if NF_LANES > 1
+    /* one waveform or target row for every lane: read it once per step */
     const float *wshared = 0;
     if (a->waves && !a->wave_idx && a->n_waves == 1) wshared = a->waves;
     if (a->waves && nl == 1) wshared = wrow[0];
+    if (a->target && !a->target_idx && a->n_targets == 1) o.tshared = a->target;
+    if (a->target && nl == 1) o.tshared = o.trow[0];
+#endif
+#if NF_V_NOISE == 3
     const int ou_on = a->ou_on;
-    const float *tshared = 0;
-    if (a->target && !a->target_idx && a->n_targets == 1) tshared = a->target;
-    if (a->target && nl == 1) tshared = trow[0];
+#elif NF_V_NOISE
+    const int ou_on = 1;
+#endif
+#if NF_V_WAVE == 3
+    const int wave_on = a->waves != 0;
+#else
+    const int wave_on = NF_V_WAVE;
+#endif
+    (void)wave_on;
+    NF_CAT(nf__observe_, NF_V)(&o, a, vo, nl, 0);
 
-    int64_t rec_next = 0, rec_j = 0, obs_next = 0, obs_j = 0;
-    for (int64_t n = 0;; n++) {
-        /* ---- record and score sample n ---- */
-        if (a->rec && n == rec_next) {
-            for (int l = 0; l < NF_LANES; l++)
-                if (l < nl) a->rec[(i0 + l) * a->n_rec + rec_j] = vo[l];
-            rec_j++;
-            rec_next += a->rec_every;
-        }
-        if (a->target && n == obs_next && obs_j < a->n_obs) {
-            if (tshared) {
-                const float t = NF_LDG(tshared + obs_j);
-                const float ok = (t == t) ? 1.0f : 0.0f;
-                const float tt = (t == t) ? t : 0.0f;
+    NF_ROLLED
+    for (int32_t n = 1; n < T; n++) {
+        const int32_t s = n - 1; /* the step s -> n, driven by the stimulus of sample s */
+        (void)s;
+        /* ---- stimulus ---- */
+#if NF_V_NOISE || NF__NOISE
+        const int q = s & 3;
+#endif
+#if NF_V_NOISE
+        if (ou_on) {        /* nf:when noise */
+            if (q == 0) {   /* nf:every 4 */
                 for (int l = 0; l < NF_LANES; l++) {
-                    float d = ok * (vo[l] - tt);
-                    ssef[l] += d * d;
-                }
-            } else {
-                for (int l = 0; l < NF_LANES; l++) {
-                    float t = NF_LDG(trow[l] + obs_j);
-                    float d = (t == t) ? vo[l] - t : 0.0f;
-                    ssef[l] += d * d;
-                }
-            }
-            obs_j++;
-            obs_next += a->obs_every;
-            /* float partial sums of at most 64 terms, accumulated in double */
-            if ((obs_j & 63) == 0 || obs_j == a->n_obs) {
-                for (int l = 0; l < NF_LANES; l++) {
-                    sse[l] += (double)ssef[l];
-                    ssef[l] = 0.0f;
+                    float z[4];
+                    int64_t gi = a->sim_offset + i0 + (l < nl ? l : nl - 1);
+                    nf_rng_normal4(a->seed, NF_RNG_STIMULUS, (uint64_t)gi, (uint32_t)(s >> 2), z);
+                    nz[0][l] = z[0];
+                    nz[1][l] = z[1];
+                    nz[2][l] = z[2];
+                    nz[3][l] = z[3];
                 }
             }
         }
-        if (n + 1 >= T) break;
-
-        /* ---- stimulus for the step n -> n+1 ---- */
-        const float i_shared = wshared ? NF_LDG(wshared + n) : 0.0f;
-        const int q = (int)(n & 3);
-        if (ou_on && q == 0) {
-            for (int l = 0; l < NF_LANES; l++) {
-                float z[4];
-                int64_t gi = a->sim_offset + i0 + (l < nl ? l : nl - 1);
-                nf_rng_normal4(a->seed, NF_RNG_STIMULUS, (uint64_t)gi, (uint32_t)(n >> 2), z);
-                nz[0][l] = z[0];
-                nz[1][l] = z[1];
-                nz[2][l] = z[2];
-                nz[3][l] = z[3];
-            }
-        }
+#endif
 #if NF__NOISE
-        if (q == 0) {
+        if (q == 0) { /* nf:every 4 */
             for (int l = 0; l < NF_LANES; l++) {
                 float z[4];
                 int64_t gi = a->sim_offset + i0 + (l < nl ? l : nl - 1);
-                nf_rng_normal4(a->seed, NF_RNG_INTRINSIC, (uint64_t)gi, (uint32_t)(n >> 2), z);
+                nf_rng_normal4(a->seed, NF_RNG_INTRINSIC, (uint64_t)gi, (uint32_t)(s >> 2), z);
                 zi[0][l] = z[0];
                 zi[1][l] = z[1];
                 zi[2][l] = z[2];
@@ -193,25 +197,33 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
         for (int l = 0; l < NF_LANES; l++)
             zc[l] = q == 0 ? zi[0][l] : (q == 1 ? zi[1][l] : (q == 2 ? zi[2][l] : zi[3][l]));
 #endif
-        if (wshared) {
-            for (int l = 0; l < NF_LANES; l++) cur[l] = i_shared;
-        } else if (a->waves) {
-            for (int l = 0; l < NF_LANES; l++) cur[l] = NF_LDG(wrow[l] + n);
+#if NF_V_WAVE
+        if (wave_on) { /* nf:when wave */
+#if NF_LANES > 1
+            if (wshared) {
+                const float i_shared = NF_LDG(wshared + s);
+                for (int l = 0; l < NF_LANES; l++) cur[l] = i_shared;
+            } else
+#endif
+                for (int l = 0; l < NF_LANES; l++) cur[l] = NF_LDG(NF__SEQ(wrow, l, s));
         }
-        if (ou_on) {
+#endif
+#if NF_V_NOISE
+        if (ou_on) { /* nf:when noise */
             /* stationary OU start: x_0 = sd z_0, then x_n = a x_{n-1} + sd b z_n */
-            const float ou_k = n == 0 ? 0.0f : a->ou_a;
-            const float ou_s = n == 0 ? a->ou_sd : a->ou_sd * a->ou_b;
+            const float ou_k = s == 0 ? 0.0f : a->ou_a;
+            const float ou_s = s == 0 ? a->ou_sd : a->ou_sd * a->ou_b;
             for (int l = 0; l < NF_LANES; l++) {
                 /* selects, not nz[q][l]: a dynamic index would put nz in GPU local memory */
                 float z = q == 0 ? nz[0][l] : (q == 1 ? nz[1][l] : (q == 2 ? nz[2][l] : nz[3][l]));
                 float x = ou_k * ou[l] + ou_s * z;
                 ou[l] = x;
-                cur[l] = (a->waves ? cur[l] : 0.0f) + a->ou_mean + x;
+                cur[l] = (wave_on ? cur[l] : 0.0f) + a->ou_mean + x;
             }
         }
+#endif
 
-        /* ---- advance the model and observe sample n+1 ---- */
+        /* ---- advance the model to sample n ---- */
         int32_t any = 0;
         for (int l = 0; l < NF_LANES; l++) {
             NF__STATE st;
@@ -228,18 +240,20 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
             NF__SLIST(NF__SSTORE)
             float v = NF_CAT3(nf_, NF_M, _observe)(&cs, &st);
             vo[l] = v;
-            bad[l] |= !(fabsf(v) <= a->v_limit);
-            nspk[l] += spk[l];
+            vchk[l] = NF_VALID_ACC(vchk[l], v, a->v_limit);
             any |= spk[l];
         }
-        if (any && a->spk_t) {
-            /* rare: store the times of this step's spikes (count already added) */
-            float t_ms = (float)((double)(n + 1) * (double)a->env.dt);
-            for (int l = 0; l < NF_LANES && l < nl; l++) {
-                int32_t k = nspk[l] - 1;
-                if (spk[l] && k < a->max_spikes) a->spk_t[(i0 + l) * a->max_spikes + k] = t_ms;
+        if (any) { /* nf:rare */
+            /* count this step's spikes and store their times */
+            const float t_ms = (float)(NF_I2D(n) * (double)a->env.dt);
+            for (int l = 0; l < NF_LANES; l++) {
+                nspk[l] += spk[l];
+                const int32_t k = nspk[l] - 1;
+                if (spk[l] && l < nl && a->spk_t && k < a->max_spikes) a->spk_t[(i0 + l) * a->max_spikes + k] = t_ms;
             }
         }
+        /* ---- observe sample n ---- */
+        NF_CAT(nf__observe_, NF_V)(&o, a, vo, nl, n);
     }
 
     for (int l = 0; l < NF_LANES && l < nl; l++) {
@@ -247,8 +261,8 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
         if (a->spk_n) a->spk_n[i] = nspk[l];
         if (a->spk_t) /* NaN after the last spike, the same on every backend */
             for (int32_t k = nspk[l]; k < a->max_spikes; k++) a->spk_t[i * a->max_spikes + k] = NF_I2F(0x7fc00000);
-        if (a->valid) a->valid[i] = (uint8_t)!bad[l];
-        if (a->sse) a->sse[i] = sse[l];
+        if (a->valid) a->valid[i] = (uint8_t)NF_VALID_END(vchk[l], a->v_limit);
+        if (a->sse) a->sse[i] = o.sse[l];
         if (a->final_state) {
             int k = 0;
             NF__SLIST(NF__SGSTORE)
@@ -261,14 +275,15 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__sim_, NF_M)(const nf__kargs *NF_RESTRICT a, i
  * block * block_dim + thread of the launch. The CUDA kernels
  * (kernels/engine_cuda.cu) are this call; the host replay
  * (tests/test_engine_plan.c) calls it for every (block, thread) of a plan. */
-NF_HD void NF_CAT(nf__thread_, NF_M)(const nf__kargs *NF_RESTRICT a, uint32_t block, uint32_t block_dim,
-                                     uint32_t thread)
+NF_HD void NF_CAT(NF_CAT3(nf__thread_, NF_M, _), NF_V)(const nf__kargs *NF_RESTRICT a, uint32_t block,
+                                                        uint32_t block_dim, uint32_t thread)
 {
     const int64_t i = (int64_t)block * block_dim + thread;
-    if (i < a->n_sims) NF_CAT(nf__sim_, NF_M)(a, i, 1);
+    if (i < a->n_sims) NF__FN(a, i, 1);
 }
 #endif
 
+#undef NF__FN
 #undef NF__PAR
 #undef NF__STATE
 #undef NF__CONST

@@ -29,6 +29,11 @@ typedef struct {
     int64_t sim_offset;
     int init;         /* give an initial state */
     int record_every; /* 0: no voltage */
+    /* the launch flags the body's variants specialise on (kernels/variant_list.h);
+     * all 0: OU noise on, targets with NaN samples, every 4th sample scored */
+    int no_noise;      /* 1: no OU noise (a waveform alone drives) */
+    int finite;        /* 1: no NaN target samples */
+    int obs_all;       /* 1: every sample scored (obs_every 1, n_obs = T) */
 } nft_paths;
 
 enum { NFT_K_SPK = 6, NFT_N_ROWS = 7 };
@@ -97,12 +102,13 @@ static inline nf_status nft_batch_run(const nf_model *m, const nft_paths *pa, nf
         const double on = 1.0 + 0.05 * (double)(r % 11);
         for (int64_t n = 0; n < T; n++) waves[r * T + n] = (double)n * dt >= on ? (float)amp : 0.0f;
     }
-    const int64_t n_obs = T / 4;
+    const int64_t obs_every = pa->obs_all ? 1 : 4, n_obs = pa->obs_all ? T : T / 4;
     const int64_t n_tgt_rows = pa->targets == NFT_ROWS_PER_SIM ? P : pa->targets == NFT_ROWS_INDEXED ? NFT_N_ROWS : 1;
     float *targets = malloc(sizeof(float) * (size_t)(n_tgt_rows * n_obs));
     for (int64_t r = 0; r < n_tgt_rows; r++)
         for (int64_t j = 0; j < n_obs; j++)
-            targets[r * n_obs + j] = (j % 37 == 5) ? NAN : (float)(-70.0 + 3.0 * (double)r + 0.01 * (double)j);
+            targets[r * n_obs + j] =
+                (j % 37 == 5 && !pa->finite) ? NAN : (float)(-70.0 + 3.0 * (double)r + 0.01 * (double)j);
     int32_t *widx = malloc(sizeof(int32_t) * (size_t)P), *tidx = malloc(sizeof(int32_t) * (size_t)P);
     for (int64_t i = 0; i < P; i++) {
         widx[i] = (int32_t)((i * 5 + 3) % NFT_N_ROWS);
@@ -136,9 +142,11 @@ static inline nf_status nft_batch_run(const nf_model *m, const nft_paths *pa, nf
         b.stim.n_waves = n_wave_rows;
         b.stim.wave_index = pa->waves == NFT_ROWS_INDEXED ? widx : NULL;
     }
-    b.stim.noise_mean_pA = pa->waves == NFT_ROWS_NONE ? (float)m->drive_pA : 10.0f;
-    b.stim.noise_sd_pA = 40.0f;
-    b.stim.noise_tau_ms = 2.0f;
+    if (!pa->no_noise) {
+        b.stim.noise_mean_pA = pa->waves == NFT_ROWS_NONE ? (float)m->drive_pA : 10.0f;
+        b.stim.noise_sd_pA = 40.0f;
+        b.stim.noise_tau_ms = 2.0f;
+    }
     b.stim.seed = 77;
     if (pa->record_every) {
         b.voltage = o->v;
@@ -154,7 +162,7 @@ static inline nf_status nft_batch_run(const nf_model *m, const nft_paths *pa, nf
         b.target = targets;
         b.n_targets = n_tgt_rows;
         b.n_obs = n_obs;
-        b.obs_every = 4;
+        b.obs_every = obs_every;
         b.target_index = pa->targets == NFT_ROWS_INDEXED ? tidx : NULL;
         b.sse = o->sse;
     }

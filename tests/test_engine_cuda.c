@@ -20,6 +20,13 @@
  *    known answers).
  *  - double precision: the SSE adds float partial sums of 64 terms in the
  *    same order, and spike times are (n + 1) dt rounded to float; both IEEE.
+ *  - validity is a predicate, not a value: the GPU keeps the NaN-propagating
+ *    maximum of |V| (max.NaN) and compares it with v_limit at the end, the
+ *    CPU or-s !(|V| <= v_limit) per sample; both are 1 exactly when every
+ *    sample is finite and within v_limit.
+ *  - every variant of the body (kernels/variant_list.h) is the same source
+ *    with launch flags fixed at compile time; the CPU runs the variant the
+ *    GPU runs.
  * Each simulation is computed by the same sequence of operations on the same
  * inputs, so the tolerance of every model is zero: spike counts, spike times,
  * SSE, final state, validity and every recorded sample bit-identical. The
@@ -124,29 +131,49 @@ static void agree(const nft_paths *pa, size_t limit_per_sim_fraction, const char
 Test(engine_cuda, every_model_equals_the_cpu_with_shared_waveform_and_target)
 {
     need_cuda();
-    nft_paths pa = {NFT_ROWS_SHARED, NFT_ROWS_SHARED, 0, 0, 1};
+    nft_paths pa = {NFT_ROWS_SHARED, NFT_ROWS_SHARED, 0, 0, 1, 0, 0, 0};
     agree(&pa, 0, "shared waveform and target");
 }
 
 Test(engine_cuda, every_model_equals_the_cpu_with_per_sim_waveforms_indexed_targets_and_sim_offset)
 {
     need_cuda();
-    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 12345678901LL, 1, 3};
+    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 12345678901LL, 1, 3, 0, 0, 0};
     agree(&pa, 0, "per-sim waveforms, indexed targets, sim_offset, initial state");
 }
 
 Test(engine_cuda, every_model_equals_the_cpu_with_indexed_waveforms_and_per_sim_targets)
 {
     need_cuda();
-    nft_paths pa = {NFT_ROWS_INDEXED, NFT_ROWS_PER_SIM, 7, 0, 2};
+    nft_paths pa = {NFT_ROWS_INDEXED, NFT_ROWS_PER_SIM, 7, 0, 2, 0, 0, 0};
     agree(&pa, 0, "indexed waveforms, per-sim targets");
 }
 
 Test(engine_cuda, every_model_equals_the_cpu_in_forced_slices)
 {
     need_cuda();
-    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_PER_SIM, 99, 1, 1};
+    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_PER_SIM, 99, 1, 1, 0, 0, 0};
     agree(&pa, 6, "forced slices (memory limit 1/6 of the batch)");
+}
+
+/* The specialised variants of the body (kernels/variant_list.h): batches
+ * without noise, with finite targets scored on every sample (fit) or every
+ * 4th (fitk), spike counts only (spikes), every sample recorded (trace); the
+ * CPU runs the same variant, and the host replay (tests/test_engine_plan.c)
+ * shows each equal to the general body. */
+Test(engine_cuda, every_variant_equals_the_cpu)
+{
+    need_cuda();
+    const struct {
+        const char *what;
+        nft_paths pa;
+    } cases[] = {
+        {"variant fit: indexed rows, every sample scored", {NFT_ROWS_INDEXED, NFT_ROWS_INDEXED, 0, 0, 0, 1, 1, 1}},
+        {"variant fitk: every 4th sample scored", {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 3, 0, 0, 1, 1, 0}},
+        {"variant spikes", {NFT_ROWS_SHARED, NFT_ROWS_NONE, 5, 0, 0, 1, 0, 0}},
+        {"variant trace", {NFT_ROWS_INDEXED, NFT_ROWS_NONE, 0, 1, 1, 1, 0, 0}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) agree(&cases[c].pa, 0, cases[c].what);
 }
 
 /* The noise streams alone: a passive membrane (threshold out of reach) is a

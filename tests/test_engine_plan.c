@@ -37,9 +37,10 @@
 #define FTZ_OFF() (void)0
 #endif
 
+/* [variant][model], as the CUDA kernel table */
 typedef void (*thread_fn)(const nf__kargs *a, uint32_t block, uint32_t block_dim, uint32_t thread);
-#define THREAD_FN(m) nf__thread_##m,
-static const thread_fn thread_fns[] = {NF_MODEL_LIST(THREAD_FN)};
+#define THREAD_FN(m, v) nf__thread_##m##_##v,
+static const thread_fn thread_fns[] = {NF_MODEL_VARIANT_LIST(THREAD_FN)};
 
 /* ---- the replay executor ------------------------------------------------- */
 
@@ -48,7 +49,9 @@ typedef struct {
     int min_launches;  /* > 1: shrink the budget until the plan has at least this many launches */
     size_t budget;     /* bytes per device when min_launches <= 1 (0: unlimited) */
     int drop_row0;     /* 1: bind launches without their row offset (the bug this replay was built for) */
+    int force_any;     /* 1: run the general variant instead of the plan's */
     int64_t launches;  /* out: launches of the last plan */
+    int variant;       /* out: the variant the plan chose */
     size_t used_budget;
 } replay_cfg;
 
@@ -93,6 +96,7 @@ static nf_status replay(void *ctx, const nf_model *m, const nf__kargs *h)
         if ((s = plan_for(h, m, c, budget, &p))) return s;
     }
     c->launches = p.n_launches;
+    c->variant = p.n_launches ? p.launches[0].variant : -1;
     c->used_budget = budget;
     /* device buffers, filled with garbage so that a read of anything the plan
      * did not copy shows; the mutant without the row offset reads rows before
@@ -123,8 +127,9 @@ static nf_status replay(void *ctx, const nf_model *m, const nf__kargs *h)
         nf__kargs a;
         nf__plan_bind(&p, li, h, b, &a);
         if (c->drop_row0) a.row0 = 0;
+        const int v = c->force_any ? NF__VARIANT_any : L->variant;
         for (uint32_t blk = 0; blk < L->blocks; blk++)
-            for (uint32_t t = 0; t < L->threads; t++) thread_fns[m->id](&a, blk, L->threads, t);
+            for (uint32_t t = 0; t < L->threads; t++) thread_fns[v * NF__N_MODELS + m->id](&a, blk, L->threads, t);
         for (int64_t k = 0; k < L->n_out; k++) {
             const nf__copy *x = &p.copies[L->copy_out + k];
             memcpy2d(x->dst, x->host_pitch, (const char *)b[x->slot] + x->dev_off, x->dev_pitch, x->width, x->rows);
@@ -185,13 +190,13 @@ static const replay_cfg SPLIT = {.n_devices = 3, .n_streams = 2, .min_launches =
 
 Test(replay, every_model_equals_the_cpu_backend_in_one_launch)
 {
-    nft_paths pa = {NFT_ROWS_SHARED, NFT_ROWS_SHARED, 0, 0, 1};
+    nft_paths pa = {NFT_ROWS_SHARED, NFT_ROWS_SHARED, 0, 0, 1, 0, 0, 0};
     for (int mi = 0; mi < nf_model_count(); mi++) check(nf_model_at(mi), &pa, ONE, "one launch");
 }
 
 Test(replay, every_model_equals_the_cpu_backend_sliced_and_split)
 {
-    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 1000003, 1, 3};
+    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 1000003, 1, 3, 0, 0, 0};
     for (int mi = 0; mi < nf_model_count(); mi++) {
         check(nf_model_at(mi), &pa, SLICED, "forced slices");
         check(nf_model_at(mi), &pa, SPLIT, "3 devices x 2 streams");
@@ -209,7 +214,7 @@ Test(replay, every_index_path_in_every_launch_shape)
             for (int t = NFT_ROWS_NONE; t <= NFT_ROWS_INDEXED; t++)
                 for (int off = 0; off < 2; off++) {
                     if (w == NFT_ROWS_NONE && t != NFT_ROWS_PER_SIM) continue; /* the noise alone drives these */
-                    nft_paths pa = {(nft_rows)w, (nft_rows)t, off ? (int64_t)5000000000 : 0, off, off ? 1 : 2};
+                    nft_paths pa = {(nft_rows)w, (nft_rows)t, off ? (int64_t)5000000000 : 0, off, off ? 1 : 2, 0, 0, 0};
                     char what[128];
                     snprintf(what, sizeof what, "waves %s, targets %s, sim_offset %lld", nft_rows_name[w], nft_rows_name[t],
                              (long long)pa.sim_offset);
@@ -220,6 +225,56 @@ Test(replay, every_index_path_in_every_launch_shape)
     }
 }
 
+/* Every variant of the body (kernels/variant_list.h) on a batch it is
+ * chosen for, for every model: the plan picks it, and its results equal the
+ * CPU backend's (which runs the same variant in its 64-lane blocks) and the
+ * general variant's (forced in the replay) bit for bit, in one launch and
+ * split over devices and streams. */
+Test(replay, every_variant_equals_the_general_body)
+{
+    struct {
+        int variant;
+        nft_paths pa;
+    } cases[] = {
+        /* waves, targets, sim_offset, init, record_every, no_noise, finite, obs_all */
+        {NF__VARIANT_fit, {NFT_ROWS_INDEXED, NFT_ROWS_INDEXED, 0, 0, 0, 1, 1, 1}},
+        {NF__VARIANT_fit, {NFT_ROWS_SHARED, NFT_ROWS_SHARED, 77, 1, 0, 1, 1, 1}},
+        {NF__VARIANT_fitk, {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 3, 0, 0, 1, 1, 0}},
+        {NF__VARIANT_spikes, {NFT_ROWS_SHARED, NFT_ROWS_NONE, 5, 0, 0, 1, 0, 0}},
+        {NF__VARIANT_trace, {NFT_ROWS_INDEXED, NFT_ROWS_NONE, 0, 1, 1, 1, 0, 0}},
+        /* what only the general body takes: NaN targets, noise, a record every 3rd sample */
+        {NF__VARIANT_any, {NFT_ROWS_PER_SIM, NFT_ROWS_SHARED, 0, 0, 0, 1, 0, 1}},
+        {NF__VARIANT_any, {NFT_ROWS_SHARED, NFT_ROWS_NONE, 0, 0, 0, 0, 0, 0}},
+        {NF__VARIANT_any, {NFT_ROWS_SHARED, NFT_ROWS_NONE, 0, 0, 3, 1, 0, 0}},
+    };
+    int seen[NF__N_VARIANTS] = {0};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int v = cases[c].variant;
+        seen[v] = 1;
+        for (int mi = 0; mi < nf_model_count(); mi++) {
+            const nf_model *m = nf_model_at(mi);
+            char what[96];
+            replay_cfg cfg = ONE;
+            snprintf(what, sizeof what, "variant %s (case %zu)", nf__variant_name(v), c);
+            check(m, &cases[c].pa, cfg, what);
+            /* the pick, seen through a replay of our own */
+            nft_outs r;
+            nft_outs_alloc(&r, m, P, T);
+            cr_assert_eq(nft_batch_run(m, &cases[c].pa, run_replay, &cfg, &r), NF_OK, "%s", nf_errmsg());
+            cr_assert_eq(cfg.variant, v, "%s case %zu: the plan chose variant %s, not %s", m->name, c,
+                         nf__variant_name(cfg.variant), nf__variant_name(v));
+            nft_outs_free(&r);
+            cfg.force_any = 1;
+            snprintf(what, sizeof what, "variant %s (case %zu) replayed by the general body", nf__variant_name(v), c);
+            check(m, &cases[c].pa, cfg, what);
+            cfg = SPLIT;
+            snprintf(what, sizeof what, "variant %s (case %zu), 3 devices x 2 streams", nf__variant_name(v), c);
+            check(m, &cases[c].pa, cfg, what);
+        }
+    }
+    for (int v = 0; v < NF__N_VARIANTS; v++) cr_expect(seen[v], "variant %s has no case", nf__variant_name(v));
+}
+
 /* The replay has teeth: with the launch's row offset dropped (the kernel used
  * its launch-local index as the waveform and target row, so every launch
  * after the first read rows 0..n-1), per-simulation rows come out wrong. */
@@ -228,8 +283,8 @@ Test(replay, without_the_row_offset_sliced_per_simulation_rows_are_wrong)
     replay_cfg mutant = SLICED;
     mutant.drop_row0 = 1;
     const nf_model *m = nf_model_find("lif6");
-    nft_paths waves = {NFT_ROWS_PER_SIM, NFT_ROWS_SHARED, 0, 0, 1};
-    nft_paths targets = {NFT_ROWS_SHARED, NFT_ROWS_PER_SIM, 0, 0, 1};
+    nft_paths waves = {NFT_ROWS_PER_SIM, NFT_ROWS_SHARED, 0, 0, 1, 0, 0, 0};
+    nft_paths targets = {NFT_ROWS_SHARED, NFT_ROWS_PER_SIM, 0, 0, 1, 0, 0, 0};
     check(m, &waves, mutant, "per-simulation waveforms, forced slices");
     check(m, &targets, mutant, "per-simulation targets, forced slices");
 }

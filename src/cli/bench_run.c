@@ -18,6 +18,25 @@ double nf_cli_h100_ceiling(const nf_model *m)
     return m->instr_per_step > 0 ? NF_CLI_H100_ISSUE_PER_S / m->instr_per_step : 0;
 }
 
+double nf_cli_bench_dt(const nf_model *m) { return m->dt_max_ms < 0.1 ? m->dt_max_ms : 0.1; }
+
+void nf_cli_bench_inputs(const nf_model *m, int64_t P, int64_t T, float *par, float *wave)
+{
+    /* parameters within +-5 % of the fitting range around the defaults */
+    uint64_t st = 12345;
+    for (int64_t i = 0; i < P; i++)
+        for (int j = 0; j < m->n_params; j++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            double u = (double)(st >> 11) / 9007199254740992.0;
+            const nf_param_info *pi = &m->params[j];
+            double v = pi->def + 0.1 * (u - 0.5) * (pi->hi - pi->lo);
+            v = v < pi->lo ? pi->lo : v > pi->hi ? pi->hi : v;
+            par[i * m->n_params + j] = (float)v;
+        }
+    const double dt = nf_cli_bench_dt(m), amp = m->drive_pA; /* makes the default cell fire */
+    for (int64_t n = 0; n < T; n++) wave[n] = (n * dt > 10.0) ? (float)amp : 0.0f;
+}
+
 nf_status nf_cli_bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_t T, int scored, int reps,
                               nf_cli_bench_result *out, char *err, size_t err_len)
 {
@@ -26,7 +45,7 @@ nf_status nf_cli_bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_
         snprintf(err, err_len, "bench: need sims >= 1, steps >= 2, reps >= 1");
         return NF_EINVAL;
     }
-    const double dt = m->dt_max_ms < 0.1 ? m->dt_max_ms : 0.1;
+    const double dt = nf_cli_bench_dt(m);
     float *par = malloc(sizeof(float) * (size_t)P * m->n_params);
     float *wave = malloc(sizeof(float) * (size_t)T);
     float *target = malloc(sizeof(float) * (size_t)T);
@@ -39,22 +58,8 @@ nf_status nf_cli_bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_
         s = NF_ENOMEM;
         goto done;
     }
-    /* parameters within +-5 % of the fitting range around the defaults */
-    uint64_t st = 12345;
-    for (int64_t i = 0; i < P; i++)
-        for (int j = 0; j < m->n_params; j++) {
-            st = st * 6364136223846793005ull + 1442695040888963407ull;
-            double u = (double)(st >> 11) / 9007199254740992.0;
-            const nf_param_info *pi = &m->params[j];
-            double v = pi->def + 0.1 * (u - 0.5) * (pi->hi - pi->lo);
-            v = v < pi->lo ? pi->lo : v > pi->hi ? pi->hi : v;
-            par[i * m->n_params + j] = (float)v;
-        }
-    double amp = m->drive_pA; /* makes the default cell fire */
-    for (int64_t n = 0; n < T; n++) {
-        wave[n] = (n * dt > 10.0) ? (float)amp : 0.0f;
-        target[n] = -65.0f;
-    }
+    nf_cli_bench_inputs(m, P, T, par, wave);
+    for (int64_t n = 0; n < T; n++) target[n] = -65.0f;
     nf_batch b = {0};
     b.model = m;
     b.n_sims = P;

@@ -24,6 +24,13 @@ typedef struct nf_cli_bench_result {
     double dt_ms;          /* step used */
 } nf_cli_bench_result;
 
+/* The benchmark's batch: parameters par [P][n_params] within +-5 % of the
+ * fitting range around the model's defaults (a fixed generator), and the
+ * shared waveform wave [T] pA, a step at 10 ms to the model's drive current,
+ * at the step nf_cli_bench_dt(m) (0.1 ms, or the model's max dt if smaller). */
+void nf_cli_bench_inputs(const nf_model *m, int64_t P, int64_t T, float *par, float *wave);
+double nf_cli_bench_dt(const nf_model *m);
+
 /* scored: 0 simulate only, 1 with the fused trace-RMSE scorer. On failure
  * err (err_len bytes) says why. */
 nf_status nf_cli_bench_engine(nf_engine *e, const nf_model *m, int64_t n_sims, int64_t n_steps, int scored, int reps,

@@ -2,9 +2,11 @@
 #ifndef NEUROFIT_ENGINE_BACKEND_H
 #define NEUROFIT_ENGINE_BACKEND_H
 
+#include "model_list.h"
 #include "neurofit/engine.h"
 #include "nf_kargs.h"
 #include "pool.h"
+#include "variant_list.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -18,14 +20,31 @@ extern "C" {
 typedef nf_status (*nf__runner)(void *ctx, const nf_model *m, const nf__kargs *a);
 nf_status nf__engine_run_via(nf_engine *e, const nf_batch *b, nf__runner run, void *ctx);
 
+/* Samples per simulation the body's 32-bit step counters allow (2^30: a
+ * counter runs to at most twice n_steps). */
+#define NF__MAX_STEPS ((int64_t)1 << 30)
+
+/* ---- variants of the simulate body (kernels/variant_list.h) ---- */
+#define NF__VENUM(name, rec, obs, noise, wave) NF__VARIANT_##name,
+#define NF__MCOUNT(m) +1
+enum { NF_VARIANT_LIST(NF__VENUM) NF__N_VARIANTS };
+enum { NF__N_MODELS = 0 NF_MODEL_LIST(NF__MCOUNT) };
+#undef NF__VENUM
+#undef NF__MCOUNT
+/* The variant that runs a: the first of the list whose settings accept it
+ * (the last, any, accepts every batch). */
+int nf__variant_pick(const nf__kargs *a);
+const char *nf__variant_name(int variant);
+
 /* ---- CPU backend (cpu.c on the pool of pool.c) ---- */
 /* Block functions: simulate neurons i0 .. i0+nl-1 of a batch. One table per
- * lane width (cpu.c: 64, cpu_narrow.c: 16), indexed by model id. */
+ * lane width (cpu.c: 64, cpu_narrow.c: 16), indexed by
+ * variant * NF__N_MODELS + model id. */
 typedef void (*nf__block_fn)(const nf__kargs *a, int64_t i0, int64_t nl);
 extern const nf__block_fn nf__cpu_blocks_64[];
 extern const nf__block_fn nf__cpu_blocks_16[];
-/* Simulate a->n_sims neurons of model id on the pool. */
-void nf__cpu_run(nf__pool *p, int model_id, const nf__kargs *a);
+/* Simulate a->n_sims neurons of model id with a variant on the pool. */
+void nf__cpu_run(nf__pool *p, int model_id, int variant, const nf__kargs *a);
 
 /* ---- CUDA backend (kernels/engine_cuda.cu) ---- */
 typedef struct nf__cuda nf__cuda;

@@ -47,11 +47,12 @@ static nf_status nf__cpu_blocks(void *ctx, int64_t b0, int64_t b1)
     return NF_OK;
 }
 
-void nf__cpu_run(nf__pool *p, int model_id, const nf__kargs *a)
+void nf__cpu_run(nf__pool *p, int model_id, int variant, const nf__kargs *a)
 {
     /* narrow blocks when wide ones would leave lanes or threads idle */
     int narrow = a->n_sims < (int64_t)NF_CPU_LANES * nf__pool_threads(p);
-    nf__cpu_job j = {.fn = narrow ? nf__cpu_blocks_16[model_id] : nf__cpu_blocks_64[model_id],
+    const int f = variant * NF__N_MODELS + model_id;
+    nf__cpu_job j = {.fn = narrow ? nf__cpu_blocks_16[f] : nf__cpu_blocks_64[f],
                      .a = a,
                      .lanes = narrow ? 16 : NF_CPU_LANES};
     (void)nf__parallel_for(p, (a->n_sims + j.lanes - 1) / j.lanes, NF__CHUNK, nf__cpu_blocks, &j);

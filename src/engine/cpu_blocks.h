@@ -1,4 +1,4 @@
-/* The CPU block functions of every model for one lane width: included by
+/* The CPU block functions of every (model, variant) for one lane width: included by
  * cpu.c (NF_CPU_LANES 64) and cpu_narrow.c (16), each defining
  * NF__CPU_TABLE as the name of its table. Each block function is compiled for
  * several instruction sets (target_clones) and the loader picks the best one
@@ -21,12 +21,12 @@
 #define NF__CLONES
 #endif
 
-#define NF__CPU_BLOCK(m)                                                                  \
-    NF__CLONES static void nf__cpu_block_##m(const nf__kargs *a, int64_t i0, int64_t nl) \
-    {                                                                                     \
-        nf__sim_##m(a, i0, nl);                                                           \
+#define NF__CPU_BLOCK(m, v)                                                                     \
+    NF__CLONES static void nf__cpu_block_##m##_##v(const nf__kargs *a, int64_t i0, int64_t nl) \
+    {                                                                                           \
+        nf__sim_##m##_##v(a, i0, nl);                                                           \
     }
-NF_MODEL_LIST(NF__CPU_BLOCK)
+NF_MODEL_VARIANT_LIST(NF__CPU_BLOCK)
 
-#define NF__CPU_FN(m) nf__cpu_block_##m,
-const nf__block_fn NF__CPU_TABLE[] = {NF_MODEL_LIST(NF__CPU_FN)};
+#define NF__CPU_FN(m, v) nf__cpu_block_##m##_##v,
+const nf__block_fn NF__CPU_TABLE[] = {NF_MODEL_VARIANT_LIST(NF__CPU_FN)};

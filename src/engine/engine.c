@@ -129,6 +129,9 @@ nf_status nf_batch_validate(const nf_batch *b)
     if (!m) return nf__fail(NF_ENOMODEL, "batch has no model");
     if (b->n_sims < 1) return nf__fail(NF_EINVAL, "n_sims = %lld must be >= 1", (long long)b->n_sims);
     if (b->n_steps < 1) return nf__fail(NF_EINVAL, "n_steps = %lld must be >= 1", (long long)b->n_steps);
+    if (b->n_steps > NF__MAX_STEPS)
+        return nf__fail(NF_ERANGE, "n_steps = %lld exceeds the engine's %lld samples per simulation", (long long)b->n_steps,
+                        (long long)NF__MAX_STEPS);
     if (!(b->dt_ms > 0) || !isfinite(b->dt_ms))
         return nf__fail(NF_EINVAL, "dt = %g ms must be finite and > 0", b->dt_ms);
     if ((double)b->n_steps * b->dt_ms > 1e9)
@@ -184,6 +187,47 @@ nf_status nf_batch_validate(const nf_batch *b)
         if (s) return s;
     }
     return NF_OK;
+}
+
+/* ---- variants ---------------------------------------------------------------- */
+
+#define NF__VNAME(name, rec, obs, noise, wave) #name,
+static const char *const nf__variant_names[] = {NF_VARIANT_LIST(NF__VNAME)};
+
+const char *nf__variant_name(int v) { return v >= 0 && v < NF__N_VARIANTS ? nf__variant_names[v] : "?"; }
+
+/* Whether a variant setting (kernels/variant_list.h) accepts the batch's
+ * case: 0 off, 1 on every sample, 2 on (every k-th sample, or on), 3 any. */
+static int nf__accepts(int setting, int on, int every_sample)
+{
+    switch (setting) {
+    case 0: return !on;
+    case 1: return on && every_sample;
+    case 2: return on;
+    default: return 1;
+    }
+}
+
+int nf__variant_pick(const nf__kargs *a)
+{
+    const int rec = a->rec != 0, obs = a->target != 0;
+    const int obs_finite = obs && a->target_finite; /* the specialised scorers skip no NaN */
+    const int obs_all = obs_finite && a->obs_every == 1 && a->n_obs == a->n_steps;
+#define NF__TRY(name, r, o, n, w)                                                                                    \
+    if (nf__accepts(r, rec, a->rec_every == 1) && (o == 3 ? 1 : o == 0 ? !obs : o == 1 ? obs_all : obs_finite) &&   \
+        nf__accepts(n, a->ou_on != 0, 1) && nf__accepts(w, a->waves != 0, 1))                                         \
+        return NF__VARIANT_##name;
+    NF_VARIANT_LIST(NF__TRY)
+#undef NF__TRY
+    return NF__N_VARIANTS - 1;
+}
+
+/* 1 when every sample of the n x m rows is finite. */
+static int nf__all_finite(const float *x, int64_t n)
+{
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) bad |= !isfinite(x[i]);
+    return !bad;
 }
 
 /* rows [n][k] -> soa [k][n] */
@@ -242,7 +286,9 @@ nf_status nf__engine_run_via(nf_engine *e, const nf_batch *b, nf__runner run, vo
     a.ou_b = (float)sqrt(1.0 - ar * ar);
     a.seed = b->stim.seed;
     a.rec = b->voltage;
-    a.rec_every = b->voltage ? b->record_every : 0;
+    /* a step beyond the last sample records only sample 0, as n_steps does:
+     * the 32-bit counters of the body never pass 2 n_steps */
+    a.rec_every = b->voltage ? (b->record_every < b->n_steps ? b->record_every : b->n_steps) : 0;
     a.n_rec = nf_batch_n_rec(b);
     a.spk_t = b->spike_times;
     a.spk_n = b->spike_counts;
@@ -256,12 +302,13 @@ nf_status nf__engine_run_via(nf_engine *e, const nf_batch *b, nf__runner run, vo
     a.n_obs = b->n_obs;
     a.obs_every = b->obs_every;
     a.sse = b->sse;
+    a.target_finite = b->target ? nf__all_finite(b->target, b->n_targets * b->n_obs) : 1;
 
     e->kernel_s = 0;
     if (run) {
         if ((s = run(ctx, m, &a))) return s;
     } else if (e->backend == NF_BACKEND_CPU) {
-        nf__cpu_run(e->pool, m->id, &a);
+        nf__cpu_run(e->pool, m->id, nf__variant_pick(&a), &a);
     } else {
 #ifdef NF_HAVE_CUDA
         s = nf__cuda_run(e->cuda, m->id, m->n_params, m->n_state, &a, &e->kernel_s);

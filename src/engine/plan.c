@@ -10,6 +10,7 @@
  * sum over a device's buffers never exceeds its budget. */
 #include "engine/plan.h"
 
+#include "engine/backend.h"
 #include "internal.h"
 
 #include <stdlib.h>
@@ -213,6 +214,7 @@ nf_status nf__plan_make(const nf__kargs *h, int n_params, int n_state, const nf_
     if (D < 1 || S < 1 || TPB < 1) return nf__fail(NF_EINVAL, "plan: need >= 1 device, stream and thread per block");
     nf__shape sh;
     nf__shape_init(&sh, h, n_params, n_state);
+    const int variant = nf__variant_pick(h);
     out->n_devices = D;
     out->n_streams = S;
     out->bytes = calloc((size_t)D * (size_t)S * NF__B_COUNT, sizeof(size_t));
@@ -251,7 +253,7 @@ nf_status nf__plan_make(const nf__kargs *h, int n_params, int n_state, const nf_
             memset(L, 0, sizeof *L);
             L->device = d;
             L->stream = q;
-            L->variant = 0;
+            L->variant = variant;
             L->first = f;
             L->n = m;
             L->threads = (uint32_t)TPB;

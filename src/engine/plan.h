@@ -65,7 +65,7 @@ typedef struct nf__copy {
 typedef struct nf__launch {
     int device;      /* 0 .. n_devices-1 */
     int stream;      /* 0 .. n_streams-1 on its device; each has its own buffers */
-    int variant;     /* kernel variant (0: the general body) */
+    int variant;     /* variant of the body (kernels/variant_list.h; nf__variant_pick) */
     int64_t first;   /* batch index of the launch's simulation 0 */
     int64_t n;       /* simulations */
     uint32_t blocks; /* grid: blocks x threads >= n; thread (b, t) runs simulation b * threads + t */
