@@ -204,9 +204,19 @@ double nf_plain_loop_run(const char *model, const float *par, int n_params, cons
         j->i0 = blocks * t / threads * PL_LANES;
         j->i1 = blocks * (t + 1) / threads * PL_LANES;
         j->i1 = j->i1 < P ? j->i1 : P;
-        if (pthread_create(&th[t], NULL, pl_thread, j)) return -1;
+        if (threads > 1 && pthread_create(&th[t], NULL, pl_thread, j)) return -1;
     }
-    for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
+    if (threads == 1) {
+        /* in the calling thread (whose floating-point mode it sets and restores) */
+#if defined(__x86_64__) || defined(__i386__)
+        const unsigned csr = _mm_getcsr();
+#endif
+        pl_thread(&jobs[0]);
+#if defined(__x86_64__) || defined(__i386__)
+        _mm_setcsr(csr);
+#endif
+    }
+    for (int t = 0; t < threads && threads > 1; t++) pthread_join(th[t], NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     return (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
 }

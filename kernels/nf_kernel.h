@@ -130,10 +130,11 @@ __device__ __forceinline__ float nf__max_nan(float a, float b)
 #define NF_VALID_ACC(x, v, lim) nf__max_nan((x), fabsf(v))
 #define NF_VALID_END(x, lim) ((x) <= (lim))
 #else
+/* -1 once a sample was out (a vector compare's mask, or-ed as it is) */
 #define NF_VALID_T int32_t
-#define NF_VALID_INIT(v, lim) (!(fabsf(v) <= (lim)))
-#define NF_VALID_ACC(x, v, lim) ((x) | !(fabsf(v) <= (lim)))
-#define NF_VALID_END(x, lim) (!(x))
+#define NF_VALID_INIT(v, lim) (fabsf(v) <= (lim) ? 0 : -1)
+#define NF_VALID_ACC(x, v, lim) ((x) | (fabsf(v) <= (lim) ? 0 : -1))
+#define NF_VALID_END(x, lim) ((x) == 0)
 #endif
 
 /* Per-batch constants every model may use when preparing a neuron. */

@@ -69,10 +69,16 @@ NF_HD NF_BODY_ATTR void NF__FN(const nf__kargs *NF_RESTRICT a, int64_t i0, int64
 {
     NF__SLIST(NF__SBUF)
     NF__CLIST(NF__CBUF)
-    float cur[NF_LANES]; /* stimulus of the step, pA */
-    float vo[NF_LANES];  /* voltage of the sample, mV */
+    float vo[NF_LANES];        /* voltage of the sample, mV */
     NF_VALID_T vchk[NF_LANES]; /* validity so far (NF_VALID_*, nf_kernel.h) */
-    int32_t spk[NF_LANES], nspk[NF_LANES];
+    int32_t nspk[NF_LANES];    /* spikes so far */
+#if NF_LANES > 1
+    float cur[NF_LANES]; /* each lane's stimulus sample of the step, pA */
+#if NF_V_SPKT
+    int32_t spk[NF_LANES]; /* the step's spikes */
+    int32_t nst[NF_LANES]; /* spike times stored so far (the lane loop counts the spikes) */
+#endif
+#endif
     const float *wrow[NF_LANES];
 #if NF_V_NOISE
     float ou[NF_LANES]; /* OU noise state, pA */
@@ -80,10 +86,12 @@ NF_HD NF_BODY_ATTR void NF__FN(const nf__kargs *NF_RESTRICT a, int64_t i0, int64
 #endif
 #if NF__NOISE
     float zi[4][NF_LANES]; /* intrinsic noise draws of the current 4-step block */
-    float zc[NF_LANES];    /* the draw of the current step */
 #endif
     nf__obs o;
     const int32_t T = (int32_t)a->n_steps;
+#if NF_LANES > 1
+    for (int l = 0; l < NF_LANES; l++) cur[l] = 0.0f; /* no waveform: zero current */
+#endif
 
     o.rec_on = a->rec != 0;
     o.obs_on = a->target != 0;
@@ -114,7 +122,6 @@ NF_HD NF_BODY_ATTR void NF__FN(const nf__kargs *NF_RESTRICT a, int64_t i0, int64
         int64_t tr = a->target_idx ? a->target_idx[gi] : (a->n_targets == 1 ? 0 : a->row0 + gi);
         o.trow[l] = a->target ? a->target + (tr - a->target_lo) * a->n_obs : 0;
         o.rrow[l] = a->rec ? a->rec + gi * a->n_rec : 0;
-        cur[l] = 0.0f;
 #if NF_V_NOISE
         ou[l] = 0.0f;
         for (int q = 0; q < 4; q++) nz[q][l] = 0.0f; /* drawn at every 4th step from step 0 on */
@@ -123,6 +130,9 @@ NF_HD NF_BODY_ATTR void NF__FN(const nf__kargs *NF_RESTRICT a, int64_t i0, int64
         for (int q = 0; q < 4; q++) zi[q][l] = 0.0f;
 #endif
         nspk[l] = 0;
+#if NF_LANES > 1 && NF_V_SPKT
+        nst[l] = 0;
+#endif
         o.sse[l] = 0.0;
         o.ssef[l] = 0.0f;
     }
@@ -158,17 +168,47 @@ NF_HD NF_BODY_ATTR void NF__FN(const nf__kargs *NF_RESTRICT a, int64_t i0, int64
     (void)wave_on;
     NF_CAT(nf__observe_, NF_V)(&o, a, vo, nl, 0);
 
+    int32_t n = 1;
+#if NF_LANES > 1 && !NF_V_REC && !NF_V_OBS && !NF_V_NOISE && !NF_V_SPKT && !NF__NOISE && NF_V_WAVE == 1
+    if (wshared) {
+        /* spike counts under one waveform: a perfect loop nest, whose steps
+         * the compiler interleaves for a block of lanes (two steps per visit
+         * of its state), as it does in a plain loop */
+        for (int32_t s = 0; s < T - 1; s++) {
+            const float i_pA = NF_LDG(wshared + s);
+            for (int l = 0; l < NF_LANES; l++) {
+                NF__STATE st;
+                NF__CONST cs;
+                NF__SLIST(NF__SLOAD)
+                NF__CLIST(NF__CLOAD)
+                const int32_t sp = NF__STEP(&cs, &st, i_pA, 0.0f);
+                const float v = NF_CAT3(nf_, NF_M, _observe)(&cs, &st);
+                NF__SLIST(NF__SSTORE)
+                vchk[l] = NF_VALID_ACC(vchk[l], v, a->v_limit);
+                nspk[l] += sp;
+            }
+        }
+        n = T;
+    }
+#endif
+#if NF_V_SPKT == 3
+    const int times = a->spk_t != 0;
+#else
+    const int times = NF_V_SPKT;
+#endif
+    (void)times;
+
     NF_ROLLED
-    for (int32_t n = 1; n < T; n++) {
+    for (; n < T; n++) {
         const int32_t s = n - 1; /* the step s -> n, driven by the stimulus of sample s */
         (void)s;
         /* ---- stimulus ---- */
 #if NF_V_NOISE || NF__NOISE
-        const int q = s & 3;
+        const int q = s & 3; /* the draw of a 4-step Philox block */
 #endif
 #if NF_V_NOISE
-        if (ou_on) {        /* nf:when noise */
-            if (q == 0) {   /* nf:every 4 */
+        if (ou_on) {          /* nf:when noise */
+            if (q == 0) {     /* nf:every 4 */
                 for (int l = 0; l < NF_LANES; l++) {
                     float z[4];
                     int64_t gi = a->sim_offset + i0 + (l < nl ? l : nl - 1);
@@ -180,6 +220,9 @@ NF_HD NF_BODY_ATTR void NF__FN(const nf__kargs *NF_RESTRICT a, int64_t i0, int64
                 }
             }
         }
+        /* stationary OU start: x_0 = sd z_0, then x_s = a x_{s-1} + sd b z_s */
+        const float ou_k = s == 0 ? 0.0f : a->ou_a;
+        const float ou_s = s == 0 ? a->ou_sd : a->ou_sd * a->ou_b;
 #endif
 #if NF__NOISE
         if (q == 0) { /* nf:every 4 */
@@ -193,65 +236,100 @@ NF_HD NF_BODY_ATTR void NF__FN(const nf__kargs *NF_RESTRICT a, int64_t i0, int64
                 zi[3][l] = z[3];
             }
         }
-        /* this step's draw; selects, not zi[q][l] (GPU local memory) */
-        for (int l = 0; l < NF_LANES; l++)
-            zc[l] = q == 0 ? zi[0][l] : (q == 1 ? zi[1][l] : (q == 2 ? zi[2][l] : zi[3][l]));
 #endif
-#if NF_V_WAVE
-        if (wave_on) { /* nf:when wave */
 #if NF_LANES > 1
+        /* the CPU: each lane's stimulus sample, here, so that the lane loop of
+         * the step vectorises (a shared row broadcast, then the noise) */
+#if NF_V_WAVE
+        if (wave_on) {
             if (wshared) {
-                const float i_shared = NF_LDG(wshared + s);
-                for (int l = 0; l < NF_LANES; l++) cur[l] = i_shared;
-            } else
-#endif
-                for (int l = 0; l < NF_LANES; l++) cur[l] = NF_LDG(NF__SEQ(wrow, l, s));
+                const float c = NF_LDG(wshared + s);
+                for (int l = 0; l < NF_LANES; l++) cur[l] = c;
+            } else {
+                for (int l = 0; l < NF_LANES; l++) cur[l] = NF_LDG(wrow[l] + s);
+            }
         }
 #endif
 #if NF_V_NOISE
-        if (ou_on) { /* nf:when noise */
-            /* stationary OU start: x_0 = sd z_0, then x_n = a x_{n-1} + sd b z_n */
-            const float ou_k = s == 0 ? 0.0f : a->ou_a;
-            const float ou_s = s == 0 ? a->ou_sd : a->ou_sd * a->ou_b;
+        if (ou_on) {
             for (int l = 0; l < NF_LANES; l++) {
-                /* selects, not nz[q][l]: a dynamic index would put nz in GPU local memory */
-                float z = q == 0 ? nz[0][l] : (q == 1 ? nz[1][l] : (q == 2 ? nz[2][l] : nz[3][l]));
-                float x = ou_k * ou[l] + ou_s * z;
+                const float z = q == 0 ? nz[0][l] : (q == 1 ? nz[1][l] : (q == 2 ? nz[2][l] : nz[3][l]));
+                const float x = ou_k * ou[l] + ou_s * z;
                 ou[l] = x;
                 cur[l] = (wave_on ? cur[l] : 0.0f) + a->ou_mean + x;
             }
         }
 #endif
+#endif
 
-        /* ---- advance the model to sample n ---- */
+        /* ---- the step, lane by lane ---- */
         int32_t any = 0;
+        (void)any;
         for (int l = 0; l < NF_LANES; l++) {
             NF__STATE st;
             NF__CONST cs;
             NF__SLIST(NF__SLOAD)
             NF__CLIST(NF__CLOAD)
+#if NF_LANES > 1
+            const float c = cur[l]; /* pA */
+#else
+            /* the GPU: the thread's stimulus sample */
+            float c = 0.0f;
+#if NF_V_WAVE
+            if (wave_on) /* nf:when wave */
+                c = NF_LDG(NF__SEQ(wrow, l, s));
+#endif
+#if NF_V_NOISE
+            if (ou_on) { /* nf:when noise */
+                /* selects, not nz[q][l]: a dynamic index would put nz in GPU local memory */
+                const float z = q == 0 ? nz[0][l] : (q == 1 ? nz[1][l] : (q == 2 ? nz[2][l] : nz[3][l]));
+                const float x = ou_k * ou[l] + ou_s * z;
+                ou[l] = x;
+                c = (wave_on ? c : 0.0f) + a->ou_mean + x;
+            }
+#endif
+#endif
 #if NF__NOISE
-            const float zl = zc[l];
+            const float zl = q == 0 ? zi[0][l] : (q == 1 ? zi[1][l] : (q == 2 ? zi[2][l] : zi[3][l]));
 #else
             const float zl = 0.0f;
 #endif
-            spk[l] = NF__STEP(&cs, &st, cur[l], zl);
+            const int32_t sp = NF__STEP(&cs, &st, c, zl);
             (void)zl;
             NF__SLIST(NF__SSTORE)
-            float v = NF_CAT3(nf_, NF_M, _observe)(&cs, &st);
+            const float v = NF_CAT3(nf_, NF_M, _observe)(&cs, &st);
             vo[l] = v;
             vchk[l] = NF_VALID_ACC(vchk[l], v, a->v_limit);
-            any |= spk[l];
+#if NF_LANES > 1
+            nspk[l] += sp; /* the CPU counts in the lane loop (vectorised) */
+#if NF_V_SPKT
+            spk[l] = sp;
+            any |= sp;
+#endif
+#else
+            any = sp; /* the GPU counts on spiking steps only */
+#endif
         }
+        /* ---- spikes ---- */
+#if NF_LANES == 1
         if (any) { /* nf:rare */
-            /* count this step's spikes and store their times */
+            nspk[0] += 1;
+#if NF_V_SPKT
+            const int32_t k = nspk[0] - 1;
+            if (times && k < a->max_spikes) a->spk_t[i0 * a->max_spikes + k] = (float)(NF_I2D(n) * (double)a->env.dt);
+#endif
+        }
+#elif NF_V_SPKT
+        if (times && any) { /* nf:rare */
+            /* this step's spike times */
             const float t_ms = (float)(NF_I2D(n) * (double)a->env.dt);
             for (int l = 0; l < NF_LANES; l++) {
-                nspk[l] += spk[l];
-                const int32_t k = nspk[l] - 1;
-                if (spk[l] && l < nl && a->spk_t && k < a->max_spikes) a->spk_t[(i0 + l) * a->max_spikes + k] = t_ms;
+                const int32_t k = nst[l];
+                nst[l] += spk[l];
+                if (spk[l] && l < nl && k < a->max_spikes) a->spk_t[(i0 + l) * a->max_spikes + k] = t_ms;
             }
         }
+#endif
         /* ---- observe sample n ---- */
         NF_CAT(nf__observe_, NF_V)(&o, a, vo, nl, n);
     }

@@ -34,6 +34,7 @@ typedef struct {
     int no_noise;      /* 1: no OU noise (a waveform alone drives) */
     int finite;        /* 1: no NaN target samples */
     int obs_all;       /* 1: every sample scored (obs_every 1, n_obs = T) */
+    int no_times;      /* 1: spike counts only, no spike times */
 } nft_paths;
 
 enum { NFT_K_SPK = 6, NFT_N_ROWS = 7 };
@@ -153,8 +154,12 @@ static inline nf_status nft_batch_run(const nf_model *m, const nft_paths *pa, nf
         b.record_every = pa->record_every;
         o->n_rec = nf_batch_n_rec(&b);
     }
-    b.spike_times = o->spk;
-    b.max_spikes = NFT_K_SPK;
+    if (!pa->no_times) {
+        b.spike_times = o->spk;
+        b.max_spikes = NFT_K_SPK;
+    } else {
+        for (int64_t i = 0; i < P * NFT_K_SPK; i++) o->spk[i] = NAN; /* as the engine leaves unused slots */
+    }
     b.spike_counts = o->cnt;
     b.final_state = o->fin;
     b.valid = o->valid;

@@ -131,34 +131,34 @@ static void agree(const nft_paths *pa, size_t limit_per_sim_fraction, const char
 Test(engine_cuda, every_model_equals_the_cpu_with_shared_waveform_and_target)
 {
     need_cuda();
-    nft_paths pa = {NFT_ROWS_SHARED, NFT_ROWS_SHARED, 0, 0, 1, 0, 0, 0};
+    nft_paths pa = {NFT_ROWS_SHARED, NFT_ROWS_SHARED, 0, 0, 1, 0, 0, 0, 0};
     agree(&pa, 0, "shared waveform and target");
 }
 
 Test(engine_cuda, every_model_equals_the_cpu_with_per_sim_waveforms_indexed_targets_and_sim_offset)
 {
     need_cuda();
-    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 12345678901LL, 1, 3, 0, 0, 0};
+    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 12345678901LL, 1, 3, 0, 0, 0, 0};
     agree(&pa, 0, "per-sim waveforms, indexed targets, sim_offset, initial state");
 }
 
 Test(engine_cuda, every_model_equals_the_cpu_with_indexed_waveforms_and_per_sim_targets)
 {
     need_cuda();
-    nft_paths pa = {NFT_ROWS_INDEXED, NFT_ROWS_PER_SIM, 7, 0, 2, 0, 0, 0};
+    nft_paths pa = {NFT_ROWS_INDEXED, NFT_ROWS_PER_SIM, 7, 0, 2, 0, 0, 0, 0};
     agree(&pa, 0, "indexed waveforms, per-sim targets");
 }
 
 Test(engine_cuda, every_model_equals_the_cpu_in_forced_slices)
 {
     need_cuda();
-    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_PER_SIM, 99, 1, 1, 0, 0, 0};
+    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_PER_SIM, 99, 1, 1, 0, 0, 0, 0};
     agree(&pa, 6, "forced slices (memory limit 1/6 of the batch)");
 }
 
 /* The specialised variants of the body (kernels/variant_list.h): batches
  * without noise, with finite targets scored on every sample (fit) or every
- * 4th (fitk), spike counts only (spikes), every sample recorded (trace); the
+ * 4th (fitk), spike counts only (counts), every sample recorded (trace); the
  * CPU runs the same variant, and the host replay (tests/test_engine_plan.c)
  * shows each equal to the general body. */
 Test(engine_cuda, every_variant_equals_the_cpu)
@@ -168,10 +168,10 @@ Test(engine_cuda, every_variant_equals_the_cpu)
         const char *what;
         nft_paths pa;
     } cases[] = {
-        {"variant fit: indexed rows, every sample scored", {NFT_ROWS_INDEXED, NFT_ROWS_INDEXED, 0, 0, 0, 1, 1, 1}},
-        {"variant fitk: every 4th sample scored", {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 3, 0, 0, 1, 1, 0}},
-        {"variant spikes", {NFT_ROWS_SHARED, NFT_ROWS_NONE, 5, 0, 0, 1, 0, 0}},
-        {"variant trace", {NFT_ROWS_INDEXED, NFT_ROWS_NONE, 0, 1, 1, 1, 0, 0}},
+        {"variant fit: indexed rows, every sample scored", {NFT_ROWS_INDEXED, NFT_ROWS_INDEXED, 0, 0, 0, 1, 1, 1, 0}},
+        {"variant fitk: every 4th sample scored", {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 3, 0, 0, 1, 1, 0, 0}},
+        {"variant counts", {NFT_ROWS_SHARED, NFT_ROWS_NONE, 5, 0, 0, 1, 0, 0, 1}},
+        {"variant trace", {NFT_ROWS_INDEXED, NFT_ROWS_NONE, 0, 1, 1, 1, 0, 0, 0}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) agree(&cases[c].pa, 0, cases[c].what);
 }

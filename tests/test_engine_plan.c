@@ -190,13 +190,13 @@ static const replay_cfg SPLIT = {.n_devices = 3, .n_streams = 2, .min_launches =
 
 Test(replay, every_model_equals_the_cpu_backend_in_one_launch)
 {
-    nft_paths pa = {NFT_ROWS_SHARED, NFT_ROWS_SHARED, 0, 0, 1, 0, 0, 0};
+    nft_paths pa = {NFT_ROWS_SHARED, NFT_ROWS_SHARED, 0, 0, 1, 0, 0, 0, 0};
     for (int mi = 0; mi < nf_model_count(); mi++) check(nf_model_at(mi), &pa, ONE, "one launch");
 }
 
 Test(replay, every_model_equals_the_cpu_backend_sliced_and_split)
 {
-    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 1000003, 1, 3, 0, 0, 0};
+    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 1000003, 1, 3, 0, 0, 0, 0};
     for (int mi = 0; mi < nf_model_count(); mi++) {
         check(nf_model_at(mi), &pa, SLICED, "forced slices");
         check(nf_model_at(mi), &pa, SPLIT, "3 devices x 2 streams");
@@ -214,7 +214,7 @@ Test(replay, every_index_path_in_every_launch_shape)
             for (int t = NFT_ROWS_NONE; t <= NFT_ROWS_INDEXED; t++)
                 for (int off = 0; off < 2; off++) {
                     if (w == NFT_ROWS_NONE && t != NFT_ROWS_PER_SIM) continue; /* the noise alone drives these */
-                    nft_paths pa = {(nft_rows)w, (nft_rows)t, off ? (int64_t)5000000000 : 0, off, off ? 1 : 2, 0, 0, 0};
+                    nft_paths pa = {(nft_rows)w, (nft_rows)t, off ? (int64_t)5000000000 : 0, off, off ? 1 : 2, 0, 0, 0, 0};
                     char what[128];
                     snprintf(what, sizeof what, "waves %s, targets %s, sim_offset %lld", nft_rows_name[w], nft_rows_name[t],
                              (long long)pa.sim_offset);
@@ -236,16 +236,21 @@ Test(replay, every_variant_equals_the_general_body)
         int variant;
         nft_paths pa;
     } cases[] = {
-        /* waves, targets, sim_offset, init, record_every, no_noise, finite, obs_all */
-        {NF__VARIANT_fit, {NFT_ROWS_INDEXED, NFT_ROWS_INDEXED, 0, 0, 0, 1, 1, 1}},
-        {NF__VARIANT_fit, {NFT_ROWS_SHARED, NFT_ROWS_SHARED, 77, 1, 0, 1, 1, 1}},
-        {NF__VARIANT_fitk, {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 3, 0, 0, 1, 1, 0}},
-        {NF__VARIANT_spikes, {NFT_ROWS_SHARED, NFT_ROWS_NONE, 5, 0, 0, 1, 0, 0}},
-        {NF__VARIANT_trace, {NFT_ROWS_INDEXED, NFT_ROWS_NONE, 0, 1, 1, 1, 0, 0}},
-        /* what only the general body takes: NaN targets, noise, a record every 3rd sample */
-        {NF__VARIANT_any, {NFT_ROWS_PER_SIM, NFT_ROWS_SHARED, 0, 0, 0, 1, 0, 1}},
-        {NF__VARIANT_any, {NFT_ROWS_SHARED, NFT_ROWS_NONE, 0, 0, 0, 0, 0, 0}},
-        {NF__VARIANT_any, {NFT_ROWS_SHARED, NFT_ROWS_NONE, 0, 0, 3, 1, 0, 0}},
+        /* waves, targets, sim_offset, init, record_every, no_noise, finite, obs_all, no_times */
+        {NF__VARIANT_fit, {NFT_ROWS_INDEXED, NFT_ROWS_INDEXED, 0, 0, 0, 1, 1, 1, 0}},
+        {NF__VARIANT_fit, {NFT_ROWS_SHARED, NFT_ROWS_SHARED, 77, 1, 0, 1, 1, 1, 0}},
+        {NF__VARIANT_fitk, {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 3, 0, 0, 1, 1, 0, 0}},
+        /* counts: a shared row (the CPU's loop nest for it) and rows of their own */
+        {NF__VARIANT_counts, {NFT_ROWS_SHARED, NFT_ROWS_NONE, 5, 0, 0, 1, 0, 0, 1}},
+        {NF__VARIANT_counts, {NFT_ROWS_INDEXED, NFT_ROWS_NONE, 0, 1, 0, 1, 0, 0, 1}},
+        {NF__VARIANT_trace, {NFT_ROWS_INDEXED, NFT_ROWS_NONE, 0, 1, 1, 1, 0, 0, 0}},
+        {NF__VARIANT_trace, {NFT_ROWS_SHARED, NFT_ROWS_NONE, 0, 0, 1, 1, 0, 0, 1}},
+        /* what only the general body takes: NaN targets, noise, a record every 3rd sample,
+         * a scorer without spike times */
+        {NF__VARIANT_any, {NFT_ROWS_PER_SIM, NFT_ROWS_SHARED, 0, 0, 0, 1, 0, 1, 0}},
+        {NF__VARIANT_any, {NFT_ROWS_SHARED, NFT_ROWS_NONE, 0, 0, 0, 0, 0, 0, 0}},
+        {NF__VARIANT_any, {NFT_ROWS_SHARED, NFT_ROWS_NONE, 0, 0, 3, 1, 0, 0, 0}},
+        {NF__VARIANT_any, {NFT_ROWS_SHARED, NFT_ROWS_SHARED, 0, 0, 0, 1, 1, 1, 1}},
     };
     int seen[NF__N_VARIANTS] = {0};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -283,8 +288,8 @@ Test(replay, without_the_row_offset_sliced_per_simulation_rows_are_wrong)
     replay_cfg mutant = SLICED;
     mutant.drop_row0 = 1;
     const nf_model *m = nf_model_find("lif6");
-    nft_paths waves = {NFT_ROWS_PER_SIM, NFT_ROWS_SHARED, 0, 0, 1, 0, 0, 0};
-    nft_paths targets = {NFT_ROWS_SHARED, NFT_ROWS_PER_SIM, 0, 0, 1, 0, 0, 0};
+    nft_paths waves = {NFT_ROWS_PER_SIM, NFT_ROWS_SHARED, 0, 0, 1, 0, 0, 0, 0};
+    nft_paths targets = {NFT_ROWS_SHARED, NFT_ROWS_PER_SIM, 0, 0, 1, 0, 0, 0, 0};
     check(m, &waves, mutant, "per-simulation waveforms, forced slices");
     check(m, &targets, mutant, "per-simulation targets, forced slices");
 }

@@ -25,7 +25,7 @@ nf_status nf__engine_run_via(nf_engine *e, const nf_batch *b, nf__runner run, vo
 #define NF__MAX_STEPS ((int64_t)1 << 30)
 
 /* ---- variants of the simulate body (kernels/variant_list.h) ---- */
-#define NF__VENUM(name, rec, obs, noise, wave) NF__VARIANT_##name,
+#define NF__VENUM(name, rec, obs, noise, wave, spkt) NF__VARIANT_##name,
 #define NF__MCOUNT(m) +1
 enum { NF_VARIANT_LIST(NF__VENUM) NF__N_VARIANTS };
 enum { NF__N_MODELS = 0 NF_MODEL_LIST(NF__MCOUNT) };
