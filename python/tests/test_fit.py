@@ -23,9 +23,8 @@ def test_the_example_ranks_adex_first():
     assert best[0].name == "adex"
     # 0.5 mV is the recording's noise; where the default fit ends above it is
     # chance: the arithmetic's last bits decide which local optimum CMA-ES
-    # finds (0.504 mV before exp's fused multiply-adds, 0.624 after; adex
-    # alone at 10,000 evaluations reaches the floor at 49 of 108 seeds, 56 of
-    # 108 before: bench/RESULTS.md, issue 18)
+    # finds (0.504 mV before exp's fused multiply-adds, 0.624 after, issue 18;
+    # README's example table)
     assert best[0].rmse < 0.65 and best[0].gamma == 1.0
 
 
