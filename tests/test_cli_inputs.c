@@ -1,7 +1,8 @@
 /* The command line's file readers and size-like options, error path by
  * error path (run under ASan in CI, where a double free or an overflow is a
- * crash, not exit 2): every bad --params, --stimulus, --prior, --observed,
- * --reference and --init file is exit 2 with a message naming the file and
+ * crash, not exit 2): every bad --params, --stimulus, --current, --prior,
+ * --observed, --reference, --init and --cells file and predict's RESULTS.json
+ * is exit 2 with a message naming the file and
  * quoting at most a short printable excerpt of it; every size-like option
  * out of range is exit 2 before anything is allocated; simulate keeps every
  * spike time, or says how many a cap dropped; the README's exit-code table
@@ -180,6 +181,22 @@ Test(cli_inputs, sbi_fit_and_infer_files_every_error)
     expect(2, N("results.json"), "fit --example --models lif6 --init %s --out %s", f, out);
     f = FILE_TEXT("bin.json", "\x01\x02\xff{}");
     expect(2, N("bin.json"), "fit --example --models lif6 --init %s --out %s", f, out);
+    /* fit --current FILE (the stimulus files' reader): the example recording has 4000 samples */
+    char rec[600];
+    snprintf(rec, sizeof rec, "%s/rec.csv", dir);
+    FILE *rf = fopen(rec, "w");
+    cr_assert_not_null(rf);
+    fprintf(rf, "t,V\n");
+    for (int k = 0; k < 4000; k++) fprintf(rf, "%g,-70\n", 0.1 * k);
+    fclose(rf);
+    const char *fit = "fit --models lif6 --budget 20";
+    expect(2, N("--current", "/nonexistent.txt"), "%s %s --current /nonexistent.txt --out %s", fit, rec, out);
+    f = FILE_TEXT("cur_nul.txt", "1\n2\n3\0" "4\n");
+    expect(2, N("cur_nul.txt line 3", "'3\\x004'"), "%s %s --current %s --out %s", fit, rec, f, out);
+    f = FILE_TEXT("cur_short.txt", "1\n2\n");
+    expect(2, N("cur_short.txt", "2 samples, expected 4000"), "%s %s --current %s --out %s", fit, rec, f, out);
+    f = npy_f32("cur_rows.npy", 2, 3, 7);
+    expect(2, N("cur_rows.npy", "3x7"), "%s %s --current %s --out %s", fit, rec, f, out);
     /* a NUL in a JSON file: the text would end there (what follows silently dropped) */
     f = FILE_TEXT("nul.json", "{\"recordings\": []}\0garbage");
     expect(2, N("nul.json: a NUL byte at byte 19", "[]}\\x00garbage'"), "fit --example --models lif6 --init %s --out %s",
