@@ -120,7 +120,8 @@ static void auto_window(nf_cli_loaded *L, const nf_recording *rec, int s, int qu
     nf_fit_target *t = &L->t[L->n - 1];
     nf_stim_window w;
     if (nf_stim_window_find(rec, s, &w)) {
-        if (!quiet) fprintf(stderr, "neurofit fit: %s sweep %d: no stimulus window: %s\n", rec->path, s, nf_errmsg());
+        if (!quiet)
+            fprintf(stderr, "neurofit %s: %s sweep %d: no stimulus window: %s\n", CMD, rec->path, s, nf_errmsg());
         return;
     }
     t->stim_start_ms = w.start_ms;
@@ -129,8 +130,8 @@ static void auto_window(nf_cli_loaded *L, const nf_recording *rec, int s, int qu
     char line[512];
     snprintf(line, sizeof line, "%g-%g ms from %s", w.start_ms, w.end_ms, w.why);
     if (!quiet && strcmp(line, last))
-        fprintf(stderr, "neurofit fit: %s%s sweep %d: stimulus window %s\n", w.ambiguous ? "warning: " : "", rec->path,
-                s, line);
+        fprintf(stderr, "neurofit %s: %s%s sweep %d: stimulus window %s\n", CMD, w.ambiguous ? "warning: " : "",
+                rec->path, s, line);
     snprintf(last, cap, "%s", line);
 }
 
