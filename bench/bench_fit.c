@@ -872,6 +872,13 @@ static double record_test_gamma(const cell_t *c, const nf_fit_record *rec, doubl
     return held_out_gamma(c, rec->model, p, sub_rmse);
 }
 
+/* A fit's held-out Gamma over the truth's; a fit without one (its held-out
+ * simulation invalid) predicts nothing: 0. */
+static double gamma_ratio(double g, double truth)
+{
+    return isfinite(g) ? g / truth : 0.0;
+}
+
 static void run_cells(const cell_t *cells, int M, int R, const nf_model *const *mods, int64_t budget,
                       int64_t sel_budget, int recover, int select, uint64_t seed, int threads)
 {
@@ -897,7 +904,7 @@ static void run_cells(const cell_t *cells, int M, int R, const nf_model *const *
             for (int j = 0; j < c->m->n_params; j++)
                 st.err[x * 32 + j] = fabs((double)rec->params[j] - c->params[j]) / fmax(fabs(c->params[j]), 1e-12);
             st.g_fit[x] = record_test_gamma(c, rec, NULL);
-            st.g_ratio[x] = st.g_fit[x] / st.g_truth[x];
+            st.g_ratio[x] = gamma_ratio(st.g_fit[x], st.g_truth[x]);
             if (g_per_recording)
                 fprintf(stderr, "%s cell %d: held-out Gamma %.3f (truth %.3f), train %.4f test %.4f\n", c->m->name,
                         x % R, st.g_fit[x], st.g_truth[x], rec->combined, rec->test.combined);
@@ -922,7 +929,7 @@ static void run_cells(const cell_t *cells, int M, int R, const nf_model *const *
                     win_train = g;
                 }
                 if (g == c->gen)
-                    st.sel_ratio[x] = record_test_gamma(c, rec, NULL) / st.g_truth[x];
+                    st.sel_ratio[x] = gamma_ratio(record_test_gamma(c, rec, NULL), st.g_truth[x]);
             }
             st.first_test[x] = win == c->gen;
             st.first_train[x] = win_train == c->gen;

@@ -46,7 +46,7 @@ def cells(data, nf):
         n = int([l for l in info.splitlines() if l.startswith("sweeps:")][0].split()[1])
         out.append((name, [path], n))
     ibw = os.path.join(data, "ibw")
-    b6 = sorted(os.path.join(ibw, f) for f in os.listdir(ibw) if f.startswith("B6_Ch3_IDRest_"))
+    b6 = sorted(os.path.abspath(os.path.join(ibw, f)) for f in os.listdir(ibw) if f.startswith("B6_Ch3_IDRest_"))
     if b6:
         out.append(("IBW cell B6 (IDRest)", b6, len(b6)))
     return out
