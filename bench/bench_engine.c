@@ -10,7 +10,7 @@
  *
  * usage: bench_engine [--models a,b|all (default)] [--backend cpu|cuda|all] [--sims P,P,..]
  *                     [--steps T] [--threads N] [--reps R] [--brian2 on|off]
- *                     [--brian2-sims P] [--plain on|off] */
+ *                     [--brian2-sims P] [--plain on|off|only] (only: the plain-loop table alone) */
 #include "cli/bench_run.h"
 #include "plain_loop.h"
 
@@ -43,9 +43,18 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* the process's CPU time, all threads (s) */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* neurofit's CPU backend against the plain loop of model m on the same batch
  * (P x T, the bench batch without scorer), both on every thread, best of
- * reps, alternating; prints one row. */
+ * reps, alternating, in wall time and in the process's CPU time (which other
+ * load on the machine changes less); prints one row. */
 static int plain_ratio(const nf_model *m, int64_t P, int64_t T, int threads, int reps, int *header)
 {
     nf_engine *e;
@@ -72,21 +81,25 @@ static int plain_ratio(const nf_model *m, int64_t P, int64_t T, int threads, int
     b.stim.n_waves = 1;
     b.spike_counts = c_nf;
     b.valid = valid;
-    double t_nf = 1e300, t_pl = 1e300;
+    double t_nf = 1e300, t_pl = 1e300, c_nf_s = 1e300, c_pl_s = 1e300;
     for (int r = 0; r < (reps > 1 ? reps : 2); r++) {
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         if (nf_engine_run(e, &b)) {
             fprintf(stderr, "bench_engine: %s\n", nf_errmsg());
             return 1;
         }
-        double t = now_s() - t0;
+        double t = now_s() - t0, c = cpu_s() - c0;
         t_nf = t < t_nf ? t : t_nf;
+        c_nf_s = c < c_nf_s ? c : c_nf_s;
+        c0 = cpu_s();
         t = nf_plain_loop_run(m->name, par, m->n_params, wave, P, T, b.dt_ms, nt, c_pl);
+        c = cpu_s() - c0;
         if (t < 0) {
             fprintf(stderr, "bench_engine: plain loop of %s failed to start\n", m->name);
             return 1;
         }
         t_pl = t < t_pl ? t : t_pl;
+        c_pl_s = c < c_pl_s ? c : c_pl_s;
     }
     int64_t differ = 0, spiking = 0;
     for (int64_t i = 0; i < P; i++) {
@@ -98,7 +111,7 @@ static int plain_ratio(const nf_model *m, int64_t P, int64_t T, int threads, int
                "loop, spike counts only)\n\n",
                nt);
         printf("| model | sims | steps | neurofit s | plain loop s | neurofit neuron-steps/s | plain loop neuron-steps/s "
-               "| ratio (neurofit / plain) | spike counts |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+               "| ratio (neurofit / plain) | ratio per CPU-second | spike counts |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         *header = 1;
     }
     char counts[96];
@@ -107,10 +120,13 @@ static int plain_ratio(const nf_model *m, int64_t P, int64_t T, int threads, int
     else
         snprintf(counts, sizeof counts, "equal (%lld of %lld spiking)", (long long)spiking, (long long)P);
     const double steps = (double)P * (double)T;
-    char ratio[32] = "-";
-    if (!differ) snprintf(ratio, sizeof ratio, "%.2fx", t_pl / t_nf);
-    printf("| %s | %lld | %lld | %.3f | %.3f | %.3g | %.3g | %s | %s |\n", m->name, (long long)P, (long long)T, t_nf,
-           t_pl, steps / t_nf, steps / t_pl, ratio, counts);
+    char ratio[32] = "-", cratio[32] = "-";
+    if (!differ) {
+        snprintf(ratio, sizeof ratio, "%.2fx", t_pl / t_nf);
+        snprintf(cratio, sizeof cratio, "%.2fx", c_pl_s / c_nf_s);
+    }
+    printf("| %s | %lld | %lld | %.3f | %.3f | %.3g | %.3g | %s | %s | %s |\n", m->name, (long long)P, (long long)T,
+           t_nf, t_pl, steps / t_nf, steps / t_pl, ratio, cratio, counts);
     fflush(stdout);
     nf_engine_destroy(e);
     free(par), free(wave), free(c_nf), free(c_pl), free(valid);
@@ -138,6 +154,11 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (strcmp(plain, "on") && strcmp(plain, "off") && strcmp(plain, "only")) {
+        fprintf(stderr, "bench_engine: --plain %s: expected on, off or only\n", plain);
+        return 2;
+    }
+    if (!strcmp(plain, "only")) brian = "off"; /* the plain-loop table alone */
     int use_brian = !strcmp(brian, "on") &&
                     system("/usr/bin/python3 -c 'import brian2' >/dev/null 2>&1") == 0;
     struct utsname u;
@@ -160,12 +181,14 @@ int main(int argc, char **argv)
     }
     printf("# bench_engine %s: %s, %ld CPUs (%s); CUDA: %s\n\n", date, u.machine, sysconf(_SC_NPROCESSORS_ONLN), cpu,
            nf_cuda_available() ? nf_cuda_device_name() : "none");
-    printf("Whole call: nf_engine_run (validation, packing, copies, kernels); kernel: the CUDA kernels alone\n"
-           "(cudaEvent). Fraction of the H100 ceiling: the model's instructions per step (nf_model.instr_per_step)\n"
-           "at 3.35e13 instructions/s, from the kernel time (and from the whole call).\n\n");
-    printf("| model | backend | sims | steps | scorer | seconds | neuron-steps/s | kernel seconds | kernel neuron-steps/s "
-           "| per CPU-second | fraction of H100 ceiling, kernel (whole call) |\n");
-    printf("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n");
+    if (strcmp(plain, "only")) {
+        printf("Whole call: nf_engine_run (validation, packing, copies, kernels); kernel: the CUDA kernels alone\n"
+               "(cudaEvent). Fraction of the H100 ceiling: the model's instructions per step (nf_model.instr_per_step)\n"
+               "at 3.35e13 instructions/s, from the kernel time (and from the whole call).\n\n");
+        printf("| model | backend | sims | steps | scorer | seconds | neuron-steps/s | kernel seconds | kernel neuron-steps/s "
+               "| per CPU-second | fraction of H100 ceiling, kernel (whole call) |\n");
+        printf("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n");
+    }
 
     nf_backend backends[2] = {NF_BACKEND_CPU, NF_BACKEND_CUDA};
     double cpu_rate[64] = {0};
@@ -188,7 +211,7 @@ int main(int argc, char **argv)
             return 2;
         }
         ms[mi] = m;
-        for (int bi = 0; bi < 2; bi++) {
+        for (int bi = 0; bi < 2 && strcmp(plain, "only"); bi++) {
             if (strcmp(backend, "all") && strcmp(backend, nf_backend_name(backends[bi]))) continue;
             if (backends[bi] == NF_BACKEND_CUDA && !nf_cuda_available()) {
                 printf("| %s | cuda | - | - | - | - | skipped: no CUDA device | - | - | - | - |\n", m->name);
@@ -235,7 +258,7 @@ int main(int argc, char **argv)
             nf_engine_destroy(e);
         }
     }
-    if (!strcmp(plain, "on") && (!strcmp(backend, "all") || !strcmp(backend, "cpu"))) {
+    if (strcmp(plain, "off") && (!strcmp(backend, "all") || !strcmp(backend, "cpu"))) {
         /* the largest batch of --sims */
         int64_t P = 0;
         char slist[256];

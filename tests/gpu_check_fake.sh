@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# scripts/gpu-check.sh against a fake device: nvidia-smi and the binaries are
+# stand-ins that print rows in the formats of the real ones, so that the
+# summary's parsing and its verdicts against issue 18's targets are checked
+# without a GPU. usage: gpu_check_fake.sh WORKDIR (run from the source root)
+set -u
+w=$1
+rm -rf "$w" && mkdir -p "$w/bin" || exit 1
+cd "$w/bin" || exit 1
+cat >nvidia-smi <<'X'
+#!/bin/sh
+case "$1" in -L) echo "GPU 0: Fake (UUID: 0)"; echo "GPU 1: Fake (UUID: 1)";; *) echo "Fake, 1.0, 80000 MiB, 1980 MHz";; esac
+X
+cat >bench_engine <<'X'
+#!/bin/sh
+echo "| lif6 | cuda | 100000 | 10000 | none | 0.1 | 1e10 | 0.05 | 2e10 | - | 0.40 (0.30) |"
+echo "| lif6 | cuda | 1000000 | 10000 | none | 0.5 | 2e10 | 0.3 | 3e10 | - | 0.65 (0.50) |"
+echo "| lif6 | cuda | 1000000 | 10000 | rmse | 0.5 | 2e10 | 0.3 | 3e10 | - | 0.55 (0.50) |"
+echo "| hh | cuda | 1000000 | 10000 | none | 0.5 | 2e10 | 0.3 | 3e10 | - | 0.45 (0.40) |"
+X
+cat >bench_fit_rate <<'X'
+#!/bin/sh
+case "$*" in *cuda*) echo "| 100 | 10001 | lif6,adex | 1000 | 3.0 | 2000.0 | 1e10 | 1/1 |";;
+             *"--threads 2"*) echo "| 20 | 10001 | lif6,adex | 1000 | 60.0 | 15.5 | 1e8 | 1/1 |";; esac
+X
+printf '#!/bin/sh\necho "| simulate, excluding disk | 1000000 | 1.25 | 1.25 us | - |"\n' >bench_sbi
+printf '#!/bin/sh\necho Synthesis: ok\n' >test_engine_cuda
+cp test_engine_cuda test_fit
+chmod +x ./*
+cd - >/dev/null || exit 1
+PATH="$w/bin:$PATH" NF_BIN="$w/bin" OUT="$w/out" bash scripts/gpu-check.sh >"$w/run.txt" 2>&1 || { cat "$w/run.txt"; exit 1; }
+md="$w/out/gpu-check.md"
+cat "$md"
+fail=0
+want() { grep -qF -- "$1" "$md" || { echo "missing from the summary: $1"; fail=1; }; }
+want "| lif6: kernel-only fraction of the H100 ceiling | 0.65 | >= 0.60 | yes |"
+want "| hh: kernel-only fraction of the H100 ceiling | 0.45 | >= 0.60 | no |"
+want "| fit recordings/min, CUDA / CPU 2 threads (2000 / 15.5) | 129.0x | >= 100x | yes |"
+want "| SBI preset 1e6, excluding disk (s) | 1.25 | <= 1 | no |"
+want "2 device(s) here"
+if grep -q "not measured (" "$md"; then echo "a step of the fake device said not measured"; fail=1; fi
+exit $fail
