@@ -3,8 +3,14 @@
  * then a depolarising step, 0.5 mV noise) fitted by 4 models with a fixed
  * budget, all recordings of a model in one engine call per generation.
  *
- * usage: bench_fit_rate [--recordings N] [--budget EVALS] [--models a,b,..] [--refine K]
- *                       [--backend cpu|cuda|auto] [--threads N] */
+ * Under mpirun (a build with the MPI layer) the ranks share the fit out
+ * (nf_dist_fit, neurofit/dist.h) and rank 0 prints the table with the ranks
+ * and what the share-out cost: chunks, items, and the time ranks waited for
+ * their next chunk while work remained, per item.
+ *
+ * usage: [mpirun -np N] bench_fit_rate [--recordings N] [--budget EVALS] [--models a,b,..]
+ *                       [--refine K] [--backend cpu|cuda|auto] [--threads N] */
+#include "neurofit/dist.h"
 #include "neurofit/fit.h"
 
 #include <math.h>
@@ -16,6 +22,11 @@
 
 int main(int argc, char **argv)
 {
+    const int dist = nf_dist_launched() && nf_dist_built();
+    if (dist && nf_dist_init()) {
+        fprintf(stderr, "bench_fit_rate: %s\n", nf_errmsg());
+        return 1;
+    }
     int R = 100, threads = 0;
     int64_t budget = 1000;
     int refine = -1; /* --refine K: nf_fit's refine_k (-1: its default) */
@@ -97,10 +108,21 @@ int main(int argc, char **argv)
     o.backend = backend;
     o.threads = threads;
     o.threshold_mV = -45.0; /* AdEx recordings: the sample at V_peak is the reset */
-    nf_fit_result *res;
-    if (nf_fit(t, R, &o, &res)) {
-        fprintf(stderr, "bench_fit_rate: %s\n", nf_errmsg());
+    nf_fit_result *res = NULL;
+    nf_dist_stats st = {0};
+    const int rank = nf_dist_rank();
+    nf_status fs = dist ? nf_dist_fit(rank ? NULL : t, rank ? 0 : R, NULL, 0, &o, NULL, NULL, &res, &st)
+                        : nf_fit(t, R, &o, &res);
+    if (fs) {
+        if (rank == 0)
+            fprintf(stderr, "bench_fit_rate: %s\n", nf_errmsg());
+        nf_dist_finalize();
         return 1;
+    }
+    if (rank > 0) {
+        nf_dist_finalize();
+        free(ms), free(v), free(I), free(par), free(t), free(names);
+        return 0;
     }
     int adex_first = 0;
     for (int r = 0; r < R; r++) adex_first += !strcmp(res->records[(size_t)r * nm].model->name, "adex");
@@ -111,11 +133,17 @@ int main(int argc, char **argv)
     strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
     printf("## Recordings fitted per minute (%s, %s, backend %s)\n\n", date, u.machine,
            nf_backend_name(res->backend));
-    printf("| recordings | samples | models | budget per (recording, model) | seconds | recordings/min | "
-           "neuron-steps/s | adex ranked first |\n|---:|---:|---|---:|---:|---:|---:|---:|\n");
-    printf("| %d | %d | %s | %lld | %.1f | %.1f | %.3g | %d/%d |\n", R, N, models_s, (long long)budget, res->seconds,
-           60.0 * R / res->seconds, res->neuron_steps / res->seconds, adex_first, R);
+    printf("| ranks | threads | recordings | samples | models | budget per (recording, model) | seconds | "
+           "recordings/min | neuron-steps/s | adex ranked first |\n|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n");
+    printf("| %d | %d | %d | %d | %s | %lld | %.1f | %.1f | %.3g | %d/%d |\n", nf_dist_size(), threads, R, N, models_s,
+           (long long)budget, res->seconds, 60.0 * R / res->seconds, res->neuron_steps / res->seconds, adex_first, R);
+    if (dist)
+        printf("\nshare-out: %lld chunks, %lld (recording, model) items; ranks waited %.3f s for %lld chunks while "
+               "work remained: %.3f ms per chunk, %.3f ms per item\n", (long long)st.chunks, (long long)st.items,
+               st.wait_s, (long long)st.waits, st.waits ? 1e3 * st.wait_s / (double)st.waits : 0.0,
+               st.items ? 1e3 * st.wait_s / (double)st.items : 0.0);
     nf_fit_result_destroy(res);
     free(ms), free(v), free(I), free(par), free(t), free(names);
+    nf_dist_finalize();
     return 0;
 }

@@ -9,5 +9,6 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake pkg-config dpkg-dev file \
   libcriterion-dev libcjson-dev liblapacke-dev liblapack-dev libblas-dev libhdf5-dev \
+  libopenmpi-dev openmpi-bin \
   python3 python3-numpy python3-pytest >/dev/null
 echo "neurofit: build dependencies installed"

@@ -1,5 +1,7 @@
 /* Helpers shared by the command implementations (src/cli/cli_util.h). */
 #include "cli/cli_util.h"
+
+#include "cli/cli_dist.h"
 #include "neurofit/npy.h"
 
 #include <ctype.h>
@@ -13,12 +15,13 @@
 
 int nf_cli_error(const char *cmd, int code, const char *fmt, ...)
 {
+    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "neurofit %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!nf_cli_dist_keep_error(msg)) /* ranks > 0 of an MPI job: rank 0 says it */
+        fprintf(stderr, "neurofit %s: %s\n", cmd, msg);
     return code;
 }
 

@@ -20,10 +20,16 @@
  * Checkpoints go to DIR/checkpoint while the fit runs; Ctrl-C saves one and
  * exits with 130, and --resume continues to the same result as an
  * uninterrupted run. The results are written as one set (nf_fit_write),
- * whose commit also removes the checkpoint. */
+ * whose commit also removes the checkpoint.
+ *
+ * Under mpirun (cli/cli_dist.h) rank 0 reads the recordings and the ranks
+ * share the fit out (nf_dist_fit, neurofit/dist.h); rank 0 writes the same
+ * outputs. */
+#include "cli/cli_dist.h"
 #include "cli/cli_util.h"
 #include "cli/fit_load.h"
 #include "cli/commands.h"
+#include "neurofit/dist.h"
 #include "neurofit/engine.h"
 #include "neurofit/features.h"
 #include "neurofit/fileio.h"
@@ -105,6 +111,37 @@ typedef struct progress_state {
     double last_print, total_steps; /* neuron-steps the budget allows, all models */
     int last_model;
 } progress_state;
+
+/* The job's progress on rank 0 of an MPI job (the other ranks only stop). */
+static int on_dist_progress(const nf_dist_progress *p, void *user)
+{
+    progress_state *ps = user;
+    if (nf_cli_stop)
+        return 1;
+    if (!p || ps->quiet || (p->done < p->total && p->elapsed_s - ps->last_print < (ps->tty ? 0.2 : 5.0)))
+        return 0;
+    ps->last_print = p->elapsed_s;
+    double frac = p->work_total > 0 ? p->work_done / p->work_total : 0;
+    double eta = frac > 0 ? p->elapsed_s * (1.0 / frac - 1.0) : 0;
+    char line[256];
+    snprintf(line, sizeof line, "%d/%d groups done, %lld/%lld (group, model) items, %d/%d ranks busy, %.0f s, ETA %.0f s",
+             p->groups_done, p->n_groups, (long long)p->done, (long long)p->total, p->ranks_busy, p->ranks,
+             p->elapsed_s, eta);
+    if (ps->tty)
+        fprintf(stderr, "\r%-130s", line);
+    else
+        fprintf(stderr, "%s\n", line);
+    return 0;
+}
+
+/* A checkpoint of an interrupted fit in ckpt: 1 (one process: state.json),
+ * 2 (under mpirun: dist/job.json), 0; the file in path. */
+static int interrupted_fit(const char *ckpt, char *path, size_t cap)
+{
+    if (nf_path_join(path, cap, ckpt, "dist/job.json") == NF_OK && access(path, F_OK) == 0)
+        return 2;
+    return nf_path_join(path, cap, ckpt, "state.json") == NF_OK && access(path, F_OK) == 0;
+}
 
 static int on_progress(const nf_fit_progress *p, void *user)
 {
@@ -322,7 +359,8 @@ int nf_cli_fit(int argc, char **argv)
     o.threads = c.threads;
     o.seed = c.seed;
     const char *out = c.out;
-    const int quiet = c.quiet, force = c.force;
+    const int worker = nf_cli_dist_worker(); /* a rank > 0 of an MPI job: rank 0 reads, checks and writes */
+    const int quiet = c.quiet || worker, force = c.force;
     /* --objective without a weight of its own: weight 1 (efel's default is 1 already) */
     if (set_fi && !(weights_given && o.w_fi > 0))
         o.w_fi = o.w_fi > 0 ? o.w_fi : 1;
@@ -376,10 +414,10 @@ int nf_cli_fit(int argc, char **argv)
     nf_cli_loaded L = {.cmd = CMD};
     nf_cli_load_opts lo = {.ro = &ro, .sweeps = sweeps, .by_sweep = by_sweep, .holdout = holdout, .t0 = t0, .t1 = t1,
                     .find_window = isnan(stim_start), .quiet = quiet};
-    int rc = example ? nf_cli_load_example(&L) : cells ? nf_cli_load_cells(&L, cells, &lo) : 0;
-    for (int f = 0; f < n_files && !rc; f++)
+    int rc = worker ? 0 : example ? nf_cli_load_example(&L) : cells ? nf_cli_load_cells(&L, cells, &lo) : 0;
+    for (int f = 0; f < n_files && !rc && !worker; f++)
         rc = nf_cli_load_file(&L, files[f], &lo, NULL, 0, NULL);
-    if (!rc && L.n == 0)
+    if (!rc && L.n == 0 && !worker)
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "no sweeps selected");
     nf_fit_group *groups = NULL;
     int *gidx = NULL;
@@ -389,14 +427,14 @@ int nf_cli_fit(int argc, char **argv)
     double *start_vals = NULL;
     nf_fit_result *res = NULL;
     nf_out_lock *lock = NULL;
-    if (!rc)
+    if (!rc && !worker)
         rc = nf_cli_make_groups(&L, &groups, &gidx, &gtest);
     for (int k = 0; k < L.n && !isnan(stim_start) && !rc; k++) {
         double shift = t1 > t0 ? t0 : 0; /* the window in the cut sweep's time */
         L.t[k].stim_start_ms = stim_start - shift;
         L.t[k].stim_end_ms = stim_end - shift;
     }
-    if (!rc && init) { /* starting points of the groups, matched by name */
+    if (!rc && init && !worker) { /* starting points of the groups, matched by name */
         if (!(gnames = calloc((size_t)L.n_groups, sizeof *gnames)))
             rc = nf_cli_error(CMD, NF_EXIT_FAIL, "out of memory");
         for (int g = 0; !rc && g < L.n_groups; g++)
@@ -417,15 +455,17 @@ int nf_cli_fit(int argc, char **argv)
                                  "a smaller --popsize or fewer sweeps");
     /* one writer of --out; never replace earlier results, or an interrupted fit's checkpoint, by accident */
     char ckpt[4096], state[4200];
-    if (!rc)
+    if (!rc && !worker)
         rc = nf_cli_out_begin(CMD, out, "results.json", force || o.resume, &lock);
     if (!rc && nf_path_join(ckpt, sizeof ckpt, out, NF_FIT_CHECKPOINT_DIR))
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--out: %s", nf_errmsg());
-    if (!rc && !o.resume && !force && nf_path_join(state, sizeof state, ckpt, "state.json") == NF_OK &&
-        access(state, F_OK) == 0)
+    if (!rc && !worker && !o.resume && !force && interrupted_fit(ckpt, state, sizeof state))
         rc = nf_cli_error(CMD, NF_EXIT_USAGE,
                           "--out %s holds the checkpoint of an interrupted fit (%s): add --resume to continue it, or "
                           "--force to start again", out, state);
+    if (!rc && !worker && o.resume && !nf_cli_dist() && interrupted_fit(ckpt, state, sizeof state) == 2)
+        rc = nf_cli_error(CMD, NF_EXIT_USAGE, "--resume: the checkpoint in %s was written by a fit under mpirun: "
+                          "resume it under mpirun (with any -np)", ckpt);
     if (rc)
         goto done;
     o.checkpoint_dir = ckpt;
@@ -444,20 +484,30 @@ int nf_cli_fit(int argc, char **argv)
     o.progress_user = &ps;
     nf_cli_stop_mode(NF_CLI_STOP_FLAG); /* a signal ends the fit with a checkpoint; the commit completes */
 
-    nf_status st = nf_fit_groups(L.t, L.n, groups, L.n_groups, &o, &res);
+    nf_status st = NF_OK;
+    if (!nf_cli_dist())
+        st = nf_fit_groups(L.t, L.n, groups, L.n_groups, &o, &res);
+    else if (!(rc = nf_cli_dist_agree(CMD, NF_EXIT_OK))) /* else a rank failed before: rank 0 said which */
+        st = nf_dist_fit(L.t, L.n, groups, L.n_groups, &o, on_dist_progress, &ps, &res, NULL);
     if (!quiet && ps.tty)
         fputc('\n', stderr);
-    if (st == NF_EINTERRUPTED) {
+    if (rc) {
+        /* the job ended before the fit */
+    } else if (worker) {
+        rc = st == NF_EINTERRUPTED ? NF_EXIT_INTERRUPTED : st ? NF_EXIT_FAIL : NF_EXIT_OK; /* rank 0 reports, writes */
+    } else if (st == NF_EINTERRUPTED) {
         rc = nf_cli_error(CMD, NF_EXIT_INTERRUPTED,
-                          "interrupted; the checkpoint in %s is saved: rerun the same command with --resume", ckpt);
+                          "interrupted; the checkpoint in %s is saved: rerun the same command with --resume%s", ckpt,
+                          nf_cli_dist() ? " under mpirun (with any -np)" : "");
     } else if (st) {
         /* bad input, or a checkpoint that is not one this fit wrote: 2; a failure of the run (a full disk
          * while saving a checkpoint) keeps the last checkpoint saved, which a rerun must be told of */
         int usage = st == NF_EINVAL || st == NF_ENOMODEL || st == NF_ENAN || st == NF_ENOTFOUND || st == NF_EFORMAT;
-        int kept = nf_path_join(state, sizeof state, ckpt, "state.json") == NF_OK && access(state, F_OK) == 0;
+        int kept = interrupted_fit(ckpt, state, sizeof state) != 0; /* one process's, or an MPI job's */
         if (!usage && kept)
             rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s; the last checkpoint is kept in %s: rerun the same command with "
-                              "--resume to continue from it, or --force to start again", nf_errmsg(), ckpt);
+                              "--resume%s to continue from it, or --force to start again", nf_errmsg(), ckpt,
+                              nf_cli_dist() ? " under mpirun (with any -np)" : "");
         else
             rc = nf_cli_error(CMD, usage ? NF_EXIT_USAGE : NF_EXIT_FAIL, "%s", nf_errmsg());
         if (!kept) /* nothing to resume from: no half-written snapshot left behind */

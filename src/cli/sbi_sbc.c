@@ -4,11 +4,15 @@
  *   neurofit sbi sbc --preset bayesflow-lif [--draws M] [--posterior-samples L] [--reference N]
  *       [--stimulus observed|unobserved] [--seed S] --out DIR
  *
+ * Under mpirun (cli/cli_dist.h) the ranks share the reference table and the
+ * draws out (nf_dist_sbc_lif_run) and rank 0 writes.
  * The outputs are one set (nf_sbc_write: staged, sbc.json committed last)
  * under DIR's lock, so a failed or killed run leaves DIR as it was; a DIR
  * that holds an sbc.json is refused unless --force. */
+#include "cli/cli_dist.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "neurofit/dist.h"
 #include "neurofit/engine.h"
 #include "neurofit/sbc.h"
 
@@ -92,7 +96,7 @@ int nf_cli_sbi_sbc(int argc, char **argv)
     }
     o.seed = c.seed;
     const char *out = c.out;
-    const int quiet = c.quiet;
+    const int worker = nf_cli_dist_worker(), quiet = c.quiet || worker; /* under mpirun rank 0 reports and writes */
     if (!preset) return nf_cli_error(C, NF_EXIT_USAGE, "--preset bayesflow-lif is required");
     if (strcmp(preset, "bayesflow-lif") != 0)
         return nf_cli_error(C, NF_EXIT_USAGE, "--preset %s: unknown (known: bayesflow-lif)", preset);
@@ -109,7 +113,7 @@ int nf_cli_sbi_sbc(int argc, char **argv)
     int rc = nf_cli_check_memory(C, 512.0 * (double)o.n_ref + 4.0 * (double)o.M * (1024 + 12.0 * (double)o.L) +
                                         8.0 * 1024 * (double)o.P, what, "fewer draws, posterior samples or reference simulations");
     nf_out_lock *lock = NULL;
-    if (!rc) rc = nf_cli_out_begin(C, out, "sbc.json", c.force, &lock);
+    if (!rc && !worker) rc = nf_cli_out_begin(C, out, "sbc.json", c.force, &lock);
     if (rc) return rc;
     nf_cli_stop_mode(NF_CLI_STOP_EXIT); /* nothing staged while computing: a signal just ends the run */
     nf_engine *e = NULL;
@@ -122,10 +126,15 @@ int nf_cli_sbi_sbc(int argc, char **argv)
                 (long long)o.n_ref, (long long)o.M, (long long)o.L, o.with_stimulus ? "stimulus observed" : "voltage only");
     nf_sbc_result *r = NULL;
     nf_sbc_lif_times tm;
-    if (nf_sbc_lif_run(e, &o, &r, &tm)) rc = nf_cli_error(C, NF_EXIT_FAIL, "%s", nf_errmsg());
+    if (!nf_cli_dist()) {
+        if (nf_sbc_lif_run(e, &o, &r, &tm))
+            rc = nf_cli_error(C, NF_EXIT_FAIL, "%s", nf_errmsg());
+    } else if (!(rc = nf_cli_dist_agree(C, NF_EXIT_OK)) && nf_dist_sbc_lif_run(e, &o, &r, &tm))
+        rc = nf_cli_error(C, NF_EXIT_FAIL, "%s", nf_errmsg());
     nf_engine_destroy(e);
     nf_cli_stop_mode(NF_CLI_STOP_FLAG); /* the set is written whole or not at all */
-    if (rc == NF_EXIT_OK && nf_sbc_write(r, out)) rc = nf_cli_error(C, NF_EXIT_FAIL, "--out %s: %s", out, nf_errmsg());
+    if (rc == NF_EXIT_OK && !worker && nf_sbc_write(r, out))
+        rc = nf_cli_error(C, NF_EXIT_FAIL, "--out %s: %s", out, nf_errmsg());
     nf_cli_stop_mode(NF_CLI_STOP_DEFAULT);
     nf_cli_out_end(lock);
     if (rc == NF_EXIT_OK && !quiet) {

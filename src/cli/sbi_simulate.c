@@ -7,13 +7,17 @@
  *   common: [--x traces|summaries|both] [--record-every K] [--no-stimulus-file]
  *           [--chunk C] [--max-tries K] [--backend auto|cpu|cuda] [--threads N] [--quiet] [--force]
  *
- * A thin layer over nf_sbi_write_dataset (include/neurofit/sbi.h). Sizes are
+ * A thin layer over nf_sbi_write_dataset (include/neurofit/sbi.h); under
+ * mpirun (cli/cli_dist.h) every rank writes its range of simulations into the
+ * same files (nf_dist_sbi_write_dataset, neurofit/dist.h). Sizes are
  * checked before anything is allocated (samples at most 1e9; a chunk that
  * would not fit in memory is made smaller, or refused when given); a DIR
  * that holds a complete dataset (meta.json) is refused unless --force; DIR
  * has one writer at a time. */
+#include "cli/cli_dist.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "neurofit/dist.h"
 #include "neurofit/engine.h"
 #include "neurofit/fileio.h"
 #include "neurofit/npy.h"
@@ -224,7 +228,7 @@ int nf_cli_sbi_simulate(int argc, char **argv)
         }
     }
     const char *out = c.out;
-    const int quiet = c.quiet;
+    const int worker = nf_cli_dist_worker(), quiet = c.quiet || worker; /* under mpirun rank 0 reports */
     const uint64_t seed = c.seed;
     if (!out) return nf_cli_error(CMD, NF_EXIT_USAGE, "--out DIR is required");
     if (n < 1) return nf_cli_error(CMD, NF_EXIT_USAGE, "--n N is required");
@@ -291,7 +295,7 @@ int nf_cli_sbi_simulate(int argc, char **argv)
     }
     if (rc == NF_EXIT_OK) rc = fit_chunk(&cfg, n, write_stim, &chunk);
     nf_out_lock *lock = NULL;
-    if (rc == NF_EXIT_OK) rc = nf_cli_out_begin(CMD, out, "meta.json", c.force, &lock);
+    if (rc == NF_EXIT_OK && !worker) rc = nf_cli_out_begin(CMD, out, "meta.json", c.force, &lock); /* rank 0 writes it */
     nf_engine *e = NULL;
     if (rc == NF_EXIT_OK && nf_engine_create(c.backend, c.threads, &e))
         rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
@@ -308,7 +312,11 @@ int nf_cli_sbi_simulate(int argc, char **argv)
         nf_cli_stop_mode(NF_CLI_STOP_FLAG);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        nf_status st = nf_sbi_write_dataset(e, &cfg, out, &o);
+        nf_status st = NF_OK;
+        if (!nf_cli_dist())
+            st = nf_sbi_write_dataset(e, &cfg, out, &o);
+        else if (!(rc = nf_cli_dist_agree(CMD, NF_EXIT_OK))) /* else a rank failed before: rank 0 said which */
+            st = nf_dist_sbi_write_dataset(e, &cfg, out, &o);
         nf_cli_stop_mode(NF_CLI_STOP_DEFAULT);
         if (st == NF_EINTERRUPTED)
             rc = nf_cli_error(CMD, NF_EXIT_INTERRUPTED, "interrupted: %s", nf_errmsg());

@@ -8,15 +8,18 @@
 
 #include "internal.h"
 #include "neurofit/fileio.h"
+#include "npy_rows.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#define NF__NPY_HDR 256 /* total bytes before the data */
+#define NF__NPY_HDR NF__NPY_DATA_OFFSET /* total bytes before the data (256) */
 
 size_t nf_dtype_size(nf_dtype t)
 {
@@ -62,6 +65,25 @@ static nf_status nf__npy_header(char *hdr, nf_dtype type, int ndim, const int64_
     memcpy(hdr + 10, dict, (size_t)n);
     hdr[NF__NPY_HDR - 1] = '\n';
     return NF_OK;
+}
+
+nf_status nf__npy_create(const char *path, nf_dtype type, int ndim, const int64_t *shape)
+{
+    if (ndim < 1 || ndim > 8) return nf__fail(NF_EINVAL, "%s: ndim %d out of range", path, ndim);
+    int64_t bytes = (int64_t)nf_dtype_size(type);
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) return nf__fail(NF_EINVAL, "%s: negative dimension", path);
+        bytes *= shape[i];
+    }
+    char hdr[NF__NPY_HDR];
+    nf_status s = nf__npy_header(hdr, type, ndim, shape);
+    if (s) return s;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0) return nf__fail(NF_EIO, "cannot write %s: %s", path, strerror(errno));
+    if (write(fd, hdr, sizeof hdr) != (ssize_t)sizeof hdr || ftruncate(fd, (off_t)(NF__NPY_HDR + bytes)) != 0)
+        s = nf__fail(NF_EIO, "cannot write %s: %s", path, strerror(errno));
+    if (close(fd) != 0 && !s) s = nf__fail(NF_EIO, "cannot write %s: %s", path, strerror(errno));
+    return s;
 }
 
 nf_status nf_npy_write(const char *path, nf_dtype type, int ndim, const int64_t *shape,

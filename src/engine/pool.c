@@ -67,11 +67,15 @@ static void *pool_main(void *arg)
     return NULL;
 }
 
+static int nf__sharers = 1;
+
+void nf__pool_set_sharers(int n) { nf__sharers = n > 1 ? n : 1; }
+
 nf_status nf__pool_create(int n_threads, nf__pool **out)
 {
     *out = NULL;
     if (n_threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        long n = sysconf(_SC_NPROCESSORS_ONLN) / nf__sharers;
         n_threads = n > 0 ? (int)n : 1;
     }
     nf__pool *p = calloc(1, sizeof *p);

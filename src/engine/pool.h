@@ -25,8 +25,13 @@ extern "C" {
 
 typedef struct nf__pool nf__pool;
 
-/* n_threads <= 0: one per online core. */
+/* n_threads <= 0: one per online core, or this process's share of them
+ * when several processes share the node (nf__pool_set_sharers). */
 nf_status nf__pool_create(int n_threads, nf__pool **out);
+/* n processes (the MPI layer's ranks on this node, src/dist) share this
+ * node's cores: pools created with n_threads <= 0 take 1/n of them (at
+ * least one thread). 1 (the default): all. */
+void nf__pool_set_sharers(int n);
 void nf__pool_destroy(nf__pool *p);
 int nf__pool_threads(const nf__pool *p);
 

@@ -214,9 +214,7 @@ static double rank_key(const nf_fit_record *r, int on_test)
     return score_key(on_test ? r->test.combined : r->combined);
 }
 
-/* Sort each group's records best first (ties: the registry's order) and
- * number their ranks. on_test[g]: rank group g by its held-out score. */
-static void rank(nf_fit_result *r, const uint8_t *on_test)
+void nf__fit_rank(nf_fit_result *r, const uint8_t *on_test)
 {
     for (int g = 0; g < r->n_groups; g++) {
         nf_fit_record *row = &r->records[(size_t)g * r->n_models];
@@ -236,10 +234,9 @@ static void rank(nf_fit_result *r, const uint8_t *on_test)
     }
 }
 
-/* Fold refinement record b into survey record a (same group and model):
- * evaluations, generations and restarts add up, the convergence curves are
+/* Evaluations, generations and restarts add up, the convergence curves are
  * joined (best so far), and a takes b's fit when it is better. */
-static nf_status merge_record(nf_fit_record *a, nf_fit_record *b)
+nf_status nf__fit_merge(nf_fit_record *a, nf_fit_record *b)
 {
     int n = a->n_convergence + b->n_convergence;
     double *conv = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
@@ -270,6 +267,36 @@ static nf_status merge_record(nf_fit_record *a, nf_fit_record *b)
     return NF_OK;
 }
 
+/* ---- stages ------------------------------------------------------------------- */
+
+int nf__fit_refines(const nf_fit_options *opt, int M) { return opt->refine_k > 0 && M > opt->refine_k; }
+
+void nf__fit_stage_options(const nf_fit_options *opt, int M, int stage, nf_fit_options *out)
+{
+    *out = *opt;
+    out->refine_k = 0;
+    if (!nf__fit_refines(opt, M))
+        return; /* one pass */
+    int64_t b = stage == 0 ? (int64_t)llround((double)opt->budget * opt->survey_fraction)
+                           : (int64_t)llround((double)opt->budget * (1 - opt->survey_fraction) * M / opt->refine_k);
+    out->budget = b > 0 ? b : 1;
+    if (stage == 1) {
+        /* one seed for every refinement pass (the searches' own seeds mix in
+         * their group and model), so that a group's refinement does not
+         * depend on the sets the other groups form */
+        out->seed = opt->seed ^ 0x9e3779b97f4a7c15ull;
+        out->guess = 0; /* it starts where the survey ended */
+        out->starts = NULL;
+        out->n_starts = 0;
+    }
+}
+
+void nf__fit_refine_start(const nf_model *m, const float *params, double *x)
+{
+    for (int q = 0; q < m->n_params; q++) /* float -> double: clamp the rounding into the box */
+        x[q] = fmin(fmax((double)params[q], m->params[q].lo), m->params[q].hi);
+}
+
 static nf_fit_record *find_record(nf_fit_result *r, int g, const nf_model *m)
 {
     nf_fit_record *row = &r->records[(size_t)g * r->n_models];
@@ -298,7 +325,7 @@ static nf_status checkpoint_subdir(const nf_fit_options *opt, const char *name, 
  * slots[0..K) of the survey r1, from where their survey ended; folds its
  * results into r1. */
 static nf_status refine_group(const nf__fit_in *in, const nf_fit_options *opt, nf_fit_result *r1, const int *idx,
-                              int n, const int *slots, int K, int64_t budget, int gi)
+                              int n, const int *slots, int K, int gi)
 {
     nf_status s = NF_OK;
     nf_fit_start *starts = calloc((size_t)n * K, sizeof *starts);
@@ -318,21 +345,15 @@ static nf_status refine_group(const nf__fit_in *in, const nf_fit_options *opt, n
             const nf_model *m = models[j];
             const nf_fit_record *rec = find_record(r1, idx[a], m);
             double *p = x + ((size_t)a * K + j) * 64;
-            for (int q = 0; q < m->n_params; q++) /* float -> double: clamp the rounding into the box */
-                p[q] = fmin(fmax((double)rec->params[q], m->params[q].lo), m->params[q].hi);
+            nf__fit_refine_start(m, rec->params, p);
             starts[(size_t)a * K + j] = (nf_fit_start){.model = m->name, .target = idx[a], .params = p};
         }
-    nf_fit_options o2 = *opt;
-    o2.refine_k = 0;
+    nf_fit_options o2;
+    nf__fit_stage_options(opt, r1->n_models, 1, &o2);
     o2.models = names;
     o2.n_models = K;
-    o2.budget = budget;
     o2.starts = starts;
     o2.n_starts = n * K;
-    /* one seed for every refinement pass (the searches' own seeds mix in their
-     * recording and model), so that a recording's refinement does not depend
-     * on the groups the other recordings form */
-    o2.seed = opt->seed ^ 0x9e3779b97f4a7c15ull;
     char dir[4096], sub_name[32];
     snprintf(sub_name, sizeof sub_name, "refine%d", gi);
     if ((s = checkpoint_subdir(opt, sub_name, dir, sizeof dir, &o2.checkpoint_dir)))
@@ -344,7 +365,7 @@ static nf_status refine_group(const nf__fit_in *in, const nf_fit_options *opt, n
         goto done;
     for (int a = 0; a < n && !s; a++)
         for (int j = 0; j < K && !s; j++)
-            s = merge_record(find_record(r1, idx[a], models[j]), find_record(r2, a, models[j]));
+            s = nf__fit_merge(find_record(r1, idx[a], models[j]), find_record(r2, a, models[j]));
     r1->sims += r2->sims;
     r1->neuron_steps += r2->neuron_steps;
     nf_fit_result_destroy(r2);
@@ -375,19 +396,16 @@ static nf_status fit_passes(const nf__fit_in *in, const nf_model *const *models,
         return nf__fail(NF_ENOMEM, "fit: out of memory");
     for (int g = 0; g < R; g++)
         all[g] = g;
-    if (opt->refine_k <= 0 || M <= opt->refine_k) {
+    if (!nf__fit_refines(opt, M)) {
         s = nf__fit_pass(in, opt, models, M, all, R, out);
         free(all);
         if (!s)
-            rank(*out, NULL);
+            nf__fit_rank(*out, NULL);
         return s;
     }
     const int K = opt->refine_k;
-    int64_t b1 = (int64_t)llround((double)opt->budget * opt->survey_fraction);
-    int64_t b2 = (int64_t)llround((double)opt->budget * (1 - opt->survey_fraction) * M / K);
-    nf_fit_options o1 = *opt;
-    o1.refine_k = 0;
-    o1.budget = b1 > 0 ? b1 : 1;
+    nf_fit_options o1;
+    nf__fit_stage_options(opt, M, 0, &o1);
     char dir[4096];
     s = checkpoint_subdir(opt, "survey", dir, sizeof dir, &o1.checkpoint_dir);
     nf_fit_result *r1 = NULL;
@@ -395,7 +413,7 @@ static nf_status fit_passes(const nf__fit_in *in, const nf_model *const *models,
         free(all);
         return s;
     }
-    rank(r1, NULL);
+    nf__fit_rank(r1, NULL);
 
     /* groups grouped by the set of their K leading models */
     int *keys = malloc(sizeof(int) * (size_t)R * K);
@@ -427,10 +445,10 @@ static nf_status fit_passes(const nf__fit_in *in, const nf_model *const *models,
                     slots = keys + (size_t)t * K;
                 idx[n++] = t;
             }
-        s = refine_group(in, opt, r1, idx, n, slots, K, b2 > 0 ? b2 : 1, g);
+        s = refine_group(in, opt, r1, idx, n, slots, K, g);
     }
     if (!s)
-        rank(r1, NULL);
+        nf__fit_rank(r1, NULL);
 done:
     free(all);
     free(keys);
@@ -604,6 +622,29 @@ static nf_status describe(nf_fit_result *res, const nf_fit_target *targets, cons
     return NF_OK;
 }
 
+nf_status nf__fit_plan(const nf_fit_target *targets, int n_targets, const nf_fit_group *groups, int n_groups,
+                       const nf_fit_options *opt, const nf_model ***models, int *n_models, nf_fit_result *res)
+{
+    *models = NULL;
+    *n_models = 0;
+    if (targets && n_targets < 1)
+        return nf__fail(NF_EINVAL, "fit: no recordings");
+    prepared p = {0};
+    nf_status s = check_options(opt);
+    if (!s)
+        s = resolve_models(opt, models, n_models);
+    if (!s && targets && !(s = make_groups(targets, n_targets, groups, n_groups, &p)) &&
+        !(s = check_starts(opt, *models, *n_models, n_groups)) && !(s = prepare(targets, n_targets, opt, &p)) && res)
+        s = describe(res, targets, &p, opt->gamma_window_ms);
+    prepared_free(&p);
+    if (s) {
+        free(*models);
+        *models = NULL;
+        *n_models = 0;
+    }
+    return s;
+}
+
 nf_status nf_fit_groups(const nf_fit_target *targets, int n_targets, const nf_fit_group *groups, int n_groups,
                         const nf_fit_options *opt, nf_fit_result **out)
 {
@@ -658,7 +699,7 @@ nf_status nf_fit_groups(const nf_fit_target *targets, int n_targets, const nf_fi
         for (int k = 0; k < M; k++)
             res->records[(size_t)g * M + k].target = g;
     }
-    rank(res, on_test); /* groups with held-out sweeps: by them */
+    nf__fit_rank(res, on_test); /* groups with held-out sweeps: by them */
     free(on_test);
     res->seconds = nf__fit_now_s() - t0;
 done:
@@ -782,7 +823,7 @@ nf_status nf_fit_score(const nf_fit_target *targets, int n_targets, const nf_fit
         goto done;
     res->backend = nf_engine_backend(eng);
     uint8_t on_test = 1;
-    rank(res, &on_test);
+    nf__fit_rank(res, &on_test);
     res->seconds = nf__fit_now_s() - t0;
 done:
     nf_engine_destroy(eng);

@@ -217,6 +217,37 @@ nf_status nf__fit_evaluate(const nf__fit_in *in, const nf_fit_options *opt, cons
 /* Free what a record owns. */
 void nf__fit_record_free(nf_fit_record *rec);
 
+/* ---- fit.c: a fit's stages, for the MPI layer (src/dist), which runs them apart -- */
+
+/* 1 when opt surveys its M models and then refines each group's refine_k
+ * leading ones (stage 0, then stage 1); 0: one pass (stage 0). */
+int nf__fit_refines(const nf_fit_options *opt, int M);
+/* The options of a pass of stage 0 (the survey, or the one pass) or stage 1
+ * (a refinement) of a fit with opt over M models: its budget and seed,
+ * refine_k 0; stage 1 without guesses or opt's starts (its starts are the
+ * survey's ends: nf__fit_refine_start). */
+void nf__fit_stage_options(const nf_fit_options *opt, int M, int stage, nf_fit_options *out);
+/* Where model m's refinement starts: the survey's best params [n_params]
+ * clamped into the fitting box, x [n_params]. */
+void nf__fit_refine_start(const nf_model *m, const float *params, double *x);
+/* nf_fit_groups's checks of its arguments, without fitting: the models
+ * resolved (*models [*n_models], to free()) and, when res is not NULL, what
+ * its result says about the recordings, the groups and the objectives
+ * (res->targets, groups, efel_ids and their counts; nf_fit_result_destroy
+ * frees them). targets NULL: the options and models only. */
+nf_status nf__fit_plan(const nf_fit_target *targets, int n_targets, const nf_fit_group *groups, int n_groups,
+                       const nf_fit_options *opt, const nf_model ***models, int *n_models, nf_fit_result *res);
+/* fit_pass.c: the caller's start for model m on group g (o->starts): its own entry, else
+ * the one for every group, else NULL. */
+const nf_fit_start *nf__fit_start_for(const nf_fit_options *o, const nf_model *m, int g);
+/* Sort each group's records best first (ties: the registry's order) and
+ * number their ranks; on_test[g]: group g by its held-out score (NULL: every
+ * group by its fitted one). */
+void nf__fit_rank(nf_fit_result *r, const uint8_t *on_test);
+/* Fold refinement record b into survey record a (same group and model): a
+ * keeps the better fit, b owns what a gave up (nf__fit_record_free it). */
+nf_status nf__fit_merge(nf_fit_record *a, nf_fit_record *b);
+
 /* ---- fit_guess.c ---------------------------------------------------------------- */
 
 /* 1 when nf_fit_guess has a regression for model m. */

@@ -369,9 +369,7 @@ static int push_conv(nf__fit_slot *s, double v)
 
 static uint64_t name_hash(const char *s) { return nf__fnv1a(NF__FNV1A_INIT, s, strlen(s)); }
 
-/* The caller's start for model m on group g: its own entry, else the one for
- * every group, else NULL. */
-static const nf_fit_start *start_for(const nf_fit_options *o, const nf_model *m, int g)
+const nf_fit_start *nf__fit_start_for(const nf_fit_options *o, const nf_model *m, int g)
 {
     const nf_fit_start *any = NULL;
     for (int k = 0; k < o->n_starts; k++) {
@@ -399,7 +397,7 @@ static nf_status make_slots(fit_ctx *c, const nf_model *m, nf__fit_slot *slots)
         nf_optim_config oc;
         nf_optim_config_default(&oc, c->o->optimizer, np, lo, hi);
         oc.x0 = x0;
-        const nf_fit_start *st = start_for(c->o, m, c->gidx[u]);
+        const nf_fit_start *st = nf__fit_start_for(c->o, m, c->gidx[u]);
         slots[u].start = NULL;
         if (st) {
             oc.x0 = st->params;

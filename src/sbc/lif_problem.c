@@ -7,6 +7,7 @@
 #include "neurofit/sbi.h"
 #include "neurofit/sbc.h"
 #include "nf_philox.h"
+#include "sbc/sbc_lif.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -207,82 +208,115 @@ static nf_status ppc_case(nf_engine *e, const nf_sbc_lif_opts *o, int64_t m, con
     return st;
 }
 
-nf_status nf_sbc_lif_run(nf_engine *e, const nf_sbc_lif_opts *o, nf_sbc_result **out, nf_sbc_lif_times *times)
+nf_status nf__sbc_lif_check(const nf_sbc_lif_opts *o)
 {
-    if (!e || !o || !out) return nf__fail(NF_EINVAL, "sbc_lif_run: NULL argument");
-    *out = NULL;
     if (o->n_ref < 1000) return nf__fail(NF_EINVAL, "sbc_lif_run: n_ref = %lld must be >= 1000", (long long)o->n_ref);
     if (o->M < 10) return nf__fail(NF_EINVAL, "sbc_lif_run: M = %lld must be >= 10", (long long)o->M);
     if (o->L < 1) return nf__fail(NF_EINVAL, "sbc_lif_run: L = %lld must be >= 1", (long long)o->L);
     if (o->P < 2) return nf__fail(NF_EINVAL, "sbc_lif_run: P = %lld must be >= 2", (long long)o->P);
     if (!(o->sigma_mV >= 0.0) || !isfinite(o->sigma_mV))
         return nf__fail(NF_EINVAL, "sbc_lif_run: sigma = %g mV must be >= 0", o->sigma_mV);
-    const int64_t T = NF_SBC_LIF_T, D = NF_SBC_LIF_D, M = o->M, L = o->L, P = o->P;
+    return NF_OK;
+}
+
+nf_status nf__sbc_lif_reference(nf_engine *e, const nf_sbc_lif_opts *o, int64_t first, int64_t n, float *rt,
+                                 float *rs)
+{
+    const int ws = o->with_stimulus != 0;
+    return nf_sbc_lif_table(e, o->seed, first, n, o->sigma_mV, rt, NULL, NULL, ws ? rs : NULL, ws ? NULL : rs);
+}
+
+nf_status nf__sbc_lif_cases(nf_engine *e, const nf_sbc_lif_opts *o, const nf_abc *abc, int64_t first, int64_t n,
+                            float *tt, float *post, double *ppc, nf_sbc_lif_times *tm)
+{
+    const int64_t T = NF_SBC_LIF_T, D = NF_SBC_LIF_D, L = o->L, P = o->P;
+    const int ws = o->with_stimulus != 0, k = nf_sbc_lif_n_summaries(ws);
+    float *ts = nf__malloc_array((size_t)n, sizeof(float) * (size_t)k);
+    float *tI = nf__malloc_array((size_t)n, sizeof(float) * T);
+    float *th = nf__malloc_array((size_t)(P + 1), sizeof(float) * D);
+    float *I = nf__malloc_array((size_t)(P + 1), sizeof(float) * T);
+    float *v = nf__malloc_array((size_t)(P + 1), sizeof(float) * T);
+    nf_status st = ts && tI && th && I && v ? NF_OK
+                                           : nf__fail(NF_ENOMEM, "sbc_lif_run: out of memory (%lld cases, P %lld)",
+                                                      (long long)n, (long long)P);
+    double t0 = now_s();
+    if (st == NF_OK) st = nf_sbc_lif_table(e, o->seed + 1, first, n, o->sigma_mV, tt, tI, NULL, ws ? ts : NULL, ws ? NULL : ts);
+    double t1 = now_s();
+    /* case m draws with seed + 1000 + m (nf_sbc_lif_posterior counts from 0) */
+    if (st == NF_OK) st = nf_sbc_lif_posterior(abc, ts, n, L, o->seed + (uint64_t)first, post);
+    double t2 = now_s();
+    for (int64_t m = 0; st == NF_OK && m < n; m++)
+        st = ppc_case(e, o, first + m, post + m * L * D, tt + m * D, tI + m * T, th, I, v, &ppc[m]);
+    double t3 = now_s();
+    if (tm) {
+        tm->table_s += t1 - t0;
+        tm->infer_s += t2 - t1;
+        tm->ppc_s += t3 - t2;
+    }
+    free(ts);
+    free(tI);
+    free(th);
+    free(I);
+    free(v);
+    return st;
+}
+
+nf_status nf__sbc_lif_analyse(const nf_sbc_lif_opts *o, const float *tt, const float *post, const double *ppc,
+                              nf_sbc_result **out)
+{
+    nf_sbc_input in;
+    memset(&in, 0, sizeof in);
+    in.M = o->M;
+    in.L = o->L;
+    in.d = NF_SBC_LIF_D;
+    const char *names[NF_SBC_LIF_D], *units[NF_SBC_LIF_D];
+    for (int j = 0; j < NF_SBC_LIF_D; j++) {
+        names[j] = nf_sbc_lif_param_name(j);
+        units[j] = nf_sbc_lif_param_unit(j);
+    }
+    in.names = names;
+    in.units = units;
+    in.theta = tt;
+    in.post = post;
+    in.ppc = ppc;
+    in.ppc_level = 0.9;
+    in.seed = o->seed + 5;
+    return nf_sbc_analyse(&in, out);
+}
+
+nf_status nf_sbc_lif_run(nf_engine *e, const nf_sbc_lif_opts *o, nf_sbc_result **out, nf_sbc_lif_times *times)
+{
+    if (!e || !o || !out) return nf__fail(NF_EINVAL, "sbc_lif_run: NULL argument");
+    *out = NULL;
+    nf_status st = nf__sbc_lif_check(o);
+    if (st) return st;
+    const int64_t D = NF_SBC_LIF_D, M = o->M, L = o->L;
     const int ws = o->with_stimulus != 0, k = nf_sbc_lif_n_summaries(ws);
     nf_sbc_lif_times tm = {0, 0, 0, 0};
     double t0 = now_s();
     float *rt = nf__malloc_array((size_t)o->n_ref, sizeof(float) * D);
     float *rs = nf__malloc_array((size_t)o->n_ref, sizeof(float) * (size_t)k);
     float *tt = nf__malloc_array((size_t)M, sizeof(float) * D);
-    float *ts = nf__malloc_array((size_t)M, sizeof(float) * (size_t)k);
-    float *tI = nf__malloc_array((size_t)M, sizeof(float) * T);
     float *post = nf__malloc_array((size_t)(M * L), sizeof(float) * D);
     double *ppc = nf__malloc_array((size_t)M, sizeof(double));
-    float *th = nf__malloc_array((size_t)(P + 1), sizeof(float) * D);
-    float *I = nf__malloc_array((size_t)(P + 1), sizeof(float) * T);
-    float *v = nf__malloc_array((size_t)(P + 1), sizeof(float) * T);
     nf_abc *abc = NULL;
-    nf_status st = rt && rs && tt && ts && tI && post && ppc && th && I && v
-                       ? NF_OK
-                       : nf__fail(NF_ENOMEM, "sbc_lif_run: out of memory (n_ref %lld, M %lld, L %lld)",
-                                  (long long)o->n_ref, (long long)M, (long long)L);
-    if (st == NF_OK)
-        st = nf_sbc_lif_table(e, o->seed, 0, o->n_ref, o->sigma_mV, rt, NULL, NULL, ws ? rs : NULL, ws ? NULL : rs);
-    if (st == NF_OK)
-        st = nf_sbc_lif_table(e, o->seed + 1, 0, M, o->sigma_mV, tt, tI, NULL, ws ? ts : NULL, ws ? NULL : ts);
+    st = rt && rs && tt && post && ppc ? NF_OK
+                                       : nf__fail(NF_ENOMEM, "sbc_lif_run: out of memory (n_ref %lld, M %lld, L %lld)",
+                                                  (long long)o->n_ref, (long long)M, (long long)L);
+    if (st == NF_OK) st = nf__sbc_lif_reference(e, o, 0, o->n_ref, rt, rs);
     double t1 = now_s();
     if (st == NF_OK) st = nf_sbc_lif_abc_create(rt, rs, o->n_ref, ws, &o->abc, o->repair_classes, &abc);
     double t2 = now_s();
-    if (st == NF_OK) st = nf_sbc_lif_posterior(abc, ts, M, L, o->seed, post);
-    double t3 = now_s();
-    for (int64_t m = 0; st == NF_OK && m < M; m++)
-        st = ppc_case(e, o, m, post + m * L * D, tt + m * D, tI + m * T, th, I, v, &ppc[m]);
-    double t4 = now_s();
-    if (st == NF_OK) {
-        nf_sbc_input in;
-        memset(&in, 0, sizeof in);
-        in.M = M;
-        in.L = L;
-        in.d = (int)D;
-        const char *names[NF_SBC_LIF_D], *units[NF_SBC_LIF_D];
-        for (int j = 0; j < NF_SBC_LIF_D; j++) {
-            names[j] = nf_sbc_lif_param_name(j);
-            units[j] = nf_sbc_lif_param_unit(j);
-        }
-        in.names = names;
-        in.units = units;
-        in.theta = tt;
-        in.post = post;
-        in.ppc = ppc;
-        in.ppc_level = 0.9;
-        in.seed = o->seed + 5;
-        st = nf_sbc_analyse(&in, out);
-    }
     tm.table_s = t1 - t0;
     tm.build_s = t2 - t1;
-    tm.infer_s = t3 - t2;
-    tm.ppc_s = t4 - t3;
+    if (st == NF_OK) st = nf__sbc_lif_cases(e, o, abc, 0, M, tt, post, ppc, &tm);
+    if (st == NF_OK) st = nf__sbc_lif_analyse(o, tt, post, ppc, out);
     if (times) *times = tm;
     nf_abc_destroy(abc);
     free(rt);
     free(rs);
     free(tt);
-    free(ts);
-    free(tI);
     free(post);
     free(ppc);
-    free(th);
-    free(I);
-    free(v);
     return st;
 }

@@ -269,11 +269,18 @@ nf_status nf_sbi_simulate(nf_engine *e, const nf_sbi_config *cfg, int64_t first,
 
 /* ---- dataset writer ------------------------------------------------------- */
 
-enum { F_THETA, F_X, F_SUM, F_STIM, F_VALID, F_COUNT };
+enum {
+    F_THETA = NF__SBI_THETA,
+    F_X = NF__SBI_X,
+    F_SUM = NF__SBI_SUM,
+    F_STIM = NF__SBI_STIM,
+    F_VALID = NF__SBI_VALID,
+    F_COUNT = NF__SBI_FILES
+};
 /* A dataset's output set: its files in the order of the F_ enum, then
  * meta.json, the marker of a complete dataset, written and committed last. */
-static const char *const nf__file_names[F_COUNT + 1] = {"theta.npy", "x.npy", "summaries.npy", "stimulus.npy",
-                                                        "valid.npy", "meta.json"};
+const char *const nf__sbi_file_names[F_COUNT + 1] = {"theta.npy", "x.npy", "summaries.npy", "stimulus.npy",
+                                                     "valid.npy", "meta.json"};
 
 static cJSON *nf__file_json(cJSON *files, const char *name, int64_t n, int64_t cols, const char *dtype,
                             const char *unit, const char *what)
@@ -288,9 +295,10 @@ static cJSON *nf__file_json(cJSON *files, const char *name, int64_t n, int64_t c
     return f;
 }
 
-static char *nf__meta(const nf_sbi_config *cfg, const nf_sbi_write_opts *o, const int *wrote, int64_t n_rec,
-                      int64_t n_valid)
+char *nf__sbi_meta(const nf_sbi_config *cfg, const nf_sbi_write_opts *o, const nf__sbi_layout *l, int64_t n_valid)
 {
+    const int *wrote = l->wrote;
+    const int64_t n_rec = l->n_rec;
     const nf_model *m = cfg->model;
     const nf_prior *p = cfg->prior;
     const int64_t N = o->n_sims;
@@ -372,16 +380,36 @@ static void nf__chunk_free(nf__chunk_buf *b)
     free(b->valid);
 }
 
-nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const char *dir, const nf_sbi_write_opts *o)
+nf_status nf__sbi_layout_make(const nf_sbi_config *cfg, const nf_sbi_write_opts *o, nf__sbi_layout *l)
 {
+    memset(l, 0, sizeof *l);
     if (o->n_sims < 1) return nf__fail(NF_EINVAL, "sbi: number of simulations %lld must be >= 1", (long long)o->n_sims);
     nf_status s = nf_sbi_config_validate(cfg);
     if (s) return s;
     if (cfg->stim.kind == NF_SBI_STIM_FILE && cfg->stim.n_waves > 1 && cfg->stim.n_waves < o->n_sims)
         return nf__fail(NF_ERANGE, "stimulus file %s has %lld waveforms, fewer than the %lld simulations",
                         cfg->stim.source, (long long)cfg->stim.n_waves, (long long)o->n_sims);
-    int64_t chunk = o->chunk > 0 ? o->chunk : 8192;
-    if (chunk > o->n_sims) chunk = o->n_sims;
+    l->chunk = o->chunk > 0 ? o->chunk : 8192;
+    if (l->chunk > o->n_sims) l->chunk = o->n_sims;
+    l->n_rec = (cfg->n_steps + cfg->record_every - 1) / cfg->record_every;
+    l->wrote[F_THETA] = l->wrote[F_X] = l->wrote[F_VALID] = 1;
+    l->wrote[F_SUM] = cfg->x == NF_SBI_X_BOTH;
+    l->wrote[F_STIM] = o->write_stimulus && nf_sbi_stimulus_varies(&cfg->stim);
+    l->cols[F_THETA] = nf_prior_dim_count(cfg->prior);
+    l->cols[F_X] = (cfg->x & NF_SBI_X_TRACES) ? l->n_rec : NF_SBI_N_SUMMARIES;
+    l->cols[F_SUM] = NF_SBI_N_SUMMARIES;
+    l->cols[F_STIM] = cfg->n_steps;
+    l->cols[F_VALID] = 1;
+    for (int f = 0; f < F_COUNT; f++) l->type[f] = f == F_VALID ? NF_DT_BOOL : NF_DT_F32;
+    return NF_OK;
+}
+
+nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const char *dir, const nf_sbi_write_opts *o)
+{
+    nf__sbi_layout lay;
+    nf_status s = nf__sbi_layout_make(cfg, o, &lay);
+    if (s) return s;
+    const int64_t chunk = lay.chunk;
     nf_stage *stage = NULL;
     if ((s = nf_stage_open(dir, &stage))) return s;
     char path[4096];
@@ -399,11 +427,9 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
     s = nf_sbi_runner_create(e, cfg, chunk, &r);
     if (s) goto fail;
     const int d = r->d;
-    const int64_t T = cfg->n_steps, n_rec = r->n_rec;
-    wrote[F_THETA] = wrote[F_X] = wrote[F_VALID] = 1;
-    wrote[F_SUM] = cfg->x == NF_SBI_X_BOTH;
-    wrote[F_STIM] = o->write_stimulus && r->varies;
-    const int64_t xcols = (cfg->x & NF_SBI_X_TRACES) ? n_rec : NF_SBI_N_SUMMARIES;
+    const int64_t T = cfg->n_steps;
+    memcpy(wrote, lay.wrote, sizeof wrote);
+    const int64_t xcols = lay.cols[F_X];
     for (int k = 0; k < 2; k++) {
         nf__chunk_buf *b = &buf[k];
         b->w = w;
@@ -417,11 +443,10 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
             goto fail;
         }
     }
-    const int64_t cols[F_COUNT] = {d, xcols, NF_SBI_N_SUMMARIES, T, 0};
     for (int f = 0; f < F_COUNT && !s; f++) {
         if (!wrote[f]) continue;
-        if (!(s = nf_path_join(path, sizeof path, nf_stage_path(stage), nf__file_names[f])))
-            s = nf_npy_writer_open(path, f == F_VALID ? NF_DT_BOOL : NF_DT_F32, f == F_VALID ? 1 : 2, &cols[f], &w[f]);
+        if (!(s = nf_path_join(path, sizeof path, nf_stage_path(stage), nf__sbi_file_names[f])))
+            s = nf_npy_writer_open(path, lay.type[f], f == F_VALID ? 1 : 2, &lay.cols[f], &w[f]);
     }
     if (s) goto fail;
 
@@ -465,15 +490,15 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
     if (s) goto fail;
 
     /* meta.json, the set's marker, is written last and committed last */
-    meta = nf__meta(cfg, o, wrote, n_rec, n_valid);
+    meta = nf__sbi_meta(cfg, o, &lay, n_valid);
     if (!meta) {
         s = nf__fail(NF_ENOMEM, "sbi: out of memory for meta.json");
         goto fail;
     }
-    if ((s = nf_path_join(path, sizeof path, nf_stage_path(stage), nf__file_names[F_COUNT])) ||
+    if ((s = nf_path_join(path, sizeof path, nf_stage_path(stage), nf__sbi_file_names[F_COUNT])) ||
         (s = nf_file_write_string(path, meta)))
         goto fail;
-    s = nf_stage_commit(stage, nf__file_names, F_COUNT + 1);
+    s = nf_stage_commit(stage, nf__sbi_file_names, F_COUNT + 1);
 
 fail:
     if (writing) pthread_join(writer, NULL);

@@ -2,6 +2,7 @@
 #ifndef NEUROFIT_SBI_INTERNAL_H
 #define NEUROFIT_SBI_INTERNAL_H
 
+#include "neurofit/npy.h"
 #include "neurofit/sbi.h"
 
 #include <cjson/cJSON.h>
@@ -27,5 +28,26 @@ nf_status nf__sbi_bayesflow_rows(uint64_t seed, double amp_lo, double amp_hi, do
 
 /* The stimulus description as a cJSON object (caller deletes). */
 cJSON *nf__stimulus_json(const nf_sbi_stimulus *s, double dt_ms, int64_t n_steps);
+
+/* ---- a dataset's files (dataset.c; the MPI layer writes the same set) ---- */
+
+enum { NF__SBI_THETA, NF__SBI_X, NF__SBI_SUM, NF__SBI_STIM, NF__SBI_VALID, NF__SBI_FILES };
+/* The set's names in that order, then meta.json, its marker (written last). */
+extern const char *const nf__sbi_file_names[NF__SBI_FILES + 1];
+
+/* Which files a dataset of cfg and o has, and their rows. */
+typedef struct nf__sbi_layout {
+    int wrote[NF__SBI_FILES];
+    int64_t cols[NF__SBI_FILES]; /* values per row (valid.npy: 1) */
+    nf_dtype type[NF__SBI_FILES];
+    int64_t chunk;               /* simulations per chunk */
+    int64_t n_rec;               /* trace samples per simulation */
+} nf__sbi_layout;
+
+/* nf_sbi_write_dataset's checks of cfg and o, and the layout. */
+nf_status nf__sbi_layout_make(const nf_sbi_config *cfg, const nf_sbi_write_opts *o, nf__sbi_layout *l);
+
+/* meta.json's text (malloc'd; NULL when out of memory). */
+char *nf__sbi_meta(const nf_sbi_config *cfg, const nf_sbi_write_opts *o, const nf__sbi_layout *l, int64_t n_valid);
 
 #endif
