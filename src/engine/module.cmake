@@ -12,5 +12,14 @@ list(APPEND NF_CUDA_SOURCES ${PROJECT_SOURCE_DIR}/kernels/engine_cuda.cu)
 # without errno/trap semantics; no contraction into fused multiply-adds, the
 # same IEEE operations as the CUDA build (NF_CUDA_MATH_FLAGS, -fmad=false).
 set(NF_KERNEL_C_OPTIONS -fno-math-errno -fno-trapping-math -ffp-contract=off)
+# The CPU blocks also without gcc's unroll-and-jam: it ran the loop nest of
+# spike counts under one waveform two steps per visit of each lane vector,
+# with the state loaded and stored on every visit; without it the lane loop
+# unrolls completely and the state stays in registers (izhikevich 0.70x ->
+# 0.87x the plain loop in CPU time; bench/RESULTS.md). Values are unchanged.
+set(NF_CPU_BLOCK_OPTIONS ${NF_KERNEL_C_OPTIONS})
+if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
+  list(APPEND NF_CPU_BLOCK_OPTIONS -fno-loop-unroll-and-jam)
+endif()
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cpu.c ${CMAKE_CURRENT_LIST_DIR}/cpu_narrow.c PROPERTIES
-  COMPILE_OPTIONS "${NF_KERNEL_C_OPTIONS}")
+  COMPILE_OPTIONS "${NF_CPU_BLOCK_OPTIONS}")
