@@ -408,9 +408,12 @@ static nf_status sweep_owner(const nf_fit_result *r, int **group, int **pos)
     return NF_OK;
 }
 
-/* best_traces.npy: float32 [n_targets][max n], each recording's trace of the
- * best model of its group, NaN padded. */
-static nf_status write_traces(const nf_fit_result *r, const nf_fit_target *t, const char *path)
+/* The fitted traces, NaN padded to the longest recording:
+ * best_traces.npy (all 0): float32 [n_targets][max n], each recording's trace
+ * of the best model of its group; model_traces.npy (all 1): float32
+ * [n_targets][n_models][max n], every model's best trace of the recording's
+ * group in the order of results.json's "models", not the ranking. */
+static nf_status write_traces(const nf_fit_result *r, const nf_fit_target *t, int all, const char *path)
 {
     int64_t nmax = 0;
     for (int i = 0; i < r->n_targets; i++)
@@ -419,20 +422,29 @@ static nf_status write_traces(const nf_fit_result *r, const nf_fit_target *t, co
     nf_status s = sweep_owner(r, &grp, &pos);
     if (s)
         return s;
-    float *buf = nf__malloc_array((size_t)r->n_targets * (size_t)nmax, sizeof(float));
+    const int per_rec = all ? r->n_models : 1;
+    size_t per = (size_t)per_rec * (size_t)nmax;
+    float *buf = nf__malloc_array((size_t)r->n_targets * per, sizeof(float));
     if (!buf) {
         free(grp);
         free(pos);
-        return nf__fail(NF_ENOMEM, "%s: out of memory", path);
+        return nf__fail(NF_ENOMEM, "%s: out of memory for %d x %d x %lld samples", path, r->n_targets, per_rec,
+                        (long long)nmax);
     }
-    for (int i = 0; i < r->n_targets; i++) {
-        const nf_fit_record *best = grp[i] >= 0 ? &r->records[(size_t)grp[i] * r->n_models] : NULL;
-        const float *tr = best && best->sweeps ? best->sweeps[pos[i]].trace : NULL;
-        for (int64_t k = 0; k < nmax; k++)
-            buf[(size_t)i * nmax + k] = tr && k < t[i].n ? tr[k] : NAN;
-    }
-    int64_t shape[2] = {r->n_targets, nmax};
-    s = nf_npy_write(path, NF_DT_F32, 2, shape, buf);
+    for (size_t k = 0; k < (size_t)r->n_targets * per; k++)
+        buf[k] = NAN;
+    for (int i = 0; i < r->n_targets; i++)
+        for (int j = 0; grp[i] >= 0 && j < per_rec; j++) {
+            const nf_fit_record *rec = &r->records[(size_t)grp[i] * r->n_models + j];
+            const float *tr = rec->sweeps ? rec->sweeps[pos[i]].trace : NULL;
+            float *row = buf + (size_t)i * per + (size_t)(all ? rec->model_slot : 0) * nmax;
+            for (int64_t k = 0; tr && k < t[i].n; k++)
+                row[k] = tr[k];
+        }
+    int64_t shape[3] = {r->n_targets, per_rec, nmax};
+    if (!all)
+        shape[1] = nmax;
+    s = nf_npy_write(path, NF_DT_F32, all ? 3 : 2, shape, buf);
     free(buf);
     free(grp);
     free(pos);
@@ -505,45 +517,6 @@ done:
     return s;
 }
 
-/* model_traces.npy: float32 [n_targets][n_models][max n], every model's best
- * trace (of the recording's group) in the order of results.json's "models",
- * NaN padded. */
-static nf_status write_model_traces(const nf_fit_result *r, const nf_fit_target *targets, const char *path)
-{
-    int64_t nmax = 0;
-    for (int i = 0; i < r->n_targets; i++)
-        nmax = targets[i].n > nmax ? targets[i].n : nmax;
-    int *grp, *pos;
-    nf_status s = sweep_owner(r, &grp, &pos);
-    if (s)
-        return s;
-    size_t per = (size_t)r->n_models * (size_t)nmax;
-    float *buf = nf__malloc_array((size_t)r->n_targets * per, sizeof(float));
-    if (!buf) {
-        free(grp);
-        free(pos);
-        return nf__fail(NF_ENOMEM, "model_traces.npy: out of memory for %d x %d x %lld samples", r->n_targets,
-                        r->n_models, (long long)nmax);
-    }
-    for (size_t k = 0; k < (size_t)r->n_targets * per; k++)
-        buf[k] = NAN;
-    for (int i = 0; i < r->n_targets; i++)
-        for (int j = 0; grp[i] >= 0 && j < r->n_models; j++) {
-            const nf_fit_record *rec = &r->records[(size_t)grp[i] * r->n_models + j];
-            const float *tr = rec->sweeps ? rec->sweeps[pos[i]].trace : NULL;
-            /* the order of results.json's "models", not the ranking */
-            float *row = buf + (size_t)i * per + (size_t)rec->model_slot * nmax;
-            for (int64_t k = 0; tr && k < targets[i].n; k++)
-                row[k] = tr[k];
-        }
-    int64_t shape[3] = {r->n_targets, r->n_models, nmax};
-    s = nf_npy_write(path, NF_DT_F32, 3, shape, buf);
-    free(buf);
-    free(grp);
-    free(pos);
-    return s;
-}
-
 /* A fit's output set, results.json (the marker) last; the checkpoint
  * directory that `neurofit fit` keeps in its output directory while it runs
  * belongs to it, so a committed set ends it. */
@@ -567,11 +540,11 @@ nf_status nf_fit_write(const nf_fit_result *r, const nf_fit_target *targets, con
     if (!s && !(s = nf_path_join(p, sizeof p, sd, "sweeps.csv")))
         s = write_sweeps_csv(r, targets, p);
     if (!s && !(s = nf_path_join(p, sizeof p, sd, "best_traces.npy")))
-        s = write_traces(r, targets, p);
+        s = write_traces(r, targets, 0, p);
     if (!s && !(s = nf_path_join(p, sizeof p, sd, "report.html")))
         s = write_report(r, targets, opt->top_k, p);
     if (!s && all_traces && !(s = nf_path_join(p, sizeof p, sd, "model_traces.npy")))
-        s = write_model_traces(r, targets, p);
+        s = write_traces(r, targets, 1, p);
     if (!s && !(s = nf_path_join(p, sizeof p, sd, "results.json")))
         s = write_json(r, targets, opt->top_k, opt, p);
     if (!s)
