@@ -22,6 +22,9 @@ extern "C" {
  * failing path reads: return nf__fail(NF_EINVAL, "dt = %g ms must be > 0", dt); */
 nf_status nf__fail(nf_status s, const char *fmt, ...) NF__PRINTF(2, 3);
 
+/* Monotonic wall-clock seconds (timings, progress, checkpoint intervals). */
+double nf__now_s(void);
+
 /* Overflow-checked allocation of n * size bytes; NULL on overflow. */
 void *nf__calloc(size_t n, size_t size);
 void *nf__malloc_array(size_t n, size_t size);

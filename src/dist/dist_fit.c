@@ -54,13 +54,6 @@
 #define CHUNK_BYTES ((int64_t)256 << 20) /* bytes of samples per chunk (v, i and the trace back) */
 #define PROGRESS_EVERY_S 0.05
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void nap(void)
 {
     struct timespec ts = {0, 100000};
@@ -581,7 +574,7 @@ static nf_status worker(const nf_fit_options *opt, const nf_model *const *models
 {
     worker_ctx w = {.progress = progress, .user = user};
     nf__dist_send(0, NF__TAG_READY, NULL, 0);
-    double wait_s = 0, t_ready = now_s();
+    double wait_s = 0, t_ready = nf__now_s();
     int64_t waits = 0;
     for (;;) {
         int src, tag;
@@ -608,7 +601,7 @@ static nf_status worker(const nf_fit_options *opt, const nf_model *const *models
             s = unpack_chunk(&b, models, M, &c);
         nf__buf_free(&b);
         if (!s && !c.starved) {
-            wait_s += now_s() - t_ready;
+            wait_s += nf__now_s() - t_ready;
             waits++;
         }
         nf_fit_result *r = NULL;
@@ -630,7 +623,7 @@ static nf_status worker(const nf_fit_options *opt, const nf_model *const *models
             send_fail(s, "chunk %d (%s, %d group(s) from %s): %s", c.id, c.model ? c.model->name : "?", c.n,
                       c.n && c.g ? c.g[0].name : "?", nf_errmsg());
         chunk_in_free(&c);
-        t_ready = now_s();
+        t_ready = nf__now_s();
     }
     nf__buf b = {0};
     nf__buf_put(&b, &wait_s, sizeof wait_s);
@@ -1448,12 +1441,12 @@ static void fill_progress(const coord *c, double t0, nf_dist_progress *p)
     p->ranks = j->size;
     for (int k = 0; k < j->size; k++)
         p->ranks_busy += c->rs[k].busy >= 0;
-    p->elapsed_s = now_s() - t0;
+    p->elapsed_s = nf__now_s() - t0;
 }
 
 static nf_status coordinate(job *j, local_worker *L, nf_dist_progress_fn progress, void *user)
 {
-    const double t0 = now_s();
+    const double t0 = nf__now_s();
     coord c = {.j = j, .L = L};
     c.rs = calloc((size_t)j->size, sizeof *c.rs);
     if (!c.rs)
@@ -1471,7 +1464,7 @@ static nf_status coordinate(job *j, local_worker *L, nf_dist_progress_fn progres
             handle(&c, src, tag, len, 0);
             acted = 1;
         }
-        double t = now_s();
+        double t = nf__now_s();
         local_finished(&c, 0, t);
         if (c.fail || j->items_done == j->items_total)
             break;
@@ -1500,7 +1493,7 @@ static nf_status coordinate(job *j, local_worker *L, nf_dist_progress_fn progres
     for (;;) {
         while (nf__dist_poll(-1, -1, &src, &tag, &len))
             handle(&c, src, tag, len, 1);
-        local_finished(&c, 1, now_s());
+        local_finished(&c, 1, nf__now_s());
         pthread_mutex_lock(&L->mu);
         int busy = L->has;
         pthread_mutex_unlock(&L->mu);
@@ -1546,7 +1539,7 @@ nf_status nf_dist_fit(const nf_fit_target *targets, int n_targets, const nf_fit_
         opt = &defaults;
     }
     const int rank = nf_dist_rank();
-    const double t0 = now_s();
+    const double t0 = nf__now_s();
     job j;
     memset(&j, 0, sizeof j);
     j.tg = targets;
@@ -1658,7 +1651,7 @@ nf_status nf_dist_fit(const nf_fit_target *targets, int n_targets, const nf_fit_
         for (int g = 0; g < j.G; g++)
             on_test[g] = (uint8_t)r->groups[g].ranked_on_test;
         nf__fit_rank(r, on_test); /* groups with held-out sweeps: by them, as nf_fit_groups */
-        r->seconds = now_s() - t0;
+        r->seconds = nf__now_s() - t0;
         *out = r;
         if (stats) {
             *stats = j.st;

@@ -32,15 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void my_range(int64_t N, int64_t *lo, int64_t *hi)
 {
@@ -284,7 +276,7 @@ nf_status nf_dist_sbc_lif_run(nf_engine *e, const nf_sbc_lif_opts *o, nf_sbc_res
     nf_abc *abc = NULL;
     int64_t lo, hi;
     my_range(o->n_ref, &lo, &hi);
-    double t0 = now_s();
+    double t0 = nf__now_s();
     if (!s) {
         rt = nf__malloc_array((size_t)o->n_ref, sizeof(float) * D);
         rs = nf__malloc_array((size_t)o->n_ref, sizeof(float) * (size_t)k);
@@ -297,10 +289,10 @@ nf_status nf_dist_sbc_lif_run(nf_engine *e, const nf_sbc_lif_opts *o, nf_sbc_res
         MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, rt, c1, d1, MPI_FLOAT, MPI_COMM_WORLD);
         MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, rs, c2, d2, MPI_FLOAT, MPI_COMM_WORLD);
     }
-    double t1 = now_s();
+    double t1 = nf__now_s();
     if (!s)
         s = nf_sbc_lif_abc_create(rt, rs, o->n_ref, o->with_stimulus != 0, &o->abc, o->repair_classes, &abc);
-    double t2 = now_s();
+    double t2 = nf__now_s();
     tm.table_s = t1 - t0;
     tm.build_s = t2 - t1;
     my_range(M, &lo, &hi);

@@ -661,7 +661,7 @@ nf_status nf_fit_groups(const nf_fit_target *targets, int n_targets, const nf_fi
     nf_status s = check_options(opt);
     if (s)
         return s;
-    const double t0 = nf__fit_now_s();
+    const double t0 = nf__now_s();
     const nf_model **models = NULL;
     int M = 0;
     prepared p = {0};
@@ -701,7 +701,7 @@ nf_status nf_fit_groups(const nf_fit_target *targets, int n_targets, const nf_fi
     }
     nf__fit_rank(res, on_test); /* groups with held-out sweeps: by them */
     free(on_test);
-    res->seconds = nf__fit_now_s() - t0;
+    res->seconds = nf__now_s() - t0;
 done:
     nf_engine_destroy(eng);
     prepared_free(&p);
@@ -755,7 +755,7 @@ nf_status nf_fit_score(const nf_fit_target *targets, int n_targets, const nf_fit
     nf_status s = check_options(opt);
     if (s)
         return s;
-    const double t0 = nf__fit_now_s();
+    const double t0 = nf__now_s();
     prepared p = {0};
     nf_engine *eng = NULL;
     nf_fit_result *res = calloc(1, sizeof *res);
@@ -824,7 +824,7 @@ nf_status nf_fit_score(const nf_fit_target *targets, int n_targets, const nf_fit
     res->backend = nf_engine_backend(eng);
     uint8_t on_test = 1;
     nf__fit_rank(res, &on_test);
-    res->seconds = nf__fit_now_s() - t0;
+    res->seconds = nf__now_s() - t0;
 done:
     nf_engine_destroy(eng);
     prepared_free(&p);

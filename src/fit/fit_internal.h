@@ -197,9 +197,6 @@ uint64_t nf__fit_fingerprint(const nf_fit_options *o, const nf__fit_in *in, cons
 
 /* ---- fit_pass.c ---------------------------------------------------------------- */
 
-/* Monotonic seconds. */
-double nf__fit_now_s(void);
-
 /* One pass: models[0..M) on the groups gidx[0..G) of in, with opt's budget,
  * seed, starts (their target: a group index of in) and checkpoint
  * directory; *out holds the records [G][M] in model order, unranked, with

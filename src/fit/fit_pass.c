@@ -49,16 +49,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define CKPT_INTERVAL_S 5.0
-
-double nf__fit_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 
 /* ---- shapes ---------------------------------------------------------------- */
@@ -632,7 +624,7 @@ static nf_status run_model(fit_ctx *c, int mi, nf__fit_slot *slots, char *cur_di
         if (c->o->progress) {
             nf_fit_progress p = {.model_index = mi, .n_models = c->M, .model = m->name,
                                  .n_targets = c->G, .sims_done = c->sims, .neuron_steps = c->steps,
-                                 .elapsed_s = nf__fit_now_s() - c->t0, .best_score = INFINITY};
+                                 .elapsed_s = nf__now_s() - c->t0, .best_score = INFINITY};
             for (int u = 0; u < c->G; u++) {
                 if (nf_optim_stop(slots[u].opt) == NF_OPTIM_RUNNING)
                     p.targets_running++;
@@ -642,12 +634,12 @@ static nf_status run_model(fit_ctx *c, int mi, nf__fit_slot *slots, char *cur_di
             }
             stop = c->o->progress(&p, c->o->progress_user);
         }
-        if (c->o->checkpoint_dir && (stop || nf__fit_now_s() - c->last_ckpt >= CKPT_INTERVAL_S)) {
+        if (c->o->checkpoint_dir && (stop || nf__now_s() - c->last_ckpt >= CKPT_INTERVAL_S)) {
             nf__fit_counts n = search_counts(c);
             if ((s = nf__fit_ckpt_save(c->o->checkpoint_dir, c->fingerprint, mi, slots, c->G, 0, &n, cur_dir,
                                        cur_cap)))
                 break;
-            c->last_ckpt = nf__fit_now_s();
+            c->last_ckpt = nf__now_s();
         }
         if (stop) {
             s = nf__fail(NF_EINTERRUPTED, "fit interrupted during model %s%s", m->name,
@@ -970,7 +962,7 @@ nf_status nf__fit_pass(const nf__fit_in *in, const nf_fit_options *opt, const nf
 {
     *out = NULL;
     nf_status s = NF_OK;
-    fit_ctx c = {.in = in, .o = opt, .gidx = gidx, .G = G, .M = M, .t0 = nf__fit_now_s()};
+    fit_ctx c = {.in = in, .o = opt, .gidx = gidx, .G = G, .M = M, .t0 = nf__now_s()};
     c.last_ckpt = c.t0;
     c.res = calloc(1, sizeof *c.res);
     nf__fit_slot *slots = calloc((size_t)G, sizeof *slots);

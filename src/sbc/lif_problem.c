@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Philox stream of the measurement noise (the engine's streams are 0..3,
  * kernels/nf_philox.h). */
@@ -40,13 +39,6 @@ const char *nf_sbc_lif_param_unit(int j)
 }
 
 void nf_sbc_lif_bounds(double *lo, double *hi) { nf_sbi_bayesflow_lif_box(lo, hi); }
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 nf_status nf_sbc_lif_add_noise(float *v, int64_t n, double sigma_mV, uint64_t noise_seed, int64_t first)
 {
@@ -239,15 +231,15 @@ nf_status nf__sbc_lif_cases(nf_engine *e, const nf_sbc_lif_opts *o, const nf_abc
     nf_status st = ts && tI && th && I && v ? NF_OK
                                            : nf__fail(NF_ENOMEM, "sbc_lif_run: out of memory (%lld cases, P %lld)",
                                                       (long long)n, (long long)P);
-    double t0 = now_s();
+    double t0 = nf__now_s();
     if (st == NF_OK) st = nf_sbc_lif_table(e, o->seed + 1, first, n, o->sigma_mV, tt, tI, NULL, ws ? ts : NULL, ws ? NULL : ts);
-    double t1 = now_s();
+    double t1 = nf__now_s();
     /* case m draws with seed + 1000 + m (nf_sbc_lif_posterior counts from 0) */
     if (st == NF_OK) st = nf_sbc_lif_posterior(abc, ts, n, L, o->seed + (uint64_t)first, post);
-    double t2 = now_s();
+    double t2 = nf__now_s();
     for (int64_t m = 0; st == NF_OK && m < n; m++)
         st = ppc_case(e, o, first + m, post + m * L * D, tt + m * D, tI + m * T, th, I, v, &ppc[m]);
-    double t3 = now_s();
+    double t3 = nf__now_s();
     if (tm) {
         tm->table_s += t1 - t0;
         tm->infer_s += t2 - t1;
@@ -293,7 +285,7 @@ nf_status nf_sbc_lif_run(nf_engine *e, const nf_sbc_lif_opts *o, nf_sbc_result *
     const int64_t D = NF_SBC_LIF_D, M = o->M, L = o->L;
     const int ws = o->with_stimulus != 0, k = nf_sbc_lif_n_summaries(ws);
     nf_sbc_lif_times tm = {0, 0, 0, 0};
-    double t0 = now_s();
+    double t0 = nf__now_s();
     float *rt = nf__malloc_array((size_t)o->n_ref, sizeof(float) * D);
     float *rs = nf__malloc_array((size_t)o->n_ref, sizeof(float) * (size_t)k);
     float *tt = nf__malloc_array((size_t)M, sizeof(float) * D);
@@ -304,9 +296,9 @@ nf_status nf_sbc_lif_run(nf_engine *e, const nf_sbc_lif_opts *o, nf_sbc_result *
                                        : nf__fail(NF_ENOMEM, "sbc_lif_run: out of memory (n_ref %lld, M %lld, L %lld)",
                                                   (long long)o->n_ref, (long long)M, (long long)L);
     if (st == NF_OK) st = nf__sbc_lif_reference(e, o, 0, o->n_ref, rt, rs);
-    double t1 = now_s();
+    double t1 = nf__now_s();
     if (st == NF_OK) st = nf_sbc_lif_abc_create(rt, rs, o->n_ref, ws, &o->abc, o->repair_classes, &abc);
-    double t2 = now_s();
+    double t2 = nf__now_s();
     tm.table_s = t1 - t0;
     tm.build_s = t2 - t1;
     if (st == NF_OK) st = nf__sbc_lif_cases(e, o, abc, 0, M, tt, post, ppc, &tm);
