@@ -113,8 +113,28 @@ int nf_engine_threads(const nf_engine *e);
  * value). */
 nf_status nf_batch_validate(const nf_batch *b);
 
-/* Validate and run a batch. */
+/* Validate and run a batch (nf_engine_submit then nf_engine_wait). */
 nf_status nf_engine_run(nf_engine *e, const nf_batch *b);
+
+/* ---- several batches in flight ----
+ * nf_engine_submit validates b and starts it; nf_engine_wait(t) returns when
+ * its outputs are written. Between the two, every array b points to (inputs
+ * and outputs) and the models must stay alive and unchanged, and the outputs
+ * must not be read; the nf_batch struct itself may go. Batches in flight are
+ * independent: each gets the results nf_engine_run would give it, in any
+ * order of waits. Submitting lets a GPU hold several batches (one stream
+ * each) while the caller prepares the next; the CPU backend runs a batch at
+ * submit, on all its threads, and its wait only ends the ticket.
+ * Errors: submit returns validation errors and, where the run happens at
+ * submit, run errors (no ticket is made then: *out = 0); wait returns a
+ * run's own errors once. Every ticket must be waited for once (an unknown or
+ * already waited ticket: NF_EINVAL); destroying an engine waits for all. */
+typedef int64_t nf_engine_ticket; /* > 0 */
+nf_status nf_engine_submit(nf_engine *e, const nf_batch *b, nf_engine_ticket *out);
+nf_status nf_engine_wait(nf_engine *e, nf_engine_ticket t);
+/* Simulations submitted and not yet waited for: the threads a GPU has in
+ * flight. */
+int64_t nf_engine_in_flight(const nf_engine *e);
 
 #ifdef __cplusplus
 }

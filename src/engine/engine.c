@@ -18,6 +18,15 @@ struct nf_engine {
     float *soa;
     size_t soa_cap;
     double kernel_s; /* CUDA kernel time of the last run, s */
+    /* batches submitted and not yet waited for (both backends run a batch
+     * at submit for now; the ticket table is the in-flight account) */
+    struct nf__job {
+        nf_engine_ticket ticket;
+        int64_t n_sims;
+    } *jobs;
+    int n_jobs, cap_jobs;
+    nf_engine_ticket next_ticket;
+    int64_t in_flight;
 };
 
 double nf_engine_kernel_seconds(const nf_engine *e) { return e->kernel_s; }
@@ -85,6 +94,7 @@ void nf_engine_destroy(nf_engine *e)
     nf__cuda_destroy(e->cuda);
 #endif
     free(e->soa);
+    free(e->jobs);
     free(e);
 }
 
@@ -243,7 +253,49 @@ static void nf__from_soa(const float *soa, int64_t n, int k, float *rows)
         for (int j = 0; j < k; j++) rows[i * k + j] = soa[(int64_t)j * n + i];
 }
 
-nf_status nf_engine_run(nf_engine *e, const nf_batch *b) { return nf__engine_run_via(e, b, NULL, NULL); }
+nf_status nf_engine_run(nf_engine *e, const nf_batch *b)
+{
+    nf_engine_ticket t;
+    nf_status s = nf_engine_submit(e, b, &t);
+    return s ? s : nf_engine_wait(e, t);
+}
+
+nf_status nf_engine_submit(nf_engine *e, const nf_batch *b, nf_engine_ticket *out)
+{
+    if (!out) return nf__fail(NF_EINVAL, "engine submit: ticket pointer is NULL");
+    *out = 0;
+    if (!e) return nf__fail(NF_EINVAL, "engine is NULL");
+    if (e->n_jobs == e->cap_jobs) {
+        int cap = e->cap_jobs ? 2 * e->cap_jobs : 16;
+        struct nf__job *j = realloc(e->jobs, sizeof *j * (size_t)cap);
+        if (!j) return nf__fail(NF_ENOMEM, "engine: out of memory for the batches in flight");
+        e->jobs = j;
+        e->cap_jobs = cap;
+    }
+    nf_status s = nf__engine_run_via(e, b, NULL, NULL);
+    if (s) return s;
+    *out = ++e->next_ticket;
+    e->jobs[e->n_jobs].ticket = *out;
+    e->jobs[e->n_jobs].n_sims = b->n_sims;
+    e->n_jobs++;
+    e->in_flight += b->n_sims;
+    return NF_OK;
+}
+
+nf_status nf_engine_wait(nf_engine *e, nf_engine_ticket t)
+{
+    if (!e) return nf__fail(NF_EINVAL, "engine is NULL");
+    for (int k = 0; k < e->n_jobs; k++) {
+        if (e->jobs[k].ticket != t) continue;
+        e->in_flight -= e->jobs[k].n_sims;
+        e->jobs[k] = e->jobs[--e->n_jobs];
+        return NF_OK;
+    }
+    return nf__fail(NF_EINVAL, "engine wait: ticket %lld is not in flight (never submitted or already waited for)",
+                    (long long)t);
+}
+
+int64_t nf_engine_in_flight(const nf_engine *e) { return e ? e->in_flight : 0; }
 
 nf_status nf__engine_run_via(nf_engine *e, const nf_batch *b, nf__runner run, void *ctx)
 {
