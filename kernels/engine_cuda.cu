@@ -12,7 +12,9 @@
  * are kept per engine and only grow, so repeated runs of one batch shape (a
  * fit's generations) allocate nothing. The budget of each device is its free
  * memory (cudaMemGetInfo, plus what the engine already holds, less a margin
- * for the runtime), capped by nf_engine_set_memory_limit. Every CUDA call is
+ * for the runtime), capped by nf_engine_set_memory_limit. Plan device k runs
+ * on the engine's k-th CUDA device (nf_engine_set_devices), each on its own
+ * non-blocking streams. Every CUDA call is
  * checked; errors come back as NF_ECUDA with file and line. */
 #include <cuda_runtime.h>
 
@@ -25,7 +27,7 @@
 #include <string.h>
 
 #define NF__KERNEL(m, v)                                                            \
-    __global__ void __launch_bounds__(128) nf__k_##m##_##v(nf__kargs a)             \
+    __global__ void __launch_bounds__(NF__THREADS_PER_BLOCK) nf__k_##m##_##v(nf__kargs a)             \
     {                                                                               \
         nf__thread_##m##_##v(&a, blockIdx.x, blockDim.x, threadIdx.x);              \
     }
@@ -44,17 +46,19 @@ static const nf__kernel_fn nf__kernels[] = {NF_MODEL_VARIANT_LIST(NF__KPTR)};
                             cudaGetErrorString(err_));                                        \
     } while (0)
 
-enum { NF__THREADS = 128, NF__MAX_DEV = 16, NF__STREAMS = 1 };
+enum { NF__MAX_DEV = NF_MAX_DEVICES, NF__STREAMS = NF__STREAMS_PER_DEVICE };
 
+/* What the engine holds on one CUDA device (indexed by device number). */
 typedef struct nf__cuda_dev {
     void *buf[NF__STREAMS][NF__B_COUNT];
     size_t cap[NF__STREAMS][NF__B_COUNT];
-    cudaEvent_t ev[2];
-    int ready; /* events created */
+    cudaStream_t stream[NF__STREAMS];
+    cudaEvent_t ev[NF__STREAMS][2];
+    int ready; /* streams and events created */
+    float kernel_ms; /* kernel time of the current run */
 } nf__cuda_dev;
 
 struct nf__cuda {
-    int n_devices;
     size_t limit; /* bytes per device, 0: free memory */
     nf__cuda_dev dev[NF__MAX_DEV];
 };
@@ -83,12 +87,6 @@ extern "C" nf_status nf__cuda_create(nf__cuda **out)
     *out = NULL;
     nf__cuda *c = (nf__cuda *)calloc(1, sizeof *c);
     if (!c) return nf__fail(NF_ENOMEM, "cuda: out of memory");
-    c->n_devices = 1; /* device 0; issue 18 spreads a batch over several */
-    cudaError_t err = cudaSetDevice(0);
-    if (err != cudaSuccess) {
-        free(c);
-        return nf__fail(NF_ECUDA, "cudaSetDevice(0): %s", cudaGetErrorString(err));
-    }
     *out = c;
     return NF_OK;
 }
@@ -96,13 +94,15 @@ extern "C" nf_status nf__cuda_create(nf__cuda **out)
 extern "C" void nf__cuda_destroy(nf__cuda *c)
 {
     if (!c) return;
-    for (int d = 0; d < c->n_devices; d++) {
+    for (int d = 0; d < NF__MAX_DEV; d++) {
+        nf__cuda_dev *v = &c->dev[d];
+        if (!v->ready) continue;
         cudaSetDevice(d);
-        for (int s = 0; s < NF__STREAMS; s++)
-            for (int k = 0; k < NF__B_COUNT; k++) cudaFree(c->dev[d].buf[s][k]);
-        if (c->dev[d].ready) {
-            cudaEventDestroy(c->dev[d].ev[0]);
-            cudaEventDestroy(c->dev[d].ev[1]);
+        for (int s = 0; s < NF__STREAMS; s++) {
+            for (int k = 0; k < NF__B_COUNT; k++) cudaFree(v->buf[s][k]);
+            cudaEventDestroy(v->ev[s][0]);
+            cudaEventDestroy(v->ev[s][1]);
+            cudaStreamDestroy(v->stream[s]);
         }
     }
     free(c);
@@ -110,9 +110,24 @@ extern "C" void nf__cuda_destroy(nf__cuda *c)
 
 extern "C" void nf__cuda_set_limit(nf__cuda *c, size_t bytes) { c->limit = bytes; }
 
+/* Streams and events of device d, once. */
+static nf_status nf__dev_ready(nf__cuda *c, int d)
+{
+    nf__cuda_dev *v = &c->dev[d];
+    if (v->ready) return NF_OK;
+    NF__CK(cudaSetDevice(d));
+    for (int s = 0; s < NF__STREAMS; s++) {
+        NF__CK(cudaStreamCreateWithFlags(&v->stream[s], cudaStreamNonBlocking));
+        NF__CK(cudaEventCreate(&v->ev[s][0]));
+        NF__CK(cudaEventCreate(&v->ev[s][1]));
+    }
+    v->ready = 1;
+    return NF_OK;
+}
+
 /* Bytes device d may hold for a batch: free memory plus what the engine holds
  * there, less a margin for the runtime, capped by the limit. */
-static nf_status nf__budget(nf__cuda *c, int d, size_t *out)
+extern "C" nf_status nf__cuda_budget(nf__cuda *c, int d, size_t *out)
 {
     size_t free_b = 0, total_b = 0, held = 0;
     NF__CK(cudaSetDevice(d));
@@ -125,12 +140,12 @@ static nf_status nf__budget(nf__cuda *c, int d, size_t *out)
     return NF_OK;
 }
 
-/* Grow the buffers of (device, stream) to the plan's sizes. */
-static nf_status nf__reserve(nf__cuda *c, const nf__plan *p, int d, int s)
+/* Grow the buffers of plan device pd (CUDA device d), stream s to the plan's sizes. */
+static nf_status nf__reserve(nf__cuda *c, const nf__plan *p, int pd, int d, int s)
 {
     nf__cuda_dev *v = &c->dev[d];
     for (int k = 0; k < NF__B_COUNT; k++) {
-        size_t need = nf__plan_slot_bytes(p, d, s, k);
+        size_t need = nf__plan_slot_bytes(p, pd, s, k);
         if (need <= v->cap[s][k]) continue;
         cudaFree(v->buf[s][k]);
         v->buf[s][k] = NULL;
@@ -138,73 +153,96 @@ static nf_status nf__reserve(nf__cuda *c, const nf__plan *p, int d, int s)
         NF__CK(cudaMalloc(&v->buf[s][k], need));
         v->cap[s][k] = need;
     }
-    if (!v->ready) {
-        NF__CK(cudaEventCreate(&v->ev[0]));
-        NF__CK(cudaEventCreate(&v->ev[1]));
-        v->ready = 1;
-    }
     return NF_OK;
 }
 
 static nf_status nf__copy_run(nf__cuda_dev *v, int stream, const nf__copy *x)
 {
     char *dev = (char *)v->buf[stream][x->slot] + x->dev_off;
+    cudaStream_t st = v->stream[stream];
     if (x->to_device)
-        NF__CK(cudaMemcpy2D(dev, x->dev_pitch, x->src, x->host_pitch, x->width, x->rows, cudaMemcpyHostToDevice));
+        NF__CK(cudaMemcpy2DAsync(dev, x->dev_pitch, x->src, x->host_pitch, x->width, x->rows, cudaMemcpyHostToDevice, st));
     else
-        NF__CK(cudaMemcpy2D(x->dst, x->host_pitch, dev, x->dev_pitch, x->width, x->rows, cudaMemcpyDeviceToHost));
+        NF__CK(cudaMemcpy2DAsync(x->dst, x->host_pitch, dev, x->dev_pitch, x->width, x->rows, cudaMemcpyDeviceToHost, st));
     return NF_OK;
 }
 
-extern "C" nf_status nf__cuda_run(nf__cuda *c, int model_id, int n_params, int n_state, const nf__kargs *h,
-                                  double *kernel_s)
+/* Uploads and the kernel of launch li on its device's stream, not waited for. */
+static nf_status nf__launch_start(nf__cuda *c, const nf__plan *p, int64_t li, const int *ids, int model_id,
+                                  const nf__kargs *h)
+{
+    const nf__launch *L = &p->launches[li];
+    nf__cuda_dev *v = &c->dev[ids[L->device]];
+    NF__CK(cudaSetDevice(ids[L->device]));
+    nf_status s = NF_OK;
+    for (int64_t k = 0; k < L->n_in && !s; k++) s = nf__copy_run(v, L->stream, &p->copies[L->copy_in + k]);
+    if (s) return s;
+    nf__kargs a;
+    nf__plan_bind(p, li, h, v->buf[L->stream], &a);
+    cudaStream_t st = v->stream[L->stream];
+    NF__CK(cudaEventRecord(v->ev[L->stream][0], st));
+    nf__kernels[L->variant * NF__N_MODELS + model_id]<<<L->blocks, L->threads, 0, st>>>(a);
+    cudaError_t err = cudaGetLastError();
+    if (err != cudaSuccess)
+        return nf__fail(NF_ECUDA, "%s:%d: kernel of model %d (launch %lld of %lld, device %d): %s", __FILE__, __LINE__,
+                        model_id, (long long)li, (long long)p->n_launches, ids[L->device], cudaGetErrorString(err));
+    NF__CK(cudaEventRecord(v->ev[L->stream][1], st));
+    return NF_OK;
+}
+
+/* Wait for launch li's kernel, add its time, copy its outputs back. */
+static nf_status nf__launch_finish(nf__cuda *c, const nf__plan *p, int64_t li, const int *ids)
+{
+    const nf__launch *L = &p->launches[li];
+    nf__cuda_dev *v = &c->dev[ids[L->device]];
+    NF__CK(cudaSetDevice(ids[L->device]));
+    cudaError_t err = cudaEventSynchronize(v->ev[L->stream][1]);
+    if (err != cudaSuccess)
+        return nf__fail(NF_ECUDA, "%s:%d: launch %lld of %lld on device %d: %s", __FILE__, __LINE__, (long long)li,
+                        (long long)p->n_launches, ids[L->device], cudaGetErrorString(err));
+    float ms = 0;
+    NF__CK(cudaEventElapsedTime(&ms, v->ev[L->stream][0], v->ev[L->stream][1]));
+    v->kernel_ms += ms;
+    nf_status s = NF_OK;
+    for (int64_t k = 0; k < L->n_out && !s; k++) s = nf__copy_run(v, L->stream, &p->copies[L->copy_out + k]);
+    if (!s) NF__CK(cudaStreamSynchronize(v->stream[L->stream]));
+    return s;
+}
+
+/* The plan in rounds: round r starts the r-th launch of every (device,
+ * stream) and then finishes them, so the devices compute side by side. */
+extern "C" nf_status nf__cuda_exec(nf__cuda *c, const nf__plan *p, const int *ids, int model_id, const nf__kargs *h,
+                                   double *kernel_s)
 {
     *kernel_s = 0;
-    size_t budget[NF__MAX_DEV];
-    nf_status s;
-    for (int d = 0; d < c->n_devices; d++)
-        if ((s = nf__budget(c, d, &budget[d]))) return s;
-    nf__plan_opts o;
-    o.n_devices = c->n_devices;
-    o.n_streams = NF__STREAMS;
-    o.budget = budget;
-    o.threads_per_block = NF__THREADS;
-    nf__plan p;
-    if ((s = nf__plan_make(h, n_params, n_state, &o, &p))) return s;
-    for (int d = 0; d < p.n_devices && !s; d++) {
-        cudaError_t err = cudaSetDevice(d);
-        if (err != cudaSuccess) s = nf__fail(NF_ECUDA, "cudaSetDevice(%d): %s", d, cudaGetErrorString(err));
-        for (int q = 0; q < p.n_streams && !s; q++) s = nf__reserve(c, &p, d, q);
+    nf_status s = NF_OK;
+    for (int d = 0; d < p->n_devices && !s; d++) {
+        if (!(s = nf__dev_ready(c, ids[d]))) c->dev[ids[d]].kernel_ms = 0;
+        for (int q = 0; q < p->n_streams && !s; q++) s = nf__reserve(c, p, d, ids[d], q);
     }
-    double ms_total = 0;
-    for (int64_t li = 0; li < p.n_launches && !s; li++) {
-        const nf__launch *L = &p.launches[li];
-        nf__cuda_dev *v = &c->dev[L->device];
-        cudaError_t err = cudaSetDevice(L->device);
-        if (err != cudaSuccess) {
-            s = nf__fail(NF_ECUDA, "cudaSetDevice(%d): %s", L->device, cudaGetErrorString(err));
-            break;
+    const int nq = p->n_devices * p->n_streams;
+    int64_t *next = (int64_t *)calloc((size_t)nq, sizeof *next), *cur = (int64_t *)malloc(sizeof(int64_t) * (size_t)nq);
+    if (!s && (!next || !cur)) s = nf__fail(NF_ENOMEM, "cuda: out of memory");
+    for (int more = 1; more && !s;) {
+        more = 0;
+        for (int q = 0; q < nq; q++) { /* the next launch of each (device, stream) */
+            cur[q] = -1;
+            int64_t li = next[q];
+            while (li < p->n_launches && p->launches[li].device * p->n_streams + p->launches[li].stream != q) li++;
+            if (li < p->n_launches) {
+                cur[q] = li;
+                next[q] = li + 1;
+                more = 1;
+            }
         }
-        for (int64_t k = 0; k < L->n_in && !s; k++) s = nf__copy_run(v, L->stream, &p.copies[L->copy_in + k]);
-        if (s) break;
-        nf__kargs a;
-        nf__plan_bind(&p, li, h, v->buf[L->stream], &a);
-        cudaEventRecord(v->ev[0]);
-        nf__kernels[L->variant * NF__N_MODELS + model_id]<<<L->blocks, L->threads>>>(a);
-        err = cudaGetLastError();
-        cudaEventRecord(v->ev[1]);
-        if (err == cudaSuccess) err = cudaEventSynchronize(v->ev[1]);
-        if (err != cudaSuccess) {
-            s = nf__fail(NF_ECUDA, "%s:%d: kernel %d (launch %lld of %lld): %s", __FILE__, __LINE__, model_id,
-                         (long long)li, (long long)p.n_launches, cudaGetErrorString(err));
-            break;
-        }
-        float ms = 0;
-        cudaEventElapsedTime(&ms, v->ev[0], v->ev[1]);
-        ms_total += ms;
-        for (int64_t k = 0; k < L->n_out && !s; k++) s = nf__copy_run(v, L->stream, &p.copies[L->copy_out + k]);
+        for (int q = 0; q < nq && !s; q++)
+            if (cur[q] >= 0) s = nf__launch_start(c, p, cur[q], ids, model_id, h);
+        for (int q = 0; q < nq && !s; q++)
+            if (cur[q] >= 0) s = nf__launch_finish(c, p, cur[q], ids);
     }
-    nf__plan_free(&p);
-    *kernel_s = ms_total * 1e-3;
+    free(next);
+    free(cur);
+    for (int d = 0; d < p->n_devices; d++)
+        *kernel_s = c->dev[ids[d]].kernel_ms * 1e-3 > *kernel_s ? c->dev[ids[d]].kernel_ms * 1e-3 : *kernel_s;
     return s;
 }

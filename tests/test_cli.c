@@ -1,6 +1,7 @@
 /* The neurofit command line (simulate, models, demo): outputs numpy reads with
  * the documented shapes, and every bad input gets a clear message, a non-zero
  * exit and no half-written result. Runs the built binary. */
+#include "neurofit/engine.h"
 #include "neurofit/model.h"
 #include "neurofit/npy.h"
 
@@ -210,6 +211,30 @@ Test(cli, options_are_parsed_from_one_table_per_command)
     cr_assert(strstr(out, "Brette"), "%s", out);
     cr_assert_eq(nft_run(out, sizeof out, BIN " models adex hh"), 2, "%s", out);
     cr_assert(strstr(out, "usage: neurofit models"), "%s", out);
+}
+
+/* --devices on every command that runs the engine (simulate, fit, sbi
+ * simulate, bench): with the cpu backend it is a usage error naming it (the
+ * CPU runs on --threads), a malformed or repeated list is named, and on a
+ * machine without a GPU "all" and any device number are clear errors. */
+Test(cli, devices_option_is_checked_on_every_engine_command)
+{
+    char out[8192];
+    static const char *const cmds[] = {"fit --example", "simulate", "sbi simulate", "bench"};
+    for (size_t c = 0; c < sizeof cmds / sizeof *cmds; c++) {
+        cr_assert_eq(nft_run(out, sizeof out, BIN " %s --backend cpu --devices 0", cmds[c]), 2, "%s", out);
+        cr_assert(strstr(out, "--devices 0: the cpu backend runs on CPU threads, not devices"), "%s: %s", cmds[c], out);
+        cr_assert_eq(nft_run(out, sizeof out, BIN " %s --devices 0,x", cmds[c]), 2, "%s", out);
+        cr_assert(strstr(out, "--devices: devices '0,x': item 'x' is not a device number"), "%s: %s", cmds[c], out);
+        cr_assert_eq(nft_run(out, sizeof out, BIN " %s --devices 1,1", cmds[c]), 2, "%s", out);
+        cr_assert(strstr(out, "device 1 is listed twice"), "%s: %s", cmds[c], out);
+        if (nf_cuda_available()) continue;
+        cr_assert_eq(nft_run(out, sizeof out, BIN " %s --devices all", cmds[c]), 2, "%s", out);
+        cr_assert(strstr(out, "--devices: devices all: this machine has no CUDA device"), "%s: %s", cmds[c], out);
+        cr_assert_eq(nft_run(out, sizeof out, BIN " %s --devices 0", cmds[c]), 2, "%s", out);
+        cr_assert(strstr(out, "--devices 0: device 0 does not exist (this machine has 0 CUDA devices)"), "%s: %s",
+                  cmds[c], out);
+    }
 }
 
 /* A .npy of the wrong shape for --stimulus file: or --params is an error

@@ -475,6 +475,67 @@ Test(engine, cuda_backend_unavailable_is_a_clear_error)
     nf_engine_destroy(e);
 }
 
+/* Device lists: "0,1,..." parsed strictly (each bad item named, repeats
+ * refused), "all" is every device and a clear error where there is none;
+ * the CPU backend refuses a device list and reports none. */
+Test(engine, device_lists_are_parsed_strictly_and_need_the_cuda_backend)
+{
+    int ids[NF_MAX_DEVICES], n = -1;
+    cr_assert_eq(nf_devices_parse("0", ids, NF_MAX_DEVICES, &n), NF_OK, "%s", nf_errmsg());
+    cr_assert(n == 1 && ids[0] == 0);
+    cr_assert_eq(nf_devices_parse("3,0,12", ids, NF_MAX_DEVICES, &n), NF_OK, "%s", nf_errmsg());
+    cr_assert(n == 3 && ids[0] == 3 && ids[1] == 0 && ids[2] == 12, "%d: %d %d %d", n, ids[0], ids[1], ids[2]);
+    static const struct {
+        const char *spec, *msg;
+    } bad[] = {{"", "empty list"},
+               {"0,x", "item 'x' is not a device number"},
+               {"1,", "item '' is not a device number"},
+               {",1", "item '' is not a device number"},
+               {"-1", "item '-1' is not a device number"},
+               {"0 ,1", "item '0 ' is not a device number"},
+               {"1.5", "item '1.5' is not a device number"},
+               {"99999999999", "item '99999999999' is not a device number"},
+               {"2,0,2", "device 2 is listed twice"},
+               {"0,1,2", "more than 2 devices"}};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        n = -1;
+        cr_expect_eq(nf_devices_parse(bad[k].spec, ids, k + 1 == sizeof bad / sizeof *bad ? 2 : NF_MAX_DEVICES, &n),
+                     NF_EINVAL, "'%s' was accepted", bad[k].spec);
+        cr_expect(strstr(nf_errmsg(), bad[k].msg), "'%s': %s", bad[k].spec, nf_errmsg());
+        cr_expect_eq(n, 0);
+    }
+    const int count = nf_cuda_device_count();
+    if (count == 0) {
+        cr_assert_eq(nf_devices_parse("all", ids, NF_MAX_DEVICES, &n), NF_ENODEV);
+        cr_assert(strstr(nf_errmsg(), "devices all: this machine has no CUDA device"), "%s", nf_errmsg());
+    } else {
+        cr_assert_eq(nf_devices_parse("all", ids, NF_MAX_DEVICES, &n), NF_OK, "%s", nf_errmsg());
+        cr_assert_eq(n, count < NF_MAX_DEVICES ? count : NF_MAX_DEVICES);
+        for (int k = 0; k < n; k++) cr_assert_eq(ids[k], k);
+    }
+    nf_engine *e;
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e), NF_OK);
+    cr_assert_eq(nf_engine_devices(e, ids, NF_MAX_DEVICES), 0);
+    const int zero = 0;
+    cr_assert_eq(nf_engine_set_devices(e, &zero, 1), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "cpu backend runs on CPU threads"), "%s", nf_errmsg());
+    cr_assert_eq(nf_engine_use_devices(e, "0"), NF_EINVAL);
+    cr_assert_eq(nf_engine_use_devices(e, NULL), NF_OK); /* no list: nothing to do */
+    nf_engine_destroy(e);
+    if (count > 0) {
+        cr_assert_eq(nf_engine_create(NF_BACKEND_CUDA, 0, &e), NF_OK, "%s", nf_errmsg());
+        cr_assert(nf_engine_devices(e, ids, NF_MAX_DEVICES) == 1 && ids[0] == 0);
+        const int missing = count;
+        cr_assert_eq(nf_engine_set_devices(e, &missing, 1), NF_ERANGE);
+        cr_assert(strstr(nf_errmsg(), "this machine has"), "%s", nf_errmsg());
+        const int twice[2] = {0, 0};
+        cr_assert_eq(nf_engine_set_devices(e, twice, 2), NF_EINVAL);
+        cr_assert_eq(nf_engine_use_devices(e, "all"), NF_OK, "%s", nf_errmsg());
+        cr_assert_eq(nf_engine_devices(e, ids, NF_MAX_DEVICES), count < NF_MAX_DEVICES ? count : NF_MAX_DEVICES);
+        nf_engine_destroy(e);
+    }
+}
+
 Test(engine, ou_noise_drives_passive_membrane_to_theoretical_variance)
 {
     /* A passive LIF (threshold out of reach) filtering OU current of SD s and

@@ -50,6 +50,7 @@ typedef struct {
     size_t budget;     /* bytes per device when min_launches <= 1 (0: unlimited) */
     int drop_row0;     /* 1: bind launches without their row offset (the bug this replay was built for) */
     int force_any;     /* 1: run the general variant instead of the plan's */
+    nf_engine *engine; /* non-NULL: the plan the CUDA executor makes on its devices (nf__engine_plan) */
     int64_t launches;  /* out: launches of the last plan */
     int variant;       /* out: the variant the plan chose */
     size_t used_budget;
@@ -64,6 +65,7 @@ static nf_status plan_for(const nf__kargs *h, const nf_model *m, const replay_cf
 {
     size_t b[16];
     for (int d = 0; d < c->n_devices; d++) b[d] = budget;
+    if (c->engine) return nf__engine_plan(c->engine, h, m->n_params, m->n_state, b, p);
     nf__plan_opts o = {.n_devices = c->n_devices, .n_streams = c->n_streams, .budget = b, .threads_per_block = 32};
     return nf__plan_make(h, m->n_params, m->n_state, &o, p);
 }
@@ -97,6 +99,22 @@ static nf_status replay(void *ctx, const nf_model *m, const nf__kargs *h)
     }
     c->launches = p.n_launches;
     c->variant = p.n_launches ? p.launches[0].variant : -1;
+    if (c->engine) {
+        /* the engine's devices: plan device k's launches cover the k-th
+         * contiguous range of the batch's simulations, in order */
+        int ids[NF_MAX_DEVICES];
+        cr_expect_eq(p.n_devices, nf_engine_devices(c->engine, ids, NF_MAX_DEVICES));
+        for (int d = 0; d < p.n_devices; d++) {
+            int64_t next = h->n_sims * d / p.n_devices;
+            for (int64_t li = 0; li < p.n_launches; li++) {
+                if (p.launches[li].device != d) continue;
+                cr_expect_eq(p.launches[li].first, next, "device %d: launch %lld starts at %lld, not %lld", d,
+                             (long long)li, (long long)p.launches[li].first, (long long)next);
+                next = p.launches[li].first + p.launches[li].n;
+            }
+            cr_expect_eq(next, h->n_sims * (d + 1) / p.n_devices, "device %d ends at %lld", d, (long long)next);
+        }
+    }
     c->used_budget = budget;
     /* device buffers, filled with garbage so that a read of anything the plan
      * did not copy shows; the mutant without the row offset reads rows before
@@ -278,6 +296,41 @@ Test(replay, every_variant_equals_the_general_body)
         }
     }
     for (int v = 0; v < NF__N_VARIANTS; v++) cr_expect(seen[v], "variant %s has no case", nf__variant_name(v));
+}
+
+/* The plan the CUDA executor runs is the engine's (nf__engine_plan, on the
+ * list nf_engine_set_devices keeps): for lists of 1, 2 and 4 devices, in any
+ * order, it splits a batch into that many contiguous ranges of the
+ * simulation index (checked in replay()), and its replay, in one launch per
+ * device or in forced slices, equals the CPU backend bit for bit. */
+Test(replay, the_plan_on_the_engines_devices_equals_the_cpu_backend)
+{
+    static const int lists[][4] = {{0}, {1, 0}, {3, 0, 2, 1}};
+    static const int sizes[] = {1, 2, 4};
+    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 1000003, 1, 3, 0, 0, 0, 0};
+    const char *names[] = {"lif6", "adex", "hh"};
+    for (int l = 0; l < 3; l++) {
+        nf_engine *e;
+        cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e), NF_OK);
+        nf__engine_devices_set(e, lists[l], sizes[l]);
+        for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+            const nf_model *m = nf_model_find(names[k]);
+            char what[96];
+            replay_cfg cfg = {.n_devices = sizes[l], .n_streams = NF__STREAMS_PER_DEVICE, .engine = e};
+            snprintf(what, sizeof what, "the engine's plan on %d devices", sizes[l]);
+            check(m, &pa, cfg, what);
+            nft_outs r;
+            nft_outs_alloc(&r, m, P, T);
+            cr_assert_eq(nft_batch_run(m, &pa, run_replay, &cfg, &r), NF_OK, "%s", nf_errmsg());
+            cr_assert_eq(cfg.launches, sizes[l], "%s: %lld launches on %d devices", m->name, (long long)cfg.launches,
+                         sizes[l]);
+            nft_outs_free(&r);
+            cfg.min_launches = 3 * sizes[l];
+            snprintf(what, sizeof what, "the engine's plan on %d devices, forced slices", sizes[l]);
+            check(m, &pa, cfg, what);
+        }
+        nf_engine_destroy(e);
+    }
 }
 
 /* The replay has teeth: with the launch's row offset dropped (the kernel used

@@ -36,6 +36,16 @@ nf_status nf_backend_parse(const char *s, nf_backend *out);
 int nf_cuda_available(void);
 /* Name of device 0 ("" when none) and its SM count. */
 const char *nf_cuda_device_name(void);
+/* CUDA devices on this machine (0 without a device or the CUDA backend). */
+int nf_cuda_device_count(void);
+
+/* Most devices one engine runs a batch on. */
+#define NF_MAX_DEVICES 16
+/* Parse a device list: "all" (every CUDA device of this machine, at most
+ * NF_MAX_DEVICES; NF_ENODEV when it has none) or "0,1,..." (distinct
+ * device numbers >= 0, at most max of them). Bad input: NF_EINVAL naming
+ * the item. Whether the devices exist is checked by nf_engine_set_devices. */
+nf_status nf_devices_parse(const char *spec, int *ids, int max, int *n);
 
 typedef struct nf_stimulus {
     /* Waveforms, pA: sim i receives row wave_index[i] of waves; with
@@ -103,8 +113,21 @@ void nf_engine_destroy(nf_engine *e); /* NULL ok */
  * the CPU backend, whose memory is the caller's arrays. */
 nf_status nf_engine_set_memory_limit(nf_engine *e, size_t bytes);
 nf_backend nf_engine_backend(const nf_engine *e);
+/* Run the CUDA backend's batches on these n devices (default: device 0).
+ * A batch is split into n contiguous ranges of its simulation index, range
+ * k on ids[k]; results are identical for any list. Errors: NF_EINVAL on the
+ * CPU backend (it runs on threads: nf_engine_create's n_threads) or for an
+ * empty, too long or repeated list, NF_ERANGE for a device this machine
+ * does not have. Not while batches are in flight (NF_EINVAL). */
+nf_status nf_engine_set_devices(nf_engine *e, const int *ids, int n);
+/* nf_devices_parse then nf_engine_set_devices; a NULL spec changes nothing. */
+nf_status nf_engine_use_devices(nf_engine *e, const char *spec);
+/* The engine's devices into ids (up to max); returns their count (0 on the
+ * CPU backend). */
+int nf_engine_devices(const nf_engine *e, int *ids, int max);
 /* Seconds the device spent in the kernels of the engine's last run
- * (cudaEvent time, without validation, packing and copies); 0 on the CPU. */
+ * (cudaEvent time, without validation, packing and copies; with several
+ * devices, the longest of their sums); 0 on the CPU. */
 double nf_engine_kernel_seconds(const nf_engine *e);
 int nf_engine_threads(const nf_engine *e);
 

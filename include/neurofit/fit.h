@@ -162,6 +162,9 @@ typedef struct nf_fit_options {
     double w_efel;             /* weight of their mean z-score (default 1; used when efel is set) */
     double w_fi;               /* weight of the f-I error (default 0) */
     double w_passive;          /* weight of the passive responses' error (default 0) */
+    const char *devices;       /* CUDA devices each batch is split over, "all" or "0,1,..."
+                                  (nf_engine_use_devices); NULL (default): device 0. With the
+                                  cpu backend (or auto without a GPU): NF_EINVAL */
 } nf_fit_options;
 
 void nf_fit_options_default(nf_fit_options *o);

@@ -225,7 +225,7 @@ class nf_fit_options(C.Structure):
                 ("start_sigma", dbl), ("refine_k", C.c_int), ("survey_fraction", dbl), ("guess", C.c_int),
                 ("guess_sigma", dbl), ("checkpoint_dir", cstr), ("resume", C.c_int), ("progress", PROGRESS_FN),
                 ("progress_user", vp), ("rmse_cut_ms", dbl), ("efel", cstr), ("w_efel", dbl), ("w_fi", dbl),
-                ("w_passive", dbl)]
+                ("w_passive", dbl), ("devices", cstr)]
 
 
 NFEAT = 6

@@ -157,7 +157,7 @@ def _targets(voltage, current, dt):
 def fit(voltage, current=None, dt=None, threshold=-20.0, candidates=None, top_k=3, budget=10000,
         optimizer="cmaes", seed=1, *, stim_start=None, stim_end=None, popsize=0, restarts=9, refine=2,
         survey=0.5, guess=True, bounds="reflect", weights=None, window=2.0, backend="auto", threads=0,
-        progress=None):
+        devices=None, progress=None):
     """Fit candidate models to current-clamp recordings and rank them (`neurofit fit`).
 
     The shape of the Python auto-fit module's ``fit(voltage, current, dt,
@@ -198,6 +198,9 @@ def fit(voltage, current=None, dt=None, threshold=-20.0, candidates=None, top_k=
     backend : "auto", "cpu" or "cuda"
     threads : int
         CPU threads (<= 0: all).
+    devices : str, optional
+        CUDA devices each batch is split over: "all" or "0,1,..." (cuda backend only;
+        default device 0). Results are the same for any list.
     progress : callable, optional
         Called after every generation with a dict (model, model_index, n_models,
         generation, targets_running, best_score, sims_done, elapsed_s); a true
@@ -252,6 +255,9 @@ def fit(voltage, current=None, dt=None, threshold=-20.0, candidates=None, top_k=
         o.top_k = int(top_k)
     o.seed, o.threads, o.backend = int(seed), int(threads), _lib.backend_code(backend)
     o.threshold_mV, o.gamma_window_ms = float(threshold), float(window)
+    if devices is not None:
+        devices_b = str(devices).encode()  # kept alive until the call returns
+        o.devices = devices_b
     o.refine_k, o.survey_fraction, o.guess = int(refine), float(survey), int(bool(guess))
     if weights is not None:
         spec = weights if isinstance(weights, str) else ",".join("%s=%r" % (k, float(w)) for k, w in weights.items())

@@ -140,6 +140,8 @@ def test_ctrl_c_stops_a_long_fit_quickly():
     (dict(voltage=np.zeros(100), current=np.zeros(100), dt=0.1, candidates=["adx"]), ["adx"]),
     (dict(voltage=np.zeros(100), current=np.zeros(100), dt=0.1, optimizer="bfgs"), ["bfgs"]),
     (dict(voltage=np.zeros(100), current=np.zeros(100), dt=0.1, weights="rmse=-1"), ["rmse"]),
+    (dict(voltage=np.zeros(100), current=np.zeros(100), dt=0.1, devices="0"), ["devices", "cpu backend"]),
+    (dict(voltage=np.zeros(100), current=np.zeros(100), dt=0.1, devices="0,x"), ["devices", "'x'"]),
 ])
 def test_bad_input_is_a_neurofit_error_naming_it(kwargs, words):
     with pytest.raises(neurofit.Error) as e:

@@ -1,7 +1,8 @@
 /* `neurofit bench`: the user-facing throughput benchmark.
  *
  *   neurofit bench [--models a,b|all] [--backend auto|cpu|cuda|all] [--sims P]
- *                  [--steps T] [--threads N] [--reps R] [--scorer none|rmse|both]
+ *                  [--steps T] [--threads N] [--devices all|0,1,...] [--reps R]
+ *                  [--scorer none|rmse|both]
  *
  * Prints a markdown table: model | backend | sims | steps | scorer |
  * neuron-steps/s (whole call) | kernel neuron-steps/s (CUDA) | fraction of the
@@ -20,7 +21,7 @@
 enum { O_MODELS = NF_CLI_OWN, O_SCORER, O_SIMS, O_STEPS, O_REPS };
 
 static const struct option bench_options[] = {
-    NF_CLI_OPT_HELP, NF_CLI_OPT_BACKEND, NF_CLI_OPT_THREADS,
+    NF_CLI_OPT_HELP, NF_CLI_OPT_BACKEND, NF_CLI_OPT_THREADS, NF_CLI_OPT_DEVICES,
     {"models", required_argument, NULL, O_MODELS},
     {"scorer", required_argument, NULL, O_SCORER},
     {"sims", required_argument, NULL, O_SIMS},
@@ -41,7 +42,9 @@ int nf_cli_bench(int argc, char **argv)
         switch (k) {
         case NF_CLI_HELP:
             printf("usage: neurofit bench [--models a,b|all] [--backend auto|cpu|cuda|all] [--sims P]\n"
-                   "                      [--steps T] [--threads N] [--reps R] [--scorer none|rmse|both]\n");
+                   "                      [--steps T] [--threads N] [--devices all|0,1,...] [--reps R]\n"
+                   "                      [--scorer none|rmse|both]\n"
+                   NF_CLI_HELP_DEVICES);
             return NF_EXIT_OK;
         case NF_CLI_ERROR: return p.rc;
         case NF_CLI_ARG: return nf_cli_unexpected(&p);
@@ -61,6 +64,8 @@ int nf_cli_bench(int argc, char **argv)
             break;
         }
     }
+    int rc_dev = nf_cli_check_devices(CMD, &c);
+    if (rc_dev) return rc_dev;
     char what[128]; /* per simulation: parameters (<= 64), count, score, validity; the shared waveform and target */
     snprintf(what, sizeof what, "--sims %lld x --steps %lld", (long long)P, (long long)T);
     int rc = nf_cli_check_memory(CMD, (double)P * (4.0 * 64 + 13) + 8.0 * (double)T, what, "fewer --sims or --steps");
@@ -95,7 +100,11 @@ int nf_cli_bench(int argc, char **argv)
     printf("|---|---|---:|---:|---|---:|---:|---:|\n");
     for (int bi = 0; bi < nb; bi++) {
         nf_engine *e;
-        if (nf_engine_create(list[bi], c.threads, &e)) return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+        if ((rc = nf_cli_engine_create(CMD, &c, list[bi], &e))) return rc;
+        /* the backend column; the ceiling is that of as many H100s as devices */
+        int ids[NF_MAX_DEVICES], nd = nf_engine_devices(e, ids, NF_MAX_DEVICES);
+        char bname[48];
+        snprintf(bname, sizeof bname, nd > 1 ? "%s x%d" : "%s", nf_backend_name(list[bi]), nd);
         for (int k = 0; k < nm; k++)
             for (int sc = sc_lo; sc <= sc_hi; sc++) {
                 nf_cli_bench_result r;
@@ -104,11 +113,11 @@ int nf_cli_bench(int argc, char **argv)
                     nf_engine_destroy(e);
                     return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", err);
                 }
-                double ceil = list[bi] == NF_BACKEND_CUDA ? nf_cli_h100_ceiling(ms[k]) : 0;
+                double ceil = list[bi] == NF_BACKEND_CUDA ? nf_cli_h100_ceiling(ms[k]) * nd : 0;
                 char frac[32] = "-", krate[32] = "-";
                 if (ceil > 0) snprintf(frac, sizeof frac, "%.2f", r.kernel_steps_per_s / ceil);
                 if (r.kernel_seconds > 0) snprintf(krate, sizeof krate, "%.3g", r.kernel_steps_per_s);
-                printf("| %s | %s | %lld | %lld | %s | %.3g | %s | %s |\n", ms[k]->name, nf_backend_name(list[bi]),
+                printf("| %s | %s | %lld | %lld | %s | %.3g | %s | %s |\n", ms[k]->name, bname,
                        (long long)P, (long long)T, sc ? "rmse" : "none", r.steps_per_s, krate, frac);
                 fflush(stdout);
             }

@@ -329,6 +329,12 @@ static int shared(nf_cli_parser *p, int key)
             return FAIL(p, "--threads %s: need 0..4096 (0 = all cores)", p->arg);
         c->threads = (int)n;
         return 0;
+    case NF_CLI_DEVICES: {
+        int ids[NF_MAX_DEVICES], nd;
+        if (nf_devices_parse(p->arg, ids, NF_MAX_DEVICES, &nd)) return FAIL(p, "--devices: %s", nf_errmsg());
+        c->devices = p->arg;
+        return 0;
+    }
     case NF_CLI_SEED:
         if (!nf_cli_parse_i64(p->arg, &n) || n < 0)
             return FAIL(p, "--seed %s: need an integer >= 0", p->arg);
@@ -410,4 +416,32 @@ int nf_cli_next(nf_cli_parser *p)
 int nf_cli_unexpected(const nf_cli_parser *p)
 {
     return nf_cli_error(p->cmd, NF_EXIT_USAGE, "unexpected argument %s (see --help)", p->arg);
+}
+
+int nf_cli_check_devices(const char *cmd, const nf_cli_common *c)
+{
+    if (!c->devices) return 0;
+    if (!c->backend_all && c->backend == NF_BACKEND_CPU)
+        return nf_cli_error(cmd, NF_EXIT_USAGE,
+                            "--devices %s: the cpu backend runs on CPU threads, not devices (use --threads, or "
+                            "--backend cuda)",
+                            c->devices);
+    int ids[NF_MAX_DEVICES], n, count = nf_cuda_device_count();
+    if (nf_devices_parse(c->devices, ids, NF_MAX_DEVICES, &n))
+        return nf_cli_error(cmd, NF_EXIT_USAGE, "--devices: %s", nf_errmsg());
+    for (int k = 0; k < n; k++)
+        if (ids[k] >= count)
+            return nf_cli_error(cmd, NF_EXIT_USAGE, "--devices %s: device %d does not exist (this machine has %d CUDA device%s)",
+                                c->devices, ids[k], count, count == 1 ? "" : "s");
+    return 0;
+}
+
+int nf_cli_engine_create(const char *cmd, const nf_cli_common *c, nf_backend b, nf_engine **e)
+{
+    nf_status s = nf_engine_create(b == NF_BACKEND_AUTO ? c->backend : b, c->threads, e);
+    if (!s && nf_engine_backend(*e) == NF_BACKEND_CUDA) s = nf_engine_use_devices(*e, c->devices);
+    if (!s) return 0;
+    nf_engine_destroy(*e);
+    *e = NULL;
+    return nf_cli_error(cmd, NF_EXIT_FAIL, "%s", nf_errmsg());
 }

@@ -126,7 +126,7 @@ enum {
     NF_CLI_ERROR = 2,  /* a message was printed; p->rc is the exit code */
     NF_CLI_HELP = 'h', /* --help or -h */
     NF_CLI_BACKEND = 0x100, NF_CLI_THREADS, NF_CLI_SEED, NF_CLI_QUIET, NF_CLI_OUT, NF_CLI_FORCE,
-    NF_CLI_COLUMNS, NF_CLI_DT, NF_CLI_CHANNEL, NF_CLI_CURRENT, NF_CLI_CURRENT_FILE,
+    NF_CLI_COLUMNS, NF_CLI_DT, NF_CLI_CHANNEL, NF_CLI_CURRENT, NF_CLI_CURRENT_FILE, NF_CLI_DEVICES,
     NF_CLI_OWN = 0x200 /* a command's own keys: NF_CLI_OWN, NF_CLI_OWN + 1, ... */
 };
 
@@ -134,6 +134,12 @@ enum {
 #define NF_CLI_OPT_HELP {"help", no_argument, NULL, NF_CLI_HELP}
 #define NF_CLI_OPT_BACKEND {"backend", required_argument, NULL, NF_CLI_BACKEND}
 #define NF_CLI_OPT_THREADS {"threads", required_argument, NULL, NF_CLI_THREADS}
+/* --devices all|0,1,...: the CUDA devices a batch is split over (simulate,
+ * fit, sbi simulate, bench); with the cpu backend it is a usage error (exit
+ * 2, naming --devices: the CPU runs on --threads). */
+#define NF_CLI_OPT_DEVICES {"devices", required_argument, NULL, NF_CLI_DEVICES}
+#define NF_CLI_HELP_DEVICES                                                                                        \
+    "  --devices all|0,1,...  CUDA devices a batch is split over (default 0; cuda backend only)\n"
 #define NF_CLI_OPT_SEED {"seed", required_argument, NULL, NF_CLI_SEED}
 #define NF_CLI_OPT_QUIET {"quiet", no_argument, NULL, NF_CLI_QUIET}
 #define NF_CLI_OPT_OUT {"out", required_argument, NULL, NF_CLI_OUT}
@@ -165,6 +171,7 @@ typedef struct nf_cli_common {
     nf_backend backend; /* --backend auto|cpu|cuda */
     int backend_all;    /* --backend all (only where the parser allows it) */
     int threads;        /* --threads N: 0..4096, 0 = all cores */
+    const char *devices; /* --devices all|0,1,... (checked by nf_cli_check_devices), NULL: device 0 */
     uint64_t seed;      /* --seed S >= 0 */
     int quiet;          /* --quiet: no progress output */
     const char *out;    /* --out DIR */
@@ -192,6 +199,15 @@ void nf_cli_parser_init(nf_cli_parser *p, const char *cmd, int argc, char **argv
  * Unknown options, missing values and bad shared values print a message and
  * return NF_CLI_ERROR with p->rc = NF_EXIT_USAGE. */
 int nf_cli_next(nf_cli_parser *p);
+
+/* After parsing: --devices against the backend and this machine's devices.
+ * 0, or NF_EXIT_USAGE with a message naming --devices (the cpu backend, or
+ * auto without a CUDA device; a device this machine does not have). */
+int nf_cli_check_devices(const char *cmd, const nf_cli_common *c);
+
+/* The engine of backend b (NF_BACKEND_AUTO: c's) with c's threads and, on
+ * CUDA, c's devices. 0, or NF_EXIT_FAIL with the message printed. */
+int nf_cli_engine_create(const char *cmd, const nf_cli_common *c, nf_backend b, nf_engine **e);
 
 /* "unexpected argument X (see --help)" for a command without positional
  * arguments; returns NF_EXIT_USAGE. */

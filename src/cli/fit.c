@@ -6,7 +6,7 @@
  *       [--current recorded|protocol|FILE] [--models all|a,b,..]
  *       [--objective efel:NAMES|fi|passive|sub[:MS]] [--weights ...] [--rmse-cut MS]
  *       [--optimizer cmaes|de|shade] [--budget EVALS] [--popsize N] [--restarts N]
- *       [--top-k K] [--seed S] [--backend auto|cpu|cuda] [--threads N]
+ *       [--top-k K] [--seed S] [--backend auto|cpu|cuda] [--threads N] [--devices all|0,1,...]
  *       [--threshold MV] [--window MS] [--stim-start MS --stim-end MS] [--columns SPEC] [--dt MS]
  *       [--init RESULTS.json [--init-sigma S]] [--refine K [--survey F]] [--no-guess]
  *       --out DIR [--resume] [--force] [--quiet] [--all-traces]
@@ -91,6 +91,7 @@ static void usage(FILE *fp)
             "  --top-k K            models kept per group in results.json and the report (3)\n"
             "  --seed S             random seed (1)\n"
             "  --backend B          auto (default), cpu or cuda;  --threads N  CPU threads\n"
+            "  --devices all|0,1,.. CUDA devices each batch is split over (default 0; cuda backend only)\n"
             "  --threshold MV       spike detection in the recordings (-20)\n"
             "  --window MS          spike coincidence window (2)\n"
             "  --stim-start MS --stim-end MS   feature window (default: each sweep's protocol epoch whose level\n"
@@ -232,7 +233,7 @@ enum {
 
 static const struct option fit_options[] = {
     NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_FORCE, NF_CLI_OPT_QUIET, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND,
-    NF_CLI_OPT_THREADS,
+    NF_CLI_OPT_THREADS, NF_CLI_OPT_DEVICES,
     {"example", no_argument, NULL, O_EXAMPLE},
     {"resume", no_argument, NULL, O_RESUME},
     {"all-traces", no_argument, NULL, O_ALL_TRACES},
@@ -357,7 +358,10 @@ int nf_cli_fit(int argc, char **argv)
     }
     o.backend = c.backend;
     o.threads = c.threads;
+    o.devices = c.devices;
     o.seed = c.seed;
+    int rc_dev = nf_cli_check_devices(CMD, &c);
+    if (rc_dev) return rc_dev;
     const char *out = c.out;
     const int worker = nf_cli_dist_worker(); /* a rank > 0 of an MPI job: rank 0 reads, checks and writes */
     const int quiet = c.quiet || worker, force = c.force;

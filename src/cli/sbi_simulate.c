@@ -5,7 +5,8 @@
  *       [--stimulus step:AMP_pA,START_ms,STOP_ms[,AMP_HI_pA] | ou:MEAN_pA,SD_pA,TAU_ms
  *                   | file:PATH.npy] --dt MS --duration MS --n N [--seed S] --out DIR
  *   common: [--x traces|summaries|both] [--record-every K] [--no-stimulus-file]
- *           [--chunk C] [--max-tries K] [--backend auto|cpu|cuda] [--threads N] [--quiet] [--force]
+ *           [--chunk C] [--max-tries K] [--backend auto|cpu|cuda] [--threads N]
+ *           [--devices all|0,1,...] [--quiet] [--force]
  *
  * A thin layer over nf_sbi_write_dataset (include/neurofit/sbi.h); under
  * mpirun (cli/cli_dist.h) every rank writes its range of simulations into the
@@ -52,6 +53,7 @@ static void usage_simulate(FILE *fp)
             "  --chunk C               simulations per chunk (memory ~ C x samples x 12 bytes; 8192)\n"
             "  --max-tries K           prior draws per simulation before a constraint is an error (10000)\n"
             "  --force                 replace a complete dataset in DIR\n"
+            "  --devices all|0,1,...   CUDA devices a chunk is split over (default 0; cuda backend only)\n"
             "  outputs in DIR: theta.npy [N][d] f4, x.npy [N][T] f4 mV (or [N][5] summaries),\n"
             "  stimulus.npy [N][T] f4 pA (when stimuli differ), valid.npy [N] bool, meta.json (written\n"
             "  last: a dataset is complete when meta.json exists)\n");
@@ -161,7 +163,7 @@ enum {
 
 static const struct option sbi_simulate_options[] = {
     NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_FORCE, NF_CLI_OPT_QUIET, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND,
-    NF_CLI_OPT_THREADS,
+    NF_CLI_OPT_THREADS, NF_CLI_OPT_DEVICES,
     {"preset", required_argument, NULL, O_PRESET},
     {"model", required_argument, NULL, O_MODEL},
     {"prior", required_argument, NULL, O_PRIOR},
@@ -227,6 +229,8 @@ int nf_cli_sbi_simulate(int argc, char **argv)
             break;
         }
     }
+    int rc_dev = nf_cli_check_devices(CMD, &c);
+    if (rc_dev) return rc_dev;
     const char *out = c.out;
     const int worker = nf_cli_dist_worker(), quiet = c.quiet || worker; /* under mpirun rank 0 reports */
     const uint64_t seed = c.seed;
@@ -297,8 +301,7 @@ int nf_cli_sbi_simulate(int argc, char **argv)
     nf_out_lock *lock = NULL;
     if (rc == NF_EXIT_OK && !worker) rc = nf_cli_out_begin(CMD, out, "meta.json", c.force, &lock); /* rank 0 writes it */
     nf_engine *e = NULL;
-    if (rc == NF_EXIT_OK && nf_engine_create(c.backend, c.threads, &e))
-        rc = nf_cli_error(CMD, NF_EXIT_FAIL, "%s", nf_errmsg());
+    if (rc == NF_EXIT_OK) rc = nf_cli_engine_create(CMD, &c, NF_BACKEND_AUTO, &e);
     if (rc == NF_EXIT_OK) {
         char cmdline[2048] = "neurofit sbi";
         size_t len = strlen(cmdline);

@@ -3,7 +3,7 @@
  *   neurofit simulate --model M (--params FILE | --sample-prior N [--seed S])
  *       --stimulus step:AMP_pA,START_ms,END_ms | noise:MEAN_pA,SD_pA,TAU_ms | file:PATH
  *       --dt MS --duration MS [--record all|every:K|none] [--max-spikes auto|K]
- *       [--backend auto|cpu|cuda] [--threads N] --out DIR [--force]
+ *       [--backend auto|cpu|cuda] [--threads N] [--devices all|0,1,...] --out DIR [--force]
  *
  * --stimulus may be given twice (a waveform plus noise). Outputs in DIR:
  * params.npy [P][n_params] f4, voltage.npy [P][T'] f4 (unless --record none),
@@ -37,7 +37,7 @@ static void usage(FILE *fp)
             "usage: neurofit simulate --model M (--params FILE | --sample-prior N [--seed S])\n"
             "         --stimulus step:AMP_pA,START_ms,END_ms | noise:MEAN_pA,SD_pA,TAU_ms | file:PATH\n"
             "         --dt MS --duration MS [--record all|every:K|none] [--max-spikes auto|K]\n"
-            "         [--backend auto|cpu|cuda] [--threads N] --out DIR [--force]\n\n"
+            "         [--backend auto|cpu|cuda] [--threads N] [--devices all|0,1,...] --out DIR [--force]\n\n"
             "  --params FILE      .npy [P][n_params] or CSV/text rows; a header row of parameter\n"
             "                     names (any order, missing ones take defaults) is optional\n"
             "  --sample-prior N   N parameter sets uniform inside the fitting bounds\n"
@@ -48,6 +48,7 @@ static void usage(FILE *fp)
             "                     the first K and says how many it dropped (spike_counts.npy\n"
             "                     counts all)\n"
             "  --force            replace the results of an earlier run in DIR\n"
+            NF_CLI_HELP_DEVICES
             "  samples: T = round(duration / dt) + 1, sample n at n * dt ms\n");
 }
 
@@ -188,6 +189,7 @@ enum { O_MODEL = NF_CLI_OWN, O_PARAMS, O_SAMPLE_PRIOR, O_STIMULUS, O_DT, O_DURAT
 
 static const struct option simulate_options[] = {
     NF_CLI_OPT_HELP, NF_CLI_OPT_OUT, NF_CLI_OPT_FORCE, NF_CLI_OPT_SEED, NF_CLI_OPT_BACKEND, NF_CLI_OPT_THREADS,
+    NF_CLI_OPT_DEVICES,
     {"model", required_argument, NULL, O_MODEL},
     {"params", required_argument, NULL, O_PARAMS},
     {"sample-prior", required_argument, NULL, O_SAMPLE_PRIOR},
@@ -281,6 +283,8 @@ int nf_cli_simulate(int argc, char **argv)
             break;
         }
     }
+    int rc_dev = nf_cli_check_devices(CMD, &c);
+    if (rc_dev) return rc_dev;
     const char *out = c.out;
     const uint64_t seed = c.seed;
     /* a fit's results.json: its models' parameters (one row per recording) */
@@ -418,8 +422,8 @@ int nf_cli_simulate(int argc, char **argv)
         rc = nf_cli_error(CMD, NF_EXIT_USAGE, "%s", nf_errmsg());
         goto done;
     }
-    nf_status es = nf_engine_create(c.backend, c.threads, &e);
-    if (!es) es = nf_engine_run(e, &b);
+    if ((rc = nf_cli_engine_create(CMD, &c, NF_BACKEND_AUTO, &e))) goto done;
+    nf_status es = nf_engine_run(e, &b);
     for (int64_t i = 0; !es && i < P; i++)
         most = counts[i] > most ? counts[i] : most;
     /* auto: all spike times, so the batch again with room for the most (identical results, any K) */

@@ -46,6 +46,20 @@ extern const nf__block_fn nf__cpu_blocks_16[];
 /* Simulate a->n_sims neurons of model id with a variant on the pool. */
 void nf__cpu_run(nf__pool *p, int model_id, int variant, const nf__kargs *a);
 
+/* ---- the launch plan of a batch on the engine's devices ---- */
+struct nf__plan;
+/* Launch shape of the CUDA kernels (their __launch_bounds__) and streams per device. */
+enum { NF__THREADS_PER_BLOCK = 128, NF__STREAMS_PER_DEVICE = 1 };
+/* Set the engine's device list without asking the hardware (what
+ * nf_engine_set_devices does after its checks; the host replay sets lists
+ * of devices a machine without a GPU does not have). */
+void nf__engine_devices_set(nf_engine *e, const int *ids, int n);
+/* The plan (src/engine/plan.h) the CUDA executor runs for batch h on the
+ * engine's devices: n_devices ranges by simulation index, plan device k on
+ * the engine's k-th device; budget[k]: the bytes device k may hold. */
+nf_status nf__engine_plan(const nf_engine *e, const nf__kargs *h, int n_params, int n_state, const size_t *budget,
+                          struct nf__plan *out);
+
 /* ---- CUDA backend (kernels/engine_cuda.cu) ---- */
 typedef struct nf__cuda nf__cuda;
 int nf__cuda_device_count(void);
@@ -54,10 +68,14 @@ nf_status nf__cuda_create(nf__cuda **out);
 void nf__cuda_destroy(nf__cuda *c);
 /* Device memory the engine may hold per device for a batch (0: its free memory). */
 void nf__cuda_set_limit(nf__cuda *c, size_t bytes);
-/* a holds host pointers (params/init/final_state SoA with stride n_sims);
- * the CUDA side plans the batch (src/engine/plan.h), copies inputs, launches,
- * and copies outputs back into them. *kernel_s: the kernels' own time. */
-nf_status nf__cuda_run(nf__cuda *c, int model_id, int n_params, int n_state, const nf__kargs *a, double *kernel_s);
+/* The bytes device `device` (a CUDA device number) may hold for a batch. */
+nf_status nf__cuda_budget(nf__cuda *c, int device, size_t *out);
+/* Run plan p of batch h (host pointers: params/init/final_state SoA with
+ * stride n_sims): plan device k on CUDA device ids[k]; copies inputs,
+ * launches, and copies outputs back into h's arrays. *kernel_s: the
+ * kernels' own time (the longest device's sum). */
+nf_status nf__cuda_exec(nf__cuda *c, const struct nf__plan *p, const int *ids, int model_id, const nf__kargs *h,
+                        double *kernel_s);
 
 #ifdef __cplusplus
 }

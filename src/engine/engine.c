@@ -4,6 +4,7 @@
 #include "neurofit/engine.h"
 
 #include "backend.h"
+#include "plan.h"
 #include "internal.h"
 
 #include <math.h>
@@ -18,6 +19,8 @@ struct nf_engine {
     float *soa;
     size_t soa_cap;
     double kernel_s; /* CUDA kernel time of the last run, s */
+    int dev_ids[NF_MAX_DEVICES]; /* CUDA devices (plan device k runs on dev_ids[k]) */
+    int n_devices;               /* 0 on the CPU backend */
     /* batches submitted and not yet waited for (both backends run a batch
      * at submit for now; the ticket table is the in-flight account) */
     struct nf__job {
@@ -51,12 +54,48 @@ nf_status nf_backend_parse(const char *s, nf_backend *out)
 }
 
 #ifdef NF_HAVE_CUDA
-int nf_cuda_available(void) { return nf__cuda_device_count() > 0; }
+int nf_cuda_device_count(void) { return nf__cuda_device_count(); }
 const char *nf_cuda_device_name(void) { return nf__cuda_name(); }
 #else
-int nf_cuda_available(void) { return 0; }
+int nf_cuda_device_count(void) { return 0; }
 const char *nf_cuda_device_name(void) { return ""; }
 #endif
+int nf_cuda_available(void) { return nf_cuda_device_count() > 0; }
+
+nf_status nf_devices_parse(const char *spec, int *ids, int max, int *n)
+{
+    *n = 0;
+    if (!spec || !*spec) return nf__fail(NF_EINVAL, "devices: empty list (all, or device numbers 0,1,...)");
+    if (!strcmp(spec, "all")) {
+        int count = nf_cuda_device_count();
+        if (count < 1) return nf__fail(NF_ENODEV, "devices all: this machine has no CUDA device");
+        count = count < max ? count : max;
+        count = count < NF_MAX_DEVICES ? count : NF_MAX_DEVICES;
+        for (int k = 0; k < count; k++) ids[k] = k;
+        *n = count;
+        return NF_OK;
+    }
+    int k = 0;
+    for (const char *p = spec;; p++) {
+        const char *q = p;
+        long v = 0;
+        while (*q >= '0' && *q <= '9' && v <= 100000) v = 10 * v + (*q++ - '0');
+        if (q == p || (*q && *q != ',') || v > 100000) {
+            size_t len = strcspn(p, ",");
+            return nf__fail(NF_EINVAL, "devices '%s': item '%.*s' is not a device number (all, or 0,1,...)", spec,
+                            (int)len, p);
+        }
+        for (int j = 0; j < k; j++)
+            if (ids[j] == v) return nf__fail(NF_EINVAL, "devices '%s': device %ld is listed twice", spec, v);
+        if (k == max || k == NF_MAX_DEVICES)
+            return nf__fail(NF_EINVAL, "devices '%s': more than %d devices", spec, max < NF_MAX_DEVICES ? max : NF_MAX_DEVICES);
+        ids[k++] = (int)v;
+        p = q;
+        if (!*q) break;
+    }
+    *n = k;
+    return NF_OK;
+}
 
 nf_status nf_engine_create(nf_backend backend, int n_threads, nf_engine **out)
 {
@@ -69,6 +108,7 @@ nf_status nf_engine_create(nf_backend backend, int n_threads, nf_engine **out)
     if (backend == NF_BACKEND_CPU) {
         s = nf__pool_create(n_threads, &e->pool);
     } else {
+        e->n_devices = 1; /* device 0 */
 #ifdef NF_HAVE_CUDA
         if (!nf_cuda_available())
             s = nf__fail(NF_ENODEV, "backend cuda: no CUDA device is available");
@@ -108,6 +148,72 @@ nf_status nf_engine_set_memory_limit(nf_engine *e, size_t bytes)
 }
 
 nf_backend nf_engine_backend(const nf_engine *e) { return e->backend; }
+
+void nf__engine_devices_set(nf_engine *e, const int *ids, int n)
+{
+    for (int k = 0; k < n; k++) e->dev_ids[k] = ids[k];
+    e->n_devices = n;
+}
+
+nf_status nf_engine_set_devices(nf_engine *e, const int *ids, int n)
+{
+    if (!e) return nf__fail(NF_EINVAL, "engine is NULL");
+    if (e->backend == NF_BACKEND_CPU)
+        return nf__fail(NF_EINVAL, "devices: the cpu backend runs on CPU threads, not devices (use the cuda backend)");
+    if (e->n_jobs) return nf__fail(NF_EINVAL, "devices: %d batches are in flight (wait for them first)", e->n_jobs);
+    if (!ids || n < 1 || n > NF_MAX_DEVICES)
+        return nf__fail(NF_EINVAL, "devices: need 1..%d devices, got %d", NF_MAX_DEVICES, ids ? n : 0);
+    const int count = nf_cuda_device_count();
+    for (int k = 0; k < n; k++) {
+        if (ids[k] < 0 || ids[k] >= count)
+            return nf__fail(NF_ERANGE, "device %d: this machine has %d CUDA device%s (0..%d)", ids[k], count,
+                            count == 1 ? "" : "s", count - 1);
+        for (int j = 0; j < k; j++)
+            if (ids[j] == ids[k]) return nf__fail(NF_EINVAL, "devices: device %d is listed twice", ids[k]);
+    }
+    nf__engine_devices_set(e, ids, n);
+    return NF_OK;
+}
+
+nf_status nf_engine_use_devices(nf_engine *e, const char *spec)
+{
+    if (!spec) return NF_OK;
+    int ids[NF_MAX_DEVICES], n;
+    nf_status s = nf_devices_parse(spec, ids, NF_MAX_DEVICES, &n);
+    return s ? s : nf_engine_set_devices(e, ids, n);
+}
+
+int nf_engine_devices(const nf_engine *e, int *ids, int max)
+{
+    if (!e) return 0;
+    for (int k = 0; k < e->n_devices && k < max; k++) ids[k] = e->dev_ids[k];
+    return e->n_devices;
+}
+
+nf_status nf__engine_plan(const nf_engine *e, const nf__kargs *h, int n_params, int n_state, const size_t *budget,
+                          nf__plan *out)
+{
+    nf__plan_opts o = {.n_devices = e->n_devices,
+                       .n_streams = NF__STREAMS_PER_DEVICE,
+                       .budget = budget,
+                       .threads_per_block = NF__THREADS_PER_BLOCK};
+    return nf__plan_make(h, n_params, n_state, &o, out);
+}
+
+#ifdef NF_HAVE_CUDA
+/* The batch a on the engine's devices: their budgets, the plan, its run. */
+static nf_status nf__cuda_path(nf_engine *e, const nf_model *m, const nf__kargs *a)
+{
+    size_t budget[NF_MAX_DEVICES];
+    nf_status s = NF_OK;
+    for (int k = 0; k < e->n_devices && !s; k++) s = nf__cuda_budget(e->cuda, e->dev_ids[k], &budget[k]);
+    nf__plan p;
+    if (s || (s = nf__engine_plan(e, a, m->n_params, m->n_state, budget, &p))) return s;
+    s = nf__cuda_exec(e->cuda, &p, e->dev_ids, m->id, a, &e->kernel_s);
+    nf__plan_free(&p);
+    return s;
+}
+#endif
 int nf_engine_threads(const nf_engine *e) { return e->pool ? nf__pool_threads(e->pool) : 0; }
 
 int64_t nf_batch_n_rec(const nf_batch *b)
@@ -363,8 +469,7 @@ nf_status nf__engine_run_via(nf_engine *e, const nf_batch *b, nf__runner run, vo
         nf__cpu_run(e->pool, m->id, nf__variant_pick(&a), &a);
     } else {
 #ifdef NF_HAVE_CUDA
-        s = nf__cuda_run(e->cuda, m->id, m->n_params, m->n_state, &a, &e->kernel_s);
-        if (s) return s;
+        if ((s = nf__cuda_path(e, m, &a))) return s;
 #else
         return nf__fail(NF_EUNSUPPORTED, "no CUDA backend in this build");
 #endif

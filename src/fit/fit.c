@@ -684,7 +684,7 @@ nf_status nf_fit_groups(const nf_fit_target *targets, int n_targets, const nf_fi
             o.n_starts = ns;
         }
     }
-    if ((s = nf_engine_create(opt->backend, opt->threads, &eng)))
+    if ((s = nf_engine_create(opt->backend, opt->threads, &eng)) || (s = nf_engine_use_devices(eng, opt->devices)))
         goto done;
     in.eng = eng;
     if ((s = fit_passes(&in, models, M, &o, &res)) || (s = describe(res, targets, &p, opt->gamma_window_ms)))
@@ -808,7 +808,8 @@ nf_status nf_fit_score(const nf_fit_target *targets, int n_targets, const nf_fit
     }
     for (int r = 0; r < n_targets; r++)
         p.groups[0].pos[r] = r;
-    if ((s = prepare(targets, n_targets, opt, &p)) || (s = nf_engine_create(opt->backend, opt->threads, &eng)))
+    if ((s = prepare(targets, n_targets, opt, &p)) || (s = nf_engine_create(opt->backend, opt->threads, &eng)) ||
+        (s = nf_engine_use_devices(eng, opt->devices)))
         goto done;
     nf__fit_in in = {.tg = targets, .prep = p.prep, .prep_x = p.prep_x, .R = n_targets, .groups = p.groups, .G = 1,
                      .ob = &p.ob, .eng = eng, .threads = opt->threads};
