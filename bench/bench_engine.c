@@ -230,7 +230,7 @@ int main(int argc, char **argv)
                 for (int scored = 0; scored < 2; scored++) {
                     nf_cli_bench_result r;
                     char err[512];
-                    if (nf_cli_bench_engine(e, m, P, T, scored, reps, &r, err, sizeof err)) {
+                    if (nf_cli_bench_engine(e, m, P, T, scored, reps, 1, &r, err, sizeof err)) {
                         fprintf(stderr, "bench_engine: %s\n", err);
                         return 1;
                     }

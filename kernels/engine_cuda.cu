@@ -8,13 +8,17 @@
  *
  * Executor: everything is decided by the plan (src/engine/plan.h: device
  * split, launches that fit the memory budget, buffer sizes, copies, kernel
- * arguments); this file only allocates, copies and launches. Device buffers
- * are kept per engine and only grow, so repeated runs of one batch shape (a
- * fit's generations) allocate nothing. The budget of each device is its free
- * memory (cudaMemGetInfo, plus what the engine already holds, less a margin
- * for the runtime), capped by nf_engine_set_memory_limit. Plan device k runs
- * on the engine's k-th CUDA device (nf_engine_set_devices), each on its own
- * non-blocking streams. Every CUDA call is
+ * arguments) and by the engine's job slots (src/engine/backend.h: which
+ * batch runs in which slot, staging, order); this file only allocates,
+ * copies, launches and waits. Each slot has its own pinned host staging
+ * and, on each device, its own buffers, non-blocking stream and events:
+ * start queues a job's copies and kernels on its slot's streams and
+ * returns, finish synchronises them. Buffers and staging only grow, so
+ * repeated runs of one batch shape (a fit's generations) allocate nothing.
+ * The budget of each device is its free memory (cudaMemGetInfo, plus what
+ * the slot already holds, less a margin for the runtime; half of it while
+ * other slots are in flight), capped by nf_engine_set_memory_limit. Plan
+ * device k runs on the engine's k-th CUDA device (nf_engine_set_devices). Every CUDA call is
  * checked; errors come back as NF_ECUDA with file and line. */
 #include <cuda_runtime.h>
 
@@ -46,21 +50,30 @@ static const nf__kernel_fn nf__kernels[] = {NF_MODEL_VARIANT_LIST(NF__KPTR)};
                             cudaGetErrorString(err_));                                        \
     } while (0)
 
-enum { NF__MAX_DEV = NF_MAX_DEVICES, NF__STREAMS = NF__STREAMS_PER_DEVICE };
+enum { NF__MAX_DEV = NF_MAX_DEVICES };
+static_assert(NF__STREAMS_PER_DEVICE == 1, "a slot has one stream per device");
 
-/* What the engine holds on one CUDA device (indexed by device number). */
-typedef struct nf__cuda_dev {
-    void *buf[NF__STREAMS][NF__B_COUNT];
-    size_t cap[NF__STREAMS][NF__B_COUNT];
-    cudaStream_t stream[NF__STREAMS];
-    cudaEvent_t ev[NF__STREAMS][2];
-    int ready; /* streams and events created */
-    float kernel_ms; /* kernel time of the current run */
-} nf__cuda_dev;
+/* What one job slot holds on one CUDA device: its buffers (grow-only), its
+ * stream, and a start/end event pair per launch of its job. */
+typedef struct nf__slot_dev {
+    void *buf[NF__B_COUNT];
+    size_t cap[NF__B_COUNT];
+    cudaStream_t stream;
+    cudaEvent_t *ev; /* [cap_ev][2] */
+    int cap_ev, n_ev; /* pairs created; pairs recorded by the current job */
+    int ready;        /* stream created */
+    int used;         /* the current job runs here */
+} nf__slot_dev;
+
+typedef struct nf__cuda_slot {
+    void *host[2]; /* pinned staging: NF__STAGE_SOA, NF__STAGE_COPIES */
+    size_t host_cap[2];
+    nf__slot_dev dev[NF__MAX_DEV];
+} nf__cuda_slot;
 
 struct nf__cuda {
-    size_t limit; /* bytes per device, 0: free memory */
-    nf__cuda_dev dev[NF__MAX_DEV];
+    size_t limit; /* bytes per device and batch, 0: free memory */
+    nf__cuda_slot slot[NF__JOB_SLOTS];
 };
 
 extern "C" int nf__cuda_device_count(void)
@@ -94,155 +107,167 @@ extern "C" nf_status nf__cuda_create(nf__cuda **out)
 extern "C" void nf__cuda_destroy(nf__cuda *c)
 {
     if (!c) return;
-    for (int d = 0; d < NF__MAX_DEV; d++) {
-        nf__cuda_dev *v = &c->dev[d];
-        if (!v->ready) continue;
-        cudaSetDevice(d);
-        for (int s = 0; s < NF__STREAMS; s++) {
-            for (int k = 0; k < NF__B_COUNT; k++) cudaFree(v->buf[s][k]);
-            cudaEventDestroy(v->ev[s][0]);
-            cudaEventDestroy(v->ev[s][1]);
-            cudaStreamDestroy(v->stream[s]);
+    for (int k = 0; k < NF__JOB_SLOTS; k++) {
+        nf__cuda_slot *sl = &c->slot[k];
+        for (int d = 0; d < NF__MAX_DEV; d++) {
+            nf__slot_dev *v = &sl->dev[d];
+            if (!v->ready) continue;
+            cudaSetDevice(d);
+            for (int b = 0; b < NF__B_COUNT; b++) cudaFree(v->buf[b]);
+            for (int e = 0; e < 2 * v->cap_ev; e++) cudaEventDestroy(v->ev[e]);
+            free(v->ev);
+            cudaStreamDestroy(v->stream);
         }
+        for (int h = 0; h < 2; h++) cudaFreeHost(sl->host[h]);
     }
     free(c);
 }
 
 extern "C" void nf__cuda_set_limit(nf__cuda *c, size_t bytes) { c->limit = bytes; }
 
-/* Streams and events of device d, once. */
-static nf_status nf__dev_ready(nf__cuda *c, int d)
+/* Pinned staging of (slot, kind), grow-only (cudaHostAllocPortable: pinned
+ * for every device). */
+static nf_status nf__stage(void *ctx, int slot, int kind, size_t bytes, void **out)
 {
-    nf__cuda_dev *v = &c->dev[d];
-    if (v->ready) return NF_OK;
-    NF__CK(cudaSetDevice(d));
-    for (int s = 0; s < NF__STREAMS; s++) {
-        NF__CK(cudaStreamCreateWithFlags(&v->stream[s], cudaStreamNonBlocking));
-        NF__CK(cudaEventCreate(&v->ev[s][0]));
-        NF__CK(cudaEventCreate(&v->ev[s][1]));
+    nf__cuda_slot *sl = &((nf__cuda *)ctx)->slot[slot];
+    if (bytes > sl->host_cap[kind]) {
+        cudaFreeHost(sl->host[kind]);
+        sl->host[kind] = NULL;
+        sl->host_cap[kind] = 0;
+        NF__CK(cudaHostAlloc(&sl->host[kind], bytes, cudaHostAllocPortable));
+        sl->host_cap[kind] = bytes;
     }
-    v->ready = 1;
+    *out = sl->host[kind];
     return NF_OK;
 }
 
-/* Bytes device d may hold for a batch: free memory plus what the engine holds
- * there, less a margin for the runtime, capped by the limit. */
-extern "C" nf_status nf__cuda_budget(nf__cuda *c, int d, size_t *out)
+/* Bytes the slot's job may hold on device d: the free memory plus what the
+ * slot holds there already, less a margin for the runtime; half of that
+ * while other slots are in flight (room for the jobs to come); capped by
+ * the limit. */
+static nf_status nf__budget(void *ctx, int slot, int d, int busy, size_t *out)
 {
+    nf__cuda *c = (nf__cuda *)ctx;
     size_t free_b = 0, total_b = 0, held = 0;
     NF__CK(cudaSetDevice(d));
     NF__CK(cudaMemGetInfo(&free_b, &total_b));
-    for (int s = 0; s < NF__STREAMS; s++)
-        for (int k = 0; k < NF__B_COUNT; k++) held += c->dev[d].cap[s][k];
+    for (int k = 0; k < NF__B_COUNT; k++) held += c->slot[slot].dev[d].cap[k];
     size_t margin = total_b / 32 > ((size_t)64 << 20) ? total_b / 32 : ((size_t)64 << 20);
     size_t avail = free_b + held > margin ? free_b + held - margin : 0;
+    if (busy) avail /= 2;
     *out = c->limit && c->limit < avail ? c->limit : avail;
     return NF_OK;
 }
 
-/* Grow the buffers of plan device pd (CUDA device d), stream s to the plan's sizes. */
-static nf_status nf__reserve(nf__cuda *c, const nf__plan *p, int pd, int d, int s)
+/* The slot's stream on device d and its buffers at plan device pd's sizes;
+ * event pairs for n launches. */
+static nf_status nf__reserve(nf__slot_dev *v, const nf__plan *p, int pd, int d, int n)
 {
-    nf__cuda_dev *v = &c->dev[d];
+    NF__CK(cudaSetDevice(d));
+    if (!v->ready) {
+        NF__CK(cudaStreamCreateWithFlags(&v->stream, cudaStreamNonBlocking));
+        v->ready = 1;
+    }
     for (int k = 0; k < NF__B_COUNT; k++) {
-        size_t need = nf__plan_slot_bytes(p, pd, s, k);
-        if (need <= v->cap[s][k]) continue;
-        cudaFree(v->buf[s][k]);
-        v->buf[s][k] = NULL;
-        v->cap[s][k] = 0;
-        NF__CK(cudaMalloc(&v->buf[s][k], need));
-        v->cap[s][k] = need;
+        size_t need = nf__plan_slot_bytes(p, pd, 0, k);
+        if (need <= v->cap[k]) continue;
+        cudaFree(v->buf[k]);
+        v->buf[k] = NULL;
+        v->cap[k] = 0;
+        NF__CK(cudaMalloc(&v->buf[k], need));
+        v->cap[k] = need;
     }
-    return NF_OK;
-}
-
-static nf_status nf__copy_run(nf__cuda_dev *v, int stream, const nf__copy *x)
-{
-    char *dev = (char *)v->buf[stream][x->slot] + x->dev_off;
-    cudaStream_t st = v->stream[stream];
-    if (x->to_device)
-        NF__CK(cudaMemcpy2DAsync(dev, x->dev_pitch, x->src, x->host_pitch, x->width, x->rows, cudaMemcpyHostToDevice, st));
-    else
-        NF__CK(cudaMemcpy2DAsync(x->dst, x->host_pitch, dev, x->dev_pitch, x->width, x->rows, cudaMemcpyDeviceToHost, st));
-    return NF_OK;
-}
-
-/* Uploads and the kernel of launch li on its device's stream, not waited for. */
-static nf_status nf__launch_start(nf__cuda *c, const nf__plan *p, int64_t li, const int *ids, int model_id,
-                                  const nf__kargs *h)
-{
-    const nf__launch *L = &p->launches[li];
-    nf__cuda_dev *v = &c->dev[ids[L->device]];
-    NF__CK(cudaSetDevice(ids[L->device]));
-    nf_status s = NF_OK;
-    for (int64_t k = 0; k < L->n_in && !s; k++) s = nf__copy_run(v, L->stream, &p->copies[L->copy_in + k]);
-    if (s) return s;
-    nf__kargs a;
-    nf__plan_bind(p, li, h, v->buf[L->stream], &a);
-    cudaStream_t st = v->stream[L->stream];
-    NF__CK(cudaEventRecord(v->ev[L->stream][0], st));
-    nf__kernels[L->variant * NF__N_MODELS + model_id]<<<L->blocks, L->threads, 0, st>>>(a);
-    cudaError_t err = cudaGetLastError();
-    if (err != cudaSuccess)
-        return nf__fail(NF_ECUDA, "%s:%d: kernel of model %d (launch %lld of %lld, device %d): %s", __FILE__, __LINE__,
-                        model_id, (long long)li, (long long)p->n_launches, ids[L->device], cudaGetErrorString(err));
-    NF__CK(cudaEventRecord(v->ev[L->stream][1], st));
-    return NF_OK;
-}
-
-/* Wait for launch li's kernel, add its time, copy its outputs back. */
-static nf_status nf__launch_finish(nf__cuda *c, const nf__plan *p, int64_t li, const int *ids)
-{
-    const nf__launch *L = &p->launches[li];
-    nf__cuda_dev *v = &c->dev[ids[L->device]];
-    NF__CK(cudaSetDevice(ids[L->device]));
-    cudaError_t err = cudaEventSynchronize(v->ev[L->stream][1]);
-    if (err != cudaSuccess)
-        return nf__fail(NF_ECUDA, "%s:%d: launch %lld of %lld on device %d: %s", __FILE__, __LINE__, (long long)li,
-                        (long long)p->n_launches, ids[L->device], cudaGetErrorString(err));
-    float ms = 0;
-    NF__CK(cudaEventElapsedTime(&ms, v->ev[L->stream][0], v->ev[L->stream][1]));
-    v->kernel_ms += ms;
-    nf_status s = NF_OK;
-    for (int64_t k = 0; k < L->n_out && !s; k++) s = nf__copy_run(v, L->stream, &p->copies[L->copy_out + k]);
-    if (!s) NF__CK(cudaStreamSynchronize(v->stream[L->stream]));
-    return s;
-}
-
-/* The plan in rounds: round r starts the r-th launch of every (device,
- * stream) and then finishes them, so the devices compute side by side. */
-extern "C" nf_status nf__cuda_exec(nf__cuda *c, const nf__plan *p, const int *ids, int model_id, const nf__kargs *h,
-                                   double *kernel_s)
-{
-    *kernel_s = 0;
-    nf_status s = NF_OK;
-    for (int d = 0; d < p->n_devices && !s; d++) {
-        if (!(s = nf__dev_ready(c, ids[d]))) c->dev[ids[d]].kernel_ms = 0;
-        for (int q = 0; q < p->n_streams && !s; q++) s = nf__reserve(c, p, d, ids[d], q);
-    }
-    const int nq = p->n_devices * p->n_streams;
-    int64_t *next = (int64_t *)calloc((size_t)nq, sizeof *next), *cur = (int64_t *)malloc(sizeof(int64_t) * (size_t)nq);
-    if (!s && (!next || !cur)) s = nf__fail(NF_ENOMEM, "cuda: out of memory");
-    for (int more = 1; more && !s;) {
-        more = 0;
-        for (int q = 0; q < nq; q++) { /* the next launch of each (device, stream) */
-            cur[q] = -1;
-            int64_t li = next[q];
-            while (li < p->n_launches && p->launches[li].device * p->n_streams + p->launches[li].stream != q) li++;
-            if (li < p->n_launches) {
-                cur[q] = li;
-                next[q] = li + 1;
-                more = 1;
-            }
+    if (n > v->cap_ev) {
+        cudaEvent_t *ev = (cudaEvent_t *)realloc(v->ev, sizeof *ev * 2 * (size_t)n);
+        if (!ev) return nf__fail(NF_ENOMEM, "cuda: out of memory for events");
+        v->ev = ev;
+        for (; v->cap_ev < n; v->cap_ev++) {
+            NF__CK(cudaEventCreate(&v->ev[2 * v->cap_ev]));
+            NF__CK(cudaEventCreate(&v->ev[2 * v->cap_ev + 1]));
         }
-        for (int q = 0; q < nq && !s; q++)
-            if (cur[q] >= 0) s = nf__launch_start(c, p, cur[q], ids, model_id, h);
-        for (int q = 0; q < nq && !s; q++)
-            if (cur[q] >= 0) s = nf__launch_finish(c, p, cur[q], ids);
     }
-    free(next);
-    free(cur);
-    for (int d = 0; d < p->n_devices; d++)
-        *kernel_s = c->dev[ids[d]].kernel_ms * 1e-3 > *kernel_s ? c->dev[ids[d]].kernel_ms * 1e-3 : *kernel_s;
+    v->n_ev = 0;
+    v->used = 1;
+    return NF_OK;
+}
+
+static nf_status nf__copy_run(nf__slot_dev *v, const nf__copy *x)
+{
+    char *dev = (char *)v->buf[x->slot] + x->dev_off;
+    if (x->to_device)
+        NF__CK(cudaMemcpy2DAsync(dev, x->dev_pitch, x->src, x->host_pitch, x->width, x->rows, cudaMemcpyHostToDevice,
+                                 v->stream));
+    else
+        NF__CK(cudaMemcpy2DAsync(x->dst, x->host_pitch, dev, x->dev_pitch, x->width, x->rows, cudaMemcpyDeviceToHost,
+                                 v->stream));
+    return NF_OK;
+}
+
+/* Queue every launch of the plan on the slot's stream of its device: uploads
+ * (from the pinned staging), the kernel between two events, downloads (to
+ * the pinned staging). Nothing is waited for. */
+static nf_status nf__start(void *ctx, int slot, const nf__plan *p, const int *ids, int model_id, const nf__kargs *h)
+{
+    nf__cuda_slot *sl = &((nf__cuda *)ctx)->slot[slot];
+    nf_status s = NF_OK;
+    for (int pd = 0; pd < p->n_devices && !s; pd++) {
+        int n = 0;
+        for (int64_t li = 0; li < p->n_launches; li++) n += p->launches[li].device == pd;
+        s = nf__reserve(&sl->dev[ids[pd]], p, pd, ids[pd], n);
+    }
+    for (int64_t li = 0; li < p->n_launches && !s; li++) {
+        const nf__launch *L = &p->launches[li];
+        const int d = ids[L->device];
+        nf__slot_dev *v = &sl->dev[d];
+        NF__CK(cudaSetDevice(d));
+        for (int64_t k = 0; k < L->n_in && !s; k++) s = nf__copy_run(v, &p->copies[L->copy_in + k]);
+        if (s) break;
+        nf__kargs a;
+        nf__plan_bind(p, li, h, v->buf, &a);
+        cudaEvent_t *ev = &v->ev[2 * v->n_ev++];
+        NF__CK(cudaEventRecord(ev[0], v->stream));
+        nf__kernels[L->variant * NF__N_MODELS + model_id]<<<L->blocks, L->threads, 0, v->stream>>>(a);
+        cudaError_t err = cudaGetLastError();
+        if (err != cudaSuccess)
+            return nf__fail(NF_ECUDA, "%s:%d: kernel of model %d (launch %lld of %lld, device %d): %s", __FILE__,
+                            __LINE__, model_id, (long long)li, (long long)p->n_launches, d, cudaGetErrorString(err));
+        NF__CK(cudaEventRecord(ev[1], v->stream));
+        for (int64_t k = 0; k < L->n_out && !s; k++) s = nf__copy_run(v, &p->copies[L->copy_out + k]);
+    }
     return s;
+}
+
+/* Wait for the slot's streams; the kernel time is the longest device's sum. */
+static nf_status nf__finish(void *ctx, int slot, double *kernel_s)
+{
+    nf__cuda_slot *sl = &((nf__cuda *)ctx)->slot[slot];
+    nf_status s = NF_OK;
+    *kernel_s = 0;
+    for (int d = 0; d < NF__MAX_DEV; d++) {
+        nf__slot_dev *v = &sl->dev[d];
+        if (!v->used) continue;
+        v->used = 0;
+        cudaError_t err = cudaSetDevice(d);
+        if (err == cudaSuccess) err = cudaStreamSynchronize(v->stream);
+        if (err != cudaSuccess) {
+            if (!s) s = nf__fail(NF_ECUDA, "%s:%d: device %d: %s", __FILE__, __LINE__, d, cudaGetErrorString(err));
+            continue;
+        }
+        double sum = 0;
+        for (int k = 0; k < v->n_ev; k++) {
+            float ms = 0;
+            if (cudaEventElapsedTime(&ms, v->ev[2 * k], v->ev[2 * k + 1]) == cudaSuccess) sum += ms * 1e-3;
+        }
+        *kernel_s = sum > *kernel_s ? sum : *kernel_s;
+    }
+    return s;
+}
+
+extern "C" void nf__cuda_executor(nf__cuda *c, nf__executor *out)
+{
+    out->ctx = c;
+    out->stage = nf__stage;
+    out->budget = nf__budget;
+    out->start = nf__start;
+    out->finish = nf__finish;
 }

@@ -241,4 +241,57 @@ static inline nft_diff nft_compare(const nf_model *m, const nft_outs *a, const n
     return d;
 }
 
+/* ---- a chain of batches in flight (nf_engine_submit / nf_engine_wait) ----
+ * Batch k's runner submits it and builds batch k+1 inside, so every batch's
+ * arrays stay alive; the last one waits for all of them in the order given. */
+enum { NFT_CHAIN = 21 };
+typedef struct {
+    nf_engine *e;
+    const nf_model *m[NFT_CHAIN];
+    nft_paths pa[NFT_CHAIN];
+    nft_outs *outs;              /* [NFT_CHAIN], allocated by the caller */
+    nf_engine_ticket t[NFT_CHAIN];
+    int order[NFT_CHAIN];        /* wait order */
+    nf_status st[NFT_CHAIN];     /* each wait's status */
+    char msg[NFT_CHAIN][160];    /* and its message */
+    int64_t peak_in_flight;
+    int depth;
+} nft_chain;
+
+static inline nf_status nft_chain_step(void *ctx, const nf_batch *b)
+{
+    nft_chain *c = (nft_chain *)ctx;
+    const int k = c->depth++;
+    nf_status s = nf_engine_submit(c->e, b, &c->t[k]);
+    if (s) return s;
+    c->peak_in_flight = nf_engine_in_flight(c->e) > c->peak_in_flight ? nf_engine_in_flight(c->e) : c->peak_in_flight;
+    if (k + 1 < NFT_CHAIN) return nft_batch_run(c->m[k + 1], &c->pa[k + 1], nft_chain_step, c, &c->outs[k + 1]);
+    for (int w = 0; w < NFT_CHAIN; w++) {
+        const int q = c->order[w];
+        c->st[q] = nf_engine_wait(c->e, c->t[q]);
+        snprintf(c->msg[q], sizeof c->msg[q], "%s", c->st[q] ? nf_errmsg() : "");
+    }
+    return NF_OK;
+}
+
+/* The chain's batches: seven models in turn, every waveform and target path,
+ * with and without sim_offset, initial state, recording, noise and NaN
+ * targets; waits in a mixed order (neither submit order nor its reverse).
+ * outs[k] are allocated for P x T. */
+static inline void nft_chain_cases(nft_chain *c, nft_outs *outs, int64_t P, int64_t T)
+{
+    static const char *names[] = {"lif6", "adex", "izhikevich", "hh", "slif", "glif3", "morris_lecar"};
+    memset(c, 0, sizeof *c);
+    c->outs = outs;
+    for (int k = 0; k < NFT_CHAIN; k++) {
+        c->m[k] = nf_model_find(names[k % 7]);
+        cr_assert_not_null(c->m[k], "%s", names[k % 7]);
+        const nft_rows w = (nft_rows)(1 + k % 3), t = (nft_rows)(k % 4);
+        nft_paths pa = {w, t, k % 2 ? 1000003 * (int64_t)k : 0, k % 3 == 0, k % 4 ? 3 : 0, k % 5 == 1, k % 6 == 2, 0, 0};
+        c->pa[k] = pa;
+        c->order[k] = (k * 8 + 5) % NFT_CHAIN;
+        nft_outs_alloc(&outs[k], c->m[k], P, T);
+    }
+}
+
 #endif

@@ -237,6 +237,21 @@ Test(cli, devices_option_is_checked_on_every_engine_command)
     }
 }
 
+/* neurofit bench --batches K submits the sims as K batches, all in flight
+ * before the first wait, and says so in its threads-in-flight column. */
+Test(cli, bench_batches_are_all_in_flight)
+{
+    char out[8192];
+    cr_assert_eq(nft_run(out, sizeof out, BIN " bench --backend cpu --models lif6 --sims 96 --steps 300 --batches 4"), 0,
+                 "%s", out);
+    cr_assert(strstr(out, "| batches | threads in flight |"), "%s", out);
+    cr_assert(strstr(out, "| 4 | 96 |"), "%s", out);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " bench --backend cpu --models lif6 --sims 96 --steps 300"), 0, "%s", out);
+    cr_assert(strstr(out, "| 1 | 96 |"), "%s", out);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " bench --batches 0"), 2, "%s", out);
+    cr_assert(strstr(out, "--batches 0: need a whole number in 1..4096"), "%s", out);
+}
+
 /* A .npy of the wrong shape for --stimulus file: or --params is an error
  * naming the file, exit 2, and no crash (both were freed twice). */
 Test(cli, simulate_rejects_npy_inputs_of_the_wrong_shape)

@@ -80,7 +80,8 @@ static int64_t allowed(const nf_model *m)
 }
 
 typedef struct {
-    size_t limit; /* device memory limit, 0: none */
+    size_t limit;        /* device memory limit, 0: none */
+    const char *devices; /* nf_engine_use_devices, NULL: device 0 */
 } cuda_cfg;
 
 static nf_status run_cuda(void *ctx, const nf_batch *b)
@@ -89,6 +90,7 @@ static nf_status run_cuda(void *ctx, const nf_batch *b)
     nf_engine *e;
     nf_status s = nf_engine_create(NF_BACKEND_CUDA, 0, &e);
     if (!s) s = nf_engine_set_memory_limit(e, c->limit);
+    if (!s) s = nf_engine_use_devices(e, c->devices);
     if (!s) s = nf_engine_run(e, b);
     nf_engine_destroy(e);
     return s;
@@ -98,7 +100,7 @@ enum { P = 2048, T = 4000 };
 
 /* Every model on the index paths pa: CUDA equals the CPU within the model's
  * stated tolerance; prints what it measured. */
-static void agree(const nft_paths *pa, size_t limit_per_sim_fraction, const char *what)
+static void agree_on(const nft_paths *pa, size_t limit_per_sim_fraction, const char *devices, const char *what)
 {
     for (int mi = 0; mi < nf_model_count(); mi++) {
         const nf_model *m = nf_model_at(mi);
@@ -106,7 +108,7 @@ static void agree(const nft_paths *pa, size_t limit_per_sim_fraction, const char
         nft_outs_alloc(&c, m, P, T);
         nft_outs_alloc(&g, m, P, T);
         cr_assert_eq(nft_batch_run(m, pa, nft_run_cpu, NULL, &c), NF_OK, "%s: %s", m->name, nf_errmsg());
-        cuda_cfg cfg = {0};
+        cuda_cfg cfg = {0, devices};
         if (limit_per_sim_fraction) {
             /* about a sixth of the batch's device footprint: several launches */
             const size_t per_sim = sizeof(float) * (size_t)(m->n_params + 2 * m->n_state + c.n_rec + NFT_K_SPK + T + T / 4) + 17;
@@ -126,6 +128,11 @@ static void agree(const nft_paths *pa, size_t limit_per_sim_fraction, const char
         nft_outs_free(&c);
         nft_outs_free(&g);
     }
+}
+
+static void agree(const nft_paths *pa, size_t limit_per_sim_fraction, const char *what)
+{
+    agree_on(pa, limit_per_sim_fraction, NULL, what);
 }
 
 Test(engine_cuda, every_model_equals_the_cpu_with_shared_waveform_and_target)
@@ -154,6 +161,51 @@ Test(engine_cuda, every_model_equals_the_cpu_in_forced_slices)
     need_cuda();
     nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_PER_SIM, 99, 1, 1, 0, 0, 0, 0};
     agree(&pa, 6, "forced slices (memory limit 1/6 of the batch)");
+}
+
+/* Every device of the machine (--devices all): the batch split by
+ * simulation index over them gives the CPU's results as one device does
+ * (on a one-GPU machine this is device 0 again). */
+Test(engine_cuda, every_model_equals_the_cpu_on_all_devices)
+{
+    need_cuda();
+    printf("engine_cuda: %d CUDA devices\n", nf_cuda_device_count());
+    nft_paths pa = {NFT_ROWS_PER_SIM, NFT_ROWS_INDEXED, 12345678901LL, 1, 3, 0, 0, 0, 0};
+    agree_on(&pa, 0, "all", "all devices: per-sim waveforms, indexed targets, sim_offset");
+    agree_on(&pa, 6, "all", "all devices, forced slices");
+}
+
+/* 21 batches in flight at once on the GPU (more than the engine's 16 job
+ * slots), waited for in a mixed order: each equals the CPU backend within
+ * its model's tolerance, and the in-flight count covers them all. */
+Test(engine_cuda, batches_in_flight_equal_the_cpu_in_any_wait_order)
+{
+    need_cuda();
+    enum { PC = 512, TC = 2000 };
+    nft_outs *ref = calloc(NFT_CHAIN, sizeof *ref), *got = calloc(NFT_CHAIN, sizeof *got);
+    nft_chain c;
+    nft_chain_cases(&c, got, PC, TC);
+    for (int k = 0; k < NFT_CHAIN; k++) {
+        nft_outs_alloc(&ref[k], c.m[k], PC, TC);
+        cr_assert_eq(nft_batch_run(c.m[k], &c.pa[k], nft_run_cpu, NULL, &ref[k]), NF_OK, "%s", nf_errmsg());
+    }
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CUDA, 0, &c.e), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nft_batch_run(c.m[0], &c.pa[0], nft_chain_step, &c, &c.outs[0]), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(c.peak_in_flight, (int64_t)NFT_CHAIN * PC);
+    cr_assert_eq(nf_engine_in_flight(c.e), 0);
+    for (int k = 0; k < NFT_CHAIN; k++) {
+        cr_assert_eq(c.st[k], NF_OK, "batch %d: %s", k, c.msg[k]);
+        nft_diff d = nft_compare(c.m[k], &ref[k], &got[k], "in flight", 0);
+        printf("engine_cuda: in flight: batch %d %s | identical %lld/%d\n", k, c.m[k]->name,
+               (long long)(PC - d.n_diff), PC);
+        cr_expect_leq(d.n_diff, allowed(c.m[k]), "batch %d %s: %lld of %d differ", k, c.m[k]->name,
+                      (long long)d.n_diff, PC);
+        nft_outs_free(&ref[k]);
+        nft_outs_free(&got[k]);
+    }
+    nf_engine_destroy(c.e);
+    free(ref);
+    free(got);
 }
 
 /* The specialised variants of the body (kernels/variant_list.h): batches

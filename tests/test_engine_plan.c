@@ -17,6 +17,7 @@
 
 #include "engine/backend.h"
 #include "engine/plan.h"
+#include "internal.h"
 #include "nf_test_batches.h"
 #include "sim_all.h"
 
@@ -70,6 +71,54 @@ static nf_status plan_for(const nf__kargs *h, const nf_model *m, const replay_cf
     return nf__plan_make(h, m->n_params, m->n_state, &o, p);
 }
 
+/* Execute plan p of batch h as the CUDA executor does: each (device,
+ * stream)'s buffers at the plan's sizes, the plan's copies, the kernel's
+ * per-thread function for every (block, thread) of every launch. */
+static void run_plan(const nf__plan *p, const nf__kargs *h, int model_id, int drop_row0, int force_any)
+{
+    /* device buffers, filled with garbage so that a read of anything the plan
+     * did not copy shows; the mutant without the row offset reads rows before
+     * its launch's window, so its row buffers get that much garbage in front
+     * (a GPU would read whatever lies there) */
+    const int nb = p->n_devices * p->n_streams;
+    void **alloc = calloc((size_t)nb * NF__B_COUNT, sizeof(void *));
+    void **base = calloc((size_t)nb * NF__B_COUNT, sizeof(void *));
+    for (int d = 0; d < p->n_devices; d++)
+        for (int q = 0; q < p->n_streams; q++)
+            for (int k = 0; k < NF__B_COUNT; k++) {
+                size_t bytes = nf__plan_slot_bytes(p, d, q, k), front = 0;
+                if (drop_row0 && k == NF__B_WAVES) front = sizeof(float) * (size_t)(h->n_sims * h->n_steps);
+                if (drop_row0 && k == NF__B_TARGET) front = sizeof(float) * (size_t)(h->n_sims * h->n_obs);
+                char *buf = malloc(front + bytes + 1);
+                memset(buf, 0xA5, front + bytes);
+                alloc[(d * p->n_streams + q) * NF__B_COUNT + k] = buf;
+                base[(d * p->n_streams + q) * NF__B_COUNT + k] = buf + front;
+            }
+    FTZ_ON();
+    for (int64_t li = 0; li < p->n_launches; li++) {
+        const nf__launch *L = &p->launches[li];
+        void **b = base + (L->device * p->n_streams + L->stream) * NF__B_COUNT;
+        for (int64_t k = 0; k < L->n_in; k++) {
+            const nf__copy *x = &p->copies[L->copy_in + k];
+            memcpy2d((char *)b[x->slot] + x->dev_off, x->dev_pitch, x->src, x->host_pitch, x->width, x->rows);
+        }
+        nf__kargs a;
+        nf__plan_bind(p, li, h, b, &a);
+        if (drop_row0) a.row0 = 0;
+        const int v = force_any ? NF__VARIANT_any : L->variant;
+        for (uint32_t blk = 0; blk < L->blocks; blk++)
+            for (uint32_t t = 0; t < L->threads; t++) thread_fns[v * NF__N_MODELS + model_id](&a, blk, L->threads, t);
+        for (int64_t k = 0; k < L->n_out; k++) {
+            const nf__copy *x = &p->copies[L->copy_out + k];
+            memcpy2d(x->dst, x->host_pitch, (const char *)b[x->slot] + x->dev_off, x->dev_pitch, x->width, x->rows);
+        }
+    }
+    FTZ_OFF();
+    for (int k = 0; k < nb * NF__B_COUNT; k++) free(alloc[k]);
+    free(alloc);
+    free(base);
+}
+
 static nf_status replay(void *ctx, const nf_model *m, const nf__kargs *h)
 {
     replay_cfg *c = ctx;
@@ -116,47 +165,7 @@ static nf_status replay(void *ctx, const nf_model *m, const nf__kargs *h)
         }
     }
     c->used_budget = budget;
-    /* device buffers, filled with garbage so that a read of anything the plan
-     * did not copy shows; the mutant without the row offset reads rows before
-     * its launch's window, so its row buffers get that much garbage in front
-     * (a GPU would read whatever lies there) */
-    const int nb = p.n_devices * p.n_streams;
-    void **alloc = calloc((size_t)nb * NF__B_COUNT, sizeof(void *));
-    void **base = calloc((size_t)nb * NF__B_COUNT, sizeof(void *));
-    for (int d = 0; d < p.n_devices; d++)
-        for (int q = 0; q < p.n_streams; q++)
-            for (int k = 0; k < NF__B_COUNT; k++) {
-                size_t bytes = nf__plan_slot_bytes(&p, d, q, k), front = 0;
-                if (c->drop_row0 && k == NF__B_WAVES) front = sizeof(float) * (size_t)(h->n_sims * h->n_steps);
-                if (c->drop_row0 && k == NF__B_TARGET) front = sizeof(float) * (size_t)(h->n_sims * h->n_obs);
-                char *buf = malloc(front + bytes + 1);
-                memset(buf, 0xA5, front + bytes);
-                alloc[(d * p.n_streams + q) * NF__B_COUNT + k] = buf;
-                base[(d * p.n_streams + q) * NF__B_COUNT + k] = buf + front;
-            }
-    FTZ_ON();
-    for (int64_t li = 0; li < p.n_launches; li++) {
-        const nf__launch *L = &p.launches[li];
-        void **b = base + (L->device * p.n_streams + L->stream) * NF__B_COUNT;
-        for (int64_t k = 0; k < L->n_in; k++) {
-            const nf__copy *x = &p.copies[L->copy_in + k];
-            memcpy2d((char *)b[x->slot] + x->dev_off, x->dev_pitch, x->src, x->host_pitch, x->width, x->rows);
-        }
-        nf__kargs a;
-        nf__plan_bind(&p, li, h, b, &a);
-        if (c->drop_row0) a.row0 = 0;
-        const int v = c->force_any ? NF__VARIANT_any : L->variant;
-        for (uint32_t blk = 0; blk < L->blocks; blk++)
-            for (uint32_t t = 0; t < L->threads; t++) thread_fns[v * NF__N_MODELS + m->id](&a, blk, L->threads, t);
-        for (int64_t k = 0; k < L->n_out; k++) {
-            const nf__copy *x = &p.copies[L->copy_out + k];
-            memcpy2d(x->dst, x->host_pitch, (const char *)b[x->slot] + x->dev_off, x->dev_pitch, x->width, x->rows);
-        }
-    }
-    FTZ_OFF();
-    for (int k = 0; k < nb * NF__B_COUNT; k++) free(alloc[k]);
-    free(alloc);
-    free(base);
+    run_plan(&p, h, m->id, c->drop_row0, c->force_any);
     nf__plan_free(&p);
     return NF_OK;
 }
@@ -174,6 +183,9 @@ static nf_status run_replay(void *ctx, const nf_batch *b)
     nf_engine_destroy(e);
     return s;
 }
+
+/* nf_engine_run on the engine ctx. */
+static nf_status run_engine(void *ctx, const nf_batch *b) { return nf_engine_run(ctx, b); }
 
 /* The replay of model m under cfg equals the CPU backend on paths pa. */
 static void check(const nf_model *m, const nft_paths *pa, replay_cfg cfg, const char *what)
@@ -345,6 +357,195 @@ Test(replay, without_the_row_offset_sliced_per_simulation_rows_are_wrong)
     nft_paths targets = {NFT_ROWS_SHARED, NFT_ROWS_PER_SIM, 0, 0, 1, 0, 0, 0, 0};
     check(m, &waves, mutant, "per-simulation waveforms, forced slices");
     check(m, &targets, mutant, "per-simulation targets, forced slices");
+}
+
+/* ---- batches in flight: the engine's job slots on a fake executor ---------- */
+
+/* An executor that does on the CPU what the CUDA executor does on devices,
+ * late: start only records the job; finish runs its whole plan (uploads
+ * from the staging, every thread, downloads into the staging). So a job
+ * whose staging, plan or arguments another submit had touched in between
+ * would come out wrong, and a slot handed out twice is caught at start. */
+typedef struct {
+    void *host[NF__JOB_SLOTS][2];
+    size_t host_cap[NF__JOB_SLOTS][2];
+    struct {
+        const nf__plan *p;
+        nf__kargs h;
+        int model_id, ids[NF_MAX_DEVICES];
+        int running;
+        int start_no; /* 1, 2, ...: the order of starts */
+    } job[NF__JOB_SLOTS];
+    size_t small_budget; /* odd slots' budget per device (launches of a few simulations); even: unlimited */
+    int starts, finishes, busy, max_busy;
+    int fail_start, fail_finish; /* the n-th start fails at start / at its finish (0: none) */
+    int first_slot, slot_17;      /* the slots of the first and the 17th start */
+    const int *want_ids;          /* the engine's device list */
+    int n_want;
+} fake_exec;
+
+static nf_status fake_stage(void *ctx, int slot, int kind, size_t bytes, void **out)
+{
+    fake_exec *f = ctx;
+    if (bytes > f->host_cap[slot][kind]) { /* a new place, garbage-filled: stale pointers show */
+        char *p = malloc(bytes);
+        memset(p, 0x5A, bytes);
+        free(f->host[slot][kind]);
+        f->host[slot][kind] = p;
+        f->host_cap[slot][kind] = bytes;
+    }
+    *out = f->host[slot][kind];
+    return NF_OK;
+}
+
+static nf_status fake_budget(void *ctx, int slot, int device, int busy, size_t *out)
+{
+    fake_exec *f = ctx;
+    (void)device;
+    (void)busy;
+    *out = slot % 2 ? f->small_budget : (size_t)1 << 40;
+    return NF_OK;
+}
+
+static nf_status fake_start(void *ctx, int slot, const nf__plan *p, const int *ids, int model_id, const nf__kargs *h)
+{
+    fake_exec *f = ctx;
+    cr_assert(!f->job[slot].running, "slot %d was handed out while its job runs", slot);
+    f->starts++;
+    if (f->starts == 1) f->first_slot = slot;
+    if (f->starts == 17) f->slot_17 = slot;
+    cr_assert_eq(p->n_devices, f->n_want);
+    for (int k = 0; k < f->n_want; k++) cr_assert_eq(ids[k], f->want_ids[k]);
+    f->job[slot].p = p;
+    f->job[slot].h = *h;
+    f->job[slot].model_id = model_id;
+    f->job[slot].running = 1;
+    f->job[slot].start_no = f->starts;
+    f->busy++;
+    f->max_busy = f->busy > f->max_busy ? f->busy : f->max_busy;
+    if (f->starts == f->fail_start) return nf__fail(NF_ECUDA, "fake: start %d fails", f->starts);
+    return NF_OK;
+}
+
+static nf_status fake_finish(void *ctx, int slot, double *kernel_s)
+{
+    fake_exec *f = ctx;
+    cr_assert(f->job[slot].running, "slot %d finished without a job", slot);
+    f->job[slot].running = 0;
+    f->busy--;
+    f->finishes++;
+    *kernel_s = 0.001 * f->job[slot].start_no;
+    if (f->job[slot].start_no == f->fail_start) return NF_OK; /* ended after its failed start */
+    if (f->job[slot].start_no == f->fail_finish)
+        return nf__fail(NF_ECUDA, "fake: the job of start %d failed on the device", f->job[slot].start_no);
+    run_plan(f->job[slot].p, &f->job[slot].h, f->job[slot].model_id, 0, 0);
+    return NF_OK;
+}
+
+static void fake_free(fake_exec *f)
+{
+    for (int k = 0; k < NF__JOB_SLOTS; k++) {
+        free(f->host[k][0]);
+        free(f->host[k][1]);
+    }
+}
+
+static void chain_run(nft_chain *c, fake_exec *f, const int *ids, int n_ids)
+{
+    nf__executor x = {.ctx = f, .stage = fake_stage, .budget = fake_budget, .start = fake_start, .finish = fake_finish};
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &c->e), NF_OK);
+    nf__engine_devices_set(c->e, ids, n_ids);
+    nf__engine_set_executor(c->e, &x);
+    f->want_ids = ids;
+    f->n_want = n_ids;
+    c->depth = 0;
+    cr_assert_eq(nft_batch_run(c->m[0], &c->pa[0], nft_chain_step, c, &c->outs[0]), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_engine_in_flight(c->e), 0);
+    nf_engine_destroy(c->e);
+}
+
+/* Up to NF__JOB_SLOTS batches run at once on the executor (start returns at
+ * once, the work happens at finish); a submit beyond that first finishes the
+ * oldest job and reuses its slot; waits in any order give every batch the
+ * CPU backend's results bit for bit, over two devices and with odd slots cut
+ * into launches of a few simulations. */
+Test(jobs, batches_in_flight_equal_the_cpu_backend_in_any_wait_order)
+{
+    nft_outs *ref = calloc(NFT_CHAIN, sizeof *ref), *got = calloc(NFT_CHAIN, sizeof *got);
+    nft_chain c;
+    nft_chain_cases(&c, got, P, T);
+    for (int k = 0; k < NFT_CHAIN; k++) {
+        nft_outs_alloc(&ref[k], c.m[k], P, T);
+        cr_assert_eq(nft_batch_run(c.m[k], &c.pa[k], nft_run_cpu, NULL, &ref[k]), NF_OK, "%s", nf_errmsg());
+    }
+    fake_exec f = {.small_budget = 48 << 10};
+    const int ids[2] = {1, 0};
+    chain_run(&c, &f, ids, 2);
+    cr_assert_eq(f.starts, NFT_CHAIN);
+    cr_assert_eq(f.finishes, NFT_CHAIN);
+    cr_assert_eq(f.max_busy, NF__JOB_SLOTS, "at most and up to %d jobs run at once, saw %d", NF__JOB_SLOTS, f.max_busy);
+    cr_assert_eq(f.slot_17, f.first_slot, "the 17th batch takes the oldest job's slot");
+    int64_t expect_peak = 0;
+    for (int k = 0; k < NFT_CHAIN; k++) expect_peak += P;
+    cr_assert_eq(c.peak_in_flight, expect_peak, "every batch counts until its wait");
+    for (int k = 0; k < NFT_CHAIN; k++) {
+        cr_assert_eq(c.st[k], NF_OK, "batch %d: %s", k, c.msg[k]);
+        char what[96];
+        snprintf(what, sizeof what, "batch %d in flight (%s)", k, c.m[k]->name);
+        nft_diff d = nft_compare(c.m[k], &ref[k], &got[k], what, 0);
+        cr_expect_eq(d.n_diff, 0, "%s: %lld of %d simulations differ from the CPU backend", what, (long long)d.n_diff, P);
+    }
+    for (int k = 0; k < NFT_CHAIN; k++) {
+        nft_outs_free(&ref[k]);
+        nft_outs_free(&got[k]);
+    }
+    free(ref);
+    free(got);
+    fake_free(&f);
+}
+
+/* A job that fails on the device reports its error at its own wait, once,
+ * with its message (also when a later submit finished it to free its slot);
+ * the others are unharmed. A start that fails makes no ticket and leaves
+ * its slot free. */
+Test(jobs, a_failed_job_reports_once_at_its_wait)
+{
+    nft_outs *got = calloc(NFT_CHAIN, sizeof *got);
+    nft_chain c;
+    nft_chain_cases(&c, got, P, T);
+    fake_exec f = {.small_budget = 48 << 10, .fail_finish = 2};
+    const int one[1] = {0};
+    chain_run(&c, &f, one, 1);
+    for (int k = 0; k < NFT_CHAIN; k++) {
+        if (k == 1) {
+            cr_assert_eq(c.st[k], NF_ECUDA);
+            cr_assert(strstr(c.msg[k], "the job of start 2 failed on the device"), "%s", c.msg[k]);
+        } else
+            cr_assert_eq(c.st[k], NF_OK, "batch %d: %s", k, c.msg[k]);
+    }
+    /* a failed start: no ticket, and the slot serves the next batch */
+    fake_exec g = {.small_budget = 48 << 10, .fail_start = 1};
+    nf__executor x = {.ctx = &g, .stage = fake_stage, .budget = fake_budget, .start = fake_start, .finish = fake_finish};
+    nf_engine *e;
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e), NF_OK);
+    nf__engine_devices_set(e, one, 1);
+    nf__engine_set_executor(e, &x);
+    g.want_ids = one;
+    g.n_want = 1;
+    nft_outs o;
+    nft_outs_alloc(&o, c.m[0], P, T);
+    cr_assert_eq(nft_batch_run(c.m[0], &c.pa[0], run_engine, e, &o), NF_ECUDA);
+    cr_assert(strstr(nf_errmsg(), "fake: start 1 fails"), "%s", nf_errmsg());
+    cr_assert_eq(nf_engine_in_flight(e), 0);
+    cr_assert_eq(g.busy, 0, "the failed start was finished");
+    cr_assert_eq(nft_batch_run(c.m[0], &c.pa[0], run_engine, e, &o), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_engine_wait(e, 1), NF_EINVAL, "the failed submit made no ticket");
+    nf_engine_destroy(e);
+    nft_outs_free(&o);
+    for (int k = 0; k < NFT_CHAIN; k++) nft_outs_free(&got[k]);
+    free(got);
+    fake_free(&f);
+    fake_free(&g);
 }
 
 /* ---- the plan itself ------------------------------------------------------- */

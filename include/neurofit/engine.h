@@ -125,9 +125,10 @@ nf_status nf_engine_use_devices(nf_engine *e, const char *spec);
 /* The engine's devices into ids (up to max); returns their count (0 on the
  * CPU backend). */
 int nf_engine_devices(const nf_engine *e, int *ids, int max);
-/* Seconds the device spent in the kernels of the engine's last run
- * (cudaEvent time, without validation, packing and copies; with several
- * devices, the longest of their sums); 0 on the CPU. */
+/* Seconds the device spent in the kernels of the batch last waited for
+ * (nf_engine_run: the last run; cudaEvent time, without validation,
+ * packing and copies; with several devices, the longest of their sums); 0
+ * on the CPU. */
 double nf_engine_kernel_seconds(const nf_engine *e);
 int nf_engine_threads(const nf_engine *e);
 
@@ -145,13 +146,17 @@ nf_status nf_engine_run(nf_engine *e, const nf_batch *b);
  * and outputs) and the models must stay alive and unchanged, and the outputs
  * must not be read; the nf_batch struct itself may go. Batches in flight are
  * independent: each gets the results nf_engine_run would give it, in any
- * order of waits. Submitting lets a GPU hold several batches (one stream
- * each) while the caller prepares the next; the CPU backend runs a batch at
- * submit, on all its threads, and its wait only ends the ticket.
- * Errors: submit returns validation errors and, where the run happens at
- * submit, run errors (no ticket is made then: *out = 0); wait returns a
- * run's own errors once. Every ticket must be waited for once (an unknown or
- * already waited ticket: NF_EINVAL); destroying an engine waits for all. */
+ * order of waits. The CUDA backend returns from submit once the batch is
+ * packed into pinned staging of its own and queued (copies and kernels on
+ * its own streams, one per device): up to 16 batches run at once, and a
+ * submit beyond that first waits for the oldest; wait synchronises the
+ * batch and moves its outputs into the caller's arrays. The CPU backend
+ * runs a batch at submit, on all its threads, and its wait only ends the
+ * ticket.
+ * Errors: submit returns validation errors and errors of starting the run
+ * (no ticket is made then: *out = 0); wait returns a run's own errors
+ * once. Every ticket must be waited for once (an unknown or already waited
+ * ticket: NF_EINVAL); destroying an engine waits for all. */
 typedef int64_t nf_engine_ticket; /* > 0 */
 nf_status nf_engine_submit(nf_engine *e, const nf_batch *b, nf_engine_ticket *out);
 nf_status nf_engine_wait(nf_engine *e, nf_engine_ticket t);

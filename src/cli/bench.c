@@ -2,12 +2,13 @@
  *
  *   neurofit bench [--models a,b|all] [--backend auto|cpu|cuda|all] [--sims P]
  *                  [--steps T] [--threads N] [--devices all|0,1,...] [--reps R]
- *                  [--scorer none|rmse|both]
+ *                  [--scorer none|rmse|both] [--batches K]
  *
  * Prints a markdown table: model | backend | sims | steps | scorer |
  * neuron-steps/s (whole call) | kernel neuron-steps/s (CUDA) | fraction of the
  * H100 ceiling from the kernel time (models whose instructions per step are
- * in the registry). */
+ * in the registry; as many H100s as devices) | batches | threads in flight
+ * (the simulations submitted before the first wait). */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "cli/bench_run.h"
@@ -18,7 +19,7 @@
 
 #define CMD "bench"
 
-enum { O_MODELS = NF_CLI_OWN, O_SCORER, O_SIMS, O_STEPS, O_REPS };
+enum { O_MODELS = NF_CLI_OWN, O_SCORER, O_SIMS, O_STEPS, O_REPS, O_BATCHES };
 
 static const struct option bench_options[] = {
     NF_CLI_OPT_HELP, NF_CLI_OPT_BACKEND, NF_CLI_OPT_THREADS, NF_CLI_OPT_DEVICES,
@@ -27,12 +28,13 @@ static const struct option bench_options[] = {
     {"sims", required_argument, NULL, O_SIMS},
     {"steps", required_argument, NULL, O_STEPS},
     {"reps", required_argument, NULL, O_REPS},
+    {"batches", required_argument, NULL, O_BATCHES},
     NF_CLI_OPT_END};
 
 int nf_cli_bench(int argc, char **argv)
 {
     const char *models = "all", *scorer = "none";
-    int64_t P = 100000, T = 10000, reps = 1;
+    int64_t P = 100000, T = 10000, reps = 1, batches = 1;
     nf_cli_common c = {0};
     nf_cli_parser p;
     nf_cli_parser_init(&p, CMD, argc, argv, bench_options, &c);
@@ -43,8 +45,10 @@ int nf_cli_bench(int argc, char **argv)
         case NF_CLI_HELP:
             printf("usage: neurofit bench [--models a,b|all] [--backend auto|cpu|cuda|all] [--sims P]\n"
                    "                      [--steps T] [--threads N] [--devices all|0,1,...] [--reps R]\n"
-                   "                      [--scorer none|rmse|both]\n"
-                   NF_CLI_HELP_DEVICES);
+                   "                      [--scorer none|rmse|both] [--batches K]\n"
+                   NF_CLI_HELP_DEVICES
+                   "  --batches K      submit the sims as K batches, all in flight at once, then wait\n"
+                   "                   (nf_engine_submit / nf_engine_wait; default 1)\n");
             return NF_EXIT_OK;
         case NF_CLI_ERROR: return p.rc;
         case NF_CLI_ARG: return nf_cli_unexpected(&p);
@@ -57,6 +61,10 @@ int nf_cli_bench(int argc, char **argv)
         case O_STEPS:
             if (!nf_cli_parse_count(v, 2, 1000000000, &T))
                 return nf_cli_error(CMD, NF_EXIT_USAGE, "--steps %s: need a whole number in 2..1e9", v);
+            break;
+        case O_BATCHES:
+            if (!nf_cli_parse_count(v, 1, 4096, &batches))
+                return nf_cli_error(CMD, NF_EXIT_USAGE, "--batches %s: need a whole number in 1..4096", v);
             break;
         case O_REPS:
             if (!nf_cli_parse_count(v, 1, 1000000, &reps))
@@ -96,8 +104,9 @@ int nf_cli_bench(int argc, char **argv)
             if (!(ms[nm++] = nf_model_find(t))) return nf_cli_error(CMD, NF_EXIT_USAGE, "--models: %s", nf_errmsg());
         }
     }
-    printf("| model | backend | sims | steps | scorer | neuron-steps/s | kernel neuron-steps/s | fraction of H100 ceiling |\n");
-    printf("|---|---|---:|---:|---|---:|---:|---:|\n");
+    printf("| model | backend | sims | steps | scorer | neuron-steps/s | kernel neuron-steps/s | fraction of H100 ceiling "
+           "| batches | threads in flight |\n");
+    printf("|---|---|---:|---:|---|---:|---:|---:|---:|---:|\n");
     for (int bi = 0; bi < nb; bi++) {
         nf_engine *e;
         if ((rc = nf_cli_engine_create(CMD, &c, list[bi], &e))) return rc;
@@ -109,7 +118,7 @@ int nf_cli_bench(int argc, char **argv)
             for (int sc = sc_lo; sc <= sc_hi; sc++) {
                 nf_cli_bench_result r;
                 char err[512];
-                if (nf_cli_bench_engine(e, ms[k], P, T, sc, (int)reps, &r, err, sizeof err)) {
+                if (nf_cli_bench_engine(e, ms[k], P, T, sc, (int)reps, (int)batches, &r, err, sizeof err)) {
                     nf_engine_destroy(e);
                     return nf_cli_error(CMD, NF_EXIT_FAIL, "%s", err);
                 }
@@ -117,8 +126,9 @@ int nf_cli_bench(int argc, char **argv)
                 char frac[32] = "-", krate[32] = "-";
                 if (ceil > 0) snprintf(frac, sizeof frac, "%.2f", r.kernel_steps_per_s / ceil);
                 if (r.kernel_seconds > 0) snprintf(krate, sizeof krate, "%.3g", r.kernel_steps_per_s);
-                printf("| %s | %s | %lld | %lld | %s | %.3g | %s | %s |\n", ms[k]->name, bname,
-                       (long long)P, (long long)T, sc ? "rmse" : "none", r.steps_per_s, krate, frac);
+                printf("| %s | %s | %lld | %lld | %s | %.3g | %s | %s | %lld | %lld |\n", ms[k]->name, bname,
+                       (long long)P, (long long)T, sc ? "rmse" : "none", r.steps_per_s, krate, frac, (long long)batches,
+                       (long long)r.in_flight);
                 fflush(stdout);
             }
         nf_engine_destroy(e);

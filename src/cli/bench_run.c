@@ -38,13 +38,14 @@ void nf_cli_bench_inputs(const nf_model *m, int64_t P, int64_t T, float *par, fl
 }
 
 nf_status nf_cli_bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_t T, int scored, int reps,
-                              nf_cli_bench_result *out, char *err, size_t err_len)
+                              int batches, nf_cli_bench_result *out, char *err, size_t err_len)
 {
     memset(out, 0, sizeof *out);
-    if (P < 1 || T < 2 || reps < 1) {
-        snprintf(err, err_len, "bench: need sims >= 1, steps >= 2, reps >= 1");
+    if (P < 1 || T < 2 || reps < 1 || batches < 1 || batches > P || batches > 4096) {
+        snprintf(err, err_len, "bench: need sims >= 1, steps >= 2, reps >= 1, 1 <= batches <= min(sims, 4096)");
         return NF_EINVAL;
     }
+    nf_engine_ticket tk[4096];
     const double dt = nf_cli_bench_dt(m);
     float *par = malloc(sizeof(float) * (size_t)P * m->n_params);
     float *wave = malloc(sizeof(float) * (size_t)T);
@@ -79,8 +80,27 @@ nf_status nf_cli_bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_
     }
     out->seconds = 1e300;
     for (int r = 0; r < reps; r++) {
-        double w0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
-        if ((s = nf_engine_run(e, &b))) {
+        /* the batch as `batches` contiguous pieces, all submitted, then waited for */
+        double w0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID), ks = 0;
+        int n_sub = 0;
+        for (int k = 0; k < batches && !s; k++) {
+            const int64_t lo = P * k / batches, hi = P * (k + 1) / batches;
+            nf_batch bk = b;
+            bk.n_sims = hi - lo;
+            bk.sim_offset = lo;
+            bk.params = par + lo * m->n_params;
+            bk.spike_counts = cnt + lo;
+            bk.valid = valid + lo;
+            bk.sse = scored ? sse + lo : NULL;
+            if (!(s = nf_engine_submit(e, &bk, &tk[k]))) n_sub++;
+        }
+        const int64_t flying = nf_engine_in_flight(e);
+        for (int k = 0; k < n_sub; k++) {
+            nf_status sw = nf_engine_wait(e, tk[k]);
+            if (!s && sw) s = sw;
+            ks += nf_engine_kernel_seconds(e);
+        }
+        if (s) {
             snprintf(err, err_len, "%s", nf_errmsg());
             goto done;
         }
@@ -88,7 +108,8 @@ nf_status nf_cli_bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_
         if (w < out->seconds) {
             out->seconds = w;
             out->cpu_seconds = c;
-            out->kernel_seconds = nf_engine_kernel_seconds(e);
+            out->kernel_seconds = ks;
+            out->in_flight = flying;
         }
     }
     int64_t fired = 0;

@@ -15,10 +15,11 @@ extern "C" {
 #endif
 
 typedef struct nf_cli_bench_result {
-    double seconds;        /* best wall-clock time of one whole nf_engine_run */
+    double seconds;        /* best wall-clock time of one whole run (all its batches submitted and waited) */
     double cpu_seconds;    /* process CPU time of that run */
     double steps_per_s;    /* P * T / seconds */
-    double kernel_seconds; /* CUDA: kernel time alone of that run (cudaEvent), 0 on the CPU */
+    double kernel_seconds; /* CUDA: kernel time alone of that run (cudaEvent; summed over its batches), 0 on the CPU */
+    int64_t in_flight;     /* simulations in flight once every batch was submitted (nf_engine_in_flight) */
     double kernel_steps_per_s; /* P * T / kernel_seconds (0 on the CPU) */
     double fired;          /* fraction of simulations that spiked */
     double dt_ms;          /* step used */
@@ -34,7 +35,7 @@ double nf_cli_bench_dt(const nf_model *m);
 /* scored: 0 simulate only, 1 with the fused trace-RMSE scorer. On failure
  * err (err_len bytes) says why. */
 nf_status nf_cli_bench_engine(nf_engine *e, const nf_model *m, int64_t n_sims, int64_t n_steps, int scored, int reps,
-                              nf_cli_bench_result *out, char *err, size_t err_len);
+                              int batches, nf_cli_bench_result *out, char *err, size_t err_len);
 
 /* H100 SXM instruction issue rate: 132 SMs x 4 schedulers x 1.98 GHz. */
 #define NF_CLI_H100_ISSUE_PER_S 3.35e13

@@ -60,22 +60,52 @@ void nf__engine_devices_set(nf_engine *e, const int *ids, int n);
 nf_status nf__engine_plan(const nf_engine *e, const nf__kargs *h, int n_params, int n_state, const size_t *budget,
                           struct nf__plan *out);
 
+/* ---- batches in flight: job slots run by an asynchronous executor ----
+ * An engine with an executor (the CUDA backend; a fake one in the host
+ * replay) keeps up to NF__JOB_SLOTS batches in flight, each in a slot of its
+ * own: host staging (its structure-of-arrays and its staged copies, pinned
+ * on a GPU), its plan, and on each device its buffers and stream. Submit
+ * takes a free slot (none free: it first finishes the oldest job), packs
+ * the batch into the slot's staging, plans it on the engine's devices,
+ * stages the plan's copies (nf__plan_stage) and starts it; wait finishes the
+ * job (the executor waits for its device work; the engine moves the staged
+ * downloads and the final state to the caller's arrays) and frees the slot.
+ * All of this bookkeeping is engine.c's, in C; an executor only allocates,
+ * copies, launches and waits. */
+enum { NF__JOB_SLOTS = 16 };
+enum { NF__STAGE_SOA, NF__STAGE_COPIES }; /* the two staging buffers of a slot */
+typedef struct nf__executor {
+    void *ctx;
+    /* Host memory of (slot, kind), at least bytes, pinned on a GPU; grow-only
+     * and kept across jobs; *out stays valid until the next call for it. */
+    nf_status (*stage)(void *ctx, int slot, int kind, size_t bytes, void **out);
+    /* Bytes the slot's job may hold on CUDA device `device`, with `busy`
+     * other slots in flight. */
+    nf_status (*budget)(void *ctx, int slot, int device, int busy, size_t *out);
+    /* Start plan p of batch h (staged: every host address is the slot's
+     * staging) in the slot, plan device k on CUDA device ids[k]; returns
+     * without waiting. */
+    nf_status (*start)(void *ctx, int slot, const struct nf__plan *p, const int *ids, int model_id,
+                       const nf__kargs *h);
+    /* Wait for the slot's job: its downloads are in the staging after it;
+     * *kernel_s: the kernels' own time (the longest device's sum). Called
+     * once per start, also after a failed start. */
+    nf_status (*finish)(void *ctx, int slot, double *kernel_s);
+} nf__executor;
+/* Run the engine's batches through x (copied) from now on; no batches in
+ * flight. NULL x: back to running at submit (the CPU backend). */
+void nf__engine_set_executor(nf_engine *e, const nf__executor *x);
+
 /* ---- CUDA backend (kernels/engine_cuda.cu) ---- */
 typedef struct nf__cuda nf__cuda;
 int nf__cuda_device_count(void);
 const char *nf__cuda_name(void);
 nf_status nf__cuda_create(nf__cuda **out);
-void nf__cuda_destroy(nf__cuda *c);
+void nf__cuda_destroy(nf__cuda *c); /* after every job has finished */
 /* Device memory the engine may hold per device for a batch (0: its free memory). */
 void nf__cuda_set_limit(nf__cuda *c, size_t bytes);
-/* The bytes device `device` (a CUDA device number) may hold for a batch. */
-nf_status nf__cuda_budget(nf__cuda *c, int device, size_t *out);
-/* Run plan p of batch h (host pointers: params/init/final_state SoA with
- * stride n_sims): plan device k on CUDA device ids[k]; copies inputs,
- * launches, and copies outputs back into h's arrays. *kernel_s: the
- * kernels' own time (the longest device's sum). */
-nf_status nf__cuda_exec(nf__cuda *c, const struct nf__plan *p, const int *ids, int model_id, const nf__kargs *h,
-                        double *kernel_s);
+/* The CUDA executor of c's job slots. */
+void nf__cuda_executor(nf__cuda *c, nf__executor *out);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,21 +16,35 @@ struct nf_engine {
     nf_backend backend;
     nf__pool *pool;
     nf__cuda *cuda;
-    /* SoA scratch, grow-only */
+    /* SoA scratch of the batches run at submit, grow-only */
     float *soa;
     size_t soa_cap;
-    double kernel_s; /* CUDA kernel time of the last run, s */
+    double kernel_s; /* CUDA kernel time of the last batch waited for, s */
     int dev_ids[NF_MAX_DEVICES]; /* CUDA devices (plan device k runs on dev_ids[k]) */
     int n_devices;               /* 0 on the CPU backend */
-    /* batches submitted and not yet waited for (both backends run a batch
-     * at submit for now; the ticket table is the in-flight account) */
+    /* batches submitted and not yet waited for */
     struct nf__job {
         nf_engine_ticket ticket;
         int64_t n_sims;
+        int slot;         /* its job slot while it runs; -1 once finished (or run at submit) */
+        nf_status status; /* of its run once finished, reported by its wait */
+        char *msg;        /* that status's message (nf_errmsg() is per thread and call) */
+        double kernel_s;
     } *jobs;
     int n_jobs, cap_jobs;
     nf_engine_ticket next_ticket;
     int64_t in_flight;
+    /* the asynchronous executor and its job slots (backend.h); exec.start NULL: run at submit */
+    nf__executor exec;
+    struct nf__slot {
+        nf_engine_ticket ticket; /* the job in it, 0: free */
+        nf__plan plan;           /* staged */
+        nf__kargs a;             /* its kernel arguments (host: the slot's staging) */
+        float *fin;              /* [n_state][n] final state in the staging, or NULL */
+        float *final_out;        /* the caller's [n][n_state] */
+        int64_t n;
+        int n_state;
+    } slots[NF__JOB_SLOTS];
 };
 
 double nf_engine_kernel_seconds(const nf_engine *e) { return e->kernel_s; }
@@ -112,8 +127,8 @@ nf_status nf_engine_create(nf_backend backend, int n_threads, nf_engine **out)
 #ifdef NF_HAVE_CUDA
         if (!nf_cuda_available())
             s = nf__fail(NF_ENODEV, "backend cuda: no CUDA device is available");
-        else
-            s = nf__cuda_create(&e->cuda);
+        else if (!(s = nf__cuda_create(&e->cuda)))
+            nf__cuda_executor(e->cuda, &e->exec);
 #else
         s = nf__fail(NF_EUNSUPPORTED, "backend cuda: this build has no CUDA backend (nvcc was not found)");
 #endif
@@ -126,9 +141,15 @@ nf_status nf_engine_create(nf_backend backend, int n_threads, nf_engine **out)
     return NF_OK;
 }
 
+static nf_status nf__job_finish(nf_engine *e, struct nf__job *j);
+
 void nf_engine_destroy(nf_engine *e)
 {
     if (!e) return;
+    for (int k = 0; k < e->n_jobs; k++) {
+        if (e->jobs[k].slot >= 0) nf__job_finish(e, &e->jobs[k]);
+        free(e->jobs[k].msg);
+    }
     nf__pool_destroy(e->pool);
 #ifdef NF_HAVE_CUDA
     nf__cuda_destroy(e->cuda);
@@ -200,20 +221,6 @@ nf_status nf__engine_plan(const nf_engine *e, const nf__kargs *h, int n_params, 
     return nf__plan_make(h, n_params, n_state, &o, out);
 }
 
-#ifdef NF_HAVE_CUDA
-/* The batch a on the engine's devices: their budgets, the plan, its run. */
-static nf_status nf__cuda_path(nf_engine *e, const nf_model *m, const nf__kargs *a)
-{
-    size_t budget[NF_MAX_DEVICES];
-    nf_status s = NF_OK;
-    for (int k = 0; k < e->n_devices && !s; k++) s = nf__cuda_budget(e->cuda, e->dev_ids[k], &budget[k]);
-    nf__plan p;
-    if (s || (s = nf__engine_plan(e, a, m->n_params, m->n_state, budget, &p))) return s;
-    s = nf__cuda_exec(e->cuda, &p, e->dev_ids, m->id, a, &e->kernel_s);
-    nf__plan_free(&p);
-    return s;
-}
-#endif
 int nf_engine_threads(const nf_engine *e) { return e->pool ? nf__pool_threads(e->pool) : 0; }
 
 int64_t nf_batch_n_rec(const nf_batch *b)
@@ -359,11 +366,149 @@ static void nf__from_soa(const float *soa, int64_t n, int k, float *rows)
         for (int j = 0; j < k; j++) rows[i * k + j] = soa[(int64_t)j * n + i];
 }
 
+/* Bytes of the structure-of-arrays of batch b: parameters, initial and final state. */
+static size_t nf__soa_bytes(const nf_batch *b)
+{
+    return sizeof(float) * (size_t)b->n_sims * (size_t)(b->model->n_params + 2 * b->model->n_state);
+}
+
+/* The kernel arguments of the validated batch b, its parameters and initial
+ * state packed into soa (nf__soa_bytes); a->final_state: the final state's
+ * place there. */
+static void nf__kargs_fill(const nf_batch *b, float *soa, nf__kargs *a)
+{
+    const nf_model *m = b->model;
+    const int64_t n = b->n_sims;
+    float *par = soa, *init = par + (size_t)n * m->n_params, *fin = init + (size_t)n * m->n_state;
+    nf__to_soa(b->params, n, m->n_params, par);
+    if (b->init_state) nf__to_soa(b->init_state, n, m->n_state, init);
+    memset(a, 0, sizeof *a);
+    a->n_sims = n;
+    a->sim_offset = b->sim_offset;
+    a->n_steps = b->n_steps;
+    a->env.dt = (float)b->dt_ms;
+    a->env.v_detect = b->v_detect_mV;
+    a->params = par;
+    a->init = b->init_state ? init : NULL;
+    a->stride = n;
+    a->waves = b->stim.waves;
+    a->wave_idx = b->stim.wave_index;
+    a->n_waves = b->stim.n_waves;
+    a->ou_on = b->stim.noise_sd_pA > 0 || b->stim.noise_mean_pA != 0;
+    a->ou_mean = b->stim.noise_mean_pA;
+    a->ou_sd = b->stim.noise_sd_pA;
+    double ar = b->stim.noise_tau_ms > 0 ? exp(-b->dt_ms / b->stim.noise_tau_ms) : 0.0;
+    a->ou_a = (float)ar;
+    a->ou_b = (float)sqrt(1.0 - ar * ar);
+    a->seed = b->stim.seed;
+    a->rec = b->voltage;
+    /* a step beyond the last sample records only sample 0, as n_steps does:
+     * the 32-bit counters of the body never pass 2 n_steps */
+    a->rec_every = b->voltage ? (b->record_every < b->n_steps ? b->record_every : b->n_steps) : 0;
+    a->n_rec = nf_batch_n_rec(b);
+    a->spk_t = b->spike_times;
+    a->spk_n = b->spike_counts;
+    a->max_spikes = b->spike_times ? b->max_spikes : 0;
+    a->final_state = b->final_state ? fin : NULL;
+    a->valid = b->valid;
+    a->v_limit = b->v_limit_mV > 0 ? b->v_limit_mV : 1.0e4f;
+    a->target = b->target;
+    a->target_idx = b->target_index;
+    a->n_targets = b->n_targets;
+    a->n_obs = b->n_obs;
+    a->obs_every = b->obs_every;
+    a->sse = b->sse;
+    a->target_finite = b->target ? nf__all_finite(b->target, b->n_targets * b->n_obs) : 1;
+}
+
+static nf_status nf__run_now(nf_engine *e, const nf_batch *b, nf__runner run, void *ctx);
+
 nf_status nf_engine_run(nf_engine *e, const nf_batch *b)
 {
     nf_engine_ticket t;
     nf_status s = nf_engine_submit(e, b, &t);
     return s ? s : nf_engine_wait(e, t);
+}
+
+void nf__engine_set_executor(nf_engine *e, const nf__executor *x)
+{
+    if (x) e->exec = *x;
+    else memset(&e->exec, 0, sizeof e->exec);
+}
+
+/* Finish job j, which holds a slot: wait for its device work, move its
+ * outputs to the caller's arrays, free the slot; its status and message
+ * wait for its nf_engine_wait. */
+static nf_status nf__job_finish(nf_engine *e, struct nf__job *j)
+{
+    struct nf__slot *sl = &e->slots[j->slot];
+    double ks = 0;
+    nf_status s = e->exec.finish(e->exec.ctx, j->slot, &ks);
+    if (!s) {
+        nf__plan_unstage(&sl->plan);
+        if (sl->final_out) nf__from_soa(sl->fin, sl->n, sl->n_state, sl->final_out);
+    } else {
+        j->msg = strdup(nf_errmsg());
+    }
+    j->status = s;
+    j->kernel_s = ks;
+    nf__plan_free(&sl->plan);
+    sl->ticket = 0;
+    j->slot = -1;
+    return s;
+}
+
+/* A free slot; with none, the oldest running job is finished first. */
+static int nf__slot_take(nf_engine *e)
+{
+    for (int k = 0; k < NF__JOB_SLOTS; k++)
+        if (!e->slots[k].ticket) return k;
+    struct nf__job *old = NULL;
+    for (int k = 0; k < e->n_jobs; k++)
+        if (e->jobs[k].slot >= 0 && (!old || e->jobs[k].ticket < old->ticket)) old = &e->jobs[k];
+    const int k = old->slot;
+    nf__job_finish(e, old);
+    return k;
+}
+
+/* Start batch b in a slot of the executor. */
+static nf_status nf__submit_async(nf_engine *e, const nf_batch *b, nf_engine_ticket t, int *slot_out)
+{
+    const nf__executor *x = &e->exec;
+    const int k = nf__slot_take(e);
+    struct nf__slot *sl = &e->slots[k];
+    const nf_model *m = b->model;
+    const size_t soa_bytes = nf__soa_bytes(b);
+    void *soa, *stage;
+    nf_status s = x->stage(x->ctx, k, NF__STAGE_SOA, soa_bytes, &soa);
+    if (s) return s;
+    nf__kargs_fill(b, (float *)soa, &sl->a);
+    int busy = 0;
+    for (int q = 0; q < NF__JOB_SLOTS; q++) busy += e->slots[q].ticket != 0;
+    size_t budget[NF_MAX_DEVICES];
+    for (int d = 0; d < e->n_devices && !s; d++) s = x->budget(x->ctx, k, e->dev_ids[d], busy, &budget[d]);
+    if (s || (s = nf__engine_plan(e, &sl->a, m->n_params, m->n_state, budget, &sl->plan))) return s;
+    const size_t io = nf__plan_stage_bytes(&sl->plan, soa, soa_bytes);
+    if ((s = x->stage(x->ctx, k, NF__STAGE_COPIES, io ? io : 1, &stage))) {
+        nf__plan_free(&sl->plan);
+        return s;
+    }
+    nf__plan_stage(&sl->plan, stage, soa, soa_bytes);
+    sl->fin = (float *)sl->a.final_state;
+    sl->final_out = b->final_state;
+    sl->n = b->n_sims;
+    sl->n_state = m->n_state;
+    if ((s = x->start(x->ctx, k, &sl->plan, e->dev_ids, m->id, &sl->a))) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", nf_errmsg());
+        double ks;
+        x->finish(x->ctx, k, &ks); /* let whatever it started end */
+        nf__plan_free(&sl->plan);
+        return nf__fail(s, "%s", msg);
+    }
+    sl->ticket = t;
+    *slot_out = k;
+    return NF_OK;
 }
 
 nf_status nf_engine_submit(nf_engine *e, const nf_batch *b, nf_engine_ticket *out)
@@ -378,12 +523,17 @@ nf_status nf_engine_submit(nf_engine *e, const nf_batch *b, nf_engine_ticket *ou
         e->jobs = j;
         e->cap_jobs = cap;
     }
-    nf_status s = nf__engine_run_via(e, b, NULL, NULL);
+    int slot = -1;
+    nf_status s = nf_batch_validate(b);
+    if (!s) s = e->exec.start ? nf__submit_async(e, b, e->next_ticket + 1, &slot) : nf__run_now(e, b, NULL, NULL);
     if (s) return s;
     *out = ++e->next_ticket;
-    e->jobs[e->n_jobs].ticket = *out;
-    e->jobs[e->n_jobs].n_sims = b->n_sims;
-    e->n_jobs++;
+    struct nf__job *j = &e->jobs[e->n_jobs++];
+    memset(j, 0, sizeof *j);
+    j->ticket = *out;
+    j->n_sims = b->n_sims;
+    j->slot = slot;
+    j->kernel_s = e->kernel_s; /* run at submit: its time */
     e->in_flight += b->n_sims;
     return NF_OK;
 }
@@ -392,10 +542,16 @@ nf_status nf_engine_wait(nf_engine *e, nf_engine_ticket t)
 {
     if (!e) return nf__fail(NF_EINVAL, "engine is NULL");
     for (int k = 0; k < e->n_jobs; k++) {
-        if (e->jobs[k].ticket != t) continue;
-        e->in_flight -= e->jobs[k].n_sims;
-        e->jobs[k] = e->jobs[--e->n_jobs];
-        return NF_OK;
+        struct nf__job *j = &e->jobs[k];
+        if (j->ticket != t) continue;
+        if (j->slot >= 0) nf__job_finish(e, j);
+        nf_status s = j->status;
+        if (s) nf__fail(s, "%s", j->msg ? j->msg : "engine: the batch failed");
+        free(j->msg);
+        e->kernel_s = j->kernel_s;
+        e->in_flight -= j->n_sims;
+        *j = e->jobs[--e->n_jobs];
+        return s;
     }
     return nf__fail(NF_EINVAL, "engine wait: ticket %lld is not in flight (never submitted or already waited for)",
                     (long long)t);
@@ -403,77 +559,37 @@ nf_status nf_engine_wait(nf_engine *e, nf_engine_ticket t)
 
 int64_t nf_engine_in_flight(const nf_engine *e) { return e ? e->in_flight : 0; }
 
-nf_status nf__engine_run_via(nf_engine *e, const nf_batch *b, nf__runner run, void *ctx)
+/* Run the validated batch b now, through run or the CPU pool. */
+static nf_status nf__run_now(nf_engine *e, const nf_batch *b, nf__runner run, void *ctx)
 {
-    if (!e) return nf__fail(NF_EINVAL, "engine is NULL");
-    nf_status s = nf_batch_validate(b);
-    if (s) return s;
+    nf_status s;
     const nf_model *m = b->model;
-    int64_t n = b->n_sims;
-    size_t need = (size_t)n * (size_t)(m->n_params + 2 * m->n_state);
+    size_t need = nf__soa_bytes(b) / sizeof(float);
     if (need > e->soa_cap) {
         float *p = realloc(e->soa, need * sizeof *p);
-        if (!p) return nf__fail(NF_ENOMEM, "engine: out of memory for %lld simulations", (long long)n);
+        if (!p) return nf__fail(NF_ENOMEM, "engine: out of memory for %lld simulations", (long long)b->n_sims);
         e->soa = p;
         e->soa_cap = need;
     }
-    float *par = e->soa;
-    float *init = par + (size_t)n * m->n_params;
-    float *fin = init + (size_t)n * m->n_state;
-    nf__to_soa(b->params, n, m->n_params, par);
-    if (b->init_state) nf__to_soa(b->init_state, n, m->n_state, init);
-
     nf__kargs a;
-    memset(&a, 0, sizeof a);
-    a.n_sims = n;
-    a.sim_offset = b->sim_offset;
-    a.n_steps = b->n_steps;
-    a.env.dt = (float)b->dt_ms;
-    a.env.v_detect = b->v_detect_mV;
-    a.params = par;
-    a.init = b->init_state ? init : NULL;
-    a.stride = n;
-    a.waves = b->stim.waves;
-    a.wave_idx = b->stim.wave_index;
-    a.n_waves = b->stim.n_waves;
-    a.ou_on = b->stim.noise_sd_pA > 0 || b->stim.noise_mean_pA != 0;
-    a.ou_mean = b->stim.noise_mean_pA;
-    a.ou_sd = b->stim.noise_sd_pA;
-    double ar = b->stim.noise_tau_ms > 0 ? exp(-b->dt_ms / b->stim.noise_tau_ms) : 0.0;
-    a.ou_a = (float)ar;
-    a.ou_b = (float)sqrt(1.0 - ar * ar);
-    a.seed = b->stim.seed;
-    a.rec = b->voltage;
-    /* a step beyond the last sample records only sample 0, as n_steps does:
-     * the 32-bit counters of the body never pass 2 n_steps */
-    a.rec_every = b->voltage ? (b->record_every < b->n_steps ? b->record_every : b->n_steps) : 0;
-    a.n_rec = nf_batch_n_rec(b);
-    a.spk_t = b->spike_times;
-    a.spk_n = b->spike_counts;
-    a.max_spikes = b->spike_times ? b->max_spikes : 0;
-    a.final_state = b->final_state ? fin : NULL;
-    a.valid = b->valid;
-    a.v_limit = b->v_limit_mV > 0 ? b->v_limit_mV : 1.0e4f;
-    a.target = b->target;
-    a.target_idx = b->target_index;
-    a.n_targets = b->n_targets;
-    a.n_obs = b->n_obs;
-    a.obs_every = b->obs_every;
-    a.sse = b->sse;
-    a.target_finite = b->target ? nf__all_finite(b->target, b->n_targets * b->n_obs) : 1;
-
+    nf__kargs_fill(b, e->soa, &a);
+    float *fin = (float *)a.final_state;
     e->kernel_s = 0;
     if (run) {
         if ((s = run(ctx, m, &a))) return s;
     } else if (e->backend == NF_BACKEND_CPU) {
         nf__cpu_run(e->pool, m->id, nf__variant_pick(&a), &a);
     } else {
-#ifdef NF_HAVE_CUDA
-        if ((s = nf__cuda_path(e, m, &a))) return s;
-#else
-        return nf__fail(NF_EUNSUPPORTED, "no CUDA backend in this build");
-#endif
+        return nf__fail(NF_EUNSUPPORTED, "engine: the %s backend runs batches through its executor",
+                        nf_backend_name(e->backend));
     }
-    if (b->final_state) nf__from_soa(fin, n, m->n_state, b->final_state);
+    if (b->final_state) nf__from_soa(fin, b->n_sims, m->n_state, b->final_state);
     return NF_OK;
+}
+
+nf_status nf__engine_run_via(nf_engine *e, const nf_batch *b, nf__runner run, void *ctx)
+{
+    if (!e) return nf__fail(NF_EINVAL, "engine is NULL");
+    nf_status s = nf_batch_validate(b);
+    return s ? s : nf__run_now(e, b, run, ctx);
 }

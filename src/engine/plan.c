@@ -130,6 +130,8 @@ static nf_status nf__push(nf__copies *c, int slot, int to_device, size_t dev_off
     x->rows = rows;
     x->host_pitch = host_pitch;
     x->dev_pitch = dev_pitch;
+    x->home = NULL;
+    x->home_pitch = 0;
     return NF_OK;
 }
 
@@ -316,4 +318,56 @@ void nf__plan_bind(const nf__plan *p, int64_t li, const nf__kargs *h, void *cons
     a->final_state = h->final_state ? (float *)base[NF__B_FIN] : NULL;
     a->valid = h->valid ? (uint8_t *)base[NF__B_VALID] : NULL;
     a->sse = h->sse ? (double *)base[NF__B_SSE] : NULL;
+}
+
+/* ---- staging ---------------------------------------------------------------- */
+
+static size_t nf__up64(size_t b) { return (b + 63) / 64 * 64; }
+
+static void nf__copy2d(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t rows)
+{
+    for (size_t r = 0; r < rows; r++) memcpy((char *)dst + r * dpitch, (const char *)src + r * spitch, width);
+}
+
+/* 1 when copy x goes through the staging buffer. */
+static int nf__staged(const nf__copy *x, const void *own, size_t own_bytes)
+{
+    if (!x->to_device) return 1;
+    const char *s = (const char *)x->src, *o = (const char *)own;
+    return !(o && s >= o && s < o + own_bytes);
+}
+
+size_t nf__plan_stage_bytes(const nf__plan *p, const void *own, size_t own_bytes)
+{
+    size_t b = 0;
+    for (int64_t k = 0; k < p->n_copies; k++)
+        if (nf__staged(&p->copies[k], own, own_bytes)) b += nf__up64(p->copies[k].width * p->copies[k].rows);
+    return b;
+}
+
+void nf__plan_stage(nf__plan *p, void *stage, const void *own, size_t own_bytes)
+{
+    char *at = (char *)stage;
+    for (int64_t k = 0; k < p->n_copies; k++) {
+        nf__copy *x = &p->copies[k];
+        if (!nf__staged(x, own, own_bytes)) continue;
+        if (x->to_device) {
+            nf__copy2d(at, x->width, x->src, x->host_pitch, x->width, x->rows);
+            x->src = at;
+        } else {
+            x->home = x->dst;
+            x->home_pitch = x->host_pitch;
+            x->dst = at;
+        }
+        x->host_pitch = x->width;
+        at += nf__up64(x->width * x->rows);
+    }
+}
+
+void nf__plan_unstage(const nf__plan *p)
+{
+    for (int64_t k = 0; k < p->n_copies; k++) {
+        const nf__copy *x = &p->copies[k];
+        if (!x->to_device && x->home) nf__copy2d(x->home, x->home_pitch, x->dst, x->host_pitch, x->width, x->rows);
+    }
 }

@@ -60,6 +60,8 @@ typedef struct nf__copy {
     size_t rows;
     size_t host_pitch; /* bytes between rows on the host */
     size_t dev_pitch;  /* bytes between rows on the device */
+    void *home;        /* staged download (nf__plan_stage): the caller's array it ends in, else NULL */
+    size_t home_pitch; /* bytes between its rows there */
 } nf__copy;
 
 typedef struct nf__launch {
@@ -107,6 +109,19 @@ size_t nf__plan_slot_bytes(const nf__plan *p, int device, int stream, int slot);
 /* The kernel arguments of launch L: h with its device buffers base[slot]
  * (base: NF__B_COUNT pointers of the launch's device and stream). */
 void nf__plan_bind(const nf__plan *p, int64_t L, const nf__kargs *h, void *const *base, nf__kargs *out);
+
+/* ---- staging (the asynchronous executor) ----
+ * A GPU copies asynchronously only from and to pinned host memory, and a
+ * batch in flight must not depend on host memory that the next submit
+ * reuses. Staging rewrites a plan so that every copy goes through one
+ * buffer of its job: each upload whose source lies outside [own, own +
+ * own_bytes) (the job's own pinned structure-of-arrays) is packed into it
+ * at once, and each download lands in it, remembering its home (the
+ * caller's array), where nf__plan_unstage puts it after the device is done.
+ * Rows are packed (pitch = width), each copy 64-byte aligned. */
+size_t nf__plan_stage_bytes(const nf__plan *p, const void *own, size_t own_bytes);
+void nf__plan_stage(nf__plan *p, void *stage, const void *own, size_t own_bytes);
+void nf__plan_unstage(const nf__plan *p);
 
 #ifdef __cplusplus
 }
