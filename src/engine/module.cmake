@@ -5,7 +5,8 @@ list(APPEND NF_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/pool.c
   ${CMAKE_CURRENT_LIST_DIR}/cpu.c
   ${CMAKE_CURRENT_LIST_DIR}/cpu_narrow.c
-  ${CMAKE_CURRENT_LIST_DIR}/plan.c)
+  ${CMAKE_CURRENT_LIST_DIR}/plan.c
+  ${CMAKE_CURRENT_LIST_DIR}/variant.c)
 list(APPEND NF_CUDA_SOURCES ${PROJECT_SOURCE_DIR}/kernels/engine_cuda.cu)
 # How C code that runs the simulate body is compiled (the CPU backend and the
 # host replay, tests/test_engine_plan.c): the lane loops vectorise only
