@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The device check: everything that needs a GPU, in one short run (at most
-# 6 minutes: each step has its own time limit, they add up to 320 s, and a
-# step that would end past 340 s from the start is cut to fit or skipped).
+# The device check: everything that needs a GPU, in one short run (about
+# 6.5 minutes: each step has its own time limit, they add up to 360 s on one
+# GPU, and a step that would end past 380 s from the start is cut to fit or
+# skipped; the two-device steps run only where there are two GPUs).
 #
 #   on the device machine:  bash scripts/gpu-check.sh       (after scripts/gpu-pack.sh here)
 #   with a local CUDA build: NF_BIN=build bash scripts/gpu-check.sh
@@ -20,8 +21,11 @@
 #      CUDA, and the same per-recording work on 2 CPU threads (20 recordings:
 #      issue 18's 2-core reference);
 #   6. the SBI preset, 1e6 simulations, excluding disk;
-#   7. 1 vs 2 devices (the device count; --devices is not built yet, so this
-#      says not measured).
+#   7. batches in flight: neurofit bench with the same simulations as 1 and
+#      as 16 batches submitted before the first wait (async executor);
+#   8. 1 vs 2 devices, where the machine has two: neurofit simulate on
+#      --devices 0 and 0,1 (the files must be identical but meta.json) and
+#      neurofit bench's rate on each.
 # The summary ends with issue 18's "Done when" figures against their targets:
 # kernel-only fraction of the H100 ceiling per model (>= 0.60), CUDA fit
 # recordings/min over the 2-thread CPU's (>= 100x), SBI 1e6 wall (<= 1 s).
@@ -79,9 +83,9 @@ step() {
         return
     fi
     shift
-    local left=$((340 - ($(date +%s) - start)))
+    local left=$((380 - ($(date +%s) - start)))
     if [ "$left" -lt 10 ]; then
-        say "== $name: skipped: out of the 6-minute budget"
+        say "== $name: skipped: out of the 380-second budget"
         echo "skipped: out of time" >"$out"
         return
     fi
@@ -111,12 +115,38 @@ step "fit rate, CUDA, 100 recordings" 60 "$OUT/fit_rate_cuda.md" bench_fit_rate 
 step "fit rate, CPU (2 threads), 20 recordings" 35 "$OUT/fit_rate_cpu.md" bench_fit_rate --backend cpu --recordings 20 \
     --budget 1000 --threads 2
 step "SBI preset 1e6, excluding disk" 35 "$OUT/sbi_cuda.md" bench_sbi 1000000 /tmp/nf_bench_sbi 0 cuda 65536 memory-only
+step "batches in flight, CUDA (1 batch)" 20 "$OUT/batches_cuda.md" neurofit bench --backend cuda \
+    --models lif6,adex --sims 262144 --steps 5000 --batches 1
+step "batches in flight, CUDA (16 batches)" 20 "$OUT/batches16_cuda.md" neurofit bench --backend cuda \
+    --models lif6,adex --sims 262144 --steps 5000 --batches 16
+# 1 vs 2 devices: the same simulations on --devices 0 and 0,1 must give the
+# same files (meta.json names the devices, so it is left out), and the rate
+ndev=0
+[ -z "$skip" ] && ndev=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
 if [ -n "$skip" ]; then
     say "== 1 vs 2 devices: skipped: $skip"
     devices="not measured ($skip)"
+elif [ "$ndev" -lt 2 ]; then
+    devices="not measured: $ndev device here (needs two)"
+    say "== 1 vs 2 devices: $devices"
 else
-    ndev=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
-    devices="not measured: $ndev device(s) here, and --devices (several GPUs in one process) is not built yet"
+    for d in 0 0,1; do
+        step "simulate on devices $d" 30 "$OUT/sim_dev_$d.txt" neurofit simulate --model adex --sample-prior 100000 \
+            --seed 3 --stimulus step:400,20,480 --dt 0.05 --duration 500 --record every:10 --backend cuda --devices $d \
+            --out "$OUT/sim_dev_$d" --force
+        step "engine throughput on devices $d" 30 "$OUT/bench_dev_$d.md" neurofit bench --backend cuda --models lif6,hh \
+            --sims 1000000 --steps 5000 --devices $d
+    done
+    same=no
+    if [ -d "$OUT/sim_dev_0" ] && [ -d "$OUT/sim_dev_0,1" ]; then
+        a=$(cd "$OUT/sim_dev_0" && find . -type f ! -name meta.json | sort | xargs sha256sum)
+        b=$(cd "$OUT/sim_dev_0,1" && find . -type f ! -name meta.json | sort | xargs sha256sum)
+        [ -n "$a" ] && [ "$a" = "$b" ] && same=yes
+    fi
+    r1=$(awk -F'|' '/^\| lif6 \| cuda/ { print $8 + 0; exit }' "$OUT/bench_dev_0.md" 2>/dev/null)
+    r2=$(awk -F'|' '/^\| lif6 \| cuda x2/ { print $8 + 0; exit }' "$OUT/bench_dev_0,1.md" 2>/dev/null)
+    x=$(awk -v a="${r1:-0}" -v b="${r2:-0}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')
+    devices="identical files: $same; lif6 kernel rate 2 devices / 1: ${x}x"
     say "== 1 vs 2 devices: $devices"
 fi
 
@@ -173,6 +203,15 @@ nm() { [ -n "$skip" ] && echo "not measured ($skip)" || echo "$1"; }
         echo "| step | N | wall s | per simulation | note |"
         echo "|---|---:|---:|---:|---|"
         echo "$row"
+    else
+        echo "$(nm "no result: see gpu-check.log")"
+    fi
+    echo
+    echo "### Batches in flight (neurofit bench --batches 1 and 16, 262,144 sims x 5,000 steps)"
+    echo
+    if grep -q '^| [a-z_0-9]* | cuda' "$OUT/batches_cuda.md" 2>/dev/null; then
+        grep '^| model |\|^|---' "$OUT/batches_cuda.md" | head -2
+        grep -h '^| [a-z_0-9]* | cuda' "$OUT/batches_cuda.md" "$OUT/batches16_cuda.md"
     else
         echo "$(nm "no result: see gpu-check.log")"
     fi

@@ -24,6 +24,18 @@ case "$*" in *cuda*) echo "| 100 | 10001 | lif6,adex | 1000 | 3.0 | 2000.0 | 1e1
              *"--threads 2"*) echo "| 20 | 10001 | lif6,adex | 1000 | 60.0 | 15.5 | 1e8 | 1/1 |";; esac
 X
 printf '#!/bin/sh\necho "| simulate, excluding disk | 1000000 | 1.25 | 1.25 us | - |"\n' >bench_sbi
+cat >neurofit <<'X'
+#!/bin/sh
+case "$1" in
+bench) case "$*" in
+       *"--batches 16"*) echo "| lif6 | cuda | 262144 | 5000 | none | 2e10 | 3e10 | 0.62 | 16 | 262144 |";;
+       *"--batches"*) echo "| lif6 | cuda | 262144 | 5000 | none | 1e10 | 3e10 | 0.62 | 1 | 262144 |";;
+       *"0,1"*) echo "| lif6 | cuda x2 | 1000000 | 5000 | none | 3e10 | 5.8e10 | 0.60 | 1 | 1000000 |";;
+       *) echo "| lif6 | cuda | 1000000 | 5000 | none | 2e10 | 3e10 | 0.62 | 1 | 1000000 |";; esac;;
+simulate) while [ $# -gt 0 ]; do [ "$1" = --out ] && o=$2; shift; done
+          mkdir -p "$o" && echo same >"$o/voltage.npy" && date >"$o/meta.json";;
+esac
+X
 printf '#!/bin/sh\necho Synthesis: ok\n' >test_engine_cuda
 cp test_engine_cuda test_fit
 chmod +x ./*
@@ -37,6 +49,7 @@ want "| lif6: kernel-only fraction of the H100 ceiling | 0.65 | >= 0.60 | yes |"
 want "| hh: kernel-only fraction of the H100 ceiling | 0.45 | >= 0.60 | no |"
 want "| fit recordings/min, CUDA / CPU 2 threads (2000 / 15.5) | 129.0x | >= 100x | yes |"
 want "| SBI preset 1e6, excluding disk (s) | 1.25 | <= 1 | no |"
-want "2 device(s) here"
+want "| 1 vs 2 devices | identical files: yes; lif6 kernel rate 2 devices / 1: 1.93x |"
+want "| lif6 | cuda | 262144 | 5000 | none | 2e10 | 3e10 | 0.62 | 16 | 262144 |"
 if grep -q "not measured (" "$md"; then echo "a step of the fake device said not measured"; fail=1; fi
 exit $fail
