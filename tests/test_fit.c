@@ -327,6 +327,45 @@ Test(fit, resume_after_interruption_gives_the_uninterrupted_result)
     cr_assert_eq(system(cmd), 0);
 }
 
+/* A checkpoint of neurofit's earlier format (version 2: one model at a
+ * time, its snapshot m<model>_g<generations>) cannot say where the other
+ * models' searches were: --resume refuses it, saying so, and removes nothing. */
+Test(fit, a_checkpoint_of_the_earlier_format_is_refused)
+{
+    static float v1[2001], i1[2001], v2[1501], i2[1501];
+    nf_fit_target t[2];
+    two_recordings(v1, i1, v2, i2, t);
+    const char *models[] = {"lif6", "adex"};
+    nf_fit_options o = opts(models, 2, 300);
+    o.refine_k = 0;
+    char dir[] = "/tmp/nf_fit_v2_XXXXXX", path[600], snap[600];
+    cr_assert(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    snprintf(snap, sizeof snap, "%s/m1_g12", dir);
+    cr_assert_eq(mkdir(snap, 0777), 0);
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    fputs("{\"format\": \"neurofit-fit-checkpoint\", \"version\": 2, \"fingerprint\": \"0123456789abcdef\",\n"
+          " \"model_index\": 1, \"snapshot\": \"m1_g12\", \"simulations\": 100, \"neuron_steps\": 1e5}\n",
+          fp);
+    fclose(fp);
+    o.checkpoint_dir = dir;
+    o.resume = 1;
+    nf_fit_result *r = NULL;
+    cr_assert_eq(nf_fit(t, 2, &o, &r), NF_EFORMAT, "%s", nf_errmsg());
+    cr_assert(strstr(nf_errmsg(), "earlier neurofit (checkpoint version 2") && strstr(nf_errmsg(), "--force"), "%s",
+              nf_errmsg());
+    cr_assert_eq(access(path, F_OK), 0);
+    cr_assert_eq(access(snap, F_OK), 0);
+    /* without --resume the fit starts afresh */
+    o.resume = 0;
+    cr_assert_eq(nf_fit(t, 2, &o, &r), NF_OK, "%s", nf_errmsg());
+    nf_fit_result_destroy(r);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
 /* Survey then refine: the survey is the one-pass fit with the survey's
  * budget; each recording's two leading models get the rest of the budget and
  * keep the better fit, the trailing model keeps its survey. */

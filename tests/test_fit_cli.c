@@ -73,6 +73,20 @@ Test(fit_cli, example_runs_and_writes_every_output)
     cr_assert_eq(rc, 0, "%s", out);
 }
 
+/* --verbose: a line per generation of the fit with the simulations in flight
+ * (the example: one sweep, three models of population 32 at once) */
+Test(fit_cli, verbose_prints_the_threads_in_flight_per_generation)
+{
+    int rc = nft_run(out, sizeof out,
+                     "%s fit --example --models lif6,adex,hh --budget 96 --refine 0 --no-guess --verbose --out %s/v",
+                     NFT_BIN, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "generation 1: 96 threads in flight (3/3 models searching"), "%s", out);
+    cr_assert(strstr(out, "generation 2: 96 threads in flight (3/3 models searching"), "%s", out);
+    /* in the last, lif6 (told first) has stopped: the other two are in flight */
+    cr_assert(strstr(out, "generation 3: 64 threads in flight (2/3 models searching"), "%s", out);
+}
+
 Test(fit_cli, text_recording_with_sweep_names_and_csv_rows)
 {
     char path[300];

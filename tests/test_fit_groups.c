@@ -207,6 +207,174 @@ Test(fit_groups, deterministic_and_resumable)
     cr_assert_eq(system(cmd), 0);
 }
 
+/* The record of model name in group g of r (records are ranked). */
+static const nf_fit_record *record_of(const nf_fit_result *r, int g, const char *name)
+{
+    for (int k = 0; k < r->n_models; k++)
+        if (!strcmp(r->records[(size_t)g * r->n_models + k].model->name, name))
+            return &r->records[(size_t)g * r->n_models + k];
+    cr_assert_fail("no record of %s in group %d", name, g);
+    return NULL;
+}
+
+/* Every result of one (group, model) search, bit for bit (n: samples per sweep). */
+static void same_search(const nf_fit_record *a, const nf_fit_record *b, int n)
+{
+    const char *m = a->model->name;
+    cr_assert_eq(a->model, b->model);
+    cr_assert_eq(memcmp(a->params, b->params, sizeof(float) * (size_t)a->model->n_params), 0, "%s: parameters", m);
+    cr_assert_eq(a->evals, b->evals, "%s", m);
+    cr_assert_eq(a->generations, b->generations, "%s", m);
+    cr_assert_eq(a->restarts, b->restarts, "%s", m);
+    cr_assert_eq(memcmp(&a->train, &b->train, sizeof a->train), 0, "%s: fitted scores", m);
+    cr_assert_eq(memcmp(&a->test, &b->test, sizeof a->test), 0, "%s: held-out scores", m);
+    cr_assert_eq(a->n_convergence, b->n_convergence, "%s", m);
+    cr_assert_eq(memcmp(a->convergence, b->convergence, sizeof(double) * (size_t)a->n_convergence), 0, "%s", m);
+    cr_assert_eq(a->n_sweeps, b->n_sweeps);
+    for (int k = 0; k < a->n_sweeps; k++)
+        cr_assert_eq(memcmp(a->sweeps[k].trace, b->sweeps[k].trace, sizeof(float) * (size_t)n), 0, "%s: sweep %d", m, k);
+}
+
+/* stop the fit when a model has finished while others still search */
+static int stop_when_one_finished(const nf_fit_progress *p, void *user)
+{
+    (void)user;
+    return p->models_running < p->n_models;
+}
+
+/* The pass runs its models at once (every model's generation in flight,
+ * each told and submitted again at its own pace): each model's records are
+ * those of the model fitted alone, which is how models were fitted one after
+ * another, bit for bit, for two cells of two shapes with a held-out sweep,
+ * models of different sub-steps (hh) and the stochastic slif (its noise keyed
+ * by the simulation's index in an engine call); the counts add up. Stopped
+ * when the first model has finished (the checkpoint then holds finished,
+ * running and their places) and resumed: the same result. */
+Test(fit_groups, models_at_once_equal_each_model_fitted_alone)
+{
+    static cell a, b;
+    make_cell("lif6", LIF, 4, 0.5, &a);
+    make_cell("lif6", LIF, 5, 0.5, &b);
+    for (int s = 0; s < S; s++)
+        b.t[s].n = 3001;
+    nf_fit_target t[S + S];
+    memcpy(t, a.t, sizeof a.t);
+    memcpy(t + S, b.t, sizeof b.t);
+    const int ia[3] = {0, 1, 3}, ib[3] = {S + 1, S + 2, S + 4};
+    const uint8_t tb[3] = {0, 1, 0};
+    nf_fit_group g[2] = {{.name = "a", .sweeps = ia, .n_sweeps = 3}, {.name = "b", .sweeps = ib, .test = tb, .n_sweeps = 3}};
+    const char *models[] = {"lif6", "slif", "adex", "hh"};
+    enum { M = 4 };
+    nf_fit_options o = opts(models, M, 160);
+    o.refine_k = 0; /* one pass: a refinement's models depend on the others' scores */
+    o.guess = 0;    /* slif from its defaults: noise in every candidate */
+    o.restarts = 0;
+    /* lif6 from its truth with a tiny step: it stops (tolx) generations before the others */
+    const double lif_x[6] = {LIF[0], LIF[1], LIF[2], LIF[3], LIF[4], LIF[5]};
+    const nf_fit_start st = {.model = "lif6", .target = -1, .params = lif_x, .sigma = 1e-9};
+    o.starts = &st;
+    o.n_starts = 1;
+    nf_fit_result *all = NULL;
+    cr_assert_eq(nf_fit_groups(t, 2 * S, g, 2, &o, &all), NF_OK, "%s", nf_errmsg());
+    int64_t sims = 0;
+    double steps = 0;
+    for (int mi = 0; mi < M; mi++) {
+        nf_fit_options o1 = o;
+        o1.models = &models[mi];
+        o1.n_models = 1;
+        o1.n_starts = !strcmp(models[mi], "lif6");
+        nf_fit_result *one = NULL;
+        cr_assert_eq(nf_fit_groups(t, 2 * S, g, 2, &o1, &one), NF_OK, "%s", nf_errmsg());
+        for (int u = 0; u < 2; u++)
+            same_search(record_of(all, u, models[mi]), record_of(one, u, models[mi]), u ? 3001 : N);
+        sims += one->sims;
+        steps += one->neuron_steps;
+        nf_fit_result_destroy(one);
+    }
+    cr_assert_lt(record_of(all, 0, "lif6")->generations * 3, record_of(all, 0, "adex")->generations,
+                 "lif6 stops early");
+    cr_assert_eq(all->sims, sims, "%lld simulations, %lld alone", (long long)all->sims, (long long)sims);
+    cr_assert_eq(all->neuron_steps, steps);
+
+    char dir[] = "/tmp/nf_fit_at_once_XXXXXX", path[600], text[4096];
+    cr_assert(mkdtemp(dir));
+    o.checkpoint_dir = dir;
+    o.progress = stop_when_one_finished;
+    nf_fit_result *res = NULL;
+    cr_assert_eq(nf_fit_groups(t, 2 * S, g, 2, &o, &res), NF_EINTERRUPTED, "%s", nf_errmsg());
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp);
+    size_t len = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[len] = 0;
+    cr_assert(strstr(text, "\"final\"") && strstr(text, "\"snapshot\", ") && strstr(text, "\"version\": 3"), "%s",
+              text);
+    o.progress = NULL;
+    o.resume = 1;
+    cr_assert_eq(nf_fit_groups(t, 2 * S, g, 2, &o, &res), NF_OK, "%s", nf_errmsg());
+    for (int u = 0; u < 2; u++)
+        for (int mi = 0; mi < M; mi++)
+            same_search(record_of(all, u, models[mi]), record_of(res, u, models[mi]), u ? 3001 : N);
+    cr_assert_eq(res->sims, all->sims);
+    cr_assert_eq(res->neuron_steps, all->neuron_steps);
+    nf_fit_result_destroy(res);
+    nf_fit_result_destroy(all);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+typedef struct flight_seen {
+    int calls;
+    int64_t first, max;
+    int models_running;
+} flight_seen;
+
+static int see_flight(const nf_fit_progress *p, void *user)
+{
+    flight_seen *f = user;
+    if (!f->calls++) {
+        f->first = p->in_flight;
+        f->models_running = p->models_running;
+    }
+    f->max = p->in_flight > f->max ? p->in_flight : f->max;
+    return p->round >= 3; /* the first generations are enough */
+}
+
+/* Issue 18's target: a 16-sweep cell fitted by all 17 models keeps >= 8,000
+ * simulations in flight (every model's population x the sweeps; the CPU
+ * backend counts submitted-not-waited simulations as a GPU holds them). */
+Test(fit_groups, a_16_sweep_17_model_fit_keeps_8000_simulations_in_flight)
+{
+    enum { T = 601, W = 16 };
+    static float v[W][T], I[W][T];
+    nf_fit_target t[W];
+    int idx[W];
+    for (int w = 0; w < W; w++) {
+        for (int k = 0; k < T; k++) {
+            I[w][k] = k >= 100 && k < 500 ? (float)(20 * w - 60) : 0.0f;
+            v[w][k] = -70.0f + 0.02f * I[w][k];
+        }
+        t[w] = (nf_fit_target){.name = "sweep", .v = v[w], .i = I[w], .n = T, .dt_ms = 0.1};
+        idx[w] = w;
+    }
+    nf_fit_group g = {.name = "cell", .sweeps = idx, .n_sweeps = W};
+    nf_fit_options o = opts(NULL, 0, 100000);
+    o.models = NULL; /* every model */
+    o.guess = 0;
+    flight_seen f = {0};
+    o.progress = see_flight;
+    o.progress_user = &f;
+    nf_fit_result *r = NULL;
+    cr_assert_eq(nf_fit_groups(t, W, &g, 1, &o, &r), NF_EINTERRUPTED, "%s", nf_errmsg());
+    cr_assert_eq(nf_model_count(), 17);
+    cr_assert_eq(f.models_running, 17);
+    cr_assert_eq(f.first, 17 * NF_FIT_CMAES_LAMBDA * W, "%lld in flight", (long long)f.first);
+    cr_assert_geq(f.first, 8000);
+    cr_assert_eq(f.max, f.first);
+}
+
 Test(fit_groups, bad_groups_are_clear_errors)
 {
     static cell c;

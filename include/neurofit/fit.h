@@ -96,6 +96,13 @@ typedef struct nf_fit_progress {
     int64_t sims_done;    /* simulations so far, all models */
     double neuron_steps;  /* neuron-steps so far */
     double elapsed_s;
+    /* The pass runs all its models at once: in each of its generations
+     * (round) every running model has one generation in flight, and each
+     * model's next one is submitted as soon as its last is told. */
+    int64_t round;        /* generations of the pass so far (of the current pass: survey or refinement) */
+    int models_running;   /* models of the pass still searching */
+    int64_t in_flight;    /* simulations submitted to the engine and not yet waited for, after this model
+                             submitted its next generation: what a GPU holds at once (nf_engine_in_flight) */
 } nf_fit_progress;
 
 /* Return non-zero to stop the fit (it then returns NF_EINTERRUPTED after

@@ -207,7 +207,8 @@ class nf_fit_target(C.Structure):
 class nf_fit_progress(C.Structure):
     _fields_ = [("model_index", C.c_int), ("n_models", C.c_int), ("model", cstr), ("generation", i64),
                 ("targets_running", C.c_int), ("n_targets", C.c_int), ("best_score", dbl), ("sims_done", i64),
-                ("neuron_steps", dbl), ("elapsed_s", dbl)]
+                ("neuron_steps", dbl), ("elapsed_s", dbl), ("round", i64), ("models_running", C.c_int),
+                ("in_flight", i64)]
 
 
 PROGRESS_FN = C.CFUNCTYPE(C.c_int, C.POINTER(nf_fit_progress), vp)

@@ -202,9 +202,11 @@ def fit(voltage, current=None, dt=None, threshold=-20.0, candidates=None, top_k=
         CUDA devices each batch is split over: "all" or "0,1,..." (cuda backend only;
         default device 0). Results are the same for any list.
     progress : callable, optional
-        Called after every generation with a dict (model, model_index, n_models,
-        generation, targets_running, best_score, sims_done, elapsed_s); a true
-        return value stops the fit (neurofit.Error "interrupted").
+        Called after every generation of every model with a dict (model,
+        model_index, n_models, generation, targets_running, best_score,
+        sims_done, elapsed_s, and for the models searching at once: round, the
+        fit's generation, models_running, in_flight, the simulations then in
+        flight); a true return value stops the fit (neurofit.Error "interrupted").
 
     Returns
     -------
@@ -274,7 +276,8 @@ def fit(voltage, current=None, dt=None, threshold=-20.0, candidates=None, top_k=
                 if progress({"model": q.model.decode(), "model_index": q.model_index, "n_models": q.n_models,
                              "generation": q.generation, "targets_running": q.targets_running,
                              "n_targets": q.n_targets, "best_score": q.best_score, "sims_done": q.sims_done,
-                             "neuron_steps": q.neuron_steps, "elapsed_s": q.elapsed_s}):
+                             "neuron_steps": q.neuron_steps, "elapsed_s": q.elapsed_s, "round": q.round,
+                             "models_running": q.models_running, "in_flight": q.in_flight}):
                     state["stopped"] = True
                     return 1
             return 0

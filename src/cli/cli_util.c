@@ -25,6 +25,23 @@ int nf_cli_error(const char *cmd, int code, const char *fmt, ...)
     return code;
 }
 
+const char *nf_cli_thousands(char *out, size_t cap, int64_t n)
+{
+    char d[32];
+    int len = snprintf(d, sizeof d, "%lld", (long long)(n < 0 ? -n : n)), k = 0;
+    char buf[48];
+    if (n < 0)
+        buf[k++] = '-';
+    for (int i = 0; i < len; i++) {
+        if (i && (len - i) % 3 == 0)
+            buf[k++] = ',';
+        buf[k++] = d[i];
+    }
+    buf[k] = 0;
+    snprintf(out, cap, "%s", buf);
+    return out;
+}
+
 int nf_cli_parse_double(const char *s, double *out)
 {
     if (!s || !*s) return 0;

@@ -41,6 +41,9 @@ enum { NF_EXIT_OK = 0, NF_EXIT_FAIL = 1, NF_EXIT_USAGE = 2, NF_EXIT_INTERRUPTED 
 /* Print "neurofit <cmd>: <message>\n" to stderr; returns code. */
 int nf_cli_error(const char *cmd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* n with a comma between groups of three digits ("8,704") into out; returns out. */
+const char *nf_cli_thousands(char *out, size_t cap, int64_t n);
+
 /* Strict number parsing: the whole string must be a finite number. */
 int nf_cli_parse_double(const char *s, double *out);
 int nf_cli_parse_i64(const char *s, int64_t *out);

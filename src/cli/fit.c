@@ -9,7 +9,7 @@
  *       [--top-k K] [--seed S] [--backend auto|cpu|cuda] [--threads N] [--devices all|0,1,...]
  *       [--threshold MV] [--window MS] [--stim-start MS --stim-end MS] [--columns SPEC] [--dt MS]
  *       [--init RESULTS.json [--init-sigma S]] [--refine K [--survey F]] [--no-guess]
- *       --out DIR [--resume] [--force] [--quiet] [--all-traces]
+ *       --out DIR [--resume] [--force] [--quiet] [--verbose] [--all-traces]
  *
  * Groups: each file is one cell (--group file, the default: one parameter
  * set per model across its selected sweeps), or each sweep alone (--group
@@ -104,13 +104,16 @@ static void usage(FILE *fp)
             "  --resume             continue an interrupted fit in DIR\n"
             "  --force              replace the results of an earlier fit in DIR\n"
             "  --quiet              no progress output\n"
+            "  --verbose            also a line per generation of the fit: the simulations in flight (every\n"
+            "                       model's candidates on every fitted sweep; one process)\n"
             "How the recordings are read (as `neurofit info` and `features` read them):\n" NF_CLI_HELP_RECORDING);
 }
 
 typedef struct progress_state {
-    int quiet, tty;
+    int quiet, tty, verbose;
     double last_print, total_steps; /* neuron-steps the budget allows, all models */
-    int last_model;
+    int64_t last_round;             /* the last generation --verbose printed (the pass's round) */
+    int last_pass;                  /* which pass it was in (the models counted: survey or refinement) */
 } progress_state;
 
 /* The job's progress on rank 0 of an MPI job (the other ranks only stop). */
@@ -151,20 +154,30 @@ static int on_progress(const nf_fit_progress *p, void *user)
         return 1;
     if (ps->quiet)
         return 0;
-    int new_model = p->model_index != ps->last_model;
-    if (!new_model && p->elapsed_s - ps->last_print < (ps->tty ? 0.2 : 5.0))
+    char line[256];
+    if (ps->verbose && (p->round != ps->last_round || p->n_models != ps->last_pass)) {
+        /* the first report of a generation of the pass: every running model's candidates are in flight */
+        char num[32];
+        snprintf(line, sizeof line, "generation %lld: %s threads in flight (%d/%d models searching, %.0f s)",
+                 (long long)p->round, nf_cli_thousands(num, sizeof num, p->in_flight), p->models_running, p->n_models,
+                 p->elapsed_s);
+        fprintf(stderr, ps->tty ? "\r%-130s\n" : "%s\n", line);
+        ps->last_round = p->round;
+        ps->last_pass = p->n_models;
+    }
+    if (p->elapsed_s - ps->last_print < (ps->tty ? 0.2 : 5.0))
         return 0;
     ps->last_print = p->elapsed_s;
-    ps->last_model = p->model_index;
     double frac = ps->total_steps > 0 ? p->neuron_steps / ps->total_steps : 0;
     if (frac > 1)
         frac = 1;
     /* the budget bounds the simulations; stops before it make the ETA an upper bound */
     double eta = frac > 0 ? p->elapsed_s * (1.0 / frac - 1.0) : 0;
-    char line[256];
+    /* the models search at once: the line shows the one just told */
     snprintf(line, sizeof line,
-             "model %d/%d %-14s gen %4lld  running %d/%d  best %-9.4g  %.2g neuron-steps/s  %.0f s, ETA <= %.0f s",
-             p->model_index + 1, p->n_models, p->model, (long long)p->generation, p->targets_running, p->n_targets,
+             "%d/%d models searching  %-12s gen %4lld  running %d/%d  best %-9.4g  %.2g neuron-steps/s  %.0f s, "
+             "ETA <= %.0f s",
+             p->models_running, p->n_models, p->model, (long long)p->generation, p->targets_running, p->n_targets,
              p->best_score, p->elapsed_s > 0 ? p->neuron_steps / p->elapsed_s : 0.0, p->elapsed_s, eta);
     if (ps->tty)
         fprintf(stderr, "\r%-130s", line);
@@ -228,7 +241,7 @@ static int add_objective(nf_fit_options *o, const char *spec, int *set_fi, int *
 enum {
     O_EXAMPLE = NF_CLI_OWN, O_RESUME, O_ALL_TRACES, O_NO_GUESS, O_SWEEPS, O_MODELS, O_INIT, O_OPTIMIZER,
     O_BOUNDS, O_WEIGHTS, O_BUDGET, O_POPSIZE, O_RESTARTS, O_REFINE, O_TOP_K, O_THRESHOLD, O_WINDOW, O_STIM_START,
-    O_STIM_END, O_INIT_SIGMA, O_SURVEY, O_GROUP, O_CELLS, O_HOLDOUT, O_TIME, O_OBJECTIVE, O_RMSE_CUT
+    O_STIM_END, O_INIT_SIGMA, O_SURVEY, O_GROUP, O_CELLS, O_HOLDOUT, O_TIME, O_OBJECTIVE, O_RMSE_CUT, O_VERBOSE
 };
 
 static const struct option fit_options[] = {
@@ -261,6 +274,7 @@ static const struct option fit_options[] = {
     {"time", required_argument, NULL, O_TIME},
     {"objective", required_argument, NULL, O_OBJECTIVE},
     {"rmse-cut", required_argument, NULL, O_RMSE_CUT},
+    {"verbose", no_argument, NULL, O_VERBOSE},
     NF_CLI_OPTS_RECORDING,
     NF_CLI_OPT_END};
 
@@ -271,7 +285,7 @@ int nf_cli_fit(int argc, char **argv)
     nf_recording_options ro;
     nf_recording_options_default(&ro);
     const char *files[MAX_FILES];
-    int n_files = 0, example = 0, all_traces = 0, by_sweep = 0, set_fi = 0, set_passive = 0;
+    int n_files = 0, example = 0, all_traces = 0, verbose = 0, by_sweep = 0, set_fi = 0, set_passive = 0;
     int weights_given = 0;
     const char *sweeps = "all", *models = "all", *init = NULL, *cells = NULL, *holdout = NULL;
     double stim_start = NAN, stim_end = NAN, t0 = 0, t1 = 0;
@@ -295,6 +309,7 @@ int nf_cli_fit(int argc, char **argv)
         case O_EXAMPLE: example = 1; break;
         case O_RESUME: o.resume = 1; break;
         case O_ALL_TRACES: all_traces = 1; break;
+        case O_VERBOSE: verbose = 1; break;
         case O_NO_GUESS: o.guess = 0; break;
         case O_SWEEPS: sweeps = v; break;
         case O_MODELS: models = v; break;
@@ -473,7 +488,7 @@ int nf_cli_fit(int argc, char **argv)
     if (rc)
         goto done;
     o.checkpoint_dir = ckpt;
-    progress_state ps = {.quiet = quiet, .tty = isatty(2), .last_model = -1};
+    progress_state ps = {.quiet = quiet, .tty = isatty(2), .verbose = verbose, .last_round = -1};
     /* the budget bounds the work: evaluations x the fitted sweeps' steps, with each model's sub-steps */
     int n_models = o.models ? o.n_models : nf_model_count();
     for (int mi = 0; mi < n_models; mi++) {

@@ -1,8 +1,11 @@
-/* Checkpoints of a fit pass (fit_pass.c): the searches of one model saved
- * as a snapshot directory (each optimiser's complete state, the convergence
- * curves and the best points by the reported score) that state.json points
- * at, and the fingerprint that ties a checkpoint to its run. A resumed run
- * ends with exactly the result of an uninterrupted one. */
+/* Checkpoints of a fit pass (fit_pass.c), which runs all its models at once:
+ * state.json (version 3) says for each model where its searches are: in a
+ * snapshot directory g<generations> (every running model's searches, saved
+ * between generations: each optimiser's complete state, the convergence
+ * curves, the best points by the reported score, the simulations so far),
+ * finished in m<model>_final, or not saved (it starts afresh). The
+ * fingerprint ties a checkpoint to its run. A resumed run ends with exactly
+ * the result of an uninterrupted one. */
 #include "neurofit/fit.h"
 
 #include "fit_internal.h"
@@ -18,41 +21,29 @@
 #include <string.h>
 #include <unistd.h>
 
-nf_status nf__fit_ckpt_save(const char *root, uint64_t fingerprint, int mi, const nf__fit_slot *slots, int R,
-                            int final, const nf__fit_counts *counts, char *cur_dir, size_t cap)
+/* Model mi's searches slots[0..G) into the directory dir: opt_<mi>_<g>.bin
+ * (each optimiser's state), conv_<mi>.bin (the counts, then per search its
+ * convergence curve and its best point by the reported score). */
+static nf_status save_model(const char *dir, int mi, const nf__fit_slot *slots, int G, const nf__fit_counts *counts)
 {
-    char name[64], dir[4096], p[4096];
-    if (final)
-        snprintf(name, sizeof name, "m%d_final", mi);
-    else
-    {
-        /* total generations over the recordings: grows every iteration, also across a resume */
-        long long gens = 0;
-        for (int r = 0; r < R; r++)
-            gens += nf_optim_generation(slots[r].opt);
-        snprintf(name, sizeof name, "m%d_g%lld", mi, gens);
-    }
-    if (!strcmp(name, cur_dir))
-        return NF_OK; /* nothing new since the last snapshot */
-    nf_status s = nf_path_join(dir, sizeof dir, root, name);
-    if (s)
-        return s;
-    nf_remove_tree(dir);
-    if ((s = nf_mkdir_p(dir)))
-        return s;
-    for (int r = 0; r < R; r++) {
-        char f[32];
-        snprintf(f, sizeof f, "opt_%d.bin", r);
+    char p[4096];
+    nf_status s;
+    for (int r = 0; r < G; r++) {
+        char f[48];
+        snprintf(f, sizeof f, "opt_%d_%d.bin", mi, r);
         if ((s = nf_path_join(p, sizeof p, dir, f)) || (s = nf_optim_save(slots[r].opt, p)))
             return s;
     }
-    if ((s = nf_path_join(p, sizeof p, dir, "conv.bin")))
+    char f[32];
+    snprintf(f, sizeof f, "conv_%d.bin", mi);
+    if ((s = nf_path_join(p, sizeof p, dir, f)))
         return s;
     nf_commit_file cf;
     if ((s = nf_file_commit_open(&cf, p)))
         return s;
-    int ok = 1;
-    for (int r = 0; r < R; r++) {
+    int ok = fwrite(&counts->sims, sizeof counts->sims, 1, cf.fp) == 1;
+    ok &= fwrite(&counts->steps, sizeof counts->steps, 1, cf.fp) == 1;
+    for (int r = 0; r < G; r++) {
         int32_t n = slots[r].n_conv;
         ok &= fwrite(&n, sizeof n, 1, cf.fp) == 1;
         if (n)
@@ -62,44 +53,122 @@ nf_status nf__fit_ckpt_save(const char *root, uint64_t fingerprint, int mi, cons
     }
     if ((s = nf_file_commit_close(&cf, ok)))
         return s;
-    if (!ok)
-        return nf__fail(NF_EIO, "checkpoint %s: write failed", p);
-
-    char state[512];
-    snprintf(state, sizeof state,
-             "{\"format\": \"neurofit-fit-checkpoint\", \"version\": 2, \"fingerprint\": \"%016llx\",\n"
-             " \"model_index\": %d, \"snapshot\": \"%s\", \"simulations\": %lld, \"neuron_steps\": %.17g}\n",
-             (unsigned long long)fingerprint, final ? mi + 1 : mi, final ? "" : name, (long long)counts->sims,
-             counts->steps);
-    if ((s = nf_path_join(p, sizeof p, root, "state.json")) || (s = nf_file_write_string(p, state)))
-        return s;
-    if (cur_dir[0] && strncmp(cur_dir, name, strlen(name))) {
-        char old[4096];
-        if (nf_path_join(old, sizeof old, root, cur_dir) == NF_OK)
-            nf_remove_tree(old);
-    }
-    snprintf(cur_dir, cap, "%s", final ? "" : name);
-    return NF_OK;
+    return ok ? NF_OK : nf__fail(NF_EIO, "checkpoint %s: write failed", p);
 }
 
-nf_status nf__fit_ckpt_load(const char *root, const char *name, nf__fit_slot *slots, int R)
+/* root/<name>, emptied and made again */
+static nf_status fresh_dir(const char *root, const char *name, char *dir, size_t cap)
 {
-    char dir[4096], p[4096];
+    nf_status s = nf_path_join(dir, cap, root, name);
+    if (s)
+        return s;
+    nf_remove_tree(dir);
+    return nf_mkdir_p(dir);
+}
+
+/* root/state.json from ck: the commit of a checkpoint */
+static nf_status write_state(const char *root, uint64_t fingerprint, const nf__fit_ckpt *ck)
+{
+    static const char *const place[] = {"fresh", "snapshot", "final"};
+    size_t cap = 256 + 16 * (size_t)ck->M, n = 0;
+    char *text = malloc(cap), p[4096];
+    if (!text)
+        return nf__fail(NF_ENOMEM, "checkpoint: out of memory");
+    n += (size_t)snprintf(text + n, cap - n,
+                          "{\"format\": \"neurofit-fit-checkpoint\", \"version\": 3, \"fingerprint\": \"%016llx\",\n"
+                          " \"models\": [",
+                          (unsigned long long)fingerprint);
+    for (int mi = 0; mi < ck->M; mi++)
+        n += (size_t)snprintf(text + n, cap - n, "%s\"%s\"", mi ? ", " : "", place[ck->where[mi]]);
+    snprintf(text + n, cap - n, "], \"snapshot\": \"%s\"}\n", ck->snap);
+    nf_status s = nf_path_join(p, sizeof p, root, "state.json");
+    if (!s)
+        s = nf_file_write_string(p, text);
+    free(text);
+    return s;
+}
+
+nf_status nf__fit_ckpt_snapshot(const char *root, uint64_t fingerprint, nf__fit_ckpt *ck,
+                                nf__fit_slot *const *slots, const nf__fit_counts *counts, int G, long long gens)
+{
+    char name[64], dir[4096];
+    snprintf(name, sizeof name, "g%lld", gens);
+    if (!strcmp(name, ck->snap))
+        return NF_OK; /* nothing new since the last snapshot */
+    nf_status s = fresh_dir(root, name, dir, sizeof dir);
+    for (int mi = 0; mi < ck->M && !s; mi++)
+        if (slots[mi])
+            s = save_model(dir, mi, slots[mi], G, &counts[mi]);
+    if (s)
+        return s;
+    nf__fit_ckpt next = *ck;
+    snprintf(next.snap, sizeof next.snap, "%s", name);
+    uint8_t *where = malloc((size_t)ck->M + 1);
+    if (!where)
+        return nf__fail(NF_ENOMEM, "checkpoint: out of memory");
+    for (int mi = 0; mi < ck->M; mi++)
+        where[mi] = slots[mi] ? NF__CK_SNAPSHOT : ck->where[mi] == NF__CK_FINAL ? NF__CK_FINAL : NF__CK_FRESH;
+    next.where = where;
+    s = write_state(root, fingerprint, &next);
+    if (!s) {
+        char old[4096];
+        if (ck->snap[0] && nf_path_join(old, sizeof old, root, ck->snap) == NF_OK)
+            nf_remove_tree(old);
+        memcpy(ck->where, where, (size_t)ck->M);
+        memcpy(ck->snap, next.snap, sizeof ck->snap);
+    }
+    free(where);
+    return s;
+}
+
+nf_status nf__fit_ckpt_final(const char *root, uint64_t fingerprint, nf__fit_ckpt *ck, int mi,
+                             const nf__fit_slot *slots, int G, const nf__fit_counts *counts)
+{
+    char name[64], dir[4096];
+    snprintf(name, sizeof name, "m%d_final", mi);
+    nf_status s = fresh_dir(root, name, dir, sizeof dir);
+    if (!s)
+        s = save_model(dir, mi, slots, G, counts);
+    if (s)
+        return s;
+    uint8_t was = ck->where[mi];
+    ck->where[mi] = NF__CK_FINAL;
+    if ((s = write_state(root, fingerprint, ck)))
+        ck->where[mi] = was;
+    return s;
+}
+
+nf_status nf__fit_ckpt_load(const char *root, const nf__fit_ckpt *ck, int mi, nf__fit_slot *slots, int G,
+                            nf__fit_counts *counts)
+{
+    char name[64], dir[4096], p[4096];
+    if (ck->where[mi] == NF__CK_FINAL)
+        snprintf(name, sizeof name, "m%d_final", mi);
+    else
+        snprintf(name, sizeof name, "%s", ck->snap);
     nf_status s = nf_path_join(dir, sizeof dir, root, name);
     if (s)
         return s;
-    for (int r = 0; r < R; r++) {
-        char f[32];
-        snprintf(f, sizeof f, "opt_%d.bin", r);
+    for (int r = 0; r < G; r++) {
+        char f[48];
+        snprintf(f, sizeof f, "opt_%d_%d.bin", mi, r);
         if ((s = nf_path_join(p, sizeof p, dir, f)) || (s = nf_optim_load(&slots[r].opt, p)))
             return s;
     }
-    if ((s = nf_path_join(p, sizeof p, dir, "conv.bin")))
+    char f[32];
+    snprintf(f, sizeof f, "conv_%d.bin", mi);
+    if ((s = nf_path_join(p, sizeof p, dir, f)))
         return s;
     FILE *fp = fopen(p, "rb");
     if (!fp)
         return nf__fail(NF_EIO, "checkpoint %s: %s", p, strerror(errno));
-    for (int r = 0; r < R; r++) {
+    if (fread(&counts->sims, sizeof counts->sims, 1, fp) != 1 ||
+        fread(&counts->steps, sizeof counts->steps, 1, fp) != 1 || counts->sims < 0 || !(counts->steps >= 0) ||
+        !isfinite(counts->steps)) {
+        fclose(fp);
+        return nf__fail(NF_EFORMAT, "checkpoint %s: corrupt counts", p);
+    }
+    for (int r = 0; r < G; r++) {
         int32_t n;
         if (fread(&n, sizeof n, 1, fp) != 1 || n < 0 || n > (1 << 26)) {
             fclose(fp);
@@ -128,23 +197,21 @@ nf_status nf__fit_ckpt_load(const char *root, const char *name, nf__fit_slot *sl
     return NF_OK;
 }
 
-/* Only the names nf__fit_ckpt_save makes: "" or m<model>_g<generations> of
- * model mi (no path separators, no "..", no other spelling). */
-static int snapshot_name_ok(const char *name, int mi)
+/* Only the names nf__fit_ckpt_snapshot makes: "" or g<generations> (no path
+ * separators, no "..", no other spelling). */
+static int snapshot_name_ok(const char *name)
 {
     if (!name[0])
         return 1;
-    int m;
     long long g;
     char canon[64];
-    if (strlen(name) >= sizeof canon || sscanf(name, "m%d_g%lld", &m, &g) != 2 || m != mi || g < 0)
+    if (strlen(name) >= sizeof canon || sscanf(name, "g%lld", &g) != 1 || g < 0)
         return 0;
-    snprintf(canon, sizeof canon, "m%d_g%lld", m, g);
+    snprintf(canon, sizeof canon, "g%lld", g);
     return !strcmp(canon, name);
 }
 
-nf_status nf__fit_ckpt_state(const char *root, uint64_t fingerprint, int M, int *mi, char *snap, size_t cap,
-                             nf__fit_counts *counts)
+nf_status nf__fit_ckpt_state(const char *root, uint64_t fingerprint, nf__fit_ckpt *ck)
 {
     char p[4096];
     nf_status s = nf_path_join(p, sizeof p, root, "state.json");
@@ -153,15 +220,25 @@ nf_status nf__fit_ckpt_state(const char *root, uint64_t fingerprint, int M, int 
     FILE *fp = fopen(p, "rb");
     if (!fp)
         return nf__fail(NF_ENOTFOUND, "--resume: no checkpoint in %s (state.json missing)", root);
-    char buf[1024];
+    char buf[8192];
     size_t n = fread(buf, 1, sizeof buf - 1, fp);
     fclose(fp);
     buf[n] = 0;
     cJSON *j = cJSON_Parse(buf);
+    const cJSON *ver_j = cJSON_GetObjectItemCaseSensitive(j, "version");
     const cJSON *fp_j = cJSON_GetObjectItemCaseSensitive(j, "fingerprint");
-    const cJSON *mi_j = cJSON_GetObjectItemCaseSensitive(j, "model_index");
     const cJSON *sn_j = cJSON_GetObjectItemCaseSensitive(j, "snapshot");
-    if (!j || !cJSON_IsString(fp_j) || !cJSON_IsNumber(mi_j) || !cJSON_IsString(sn_j)) {
+    const cJSON *mo_j = cJSON_GetObjectItemCaseSensitive(j, "models");
+    if (j && cJSON_IsNumber(ver_j) && ver_j->valuedouble != 3) {
+        /* version 2 saved one model at a time: its snapshots cannot say where the others were */
+        int v = (int)ver_j->valuedouble;
+        cJSON_Delete(j);
+        return nf__fail(NF_EFORMAT,
+                        "checkpoint %s was written by %s neurofit (checkpoint version %d; this one reads version 3) "
+                        "and cannot be resumed; drop --resume and use --force (or another --out) to fit again",
+                        p, v < 3 ? "an earlier" : "a later", v);
+    }
+    if (!j || !cJSON_IsString(fp_j) || !cJSON_IsString(sn_j) || !cJSON_IsArray(mo_j)) {
         cJSON_Delete(j);
         return nf__fail(NF_EFORMAT, "checkpoint %s is corrupt", p);
     }
@@ -173,23 +250,24 @@ nf_status nf__fit_ckpt_state(const char *root, uint64_t fingerprint, int M, int 
                         "checkpoint %s belongs to a different run (other recordings, models or "
                         "options); use another --out or drop --resume", p);
     }
-    *mi = mi_j->valueint;
-    snprintf(snap, cap, "%s", sn_j->valuestring);
-    const cJSON *sims_j = cJSON_GetObjectItemCaseSensitive(j, "simulations");
-    const cJSON *steps_j = cJSON_GetObjectItemCaseSensitive(j, "neuron_steps");
-    *counts = (nf__fit_counts){0};
-    if (cJSON_IsNumber(sims_j) && sims_j->valuedouble >= 0 && sims_j->valuedouble < 9e15)
-        counts->sims = (int64_t)sims_j->valuedouble;
-    if (cJSON_IsNumber(steps_j) && steps_j->valuedouble >= 0 && isfinite(steps_j->valuedouble))
-        counts->steps = steps_j->valuedouble;
-    int name_ok = snapshot_name_ok(sn_j->valuestring, *mi);
-    cJSON_Delete(j);
-    if (*mi < 0 || *mi > M)
-        return nf__fail(NF_EFORMAT, "checkpoint %s: model index %d out of range", p, *mi);
+    snprintf(ck->snap, sizeof ck->snap, "%s", sn_j->valuestring);
+    int name_ok = snapshot_name_ok(sn_j->valuestring) && strlen(sn_j->valuestring) < sizeof ck->snap;
     char q[128];
-    if (!name_ok) /* a snapshot is removed later: never a path of someone else's */
-        return nf__fail(NF_EFORMAT, "checkpoint %s: \"%s\" is not a snapshot name this fit makes", p,
-                        nf_excerpt(q, sizeof q, snap, (size_t)-1));
+    if (!name_ok) { /* a snapshot is removed later: never a path of someone else's */
+        nf_excerpt(q, sizeof q, sn_j->valuestring, (size_t)-1);
+        cJSON_Delete(j);
+        return nf__fail(NF_EFORMAT, "checkpoint %s: \"%s\" is not a snapshot name this fit makes", p, q);
+    }
+    int ok = cJSON_GetArraySize(mo_j) == ck->M;
+    for (int mi = 0; ok && mi < ck->M; mi++) {
+        const cJSON *w = cJSON_GetArrayItem(mo_j, mi);
+        const char *ws = cJSON_IsString(w) ? w->valuestring : "";
+        ck->where[mi] = !strcmp(ws, "final") ? NF__CK_FINAL : !strcmp(ws, "snapshot") ? NF__CK_SNAPSHOT : NF__CK_FRESH;
+        ok = !strcmp(ws, "final") || (!strcmp(ws, "snapshot") && ck->snap[0]) || !strcmp(ws, "fresh");
+    }
+    cJSON_Delete(j);
+    if (!ok)
+        return nf__fail(NF_EFORMAT, "checkpoint %s: its models' places are corrupt", p);
     return NF_OK;
 }
 
@@ -212,7 +290,8 @@ uint64_t nf__fit_fingerprint(const nf_fit_options *o, const nf__fit_in *in, cons
     uint64_t h = NF__FNV1A_INIT;
     /* the checkpoint layout and the score definition: a checkpoint of an
      * older neurofit is "a different run", never misread */
-    static const char layout[] = "fit-checkpoint 3: groups; conv + best_x; count sigma";
+    static const char layout[] = "fit-checkpoint 4: the models at once; counts per model; groups; conv + best_x; "
+                                 "count sigma";
     h = nf__fnv1a(h, layout, sizeof layout);
     const double count_sigma = NF_FIT_COUNT_SIGMA;
     h = nf__fnv1a(h, &count_sigma, sizeof count_sigma);

@@ -162,30 +162,45 @@ typedef struct nf__fit_slot {
     const double *start; /* the caller's starting point (NULL: none) */
 } nf__fit_slot;
 
-/* What a pass's searches have simulated so far: kept in state.json, so that
- * a resumed run reports the totals of the whole fit, as an uninterrupted one
- * does (the final simulations of the best points are counted by the run
- * that makes them). */
+/* What a model's searches have simulated so far: kept with their states in
+ * the checkpoint, so that a resumed run reports the totals of the whole fit,
+ * as an uninterrupted one does (the final simulations of the best points are
+ * counted by the run that makes them). */
 typedef struct nf__fit_counts {
     int64_t sims;
     double steps; /* neuron-steps */
 } nf__fit_counts;
 
-/* Save the searches slots[0..R) (one per group) of model mi into a fresh
- * snapshot directory under root, then point root/state.json at it (with the
- * counts so far; the rename is the commit), then drop the older snapshot cur
- * (its name, updated; cap bytes). final: model mi is finished, state.json
- * then names model mi + 1. */
-nf_status nf__fit_ckpt_save(const char *root, uint64_t fingerprint, int mi, const nf__fit_slot *slots, int R,
-                            int final, const nf__fit_counts *counts, char *cur, size_t cap);
-/* Load the searches of snapshot name into slots[0..R) (zeroed by the caller). */
-nf_status nf__fit_ckpt_load(const char *root, const char *name, nf__fit_slot *slots, int R);
-/* root/state.json: the model to continue with (of M), its snapshot ("" when
- * it had not begun) and the counts so far (0 in a checkpoint without them);
+/* A pass's checkpoint (root/state.json, version 3): the pass runs its M
+ * models at once, and each model's searches are in one of three places. */
+enum { NF__CK_FRESH, NF__CK_SNAPSHOT, NF__CK_FINAL };
+typedef struct nf__fit_ckpt {
+    int M;
+    uint8_t *where; /* [M] NF__CK_FRESH: not saved (it starts afresh); NF__CK_SNAPSHOT: running, in the
+                       snapshot directory snap; NF__CK_FINAL: finished, in m<model>_final */
+    char snap[64];  /* "g<generations>" ("" none) */
+} nf__fit_ckpt;
+
+/* Save the searches of every running model (slots[mi] != NULL: its G
+ * searches, counts[mi] their simulations) as a fresh snapshot directory
+ * "g<gens>" under root (gens: the generations of every search of the pass,
+ * which grow at every generation, also across a resume), then point
+ * root/state.json at it (the rename is the commit; ck updated), then drop the
+ * older snapshot. Nothing is written when ck already names that snapshot. */
+nf_status nf__fit_ckpt_snapshot(const char *root, uint64_t fingerprint, nf__fit_ckpt *ck,
+                                nf__fit_slot *const *slots, const nf__fit_counts *counts, int G, long long gens);
+/* Save model mi's finished searches slots[0..G) (counts: their simulations)
+ * in root/m<mi>_final and mark it finished in root/state.json (ck updated). */
+nf_status nf__fit_ckpt_final(const char *root, uint64_t fingerprint, nf__fit_ckpt *ck, int mi,
+                             const nf__fit_slot *slots, int G, const nf__fit_counts *counts);
+/* Load model mi's searches from where ck says (its final directory or the
+ * snapshot) into slots[0..G) (zeroed by the caller), and their counts. */
+nf_status nf__fit_ckpt_load(const char *root, const nf__fit_ckpt *ck, int mi, nf__fit_slot *slots, int G,
+                            nf__fit_counts *counts);
+/* Read root/state.json into ck (ck->M = M, ck->where [M] the caller's):
  * NF_ENOTFOUND without one, NF_EINVAL for another run's, NF_EFORMAT for one
- * this fit did not write. */
-nf_status nf__fit_ckpt_state(const char *root, uint64_t fingerprint, int M, int *mi, char *snap, size_t cap,
-                             nf__fit_counts *counts);
+ * this fit did not write or an earlier neurofit's (another version). */
+nf_status nf__fit_ckpt_state(const char *root, uint64_t fingerprint, nf__fit_ckpt *ck);
 /* 1 when root holds a checkpoint (state.json). */
 int nf__fit_ckpt_exists(const char *root);
 /* Forget root's checkpoint (a fresh run must not resume an old one). */

@@ -1,15 +1,26 @@
 /* One pass of a fit (fit.c calls it once, or once for the survey and once
  * per set of leading models): every model's searches over the pass's
- * recordings, generation by generation, batch-first, then the best
- * parameters of each search simulated once more with traces.
+ * recordings, generation by generation, batch-first, all models at once,
+ * then the best parameters of each search simulated once more with traces.
  *
  * Batch-first: in each generation the populations of every still-running
  * search of a model whose recordings share a sample count and interval (a
  * "shape") are one engine call, recordings x population simulations, scored
  * in the same pass by the engine (sum of squared errors, spike times) and
- * then by fit_target.c (features, Gamma, the combined score). Checkpoints
- * (fit_checkpoint.c) are saved every CKPT_INTERVAL_S and when the progress
- * callback stops the fit.
+ * then by fit_target.c (features, Gamma, the combined score).
+ *
+ * All models at once (run_all): every model submits its generation
+ * (nf_engine_submit, one call per shape), then model by model its calls are
+ * waited for, scored and told and its next generation is submitted at once,
+ * so that every running model's candidates are in flight together (the
+ * threads a GPU holds: nf_fit_progress.in_flight) and the host's ask and tell
+ * of one model overlap the device's simulation of the others. Each model
+ * keeps its call buffers until its wait; the stimuli of a shape are made
+ * once per sub-step factor and shared by the models with that factor. The
+ * results are those of fitting the models one after another (tested): no
+ * search's numbers depend on another's. Checkpoints (fit_checkpoint.c) are
+ * saved every CKPT_INTERVAL_S and when the progress callback stops the fit,
+ * after every generation in flight is told, and when a model finishes.
  *
  * A search (nf__fit_slot) is one (group, model) pair: a group's candidates
  * get one row per fitted sweep in the engine call of the sweep's shape
@@ -95,13 +106,48 @@ static int spike_cap(const nf__fit_in *in, int r)
     return k < 4096 ? k : 4096;
 }
 
-/* Run b: in one call, or for a model with intrinsic noise one call per run
- * of rows with the same row_key (NULL: one call per row), each numbering its
- * simulations from 0 as a fit of that group (sweep) alone does. */
-static nf_status run_rows(nf_engine *eng, const nf_batch *b, const int *row_key)
+/* Engine calls in flight (nf_engine_submit's tickets). */
+typedef struct tickets {
+    nf_engine_ticket *t;
+    int n, cap;
+} tickets;
+
+static nf_status submit_one(nf_engine *eng, const nf_batch *b, tickets *tk)
+{
+    if (tk->n == tk->cap) {
+        int cap = tk->cap ? 2 * tk->cap : 8;
+        nf_engine_ticket *t = realloc(tk->t, sizeof *t * (size_t)cap);
+        if (!t)
+            return nf__fail(NF_ENOMEM, "fit: out of memory");
+        tk->t = t;
+        tk->cap = cap;
+    }
+    nf_status s = nf_engine_submit(eng, b, &tk->t[tk->n]);
+    if (!s)
+        tk->n++;
+    return s;
+}
+
+/* Wait for every call of tk, also after an error (the arrays they write may
+ * be freed next); the first error. */
+static nf_status wait_all(nf_engine *eng, tickets *tk)
+{
+    nf_status s = NF_OK;
+    for (int k = 0; k < tk->n; k++) {
+        nf_status w = nf_engine_wait(eng, tk->t[k]);
+        s = s ? s : w;
+    }
+    tk->n = 0;
+    return s;
+}
+
+/* Submit b: in one call, or for a model with intrinsic noise one call per
+ * run of rows with the same row_key (NULL: one call per row), each numbering
+ * its simulations from 0 as a fit of that group (sweep) alone does. */
+static nf_status submit_rows(nf_engine *eng, const nf_batch *b, const int *row_key, tickets *tk)
 {
     if (!nf__model_noisy(b->model))
-        return nf_engine_run(eng, b);
+        return submit_one(eng, b, tk);
     const int np = b->model->n_params;
     const int64_t K = b->max_spikes, T = b->voltage ? nf_batch_n_rec(b) : 0;
     nf_status s = NF_OK;
@@ -118,9 +164,18 @@ static nf_status run_rows(nf_engine *eng, const nf_batch *b, const int *row_key)
         p.spike_counts = b->spike_counts + lo;
         p.valid = b->valid + lo;
         p.voltage = b->voltage ? b->voltage + lo * T : NULL;
-        s = nf_engine_run(eng, &p);
+        s = submit_one(eng, &p, tk);
     }
     return s;
+}
+
+/* submit_rows with one call per row for a noisy model, then wait. */
+static nf_status run_rows(nf_engine *eng, const nf_batch *b)
+{
+    tickets tk = {0};
+    nf_status s = submit_rows(eng, b, NULL, &tk), w = wait_all(eng, &tk);
+    free(tk.t);
+    return s ? s : w;
 }
 
 /* The shapes of the sweeps of groups gidx[0..G): the fitted ones, or all. */
@@ -243,6 +298,7 @@ typedef struct call_buf {
     nf__fit_score_out *so;
     int64_t cap, cap_volt;
     int K, np;
+    int64_t rows; /* rows of the call in flight (0: none) */
 } call_buf;
 
 static void call_free(call_buf *b)
@@ -323,26 +379,54 @@ static nf_status score_rows(void *ctx, int64_t r0, int64_t r1)
 
 /* ---- one model's searches ----------------------------------------------------- */
 
+/* The sub-stepped stimuli of the pass, one per (shape, sub-step factor):
+ * every model with that factor reads the same array. */
+typedef struct wave_set {
+    int gi, k;
+    float *w; /* [shape's n_t][(n - 1) k + 1] pA */
+} wave_set;
+
 typedef struct fit_ctx {
     const nf__fit_in *in;
     const nf_fit_options *o;
     const int *gidx;
     int G, M;
     shapes sh;
+    wave_set *wv;
+    int n_wv, cap_wv;
     nf__pool *pool;     /* the CPU threads of the trace objectives (NULL without) */
     nf_fit_result *res;
     uint64_t fingerprint;
+    nf__fit_ckpt ck;    /* where the checkpoint holds each model's searches */
     double t0, last_ckpt;
-    int64_t sims;           /* simulations so far: the searches' and the final ones */
-    double steps;           /* their neuron-steps */
-    nf__fit_counts finals;  /* of those, the final simulations of finished models */
+    int64_t sims;       /* simulations so far: the searches' and the final ones */
+    double steps;       /* their neuron-steps */
+    int64_t round;      /* generations of the pass (nf_fit_progress.round) */
 } fit_ctx;
 
-/* What a checkpoint keeps: the searches' simulations only (a resumed run
- * simulates its finished models' best points again, and counts them then). */
-static nf__fit_counts search_counts(const fit_ctx *c)
+/* The stimuli of shape gi for sub-step factor k, made on first use. */
+static nf_status pass_waves(fit_ctx *c, int gi, int k, const float **out)
 {
-    return (nf__fit_counts){c->sims - c->finals.sims, c->steps - c->finals.steps};
+    for (int a = 0; a < c->n_wv; a++)
+        if (c->wv[a].gi == gi && c->wv[a].k == k) {
+            *out = c->wv[a].w;
+            return NF_OK;
+        }
+    if (c->n_wv == c->cap_wv) {
+        int cap = c->cap_wv ? 2 * c->cap_wv : 4;
+        wave_set *w = realloc(c->wv, sizeof *w * (size_t)cap);
+        if (!w)
+            return nf__fail(NF_ENOMEM, "fit: out of memory");
+        c->wv = w;
+        c->cap_wv = cap;
+    }
+    const shape *g = &c->sh.s[gi];
+    float *w = shape_waves(c->in, g, k, (g->n - 1) * k + 1);
+    if (!w)
+        return nf__fail(NF_ENOMEM, "fit: out of memory for the stimuli of %d recordings", g->n_t);
+    c->wv[c->n_wv++] = (wave_set){gi, k, w};
+    *out = w;
+    return NF_OK;
 }
 
 static int push_conv(nf__fit_slot *s, double v)
@@ -481,15 +565,78 @@ static nf_status gen_reserve(gen_buf *b, int u, int lam, int np, int *max_lam)
     return NF_OK;
 }
 
-/* One engine call: the fitted sweeps of shape gi of every running slot,
- * each slot's candidates on each; their scores added to the slots'
- * accumulators. */
-static nf_status run_shape(fit_ctx *c, const nf_model *m, int gi, const float *waves, nf__fit_slot *slots,
-                           gen_buf *gb, call_buf *cb)
+/* One model's searches in the pass (the G searches of model mi) and its
+ * generation in flight: the candidates, one engine call's buffers per shape
+ * (alive until the model's wait), the tickets. */
+typedef struct model_run {
+    int mi;
+    const nf_model *m;
+    nf__fit_slot *slots;   /* [G] */
+    gen_buf gb;
+    int max_lam;
+    call_buf *cb;          /* [n_shapes] */
+    const float **waves;   /* [n_shapes] the pass's wave_set arrays (NULL: not yet used) */
+    tickets tk;
+    int flight;            /* a generation submitted and not yet told */
+    int live;              /* searches made and not finished */
+    nf__fit_counts counts; /* its searches' simulations so far */
+    long long gens;        /* generations over its searches */
+} model_run;
+
+static nf_status model_init(fit_ctx *c, model_run *mr, int mi)
+{
+    memset(mr, 0, sizeof *mr);
+    mr->mi = mi;
+    mr->m = c->res->models[mi];
+    mr->slots = calloc((size_t)c->G, sizeof *mr->slots);
+    mr->cb = calloc((size_t)(c->sh.n > 0 ? c->sh.n : 1), sizeof *mr->cb);
+    mr->waves = calloc((size_t)(c->sh.n > 0 ? c->sh.n : 1), sizeof *mr->waves);
+    if (!mr->slots || !mr->cb || !mr->waves)
+        return nf__fail(NF_ENOMEM, "fit: out of memory");
+    return gen_init(&mr->gb, c->G);
+}
+
+/* Free what mr holds, its calls in flight waited for first. */
+static void model_free(fit_ctx *c, model_run *mr)
+{
+    wait_all(c->in->eng, &mr->tk);
+    free(mr->tk.t);
+    for (int u = 0; mr->slots && u < c->G; u++) {
+        nf_optim_destroy(mr->slots[u].opt);
+        free(mr->slots[u].conv);
+    }
+    free(mr->slots);
+    for (int gi = 0; mr->cb && gi < c->sh.n; gi++)
+        call_free(&mr->cb[gi]);
+    free(mr->cb);
+    free(mr->waves);
+    gen_free(&mr->gb, c->G);
+    mr->slots = NULL;
+    mr->cb = NULL;
+    mr->waves = NULL;
+    mr->tk = (tickets){0};
+    mr->gb = (gen_buf){0};
+    mr->flight = mr->live = 0;
+}
+
+static int model_running(const fit_ctx *c, const model_run *mr)
+{
+    for (int u = 0; u < c->G; u++)
+        if (nf_optim_stop(mr->slots[u].opt) == NF_OPTIM_RUNNING)
+            return 1;
+    return 0;
+}
+
+/* Submit model mr's engine call for shape gi: the fitted sweeps of shape gi
+ * of every running search, each search's candidates on each. */
+static nf_status submit_shape(fit_ctx *c, model_run *mr, int gi)
 {
     const nf__fit_in *in = c->in;
     const shape *g = &c->sh.s[gi];
+    const nf_model *m = mr->m;
     const int np = m->n_params;
+    const gen_buf *gb = &mr->gb;
+    call_buf *cb = &mr->cb[gi];
     int64_t rows = 0;
     for (int u = 0; u < c->G; u++) {
         if (!gb->lam[u])
@@ -498,10 +645,14 @@ static nf_status run_shape(fit_ctx *c, const nf_model *m, int gi, const float *w
         for (int k = 0; k < grp->n_train; k++)
             rows += c->sh.shape_of[grp->sw[k]] == gi ? gb->lam[u] : 0;
     }
+    cb->rows = 0;
     if (!rows)
         return NF_OK;
     const int traces = in->ob->traces;
+    const int k = nf_fit_substeps(m, g->dt);
     nf_status s = call_reserve(cb, rows, np, g->max_spikes, traces ? rows * g->n : 0);
+    if (!s && !mr->waves[gi])
+        s = pass_waves(c, gi, k, &mr->waves[gi]);
     if (s)
         return s;
     int64_t row = 0;
@@ -509,8 +660,8 @@ static nf_status run_shape(fit_ctx *c, const nf_model *m, int gi, const float *w
         if (!gb->lam[u])
             continue;
         const nf__fit_grp *grp = &in->groups[c->gidx[u]];
-        for (int k = 0; k < grp->n_train; k++) {
-            int r = grp->sw[k];
+        for (int kk = 0; kk < grp->n_train; kk++) {
+            int r = grp->sw[kk];
             if (c->sh.shape_of[r] != gi)
                 continue;
             for (int q = 0; q < gb->lam[u]; q++, row++) {
@@ -523,9 +674,8 @@ static nf_status run_shape(fit_ctx *c, const nf_model *m, int gi, const float *w
             }
         }
     }
-    int k = nf_fit_substeps(m, g->dt);
     nf_batch b;
-    fill_batch(&b, m, g, k, waves, c->o->seed, c->o->threshold_mV);
+    fill_batch(&b, m, g, k, mr->waves[gi], c->o->seed, c->o->threshold_mV);
     b.n_sims = rows;
     b.params = cb->par;
     b.stim.wave_index = cb->idx;
@@ -539,12 +689,59 @@ static nf_status run_shape(fit_ctx *c, const nf_model *m, int gi, const float *w
         b.voltage = cb->volt;
         b.record_every = k;
     }
-    if ((s = run_rows(in->eng, &b, cb->row_u))) /* a noisy model: one call per group */
+    if ((s = submit_rows(in->eng, &b, cb->row_u, &mr->tk))) /* a noisy model: one call per group */
         return s;
+    cb->rows = rows;
+    const double steps = (double)rows * (double)b.n_steps;
+    mr->counts.sims += rows;
+    mr->counts.steps += steps;
     c->sims += rows;
-    c->steps += (double)rows * (double)b.n_steps;
-    score_job job = {.in = in, .P = nf__fit_spikes_at_crossing(m) ? in->prep_x : in->prep, .g = g, .b = cb,
-                     .with_traces = traces};
+    c->steps += steps;
+    return NF_OK;
+}
+
+/* Ask every running search of mr for its next candidates and submit them:
+ * one engine call per shape (a model with intrinsic noise: one per group). */
+static nf_status model_submit(fit_ctx *c, model_run *mr)
+{
+    const int np = mr->m->n_params;
+    gen_buf *gb = &mr->gb;
+    nf_status s = NF_OK;
+    for (int u = 0; u < c->G && !s; u++) {
+        nf_optim *o = mr->slots[u].opt;
+        gb->lam[u] = 0;
+        if (nf_optim_stop(o) != NF_OPTIM_RUNNING)
+            continue;
+        int lam = nf_optim_lambda(o);
+        if ((s = gen_reserve(gb, u, lam, np, &mr->max_lam)) || (s = nf_optim_ask(o, gb->x[u])))
+            break;
+        /* CMA-ES never evaluates its mean: the first generation of a
+         * search from a start evaluates the start itself (DE's first
+         * member already is the start) */
+        const double *st = mr->slots[u].start;
+        if (st && c->o->optimizer == NF_OPTIM_CMAES && nf_optim_generation(o) == 0)
+            memcpy(gb->x[u], st, sizeof(double) * (size_t)np);
+        gb->lam[u] = lam;
+        memset(gb->acc[u], 0, sizeof(nf__fit_acc) * (size_t)lam);
+    }
+    mr->flight = 1;
+    for (int gi = 0; gi < c->sh.n && !s; gi++)
+        s = submit_shape(c, mr, gi);
+    return s;
+}
+
+/* The scores of mr's call for shape gi, added to its candidates' joint
+ * scores in row order (the sums do not depend on the threads). */
+static nf_status score_shape(fit_ctx *c, model_run *mr, int gi)
+{
+    call_buf *cb = &mr->cb[gi];
+    const int64_t rows = cb->rows;
+    if (!rows)
+        return NF_OK;
+    const int traces = c->in->ob->traces;
+    score_job job = {.in = c->in, .P = nf__fit_spikes_at_crossing(mr->m) ? c->in->prep_x : c->in->prep,
+                     .g = &c->sh.s[gi], .b = cb, .with_traces = traces};
+    nf_status s;
     if (traces && c->pool) {
         int64_t grain = rows / (4 * (int64_t)nf__pool_threads(c->pool)) + 1;
         s = nf__parallel_for(c->pool, rows, grain, score_rows, &job);
@@ -553,104 +750,64 @@ static nf_status run_shape(fit_ctx *c, const nf_model *m, int gi, const float *w
     }
     if (s)
         return s;
-    for (row = 0; row < rows; row++) /* in row order: the sums do not depend on the threads */
-        nf__fit_acc_add(&gb->acc[cb->row_u[row]][cb->row_q[row]], &cb->so[row]);
+    for (int64_t row = 0; row < rows; row++)
+        nf__fit_acc_add(&mr->gb.acc[cb->row_u[row]][cb->row_q[row]], &cb->so[row]);
     return NF_OK;
 }
 
-/* Run the optimisation of model mi over all groups until every slot stops. */
-static nf_status run_model(fit_ctx *c, int mi, nf__fit_slot *slots, char *cur_dir, size_t cur_cap)
+/* Wait for mr's generation in flight, score it (the shapes in order: the
+ * same sums in whatever order the models' waits come) and tell the searches. */
+static nf_status model_tell(fit_ctx *c, model_run *mr)
 {
-    const nf_model *m = c->res->models[mi];
-    const int np = m->n_params;
-    gen_buf gb;
-    call_buf cb = {0};
-    float **waves = NULL;
-    int max_lam = 0;
-    nf_status s = gen_init(&gb, c->G);
-    if (!s)
-        s = make_waves(c->in, m, &c->sh, &waves);
-    for (;;) {
-        if (s)
-            break;
-        int running = 0;
-        for (int u = 0; u < c->G; u++)
-            running += nf_optim_stop(slots[u].opt) == NF_OPTIM_RUNNING;
-        if (!running)
-            break;
-        /* ask every running optimiser */
-        for (int u = 0; u < c->G && !s; u++) {
-            nf_optim *o = slots[u].opt;
-            gb.lam[u] = 0;
-            if (nf_optim_stop(o) != NF_OPTIM_RUNNING)
-                continue;
-            int lam = nf_optim_lambda(o);
-            if ((s = gen_reserve(&gb, u, lam, np, &max_lam)) || (s = nf_optim_ask(o, gb.x[u])))
-                break;
-            /* CMA-ES never evaluates its mean: the first generation of a
-             * search from a start evaluates the start itself (DE's first
-             * member already is the start) */
-            const double *st = slots[u].start;
-            if (st && c->o->optimizer == NF_OPTIM_CMAES && nf_optim_generation(o) == 0)
-                memcpy(gb.x[u], st, sizeof(double) * (size_t)np);
-            gb.lam[u] = lam;
-            memset(gb.acc[u], 0, sizeof(nf__fit_acc) * (size_t)lam);
-        }
-        /* every shape's engine call */
-        for (int gi = 0; gi < c->sh.n && !s; gi++)
-            s = run_shape(c, m, gi, waves[gi], slots, &gb, &cb);
-        /* the joint scores; tell */
-        for (int u = 0; u < c->G && !s; u++) {
-            if (!gb.lam[u])
-                continue;
-            for (int q = 0; q < gb.lam[u]; q++) {
-                const nf__fit_acc *a = &gb.acc[u][q];
-                gb.fit[q] = nf__fit_acc_joint(a, c->in->ob, 1);
-                double rep = nf__fit_acc_joint(a, c->in->ob, 0);
-                if (rep < slots[u].best) {
-                    slots[u].best = rep;
-                    for (int j = 0; j < np; j++) /* the simulated (float) parameters */
-                        slots[u].best_x[j] = (float)gb.x[u][q * np + j];
-                }
+    const int np = mr->m->n_params;
+    gen_buf *gb = &mr->gb;
+    mr->flight = 0;
+    nf_status s = wait_all(c->in->eng, &mr->tk);
+    for (int gi = 0; gi < c->sh.n && !s; gi++)
+        s = score_shape(c, mr, gi);
+    for (int u = 0; u < c->G && !s; u++) {
+        nf__fit_slot *sl = &mr->slots[u];
+        if (!gb->lam[u])
+            continue;
+        for (int q = 0; q < gb->lam[u]; q++) {
+            const nf__fit_acc *a = &gb->acc[u][q];
+            gb->fit[q] = nf__fit_acc_joint(a, c->in->ob, 1);
+            double rep = nf__fit_acc_joint(a, c->in->ob, 0);
+            if (rep < sl->best) {
+                sl->best = rep;
+                for (int j = 0; j < np; j++) /* the simulated (float) parameters */
+                    sl->best_x[j] = (float)gb->x[u][q * np + j];
             }
-            if ((s = nf_optim_tell(slots[u].opt, gb.fit)))
-                break;
-            if (push_conv(&slots[u], slots[u].best))
-                s = nf__fail(NF_ENOMEM, "fit: out of memory");
         }
-        if (s)
+        if ((s = nf_optim_tell(sl->opt, gb->fit)))
             break;
-        int stop = 0;
-        if (c->o->progress) {
-            nf_fit_progress p = {.model_index = mi, .n_models = c->M, .model = m->name,
-                                 .n_targets = c->G, .sims_done = c->sims, .neuron_steps = c->steps,
-                                 .elapsed_s = nf__now_s() - c->t0, .best_score = INFINITY};
-            for (int u = 0; u < c->G; u++) {
-                if (nf_optim_stop(slots[u].opt) == NF_OPTIM_RUNNING)
-                    p.targets_running++;
-                p.best_score = fmin(p.best_score, slots[u].best);
-                int64_t gen = nf_optim_generation(slots[u].opt);
-                p.generation = gen > p.generation ? gen : p.generation;
-            }
-            stop = c->o->progress(&p, c->o->progress_user);
-        }
-        if (c->o->checkpoint_dir && (stop || nf__now_s() - c->last_ckpt >= CKPT_INTERVAL_S)) {
-            nf__fit_counts n = search_counts(c);
-            if ((s = nf__fit_ckpt_save(c->o->checkpoint_dir, c->fingerprint, mi, slots, c->G, 0, &n, cur_dir,
-                                       cur_cap)))
-                break;
-            c->last_ckpt = nf__now_s();
-        }
-        if (stop) {
-            s = nf__fail(NF_EINTERRUPTED, "fit interrupted during model %s%s", m->name,
-                         c->o->checkpoint_dir ? "; --resume continues from the checkpoint" : "");
-            break;
-        }
+        if (push_conv(sl, sl->best))
+            s = nf__fail(NF_ENOMEM, "fit: out of memory");
     }
-    free_waves(waves, c->sh.n);
-    gen_free(&gb, c->G);
-    call_free(&cb);
+    mr->gens = 0;
+    for (int u = 0; u < c->G; u++)
+        mr->gens += nf_optim_generation(mr->slots[u].opt);
     return s;
+}
+
+/* The progress callback after a generation of mr was told; 1: stop. */
+static int report(fit_ctx *c, const model_run *mr, const model_run *runs)
+{
+    if (!c->o->progress)
+        return 0;
+    nf_fit_progress p = {.model_index = mr->mi, .n_models = c->M, .model = mr->m->name, .n_targets = c->G,
+                         .sims_done = c->sims, .neuron_steps = c->steps, .elapsed_s = nf__now_s() - c->t0,
+                         .best_score = INFINITY, .in_flight = nf_engine_in_flight(c->in->eng), .round = c->round};
+    for (int u = 0; u < c->G; u++) {
+        if (nf_optim_stop(mr->slots[u].opt) == NF_OPTIM_RUNNING)
+            p.targets_running++;
+        p.best_score = fmin(p.best_score, mr->slots[u].best);
+        int64_t gen = nf_optim_generation(mr->slots[u].opt);
+        p.generation = gen > p.generation ? gen : p.generation;
+    }
+    for (int mi = 0; mi < c->M; mi++) /* mr itself while it searches */
+        p.models_running += mi == mr->mi ? model_running(c, mr) : runs[mi].live;
+    return c->o->progress(&p, c->o->progress_user);
 }
 
 /* ---- the final simulations ------------------------------------------------------ */
@@ -796,7 +953,7 @@ nf_status nf__fit_evaluate(const nf__fit_in *in, const nf_fit_options *opt, cons
         b.max_spikes = g->max_spikes;
         b.spike_counts = cb.cnt;
         b.valid = cb.valid;
-        if ((s = run_rows(in->eng, &b, NULL))) /* a noisy model: one call per sweep */
+        if ((s = run_rows(in->eng, &b))) /* a noisy model: one call per sweep */
             break;
         *sims += rows;
         *steps += (double)rows * (double)b.n_steps;
@@ -904,11 +1061,7 @@ static nf_status finish_model(fit_ctx *c, int mi, nf__fit_slot *slots)
         if (isfinite(slots[u].best))
             memcpy(p, slots[u].best_x, sizeof(double) * np);
     }
-    const int64_t sims0 = c->sims;
-    const double steps0 = c->steps;
     nf_status s = nf__fit_evaluate(c->in, c->o, m, c->gidx, c->G, x, recs, &c->sims, &c->steps);
-    c->finals.sims += c->sims - sims0;
-    c->finals.steps += c->steps - steps0;
     for (int u = 0; u < c->G; u++) {
         nf_fit_record *rec = &c->res->records[(size_t)u * c->M + mi];
         if (s) {
@@ -957,6 +1110,109 @@ void nf_fit_result_destroy(nf_fit_result *r)
     free(r);
 }
 
+/* Model mr has stopped: checkpoint its final searches, simulate their best
+ * points into its records, free it. */
+static nf_status model_finish(fit_ctx *c, model_run *mr)
+{
+    nf_status s = NF_OK;
+    if (c->o->checkpoint_dir)
+        s = nf__fit_ckpt_final(c->o->checkpoint_dir, c->fingerprint, &c->ck, mr->mi, mr->slots, c->G, &mr->counts);
+    if (!s)
+        s = finish_model(c, mr->mi, mr->slots);
+    model_free(c, mr);
+    return s;
+}
+
+/* A snapshot of every running model's searches (none in flight). */
+static nf_status snapshot(fit_ctx *c, const model_run *runs)
+{
+    nf__fit_slot **slots = calloc((size_t)c->M, sizeof *slots);
+    nf__fit_counts *counts = calloc((size_t)c->M, sizeof *counts);
+    long long gens = 0;
+    nf_status s = NF_OK;
+    if (!slots || !counts)
+        s = nf__fail(NF_ENOMEM, "fit: out of memory for a checkpoint");
+    for (int mi = 0; mi < c->M && !s; mi++) {
+        gens += runs[mi].gens;
+        slots[mi] = runs[mi].live ? runs[mi].slots : NULL;
+        counts[mi] = runs[mi].counts;
+    }
+    if (!s)
+        s = nf__fit_ckpt_snapshot(c->o->checkpoint_dir, c->fingerprint, &c->ck, slots, counts, c->G, gens);
+    free(slots);
+    free(counts);
+    c->last_ckpt = nf__now_s();
+    return s;
+}
+
+/* After a generation of mr was told: its next one submitted at once unless
+ * hold, the progress callback (*stop; none once it said stop), and a model
+ * that has stopped finished. */
+static nf_status after_tell(fit_ctx *c, model_run *mr, const model_run *runs, int hold, int *stop)
+{
+    int more = model_running(c, mr);
+    nf_status s = more && !hold ? model_submit(c, mr) : NF_OK;
+    if (s)
+        return s;
+    if (!*stop)
+        *stop = report(c, mr, runs);
+    return more ? NF_OK : model_finish(c, mr);
+}
+
+/* Every model's searches until all stop. Each round, every running model has
+ * one generation in flight: model by model, its results are waited for,
+ * scored and told, and its next generation is submitted at once, while the
+ * other models' calls are in flight (on a GPU the host's ask and tell of one
+ * model overlap the device's simulations of the others). Each search's
+ * random numbers come from its own identity, so the order of the models does
+ * not change any result. A checkpoint (every CKPT_INTERVAL_S, or when the
+ * progress callback stops the fit) first tells every generation in flight,
+ * so that the snapshot holds whole generations. */
+static nf_status run_all(fit_ctx *c, model_run *runs)
+{
+    nf_status s = NF_OK;
+    int stop = 0;
+    for (;;) {
+        int live = 0;
+        for (int mi = 0; mi < c->M && !s; mi++) {
+            model_run *mr = &runs[mi];
+            if (!mr->live)
+                continue;
+            if (!model_running(c, mr)) { /* a resumed model that had stopped */
+                s = model_finish(c, mr);
+                continue;
+            }
+            live++;
+            if (!mr->flight)
+                s = model_submit(c, mr);
+        }
+        if (s || !live)
+            return s;
+        c->round++;
+        int hold = 0;
+        for (int mi = 0; mi < c->M && !s; mi++) {
+            model_run *mr = &runs[mi];
+            if (!mr->flight)
+                continue;
+            if (!(s = model_tell(c, mr)))
+                s = after_tell(c, mr, runs, hold, &stop);
+            hold |= stop || (c->o->checkpoint_dir && nf__now_s() - c->last_ckpt >= CKPT_INTERVAL_S);
+        }
+        if (s || !hold)
+            continue;
+        for (int mi = 0; mi < c->M && !s; mi++) {
+            model_run *mr = &runs[mi];
+            if (mr->flight && !(s = model_tell(c, mr)))
+                s = after_tell(c, mr, runs, 1, &stop);
+        }
+        if (!s && c->o->checkpoint_dir)
+            s = snapshot(c, runs);
+        if (!s && stop)
+            s = nf__fail(NF_EINTERRUPTED, "fit interrupted in generation %lld of %d model(s)%s", (long long)c->round,
+                         c->M, c->o->checkpoint_dir ? "; --resume continues from the checkpoint" : "");
+    }
+}
+
 nf_status nf__fit_pass(const nf__fit_in *in, const nf_fit_options *opt, const nf_model *const *models, int M,
                        const int *gidx, int G, nf_fit_result **out)
 {
@@ -965,8 +1221,10 @@ nf_status nf__fit_pass(const nf__fit_in *in, const nf_fit_options *opt, const nf
     fit_ctx c = {.in = in, .o = opt, .gidx = gidx, .G = G, .M = M, .t0 = nf__now_s()};
     c.last_ckpt = c.t0;
     c.res = calloc(1, sizeof *c.res);
-    nf__fit_slot *slots = calloc((size_t)G, sizeof *slots);
-    if (!c.res || !slots || !(c.res->models = calloc((size_t)M, sizeof *c.res->models)) ||
+    model_run *runs = calloc((size_t)M, sizeof *runs);
+    c.ck.M = M;
+    c.ck.where = calloc((size_t)M, 1);
+    if (!c.res || !runs || !c.ck.where || !(c.res->models = calloc((size_t)M, sizeof *c.res->models)) ||
         !(c.res->records = calloc((size_t)G * M, sizeof(nf_fit_record)))) {
         s = nf__fail(NF_ENOMEM, "fit: out of memory");
         goto done;
@@ -981,63 +1239,53 @@ nf_status nf__fit_pass(const nf__fit_in *in, const nf_fit_options *opt, const nf
     if (in->ob->traces && (s = nf__pool_create(in->threads, &c.pool)))
         goto done;
     c.fingerprint = nf__fit_fingerprint(opt, in, models, M, gidx, G);
-
-    int first_model = 0;
-    char snap[256] = "";
+    const int resume = opt->checkpoint_dir && opt->resume;
     if (opt->checkpoint_dir) {
         if ((s = nf_mkdir_p(opt->checkpoint_dir)))
             goto done;
-        if (opt->resume) {
-            nf__fit_counts n;
-            if ((s = nf__fit_ckpt_state(opt->checkpoint_dir, c.fingerprint, M, &first_model, snap, sizeof snap, &n)))
-                goto done;
-            c.sims = n.sims; /* the totals go on from the interrupted run's searches */
-            c.steps = n.steps;
-            /* finished models: their final optimiser states hold the best points */
-            for (int mi = 0; mi < first_model && !s; mi++) {
-                char name[64];
-                snprintf(name, sizeof name, "m%d_final", mi);
-                memset(slots, 0, sizeof *slots * G);
-                if (!(s = nf__fit_ckpt_load(opt->checkpoint_dir, name, slots, G)))
-                    s = finish_model(&c, mi, slots);
-                for (int u = 0; u < G; u++) {
-                    nf_optim_destroy(slots[u].opt);
-                    free(slots[u].conv);
-                }
-            }
-            if (s)
-                goto done;
-        } else {
-            nf__fit_ckpt_clear(opt->checkpoint_dir); /* a fresh run must not mix with an old checkpoint */
-        }
-    }
-    for (int mi = first_model; mi < M; mi++) {
-        memset(slots, 0, sizeof *slots * G);
-        if (mi == first_model && snap[0])
-            s = nf__fit_ckpt_load(opt->checkpoint_dir, snap, slots, G);
+        if (resume)
+            s = nf__fit_ckpt_state(opt->checkpoint_dir, c.fingerprint, &c.ck);
         else
-            s = make_slots(&c, models[mi], slots);
-        if (!s)
-            s = run_model(&c, mi, slots, snap, sizeof snap);
-        nf__fit_counts n = search_counts(&c);
-        if (!s && opt->checkpoint_dir)
-            s = nf__fit_ckpt_save(opt->checkpoint_dir, c.fingerprint, mi, slots, G, 1, &n, snap, sizeof snap);
-        if (!s)
-            s = finish_model(&c, mi, slots);
-        for (int u = 0; u < G; u++) {
-            nf_optim_destroy(slots[u].opt);
-            free(slots[u].conv);
-        }
-        snap[0] = 0;
-        if (s)
-            goto done;
+            nf__fit_ckpt_clear(opt->checkpoint_dir); /* a fresh run must not mix with an old checkpoint */
     }
-    c.res->sims = c.sims;
-    c.res->neuron_steps = c.steps;
+    /* every model's searches: made, or as the checkpoint left them (the
+     * finished ones simulate their best points again, in model order) */
+    for (int mi = 0; mi < M && !s; mi++) {
+        model_run *mr = &runs[mi];
+        if ((s = model_init(&c, mr, mi)))
+            break;
+        mr->live = 1;
+        if (resume && c.ck.where[mi] != NF__CK_FRESH) {
+            if ((s = nf__fit_ckpt_load(opt->checkpoint_dir, &c.ck, mi, mr->slots, G, &mr->counts)))
+                break;
+            c.sims += mr->counts.sims; /* the totals go on from the interrupted run's searches */
+            c.steps += mr->counts.steps;
+            for (int u = 0; u < G; u++)
+                mr->gens += nf_optim_generation(mr->slots[u].opt);
+            if (c.ck.where[mi] == NF__CK_FINAL) {
+                s = finish_model(&c, mi, mr->slots);
+                model_free(&c, mr);
+            }
+        } else {
+            s = make_slots(&c, models[mi], mr->slots);
+        }
+    }
+    if (!s)
+        s = run_all(&c, runs);
+    if (!s) {
+        c.res->sims = c.sims;
+        c.res->neuron_steps = c.steps;
+    }
 done:
+    for (int mi = 0; runs && mi < M; mi++)
+        model_free(&c, &runs[mi]);
+    for (int a = 0; a < c.n_wv; a++)
+        free(c.wv[a].w);
+    free(c.wv);
+    free(c.ck.where);
+    free(runs);
     shapes_free(&c.sh);
     nf__pool_destroy(c.pool);
-    free(slots);
     if (s) {
         nf_fit_result_destroy(c.res);
         return s;
