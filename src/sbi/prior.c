@@ -525,13 +525,6 @@ char *nf_prior_to_json(const nf_prior *p)
 
 /* ---- sampling ------------------------------------------------------------ */
 
-/* Uniform in (0, 1) with 53 random bits from two words. */
-static double nf__u53(uint32_t hi, uint32_t lo)
-{
-    uint64_t m = ((uint64_t)(hi >> 5) << 26) | (uint64_t)(lo >> 6);
-    return ((double)m + 0.5) * (1.0 / 9007199254740992.0);
-}
-
 double nf__u53_block(uint64_t seed, uint32_t stream, uint64_t sim, uint32_t block, double *u2)
 {
     nf_u32x4 c = {block, stream, (uint32_t)sim, (uint32_t)(sim >> 32)};

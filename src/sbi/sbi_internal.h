@@ -5,6 +5,8 @@
 #include "neurofit/npy.h"
 #include "neurofit/sbi.h"
 
+#include "sbi_stim.h"
+
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
@@ -15,9 +17,6 @@ double nf__norm_quantile(double p);
 /* Two 53-bit uniforms in (0, 1) from one Philox block: returned and *u2. */
 double nf__u53_block(uint64_t seed, uint32_t stream, uint64_t sim, uint32_t block, double *u2);
 
-/* Block of NF_RNG_SBI_STIMULUS that holds per-simulation stimulus scalars. */
-#define NF__SBI_SCALAR_BLOCK 0xFFFFFFFFu
-
 /* The prior as a cJSON object (caller deletes). */
 cJSON *nf__prior_json(const nf_prior *p);
 
@@ -25,6 +24,15 @@ cJSON *nf__prior_json(const nf_prior *p);
  * out [n][T] pA, amp_out [n] pA or NULL; amplitudes U(amp_lo, amp_hi). */
 nf_status nf__sbi_bayesflow_rows(uint64_t seed, double amp_lo, double amp_hi, double dt_ms, int64_t T, int64_t first,
                                  int64_t n, float *out, float *amp_out);
+
+/* The BayesFlow stimulus's constants for seed, amplitudes U(amp_lo, amp_hi)
+ * pA and T samples of dt_ms (stimulus.c): sinw [T] receives the sine term and
+ * the result points to it. */
+nf__bf_const nf__bf_const_make(uint64_t seed, double amp_lo, double amp_hi, double dt_ms, int64_t T, double *sinw);
+
+/* out [cols][rows] = in [rows][cols] transposed (cache blocks of 32 x 32):
+ * the device's step-major tiles [T][n] into the files' rows [n][T]. */
+void nf__sbi_transpose(const float *in, int64_t rows, int64_t cols, float *out);
 
 /* The stimulus description as a cJSON object (caller deletes). */
 cJSON *nf__stimulus_json(const nf_sbi_stimulus *s, double dt_ms, int64_t n_steps);

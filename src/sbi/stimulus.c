@@ -4,16 +4,15 @@
  *
  * Random numbers: normals of sample k of simulation g are component k % 4 of
  * nf_rng_normal4(seed, NF_RNG_SBI_STIMULUS, g, k / 4); per-simulation scalars
- * (an amplitude) come from block NF__SBI_SCALAR_BLOCK. Each row depends only
+ * (an amplitude) come from block NF_SBI_SCALAR_BLOCK. Each row depends only
  * on (seed, g), so any chunking or thread split gives the same stimuli.
  *
  * The study's coloured noise is numpy.convolve(w, kern, mode="same") with
  * kern[j] = exp(-j dt / tau) and both of length T: output m is the full
  * convolution at j = m + (T-1)/2. Because the kernel is exponential the full
- * convolution is a first-order recursion (O(T) instead of O(T^2)):
- *   y[j] = r y[j-1] + w[j]            for j < T      (r = exp(-dt/tau))
- *   y[j] = r y[j-1] - r^T w[j-T]      for j >= T     (the window's far end)
- * run in double over 8 simulations side by side so the chains overlap. */
+ * convolution is a first-order recursion (O(T) instead of O(T^2)), run in
+ * double over 8 simulations side by side so the chains overlap; its
+ * arithmetic is kernels/sbi_stim.h, which the device shares. */
 #include "neurofit/sbi.h"
 
 #include "internal.h"
@@ -94,10 +93,29 @@ NF__CLONES static void nf__normals(uint64_t seed, uint64_t g, int64_t T, float *
 
 static double nf__scalar_uniform(uint64_t seed, uint64_t g)
 {
-    return nf__u53_block(seed, NF_RNG_SBI_STIMULUS, g, NF__SBI_SCALAR_BLOCK, NULL);
+    return nf__u53_block(seed, NF_RNG_SBI_STIMULUS, g, NF_SBI_SCALAR_BLOCK, NULL);
 }
 
-/* BayesFlow rows [first, first+n): out [n][T] pA, amp [n] pA or NULL. */
+nf__bf_const nf__bf_const_make(uint64_t seed, double amp_lo, double amp_hi, double dt_ms, int64_t T, double *sinw)
+{
+    /* The study's time axis is float32 seconds; its kernel step is t[1]. */
+    const double dt_s = dt_ms * 1e-3, t1_s = (double)(float)dt_s;
+    for (int64_t k = 0; k < T; k++) sinw[k] = 0.25 * sin(NF__TWO_PI * 10.0 * (double)k * dt_s);
+    nf__bf_const c;
+    c.seed = seed;
+    c.amp_lo = amp_lo;
+    c.amp_hi = amp_hi;
+    c.r = exp(-t1_s / 0.010);
+    c.rT = pow(c.r, (double)T);
+    c.sinw = sinw;
+    c.T = (int32_t)T;
+    c.off = (int32_t)((T - 1) / 2);
+    return c;
+}
+
+/* BayesFlow rows [first, first+n): out [n][T] pA, amp [n] pA or NULL. The
+ * arithmetic of kernels/sbi_stim.h over NF__BF_LANES simulations side by
+ * side, each from its row of normals. */
 NF__CLONES static nf_status nf__bayesflow_rows(uint64_t seed, double amp_lo, double amp_hi, double dt_ms, int64_t T,
                                     int64_t first, int64_t n, float *out, float *amp_out)
 {
@@ -108,11 +126,9 @@ NF__CLONES static nf_status nf__bayesflow_rows(uint64_t seed, double amp_lo, dou
         free(cbuf);
         return nf__fail(NF_ENOMEM, "bayesflow stimulus: out of memory (T = %lld)", (long long)T);
     }
-    /* The study's time axis is float32 seconds; its kernel step is t[1]. */
-    const double dt_s = dt_ms * 1e-3, t1_s = (double)(float)dt_s;
-    for (int64_t k = 0; k < T; k++) sinw[k] = 0.25 * sin(NF__TWO_PI * 10.0 * (double)k * dt_s);
-    const double r = exp(-t1_s / 0.010), rT = pow(r, (double)T);
-    const int64_t off = (T - 1) / 2;
+    const nf__bf_const c = nf__bf_const_make(seed, amp_lo, amp_hi, dt_ms, T, sinw);
+    const double r = c.r, rT = c.rT;
+    const int64_t off = c.off;
 
     for (int64_t g0 = 0; g0 < n; g0 += NF__BF_LANES) {
         const int L = (int)(n - g0 < NF__BF_LANES ? n - g0 : NF__BF_LANES);
@@ -124,7 +140,7 @@ NF__CLONES static nf_status nf__bayesflow_rows(uint64_t seed, double amp_lo, dou
             float *row = out + (g0 + ll) * T;
             if (l < L) {
                 nf__normals(seed, g, T, row); /* white noise, overwritten below */
-                amp[l] = amp_lo + (amp_hi - amp_lo) * nf__scalar_uniform(seed, g);
+                amp[l] = nf__bf_amp(&c, g);
             }
             w[l] = row;
             y[l] = 0.0;
@@ -132,29 +148,38 @@ NF__CLONES static nf_status nf__bayesflow_rows(uint64_t seed, double amp_lo, dou
         }
         for (int64_t j = 0; j < off + T; j++) {
             if (j < T) {
-                for (int l = 0; l < NF__BF_LANES; l++) y[l] = r * y[l] + (double)w[l][j];
+                for (int l = 0; l < NF__BF_LANES; l++) y[l] = nf__bf_rec(y[l], r, rT, w[l][j], 0);
             } else {
-                for (int l = 0; l < NF__BF_LANES; l++) y[l] = r * y[l] - rT * (double)w[l][j - T];
+                for (int l = 0; l < NF__BF_LANES; l++) y[l] = nf__bf_rec(y[l], r, rT, w[l][j - T], 1);
             }
             if (j >= off) {
                 for (int l = 0; l < NF__BF_LANES; l++) {
                     cbuf[l * T + (j - off)] = y[l]; /* lane-major: the last pass reads rows */
-                    double a = fabs(y[l]);
-                    mx[l] = a > mx[l] ? a : mx[l];
+                    mx[l] = nf__bf_absmax(mx[l], y[l]);
                 }
             }
         }
         for (int l = 0; l < L; l++) {
             float *row = out + (g0 + l) * T;
-            double scale = 0.15 / (mx[l] + 1e-9);
-            for (int64_t k = 0; k < T; k++)
-                row[k] = (float)(amp[l] * (1.0 + sinw[k] + scale * cbuf[l * T + k]));
+            double scale = nf__bf_scale(mx[l]);
+            for (int64_t k = 0; k < T; k++) row[k] = nf__bf_sample(amp[l], sinw[k], scale, cbuf[l * T + k]);
             if (amp_out) amp_out[g0 + l] = (float)amp[l];
         }
     }
     free(sinw);
     free(cbuf);
     return NF_OK;
+}
+
+void nf__sbi_transpose(const float *in, int64_t rows, int64_t cols, float *out)
+{
+    enum { B = 32 };
+    for (int64_t r0 = 0; r0 < rows; r0 += B)
+        for (int64_t c0 = 0; c0 < cols; c0 += B) {
+            const int64_t r1 = r0 + B < rows ? r0 + B : rows, c1 = c0 + B < cols ? c0 + B : cols;
+            for (int64_t c = c0; c < c1; c++)
+                for (int64_t r = r0; r < r1; r++) out[c * rows + r] = in[r * cols + c];
+        }
 }
 
 nf_status nf_sbi_stimuli(const nf_sbi_config *cfg, int64_t first, int64_t n, float *out)
