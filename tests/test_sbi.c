@@ -6,6 +6,7 @@
  * bad input that fails fast with a message naming it. */
 #include "neurofit/engine.h"
 #include "neurofit/fileio.h"
+#include "neurofit/npy.h"
 #include "neurofit/sbi.h"
 #include "nf_philox.h"
 
@@ -707,4 +708,85 @@ Test(sbi, runner_with_given_theta_equals_the_prior_run)
     nf_engine_destroy(e);
     nf_prior_destroy(p);
     free(th), free(st), free(x), free(st2), free(x2);
+}
+
+/* Bytes of a file (malloc'd; *len its size). */
+static unsigned char *file_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    cr_assert(b);
+    *len = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    return b;
+}
+
+static void expect_same_file(const char *a, const char *b)
+{
+    size_t na, nb;
+    unsigned char *x = file_bytes(a, &na), *y = file_bytes(b, &nb);
+    cr_assert(na == nb && memcmp(x, y, na) == 0, "%s and %s differ", a, b);
+    free(x);
+    free(y);
+}
+
+Test(sbi, summaries_only_writes_no_traces_and_the_full_runs_values, .timeout = 120)
+{
+    char out[4096], full[512], only[512], a[600], b[600];
+    snprintf(full, sizeof full, "%s/full", tmpdir);
+    snprintf(only, sizeof only, "%s/only", tmpdir);
+    const int64_t N = 2500;
+    /* several chunks, the CPU backend on two threads */
+    cr_assert_eq(nft_run(out, sizeof out, BIN " sbi simulate --preset bayesflow-lif --n %lld --seed 4 --chunk 1000 "
+                         "--x both --backend cpu --threads 2 --quiet --out %s", (long long)N, full), 0, "%s", out);
+    cr_assert_eq(nft_run(out, sizeof out, BIN " sbi simulate --preset bayesflow-lif --n %lld --seed 4 --chunk 700 "
+                         "--summaries-only --backend cpu --threads 2 --quiet --out %s", (long long)N, only), 0, "%s", out);
+    /* no traces, no stimulus rows */
+    cr_assert(!nft_exists(only, "stimulus.npy") && !nft_exists(only, "summaries.npy"));
+    cr_assert(nft_exists(only, "meta.json") && nft_exists(full, "stimulus.npy"));
+    int ndim;
+    int64_t shape[2];
+    float *x = NULL, *amp = NULL;
+    snprintf(a, sizeof a, "%s/x.npy", only);
+    cr_assert_eq(nf_npy_read_f32(a, &x, &ndim, shape, 2), NF_OK, "%s", nf_errmsg());
+    cr_assert(ndim == 2 && shape[0] == N && shape[1] == NF_SBI_N_SUMMARIES, "x.npy is [%lld][%lld], not summaries",
+              (long long)shape[0], (long long)shape[1]);
+    free(x);
+    /* the full run's values, to the byte */
+    snprintf(a, sizeof a, "%s/summaries.npy", full);
+    snprintf(b, sizeof b, "%s/x.npy", only);
+    expect_same_file(a, b);
+    snprintf(a, sizeof a, "%s/theta.npy", full);
+    snprintf(b, sizeof b, "%s/theta.npy", only);
+    expect_same_file(a, b);
+    snprintf(a, sizeof a, "%s/valid.npy", full);
+    snprintf(b, sizeof b, "%s/valid.npy", only);
+    expect_same_file(a, b);
+    /* the amplitudes the full run's stimulus rows were made with */
+    snprintf(a, sizeof a, "%s/stimulus_params.npy", only);
+    cr_assert_eq(nf_npy_read_f32(a, &amp, &ndim, shape, 2), NF_OK, "%s", nf_errmsg());
+    cr_assert(ndim == 2 && shape[0] == N && shape[1] == 1);
+    float *want = malloc(sizeof(float) * (size_t)N);
+    cr_assert(want);
+    cr_assert_eq(nf_sbi_bayesflow_lif_generate(4, 0, N, NULL, want, NULL), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(memcmp(amp, want, sizeof(float) * (size_t)N), 0, "stimulus_params.npy differs from the amplitudes");
+    for (int64_t i = 0; i < N; i++) cr_assert(amp[i] >= 300.0f && amp[i] <= 3000.0f, "amp[%lld] = %g", (long long)i, amp[i]);
+    free(amp);
+    free(want);
+    snprintf(a, sizeof a, "%s/meta.json", only);
+    size_t n;
+    char *meta = (char *)file_bytes(a, &n);
+    meta[n] = 0;
+    cr_assert(strstr(meta, "\"summaries_only\"") && strstr(meta, "stimulus_params.npy"), "%s", meta);
+    free(meta);
+    /* traces asked for with it: a usage error naming --x, nothing written */
+    snprintf(b, sizeof b, "%s/bad", tmpdir);
+    int rc = nft_run(out, sizeof out, BIN " sbi simulate --preset bayesflow-lif --n 10 --summaries-only --x both "
+                     "--quiet --out %s", b);
+    cr_assert(rc == 2 && strstr(out, "--x both"), "rc %d: %s", rc, out);
+    cr_assert(!nft_exists(b, "meta.json"));
 }

@@ -225,12 +225,19 @@ typedef struct nf_sbi_write_opts {
     int (*progress)(void *user, int64_t done, int64_t total);
     void *user;
     const char *command_line; /* recorded in meta.json, may be NULL */
+    /* 1: a set without traces or stimulus rows (needs cfg->x ==
+     * NF_SBI_X_SUMMARIES; write_stimulus is ignored): theta.npy, x.npy
+     * [N][k] summaries, valid.npy, and stimulus_params.npy [N][1] pA (each
+     * simulation's amplitude) when the stimulus has one; the stimulus itself
+     * follows from (seed, simulation index) and meta.json's description */
+    int summaries_only;
 } nf_sbi_write_opts;
 
 /* Generate a dataset into dir: theta.npy [N][d] f4, x.npy [N][n_rec] f4
  * (traces) or [N][k] (summaries only), summaries.npy [N][k] f4 (with both),
  * stimulus.npy [N][n_steps] f4 pA (when stimuli vary and asked for),
- * valid.npy [N] b1, meta.json. Memory is bounded by the chunk size, not N.
+ * valid.npy [N] b1, stimulus_params.npy [N][1] f4 pA (summaries_only, see
+ * above), meta.json. Memory is bounded by the chunk size, not N.
  * The files are one output set (nf_stage, neurofit/fileio.h): streamed into
  * dir/.neurofit.partial-<pid>/ under dir's lock (NF_EBUSY when another
  * process writes dir), committed when complete with meta.json (the marker

@@ -4,7 +4,7 @@
  *   neurofit sbi simulate --model M --prior SPEC|@FILE.json [--prior ...]
  *       [--stimulus step:AMP_pA,START_ms,STOP_ms[,AMP_HI_pA] | ou:MEAN_pA,SD_pA,TAU_ms
  *                   | file:PATH.npy] --dt MS --duration MS --n N [--seed S] --out DIR
- *   common: [--x traces|summaries|both] [--record-every K] [--no-stimulus-file]
+ *   common: [--x traces|summaries|both | --summaries-only] [--record-every K] [--no-stimulus-file]
  *           [--chunk C] [--max-tries K] [--backend auto|cpu|cuda] [--threads N]
  *           [--devices all|0,1,...] [--quiet] [--force]
  *
@@ -50,6 +50,9 @@ static void usage_simulate(FILE *fp)
             "  --x traces|summaries|both   what x.npy holds (both: traces in x.npy, summaries.npy)\n"
             "  --record-every K        keep every K-th trace sample (default 1)\n"
             "  --no-stimulus-file      do not write stimulus.npy\n"
+            "  --summaries-only        no traces and no stimulus rows: theta.npy, x.npy [N][5] summaries,\n"
+            "                          valid.npy, stimulus_params.npy [N][1] pA (each simulation's amplitude,\n"
+            "                          when the stimulus has one; the rest follows from --seed)\n"
             "  --chunk C               simulations per chunk (memory ~ C x samples x 12 bytes; 8192)\n"
             "  --max-tries K           prior draws per simulation before a constraint is an error (10000)\n"
             "  --force                 replace a complete dataset in DIR\n"
@@ -158,7 +161,7 @@ static int fit_chunk(const nf_sbi_config *cfg, int64_t n, int write_stim, int64_
 
 enum {
     O_PRESET = NF_CLI_OWN, O_MODEL, O_PRIOR, O_STIMULUS, O_X, O_DT, O_DURATION, O_N, O_CHUNK, O_RECORD_EVERY,
-    O_MAX_TRIES, O_NO_STIMULUS_FILE
+    O_MAX_TRIES, O_NO_STIMULUS_FILE, O_SUMMARIES_ONLY
 };
 
 static const struct option sbi_simulate_options[] = {
@@ -176,13 +179,14 @@ static const struct option sbi_simulate_options[] = {
     {"record-every", required_argument, NULL, O_RECORD_EVERY},
     {"max-tries", required_argument, NULL, O_MAX_TRIES},
     {"no-stimulus-file", no_argument, NULL, O_NO_STIMULUS_FILE},
+    {"summaries-only", no_argument, NULL, O_SUMMARIES_ONLY},
     NF_CLI_OPT_END};
 
 int nf_cli_sbi_simulate(int argc, char **argv)
 {
-    const char *preset = NULL, *model_s = NULL, *stim_s = NULL, *x_s = "traces";
+    const char *preset = NULL, *model_s = NULL, *stim_s = NULL, *x_s = NULL;
     const char *priors[64];
-    int n_priors = 0, write_stim = 1;
+    int n_priors = 0, write_stim = 1, sum_only = 0;
     int64_t n = 0, chunk = 0, every = 1, max_tries = 0; /* chunk 0: 8192, or fewer to fit in memory */
     double dt = 0, duration = 0;
     nf_cli_common c = {0};
@@ -195,6 +199,7 @@ int nf_cli_sbi_simulate(int argc, char **argv)
         case NF_CLI_ERROR: return p.rc;
         case NF_CLI_ARG: return nf_cli_unexpected(&p);
         case O_NO_STIMULUS_FILE: write_stim = 0; break;
+        case O_SUMMARIES_ONLY: sum_only = 1; break;
         case O_PRESET: preset = v; break;
         case O_MODEL: model_s = v; break;
         case O_PRIOR:
@@ -236,6 +241,10 @@ int nf_cli_sbi_simulate(int argc, char **argv)
     const uint64_t seed = c.seed;
     if (!out) return nf_cli_error(CMD, NF_EXIT_USAGE, "--out DIR is required");
     if (n < 1) return nf_cli_error(CMD, NF_EXIT_USAGE, "--n N is required");
+    if (sum_only && x_s && strcmp(x_s, "summaries") != 0)
+        return nf_cli_error(CMD, NF_EXIT_USAGE, "--summaries-only writes no traces: drop --x %s", x_s);
+    if (!x_s) x_s = sum_only ? "summaries" : "traces";
+    if (sum_only) write_stim = 0;
     nf_sbi_x xk;
     if (!strcmp(x_s, "traces")) xk = NF_SBI_X_TRACES;
     else if (!strcmp(x_s, "summaries")) xk = NF_SBI_X_SUMMARIES;
@@ -311,7 +320,7 @@ int nf_cli_sbi_simulate(int argc, char **argv)
             len += (size_t)k;
         }
         progress_state ps = {quiet, time(NULL), -10};
-        nf_sbi_write_opts o = {n, chunk, write_stim, progress, &ps, cmdline};
+        nf_sbi_write_opts o = {n, chunk, write_stim, progress, &ps, cmdline, sum_only};
         nf_cli_stop_mode(NF_CLI_STOP_FLAG);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);

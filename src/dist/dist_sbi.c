@@ -168,6 +168,7 @@ nf_status nf_dist_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, cons
         float *sums = cfg->x == NF_SBI_X_SUMMARIES ? buf[NF__SBI_X] : buf[NF__SBI_SUM];
         uint8_t *valid = (uint8_t *)buf[NF__SBI_VALID];
         s = nf_sbi_runner_run(r, first, n, buf[NF__SBI_THETA], buf[NF__SBI_STIM], traces, sums, valid);
+        if (!s && lay.wrote[NF__SBI_SPAR]) nf__sbi_stim_params(cfg, first, n, buf[NF__SBI_SPAR]);
         for (int f = 0; f < NF__SBI_FILES && !s; f++)
             if (lay.wrote[f])
                 s = put_rows(fd[f], nf__sbi_file_names[f], buf[f], first, n,

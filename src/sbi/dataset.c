@@ -275,12 +275,13 @@ enum {
     F_SUM = NF__SBI_SUM,
     F_STIM = NF__SBI_STIM,
     F_VALID = NF__SBI_VALID,
+    F_SPAR = NF__SBI_SPAR,
     F_COUNT = NF__SBI_FILES
 };
 /* A dataset's output set: its files in the order of the F_ enum, then
  * meta.json, the marker of a complete dataset, written and committed last. */
-const char *const nf__sbi_file_names[F_COUNT + 1] = {"theta.npy", "x.npy", "summaries.npy", "stimulus.npy",
-                                                     "valid.npy", "meta.json"};
+const char *const nf__sbi_file_names[F_COUNT + 1] = {"theta.npy", "x.npy",     "summaries.npy",       "stimulus.npy",
+                                                     "valid.npy", "stimulus_params.npy", "meta.json"};
 
 static cJSON *nf__file_json(cJSON *files, const char *name, int64_t n, int64_t cols, const char *dtype,
                             const char *unit, const char *what)
@@ -337,6 +338,10 @@ char *nf__sbi_meta(const nf_sbi_config *cfg, const nf_sbi_write_opts *o, const n
                       "summary statistics");
     if (wrote[F_STIM]) nf__file_json(files, "stimulus.npy", N, cfg->n_steps, "float32", "pA", "injected current");
     nf__file_json(files, "valid.npy", N, -1, "bool", "", "1 = finite voltage inside the engine's limit");
+    if (wrote[F_SPAR])
+        nf__file_json(files, "stimulus_params.npy", N, 1, "float32", "pA",
+                      "each simulation's stimulus amplitude (the stimulus follows from seed and simulation index)");
+    if (o->summaries_only) cJSON_AddTrueToObject(root, "summaries_only");
     if (cfg->x & NF_SBI_X_SUMMARIES) {
         cJSON *sn = cJSON_AddArrayToObject(root, "summary_names");
         for (int k = 0; k < NF_SBI_N_SUMMARIES; k++) cJSON_AddItemToArray(sn, cJSON_CreateString(nf__summary_names[k]));
@@ -351,7 +356,7 @@ char *nf__sbi_meta(const nf_sbi_config *cfg, const nf_sbi_write_opts *o, const n
 /* One chunk's output buffers; two of them alternate so that the disk writes
  * of chunk k (on a writer thread) overlap the simulation of chunk k+1. */
 typedef struct {
-    float *theta, *x, *sum, *stim;
+    float *theta, *x, *sum, *stim, *spar;
     uint8_t *valid;
     int64_t n;
     nf_npy_writer **w;
@@ -363,7 +368,7 @@ static void *nf__append_chunk(void *arg)
 {
     nf__chunk_buf *b = arg;
     nf_npy_writer **w = b->w;
-    const void *src[F_COUNT] = {b->theta, b->x, b->sum, b->stim, b->valid};
+    const void *src[F_COUNT] = {b->theta, b->x, b->sum, b->stim, b->valid, b->spar};
     b->s = NF_OK;
     for (int f = 0; f < F_COUNT && !b->s; f++)
         if (w[f]) b->s = nf_npy_writer_append(w[f], src[f], b->n);
@@ -378,6 +383,7 @@ static void nf__chunk_free(nf__chunk_buf *b)
     free(b->sum);
     free(b->stim);
     free(b->valid);
+    free(b->spar);
 }
 
 nf_status nf__sbi_layout_make(const nf_sbi_config *cfg, const nf_sbi_write_opts *o, nf__sbi_layout *l)
@@ -389,17 +395,21 @@ nf_status nf__sbi_layout_make(const nf_sbi_config *cfg, const nf_sbi_write_opts 
     if (cfg->stim.kind == NF_SBI_STIM_FILE && cfg->stim.n_waves > 1 && cfg->stim.n_waves < o->n_sims)
         return nf__fail(NF_ERANGE, "stimulus file %s has %lld waveforms, fewer than the %lld simulations",
                         cfg->stim.source, (long long)cfg->stim.n_waves, (long long)o->n_sims);
+    if (o->summaries_only && cfg->x != NF_SBI_X_SUMMARIES)
+        return nf__fail(NF_EINVAL, "sbi: a summaries-only set needs x = summaries (not traces or both)");
     l->chunk = o->chunk > 0 ? o->chunk : 8192;
     if (l->chunk > o->n_sims) l->chunk = o->n_sims;
     l->n_rec = (cfg->n_steps + cfg->record_every - 1) / cfg->record_every;
     l->wrote[F_THETA] = l->wrote[F_X] = l->wrote[F_VALID] = 1;
     l->wrote[F_SUM] = cfg->x == NF_SBI_X_BOTH;
-    l->wrote[F_STIM] = o->write_stimulus && nf_sbi_stimulus_varies(&cfg->stim);
+    l->wrote[F_STIM] = o->write_stimulus && !o->summaries_only && nf_sbi_stimulus_varies(&cfg->stim);
+    l->wrote[F_SPAR] = o->summaries_only && nf__sbi_stim_param_count(&cfg->stim);
     l->cols[F_THETA] = nf_prior_dim_count(cfg->prior);
     l->cols[F_X] = (cfg->x & NF_SBI_X_TRACES) ? l->n_rec : NF_SBI_N_SUMMARIES;
     l->cols[F_SUM] = NF_SBI_N_SUMMARIES;
     l->cols[F_STIM] = cfg->n_steps;
     l->cols[F_VALID] = 1;
+    l->cols[F_SPAR] = 1;
     for (int f = 0; f < F_COUNT; f++) l->type[f] = f == F_VALID ? NF_DT_BOOL : NF_DT_F32;
     return NF_OK;
 }
@@ -438,7 +448,9 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
         b->valid = nf__malloc_array((size_t)chunk, 1);
         if (wrote[F_SUM]) b->sum = nf__malloc_array((size_t)chunk * NF_SBI_N_SUMMARIES, sizeof(float));
         if (wrote[F_STIM]) b->stim = nf__malloc_array((size_t)chunk * (size_t)T, sizeof(float));
-        if (!b->theta || !b->x || !b->valid || (wrote[F_SUM] && !b->sum) || (wrote[F_STIM] && !b->stim)) {
+        if (wrote[F_SPAR]) b->spar = nf__malloc_array((size_t)chunk, sizeof(float));
+        if (!b->theta || !b->x || !b->valid || (wrote[F_SUM] && !b->sum) || (wrote[F_STIM] && !b->stim) ||
+            (wrote[F_SPAR] && !b->spar)) {
             s = nf__fail(NF_ENOMEM, "sbi: out of memory for chunks of %lld simulations", (long long)chunk);
             goto fail;
         }
@@ -457,6 +469,7 @@ nf_status nf_sbi_write_dataset(nf_engine *e, const nf_sbi_config *cfg, const cha
         float *traces = (cfg->x & NF_SBI_X_TRACES) ? b->x : NULL;
         float *sums = cfg->x == NF_SBI_X_SUMMARIES ? b->x : b->sum;
         s = nf_sbi_runner_run(r, first, b->n, b->theta, b->stim, traces, sums, b->valid);
+        if (!s && wrote[F_SPAR]) nf__sbi_stim_params(cfg, first, b->n, b->spar);
         if (writing) { /* the previous chunk's writes must finish before reuse */
             pthread_join(writer, NULL);
             writing = 0;

@@ -30,6 +30,12 @@ nf_status nf__sbi_bayesflow_rows(uint64_t seed, double amp_lo, double amp_hi, do
  * the result points to it. */
 nf__bf_const nf__bf_const_make(uint64_t seed, double amp_lo, double amp_hi, double dt_ms, int64_t T, double *sinw);
 
+/* Per-simulation stimulus scalars of [first, first+n) (stimulus_params.npy
+ * of a summaries-only set): out [n][1] pA, the amplitude of a bayesflow
+ * stimulus or of a step with a range; nothing for other kinds. */
+int nf__sbi_stim_param_count(const nf_sbi_stimulus *s);
+void nf__sbi_stim_params(const nf_sbi_config *cfg, int64_t first, int64_t n, float *out);
+
 /* out [cols][rows] = in [rows][cols] transposed (cache blocks of 32 x 32):
  * the device's step-major tiles [T][n] into the files' rows [n][T]. */
 void nf__sbi_transpose(const float *in, int64_t rows, int64_t cols, float *out);
@@ -39,7 +45,7 @@ cJSON *nf__stimulus_json(const nf_sbi_stimulus *s, double dt_ms, int64_t n_steps
 
 /* ---- a dataset's files (dataset.c; the MPI layer writes the same set) ---- */
 
-enum { NF__SBI_THETA, NF__SBI_X, NF__SBI_SUM, NF__SBI_STIM, NF__SBI_VALID, NF__SBI_FILES };
+enum { NF__SBI_THETA, NF__SBI_X, NF__SBI_SUM, NF__SBI_STIM, NF__SBI_VALID, NF__SBI_SPAR, NF__SBI_FILES };
 /* The set's names in that order, then meta.json, its marker (written last). */
 extern const char *const nf__sbi_file_names[NF__SBI_FILES + 1];
 

@@ -171,6 +171,28 @@ NF__CLONES static nf_status nf__bayesflow_rows(uint64_t seed, double amp_lo, dou
     return NF_OK;
 }
 
+int nf__sbi_stim_param_count(const nf_sbi_stimulus *s)
+{
+    return s->kind == NF_SBI_STIM_BAYESFLOW || (s->kind == NF_SBI_STIM_STEP && s->amp_hi_pA > s->amp_pA);
+}
+
+void nf__sbi_stim_params(const nf_sbi_config *cfg, int64_t first, int64_t n, float *out)
+{
+    const nf_sbi_stimulus *s = &cfg->stim;
+    nf__bf_const c;
+    memset(&c, 0, sizeof c);
+    c.seed = cfg->seed;
+    c.amp_lo = s->amp_pA;
+    c.amp_hi = s->amp_hi_pA;
+    for (int64_t i = 0; i < n; i++) {
+        const uint64_t g = (uint64_t)(first + i);
+        /* the amplitudes the rows use (nf__bayesflow_rows, the step case of nf_sbi_stimuli) */
+        out[i] = s->kind == NF_SBI_STIM_BAYESFLOW
+                     ? (float)nf__bf_amp(&c, g)
+                     : (float)(s->amp_pA + (s->amp_hi_pA - s->amp_pA) * nf__scalar_uniform(cfg->seed, g));
+    }
+}
+
 void nf__sbi_transpose(const float *in, int64_t rows, int64_t cols, float *out)
 {
     enum { B = 32 };
