@@ -5,6 +5,7 @@
 #define NEUROFIT_KARGS_H
 
 #include "nf_kernel.h"
+#include "sbi_stim.h"
 
 typedef struct nf__kargs {
     int64_t n_sims;     /* simulations in this launch */
@@ -29,9 +30,13 @@ typedef struct nf__kargs {
     float ou_a;    /* exp(-dt / tau) */
     float ou_b;    /* sqrt(1 - a^2) */
     uint64_t seed;
+    /* generated stimulus (variant wave 2 only, kernels/sbi_cuda.cu): the
+     * BayesFlow current of simulation sim_offset + i, made in the loop */
+    nf__bf_const bf;
 
     /* outputs (each may be NULL) */
-    float *rec;        /* [n_sims][n_rec] mV, samples n % rec_every == 0 */
+    float *rec;        /* [n_sims][n_rec] mV, samples n % rec_every == 0; variant rec 4:
+                        * [n_rec][n_sims] (step-major, a warp's stores coalesce) */
     int64_t rec_every; /* 0: record nothing */
     int64_t n_rec;
     float *spk_t;       /* [n_sims][max_spikes] ms (first max_spikes spikes) */

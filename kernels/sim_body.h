@@ -9,6 +9,11 @@
  * CPU NF_LANES neurons advance side by side so the lane loops vectorise.
  * Lanes at or beyond nl repeat neuron i0+nl-1 and are never stored.
  *
+ * Variant settings beyond kernels/variant_list.h's, for the SBI device path
+ * (kernels/sbi_cuda.cu, one lane): wave 2 generates the bayesflow-lif
+ * stimulus in the loop (a->bf, kernels/sbi_stim.h), rec 4 records every
+ * sample step-major (rec [n_steps][n_sims]).
+ *
  * Per step: draw the stimulus, advance the model, note spikes and validity,
  * observe the new sample (record, score: kernels/sim_observe.h). What the
  * variant fixes is removed by #if; step counters are 32-bit (n_steps <=
@@ -80,12 +85,19 @@ NF_HD NF_BODY_ATTR void NF__FN(const nf__kargs *NF_RESTRICT a, int64_t i0, int64
 #endif
 #endif
     const float *wrow[NF_LANES];
+    (void)wrow; /* unread where the stimulus is generated (wave 2) */
 #if NF_V_NOISE
     float ou[NF_LANES]; /* OU noise state, pA */
     float nz[4][NF_LANES];
 #endif
 #if NF__NOISE
     float zi[4][NF_LANES]; /* intrinsic noise draws of the current 4-step block */
+#endif
+#if (NF_V_WAVE == 2 || NF_V_REC == 4) && NF_LANES > 1
+#error "the generated stimulus (wave 2) and step-major records (rec 4) are one-lane (device) settings"
+#endif
+#if NF_V_WAVE == 2
+    nf__bf_gen bg[NF_LANES]; /* each lane's stimulus generator (kernels/sbi_stim.h) */
 #endif
     nf__obs o;
     const int32_t T = (int32_t)a->n_steps;
@@ -121,7 +133,14 @@ NF_HD NF_BODY_ATTR void NF__FN(const nf__kargs *NF_RESTRICT a, int64_t i0, int64
         wrow[l] = a->waves ? a->waves + (wr - a->wave_lo) * a->n_steps : 0;
         int64_t tr = a->target_idx ? a->target_idx[gi] : (a->n_targets == 1 ? 0 : a->row0 + gi);
         o.trow[l] = a->target ? a->target + (tr - a->target_lo) * a->n_obs : 0;
+#if NF_V_REC == 4
+        o.rrow[l] = a->rec ? a->rec + gi : 0; /* step-major: sample j at j * n_sims + gi */
+#else
         o.rrow[l] = a->rec ? a->rec + gi * a->n_rec : 0;
+#endif
+#if NF_V_WAVE == 2
+        nf__bf_begin(&a->bf, (uint64_t)(a->sim_offset + gi), &bg[l]);
+#endif
 #if NF_V_NOISE
         ou[l] = 0.0f;
         for (int q = 0; q < 4; q++) nz[q][l] = 0.0f; /* drawn at every 4th step from step 0 on */
@@ -275,7 +294,9 @@ NF_HD NF_BODY_ATTR void NF__FN(const nf__kargs *NF_RESTRICT a, int64_t i0, int64
 #else
             /* the GPU: the thread's stimulus sample */
             float c = 0.0f;
-#if NF_V_WAVE
+#if NF_V_WAVE == 2
+            c = nf__bf_next(&a->bf, &bg[l], s); /* generated in the loop, no row */
+#elif NF_V_WAVE
             if (wave_on) /* nf:when wave */
                 c = NF_LDG(NF__SEQ(wrow, l, s));
 #endif

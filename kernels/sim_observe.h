@@ -58,6 +58,11 @@ NF_HD NF_BODY_ATTR void NF_CAT(nf__observe_, NF_V)(nf__obs *o, const nf__kargs *
 #if NF_V_REC == 1
     for (int l = 0; l < NF_LANES; l++)
         if (l < nl) *NF__SEQ(o->rrow, l, n) = vo[l];
+#elif NF_V_REC == 4 /* every sample, step-major (one lane) */
+    if (nl > 0) {
+        *o->rrow[0] = vo[0];
+        o->rrow[0] += a->n_sims;
+    }
 #elif NF_V_REC == 2
     if (n == o->rec_next) { /* nf:every k */
         for (int l = 0; l < NF_LANES; l++)

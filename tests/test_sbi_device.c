@@ -1,10 +1,18 @@
-/* The SBI device path, replayed on the host (issue 18): the streaming form of
- * the BayesFlow stimulus (kernels/sbi_stim.h, nf__bf_begin / nf__bf_next),
- * run for every (block, thread) of a launch with the kernel's own index
- * arithmetic (kernels/sbi_cuda.cu), equals the CPU's rows (nf_sbi_stimuli,
- * what `neurofit sbi simulate` writes to stimulus.npy) bit for bit. Compiled
- * as the CPU backend's blocks are (-ffp-contract=off), the arithmetic the
- * CUDA build uses (-fmad=false; ctest cuda_ptx_ieee). */
+/* The SBI device path, replayed on the host (issue 18):
+ *  - the streaming form of the BayesFlow stimulus (kernels/sbi_stim.h,
+ *    nf__bf_begin / nf__bf_next), run for every (block, thread) of a launch
+ *    with the kernel's own index arithmetic, equals the CPU's rows
+ *    (nf_sbi_stimuli, what stimulus.npy holds) bit for bit;
+ *  - the fused path (the simulate body generating that stimulus in its loop
+ *    and recording step-major, kernels/sbi_cuda.h), run through the pieces and
+ *    slots of src/sbi/device_plan.c exactly as kernels/sbi_cuda.cu runs them,
+ *    gives the CPU runner's theta, stimulus rows, traces, summaries and
+ *    validity bit for bit;
+ *  - on a device (skipped without one), the CUDA runner equals the CPU's.
+ * Compiled as the CPU backend's blocks are (-ffp-contract=off), the
+ * arithmetic of the CUDA build (-fmad=false; ctest cuda_ptx_ieee_sbi). */
+#define NF_CPU_LANES 1 /* the device's lane width: sbi_cuda.h defines nf__thread_lif6_sbi */
+#include "engine/backend.h"
 #include "neurofit/engine.h"
 #include "neurofit/sbi.h"
 #include "sbi/sbi_internal.h"
@@ -111,28 +119,265 @@ Test(sbi_device, the_transpose_turns_tiles_into_rows)
     }
 }
 
-/* On a device: the CUDA kernel's rows equal the CPU's (skipped without one). */
-Test(sbi_device, the_cuda_stimulus_equals_the_cpu_rows)
+/* ---- the fused path ---- */
+
+typedef struct {
+    const nf__bf_const *bf;
+    float *stim_rows, *sums;
+    double dur_ms;
+    int64_t piece;   /* simulations per piece (the device uses NF__SBI_PIECE) */
+    uint32_t bdim;   /* threads per block */
+    int64_t pieces;  /* pieces replayed, over all batches */
+    int slots_seen;  /* bit k: slot k used */
+    int sum_batches; /* batches whose summaries the replay made */
+} replay_ctx;
+
+/* The executor of kernels/sbi_cuda.cu with host buffers: every piece bound
+ * by nf__sbi_piece_bind, every (block, thread) of its launches run by the
+ * kernels' per-thread functions, its outputs taken out by nf__sbi_piece_unpack. */
+static nf_status replay_runner(void *ctx, const nf_model *m, const nf__kargs *h)
 {
-#if defined(NF_HAVE_CUDA)
-    nf_engine *e = NULL;
-    if (nf_engine_create(NF_BACKEND_CUDA, 0, &e) != NF_OK) cr_skip_test("no CUDA device: %s", nf_errmsg());
-    nf_engine_destroy(e);
+    replay_ctx *c = ctx;
+    cr_assert_str_eq(m->name, "lif6");
+    const int64_t K = nf__sbi_piece_count(h->n_sims, c->piece), T = h->n_steps;
+    nf__sbi_bufs slot[2];
+    for (int k = 0; k < 2; k++) {
+        size_t n = (size_t)c->piece, ms = h->max_spikes > NF_SBI_SUMMARY_SPIKES ? (size_t)h->max_spikes
+                                                                                 : NF_SBI_SUMMARY_SPIKES;
+        slot[k].params = malloc(sizeof(float) * n * (size_t)m->n_params);
+        slot[k].rec = malloc(sizeof(float) * n * (size_t)T);
+        slot[k].stim = malloc(sizeof(float) * n * (size_t)T);
+        slot[k].spk_t = malloc(sizeof(float) * n * ms);
+        slot[k].spk_n = malloc(sizeof(int32_t) * n);
+        slot[k].valid = malloc(n);
+        slot[k].sum = malloc(sizeof(float) * n * NF_SBI_N_SUMMARIES);
+        cr_assert(slot[k].params && slot[k].rec && slot[k].stim && slot[k].spk_t && slot[k].spk_n && slot[k].valid &&
+                  slot[k].sum);
+    }
+    for (int64_t k = 0; k < K; k++) {
+        nf__sbi_piece pc = nf__sbi_piece_at(h->n_sims, c->piece, k);
+        nf__sbi_bufs *x = &slot[pc.slot];
+        c->slots_seen |= 1 << pc.slot;
+        c->pieces++;
+        /* garbage where the kernels must write */
+        memset(x->rec, 0xff, sizeof(float) * (size_t)(pc.n * T));
+        memset(x->stim, 0xff, sizeof(float) * (size_t)(pc.n * T));
+        for (int p = 0; p < m->n_params; p++)
+            memcpy(x->params + p * pc.n, h->params + p * h->stride + pc.first, sizeof(float) * (size_t)pc.n);
+        nf__kargs a;
+        nf__sbi_piece_bind(h, c->bf, pc, x, c->sums != NULL, &a);
+        const uint32_t blocks = (uint32_t)((pc.n + c->bdim - 1) / c->bdim);
+        for (uint32_t b = 0; b < blocks; b++)
+            for (uint32_t t = 0; t < c->bdim; t++) {
+                nf__thread_lif6_sbi(&a, b, c->bdim, t);
+                if (c->stim_rows) nf__sbi_stim_thread(c->bf, a.sim_offset, pc.n, x->stim, b, c->bdim, t);
+            }
+        if (c->sums) /* the summary kernel, after the simulations (the device's stream order) */
+            for (uint32_t b = 0; b < blocks; b++)
+                for (uint32_t t = 0; t < c->bdim; t++)
+                    nf__sbi_sum_thread(x->rec, x->spk_t, x->spk_n, pc.n, T, c->dur_ms, x->sum, b, c->bdim, t);
+        nf__sbi_piece_unpack(h, pc, x, c->stim_rows, c->sums);
+    }
+    for (int k = 0; k < 2; k++) {
+        free(slot[k].params);
+        free(slot[k].rec);
+        free(slot[k].stim);
+        free(slot[k].spk_t);
+        free(slot[k].spk_n);
+        free(slot[k].valid);
+        free(slot[k].sum);
+    }
+    return NF_OK;
+}
+
+static nf_status replay_exec(void *ctx, nf_engine *e, const nf_batch *b, const nf__bf_const *bf, float *stim_rows,
+                             float *sums)
+{
+    replay_ctx *c = ctx;
+    c->bf = bf;
+    c->stim_rows = stim_rows;
+    c->sums = sums;
+    c->dur_ms = (double)(b->n_steps - 1) * b->dt_ms;
+    c->sum_batches += sums != NULL;
+    cr_assert_null(b->stim.waves, "the fused path gets no stimulus rows");
+    if (sums) cr_assert(!b->voltage && !b->spike_times, "summaries made where the simulation runs: no trace comes back");
+    return nf__engine_run_via(e, b, replay_runner, c);
+}
+
+typedef struct {
+    float *theta, *stim, *x, *sum;
+    uint8_t *valid;
+} outputs;
+
+static void outputs_alloc(outputs *o, int64_t n, int64_t T)
+{
+    o->theta = malloc(sizeof(float) * (size_t)n * NF_SBI_BAYESFLOW_D);
+    o->stim = malloc(sizeof(float) * (size_t)(n * T));
+    o->x = malloc(sizeof(float) * (size_t)(n * T));
+    o->sum = malloc(sizeof(float) * (size_t)n * NF_SBI_N_SUMMARIES);
+    o->valid = malloc((size_t)n);
+    cr_assert(o->theta && o->stim && o->x && o->sum && o->valid);
+}
+
+static void outputs_free(outputs *o)
+{
+    free(o->theta);
+    free(o->stim);
+    free(o->x);
+    free(o->sum);
+    free(o->valid);
+}
+
+static void expect_bits(const void *a, const void *b, size_t bytes, const char *what)
+{
+    const unsigned char *p = a, *q = b;
+    for (size_t i = 0; i < bytes; i++)
+        cr_assert_eq(p[i], q[i], "%s differs at byte %zu of %zu", what, i, bytes);
+}
+
+/* Run [first, first+n) on runner r (with or without the fused exec); rows:
+ * ask for the stimulus rows and traces (else summaries only). */
+static void run_chunks(nf_sbi_runner *r, int64_t first, int64_t n, int64_t chunk, int64_t T, const outputs *o, int rows)
+{
+    for (int64_t f = 0; f < n; f += chunk) {
+        int64_t m = n - f < chunk ? n - f : chunk;
+        cr_assert_eq(nf_sbi_runner_run(r, first + f, m, o->theta + f * NF_SBI_BAYESFLOW_D, rows ? o->stim + f * T : NULL,
+                                       rows ? o->x + f * T : NULL, o->sum + f * NF_SBI_N_SUMMARIES, o->valid + f),
+                     NF_OK, "%s", nf_errmsg());
+    }
+}
+
+Test(sbi_device, the_fused_path_replayed_equals_the_cpu_runner_bit_for_bit, .timeout = 120)
+{
+    const struct {
+        uint64_t seed;
+        int64_t first, n, chunk, piece;
+        uint32_t bdim;
+        int rows; /* 1: stimulus rows, traces, summaries from them; 0: summaries only */
+    } cases[] = {{1, 0, 700, 300, 64, 32, 1}, {9, 123456789, 250, 250, 250, 128, 1}, {2, 5, 97, 40, 7, 3, 1},
+                 {1, 0, 700, 300, 64, 32, 0}, {5, 77, 300, 128, 50, 16, 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        nf_sbi_config cfg;
+        nf_prior *p = preset(cases[k].seed, &cfg);
+        cfg.x = cases[k].rows ? NF_SBI_X_BOTH : NF_SBI_X_SUMMARIES;
+        cr_assert(nf__sbi_fusable(&cfg));
+        nf_engine *e = NULL;
+        cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 2, &e), NF_OK, "%s", nf_errmsg());
+        const int64_t n = cases[k].n, T = cfg.n_steps;
+        outputs cpu, dev;
+        outputs_alloc(&cpu, n, T);
+        outputs_alloc(&dev, n, T);
+        nf_sbi_runner *r1 = NULL, *r2 = NULL;
+        cr_assert_eq(nf_sbi_runner_create(e, &cfg, cases[k].chunk, &r1), NF_OK, "%s", nf_errmsg());
+        cr_assert_eq(nf_sbi_runner_create(e, &cfg, cases[k].chunk, &r2), NF_OK, "%s", nf_errmsg());
+        replay_ctx c = {NULL, NULL, NULL, 0, cases[k].piece, cases[k].bdim, 0, 0, 0};
+        cr_assert_eq(nf__sbi_runner_set_exec(r2, replay_exec, &c), NF_OK, "%s", nf_errmsg());
+        run_chunks(r1, cases[k].first, n, cases[k].chunk, T, &cpu, cases[k].rows);
+        run_chunks(r2, cases[k].first, n, cases[k].chunk, T, &dev, cases[k].rows);
+        cr_assert(c.pieces >= nf__sbi_piece_count(n, cases[k].piece));
+        cr_assert(c.slots_seen == (c.pieces > 1 ? 3 : 1), "slots used %d", c.slots_seen);
+        cr_assert(cases[k].rows ? c.sum_batches == 0 : c.sum_batches > 0, "summaries made in the replay: %d batches",
+                  c.sum_batches);
+        expect_bits(cpu.theta, dev.theta, sizeof(float) * (size_t)n * NF_SBI_BAYESFLOW_D, "theta");
+        if (cases[k].rows) {
+            expect_bits(cpu.stim, dev.stim, sizeof(float) * (size_t)(n * T), "stimulus");
+            expect_bits(cpu.x, dev.x, sizeof(float) * (size_t)(n * T), "traces");
+        }
+        expect_bits(cpu.sum, dev.sum, sizeof(float) * (size_t)n * NF_SBI_N_SUMMARIES, "summaries");
+        expect_bits(cpu.valid, dev.valid, (size_t)n, "valid");
+        /* the simulations spiked: the comparison covers spike times */
+        double spikes = 0;
+        for (int64_t i = 0; i < n; i++) spikes += cpu.sum[i * NF_SBI_N_SUMMARIES];
+        cr_assert(spikes > n, "only %g spikes in %lld simulations", spikes, (long long)n);
+        nf_sbi_runner_destroy(r1);
+        nf_sbi_runner_destroy(r2);
+        outputs_free(&cpu);
+        outputs_free(&dev);
+        nf_engine_destroy(e);
+        nf_prior_destroy(p);
+    }
+}
+
+Test(sbi_device, pieces_cover_the_batch_in_order_alternating_slots)
+{
+    const int64_t ns[] = {1, 5, 131072, 131073, 1000000};
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        const int64_t n = ns[k], K = nf__sbi_piece_count(n, NF__SBI_PIECE);
+        int64_t next = 0;
+        for (int64_t j = 0; j < K; j++) {
+            nf__sbi_piece pc = nf__sbi_piece_at(n, NF__SBI_PIECE, j);
+            cr_assert(pc.first == next && pc.n >= 1 && pc.n <= NF__SBI_PIECE && pc.slot == (int)(j % 2));
+            next += pc.n;
+        }
+        cr_assert_eq(next, n);
+    }
+    cr_assert_eq(nf__sbi_piece_count(0, NF__SBI_PIECE), 0);
+}
+
+Test(sbi_device, other_configs_are_not_fused)
+{
     nf_sbi_config cfg;
     nf_prior *p = preset(1, &cfg);
-    const int64_t n = 3000, T = cfg.n_steps, first = 123;
-    float *cpu = malloc(sizeof(float) * (size_t)(n * T)), *dev = malloc(sizeof(float) * (size_t)(n * T));
-    double *sinw = malloc(sizeof(double) * (size_t)T);
-    cr_assert(cpu && dev && sinw);
-    nf__bf_const c = nf__bf_const_make(cfg.seed, cfg.stim.amp_pA, cfg.stim.amp_hi_pA, cfg.dt_ms, T, sinw);
-    cr_assert_eq(nf_sbi_stimuli(&cfg, first, n, cpu), NF_OK, "%s", nf_errmsg());
-    cr_assert_eq(nf__sbi_cuda_stimuli(&c, first, n, dev), NF_OK, "%s", nf_errmsg());
-    int64_t first_bad, bad = bit_diffs(cpu, dev, n * T, &first_bad);
-    cr_assert_eq(bad, 0, "%lld samples differ, first at sim %lld sample %lld", (long long)bad,
-                 (long long)(first_bad / T), (long long)(first_bad % T));
-    free(cpu);
-    free(dev);
-    free(sinw);
+    cfg.record_every = 2;
+    cr_assert(!nf__sbi_fusable(&cfg));
+    cfg.record_every = 1;
+    cfg.stim.kind = NF_SBI_STIM_OU;
+    cfg.stim.sd_pA = 10;
+    cfg.stim.tau_ms = 5;
+    cr_assert(!nf__sbi_fusable(&cfg));
+    nf_engine *e = NULL;
+    nf_sbi_runner *r = NULL;
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e), NF_OK);
+    cr_assert_eq(nf_sbi_runner_create(e, &cfg, 10, &r), NF_OK, "%s", nf_errmsg());
+    replay_ctx c;
+    memset(&c, 0, sizeof c);
+    cr_assert_eq(nf__sbi_runner_set_exec(r, replay_exec, &c), NF_EINVAL);
+    nf_sbi_runner_destroy(r);
+    nf_engine_destroy(e);
+    nf_prior_destroy(p);
+}
+
+/* On a device: the CUDA runner (the fused path) equals the CPU's bit for bit
+ * (skipped without one). */
+Test(sbi_device, the_cuda_runner_equals_the_cpu_runner, .timeout = 120)
+{
+#if defined(NF_HAVE_CUDA)
+    nf_engine *eg = NULL, *ec = NULL;
+    if (nf_engine_create(NF_BACKEND_CUDA, 0, &eg) != NF_OK) cr_skip_test("no CUDA device: %s", nf_errmsg());
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 0, &ec), NF_OK);
+    nf_sbi_config cfg;
+    nf_prior *p = preset(1, &cfg);
+    cfg.x = NF_SBI_X_BOTH;
+    const int64_t n = 300000, T = cfg.n_steps, first = 123, chunk = 150001; /* two pieces per chunk */
+    outputs cpu, dev;
+    outputs_alloc(&cpu, n, T);
+    outputs_alloc(&dev, n, T);
+    nf_sbi_runner *rc = NULL, *rg = NULL;
+    cr_assert_eq(nf_sbi_runner_create(ec, &cfg, chunk, &rc), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_sbi_runner_create(eg, &cfg, chunk, &rg), NF_OK, "%s", nf_errmsg());
+    run_chunks(rc, first, n, chunk, T, &cpu, 1);
+    run_chunks(rg, first, n, chunk, T, &dev, 1);
+    expect_bits(cpu.theta, dev.theta, sizeof(float) * (size_t)n * NF_SBI_BAYESFLOW_D, "theta");
+    expect_bits(cpu.stim, dev.stim, sizeof(float) * (size_t)(n * T), "stimulus");
+    expect_bits(cpu.x, dev.x, sizeof(float) * (size_t)(n * T), "traces");
+    expect_bits(cpu.sum, dev.sum, sizeof(float) * (size_t)n * NF_SBI_N_SUMMARIES, "summaries");
+    expect_bits(cpu.valid, dev.valid, (size_t)n, "valid");
+    nf_sbi_runner_destroy(rc);
+    nf_sbi_runner_destroy(rg);
+    /* summaries only: made on the device, from traces that never leave it */
+    cfg.x = NF_SBI_X_SUMMARIES;
+    cr_assert_eq(nf_sbi_runner_create(ec, &cfg, chunk, &rc), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_sbi_runner_create(eg, &cfg, chunk, &rg), NF_OK, "%s", nf_errmsg());
+    run_chunks(rc, first, n, chunk, T, &cpu, 0);
+    run_chunks(rg, first, n, chunk, T, &dev, 0);
+    expect_bits(cpu.sum, dev.sum, sizeof(float) * (size_t)n * NF_SBI_N_SUMMARIES, "summaries (summaries only)");
+    expect_bits(cpu.valid, dev.valid, (size_t)n, "valid (summaries only)");
+    nf_sbi_runner_destroy(rc);
+    nf_sbi_runner_destroy(rg);
+    outputs_free(&cpu);
+    outputs_free(&dev);
+    nf_engine_destroy(eg);
+    nf_engine_destroy(ec);
     nf_prior_destroy(p);
 #else
     cr_skip_test("built without CUDA");

@@ -1,6 +1,7 @@
 /* The spike-train layer: detection, times, intervals and their statistics
  * (see spikes.h for what each module calls). */
 #include "features/spikes.h"
+#include "sbi_summary.h"
 
 #include "internal.h"
 
@@ -180,10 +181,5 @@ double nf__spk_mean_frequency(const nf__spikes *s, int64_t a, int64_t b, double 
 
 void nf__trace_mean_sd_f(const float *v, int64_t n, double *mean, double *sd)
 {
-    double s = 0, ss = 0;
-    for (int64_t k = 0; k < n; k++) s += v[k];
-    double mu = s / (double)n;
-    for (int64_t k = 0; k < n; k++) ss += (v[k] - mu) * (v[k] - mu);
-    *mean = mu;
-    *sd = sqrt(ss / (double)n);
+    nf__mean_sd_strided(v, 1, n, mean, sd); /* the device's too (kernels/sbi_summary.h) */
 }

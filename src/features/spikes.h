@@ -18,10 +18,10 @@
  *    >= 1); mean_frequency nf__spk_mean_frequency(&s, a, b, s0) when the last
  *    time is > 0; ISI_CV nf__spk_isi_cv(&s, a, b) when m >= 3 and finite;
  *    adaptation_index nf__spk_adaptation(&s, a, b) when m >= 4 and finite.
- *  - SBI summaries (src/sbi/dataset.c, nf__summaries): on
- *    s = nf__spikes_f(ti, kept): first spike nf__spk_time(&s, 0), mean ISI
- *    nf__spk_mean_isi(&s, 0, kept) (kept > 1); v_mean_mV and v_sd_mV from
- *    nf__trace_mean_sd_f(vi, n_rec, &mean, &sd).
+ *  - SBI summaries: kernels/sbi_summary.h (nf__sbi_summary_one), the same
+ *    rules written once for the host and the device: first spike t[0], mean
+ *    ISI (t[kept-1] - t[0]) in float over kept - 1 in double (kept > 1),
+ *    v_mean_mV and v_sd_mV as nf__trace_mean_sd_f (which calls it).
  *  - SBC (src/sbc/lif_summaries.c): spikes nf__spk_drops_f(v, n, drop, sp);
  *    on s = nf__spikes_idx(sp, S, dt_ms): t_first nf__spk_time(&s, 0), isi
  *    nf__spk_mean_isi(&s, 0, S); the voltage-only sd from nf__trace_mean_sd_f.

@@ -5,12 +5,13 @@
  * directory and commits it as one set (nf_stage, neurofit/fileio.h). */
 #include "neurofit/sbi.h"
 
+#include "engine/backend.h"
 #include "engine/pool.h"
-#include "features/spikes.h"
 #include "internal.h"
 #include "neurofit/fileio.h"
 #include "neurofit/npy.h"
 #include "sbi/sbi_internal.h"
+#include "sbi_summary.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -77,23 +78,14 @@ static const char *const nf__summary_names[NF_SBI_N_SUMMARIES] = {"spike_count",
 
 const char *nf_sbi_summary_name(int k) { return k >= 0 && k < NF_SBI_N_SUMMARIES ? nf__summary_names[k] : NULL; }
 
-#define NF__SUMMARY_SPIKES 256
+#define NF__SUMMARY_SPIKES NF_SBI_SUMMARY_SPIKES
 
 static void nf__summaries(int64_t n, int64_t n_rec, double dur_ms, const float *v, const int32_t *count,
                           const float *st, float *out)
 {
-    for (int64_t i = 0; i < n; i++) {
-        double mean, sd;
-        nf__trace_mean_sd_f(v + i * n_rec, n_rec, &mean, &sd);
-        int32_t c = count[i], kept = c < NF__SUMMARY_SPIKES ? c : NF__SUMMARY_SPIKES;
-        nf__spikes s = nf__spikes_f(st + i * NF__SUMMARY_SPIKES, kept);
-        float *o = out + i * NF_SBI_N_SUMMARIES;
-        o[0] = (float)c;
-        o[1] = c > 0 ? (float)nf__spk_time(&s, 0) : (float)dur_ms;
-        o[2] = kept > 1 ? (float)nf__spk_mean_isi(&s, 0, kept) : (float)dur_ms;
-        o[3] = (float)mean;
-        o[4] = (float)sd;
-    }
+    for (int64_t i = 0; i < n; i++)
+        nf__sbi_summary_one(v + i * n_rec, 1, n_rec, dur_ms, count[i], st + i * NF__SUMMARY_SPIKES,
+                            out + i * NF_SBI_N_SUMMARIES);
 }
 
 /* ---- runner --------------------------------------------------------------- */
@@ -111,7 +103,28 @@ struct nf_sbi_runner {
     float *spikes;   /* [max_n][NF__SUMMARY_SPIKES] */
     int32_t *counts; /* [max_n] */
     uint8_t *valid;  /* [max_n] */
+    nf__sbi_exec exec; /* the fused path (nf__sbi_runner_set_exec), or NULL */
+    void *exec_ctx;
+    nf__bf_const bf;   /* the bayesflow stimulus's constants (fusable configs) */
+    double *sinw;      /* [T] bf.sinw */
+    void *cuda_ctx;    /* the CUDA path's buffers (nf__sbi_cuda_create) */
 };
+
+int nf__sbi_fusable(const nf_sbi_config *cfg)
+{
+    return cfg->stim.kind == NF_SBI_STIM_BAYESFLOW && !strcmp(cfg->model->name, "lif6") && cfg->record_every == 1 &&
+           cfg->n_steps <= NF__MAX_STEPS;
+}
+
+nf_status nf__sbi_runner_set_exec(nf_sbi_runner *r, nf__sbi_exec exec, void *ctx)
+{
+    if (exec && !r->sinw)
+        return nf__fail(NF_EINVAL, "sbi runner: %s with this stimulus cannot generate it in the loop",
+                        r->cfg.model->name);
+    r->exec = exec;
+    r->exec_ctx = ctx;
+    return NF_OK;
+}
 
 void nf_sbi_runner_destroy(nf_sbi_runner *r)
 {
@@ -124,6 +137,10 @@ void nf_sbi_runner_destroy(nf_sbi_runner *r)
     free(r->spikes);
     free(r->counts);
     free(r->valid);
+    free(r->sinw);
+#ifdef NF_HAVE_CUDA
+    nf__sbi_cuda_destroy(r->cuda_ctx);
+#endif
     free(r);
 }
 
@@ -168,6 +185,23 @@ nf_status nf_sbi_runner_create(nf_engine *e, const nf_sbi_config *cfg, int64_t m
         nf_sbi_runner_destroy(r);
         return s;
     }
+    if (nf__sbi_fusable(cfg)) {
+        if (!(r->sinw = nf__malloc_array((size_t)r->T, sizeof(double)))) {
+            nf_sbi_runner_destroy(r);
+            return nf__fail(NF_ENOMEM, "sbi runner: out of memory");
+        }
+        r->bf = nf__bf_const_make(cfg->seed, cfg->stim.amp_pA, cfg->stim.amp_hi_pA, cfg->dt_ms, r->T, r->sinw);
+#ifdef NF_HAVE_CUDA
+        if (nf_engine_backend(e) == NF_BACKEND_CUDA) {
+            if ((s = nf__sbi_cuda_create(&r->exec_ctx))) {
+                nf_sbi_runner_destroy(r);
+                return s;
+            }
+            r->exec = nf__sbi_cuda_exec;
+            r->cuda_ctx = r->exec_ctx;
+        }
+#endif
+    }
     *out = r;
     return NF_OK;
 }
@@ -177,6 +211,7 @@ typedef struct {
     int64_t first;
     float *theta;        /* prior draws go here */
     const float *given;  /* or the caller's theta [n][d] (nf_sbi_runner_run_theta) */
+    int rows;            /* make the stimulus rows (r->stim) */
 } nf__sbi_job;
 
 /* Parameters (prior draws, or the caller's theta with the prior's fixed
@@ -195,7 +230,7 @@ static nf_status nf__sbi_prepare(void *ctx, int64_t lo, int64_t hi)
             }
     } else
         s = nf_prior_sample(r->cfg.prior, r->cfg.seed, j->first + lo, n, j->theta + lo * r->d, r->params + lo * r->np);
-    if (!s && r->varies) s = nf_sbi_stimuli(&r->cfg, j->first + lo, n, r->stim + lo * r->T);
+    if (!s && r->varies && j->rows) s = nf_sbi_stimuli(&r->cfg, j->first + lo, n, r->stim + lo * r->T);
     return s;
 }
 
@@ -207,7 +242,8 @@ static nf_status nf__sbi_run(nf_sbi_runner *r, int64_t first, int64_t n, const f
                         (long long)r->max_n);
     if (first < 0) return nf__fail(NF_EINVAL, "sbi runner: first simulation %lld < 0", (long long)first);
     if (n == 0) return NF_OK;
-    nf__sbi_job job = {r, first, theta ? theta : r->theta, given};
+    /* the fused path makes the stimulus in the loop (and the rows the caller asks for) */
+    nf__sbi_job job = {r, first, theta ? theta : r->theta, given, !r->exec};
     nf_status s = nf__parallel_for(r->pool, n, 64, nf__sbi_prepare, &job);
     if (s) return s;
 
@@ -220,20 +256,23 @@ static nf_status nf__sbi_run(nf_sbi_runner *r, int64_t first, int64_t n, const f
     b.dt_ms = r->cfg.dt_ms;
     b.sim_offset = first;
     b.params = r->params;
-    b.stim.waves = r->stim;
-    b.stim.n_waves = r->varies ? n : 1;
+    b.stim.waves = r->exec ? NULL : r->stim;
+    b.stim.n_waves = r->exec ? 0 : (r->varies ? n : 1);
     b.stim.seed = r->cfg.seed;
-    b.voltage = traces ? traces : (want_sum ? r->traces : NULL);
+    /* the fused path makes summaries without traces where it runs */
+    const int fused_sum = r->exec && want_sum && !traces;
+    b.voltage = traces ? traces : (want_sum && !fused_sum ? r->traces : NULL);
     b.record_every = r->cfg.record_every;
     b.valid = valid ? valid : r->valid;
-    if (want_sum) {
+    if (want_sum && !fused_sum) {
         b.spike_times = r->spikes;
         b.max_spikes = NF__SUMMARY_SPIKES;
         b.spike_counts = r->counts;
     }
-    s = nf_engine_run(r->e, &b);
+    s = r->exec ? r->exec(r->exec_ctx, r->e, &b, &r->bf, stimulus ? r->stim : NULL, fused_sum ? summaries : NULL)
+                : nf_engine_run(r->e, &b);
     if (s) return s;
-    if (want_sum)
+    if (want_sum && !fused_sum)
         nf__summaries(n, r->n_rec, (double)(r->T - 1) * r->cfg.dt_ms, b.voltage, r->counts, r->spikes, summaries);
     if (stimulus) {
         if (r->varies) memcpy(stimulus, r->stim, sizeof(float) * (size_t)(n * r->T));
