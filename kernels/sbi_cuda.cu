@@ -4,7 +4,8 @@
  * step-major (a warp's 32 stores of a sample are one line), and the
  * stimulus rows alone when a dataset asks for stimulus.npy (nf__sbi_stim_thread).
  *
- * A batch runs as the pieces of src/sbi/device_plan.c: two buffer slots,
+ * A batch runs on the engine's first device (nf_engine_devices; a split over
+ * several is not done here yet) as the pieces of src/sbi/device_plan.c: two buffer slots,
  * each with its stream, device buffers and pinned host staging; piece k+1 is
  * launched before piece k's outputs are taken out of the staging buffers, so
  * piece k's copy to the host overlaps piece k+1's simulation. What is
@@ -64,6 +65,7 @@ typedef struct {
     nf__sbi_slot slot[NF__SLOTS];
     double *sinw;   /* [T] on the device */
     int64_t T, n_params, max_spikes;
+    int device; /* where the buffers are */
     int ready;
 } nf__sbi_dev;
 
@@ -115,15 +117,19 @@ static void nf__sbi_dev_free(nf__sbi_dev *d)
 
 /* Buffers for pieces of up to n simulations of this shape (spike times: the
  * batch's max_spikes, or the summaries' NF_SBI_SUMMARY_SPIKES). */
-static nf_status nf__sbi_dev_reserve(nf__sbi_dev *d, const nf__bf_const *bf, size_t n, int64_t n_params,
+static nf_status nf__sbi_dev_reserve(nf__sbi_dev *d, int device, const nf__bf_const *bf, size_t n, int64_t n_params,
                                      int64_t max_spikes)
 {
     if (max_spikes < NF_SBI_SUMMARY_SPIKES) max_spikes = NF_SBI_SUMMARY_SPIKES;
     nf_status s = NF_OK;
-    if (d->ready && d->T == bf->T && d->n_params == n_params && d->max_spikes == max_spikes && d->slot[0].cap >= n)
+    NF__SCK(cudaSetDevice(device));
+    if (d->ready && d->device == device && d->T == bf->T && d->n_params == n_params && d->max_spikes == max_spikes &&
+        d->slot[0].cap >= n)
         return NF_OK;
+    if (d->ready) NF__SCK(cudaSetDevice(d->device)); /* free where they were made */
     nf__sbi_dev_free(d);
-    NF__SCK(cudaSetDevice(0));
+    NF__SCK(cudaSetDevice(device));
+    d->device = device;
     for (int k = 0; k < NF__SLOTS; k++) {
         NF__SCK(cudaStreamCreateWithFlags(&d->slot[k].st, cudaStreamNonBlocking));
         if ((s = nf__bufs_alloc(&d->slot[k].dev, 0, n, (size_t)bf->T, (size_t)n_params, (size_t)max_spikes))) goto done;
@@ -143,6 +149,7 @@ done:
 
 typedef struct {
     nf__sbi_dev *d;
+    int device; /* the engine's first device */
     const nf__bf_const *bf;
     float *stim_rows, *sums;
     double dur_ms; /* the summaries' duration, (T - 1) dt */
@@ -204,7 +211,8 @@ static nf_status nf__sbi_cuda_runner(void *ctx, const nf_model *m, const nf__kar
     const int64_t cap = h->n_sims < NF__SBI_PIECE ? h->n_sims : NF__SBI_PIECE;
     if (K == 0) return NF_OK;
     if (h->rec && h->rec_every != 1) return nf__fail(NF_EINVAL, "sbi device path: records every sample only");
-    if ((s = nf__sbi_dev_reserve(d, c->bf, (size_t)cap, m->n_params, h->spk_t ? h->max_spikes : 0))) return s;
+    if ((s = nf__sbi_dev_reserve(d, c->device, c->bf, (size_t)cap, m->n_params, h->spk_t ? h->max_spikes : 0)))
+        return s;
     if ((s = nf__piece_issue(d, h, c, nf__sbi_piece_at(h->n_sims, NF__SBI_PIECE, 0), m->n_params))) return s;
     for (int64_t k = 0; k < K && !s; k++) {
         nf__sbi_piece pc = nf__sbi_piece_at(h->n_sims, NF__SBI_PIECE, k);
@@ -230,13 +238,18 @@ extern "C" nf_status nf__sbi_cuda_create(void **ctx)
 extern "C" void nf__sbi_cuda_destroy(void *ctx)
 {
     if (!ctx) return;
-    nf__sbi_dev_free((nf__sbi_dev *)ctx);
+    nf__sbi_dev *d = (nf__sbi_dev *)ctx;
+    if (d->ready) cudaSetDevice(d->device);
+    nf__sbi_dev_free(d);
     free(ctx);
 }
 
 extern "C" nf_status nf__sbi_cuda_exec(void *ctx, nf_engine *e, const nf_batch *b, const nf__bf_const *bf,
                                        float *stim_rows, float *sums)
 {
-    nf__sbi_call c = {(nf__sbi_dev *)ctx, bf, stim_rows, sums, (double)(b->n_steps - 1) * b->dt_ms};
+    int ids[16];
+    const int n_dev = nf_engine_devices(e, ids, 16);
+    nf__sbi_call c = {(nf__sbi_dev *)ctx, n_dev > 0 ? ids[0] : 0, bf, stim_rows, sums,
+                      (double)(b->n_steps - 1) * b->dt_ms};
     return nf__engine_run_via(e, b, nf__sbi_cuda_runner, &c);
 }

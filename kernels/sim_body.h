@@ -84,8 +84,9 @@ NF_HD NF_BODY_ATTR void NF__FN(const nf__kargs *NF_RESTRICT a, int64_t i0, int64
     int32_t nst[NF_LANES]; /* spike times stored so far (the lane loop counts the spikes) */
 #endif
 #endif
+#if NF_V_WAVE != 2 /* wave 2 generates the stimulus: no rows */
     const float *wrow[NF_LANES];
-    (void)wrow; /* unread where the stimulus is generated (wave 2) */
+#endif
 #if NF_V_NOISE
     float ou[NF_LANES]; /* OU noise state, pA */
     float nz[4][NF_LANES];
@@ -129,8 +130,10 @@ NF_HD NF_BODY_ATTR void NF__FN(const nf__kargs *NF_RESTRICT a, int64_t i0, int64
         NF__CLIST(NF__CSTORE)
         /* rows are numbered in the batch (gi in the launch); a launch holds
          * the window of rows from wave_lo / target_lo on */
+#if NF_V_WAVE != 2
         int64_t wr = a->wave_idx ? a->wave_idx[gi] : (a->n_waves == 1 ? 0 : a->row0 + gi);
         wrow[l] = a->waves ? a->waves + (wr - a->wave_lo) * a->n_steps : 0;
+#endif
         int64_t tr = a->target_idx ? a->target_idx[gi] : (a->n_targets == 1 ? 0 : a->row0 + gi);
         o.trow[l] = a->target ? a->target + (tr - a->target_lo) * a->n_obs : 0;
 #if NF_V_REC == 4
