@@ -263,8 +263,35 @@ static nf_status nf__finish(void *ctx, int slot, double *kernel_s)
     return s;
 }
 
+/* A kept array onto device d: its own allocation, copied before returning
+ * (so before any later job's kernels). */
+static nf_status nf__upload(void *ctx, int d, const void *host, size_t bytes, void **dev)
+{
+    (void)ctx;
+    *dev = NULL;
+    NF__CK(cudaSetDevice(d));
+    NF__CK(cudaMalloc(dev, bytes));
+    cudaError_t err = cudaMemcpy(*dev, host, bytes, cudaMemcpyHostToDevice);
+    if (err != cudaSuccess) {
+        cudaFree(*dev);
+        *dev = NULL;
+        return nf__fail(NF_ECUDA, "%s:%d: kept array of %zu bytes onto device %d: %s", __FILE__, __LINE__, bytes, d,
+                        cudaGetErrorString(err));
+    }
+    return NF_OK;
+}
+
+static void nf__drop(void *ctx, int d, void *dev)
+{
+    (void)ctx;
+    cudaSetDevice(d);
+    cudaFree(dev);
+}
+
 extern "C" void nf__cuda_executor(nf__cuda *c, nf__executor *out)
 {
+    out->upload = nf__upload;
+    out->drop = nf__drop;
     out->ctx = c;
     out->stage = nf__stage;
     out->budget = nf__budget;

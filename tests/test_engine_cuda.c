@@ -175,12 +175,13 @@ Test(engine_cuda, every_model_equals_the_cpu_on_all_devices)
     agree_on(&pa, 6, "all", "all devices, forced slices");
 }
 
-/* 21 batches in flight at once on the GPU (more than the engine's 16 job
- * slots), waited for in a mixed order: each equals the CPU backend within
- * its model's tolerance, and the in-flight count covers them all. */
-Test(engine_cuda, batches_in_flight_equal_the_cpu_in_any_wait_order)
+/* 21 batches of 7 models in flight at once on the GPU (more than the
+ * engine's 16 job slots), on all devices, waited for in a mixed order: each
+ * equals the CPU backend within its model's tolerance, and the in-flight
+ * count covers them all. keep: their waveforms and targets kept on the
+ * devices (nf_engine_keep) and overwritten on the host after each submit. */
+static void in_flight(int keep)
 {
-    need_cuda();
     enum { PC = 512, TC = 2000 };
     nft_outs *ref = calloc(NFT_CHAIN, sizeof *ref), *got = calloc(NFT_CHAIN, sizeof *got);
     nft_chain c;
@@ -189,15 +190,17 @@ Test(engine_cuda, batches_in_flight_equal_the_cpu_in_any_wait_order)
         nft_outs_alloc(&ref[k], c.m[k], PC, TC);
         cr_assert_eq(nft_batch_run(c.m[k], &c.pa[k], nft_run_cpu, NULL, &ref[k]), NF_OK, "%s", nf_errmsg());
     }
+    c.keep = keep;
     cr_assert_eq(nf_engine_create(NF_BACKEND_CUDA, 0, &c.e), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_engine_use_devices(c.e, "all"), NF_OK, "%s", nf_errmsg());
     cr_assert_eq(nft_batch_run(c.m[0], &c.pa[0], nft_chain_step, &c, &c.outs[0]), NF_OK, "%s", nf_errmsg());
     cr_assert_eq(c.peak_in_flight, (int64_t)NFT_CHAIN * PC);
     cr_assert_eq(nf_engine_in_flight(c.e), 0);
     for (int k = 0; k < NFT_CHAIN; k++) {
         cr_assert_eq(c.st[k], NF_OK, "batch %d: %s", k, c.msg[k]);
-        nft_diff d = nft_compare(c.m[k], &ref[k], &got[k], "in flight", 0);
-        printf("engine_cuda: in flight: batch %d %s | identical %lld/%d\n", k, c.m[k]->name,
-               (long long)(PC - d.n_diff), PC);
+        nft_diff d = nft_compare(c.m[k], &ref[k], &got[k], keep ? "in flight, kept inputs" : "in flight", 0);
+        printf("engine_cuda: in flight%s: batch %d %s | identical %lld/%d\n", keep ? " (kept inputs)" : "", k,
+               c.m[k]->name, (long long)(PC - d.n_diff), PC);
         cr_expect_leq(d.n_diff, allowed(c.m[k]), "batch %d %s: %lld of %d differ", k, c.m[k]->name,
                       (long long)d.n_diff, PC);
         nft_outs_free(&ref[k]);
@@ -206,6 +209,18 @@ Test(engine_cuda, batches_in_flight_equal_the_cpu_in_any_wait_order)
     nf_engine_destroy(c.e);
     free(ref);
     free(got);
+}
+
+Test(engine_cuda, batches_in_flight_equal_the_cpu_in_any_wait_order)
+{
+    need_cuda();
+    in_flight(0);
+}
+
+Test(engine_cuda, kept_inputs_equal_the_cpu)
+{
+    need_cuda();
+    in_flight(1);
 }
 
 /* The specialised variants of the body (kernels/variant_list.h): batches

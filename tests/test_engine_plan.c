@@ -382,6 +382,8 @@ typedef struct {
     int first_slot, slot_17;      /* the slots of the first and the 17th start */
     const int *want_ids;          /* the engine's device list */
     int n_want;
+    int want_resident;            /* 1: every waveform and target array must be a kept one */
+    int uploads, drops, resident_launches;
 } fake_exec;
 
 static nf_status fake_stage(void *ctx, int slot, int kind, size_t bytes, void **out)
@@ -416,6 +418,17 @@ static nf_status fake_start(void *ctx, int slot, const nf__plan *p, const int *i
     if (f->starts == 17) f->slot_17 = slot;
     cr_assert_eq(p->n_devices, f->n_want);
     for (int k = 0; k < f->n_want; k++) cr_assert_eq(ids[k], f->want_ids[k]);
+    if (f->want_resident) { /* resident: no rows copied, the device copy bound */
+        cr_assert(!h->waves || p->res_kept[0] >= 0, "the waveforms are not resident");
+        cr_assert(!h->target || p->res_kept[1] >= 0, "the targets are not resident");
+        for (int64_t c = 0; c < p->n_copies; c++)
+            cr_assert(p->copies[c].slot != NF__B_WAVES && p->copies[c].slot != NF__B_TARGET,
+                      "a resident input is copied (copy %lld, slot %d)", (long long)c, p->copies[c].slot);
+        for (int d = 0; d < p->n_devices; d++)
+            for (int w = 0; w < 2; w++)
+                if (p->res_kept[w] >= 0) cr_assert_not_null(p->res_base[2 * d + w]);
+        f->resident_launches += (int)p->n_launches;
+    }
     f->job[slot].p = p;
     f->job[slot].h = *h;
     f->job[slot].model_id = model_id;
@@ -442,6 +455,25 @@ static nf_status fake_finish(void *ctx, int slot, double *kernel_s)
     return NF_OK;
 }
 
+/* "Device memory" of a kept array: a copy of its own. */
+static nf_status fake_upload(void *ctx, int device, const void *host, size_t bytes, void **dev)
+{
+    fake_exec *f = ctx;
+    cr_assert(device >= 0 && device < NF_MAX_DEVICES);
+    *dev = malloc(bytes);
+    memcpy(*dev, host, bytes);
+    f->uploads++;
+    return NF_OK;
+}
+
+static void fake_drop(void *ctx, int device, void *dev)
+{
+    fake_exec *f = ctx;
+    (void)device;
+    free(dev);
+    f->drops++;
+}
+
 static void fake_free(fake_exec *f)
 {
     for (int k = 0; k < NF__JOB_SLOTS; k++) {
@@ -452,7 +484,8 @@ static void fake_free(fake_exec *f)
 
 static void chain_run(nft_chain *c, fake_exec *f, const int *ids, int n_ids)
 {
-    nf__executor x = {.ctx = f, .stage = fake_stage, .budget = fake_budget, .start = fake_start, .finish = fake_finish};
+    nf__executor x = {.ctx = f, .stage = fake_stage, .budget = fake_budget, .start = fake_start, .finish = fake_finish,
+                     .upload = fake_upload, .drop = fake_drop};
     cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &c->e), NF_OK);
     nf__engine_devices_set(c->e, ids, n_ids);
     nf__engine_set_executor(c->e, &x);
@@ -504,6 +537,44 @@ Test(jobs, batches_in_flight_equal_the_cpu_backend_in_any_wait_order)
     fake_free(&f);
 }
 
+/* Inputs kept on the device: every batch's waveforms and targets are kept
+ * (nf_engine_keep) before its submit and overwritten on the host after it;
+ * each is uploaded once per device at first use, no launch copies it, the
+ * kernels read the device copy (nf__plan_bind into it), and 21 batches in
+ * flight over two devices still equal the CPU backend bit for bit. Forget
+ * frees every copy. */
+Test(jobs, kept_inputs_are_read_from_the_device_copy)
+{
+    nft_outs *ref = calloc(NFT_CHAIN, sizeof *ref), *got = calloc(NFT_CHAIN, sizeof *got);
+    nft_chain c;
+    nft_chain_cases(&c, got, P, T);
+    for (int k = 0; k < NFT_CHAIN; k++) {
+        nft_outs_alloc(&ref[k], c.m[k], P, T);
+        cr_assert_eq(nft_batch_run(c.m[k], &c.pa[k], nft_run_cpu, NULL, &ref[k]), NF_OK, "%s", nf_errmsg());
+    }
+    c.keep = 1;
+    fake_exec f = {.small_budget = 48 << 10, .want_resident = 1};
+    const int ids[2] = {1, 0};
+    chain_run(&c, &f, ids, 2);
+    cr_assert_gt(c.kept, NFT_CHAIN, "the chain keeps waveforms and targets");
+    cr_assert_eq(f.uploads, 2 * c.kept, "each kept array once per device: %d uploads for %lld arrays", f.uploads,
+                 (long long)c.kept);
+    cr_assert_eq(f.drops, f.uploads);
+    cr_assert_gt(f.resident_launches, NFT_CHAIN);
+    for (int k = 0; k < NFT_CHAIN; k++) {
+        cr_assert_eq(c.st[k], NF_OK, "batch %d: %s", k, c.msg[k]);
+        char what[96];
+        snprintf(what, sizeof what, "batch %d with kept inputs (%s)", k, c.m[k]->name);
+        nft_diff d = nft_compare(c.m[k], &ref[k], &got[k], what, 0);
+        cr_expect_eq(d.n_diff, 0, "%s: %lld of %d simulations differ from the CPU backend", what, (long long)d.n_diff, P);
+        nft_outs_free(&ref[k]);
+        nft_outs_free(&got[k]);
+    }
+    free(ref);
+    free(got);
+    fake_free(&f);
+}
+
 /* A job that fails on the device reports its error at its own wait, once,
  * with its message (also when a later submit finished it to free its slot);
  * the others are unharmed. A start that fails makes no ticket and leaves
@@ -525,7 +596,8 @@ Test(jobs, a_failed_job_reports_once_at_its_wait)
     }
     /* a failed start: no ticket, and the slot serves the next batch */
     fake_exec g = {.small_budget = 48 << 10, .fail_start = 1};
-    nf__executor x = {.ctx = &g, .stage = fake_stage, .budget = fake_budget, .start = fake_start, .finish = fake_finish};
+    nf__executor x = {.ctx = &g, .stage = fake_stage, .budget = fake_budget, .start = fake_start, .finish = fake_finish,
+                     .upload = fake_upload, .drop = fake_drop};
     nf_engine *e;
     cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e), NF_OK);
     nf__engine_devices_set(e, one, 1);
@@ -722,5 +794,67 @@ Test(plan, per_simulation_rows_and_outputs_travel_with_their_launch)
     cr_expect_leq(uploads, 5, "a target window already on the device is not uploaded again (%lld uploads)",
                   (long long)uploads);
     nf__plan_free(&p);
+    shape_free(&x);
+}
+
+/* keep / forget: overlaps, unknown pointers and forgetting with batches in
+ * flight are errors; a batch whose waveforms reach past a kept array is not
+ * resident (its rows are copied); the CPU backend accepts both calls. */
+Test(jobs, keep_and_forget_check_their_arguments)
+{
+    static float arr[1000];
+    nf_engine *e;
+    cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &e), NF_OK);
+    cr_assert_eq(nf_engine_keep(e, arr, sizeof arr / 2), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(nf_engine_keep(e, arr + 100, 40), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "overlap"), "%s", nf_errmsg());
+    cr_assert_eq(nf_engine_keep(e, arr + 500, sizeof arr / 2), NF_OK, "adjacent, not overlapping: %s", nf_errmsg());
+    cr_assert_eq(nf_engine_keep(e, NULL, 4), NF_EINVAL);
+    cr_assert_eq(nf_engine_keep(e, arr, 0), NF_EINVAL);
+    cr_assert_eq(nf_engine_forget(e, arr + 1), NF_EINVAL);
+    cr_assert(strstr(nf_errmsg(), "not a kept array"), "%s", nf_errmsg());
+    cr_assert_eq(nf_engine_forget(e, arr), NF_OK);
+    cr_assert_eq(nf_engine_forget(e, arr), NF_EINVAL, "forgotten once");
+    nf_engine_destroy(e); /* forgets arr + 500 */
+
+    /* the plan: waveforms inside a kept array are resident, one row past it are not */
+    shape x;
+    shape_make(&x, 40, 3, 2);
+    /* the batch's waveforms 16 floats into a larger kept array */
+    const size_t wbytes = sizeof(float) * (size_t)(x.h.n_waves * x.h.n_steps);
+    float *big = calloc(wbytes / sizeof(float) + 64, sizeof(float));
+    x.h.waves = big + 16;
+    nf__kept_range in = {big, wbytes + 64 * sizeof(float)},
+                   short_by_a_row = {big, 16 * sizeof(float) + wbytes - sizeof(float) * (size_t)x.h.n_steps};
+    size_t budget = (size_t)1 << 30;
+    nf__plan_opts o = {.n_devices = 2, .n_streams = 1, .budget = (size_t[]){budget, budget}, .threads_per_block = 32,
+                       .kept = &in, .n_kept = 1};
+    nf__plan p;
+    cr_assert_eq(nf__plan_make(&x.h, 3, 2, &o, &p), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(p.res_kept[0], 0);
+    cr_assert_eq(p.res_off[0], 16 * sizeof(float));
+    cr_assert_eq(p.res_kept[1], -1, "the targets are not kept");
+    for (int d = 0; d < 2; d++) cr_assert_eq(nf__plan_slot_bytes(&p, d, 0, NF__B_WAVES), 0);
+    for (int64_t c = 0; c < p.n_copies; c++) cr_assert_neq(p.copies[c].slot, NF__B_WAVES);
+    char dev0[128], dev1[128]; /* only their addresses are used */
+    p.res_base[0] = dev0;
+    p.res_base[2] = dev1;
+    void *base[NF__B_COUNT] = {0};
+    for (int64_t li = 0; li < p.n_launches; li++) {
+        nf__kargs a;
+        nf__plan_bind(&p, li, &x.h, base, &a);
+        cr_assert_eq((const char *)a.waves, (p.launches[li].device ? dev1 : dev0) + 16 * sizeof(float));
+        cr_assert_eq(a.wave_lo, 0);
+    }
+    nf__plan_free(&p);
+    o.kept = &short_by_a_row;
+    cr_assert_eq(nf__plan_make(&x.h, 3, 2, &o, &p), NF_OK, "%s", nf_errmsg());
+    cr_assert_eq(p.res_kept[0], -1);
+    int64_t wave_copies = 0;
+    for (int64_t c = 0; c < p.n_copies; c++) wave_copies += p.copies[c].slot == NF__B_WAVES;
+    cr_assert_eq(wave_copies, p.n_launches, "not resident: each launch copies its rows");
+    nf__plan_free(&p);
+    x.h.waves = x.waves;
+    free(big);
     shape_free(&x);
 }

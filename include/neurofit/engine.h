@@ -164,6 +164,21 @@ nf_status nf_engine_wait(nf_engine *e, nf_engine_ticket t);
  * flight. */
 int64_t nf_engine_in_flight(const nf_engine *e);
 
+/* ---- inputs kept on the device ----
+ * nf_engine_keep declares the host array [ptr, ptr + bytes) constant until
+ * nf_engine_forget(e, ptr): the caller keeps it alive and unchanged in
+ * between. A batch whose whole waveform array (stim.waves: n_waves x
+ * n_steps floats) or whole target array (target: n_targets x n_obs) lies
+ * inside a kept array reads the CUDA backend's copy of it, uploaded once
+ * per device on first use, instead of copying its rows per launch (a fit
+ * keeps its recordings' waveforms and targets for the whole fit). Kept
+ * arrays must not overlap (NF_EINVAL). The CPU backend accepts both calls
+ * and reads the host arrays as always. nf_engine_forget frees the device
+ * copies; NF_EINVAL for a pointer not kept, or while batches are in flight
+ * (wait for them first). nf_engine_destroy forgets every kept array. */
+nf_status nf_engine_keep(nf_engine *e, const void *ptr, size_t bytes);
+nf_status nf_engine_forget(nf_engine *e, const void *ptr);
+
 #ifdef __cplusplus
 }
 #endif

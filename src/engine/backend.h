@@ -91,6 +91,10 @@ typedef struct nf__executor {
      * *kernel_s: the kernels' own time (the longest device's sum). Called
      * once per start, also after a failed start. */
     nf_status (*finish)(void *ctx, int slot, double *kernel_s);
+    /* A kept array (nf_engine_keep) onto CUDA device `device`: *dev its copy
+     * there, complete before any later start; drop frees it. */
+    nf_status (*upload)(void *ctx, int device, const void *host, size_t bytes, void **dev);
+    void (*drop)(void *ctx, int device, void *dev);
 } nf__executor;
 /* Run the engine's batches through x (copied) from now on; no batches in
  * flight. NULL x: back to running at submit (the CPU backend). */

@@ -34,6 +34,11 @@ struct nf_engine {
     int n_jobs, cap_jobs;
     nf_engine_ticket next_ticket;
     int64_t in_flight;
+    /* arrays kept on the devices (nf_engine_keep): host ranges and their
+     * copies per CUDA device (made on first use) */
+    nf__kept_range *kept;
+    void *(*kept_dev)[NF_MAX_DEVICES];
+    int n_kept, cap_kept;
     /* the asynchronous executor and its job slots (backend.h); exec.start NULL: run at submit */
     nf__executor exec;
     struct nf__slot {
@@ -150,6 +155,9 @@ void nf_engine_destroy(nf_engine *e)
         if (e->jobs[k].slot >= 0) nf__job_finish(e, &e->jobs[k]);
         free(e->jobs[k].msg);
     }
+    while (e->n_kept) nf_engine_forget(e, e->kept[0].host);
+    free(e->kept);
+    free(e->kept_dev);
     nf__pool_destroy(e->pool);
 #ifdef NF_HAVE_CUDA
     nf__cuda_destroy(e->cuda);
@@ -189,6 +197,8 @@ nf_status nf_engine_set_devices(nf_engine *e, const int *ids, int n)
         if (ids[k] < 0 || ids[k] >= count)
             return nf__fail(NF_ERANGE, "device %d: this machine has %d CUDA device%s (0..%d)", ids[k], count,
                             count == 1 ? "" : "s", count - 1);
+        if (ids[k] >= NF_MAX_DEVICES)
+            return nf__fail(NF_ERANGE, "device %d: the engine runs on devices 0..%d", ids[k], NF_MAX_DEVICES - 1);
         for (int j = 0; j < k; j++)
             if (ids[j] == ids[k]) return nf__fail(NF_EINVAL, "devices: device %d is listed twice", ids[k]);
     }
@@ -204,6 +214,51 @@ nf_status nf_engine_use_devices(nf_engine *e, const char *spec)
     return s ? s : nf_engine_set_devices(e, ids, n);
 }
 
+nf_status nf_engine_keep(nf_engine *e, const void *ptr, size_t bytes)
+{
+    if (!e) return nf__fail(NF_EINVAL, "engine is NULL");
+    if (!ptr || !bytes) return nf__fail(NF_EINVAL, "keep: need an array (pointer and bytes > 0)");
+    const char *a = (const char *)ptr;
+    for (int k = 0; k < e->n_kept; k++) {
+        const char *lo = (const char *)e->kept[k].host;
+        if (a < lo + e->kept[k].bytes && lo < a + bytes)
+            return nf__fail(NF_EINVAL, "keep: %zu bytes at %p overlap the kept array of %zu bytes at %p", bytes, ptr,
+                            e->kept[k].bytes, e->kept[k].host);
+    }
+    if (e->n_kept == e->cap_kept) {
+        int cap = e->cap_kept ? 2 * e->cap_kept : 8;
+        nf__kept_range *r = realloc(e->kept, sizeof *r * (size_t)cap);
+        if (r) e->kept = r;
+        void *(*d)[NF_MAX_DEVICES] = r ? realloc(e->kept_dev, sizeof *d * (size_t)cap) : NULL;
+        if (!d) return nf__fail(NF_ENOMEM, "keep: out of memory");
+        e->kept_dev = d;
+        e->cap_kept = cap;
+    }
+    e->kept[e->n_kept].host = ptr;
+    e->kept[e->n_kept].bytes = bytes;
+    memset(e->kept_dev[e->n_kept], 0, sizeof e->kept_dev[0]);
+    e->n_kept++;
+    return NF_OK;
+}
+
+nf_status nf_engine_forget(nf_engine *e, const void *ptr)
+{
+    if (!e) return nf__fail(NF_EINVAL, "engine is NULL");
+    for (int k = 0; k < e->n_kept; k++) {
+        if (e->kept[k].host != ptr) continue;
+        for (int j = 0; j < e->n_jobs; j++)
+            if (e->jobs[j].slot >= 0)
+                return nf__fail(NF_EINVAL, "forget: %d batches are in flight (wait for them first)", e->n_jobs);
+        for (int d = 0; d < NF_MAX_DEVICES; d++)
+            if (e->kept_dev[k][d]) e->exec.drop(e->exec.ctx, d, e->kept_dev[k][d]); /* only an executor fills them */
+        e->n_kept--;
+        e->kept[k] = e->kept[e->n_kept];
+        memcpy(e->kept_dev[k], e->kept_dev[e->n_kept], sizeof e->kept_dev[0]);
+        return NF_OK;
+    }
+    return nf__fail(NF_EINVAL, "forget: %p is not a kept array (nf_engine_keep)", ptr);
+}
+
 int nf_engine_devices(const nf_engine *e, int *ids, int max)
 {
     if (!e) return 0;
@@ -217,6 +272,8 @@ nf_status nf__engine_plan(const nf_engine *e, const nf__kargs *h, int n_params, 
     nf__plan_opts o = {.n_devices = e->n_devices,
                        .n_streams = NF__STREAMS_PER_DEVICE,
                        .budget = budget,
+                       .kept = e->kept,
+                       .n_kept = e->n_kept,
                        .threads_per_block = NF__THREADS_PER_BLOCK};
     return nf__plan_make(h, n_params, n_state, &o, out);
 }
@@ -455,6 +512,19 @@ static nf_status nf__submit_async(nf_engine *e, const nf_batch *b, nf_engine_tic
     size_t budget[NF_MAX_DEVICES];
     for (int d = 0; d < e->n_devices && !s; d++) s = x->budget(x->ctx, k, e->dev_ids[d], busy, &budget[d]);
     if (s || (s = nf__engine_plan(e, &sl->a, m->n_params, m->n_state, budget, &sl->plan))) return s;
+    /* resident inputs: the kept array's copy on each device, uploaded on first use */
+    for (int w = 0; w < 2 && !s; w++) {
+        const int q = sl->plan.res_kept[w];
+        for (int d = 0; q >= 0 && d < e->n_devices && !s; d++) {
+            void **dev = &e->kept_dev[q][e->dev_ids[d]];
+            if (!*dev) s = x->upload(x->ctx, e->dev_ids[d], e->kept[q].host, e->kept[q].bytes, dev);
+            sl->plan.res_base[2 * d + w] = *dev;
+        }
+    }
+    if (s) {
+        nf__plan_free(&sl->plan);
+        return s;
+    }
     const size_t io = nf__plan_stage_bytes(&sl->plan, soa, soa_bytes);
     if ((s = x->stage(x->ctx, k, NF__STAGE_COPIES, io ? io : 1, &stage))) {
         nf__plan_free(&sl->plan);

@@ -59,6 +59,17 @@ typedef struct {
     nf__rows waves, target;
 } nf__shape;
 
+/* The kept array that holds bytes [p, p + n), or -1. */
+static int nf__kept_find(const nf__plan_opts *o, const void *p, size_t n)
+{
+    const char *a = (const char *)p;
+    for (int k = 0; p && k < o->n_kept; k++) {
+        const char *lo = (const char *)o->kept[k].host;
+        if (a >= lo && a + n <= lo + o->kept[k].bytes) return k;
+    }
+    return -1;
+}
+
 static void nf__shape_init(nf__shape *s, const nf__kargs *h, int n_params, int n_state)
 {
     memset(s, 0, sizeof *s);
@@ -86,7 +97,8 @@ static void nf__shape_init(nf__shape *s, const nf__kargs *h, int n_params, int n
     s->target.row_bytes = sizeof(float) * (size_t)h->n_obs;
 }
 
-/* Bytes of each buffer for simulations first .. first+m-1. */
+/* Bytes of each buffer for simulations first .. first+m-1 (resident
+ * inputs: none; their nf__rows have no base). */
 static void nf__need(const nf__shape *s, int64_t first, int64_t m, size_t *need)
 {
     int64_t lo, rows;
@@ -149,13 +161,13 @@ static nf_status nf__inputs(const nf__shape *sh, const nf__launch *L, int64_t *h
     if (!s && h->init) s = nf__push(c, NF__B_INIT, 1, 0, h->init + f, F * m, (size_t)sh->n_state, F * n, F * m);
     if (!s && sh->per[NF__B_WIDX]) s = nf__push(c, NF__B_WIDX, 1, 0, h->wave_idx + f, NF__FLAT(4 * m));
     if (!s && sh->per[NF__B_TIDX]) s = nf__push(c, NF__B_TIDX, 1, 0, h->target_idx + f, NF__FLAT(4 * m));
-    if (!s && h->waves && (have_w[0] != L->wave_lo || have_w[1] != L->wave_rows)) {
+    if (!s && sh->waves.base && (have_w[0] != L->wave_lo || have_w[1] != L->wave_rows)) {
         s = nf__push(c, NF__B_WAVES, 1, 0, sh->waves.base + (size_t)L->wave_lo * sh->waves.row_bytes,
                      NF__FLAT((size_t)L->wave_rows * sh->waves.row_bytes));
         have_w[0] = L->wave_lo;
         have_w[1] = L->wave_rows;
     }
-    if (!s && h->target && (have_t[0] != L->target_lo || have_t[1] != L->target_rows)) {
+    if (!s && sh->target.base && (have_t[0] != L->target_lo || have_t[1] != L->target_rows)) {
         s = nf__push(c, NF__B_TARGET, 1, 0, sh->target.base + (size_t)L->target_lo * sh->target.row_bytes,
                      NF__FLAT((size_t)L->target_rows * sh->target.row_bytes));
         have_t[0] = L->target_lo;
@@ -219,11 +231,22 @@ nf_status nf__plan_make(const nf__kargs *h, int n_params, int n_state, const nf_
     const int variant = nf__variant_pick(h);
     out->n_devices = D;
     out->n_streams = S;
+    /* resident inputs: the whole array inside a kept one; then no rows to copy */
+    out->res_kept[0] = h->waves ? nf__kept_find(o, h->waves, (size_t)h->n_waves * sh.waves.row_bytes) : -1;
+    out->res_kept[1] = h->target ? nf__kept_find(o, h->target, (size_t)h->n_targets * sh.target.row_bytes) : -1;
+    for (int w = 0; w < 2; w++) {
+        const int k = out->res_kept[w];
+        const char *arr = w ? (const char *)h->target : (const char *)h->waves;
+        out->res_off[w] = k >= 0 ? (size_t)(arr - (const char *)o->kept[k].host) : 0;
+    }
+    if (out->res_kept[0] >= 0) sh.waves.base = NULL;
+    if (out->res_kept[1] >= 0) sh.target.base = NULL;
     out->bytes = calloc((size_t)D * (size_t)S * NF__B_COUNT, sizeof(size_t));
     out->device_bytes = calloc((size_t)D, sizeof(size_t));
+    out->res_base = calloc(2 * (size_t)D, sizeof(void *));
     /* resident windows per stream: waveforms [lo, rows], targets [lo, rows] */
     int64_t *have = malloc(sizeof(int64_t) * 4 * (size_t)S);
-    if (!out->bytes || !out->device_bytes || !have) {
+    if (!out->bytes || !out->device_bytes || !out->res_base || !have) {
         free(have);
         nf__plan_free(out);
         return nf__fail(NF_ENOMEM, "plan: out of memory");
@@ -288,6 +311,7 @@ void nf__plan_free(nf__plan *p)
     free(p->copies);
     free(p->bytes);
     free(p->device_bytes);
+    free(p->res_base);
     memset(p, 0, sizeof *p);
 }
 
@@ -308,9 +332,17 @@ void nf__plan_bind(const nf__plan *p, int64_t li, const nf__kargs *h, void *cons
     a->init = h->init ? (const float *)base[NF__B_INIT] : NULL;
     a->waves = h->waves ? (const float *)base[NF__B_WAVES] : NULL;
     a->wave_lo = L->wave_lo;
+    if (h->waves && p->res_kept[0] >= 0) { /* the whole array, on the device */
+        a->waves = (const float *)((const char *)p->res_base[2 * L->device] + p->res_off[0]);
+        a->wave_lo = 0;
+    }
     a->wave_idx = h->waves && h->wave_idx ? (const int32_t *)base[NF__B_WIDX] : NULL;
     a->target = h->target ? (const float *)base[NF__B_TARGET] : NULL;
     a->target_lo = L->target_lo;
+    if (h->target && p->res_kept[1] >= 0) {
+        a->target = (const float *)((const char *)p->res_base[2 * L->device + 1] + p->res_off[1]);
+        a->target_lo = 0;
+    }
     a->target_idx = h->target && h->target_idx ? (const int32_t *)base[NF__B_TIDX] : NULL;
     a->rec = h->rec ? (float *)base[NF__B_REC] : NULL;
     a->spk_t = h->spk_t ? (float *)base[NF__B_SPKT] : NULL;

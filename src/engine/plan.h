@@ -87,12 +87,29 @@ typedef struct nf__plan {
     /* bytes of each buffer: bytes[(device * n_streams + stream) * NF__B_COUNT + slot] */
     size_t *bytes;
     size_t *device_bytes; /* [n_devices] total over its streams and slots */
+    /* Resident inputs (nf__plan_opts.kept): the waveforms (0) and targets
+     * (1) of the batch lie inside kept array res_kept[w] (-1: not
+     * resident), res_off[w] bytes into it. Nothing is copied for them and no
+     * buffer is sized; the kernels read the device copy, whose address on
+     * plan device d the executor's side puts in res_base[2 * d + w] before
+     * binding. */
+    int res_kept[2];
+    size_t res_off[2];
+    void **res_base; /* [n_devices][2] */
 } nf__plan;
+
+/* A host array kept on the devices (nf_engine_keep). */
+typedef struct nf__kept_range {
+    const void *host;
+    size_t bytes;
+} nf__kept_range;
 
 typedef struct nf__plan_opts {
     int n_devices;         /* >= 1: the batch is split by simulation index into this many ranges */
     int n_streams;         /* >= 1 per device */
     const size_t *budget;  /* [n_devices] bytes each device may hold for this batch */
+    const nf__kept_range *kept; /* [n_kept] arrays already on every device (may be NULL) */
+    int n_kept;
     int threads_per_block; /* e.g. 128 */
 } nf__plan_opts;
 
@@ -107,7 +124,8 @@ void nf__plan_free(nf__plan *p); /* NULL ok; leaves it empty */
 size_t nf__plan_slot_bytes(const nf__plan *p, int device, int stream, int slot);
 
 /* The kernel arguments of launch L: h with its device buffers base[slot]
- * (base: NF__B_COUNT pointers of the launch's device and stream). */
+ * (base: NF__B_COUNT pointers of the launch's device and stream) and its
+ * device's resident inputs (res_base). */
 void nf__plan_bind(const nf__plan *p, int64_t L, const nf__kargs *h, void *const *base, nf__kargs *out);
 
 /* ---- staging (the asynchronous executor) ----
