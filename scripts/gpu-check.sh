@@ -116,9 +116,9 @@ step "fit rate, CPU (2 threads), 20 recordings" 35 "$OUT/fit_rate_cpu.md" bench_
     --budget 1000 --threads 2
 step "SBI preset 1e6, excluding disk" 35 "$OUT/sbi_cuda.md" bench_sbi 1000000 /tmp/nf_bench_sbi 0 cuda 65536 memory-only
 step "batches in flight, CUDA (1 batch)" 20 "$OUT/batches_cuda.md" neurofit bench --backend cuda \
-    --models lif6,adex --sims 262144 --steps 5000 --batches 1
+    --models lif6,hh --sims 16384 --steps 10000 --batches 1
 step "batches in flight, CUDA (16 batches)" 20 "$OUT/batches16_cuda.md" neurofit bench --backend cuda \
-    --models lif6,adex --sims 262144 --steps 5000 --batches 16
+    --models lif6,hh --sims 16384 --steps 10000 --batches 16
 # 1 vs 2 devices: the same simulations on --devices 0 and 0,1 must give the
 # same files (meta.json names the devices, so it is left out), and the rate
 ndev=0
@@ -207,7 +207,7 @@ nm() { [ -n "$skip" ] && echo "not measured ($skip)" || echo "$1"; }
         echo "$(nm "no result: see gpu-check.log")"
     fi
     echo
-    echo "### Batches in flight (neurofit bench --batches 1 and 16, 262,144 sims x 5,000 steps)"
+    echo "### Batches in flight (neurofit bench --batches 1 and 16, 16,384 sims x 10,000 steps: small batches, where overlap matters)"
     echo
     if grep -q '^| [a-z_0-9]* | cuda' "$OUT/batches_cuda.md" 2>/dev/null; then
         grep '^| model |\|^|---' "$OUT/batches_cuda.md" | head -2

@@ -28,8 +28,8 @@ cat >neurofit <<'X'
 #!/bin/sh
 case "$1" in
 bench) case "$*" in
-       *"--batches 16"*) echo "| lif6 | cuda | 262144 | 5000 | none | 2e10 | 3e10 | 0.62 | 16 | 262144 |";;
-       *"--batches"*) echo "| lif6 | cuda | 262144 | 5000 | none | 1e10 | 3e10 | 0.62 | 1 | 262144 |";;
+       *"--batches 16"*) echo "| lif6 | cuda | 16384 | 10000 | none | 2e10 | 3e10 | 0.62 | 16 | 16384 |";;
+       *"--batches"*) echo "| lif6 | cuda | 16384 | 10000 | none | 1e10 | 3e10 | 0.62 | 1 | 16384 |";;
        *"0,1"*) echo "| lif6 | cuda x2 | 1000000 | 5000 | none | 3e10 | 5.8e10 | 0.60 | 1 | 1000000 |";;
        *) echo "| lif6 | cuda | 1000000 | 5000 | none | 2e10 | 3e10 | 0.62 | 1 | 1000000 |";; esac;;
 simulate) while [ $# -gt 0 ]; do [ "$1" = --out ] && o=$2; shift; done
@@ -50,6 +50,6 @@ want "| hh: kernel-only fraction of the H100 ceiling | 0.45 | >= 0.60 | no |"
 want "| fit recordings/min, CUDA / CPU 2 threads (2000 / 15.5) | 129.0x | >= 100x | yes |"
 want "| SBI preset 1e6, excluding disk (s) | 1.25 | <= 1 | no |"
 want "| 1 vs 2 devices | identical files: yes; lif6 kernel rate 2 devices / 1: 1.93x |"
-want "| lif6 | cuda | 262144 | 5000 | none | 2e10 | 3e10 | 0.62 | 16 | 262144 |"
+want "| lif6 | cuda | 16384 | 10000 | none | 2e10 | 3e10 | 0.62 | 16 | 16384 |"
 if grep -q "not measured (" "$md"; then echo "a step of the fake device said not measured"; fail=1; fi
 exit $fail
