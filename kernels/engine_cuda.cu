@@ -27,6 +27,7 @@
 #include "internal.h"
 #include "sim_all.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -191,9 +192,25 @@ static nf_status nf__reserve(nf__slot_dev *v, const nf__plan *p, int pd, int d, 
     return NF_OK;
 }
 
+/* One copy of the plan on the slot's stream. cudaMemcpy2DAsync refuses a
+ * pitch above the device's maximum (cudaDevAttrMaxPitch, 2^31 - 1 bytes on
+ * current GPUs), and a plain copy (rows = 1) has pitch = width, which is
+ * past it for a launch's recorded voltage of 2 GiB or more: plain copies,
+ * and rows of a wider pitch, go as cudaMemcpyAsync of each row. */
 static nf_status nf__copy_run(nf__slot_dev *v, const nf__copy *x)
 {
     char *dev = (char *)v->buf[x->slot] + x->dev_off;
+    const size_t max_pitch = (size_t)INT32_MAX;
+    const int by_rows = x->rows == 1 || x->dev_pitch > max_pitch || x->host_pitch > max_pitch;
+    for (size_t r = 0; by_rows && r < x->rows; r++) {
+        if (x->to_device)
+            NF__CK(cudaMemcpyAsync(dev + r * x->dev_pitch, (const char *)x->src + r * x->host_pitch, x->width,
+                                   cudaMemcpyHostToDevice, v->stream));
+        else
+            NF__CK(cudaMemcpyAsync((char *)x->dst + r * x->host_pitch, dev + r * x->dev_pitch, x->width,
+                                   cudaMemcpyDeviceToHost, v->stream));
+    }
+    if (by_rows) return NF_OK;
     if (x->to_device)
         NF__CK(cudaMemcpy2DAsync(dev, x->dev_pitch, x->src, x->host_pitch, x->width, x->rows, cudaMemcpyHostToDevice,
                                  v->stream));
@@ -263,15 +280,19 @@ static nf_status nf__finish(void *ctx, int slot, double *kernel_s)
     return s;
 }
 
-/* A kept array onto device d: its own allocation, copied before returning
- * (so before any later job's kernels). */
+/* A kept array onto device d: its own allocation, copied and landed before
+ * returning (so before any later job's kernels). */
 static nf_status nf__upload(void *ctx, int d, const void *host, size_t bytes, void **dev)
 {
     (void)ctx;
     *dev = NULL;
     NF__CK(cudaSetDevice(d));
     NF__CK(cudaMalloc(dev, bytes));
+    /* from pageable memory cudaMemcpy may return before its DMA has landed
+     * (CUDA runtime, "API synchronization behavior"), and the jobs' streams
+     * are non-blocking, not ordered after the legacy stream: wait for it */
     cudaError_t err = cudaMemcpy(*dev, host, bytes, cudaMemcpyHostToDevice);
+    if (err == cudaSuccess) err = cudaStreamSynchronize(cudaStreamLegacy);
     if (err != cudaSuccess) {
         cudaFree(*dev);
         *dev = NULL;

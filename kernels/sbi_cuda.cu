@@ -138,6 +138,9 @@ static nf_status nf__sbi_dev_reserve(nf__sbi_dev *d, int device, const nf__bf_co
     }
     NF__SCK(cudaMalloc(&d->sinw, sizeof(double) * (size_t)bf->T));
     NF__SCK(cudaMemcpy(d->sinw, bf->sinw, sizeof(double) * (size_t)bf->T, cudaMemcpyHostToDevice));
+    /* pageable source: the copy may still be in flight on the legacy stream,
+     * which the slots' non-blocking streams do not wait for */
+    NF__SCK(cudaStreamSynchronize(cudaStreamLegacy));
     d->T = bf->T;
     d->n_params = n_params;
     d->max_spikes = max_spikes;
