@@ -384,6 +384,7 @@ typedef struct {
     int n_want;
     int want_resident;            /* 1: every waveform and target array must be a kept one */
     int uploads, drops, resident_launches;
+    int seq, budget_seq, upload_seq; /* order of the calls: the last budget and upload */
 } fake_exec;
 
 static nf_status fake_stage(void *ctx, int slot, int kind, size_t bytes, void **out)
@@ -405,6 +406,7 @@ static nf_status fake_budget(void *ctx, int slot, int device, int busy, size_t *
     fake_exec *f = ctx;
     (void)device;
     (void)busy;
+    f->budget_seq = ++f->seq;
     *out = slot % 2 ? f->small_budget : (size_t)1 << 40;
     return NF_OK;
 }
@@ -418,6 +420,9 @@ static nf_status fake_start(void *ctx, int slot, const nf__plan *p, const int *i
     if (f->starts == 17) f->slot_17 = slot;
     cr_assert_eq(p->n_devices, f->n_want);
     for (int k = 0; k < f->n_want; k++) cr_assert_eq(ids[k], f->want_ids[k]);
+    /* a kept array's device copy takes device memory: uploaded before the
+     * budget that the plan fits in is asked */
+    cr_assert_lt(f->upload_seq, f->budget_seq, "start %d: an upload after its budget", f->starts);
     if (f->want_resident) { /* resident: no rows copied, the device copy bound */
         cr_assert(!h->waves || p->res_kept[0] >= 0, "the waveforms are not resident");
         cr_assert(!h->target || p->res_kept[1] >= 0, "the targets are not resident");
@@ -463,6 +468,7 @@ static nf_status fake_upload(void *ctx, int device, const void *host, size_t byt
     *dev = malloc(bytes);
     memcpy(*dev, host, bytes);
     f->uploads++;
+    f->upload_seq = ++f->seq;
     return NF_OK;
 }
 

@@ -507,24 +507,23 @@ static nf_status nf__submit_async(nf_engine *e, const nf_batch *b, nf_engine_tic
     nf_status s = x->stage(x->ctx, k, NF__STAGE_SOA, soa_bytes, &soa);
     if (s) return s;
     nf__kargs_fill(b, (float *)soa, &sl->a);
+    /* resident inputs: the kept array's copy on each device, uploaded on
+     * first use, before the budget is asked (the copy takes device memory) */
+    for (int w = 0; w < 2 && !s; w++) {
+        const int q = nf__plan_resident(&sl->a, w, e->kept, e->n_kept);
+        for (int d = 0; q >= 0 && d < e->n_devices && !s; d++) {
+            void **dev = &e->kept_dev[q][e->dev_ids[d]];
+            if (!*dev) s = x->upload(x->ctx, e->dev_ids[d], e->kept[q].host, e->kept[q].bytes, dev);
+        }
+    }
     int busy = 0;
     for (int q = 0; q < NF__JOB_SLOTS; q++) busy += e->slots[q].ticket != 0;
     size_t budget[NF_MAX_DEVICES];
     for (int d = 0; d < e->n_devices && !s; d++) s = x->budget(x->ctx, k, e->dev_ids[d], busy, &budget[d]);
     if (s || (s = nf__engine_plan(e, &sl->a, m->n_params, m->n_state, budget, &sl->plan))) return s;
-    /* resident inputs: the kept array's copy on each device, uploaded on first use */
-    for (int w = 0; w < 2 && !s; w++) {
-        const int q = sl->plan.res_kept[w];
-        for (int d = 0; q >= 0 && d < e->n_devices && !s; d++) {
-            void **dev = &e->kept_dev[q][e->dev_ids[d]];
-            if (!*dev) s = x->upload(x->ctx, e->dev_ids[d], e->kept[q].host, e->kept[q].bytes, dev);
-            sl->plan.res_base[2 * d + w] = *dev;
-        }
-    }
-    if (s) {
-        nf__plan_free(&sl->plan);
-        return s;
-    }
+    for (int w = 0; w < 2; w++)
+        for (int d = 0; sl->plan.res_kept[w] >= 0 && d < e->n_devices; d++)
+            sl->plan.res_base[2 * d + w] = e->kept_dev[sl->plan.res_kept[w]][e->dev_ids[d]];
     const size_t io = nf__plan_stage_bytes(&sl->plan, soa, soa_bytes);
     if ((s = x->stage(x->ctx, k, NF__STAGE_COPIES, io ? io : 1, &stage))) {
         nf__plan_free(&sl->plan);

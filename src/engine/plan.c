@@ -59,13 +59,14 @@ typedef struct {
     nf__rows waves, target;
 } nf__shape;
 
-/* The kept array that holds bytes [p, p + n), or -1. */
-static int nf__kept_find(const nf__plan_opts *o, const void *p, size_t n)
+int nf__plan_resident(const nf__kargs *h, int w, const nf__kept_range *kept, int n_kept)
 {
-    const char *a = (const char *)p;
-    for (int k = 0; p && k < o->n_kept; k++) {
-        const char *lo = (const char *)o->kept[k].host;
-        if (a >= lo && a + n <= lo + o->kept[k].bytes) return k;
+    const char *a = (const char *)(w ? (const void *)h->target : (const void *)h->waves);
+    const size_t n = w ? sizeof(float) * (size_t)h->n_targets * (size_t)h->n_obs
+                       : sizeof(float) * (size_t)h->n_waves * (size_t)h->n_steps;
+    for (int k = 0; a && k < n_kept; k++) {
+        const char *lo = (const char *)kept[k].host;
+        if (a >= lo && a + n <= lo + kept[k].bytes) return k;
     }
     return -1;
 }
@@ -232,8 +233,8 @@ nf_status nf__plan_make(const nf__kargs *h, int n_params, int n_state, const nf_
     out->n_devices = D;
     out->n_streams = S;
     /* resident inputs: the whole array inside a kept one; then no rows to copy */
-    out->res_kept[0] = h->waves ? nf__kept_find(o, h->waves, (size_t)h->n_waves * sh.waves.row_bytes) : -1;
-    out->res_kept[1] = h->target ? nf__kept_find(o, h->target, (size_t)h->n_targets * sh.target.row_bytes) : -1;
+    out->res_kept[0] = nf__plan_resident(h, 0, o->kept, o->n_kept);
+    out->res_kept[1] = nf__plan_resident(h, 1, o->kept, o->n_kept);
     for (int w = 0; w < 2; w++) {
         const int k = out->res_kept[w];
         const char *arr = w ? (const char *)h->target : (const char *)h->waves;

@@ -104,6 +104,11 @@ typedef struct nf__kept_range {
     size_t bytes;
 } nf__kept_range;
 
+/* The kept array (index into kept) that holds the whole waveform (w = 0)
+ * or target (w = 1) array of batch h, or -1: what nf__plan_make makes
+ * resident (nf__plan.res_kept). */
+int nf__plan_resident(const nf__kargs *h, int w, const nf__kept_range *kept, int n_kept);
+
 typedef struct nf__plan_opts {
     int n_devices;         /* >= 1: the batch is split by simulation index into this many ranges */
     int n_streams;         /* >= 1 per device */
