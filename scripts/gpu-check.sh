@@ -151,6 +151,11 @@ else
 fi
 
 # ---- the summary for bench/RESULTS.md ----
+# recordings/min of a bench_fit_rate table: the column so named in its header
+fit_rate() {
+    awk -F'|' '/^\| ranks \|/ { for (i = 2; i <= NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == "recordings/min") c = i } }
+               /^\| [0-9]/ && c { print $c + 0; exit }' "$1" 2>/dev/null
+}
 nm() { [ -n "$skip" ] && echo "not measured ($skip)" || echo "$1"; }
 {
     echo "## GPU check ($(date -u +%Y-%m-%d))"
@@ -189,11 +194,14 @@ nm() { [ -n "$skip" ] && echo "not measured ($skip)" || echo "$1"; }
     echo
     echo "### Fit rate (bench_fit_rate: 1 s sweeps, lif6/adex/izhikevich/hh, 1,000 evaluations each)"
     echo
-    echo "| backend | recordings | samples | models | budget | seconds | recordings/min | neuron-steps/s | adex first |"
-    echo "|---|---:|---:|---|---:|---:|---:|---:|---:|"
+    # bench_fit_rate's own header, with the backend in front
+    hdr=$(grep -h '^| ranks |' "$OUT/fit_rate_cuda.md" "$OUT/fit_rate_cpu.md" 2>/dev/null | head -1)
+    [ -n "$hdr" ] || hdr="| ranks | threads | recordings | samples | models | budget per (recording, model) | seconds | recordings/min |"
+    echo "| backend $hdr"
+    echo "|---$(echo "$hdr" | sed -e 's/[^|]//g' -e 's/|$//' -e 's/|/|---:/g')|"
     for b in cuda cpu; do
         row=$(grep -h '^| [0-9]' "$OUT/fit_rate_$b.md" 2>/dev/null | head -1)
-        if [ -n "$row" ]; then echo "| $b $row"; else echo "| $b | $(nm "no result: see gpu-check.log") | | | | | | | |"; fi
+        if [ -n "$row" ]; then echo "| $b $row"; else echo "| $b | $(nm "no result: see gpu-check.log") |"; fi
     done
     echo
     echo "### SBI preset bayesflow-lif, 1e6 simulations into memory (bench_sbi memory-only)"
@@ -232,8 +240,8 @@ nm() { [ -n "$skip" ] && echo "not measured ($skip)" || echo "$1"; }
     else
         echo "| kernel-only fraction of the H100 ceiling | $(nm "no result") | >= 0.60 | - |"
     fi
-    rc=$(awk -F'|' '/^\| [0-9]/ { print $7 + 0; exit }' "$OUT/fit_rate_cuda.md" 2>/dev/null)
-    rp=$(awk -F'|' '/^\| [0-9]/ { print $7 + 0; exit }' "$OUT/fit_rate_cpu.md" 2>/dev/null)
+    rc=$(fit_rate "$OUT/fit_rate_cuda.md")
+    rp=$(fit_rate "$OUT/fit_rate_cpu.md")
     if [ -n "$rc" ] && [ -n "$rp" ] && awk -v p="$rp" 'BEGIN { exit !(p > 0) }'; then
         x=$(awk -v c="$rc" -v p="$rp" 'BEGIN { printf "%.1f", c / p }')
         echo "| fit recordings/min, CUDA / CPU 2 threads ($rc / $rp) | ${x}x | >= 100x | $(awk -v x="$x" 'BEGIN { print (x >= 100) ? "yes" : "no" }') |"
