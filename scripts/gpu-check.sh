@@ -130,21 +130,25 @@ elif [ "$ndev" -lt 2 ]; then
     devices="not measured: $ndev device here (needs two)"
     say "== 1 vs 2 devices: $devices"
 else
+    # the datasets (about 400 MB each) stay out of $OUT, which comes back to the caller
+    simdir=/tmp/gpu-check-sim
+    rm -rf "$simdir" && mkdir -p "$simdir"
     for d in 0 0,1; do
-        step "simulate on devices $d" 30 "$OUT/sim_dev_$d.txt" neurofit simulate --model adex --sample-prior 100000 \
+        f=${d/,/_} # no comma in a file name under $OUT
+        step "simulate on devices $d" 30 "$OUT/sim_dev_$f.txt" neurofit simulate --model adex --sample-prior 100000 \
             --seed 3 --stimulus step:400,20,480 --dt 0.05 --duration 500 --record every:10 --backend cuda --devices $d \
-            --out "$OUT/sim_dev_$d" --force
-        step "engine throughput on devices $d" 30 "$OUT/bench_dev_$d.md" neurofit bench --backend cuda --models lif6,hh \
+            --out "$simdir/sim_dev_$f" --force
+        step "engine throughput on devices $d" 30 "$OUT/bench_dev_$f.md" neurofit bench --backend cuda --models lif6,hh \
             --sims 1000000 --steps 5000 --devices $d
     done
     same=no
-    if [ -d "$OUT/sim_dev_0" ] && [ -d "$OUT/sim_dev_0,1" ]; then
-        a=$(cd "$OUT/sim_dev_0" && find . -type f ! -name meta.json | sort | xargs sha256sum)
-        b=$(cd "$OUT/sim_dev_0,1" && find . -type f ! -name meta.json | sort | xargs sha256sum)
+    if [ -d "$simdir/sim_dev_0" ] && [ -d "$simdir/sim_dev_0_1" ]; then
+        a=$(cd "$simdir/sim_dev_0" && find . -type f ! -name meta.json | sort | xargs sha256sum)
+        b=$(cd "$simdir/sim_dev_0_1" && find . -type f ! -name meta.json | sort | xargs sha256sum)
         [ -n "$a" ] && [ "$a" = "$b" ] && same=yes
     fi
     r1=$(awk -F'|' '/^\| lif6 \| cuda/ { print $8 + 0; exit }' "$OUT/bench_dev_0.md" 2>/dev/null)
-    r2=$(awk -F'|' '/^\| lif6 \| cuda x2/ { print $8 + 0; exit }' "$OUT/bench_dev_0,1.md" 2>/dev/null)
+    r2=$(awk -F'|' '/^\| lif6 \| cuda x2/ { print $8 + 0; exit }' "$OUT/bench_dev_0_1.md" 2>/dev/null)
     x=$(awk -v a="${r1:-0}" -v b="${r2:-0}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')
     devices="identical files: $same; lif6 kernel rate 2 devices / 1: ${x}x"
     say "== 1 vs 2 devices: $devices"
