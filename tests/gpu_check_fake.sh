@@ -20,8 +20,10 @@ echo "| hh | cuda | 1000000 | 10000 | none | 0.5 | 2e10 | 0.3 | 3e10 | - | 0.45 
 X
 cat >bench_fit_rate <<'X'
 #!/bin/sh
-case "$*" in *cuda*) echo "| 100 | 10001 | lif6,adex | 1000 | 3.0 | 2000.0 | 1e10 | 1/1 |";;
-             *"--threads 2"*) echo "| 20 | 10001 | lif6,adex | 1000 | 60.0 | 15.5 | 1e8 | 1/1 |";; esac
+echo "| ranks | threads | recordings | samples | models | budget per (recording, model) | seconds | recordings/min | neuron-steps/s | adex ranked first | max in flight | mean in flight |"
+echo "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+case "$*" in *cuda*) echo "| 1 | 16 | 100 | 10001 | lif6,adex | 1000 | 3.0 | 2000.0 | 1e10 | 1/1 | 400 | 300 |";;
+             *"--threads 2"*) echo "| 1 | 2 | 20 | 10001 | lif6,adex | 1000 | 60.0 | 15.5 | 1e8 | 1/1 | 8 | 8 |";; esac
 X
 printf '#!/bin/sh\necho "| simulate, excluding disk | 1000000 | 1.25 | 1.25 us | - |"\n' >bench_sbi
 cat >neurofit <<'X'
@@ -48,6 +50,7 @@ want() { grep -qF -- "$1" "$md" || { echo "missing from the summary: $1"; fail=1
 want "| lif6: kernel-only fraction of the H100 ceiling | 0.65 | >= 0.60 | yes |"
 want "| hh: kernel-only fraction of the H100 ceiling | 0.45 | >= 0.60 | no |"
 want "| fit recordings/min, CUDA / CPU 2 threads (2000 / 15.5) | 129.0x | >= 100x | yes |"
+want "| cuda | 1 | 16 | 100 | 10001 | lif6,adex | 1000 | 3.0 | 2000.0 | 1e10 | 1/1 | 400 | 300 |"
 want "| SBI preset 1e6, excluding disk (s) | 1.25 | <= 1 | no |"
 want "| 1 vs 2 devices | identical files: yes; lif6 kernel rate 2 devices / 1: 1.93x |"
 want "| lif6 | cuda | 16384 | 10000 | none | 2e10 | 3e10 | 0.62 | 16 | 16384 |"
