@@ -380,10 +380,12 @@ static nf_status score_rows(void *ctx, int64_t r0, int64_t r1)
 /* ---- one model's searches ----------------------------------------------------- */
 
 /* The sub-stepped stimuli of the pass, one per (shape, sub-step factor):
- * every model with that factor reads the same array. */
+ * every model with that factor reads the same array, which is freed when
+ * the last of them has finished its searches. */
 typedef struct wave_set {
     int gi, k;
-    float *w; /* [shape's n_t][(n - 1) k + 1] pA */
+    float *w;  /* [shape's n_t][(n - 1) k + 1] pA */
+    int users; /* models holding it */
 } wave_set;
 
 typedef struct fit_ctx {
@@ -404,11 +406,13 @@ typedef struct fit_ctx {
     int64_t round;      /* generations of the pass (nf_fit_progress.round) */
 } fit_ctx;
 
-/* The stimuli of shape gi for sub-step factor k, made on first use. */
+/* The stimuli of shape gi for sub-step factor k, made on first use; the
+ * caller holds them until pass_waves_release. */
 static nf_status pass_waves(fit_ctx *c, int gi, int k, const float **out)
 {
     for (int a = 0; a < c->n_wv; a++)
         if (c->wv[a].gi == gi && c->wv[a].k == k) {
+            c->wv[a].users++;
             *out = c->wv[a].w;
             return NF_OK;
         }
@@ -424,9 +428,20 @@ static nf_status pass_waves(fit_ctx *c, int gi, int k, const float **out)
     float *w = shape_waves(c->in, g, k, (g->n - 1) * k + 1);
     if (!w)
         return nf__fail(NF_ENOMEM, "fit: out of memory for the stimuli of %d recordings", g->n_t);
-    c->wv[c->n_wv++] = (wave_set){gi, k, w};
+    c->wv[c->n_wv++] = (wave_set){gi, k, w, 1};
     *out = w;
     return NF_OK;
+}
+
+/* A model is done with stimuli w: freed when no model holds them. */
+static void pass_waves_release(fit_ctx *c, const float *w)
+{
+    for (int a = 0; a < c->n_wv; a++)
+        if (c->wv[a].w == w && !--c->wv[a].users) {
+            free(c->wv[a].w);
+            c->wv[a] = c->wv[--c->n_wv];
+            return;
+        }
 }
 
 static int push_conv(nf__fit_slot *s, double v)
@@ -596,27 +611,38 @@ static nf_status model_init(fit_ctx *c, model_run *mr, int mi)
     return gen_init(&mr->gb, c->G);
 }
 
-/* Free what mr holds, its calls in flight waited for first. */
-static void model_free(fit_ctx *c, model_run *mr)
+/* Free what mr's generations use (its calls in flight waited for first):
+ * the candidates, the call buffers, its hold on the stimuli. */
+static void model_release(fit_ctx *c, model_run *mr)
 {
     wait_all(c->in->eng, &mr->tk);
     free(mr->tk.t);
+    for (int gi = 0; mr->cb && gi < c->sh.n; gi++)
+        call_free(&mr->cb[gi]);
+    for (int gi = 0; mr->waves && gi < c->sh.n; gi++)
+        if (mr->waves[gi])
+            pass_waves_release(c, mr->waves[gi]);
+    free(mr->cb);
+    free(mr->waves);
+    gen_free(&mr->gb, c->G);
+    mr->cb = NULL;
+    mr->waves = NULL;
+    mr->tk = (tickets){0};
+    mr->gb = (gen_buf){0};
+    mr->flight = 0;
+}
+
+/* Free everything mr holds. */
+static void model_free(fit_ctx *c, model_run *mr)
+{
+    model_release(c, mr);
     for (int u = 0; mr->slots && u < c->G; u++) {
         nf_optim_destroy(mr->slots[u].opt);
         free(mr->slots[u].conv);
     }
     free(mr->slots);
-    for (int gi = 0; mr->cb && gi < c->sh.n; gi++)
-        call_free(&mr->cb[gi]);
-    free(mr->cb);
-    free(mr->waves);
-    gen_free(&mr->gb, c->G);
     mr->slots = NULL;
-    mr->cb = NULL;
-    mr->waves = NULL;
-    mr->tk = (tickets){0};
-    mr->gb = (gen_buf){0};
-    mr->flight = mr->live = 0;
+    mr->live = 0;
 }
 
 static int model_running(const fit_ctx *c, const model_run *mr)
@@ -1117,6 +1143,7 @@ static nf_status model_finish(fit_ctx *c, model_run *mr)
     nf_status s = NF_OK;
     if (c->o->checkpoint_dir)
         s = nf__fit_ckpt_final(c->o->checkpoint_dir, c->fingerprint, &c->ck, mr->mi, mr->slots, c->G, &mr->counts);
+    model_release(c, mr); /* the final simulations make buffers of their own */
     if (!s)
         s = finish_model(c, mr->mi, mr->slots);
     model_free(c, mr);
