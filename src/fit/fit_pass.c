@@ -380,8 +380,9 @@ static nf_status score_rows(void *ctx, int64_t r0, int64_t r1)
 /* ---- one model's searches ----------------------------------------------------- */
 
 /* The sub-stepped stimuli of the pass, one per (shape, sub-step factor):
- * every model with that factor reads the same array, which is freed when
- * the last of them has finished its searches. */
+ * every model with that factor reads the same array, kept on the device for
+ * the pass (nf_engine_keep) and freed once the last of them has finished
+ * its searches and no call is in flight (nf_engine_forget waits for none). */
 typedef struct wave_set {
     int gi, k;
     float *w;  /* [shape's n_t][(n - 1) k + 1] pA */
@@ -396,6 +397,7 @@ typedef struct fit_ctx {
     shapes sh;
     wave_set *wv;
     int n_wv, cap_wv;
+    int kept_shapes;    /* shapes whose targets are kept on the device (nf_engine_keep): the first ones */
     nf__pool *pool;     /* the CPU threads of the trace objectives (NULL without) */
     nf_fit_result *res;
     uint64_t fingerprint;
@@ -425,23 +427,79 @@ static nf_status pass_waves(fit_ctx *c, int gi, int k, const float **out)
         c->cap_wv = cap;
     }
     const shape *g = &c->sh.s[gi];
-    float *w = shape_waves(c->in, g, k, (g->n - 1) * k + 1);
+    const int64_t n_steps = (g->n - 1) * k + 1;
+    float *w = shape_waves(c->in, g, k, n_steps);
     if (!w)
         return nf__fail(NF_ENOMEM, "fit: out of memory for the stimuli of %d recordings", g->n_t);
+    nf_status s = nf_engine_keep(c->in->eng, w, sizeof(float) * (size_t)g->n_t * (size_t)n_steps);
+    if (s) {
+        free(w);
+        return s;
+    }
     c->wv[c->n_wv++] = (wave_set){gi, k, w, 1};
     *out = w;
     return NF_OK;
 }
 
-/* A model is done with stimuli w: freed when no model holds them. */
+/* A model is done with stimuli w (pass_waves_reclaim frees them). */
 static void pass_waves_release(fit_ctx *c, const float *w)
 {
     for (int a = 0; a < c->n_wv; a++)
-        if (c->wv[a].w == w && !--c->wv[a].users) {
+        if (c->wv[a].w == w)
+            c->wv[a].users--;
+}
+
+/* Forget and free the stimuli no model holds, when no call is in flight
+ * (all: every set, at the end of the pass, when none is). */
+static nf_status pass_waves_reclaim(fit_ctx *c, int all)
+{
+    nf_status s = NF_OK;
+    if (!all && nf_engine_in_flight(c->in->eng) > 0)
+        return NF_OK;
+    for (int a = 0; a < c->n_wv;) {
+        nf_status f = c->wv[a].users && !all ? NF_OK : nf_engine_forget(c->in->eng, c->wv[a].w);
+        if (c->wv[a].users && !all) {
+            a++;
+        } else if (f) { /* still kept: never freed under the engine */
+            s = s ? s : f;
+            a++;
+        } else {
             free(c->wv[a].w);
             c->wv[a] = c->wv[--c->n_wv];
-            return;
         }
+    }
+    return s;
+}
+
+/* The RMSE targets of every shape, kept on the device for the pass; forgotten
+ * at its end. */
+static nf_status keep_targets(fit_ctx *c)
+{
+    for (; c->kept_shapes < c->sh.n; c->kept_shapes++) {
+        const shape *g = &c->sh.s[c->kept_shapes];
+        const size_t bytes = sizeof(float) * (size_t)g->n_t * (size_t)g->n;
+        nf_status s = nf_engine_keep(c->in->eng, g->v[0], bytes);
+        if (!s && g->v[1] != g->v[0] && (s = nf_engine_keep(c->in->eng, g->v[1], bytes)))
+            nf_engine_forget(c->in->eng, g->v[0]);
+        if (s)
+            return s;
+    }
+    return NF_OK;
+}
+
+static nf_status forget_targets(fit_ctx *c)
+{
+    nf_status s = NF_OK;
+    for (; c->kept_shapes > 0; c->kept_shapes--) {
+        const shape *g = &c->sh.s[c->kept_shapes - 1];
+        nf_status f = nf_engine_forget(c->in->eng, g->v[0]);
+        s = s ? s : f;
+        if (g->v[1] != g->v[0]) {
+            f = nf_engine_forget(c->in->eng, g->v[1]);
+            s = s ? s : f;
+        }
+    }
+    return s;
 }
 
 static int push_conv(nf__fit_slot *s, double v)
@@ -1145,6 +1203,8 @@ static nf_status model_finish(fit_ctx *c, model_run *mr)
         s = nf__fit_ckpt_final(c->o->checkpoint_dir, c->fingerprint, &c->ck, mr->mi, mr->slots, c->G, &mr->counts);
     model_release(c, mr); /* the final simulations make buffers of their own */
     if (!s)
+        s = pass_waves_reclaim(c, 0);
+    if (!s)
         s = finish_model(c, mr->mi, mr->slots);
     model_free(c, mr);
     return s;
@@ -1232,6 +1292,8 @@ static nf_status run_all(fit_ctx *c, model_run *runs)
             if (mr->flight && !(s = model_tell(c, mr)))
                 s = after_tell(c, mr, runs, 1, &stop);
         }
+        if (!s)
+            s = pass_waves_reclaim(c, 0); /* nothing is in flight now */
         if (!s && c->o->checkpoint_dir)
             s = snapshot(c, runs);
         if (!s && stop)
@@ -1264,6 +1326,8 @@ nf_status nf__fit_pass(const nf__fit_in *in, const nf_fit_options *opt, const nf
     if ((s = make_shapes(in, gidx, G, 0, &c.sh)))
         goto done;
     if (in->ob->traces && (s = nf__pool_create(in->threads, &c.pool)))
+        goto done;
+    if ((s = keep_targets(&c)))
         goto done;
     c.fingerprint = nf__fit_fingerprint(opt, in, models, M, gidx, G);
     const int resume = opt->checkpoint_dir && opt->resume;
@@ -1306,8 +1370,10 @@ nf_status nf__fit_pass(const nf__fit_in *in, const nf_fit_options *opt, const nf
 done:
     for (int mi = 0; runs && mi < M; mi++)
         model_free(&c, &runs[mi]);
-    for (int a = 0; a < c.n_wv; a++)
-        free(c.wv[a].w);
+    {
+        nf_status f = pass_waves_reclaim(&c, 1), t = forget_targets(&c); /* nothing is in flight */
+        s = s ? s : f ? f : t;
+    }
     free(c.wv);
     free(c.ck.where);
     free(runs);
