@@ -108,6 +108,9 @@ def test_progress_is_reported_and_can_stop_the_fit():
         neurofit.fit(neurofit.example(), candidates=["adex"], budget=5000, progress=progress, backend="cpu")
     assert e.value.status == 13 and "interrupted" in e.value.kind
     assert len(seen) == 3 and seen[0]["model"] == "adex" and seen[-1]["generation"] >= seen[0]["generation"]
+    # one sweep, one model of population 32: its next generation is in flight at each report
+    assert [p["round"] for p in seen] == [1, 2, 3] and seen[0]["models_running"] == 1
+    assert all(p["in_flight"] == 32 for p in seen)
 
 
 def test_ctrl_c_stops_a_long_fit_quickly():
