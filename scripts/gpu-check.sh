@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The device check: everything that needs a GPU, in one short run (about
-# 6.5 minutes: each step has its own time limit, they add up to 360 s on one
-# GPU, and a step that would end past 380 s from the start is cut to fit or
+# 7 minutes: each step has its own time limit, they add up to 415 s on one
+# GPU, and a step that would end past 420 s from the start is cut to fit or
 # skipped; the two-device steps run only where there are two GPUs).
 #
 #   on the device machine:  bash scripts/gpu-check.sh       (after scripts/gpu-pack.sh here)
@@ -20,7 +20,9 @@
 #   5. fit recordings/min, 100 recordings x 4 models at 1,000 evaluations on
 #      CUDA, and the same per-recording work on 2 CPU threads (20 recordings:
 #      issue 18's 2-core reference);
-#   6. the SBI preset, 1e6 simulations, excluding disk;
+#   6. SBI on the device: the fused device path against the CPU bit for bit
+#      (test_sbi_device), the preset 1e6 excluding disk (one 1e6 chunk), and
+#      1e6 with --summaries-only (files written);
 #   7. batches in flight: neurofit bench with the same simulations as 1 and
 #      as 16 batches submitted before the first wait (async executor);
 #   8. 1 vs 2 devices, where the machine has two: neurofit simulate on
@@ -83,9 +85,9 @@ step() {
         return
     fi
     shift
-    local left=$((380 - ($(date +%s) - start)))
+    local left=$((420 - ($(date +%s) - start)))
     if [ "$left" -lt 10 ]; then
-        say "== $name: skipped: out of the 380-second budget"
+        say "== $name: skipped: out of the 420-second budget"
         echo "skipped: out of time" >"$out"
         return
     fi
@@ -114,7 +116,10 @@ step "fit rate, CUDA, 100 recordings" 60 "$OUT/fit_rate_cuda.md" bench_fit_rate 
     --budget 1000
 step "fit rate, CPU (2 threads), 20 recordings" 35 "$OUT/fit_rate_cpu.md" bench_fit_rate --backend cpu --recordings 20 \
     --budget 1000 --threads 2
-step "SBI preset 1e6, excluding disk" 35 "$OUT/sbi_cuda.md" bench_sbi 1000000 /tmp/nf_bench_sbi 0 cuda 65536 memory-only
+step "SBI on the device against the CPU" 30 "$OUT/sbi_device.txt" test_sbi_device --verbose --jobs 1
+step "SBI preset 1e6, excluding disk" 35 "$OUT/sbi_cuda.md" bench_sbi 1000000 /tmp/nf_bench_sbi 0 cuda 1048576 memory-only
+step "SBI preset 1e6, --summaries-only" 25 "$OUT/sbi_summaries.txt" neurofit sbi simulate --preset bayesflow-lif \
+    --n 1000000 --seed 1 --backend cuda --chunk 1048576 --summaries-only --force --out /tmp/nf_sbi_so
 step "batches in flight, CUDA (1 batch)" 20 "$OUT/batches_cuda.md" neurofit bench --backend cuda \
     --models lif6,hh --sims 16384 --steps 10000 --batches 1
 step "batches in flight, CUDA (16 batches)" 20 "$OUT/batches16_cuda.md" neurofit bench --backend cuda \
@@ -218,6 +223,10 @@ nm() { [ -n "$skip" ] && echo "not measured ($skip)" || echo "$1"; }
     else
         echo "$(nm "no result: see gpu-check.log")"
     fi
+    echo
+    echo "SBI on the device against the CPU (tests/test_sbi_device.c): $(grep -h 'Synthesis' "$OUT/sbi_device.txt" 2>/dev/null || nm 'no result: see gpu-check.log')"
+    echo
+    echo "--summaries-only, 1e6 (files written, 20 bytes per simulation from the device): $(grep -ho 'wrote [0-9]* simulations.*' "$OUT/sbi_summaries.txt" 2>/dev/null || nm 'no result: see gpu-check.log')"
     echo
     echo "### Batches in flight (neurofit bench --batches 1 and 16, 16,384 sims x 10,000 steps: small batches, where overlap matters)"
     echo

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/cuda/bin:$PATH
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DNF_REQUIRE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90-real >/dev/null
-targets="neurofit bench_engine bench_sbi bench_fit_rate test_engine_cuda test_fit" # what gpu-check.sh runs, and the CLI
+targets="neurofit bench_engine bench_sbi bench_fit_rate test_engine_cuda test_fit test_sbi_device" # what gpu-check.sh runs, and the CLI
 cmake --build build-gpu -j"$(nproc)" --target neurofit_cli ${targets#neurofit }
 rm -rf .device && mkdir -p .device/pack/bin .device/pack/lib
 for t in $targets; do

@@ -34,12 +34,14 @@ bench) case "$*" in
        *"--batches"*) echo "| lif6 | cuda | 16384 | 10000 | none | 1e10 | 3e10 | 0.62 | 1 | 16384 |";;
        *"0,1"*) echo "| lif6 | cuda x2 | 1000000 | 5000 | none | 3e10 | 5.8e10 | 0.60 | 1 | 1000000 |";;
        *) echo "| lif6 | cuda | 1000000 | 5000 | none | 2e10 | 3e10 | 0.62 | 1 | 1000000 |";; esac;;
+sbi) echo "neurofit sbi: wrote 1000000 simulations of lif6 to /tmp/nf_sbi_so in 0.80 s (cuda backend)" >&2;;
 simulate) while [ $# -gt 0 ]; do [ "$1" = --out ] && o=$2; shift; done
           mkdir -p "$o" && echo same >"$o/voltage.npy" && date >"$o/meta.json";;
 esac
 X
 printf '#!/bin/sh\necho Synthesis: ok\n' >test_engine_cuda
 cp test_engine_cuda test_fit
+cp test_engine_cuda test_sbi_device
 chmod +x ./*
 cd - >/dev/null || exit 1
 PATH="$w/bin:$PATH" NF_BIN="$w/bin" OUT="$w/out" bash scripts/gpu-check.sh >"$w/run.txt" 2>&1 || { cat "$w/run.txt"; exit 1; }
@@ -52,6 +54,7 @@ want "| hh: kernel-only fraction of the H100 ceiling | 0.45 | >= 0.60 | no |"
 want "| fit recordings/min, CUDA / CPU 2 threads (2000 / 15.5) | 129.0x | >= 100x | yes |"
 want "| cuda | 1 | 16 | 100 | 10001 | lif6,adex | 1000 | 3.0 | 2000.0 | 1e10 | 1/1 | 400 | 300 |"
 want "| SBI preset 1e6, excluding disk (s) | 1.25 | <= 1 | no |"
+want "--summaries-only, 1e6 (files written, 20 bytes per simulation from the device): wrote 1000000 simulations of lif6 to /tmp/nf_sbi_so in 0.80 s (cuda backend)"
 want "| 1 vs 2 devices | identical files: yes; lif6 kernel rate 2 devices / 1: 1.93x |"
 want "| lif6 | cuda | 16384 | 10000 | none | 2e10 | 3e10 | 0.62 | 16 | 16384 |"
 if grep -q "not measured (" "$md"; then echo "a step of the fake device said not measured"; fail=1; fi
