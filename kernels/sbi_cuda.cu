@@ -210,18 +210,20 @@ static nf_status nf__sbi_cuda_runner(void *ctx, const nf_model *m, const nf__kar
     nf__sbi_call *c = (nf__sbi_call *)ctx;
     nf__sbi_dev *d = c->d;
     nf_status s = NF_OK;
-    const int64_t K = nf__sbi_piece_count(h->n_sims, NF__SBI_PIECE);
-    const int64_t cap = h->n_sims < NF__SBI_PIECE ? h->n_sims : NF__SBI_PIECE;
+    const int64_t ms = h->spk_t ? h->max_spikes : 0;
+    const int64_t piece = nf__sbi_piece_size(h->n_steps, m->n_params, ms);
+    const int64_t K = nf__sbi_piece_count(h->n_sims, piece);
+    const int64_t cap = h->n_sims < piece ? h->n_sims : piece;
     if (K == 0) return NF_OK;
     if (h->rec && h->rec_every != 1) return nf__fail(NF_EINVAL, "sbi device path: records every sample only");
-    if ((s = nf__sbi_dev_reserve(d, c->device, c->bf, (size_t)cap, m->n_params, h->spk_t ? h->max_spikes : 0)))
+    if ((s = nf__sbi_dev_reserve(d, c->device, c->bf, (size_t)cap, m->n_params, ms)))
         return s;
-    if ((s = nf__piece_issue(d, h, c, nf__sbi_piece_at(h->n_sims, NF__SBI_PIECE, 0), m->n_params))) return s;
+    if ((s = nf__piece_issue(d, h, c, nf__sbi_piece_at(h->n_sims, piece, 0), m->n_params))) return s;
     for (int64_t k = 0; k < K && !s; k++) {
-        nf__sbi_piece pc = nf__sbi_piece_at(h->n_sims, NF__SBI_PIECE, k);
+        nf__sbi_piece pc = nf__sbi_piece_at(h->n_sims, piece, k);
         /* the next piece runs in the other slot while this one's outputs come out */
         if (k + 1 < K)
-            s = nf__piece_issue(d, h, c, nf__sbi_piece_at(h->n_sims, NF__SBI_PIECE, k + 1), m->n_params);
+            s = nf__piece_issue(d, h, c, nf__sbi_piece_at(h->n_sims, piece, k + 1), m->n_params);
         cudaError_t err = cudaStreamSynchronize(d->slot[pc.slot].st);
         if (err != cudaSuccess && !s)
             s = nf__fail(NF_ECUDA, "%s:%d: sbi piece %lld of %lld: %s", __FILE__, __LINE__, (long long)k,

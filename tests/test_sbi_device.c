@@ -314,6 +314,29 @@ Test(sbi_device, pieces_cover_the_batch_in_order_alternating_slots)
     cr_assert_eq(nf__sbi_piece_count(0, NF__SBI_PIECE), 0);
 }
 
+/* The device's pieces: the preset's trace keeps the full piece; a long
+ * trace makes pieces that keep a slot's buffers within NF__SBI_SLOT_BYTES
+ * (the most simulations that fit), and a trace too long for one simulation
+ * still runs one at a time. */
+Test(sbi_device, piece_size_keeps_a_slot_within_its_bytes)
+{
+    const int64_t np = nf_model_find("lif6")->n_params;
+    cr_assert_eq(nf__sbi_piece_size(NF_SBI_BAYESFLOW_T, np, 0), NF__SBI_PIECE);
+    cr_assert_eq(nf__sbi_piece_size(NF_SBI_BAYESFLOW_T, np, 1000), NF__SBI_PIECE);
+    const int64_t Ts[] = {100001, 1000001, 10000001};
+    for (size_t k = 0; k < sizeof Ts / sizeof Ts[0]; k++) {
+        const int64_t piece = nf__sbi_piece_size(Ts[k], np, 0), b = nf__sbi_sim_bytes(Ts[k], np, 0);
+        cr_assert(piece >= 1 && piece < NF__SBI_PIECE, "T %lld: piece %lld", (long long)Ts[k], (long long)piece);
+        cr_assert_leq(piece * b, NF__SBI_SLOT_BYTES, "T %lld: %lld x %lld bytes", (long long)Ts[k], (long long)piece,
+                      (long long)b);
+        cr_assert_gt((piece + 1) * b, NF__SBI_SLOT_BYTES);
+    }
+    cr_assert_eq(nf__sbi_piece_size(NF__MAX_STEPS, np, 0), 1);
+    /* spike times beyond the summaries' count take their room */
+    cr_assert_gt(nf__sbi_sim_bytes(1000, np, 4096), nf__sbi_sim_bytes(1000, np, 0));
+    cr_assert_eq(nf__sbi_sim_bytes(1000, np, 1), nf__sbi_sim_bytes(1000, np, 0));
+}
+
 Test(sbi_device, other_configs_are_not_fused)
 {
     nf_sbi_config cfg;

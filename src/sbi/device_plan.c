@@ -10,6 +10,19 @@
 
 #include <string.h>
 
+int64_t nf__sbi_sim_bytes(int64_t T, int64_t n_params, int64_t max_spikes)
+{
+    if (max_spikes < NF_SBI_SUMMARY_SPIKES) max_spikes = NF_SBI_SUMMARY_SPIKES;
+    /* params, rec, spk_t, stim, spk_n, valid, sum */
+    return 4 * n_params + 4 * T + 4 * max_spikes + 4 * T + 4 + 1 + 4 * NF_SBI_N_SUMMARIES;
+}
+
+int64_t nf__sbi_piece_size(int64_t T, int64_t n_params, int64_t max_spikes)
+{
+    const int64_t fit = NF__SBI_SLOT_BYTES / nf__sbi_sim_bytes(T, n_params, max_spikes);
+    return fit < 1 ? 1 : (fit < NF__SBI_PIECE ? fit : NF__SBI_PIECE);
+}
+
 int64_t nf__sbi_piece_count(int64_t n_sims, int64_t piece) { return n_sims > 0 ? (n_sims + piece - 1) / piece : 0; }
 
 nf__sbi_piece nf__sbi_piece_at(int64_t n_sims, int64_t piece, int64_t k)

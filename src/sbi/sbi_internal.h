@@ -83,6 +83,18 @@ typedef struct nf__sbi_piece {
     int64_t first, n; /* simulations [first, first+n) of the batch */
     int slot;         /* buffer slot, k % 2 */
 } nf__sbi_piece;
+/* One slot's buffers stay within this many bytes (device memory, and as
+ * much pinned host memory): a long trace makes pieces shorter. */
+#define NF__SBI_SLOT_BYTES ((int64_t)1 << 30)
+/* Simulations per piece for T samples, n_params parameters and max_spikes
+ * spike times (kernels/sbi_cuda.cu's buffers): at most NF__SBI_PIECE, at
+ * least 1, a slot's buffers within NF__SBI_SLOT_BYTES where one simulation
+ * fits. */
+int64_t nf__sbi_piece_size(int64_t T, int64_t n_params, int64_t max_spikes);
+/* Bytes one simulation takes in a slot's buffers (nf__sbi_bufs, stimulus
+ * rows and summaries included); max_spikes below NF_SBI_SUMMARY_SPIKES
+ * counts as that. */
+int64_t nf__sbi_sim_bytes(int64_t T, int64_t n_params, int64_t max_spikes);
 int64_t nf__sbi_piece_count(int64_t n_sims, int64_t piece);
 nf__sbi_piece nf__sbi_piece_at(int64_t n_sims, int64_t piece, int64_t k);
 
