@@ -244,7 +244,7 @@ static inline nft_diff nft_compare(const nf_model *m, const nft_outs *a, const n
 /* ---- a chain of batches in flight (nf_engine_submit / nf_engine_wait) ----
  * Batch k's runner submits it and builds batch k+1 inside, so every batch's
  * arrays stay alive; the last one waits for all of them in the order given. */
-enum { NFT_CHAIN = 21 };
+enum { NFT_CHAIN = 37 }; /* more batches than the engine's job slots (32) */
 typedef struct {
     nf_engine *e;
     const nf_model *m[NFT_CHAIN];

@@ -175,8 +175,8 @@ Test(engine_cuda, every_model_equals_the_cpu_on_all_devices)
     agree_on(&pa, 6, "all", "all devices, forced slices");
 }
 
-/* 21 batches of 7 models in flight at once on the GPU (more than the
- * engine's 16 job slots), on all devices, waited for in a mixed order: each
+/* 37 batches of 7 models in flight at once on the GPU (more than the
+ * engine's 32 job slots), on all devices, waited for in a mixed order: each
  * equals the CPU backend within its model's tolerance, and the in-flight
  * count covers them all. keep: their waveforms and targets kept on the
  * devices (nf_engine_keep) and overwritten on the host after each submit. */

@@ -379,7 +379,7 @@ typedef struct {
     size_t small_budget; /* odd slots' budget per device (launches of a few simulations); even: unlimited */
     int starts, finishes, busy, max_busy;
     int fail_start, fail_finish; /* the n-th start fails at start / at its finish (0: none) */
-    int first_slot, slot_17;      /* the slots of the first and the 17th start */
+    int first_slot, slot_next;    /* the slots of the first start and the first past NF__JOB_SLOTS */
     const int *want_ids;          /* the engine's device list */
     int n_want;
     int want_resident;            /* 1: every waveform and target array must be a kept one */
@@ -417,7 +417,7 @@ static nf_status fake_start(void *ctx, int slot, const nf__plan *p, const int *i
     cr_assert(!f->job[slot].running, "slot %d was handed out while its job runs", slot);
     f->starts++;
     if (f->starts == 1) f->first_slot = slot;
-    if (f->starts == 17) f->slot_17 = slot;
+    if (f->starts == NF__JOB_SLOTS + 1) f->slot_next = slot;
     cr_assert_eq(p->n_devices, f->n_want);
     for (int k = 0; k < f->n_want; k++) cr_assert_eq(ids[k], f->want_ids[k]);
     /* a kept array's device copy takes device memory: uploaded before the
@@ -510,6 +510,7 @@ static void chain_run(nft_chain *c, fake_exec *f, const int *ids, int n_ids)
  * into launches of a few simulations. */
 Test(jobs, batches_in_flight_equal_the_cpu_backend_in_any_wait_order)
 {
+    _Static_assert(NFT_CHAIN > NF__JOB_SLOTS + 1, "the chain must outnumber the job slots");
     nft_outs *ref = calloc(NFT_CHAIN, sizeof *ref), *got = calloc(NFT_CHAIN, sizeof *got);
     nft_chain c;
     nft_chain_cases(&c, got, P, T);
@@ -523,7 +524,7 @@ Test(jobs, batches_in_flight_equal_the_cpu_backend_in_any_wait_order)
     cr_assert_eq(f.starts, NFT_CHAIN);
     cr_assert_eq(f.finishes, NFT_CHAIN);
     cr_assert_eq(f.max_busy, NF__JOB_SLOTS, "at most and up to %d jobs run at once, saw %d", NF__JOB_SLOTS, f.max_busy);
-    cr_assert_eq(f.slot_17, f.first_slot, "the 17th batch takes the oldest job's slot");
+    cr_assert_eq(f.slot_next, f.first_slot, "batch %d takes the oldest job's slot", NF__JOB_SLOTS + 1);
     int64_t expect_peak = 0;
     for (int k = 0; k < NFT_CHAIN; k++) expect_peak += P;
     cr_assert_eq(c.peak_in_flight, expect_peak, "every batch counts until its wait");
@@ -546,7 +547,7 @@ Test(jobs, batches_in_flight_equal_the_cpu_backend_in_any_wait_order)
 /* Inputs kept on the device: every batch's waveforms and targets are kept
  * (nf_engine_keep) before its submit and overwritten on the host after it;
  * each is uploaded once per device at first use, no launch copies it, the
- * kernels read the device copy (nf__plan_bind into it), and 21 batches in
+ * kernels read the device copy (nf__plan_bind into it), and 37 batches in
  * flight over two devices still equal the CPU backend bit for bit. Forget
  * frees every copy. */
 Test(jobs, kept_inputs_are_read_from_the_device_copy)

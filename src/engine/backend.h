@@ -72,7 +72,9 @@ nf_status nf__engine_plan(const nf_engine *e, const nf__kargs *h, int n_params, 
  * downloads and the final state to the caller's arrays) and frees the slot.
  * All of this bookkeeping is engine.c's, in C; an executor only allocates,
  * copies, launches and waits. */
-enum { NF__JOB_SLOTS = 16 };
+/* 32: a fit of 17 models over one or two sweep shapes keeps every model's
+ * batch in flight (16 made the 17th model's submit wait for the first). */
+enum { NF__JOB_SLOTS = 32 };
 enum { NF__STAGE_SOA, NF__STAGE_COPIES }; /* the two staging buffers of a slot */
 typedef struct nf__executor {
     void *ctx;
