@@ -309,6 +309,26 @@ static void nf__drop(void *ctx, int d, void *dev)
     cudaFree(dev);
 }
 
+/* The device buffers of the idle slots back to the devices (their streams
+ * hold no work: no job in flight). */
+static void nf__trim(void *ctx, const unsigned char *idle)
+{
+    nf__cuda *c = (nf__cuda *)ctx;
+    for (int k = 0; k < NF__JOB_SLOTS; k++) {
+        if (!idle[k]) continue;
+        for (int d = 0; d < NF__MAX_DEV; d++) {
+            nf__slot_dev *v = &c->slot[k].dev[d];
+            if (!v->ready) continue;
+            cudaSetDevice(d);
+            for (int b = 0; b < NF__B_COUNT; b++) {
+                cudaFree(v->buf[b]);
+                v->buf[b] = NULL;
+                v->cap[b] = 0;
+            }
+        }
+    }
+}
+
 extern "C" void nf__cuda_executor(nf__cuda *c, nf__executor *out)
 {
     out->upload = nf__upload;
@@ -318,4 +338,5 @@ extern "C" void nf__cuda_executor(nf__cuda *c, nf__executor *out)
     out->budget = nf__budget;
     out->start = nf__start;
     out->finish = nf__finish;
+    out->trim = nf__trim;
 }

@@ -385,6 +385,8 @@ typedef struct {
     int want_resident;            /* 1: every waveform and target array must be a kept one */
     int uploads, drops, resident_launches;
     int seq, budget_seq, upload_seq; /* order of the calls: the last budget and upload */
+    int starve_from;              /* 1, 2, ...: from this start on, a budget of 64 bytes until a trim */
+    int trims, trims_idle;        /* trim calls; idle slots they were given, in all */
 } fake_exec;
 
 static nf_status fake_stage(void *ctx, int slot, int kind, size_t bytes, void **out)
@@ -408,7 +410,19 @@ static nf_status fake_budget(void *ctx, int slot, int device, int busy, size_t *
     (void)busy;
     f->budget_seq = ++f->seq;
     *out = slot % 2 ? f->small_budget : (size_t)1 << 40;
+    if (f->starve_from && f->starts + 1 >= f->starve_from && !f->trims) *out = 64; /* not one simulation */
     return NF_OK;
+}
+
+/* The idle slots' buffers given back: never a slot whose job runs. */
+static void fake_trim(void *ctx, const unsigned char *idle)
+{
+    fake_exec *f = ctx;
+    f->trims++;
+    for (int q = 0; q < NF__JOB_SLOTS; q++) {
+        cr_assert(!(idle[q] && f->job[q].running), "trim was given slot %d, whose job runs", q);
+        f->trims_idle += idle[q];
+    }
 }
 
 static nf_status fake_start(void *ctx, int slot, const nf__plan *p, const int *ids, int model_id, const nf__kargs *h)
@@ -491,7 +505,7 @@ static void fake_free(fake_exec *f)
 static void chain_run(nft_chain *c, fake_exec *f, const int *ids, int n_ids)
 {
     nf__executor x = {.ctx = f, .stage = fake_stage, .budget = fake_budget, .start = fake_start, .finish = fake_finish,
-                     .upload = fake_upload, .drop = fake_drop};
+                     .upload = fake_upload, .drop = fake_drop, .trim = fake_trim};
     cr_assert_eq(nf_engine_create(NF_BACKEND_CPU, 1, &c->e), NF_OK);
     nf__engine_devices_set(c->e, ids, n_ids);
     nf__engine_set_executor(c->e, &x);
@@ -536,6 +550,35 @@ Test(jobs, batches_in_flight_equal_the_cpu_backend_in_any_wait_order)
         cr_expect_eq(d.n_diff, 0, "%s: %lld of %d simulations differ from the CPU backend", what, (long long)d.n_diff, P);
     }
     for (int k = 0; k < NFT_CHAIN; k++) {
+        nft_outs_free(&ref[k]);
+        nft_outs_free(&got[k]);
+    }
+    free(ref);
+    free(got);
+    fake_free(&f);
+}
+
+/* A batch that does not fit the device memory left by the idle slots'
+ * buffers (grow-only) gets them back (trim) and is planned again: the
+ * batches still equal the CPU backend, and trim is given only idle slots. */
+Test(jobs, a_batch_that_does_not_fit_trims_the_idle_slots_and_runs)
+{
+    nft_outs *ref = calloc(NFT_CHAIN, sizeof *ref), *got = calloc(NFT_CHAIN, sizeof *got);
+    nft_chain c;
+    nft_chain_cases(&c, got, P, T);
+    for (int k = 0; k < NFT_CHAIN; k++) {
+        nft_outs_alloc(&ref[k], c.m[k], P, T);
+        cr_assert_eq(nft_batch_run(c.m[k], &c.pa[k], nft_run_cpu, NULL, &ref[k]), NF_OK, "%s", nf_errmsg());
+    }
+    fake_exec f = {.small_budget = 48 << 10, .starve_from = 5};
+    const int ids[1] = {0};
+    chain_run(&c, &f, ids, 1);
+    cr_assert_eq(f.trims, 1, "one trim, at the starved submit");
+    cr_assert_eq(f.trims_idle, NF__JOB_SLOTS - 5, "the slots without a job (four run, one is being filled)");
+    for (int k = 0; k < NFT_CHAIN; k++) {
+        cr_assert_eq(c.st[k], NF_OK, "batch %d: %s", k, c.msg[k]);
+        nft_diff d = nft_compare(c.m[k], &ref[k], &got[k], "after a trim", 0);
+        cr_expect_eq(d.n_diff, 0, "batch %d: %lld of %d simulations differ from the CPU backend", k, (long long)d.n_diff, P);
         nft_outs_free(&ref[k]);
         nft_outs_free(&got[k]);
     }

@@ -5,7 +5,8 @@
  *                  [--scorer none|rmse|both] [--batches K]
  *
  * Prints a markdown table: model | backend | sims | steps | scorer |
- * neuron-steps/s (whole call) | kernel neuron-steps/s (CUDA) | fraction of the
+ * neuron-steps/s (whole call) | kernel neuron-steps/s (CUDA; "-" with several
+ * batches, whose kernels overlap) | fraction of the
  * H100 ceiling from the kernel time (models whose instructions per step are
  * in the registry; as many H100s as devices) | batches | threads in flight
  * (the simulations submitted before the first wait). */

@@ -100,6 +100,7 @@ nf_status nf_cli_bench_engine(nf_engine *e, const nf_model *m, int64_t P, int64_
             if (!s && sw) s = sw;
             ks += nf_engine_kernel_seconds(e);
         }
+        if (n_sub > 1) ks = 0; /* batches overlap on a GPU: their kernel times do not add up to the run's ("-") */
         if (s) {
             snprintf(err, err_len, "%s", nf_errmsg());
             goto done;

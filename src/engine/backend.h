@@ -97,6 +97,11 @@ typedef struct nf__executor {
      * there, complete before any later start; drop frees it. */
     nf_status (*upload)(void *ctx, int device, const void *host, size_t bytes, void **dev);
     void (*drop)(void *ctx, int device, void *dev);
+    /* Give back the device buffers of the slots with idle[slot] = 1 (no job
+     * in flight; their buffers only grow, so a big batch's would otherwise
+     * stay held): called when a plan does not fit the budget, which is then
+     * asked again. NULL: nothing to give back. */
+    void (*trim)(void *ctx, const unsigned char *idle);
 } nf__executor;
 /* Run the engine's batches through x (copied) from now on; no batches in
  * flight. NULL x: back to running at submit (the CPU backend). */

@@ -517,10 +517,21 @@ static nf_status nf__submit_async(nf_engine *e, const nf_batch *b, nf_engine_tic
         }
     }
     int busy = 0;
-    for (int q = 0; q < NF__JOB_SLOTS; q++) busy += e->slots[q].ticket != 0;
+    unsigned char idle[NF__JOB_SLOTS];
+    for (int q = 0; q < NF__JOB_SLOTS; q++) {
+        busy += e->slots[q].ticket != 0;
+        idle[q] = q != k && e->slots[q].ticket == 0;
+    }
     size_t budget[NF_MAX_DEVICES];
     for (int d = 0; d < e->n_devices && !s; d++) s = x->budget(x->ctx, k, e->dev_ids[d], busy, &budget[d]);
-    if (s || (s = nf__engine_plan(e, &sl->a, m->n_params, m->n_state, budget, &sl->plan))) return s;
+    if (!s) s = nf__engine_plan(e, &sl->a, m->n_params, m->n_state, budget, &sl->plan);
+    if (s == NF_ENOMEM && x->trim) { /* the idle slots' buffers back, and once more */
+        x->trim(x->ctx, idle);
+        s = NF_OK;
+        for (int d = 0; d < e->n_devices && !s; d++) s = x->budget(x->ctx, k, e->dev_ids[d], busy, &budget[d]);
+        if (!s) s = nf__engine_plan(e, &sl->a, m->n_params, m->n_state, budget, &sl->plan);
+    }
+    if (s) return s;
     for (int w = 0; w < 2; w++)
         for (int d = 0; sl->plan.res_kept[w] >= 0 && d < e->n_devices; d++)
             sl->plan.res_base[2 * d + w] = e->kept_dev[sl->plan.res_kept[w]][e->dev_ids[d]];
