@@ -180,8 +180,8 @@ nm() { [ -n "$skip" ] && echo "not measured ($skip)" || echo "$1"; }
     echo
     echo "| model | paths | identical simulations | equal spike counts | spike-time diffs | validity diffs | max abs dV (mV) | max abs d final state | max abs dSSE / SSE |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-    if grep -q '^engine_cuda: .* | ' "$OUT/engine_cuda.txt" 2>/dev/null; then
-        grep '^engine_cuda: .* | ' "$OUT/engine_cuda.txt" | sed -e 's/^engine_cuda: /| /' -e 's/ | memory limit forces launches//' \
+    if grep -v '^engine_cuda: in flight' "$OUT/engine_cuda.txt" 2>/dev/null | grep -q '^engine_cuda: .* | '; then
+        grep -v '^engine_cuda: in flight' "$OUT/engine_cuda.txt" | grep '^engine_cuda: .* | ' | sed -e 's/^engine_cuda: /| /' -e 's/ | memory limit forces launches//' \
             -e 's/identical //; s/equal spike counts //; s/spike-time diffs //; s/validity diffs //' \
             -e 's/max |dV| //; s/ mV | / | /; s/max |d final| //; s/max |dSSE|\/SSE //' -e 's/$/ |/'
     else
@@ -189,6 +189,11 @@ nm() { [ -n "$skip" ] && echo "not measured ($skip)" || echo "$1"; }
     fi
     echo
     grep -h '^engine_cuda: .*noise' "$OUT/engine_cuda.txt" 2>/dev/null | sed 's/^engine_cuda: /- /'
+    # batches in flight (37 per run, with and without kept inputs): how many equal the CPU
+    awk '/^engine_cuda: in flight/ { k = /kept inputs/ ? "kept" : "plain"; n[k]++; split($NF, f, "/");
+                                     if (f[1] == f[2]) ok[k]++ }
+         END { for (k in n) printf "- batches in flight (%s inputs): %d of %d identical to the CPU\n", k, ok[k], n[k] }' \
+        "$OUT/engine_cuda.txt" 2>/dev/null | sort
     echo
     echo "Tests: $(grep -h 'Synthesis' "$OUT/engine_cuda.txt" "$OUT/fit_cuda.txt" 2>/dev/null | tr '\n' ' ' || true)$(nm '')"
     echo

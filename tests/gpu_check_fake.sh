@@ -39,9 +39,16 @@ simulate) while [ $# -gt 0 ]; do [ "$1" = --out ] && o=$2; shift; done
           mkdir -p "$o" && echo same >"$o/voltage.npy" && date >"$o/meta.json";;
 esac
 X
-printf '#!/bin/sh\necho Synthesis: ok\n' >test_engine_cuda
-cp test_engine_cuda test_fit
-cp test_engine_cuda test_sbi_device
+cat >test_engine_cuda <<'X'
+#!/bin/sh
+echo "engine_cuda: lif6 | waves per-sim | identical 150/150 | equal spike counts 150/150 | spike-time diffs 0 | validity diffs 0 | max |dV| 0 mV | max |d final| 0 | max |dSSE|/SSE 0"
+echo "engine_cuda: in flight: batch 0 lif6 | identical 64/64"
+echo "engine_cuda: in flight: batch 1 adex | identical 63/64"
+echo "engine_cuda: in flight (kept inputs): batch 0 lif6 | identical 64/64"
+echo "Synthesis: ok"
+X
+printf '#!/bin/sh\necho Synthesis: ok\n' >test_fit
+cp test_fit test_sbi_device
 chmod +x ./*
 cd - >/dev/null || exit 1
 PATH="$w/bin:$PATH" NF_BIN="$w/bin" OUT="$w/out" bash scripts/gpu-check.sh >"$w/run.txt" 2>&1 || { cat "$w/run.txt"; exit 1; }
@@ -55,6 +62,9 @@ want "| fit recordings/min, CUDA / CPU 2 threads (2000 / 15.5) | 129.0x | >= 100
 want "| cuda | 1 | 16 | 100 | 10001 | lif6,adex | 1000 | 3.0 | 2000.0 | 1e10 | 1/1 | 400 | 300 |"
 want "| SBI preset 1e6, excluding disk (s) | 1.25 | <= 1 | no |"
 want "--summaries-only, 1e6 (files written, 20 bytes per simulation from the device): wrote 1000000 simulations of lif6 to /tmp/nf_sbi_so in 0.80 s (cuda backend)"
+want "- batches in flight (kept inputs): 1 of 1 identical to the CPU"
+want "- batches in flight (plain inputs): 1 of 2 identical to the CPU"
+if grep -q "^| in flight" "$md"; then echo "an in-flight line went into the per-model table"; fail=1; fi
 want "| 1 vs 2 devices | identical files: yes; lif6 kernel rate 2 devices / 1: 1.93x |"
 want "| lif6 | cuda | 16384 | 10000 | none | 2e10 | 3e10 | 0.62 | 16 | 16384 |"
 if grep -q "not measured (" "$md"; then echo "a step of the fake device said not measured"; fail=1; fi
