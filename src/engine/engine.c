@@ -523,13 +523,12 @@ static nf_status nf__submit_async(nf_engine *e, const nf_batch *b, nf_engine_tic
         idle[q] = q != k && e->slots[q].ticket == 0;
     }
     size_t budget[NF_MAX_DEVICES];
-    for (int d = 0; d < e->n_devices && !s; d++) s = x->budget(x->ctx, k, e->dev_ids[d], busy, &budget[d]);
-    if (!s) s = nf__engine_plan(e, &sl->a, m->n_params, m->n_state, budget, &sl->plan);
-    if (s == NF_ENOMEM && x->trim) { /* the idle slots' buffers back, and once more */
-        x->trim(x->ctx, idle);
-        s = NF_OK;
+    for (int again = 0;; again = 1) { /* a plan that does not fit: the idle slots' buffers back, once */
         for (int d = 0; d < e->n_devices && !s; d++) s = x->budget(x->ctx, k, e->dev_ids[d], busy, &budget[d]);
         if (!s) s = nf__engine_plan(e, &sl->a, m->n_params, m->n_state, budget, &sl->plan);
+        if (s != NF_ENOMEM || again || !x->trim) break;
+        x->trim(x->ctx, idle);
+        s = NF_OK;
     }
     if (s) return s;
     for (int w = 0; w < 2; w++)
